@@ -123,15 +123,29 @@ def _read_safetensors(p: Path) -> dict:
         raise _not_weights(p, exc) from exc
 
 
+def _numpy_data_globals() -> list:
+    """NumPy numbers and arrays that training scripts often save next to the weights
+    (``"best_acc": np.float64(...)``). They rebuild data only; object arrays would still
+    need a refused global, so allowing these lets no code in."""
+    try:
+        import numpy as np
+    except ImportError:
+        return []
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    numeric = [type(np.dtype(t)) for t in "?bhilqBHILQefdFD"]  # bool, ints, floats, complex
+    return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
+
+
 def _read_torch(p: Path) -> object:
     try:
         # weights_only=True: the unpickler only builds tensors and plain containers; any
         # other global (os.system, a user class) is refused before it can run.
-        with warnings.catch_warnings():  # torch warns about odd pickle protocols; we report instead
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_data_globals()):
+            warnings.simplefilter("ignore", UserWarning)  # odd pickle protocols: we report instead
             return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "unsupported global" in str(exc).lower() or _pickle_has_code(p):
+        text = str(exc).lower()
+        if "unsupported global" in text or "can only build" in text or _pickle_has_code(p):
             raise DesignerError(_CODE_MESSAGE, hint=_CODE_HINT) from exc
         raise _not_weights(p, exc) from exc
     except Exception as exc:  # junk makes the unpickler fail in many ways; none of them ran code

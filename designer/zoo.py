@@ -185,14 +185,14 @@ def _build_torchvision(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     if not pretrained:
         return model, None
     if base.weights == "default":
-        report = load_into(model, _fix_keys(read_state_dict(_cached_or_download(info))))
+        report = load_into(model, _fix_keys(read_state_dict(_cached_or_download(info)), base.name))
         if not report.ok:
             raise DesignerError(
                 f"The downloaded weights for {base.name} do not fit the network. {report.summary()}",
                 hint=f"Delete {cache_path(info.weights_url)} and try again.",
             )
         return model, report
-    return model, _load_user_file(model, base)
+    return model, _load_user_file(model, base, lambda sd: _fix_keys(sd, base.name))
 
 
 def _size_kwargs(name: str) -> dict:
@@ -204,11 +204,12 @@ def _size_kwargs(name: str) -> dict:
     return {"image_size": int(get_model_weights(name).DEFAULT.meta["min_size"][0])}
 
 
-def _fix_keys(state_dict: dict) -> dict:
+def _fix_keys(state_dict: dict, name: str) -> dict:
     """Rename legacy DenseNet keys and drop auxiliary heads the eval graph does not have."""
+    drop_aux = ARCH_KWARGS.get(name, {}).get("aux_logits") is False
     fixed = type(state_dict)()
     for key, value in state_dict.items():
-        if key.startswith(AUX_PREFIXES):
+        if drop_aux and key.startswith(AUX_PREFIXES):
             continue
         match = _DENSENET_LEGACY.match(key)
         fixed[match.group(1) + match.group(2) if match else key] = value
@@ -245,8 +246,8 @@ def _cached_or_download(info: ModelInfo) -> str:
     )
 
 
-def _load_user_file(model: nn.Module, base: BaseModel) -> LoadReport:
-    report = load_into(model, _fix_keys(read_state_dict(base.weights)))
+def _load_user_file(model: nn.Module, base: BaseModel, fix=lambda sd: sd) -> LoadReport:
+    report = load_into(model, fix(read_state_dict(base.weights)))
     if not report.matched:
         raise DesignerError(
             f"The weights file '{os.path.basename(base.weights)}' does not fit {base.name}: "

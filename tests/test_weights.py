@@ -67,6 +67,23 @@ def test_wrappers_and_ddp_prefix_are_removed(tmp_path):
     assert all(torch.equal(loaded[k], sd[k]) for k in sd)
 
 
+def test_numpy_numbers_beside_the_weights_are_fine(tmp_path):
+    np = pytest.importorskip("numpy")
+    path = tmp_path / "ckpt.pth"
+    torch.save({"state_dict": _small().state_dict(), "best_acc": np.float64(0.9), "hist": np.arange(3)}, path)
+    assert "3.weight" in read_state_dict(path)
+
+
+def test_numpy_object_arrays_are_still_refused(tmp_path):
+    np = pytest.importorskip("numpy")
+    marker = tmp_path / "pwned"
+    path = tmp_path / "ckpt.pth"
+    torch.save({"w": torch.zeros(1), "objs": np.array([_Evil(marker)], dtype=object)}, path)
+    with pytest.raises(DesignerError, match="contains code"):
+        read_state_dict(path)
+    assert not marker.exists()
+
+
 def test_safetensors_round_trip(tmp_path):
     model = _small()
     path = tmp_path / "w.safetensors"

@@ -106,8 +106,9 @@ def test_pretrained_googlenet_has_no_aux_heads(fake_hub):
 
 
 def test_legacy_densenet_keys_are_renamed():
-    fixed = zoo._fix_keys({"features.denseblock1.denselayer1.norm.1.weight": 1, "aux1.fc.weight": 2})
-    assert fixed == {"features.denseblock1.denselayer1.norm1.weight": 1}
+    legacy = {"features.denseblock1.denselayer1.norm.1.weight": 1, "aux1.fc.weight": 2}
+    assert zoo._fix_keys(legacy, "googlenet") == {"features.denseblock1.denselayer1.norm1.weight": 1}
+    assert "aux1.fc.weight" in zoo._fix_keys(legacy, "resnet18")  # only googlenet/inception drop aux
 
 
 def test_user_file_reports_what_did_not_fit(tmp_path):
