@@ -71,10 +71,16 @@ class Report:
         return out
 
 
-def analyze(design, num_classes: int | None = None, data_channels: int | None = None) -> Report:
-    """Check ``design`` at its input size; ``num_classes``/``data_channels`` describe the data."""
+def analyze(design, num_classes: int | None = None, data_channels: int | None = None,
+            graph: nx.DiGraph | None = None) -> Report:
+    """Check ``design`` at its input size; ``num_classes``/``data_channels`` describe the data.
+
+    ``graph``: this design's graph from ``trace_graph`` with its policy, if the
+    caller (the GUI) already has it; it is traced here otherwise.
+    """
     policy = _policy(design)
-    graph = trace_graph(design.model, design.input_shape, policy)
+    if graph is None or graph.graph.get("folded"):
+        graph = trace_graph(design.model, design.input_shape, policy)
     messages, min_size = _shape_messages(design, graph)
     output_shape = graph.nodes["output"].get("out_shape") if "output" in graph else None
     messages += _class_messages(design, output_shape, num_classes)

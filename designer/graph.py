@@ -30,6 +30,7 @@ from .tracing import (
     eval_mode,
     is_leaf,
     meta_copy,
+    model_device,
     model_dtype,
     propagate,
     tensor_bytes,
@@ -204,7 +205,7 @@ def _hook_shapes(model, paths, input_shape):
     result = _run_hooked(meta_copy(model), paths, input_shape, model_dtype(model), "meta")
     if result[1] is not None:
         with torch.no_grad():
-            result = _run_hooked(model, paths, input_shape, model_dtype(model), "cpu")
+            result = _run_hooked(model, paths, input_shape, model_dtype(model), model_device(model))
     return result
 
 

@@ -20,7 +20,8 @@ import torch
 import torchvision
 from torch import fx, nn
 from torch.nn import functional as F
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 # Subclasses of these stay leaves too: EfficientNet-Lite0's Conv2dStaticSamePadding
 # subclasses nn.Conv2d outside torch.nn, and the default tracer would dissolve it.
@@ -116,6 +117,10 @@ def model_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
+def model_device(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 def to_meta(value):
     if isinstance(value, torch.Tensor) and value.device.type != "meta":
         return torch.empty(value.shape, dtype=value.dtype, device="meta")
@@ -193,10 +198,31 @@ def _fast_forward(mod: nn.Module, args, kwargs):
     return _NOT_FAST
 
 
+class FlopTally(TorchDispatchMode):
+    """Adds up torch's registered FLOP formulas (matmul, conv, attention).
+
+    Not ``FlopCounterMode``: its ModuleTracker installs process-wide module hooks,
+    which a training thread running at the same time would trip over. A dispatch
+    mode is thread-local.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 class MetaRunner(fx.Interpreter):
     """Runs a traced graph on meta tensors, recording each node's output and FLOPs."""
 
-    def __init__(self, gm: fx.GraphModule, counter: FlopCounterMode | None = None, meta: bool = True):
+    def __init__(self, gm: fx.GraphModule, counter: FlopTally | None = None, meta: bool = True):
         super().__init__(gm, garbage_collect_values=True)
         self.counter, self.meta = counter, meta
         self.shapes: dict[str, tuple | None] = {}
@@ -206,7 +232,7 @@ class MetaRunner(fx.Interpreter):
         self._leaf_copies: dict[str, nn.Module] = {}
 
     def run_node(self, n: fx.Node):
-        before = self.counter.get_total_flops() if self.counter else 0
+        before = self.counter.total if self.counter else 0
         try:
             out = super().run_node(n)
         except Exception:
@@ -215,7 +241,7 @@ class MetaRunner(fx.Interpreter):
         self.shapes[n.name] = tensor_shape(out)
         self.nbytes[n.name] = tensor_bytes(out)
         if self.counter:
-            self.flops[n.name] = self.counter.get_total_flops() - before
+            self.flops[n.name] = self.counter.total - before
         return out
 
     def get_attr(self, target, args, kwargs):
@@ -280,8 +306,8 @@ def propagate(gm: fx.GraphModule, input_shape, batch: int = 1, count_flops: bool
 
 
 def _run(gm, input_shape, batch, count_flops, dtype, meta: bool) -> Propagation:
-    x = torch.zeros((batch, *input_shape), dtype=dtype, device="meta" if meta else "cpu")
-    counter = FlopCounterMode(display=False) if count_flops else None
+    x = torch.zeros((batch, *input_shape), dtype=dtype, device="meta" if meta else model_device(gm))
+    counter = FlopTally() if count_flops else None
     runner = MetaRunner(gm, counter, meta=meta)
     result = Propagation()
     try:
