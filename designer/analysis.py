@@ -164,6 +164,10 @@ def _shape_messages(design, graph) -> tuple[list[Message], int | None]:
     fixed = _channel_mismatch(node, data, module, in_shape)
     if fixed:
         return fixed, None
+    joined = _inputs_text(graph, node)
+    if joined:  # e.g. a residual add after an edit changed one branch; no input size mends that
+        return [Message("error", node, f"The tensors meeting at {node} ({data.get('op_type', '?')}) do not "
+                        f"match{joined}: {_clean(error['message'])}. Check the edits on the paths into it.")], None
     return _size_messages(design, graph, node, data, error["message"])
 
 
@@ -242,14 +246,22 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
     smallest, fits = smallest_input_size(gm, c, limit, model_dtype(design.model))
     if smallest is None:
         return [Message("error", node, f"The network fails at {where} with a {h}x{w} input, and no square "
-                        f"input up to {limit}x{limit} works: {error}")], None
+                        f"input up to {limit}x{limit} works: {_clean(error)}.")], None
     # "too small" only where bigger inputs keep working; ViT/MaxViT run at their built size
-    bigger_ok = propagate(gm, (c, fits + SCAN_STEP, fits + SCAN_STEP), count_flops=False).ok
+    bigger = (c, fits + SCAN_STEP, fits + SCAN_STEP)
+    bigger_ok = propagate(gm, bigger, count_flops=False, dtype=model_dtype(design.model)).ok
     problem = "is too small for" if max(h, w) < smallest and bigger_ok else "does not fit"
     text = (f"Input {h}x{w} {problem} {where}: {_clean(error)}. "
             f"The smallest input size that works is {smallest}x{smallest}.")
     fix = SetInput(fits, fits, c, "replicate" if getattr(design, "replicate_grey", False) else "adapt")
     return [Message("error", node, text, fix, f"Set input to {fits}x{fits}")], smallest
+
+
+def _inputs_text(graph, node) -> str:
+    """ " (inputs 64x56x56, 64x28x28)" when a node joins tensor inputs that disagree, else ""."""
+    shapes = [graph.nodes[i].get("out_shape") for i in graph.nodes[node].get("inputs", [])] if node in graph else []
+    shapes = [format_shape(s) for s in shapes if s is not None]
+    return f" (inputs {', '.join(shapes)})" if len(set(shapes)) > 1 else ""
 
 
 def _clean(error: str) -> str:
