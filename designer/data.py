@@ -176,7 +176,8 @@ def _find_split_dirs(root: Path) -> dict[str, Path]:
             if name in subdirs:
                 out[split] = subdirs[name]
                 break
-    return out if "train" in out and "val" in out else {}
+    # "train" alone could be a class name; with a val/ or test/ beside it, it is a split.
+    return out if "train" in out and ("val" in out or "test" in out) else {}
 
 
 def _stratified(per_class: dict[str, list[str]], classes: list[str], fractions: tuple[float, float],
@@ -239,7 +240,7 @@ def scan_folder(root, val_fraction: float = 0.2, seed: int = 0, test_fraction: f
     warnings: list[str] = []
     splits = _find_split_dirs(path)
     if splits:
-        result = _scan_split_layout(path, splits, skipped, warnings, progress)
+        result = _scan_split_layout(splits, skipped, warnings, progress, val_fraction, seed)
     else:
         names = [d.name for d in _class_dirs(path)]
         per_class = _scan_classes(path, names, skipped, progress)
@@ -255,12 +256,13 @@ def scan_folder(root, val_fraction: float = 0.2, seed: int = 0, test_fraction: f
     return result
 
 
-def _scan_split_layout(path: Path, splits: dict[str, Path], skipped, warnings, progress) -> DatasetSplit:
+def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val_fraction, seed) -> DatasetSplit:
     names = [d.name for d in _class_dirs(splits["train"])]
     train_pc = _scan_classes(splits["train"], names, skipped, progress)
     classes = _drop_empty(train_pc, warnings, splits["train"])
     out = DatasetSplit(classes, [], [], layout="split")
-    out.train = [(p, i) for i, c in enumerate(classes) for p in train_pc[c]]
+    # No val/ folder (only test/): carve validation out of train/, stratified like the flat layout.
+    out.train, out.val, _ = _stratified(train_pc, classes, (0.0 if "val" in splits else val_fraction, 0.0), seed)
     for which in ("val", "test"):
         if which not in splits:
             continue
@@ -275,11 +277,11 @@ def _scan_split_layout(path: Path, splits: dict[str, Path], skipped, warnings, p
 def _add_balance_warnings(split: DatasetSplit) -> None:
     counts = split.class_counts("train")
     val_counts = split.class_counts("val")
+    if not split.val:
+        split.warnings.append("There are no validation images: accuracy can only be measured on training data.")
     for name, n in counts.items():
-        if split.layout == "flat" and split.val_fraction > 0 and not val_counts[name]:
-            split.warnings.append(f"Class '{name}' has too few images ({n}) to keep any for validation.")
-    if split.layout == "split" and not split.val:
-        split.warnings.append("The validation folder has no usable images.")
+        if split.val and not val_counts[name]:
+            split.warnings.append(f"Class '{name}' has no validation images ({n} for training).")
     ratio = split.imbalance_ratio("train")
     if ratio > IMBALANCE_WARN_RATIO:
         big = max(counts, key=counts.get)

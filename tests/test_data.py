@@ -70,6 +70,16 @@ def test_split_layout(tmp_path):
     assert split.class_counts("val") == {"circle": 2, "square": 2}
 
 
+def test_train_test_layout_carves_validation_from_train(tmp_path):
+    root = make_shapes_folder(tmp_path, classes=("circle", "square"), per_class=8, size=16, layout="split")
+    (root / "val").rename(root / "test")
+    split = scan_folder(root, val_fraction=0.25, seed=0)
+    assert split.layout == "split"
+    assert split.class_counts("train") == {"circle": 6, "square": 6}
+    assert split.class_counts("val") == {"circle": 2, "square": 2}
+    assert split.class_counts("test") == {"circle": 2, "square": 2}
+
+
 def test_bad_folders_raise(tmp_path):
     with pytest.raises(DesignerError, match="does not exist"):
         scan_folder(tmp_path / "nope")
