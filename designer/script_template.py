@@ -1,0 +1,354 @@
+"""The fixed parts of the generated training script.
+
+``codegen`` fills the ``$name`` placeholders (``string.Template``) with the
+parts that depend on the design: the header, the imports, the model builder,
+the freeze / LR tables, the transforms and the training defaults. The rest is
+the same for every design: plain PyTorch that reads like a hand-written
+fine-tuning script and runs unchanged under ``python`` and ``torchrun``.
+"""
+
+POLICY = '''
+
+def is_under(name: str, prefix: str) -> bool:
+    """True if parameter ``name`` lies in the module at ``prefix`` ("" is the whole model)."""
+    return prefix == "" or name == prefix or name.startswith(prefix + ".")
+
+
+def lr_factor_of(name: str) -> float:
+    """The LR factor of the LR_FACTORS entry containing parameter ``name`` (1.0 if none)."""
+    return next((factor for prefix, factor in LR_FACTORS.items() if is_under(name, prefix)), 1.0)
+
+
+def freeze(model: nn.Module) -> None:
+    """Frozen parameters get no gradient and stay out of the optimizer."""
+    for name, param in model.named_parameters():
+        if any(is_under(name, prefix) for prefix in FROZEN):
+            param.requires_grad_(False)
+
+
+def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """One optimizer group per LR factor, lr = base lr x factor; frozen parameters are left out."""
+    groups: dict[float, dict] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            factor = lr_factor_of(name)
+            group = groups.setdefault(factor, {"params": [], "names": [], "lr": lr * factor,
+                                               "weight_decay": weight_decay})
+            group["params"].append(param)
+            group["names"].append(name)
+    return list(groups.values())
+
+
+$set_train_mode
+'''
+
+SET_TRAIN_MODE = {
+    "frozen_eval": '''
+def set_train_mode(model: nn.Module, training: bool) -> None:
+    """Like model.train(training), but BatchNorm layers whose weights are frozen stay in eval
+    mode: in train mode they would keep updating their running statistics and drift."""
+    model.train(training)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+            p.requires_grad for p in module.parameters()
+        ):
+            module.eval()
+''',
+    "train": '''
+def set_train_mode(model: nn.Module, training: bool) -> None:
+    """Every layer follows the mode, BatchNorm included (the design trains all BN statistics)."""
+    model.train(training)
+''',
+    "eval": '''
+def set_train_mode(model: nn.Module, training: bool) -> None:
+    """Like model.train(training), but every BatchNorm layer stays in eval mode (fixed statistics)."""
+    model.train(training)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+''',
+}
+
+MODEL_IO = '''
+
+def load_weights(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code)."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_model(weights: str | None) -> nn.Module:
+    """The designed network, its freezing applied; with ``weights``, those weights loaded."""
+    model = $build_call
+    if weights:
+        model.load_state_dict(load_weights(weights))
+    freeze(model)
+    return model
+
+
+def check(weights: str | None) -> None:
+    """Print what a parity check compares, as JSON: state-dict keys, the logits of a fixed
+    seeded input (eval mode) and the LR factor of every trainable parameter."""
+    model = load_model(weights).eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn((2, IN_CHANNELS, HEIGHT, WIDTH), generator=generator)
+    with torch.no_grad():
+        logits = model(inputs)
+    groups = param_groups(model, lr=1.0, weight_decay=0.0)
+    factors = {name: group["lr"] for group in groups for name in group["names"]}
+    report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
+    print(json.dumps(report))
+'''
+
+DATA = '''
+
+def load_image(path: str) -> Image.Image:
+    """Open an image upright (phone photos store their rotation in EXIF) in $pil_mode mode."""
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).convert("$pil_mode")
+$extra_data_code
+
+def make_transform(train: bool) -> v2.Compose:
+    """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
+    steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
+    if train:
+        steps += AUGMENT
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)$channel_steps,
+              v2.Normalize(MEAN, STD)]
+    return v2.Compose(steps)
+
+
+def stratified_split(targets: list[int], val_fraction: float, seed: int):
+    """Seeded per-class split into (train, val) indices, the same as NetSurgeon's:
+    each class keeps at least one training image."""
+    rng = random.Random(seed)
+    train, val = [], []
+    for label in sorted(set(targets)):
+        indices = [i for i, t in enumerate(targets) if t == label]
+        rng.shuffle(indices)
+        n_val = 0
+        if val_fraction > 0:
+            n_val = min(max(1, round(len(indices) * val_fraction)), len(indices) - 1)
+        val += indices[:n_val]
+        train += indices[n_val:]
+    return train, val
+
+
+def image_folder(root: Path, train: bool) -> datasets.ImageFolder:
+    return datasets.ImageFolder(root, make_transform(train), loader=load_image)
+
+
+def load_datasets(root: str, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """ROOT/train + ROOT/val if both exist, else ROOT (one sub-folder per class) split per class."""
+    root_path = Path(root)
+    if (root_path / "train").is_dir() and (root_path / "val").is_dir():
+        train_set = image_folder(root_path / "train", train=True)
+        val_set = image_folder(root_path / "val", train=False)
+        check_classes(train_set.classes)
+        return train_set, val_set
+    train_all = image_folder(root_path, train=True)
+    val_all = image_folder(root_path, train=False)
+    check_classes(train_all.classes)
+    train_idx, val_idx = stratified_split(train_all.targets, val_fraction, seed)
+    return Subset(train_all, train_idx), Subset(val_all, val_idx)
+
+
+def check_classes(found: list[str]) -> None:
+    if len(found) != NUM_CLASSES:
+        raise SystemExit(f"The data has {len(found)} classes {found}, "
+                         f"but the network has {NUM_CLASSES} outputs.")
+    if CLASSES and found != CLASSES:
+        print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
+'''
+
+TRAINING = '''
+
+def setup_distributed() -> tuple[torch.device, int, int]:
+    """Under torchrun, join the process group (nccl on GPUs, gloo on CPU); else one process."""
+    if "RANK" not in os.environ:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu"), 0, 1
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        dist.init_process_group("nccl")
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    else:
+        dist.init_process_group("gloo")
+        device = torch.device("cpu")
+    return device, dist.get_rank(), dist.get_world_size()
+
+
+def all_sum(values: list[float], device: torch.device) -> list[float]:
+    """Sum numbers over all processes (a no-op on one process)."""
+    total = torch.tensor(values, dtype=torch.float64, device=device)
+    if dist.is_initialized():
+        dist.all_reduce(total)
+    return total.tolist()
+
+
+def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float):
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
+    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    return optimizers[name](groups, lr=lr, weight_decay=weight_decay)
+
+
+def make_schedule(optimizer, name: str, epochs: int, steps_per_epoch: int, warmup_epochs: float):
+    """Per-step LR multiplier: linear warmup, then constant, step decay or cosine decay to 0."""
+    warmup = round(warmup_epochs * steps_per_epoch)
+    total = max(1, epochs * steps_per_epoch - warmup)
+    step_every = (STEP_SIZE or max(1, epochs // 3)) * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if name == "step":
+            return GAMMA ** (step // step_every)
+        if name == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / total)))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False):
+    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy) summed
+    over every process."""
+    loss_sum, correct, seen = 0.0, 0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for images, labels in loader:
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(images)
+                loss = criterion(logits.float(), labels)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+            loss_sum += loss.item() * labels.numel()
+            correct += (logits.argmax(1) == labels).sum().item()
+            seen += labels.numel()
+    loss_sum, correct, seen = all_sum([loss_sum, correct, seen], device)
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+def make_loaders(args, rank: int, world_size: int):
+    train_set, val_set = load_datasets(args.data, args.val_fraction, args.seed)
+    # Each process gets its own shard; one process (world_size 1) gets everything.
+    sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
+    val_shard = Subset(val_set, range(rank, len(val_set), world_size))
+    batch_size = args.batch_size
+    drop_last = len(sampler) > batch_size and len(sampler) % batch_size == 1  # BatchNorm needs 2+
+    train_loader = DataLoader(train_set, batch_size, sampler=sampler, num_workers=args.workers,
+                              drop_last=drop_last, pin_memory=torch.cuda.is_available())
+    val_loader = DataLoader(val_shard, batch_size, num_workers=args.workers)
+    return train_loader, val_loader, train_set, len(val_set)
+
+
+def class_counts(dataset: Dataset) -> list[int]:
+    targets = dataset.targets if isinstance(dataset, datasets.ImageFolder) else [
+        dataset.dataset.targets[i] for i in dataset.indices]
+    return [targets.count(c) for c in range(NUM_CLASSES)]
+
+
+def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
+    """Cross-entropy; with --class-weights, classes weigh by inverse frequency (mean 1)."""
+    if not args.class_weights:
+        return nn.CrossEntropyLoss()
+    inverse = [1.0 / c if c else 0.0 for c in class_counts(train_set)]
+    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
+    return nn.CrossEntropyLoss(weight=torch.tensor([w / mean for w in inverse], device=device))
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """A plain state dict, written to a temporary file first so a crash never leaves half a file."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+
+
+def train(args) -> None:
+    device, rank, world_size = setup_distributed()
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    train_loader, val_loader, train_set, num_val = make_loaders(args, rank, world_size)
+    model = load_model(args.weights).to(device)
+    optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
+                               args.lr, args.weight_decay)
+    scheduler = make_schedule(optimizer, args.schedule, args.epochs, len(train_loader),
+                              args.warmup_epochs)
+    criterion = make_criterion(args, train_set, device)
+    net = model  # what trains; under torchrun, wrapped so gradients are averaged over processes
+    if world_size > 1:
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    out = Path(args.out)
+    best_acc = -1.0
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
+              f"{num_val} validation images")
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        train_loader.sampler.set_epoch(epoch)
+        set_train_mode(model, True)
+        train_loss, train_acc = run_epoch(net, train_loader, criterion, device, optimizer,
+                                          scheduler, args.amp)
+        set_train_mode(model, False)
+        val_loss, val_acc = run_epoch(model, val_loader, criterion, device, amp=args.amp)
+        if rank == 0:
+            seconds = time.perf_counter() - start
+            print(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
+                  f"val loss {val_loss:.4f} acc {val_acc:.3f}  ({seconds:.1f} s)")
+            if val_acc > best_acc or not num_val:  # no validation images: the latest is the best
+                best_acc = val_acc
+                save_weights(model, out / "best.pt")
+    if rank == 0:
+        save_weights(model, out / "last.pt")
+        print(f"Best validation accuracy {best_acc:.3f}; weights in {out / 'best.pt'}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+'''
+
+MAIN = '''
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", help="image folder: one sub-folder per class, or train/ and val/")
+    parser.add_argument("--weights", help="start from these weights (.pt or .safetensors)")
+    parser.add_argument("--out", default="runs", help="folder for best.pt and last.pt")
+    parser.add_argument("--epochs", type=int, default=$epochs)
+    parser.add_argument("--batch-size", type=int, default=$batch_size, help="per process")
+    parser.add_argument("--lr", type=float, default=$lr, help="base LR, times each LR factor")
+    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="$optimizer")
+    parser.add_argument("--schedule", choices=["constant", "step", "cosine"], default="$schedule")
+    parser.add_argument("--warmup-epochs", type=float, default=$warmup_epochs)
+    parser.add_argument("--weight-decay", type=float, default=$weight_decay)
+    parser.add_argument("--seed", type=int, default=$seed)
+    parser.add_argument("--val-fraction", type=float, default=$val_fraction,
+                        help="share of each class held out when DATA has no val/ folder")
+    parser.add_argument("--workers", type=int, default=$workers, help="data loading processes")
+    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=$class_weights,
+                        help="weigh classes by inverse frequency")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=$amp,
+                        help="bfloat16 mixed precision")
+    parser.add_argument("--check", action="store_true",
+                        help="print state-dict keys, logits of a fixed input and LR factors "
+                        "as JSON, then exit")
+    args = parser.parse_args()
+    if not args.check and not args.data:
+        parser.error("--data is required to train")
+    return args
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.check:
+        check(arguments.weights)
+    else:
+        train(arguments)
+'''
