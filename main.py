@@ -1,0 +1,68 @@
+"""Launch NetSurgeon.
+
+``python main.py`` opens the built-in default, EfficientNet-Lite0 with its real
+ImageNet weights (they ship in a pip package: no download). Options:
+
+``--start-page``   show the network gallery instead
+``--model NAME``   open a gallery network (or ``module:callable``) instead
+``--weights W``    "default" (pretrained), "none" (random) or a weights file
+``PROJECT``        open a saved project (.nsd.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="netsurgeon", description="Point-and-click transfer learning for PyTorch.")
+    parser.add_argument("project", nargs="?", help="a project file (.nsd.json) to open")
+    parser.add_argument("--start-page", action="store_true", help="show the network gallery, open nothing")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="gallery name or package.module:callable")
+    parser.add_argument("--weights", default="default", help='"default", "none" or a weights file')
+    return parser.parse_args(argv)
+
+
+def make_app(argv=None):
+    from PySide6.QtWidgets import QApplication
+
+    from widgets import style
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("NetSurgeon")
+    app.setOrganizationName("NetSurgeon")
+    app.setStyle("Fusion")
+    app.setFont(style.ui_font(10))
+    app.setStyleSheet(style.stylesheet())
+    return app
+
+
+def create_window(args: argparse.Namespace, doc=None, settings=None):
+    """The main window, shown, with recovery offered and the requested model or project opening."""
+    from widgets.main_window import MainWindow
+
+    window = MainWindow(doc=doc, settings=settings)
+    window.show()
+    if window.files.offer_recovery():
+        return window
+    if args.project:
+        window.open_project(args.project)
+    elif args.start_page:
+        window.show_start()
+    else:
+        window.open_model(args.model, args.weights)
+    return window
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    app = make_app()
+    window = create_window(args)  # noqa: F841 - kept alive until the event loop ends
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
