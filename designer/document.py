@@ -1,24 +1,20 @@
 """The GUI's single source of truth, without Qt.
 
-A :class:`Document` holds the current :class:`~designer.recipe.Recipe` and what
-was computed from it (a :class:`DesignState`: the built design, its traced
-graph and its analysis), the project path, the project's class/data/training
-settings, the selected layers, and a dirty flag. Views listen through plain
-Python events (``doc.recipe_changed.connect(fn)``); the Qt layer adapts them to
-signals. Undo commands swap recipes on it with :meth:`Document.set_recipe`.
+A :class:`Document` holds the current :class:`~designer.recipe.Recipe` and what was
+computed from it (a :class:`DesignState`: built design, traced graph, analysis), the
+project path and settings (classes/data/training/runs), the selected layers and a dirty
+flag. Views listen through plain-Python events (``doc.recipe_changed.connect(fn)``);
+undo commands swap recipes with :meth:`Document.set_recipe`.
 
-Computing a state (:meth:`Document.prepare`) never touches the document, so
-the GUI can run it in a worker thread and hand the result to
-:meth:`Document.apply` on the GUI thread. A recipe that fails to build raises
-:class:`~designer.errors.DesignerError` and leaves the document unchanged.
-
-Policy ops (freeze, LR factor, BatchNorm mode) do not change the network, so a
-recipe that differs from the current one only in policy reuses its model and
-graph and only re-reads frozen flags and LR factors.
+:meth:`Document.prepare` never touches the document, so the GUI runs it in a worker
+thread and hands the result to :meth:`Document.apply`. A recipe that fails to build
+raises DesignerError and leaves the document unchanged. A recipe that differs only in
+policy ops (freeze, LR, BN mode) reuses the current model and graph.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -71,28 +67,31 @@ class DesignState:
 
     @property
     def modules(self) -> dict:
-        return dict(self.design.model.named_modules())
+        if "_modules" not in self.__dict__:
+            self.__dict__["_modules"] = dict(self.design.model.named_modules())
+        return self.__dict__["_modules"]
 
 
-def resolve_policy(recipe: Recipe, model):
+def _finetune():
+    """designer.finetune, or None while it does not exist yet."""
     try:
-        from .finetune import resolve_policy as resolve
+        from . import finetune
     except ImportError as exc:
         if exc.name != "designer.finetune":
             raise
         return None
-    return resolve(recipe, model)
+    return finetune
+
+
+def resolve_policy(recipe: Recipe, model):
+    return _finetune().resolve_policy(recipe, model) if _finetune() else None
 
 
 def layer_states(model, policy) -> dict:
     """Module path -> (frozen or None, LR factor) for display."""
-    try:
-        from .finetune import module_state
-    except ImportError as exc:
-        if exc.name != "designer.finetune":
-            raise
+    if _finetune() is None:
         return {p: (None, 1.0) for p, _ in model.named_modules()}
-    return module_state(model, policy)
+    return _finetune().module_state(model, policy)
 
 
 def annotate_policy(graph, model, policy):
@@ -165,29 +164,13 @@ class Document:
 
     # --- read access -----------------------------------------------------------------
 
-    @property
-    def recipe(self) -> Recipe | None:
-        return self.state.recipe if self.state else None
+    recipe = property(lambda self: self.state.recipe if self.state else None)
+    design = property(lambda self: self.state.design if self.state else None)
+    report = property(lambda self: self.state.report if self.state else None)
+    graph = property(lambda self: self.state.graph if self.state else None)
 
-    @property
-    def design(self):
-        return self.state.design if self.state else None
-
-    @property
-    def report(self):
-        return self.state.report if self.state else None
-
-    @property
-    def graph(self):
-        return self.state.graph if self.state else None
-
-    @property
-    def dirty(self) -> bool:
-        return self._dirty
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.settings["classes"])
+    dirty = property(lambda self: self._dirty)
+    classes = property(lambda self: list(self.settings["classes"]))
 
     @property
     def cache(self):
@@ -203,10 +186,7 @@ class Document:
     # --- computing and applying states ----------------------------------------------------
 
     def prepare(self, recipe: Recipe) -> DesignState:
-        """Build, trace and analyze ``recipe`` without changing the document.
-
-        Raises DesignerError when the recipe cannot be built.
-        """
+        """Build, trace and analyze ``recipe`` without changing the document (DesignerError if bad)."""
         known = self._states.get(recipe)
         if known is not None:
             return known
@@ -226,7 +206,7 @@ class Document:
                            layer_states(design.model, policy))
 
     def _reusable(self, recipe: Recipe) -> DesignState | None:
-        for state in [self.state, *reversed(self._states.values())]:
+        for state in [self.state, *reversed(list(self._states.values()))]:  # GUI thread may add
             if state is not None and same_structure(state.recipe, recipe):
                 return state
         return None
@@ -251,10 +231,7 @@ class Document:
             self._states.popitem(last=False)
 
     def set_recipe(self, recipe: Recipe, label: str = "") -> DesignState:
-        """Prepare and apply ``recipe``; on DesignerError the document is unchanged.
-
-        ``label`` names the edit (undo history); the document itself keeps no history.
-        """
+        """Prepare and apply ``recipe`` (``label``: the edit's name; no history kept here)."""
         state = self.prepare(recipe)
         self.apply(state)
         return state
@@ -315,8 +292,7 @@ class Document:
             path += PROJECT_SUFFIX
         save_project(self.to_project(), path)
         self._set_path(os.path.abspath(path))
-        self._saved = self._snapshot(self.recipe)
-        self._update_dirty()
+        self.mark_saved()
         return self.path
 
     def _set_path(self, path: str | None) -> None:
@@ -378,10 +354,8 @@ class Document:
 
     def clear_autosave(self) -> None:
         for name in (AUTOSAVE_NAME, AUTOSAVE_META):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(self.data_dir, name))
-            except FileNotFoundError:
-                pass
 
     def recovery_available(self) -> bool:
         return os.path.isfile(self.autosave_path)

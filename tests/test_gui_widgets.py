@@ -5,7 +5,8 @@ through the document (widget -> model)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtWidgets import QGraphicsSceneDragDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401
 
 from designer.ops import Freeze, InsertAfter, SetLayerParams
@@ -28,7 +29,7 @@ def test_layer_tree_follows_and_drives_selection(qtbot, make_window):
     assert window.qdoc.doc.selection == ("layer3",)
     window.qdoc.edit([Freeze("layer3")])
     wait_idle(qtbot, window)
-    assert tree.items["layer3"][3].text() == "🔒 frozen"
+    assert tree.items["layer3"][3].text() == "frozen"
     assert tree.items["layer4"][3].text().startswith("LR")
 
 
@@ -83,27 +84,36 @@ def test_minimap_moves_the_view(qtbot, make_window):
     assert canvas.view.visible_scene_rect().center().y() > before.y() + 200
 
 
-def drop_event(mime: QMimeData, pos: QPointF) -> QGraphicsSceneDragDropEvent:
-    event = QGraphicsSceneDragDropEvent(QEvent.GraphicsSceneDrop)
-    event.setMimeData(mime)
-    event.setScenePos(pos)
-    event.setProposedAction(Qt.CopyAction)
-    event.setPossibleActions(Qt.CopyAction)
-    return event
+def drag_and_drop(view, mime: QMimeData, scene_pos: QPointF) -> bool:
+    """Drag enter, move and drop on the view's viewport, as the OS would deliver them."""
+    pos = view.mapFromScene(scene_pos)
+    vp = view.viewport()
+    args = (Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(pos, *args)
+    QApplication.sendEvent(vp, enter)
+    move = QDragMoveEvent(pos, *args)
+    QApplication.sendEvent(vp, move)
+    drop = QDropEvent(QPointF(pos), *args)
+    QApplication.sendEvent(vp, drop)
+    return drop.isAccepted()
 
 
 def test_dropping_a_library_layer_inserts_it(qtbot, make_window):
     window = resnet_window(qtbot, make_window)
-    scene = window.design.canvas.scene
-    item = scene.nodes["layer4.1.bn2"]
+    canvas = window.design.canvas
+    item = canvas.scene.nodes["layer4.1.bn2"]
+    canvas.view.set_zoom(1.0)
+    canvas.view.centerOn(item)
     mime = QMimeData()
     mime.setData(LAYER_MIME, b"Dropout")
-    scene.dropEvent(drop_event(mime, item.scenePos()))
+    assert drag_and_drop(canvas.view, mime, item.scenePos())
     wait_idle(qtbot, window)
     op = window.qdoc.recipe.ops[-1]
     assert isinstance(op, InsertAfter) and op.path == "layer4.1.bn2" and op.layer.type == "Dropout"
     before = window.qdoc.recipe
-    scene.dropEvent(drop_event(mime, QPointF(-5000, -5000)))  # dropped on nothing: no edit
+    canvas.view.centerOn(canvas.scene.nodes["fc"])
+    empty = canvas.scene.nodes["fc"].scenePos() + QPointF(400, 0)  # beside the node: nothing there
+    drag_and_drop(canvas.view, mime, empty)
     assert window.qdoc.recipe == before
 
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from . import style
 
 MESSAGE_ROLE = Qt.UserRole + 1
-ICONS = {"error": "⛔", "warning": "⚠", "info": "ℹ"}
+ICONS = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 TOTALS = (("total", "Parameters"), ("trainable", "Trainable"), ("frozen", "Frozen"),
           ("flops", "Multiply-adds"), ("memory", "Activations (1 image)"), ("train_memory", "Training memory"),
           ("input", "Input"), ("output", "Output"))
@@ -113,7 +113,7 @@ class AnalyzerPanel(QWidget):
             self.values[key].setText(text)
         n_err, n_warn = len(report.errors), len(report.warnings)
         if n_err:
-            self.status.setText(f"<span style='color:{style.ERROR.name()}'>⛔ {n_err} error(s) — fix before "
+            self.status.setText(f"<span style='color:{style.ERROR.name()}'>✖ {n_err} error(s) — fix before "
                                 "training</span>")
         elif n_warn:
             self.status.setText(f"<span style='color:{style.WARNING.name()}'>⚠ {n_warn} warning(s)</span>")

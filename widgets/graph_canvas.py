@@ -150,6 +150,7 @@ class GraphCanvas(QWidget):
     def _on_opened(self) -> None:
         self.depth_mode = "auto"
         self.expanded.clear()
+        self.search.clear()
         self.rebuild(fit=True)
 
     def _on_state(self, state) -> None:

@@ -87,12 +87,13 @@ class NodeItem(QGraphicsItem):
         band = style.FROZEN_BAND if self.frozen else style.lr_colour(self.lr_factor)
         fill = style.IO_FILL if io else (style.FROZEN_FILL if self.frozen else style.NODE_FILL)
         self._fill = QBrush(fill)
+        self._far = QBrush(style.FAR_FROZEN if self.frozen else fill if io else band)
         self._band = QBrush(band)
         self._hatch = QBrush(QColor(156, 163, 175, 110), Qt.BDiagPattern) if self.frozen else None
         border = QColor(band).darker(115) if not io else style.IO_FILL
         self._border = QPen(border, 1.2)
         self._block_pen = QPen(border, 1.2)
-        self._selected_pen = QPen(style.ACCENT, 3.0)
+        self._selected_pen = QPen(style.ACCENT, 2.5)
         self._level_pens = {k: QPen(c, 3.5) for k, c in style.LEVEL_COLOURS.items()}
         self._text_pen = QPen(QColor("#ffffff") if io else style.TEXT)
         self._muted_pen = QPen(QColor("#cbd5e1") if io else style.MUTED)
@@ -121,7 +122,7 @@ class NodeItem(QGraphicsItem):
     # --- QGraphicsItem ---------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-4, -4, 8, 8)
+        return self._rect.adjusted(-6, -6, 8, 8)
 
     def set_level(self, level: str) -> None:
         if level != self.level:
@@ -131,7 +132,7 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter, option, widget=None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < DETAIL_LOD:
-            painter.fillRect(self._rect, self._band if not self.frozen else self._fill)
+            painter.fillRect(self._rect, self._far)
             pen = self._outline_pen()
             if pen is not None:
                 painter.setPen(pen)
@@ -145,6 +146,18 @@ class NodeItem(QGraphicsItem):
         if self.isSelected():
             return self._selected_pen
         return self._level_pens.get(self.level)
+
+    def _paint_outlines(self, painter) -> None:
+        """Analyzer level (red/orange) outside, selection (blue) inside: both stay visible."""
+        painter.setBrush(Qt.NoBrush)
+        level = self._level_pens.get(self.level)
+        if level is not None:
+            painter.setPen(level)
+            painter.drawRoundedRect(self._rect.adjusted(-2.5, -2.5, 2.5, 2.5), RADIUS + 2, RADIUS + 2)
+        if self.isSelected():
+            painter.setPen(self._selected_pen)
+            inset = 1.5 if level is None else 2.0
+            painter.drawRoundedRect(self._rect.adjusted(inset, inset, -inset, -inset), RADIUS - 1, RADIUS - 1)
 
     def _paint_box(self, painter) -> None:
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
@@ -162,11 +175,7 @@ class NodeItem(QGraphicsItem):
             painter.setPen(Qt.NoPen)
             painter.setBrush(self._band)
             painter.drawRoundedRect(self._band_rect, 3, 3)
-        pen = self._outline_pen()
-        if pen is not None:
-            painter.setPen(pen)
-            painter.setBrush(Qt.NoBrush)
-            painter.drawRoundedRect(self._rect, RADIUS, RADIUS)
+        self._paint_outlines(painter)
 
     def _paint_text(self, painter) -> None:
         title_font, small_font, bold_small = self._fonts

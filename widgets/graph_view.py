@@ -33,6 +33,18 @@ class GraphView(QGraphicsView):
     def _moved(self, *_):
         self.viewport_moved.emit()
 
+    def drawForeground(self, painter, rect) -> None:
+        if self.scene().items():
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(style.MUTED)
+        painter.setFont(style.ui_font(12))
+        painter.drawText(self.viewport().rect(), Qt.AlignCenter,
+                         "No network open yet.\nPick one on the Start tab — or open EfficientNet-Lite0 there "
+                         "in one click.")
+        painter.restore()
+
     @property
     def zoom(self) -> float:
         return self.transform().m11()

@@ -15,7 +15,7 @@ COLUMNS = ("Layer", "Type", "Params", "Training")
 def state_text(frozen, lr) -> str:
     if frozen is None:
         return ""
-    return "🔒 frozen" if frozen else f"LR {style.lr_text(lr)}"
+    return "frozen" if frozen else f"LR {style.lr_text(lr)}"
 
 
 class LayerTree(QTreeView):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -64,6 +65,8 @@ class GalleryModel(QAbstractTableModel):
         if role == Qt.ToolTipRole and col == 6:
             return ("Pretrained weights are on this computer" if info.weights_available
                     else "Pretrained weights are downloaded on first use (needs internet)")
+        if role == Qt.ForegroundRole and col == 6:
+            return QColor("#15803d") if info.weights_available else QColor("#6b7280")
         if role == Qt.UserRole:
             return info
         return None
@@ -73,7 +76,7 @@ class GalleryModel(QAbstractTableModel):
         return (info.name, info.category, f"{info.params / 1e6:.1f} M",
                 "–" if info.gflops is None else f"{info.gflops:.2f}",
                 "–" if info.top1 is None else f"{info.top1:.1f} %", f"{info.input_size}",
-                "✓ on this computer" if info.weights_available else "download")[col]
+                "✓ on this computer" if info.weights_available else "download on first use")[col]
 
     @staticmethod
     def _key(info, col: int):

@@ -17,6 +17,7 @@ MUTED = QColor("#6b7280")
 NODE_FILL = QColor("#ffffff")
 FROZEN_FILL = QColor("#e5e7eb")
 FROZEN_BAND = QColor("#9ca3af")
+FAR_FROZEN = QColor("#6b7280")  # frozen nodes when zoomed far out
 NO_PARAMS_BAND = QColor("#d1d5db")
 IO_FILL = QColor("#1e293b")
 EDGE = QColor("#94a3b8")
