@@ -80,7 +80,7 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
     """
     policy = _policy(design)
     if graph is None or graph.graph.get("folded"):
-        graph = trace_graph(design.model, design.input_shape, policy)
+        graph = trace_graph(design.model, network_input_shape(design), policy)
     messages, min_size = _shape_messages(design, graph)
     output_shape = graph.nodes["output"].get("out_shape") if "output" in graph else None
     messages += _class_messages(design, output_shape, num_classes)
@@ -103,6 +103,12 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
         train_memory_bytes=_train_memory(design.model, activation, trainable), min_input_size=min_size,
         graph=graph,
     )
+
+
+def network_input_shape(design) -> tuple[int, int, int]:
+    """What the network itself takes: grey data replicated to RGB still enters with 3 channels."""
+    c, h, w = design.input_shape
+    return (3, h, w) if getattr(design, "replicate_grey", False) else (c, h, w)
 
 
 def _policy(design):
@@ -237,7 +243,7 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
 
 
 def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int | None]:
-    c, h, w = design.input_shape
+    c, h, w = network_input_shape(design)
     where = f"{node} ({data.get('op_type', '?')})" if data else node
     gm = graph.graph.get("gm")
     if gm is None:  # module-tree fallback: no graph to re-run at other sizes
@@ -253,7 +259,8 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
     problem = "is too small for" if max(h, w) < smallest and bigger_ok else "does not fit"
     text = (f"Input {h}x{w} {problem} {where}: {_clean(error)}. "
             f"The smallest input size that works is {smallest}x{smallest}.")
-    fix = SetInput(fits, fits, c, "replicate" if getattr(design, "replicate_grey", False) else "adapt")
+    replicate = getattr(design, "replicate_grey", False)
+    fix = SetInput(fits, fits, design.input_shape[0], "replicate" if replicate else "adapt")
     return [Message("error", node, text, fix, f"Set input to {fits}x{fits}")], smallest
 
 

@@ -163,8 +163,9 @@ def _layer_table(rows: list[dict]) -> str:
 
 def _summary(design, report) -> str:
     c, h, w = design.input_shape
+    grey = " (grey, replicated to 3 channels)" if design.replicate_grey else ""
     lines = [
-        (f"input {c}x{h}x{w}, output {_shape(report.output_shape)}, classifier {design.classifier_path} "
+        (f"input {c}x{h}x{w}{grey}, output {_shape(report.output_shape)}, classifier {design.classifier_path} "
         f"({design.num_classes} classes)"),
         (f"params {report.params_total:,} total, {report.params_trainable:,} trainable, "
         f"{report.params_frozen:,} frozen"),
