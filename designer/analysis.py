@@ -79,8 +79,9 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
     caller (the GUI) already has it; it is traced here otherwise.
     """
     policy = _policy(design)
-    if graph is None or graph.graph.get("folded"):
-        graph = trace_graph(design.model, network_input_shape(design), policy)
+    shape = network_input_shape(design)
+    if graph is None or graph.graph.get("folded") or tuple(graph.graph.get("input_shape", ())) != shape:
+        graph = trace_graph(design.model, shape, policy)
     messages, min_size = _shape_messages(design, graph)
     output_shape = graph.nodes["output"].get("out_shape") if "output" in graph else None
     messages += _class_messages(design, output_shape, num_classes)
