@@ -7,8 +7,9 @@ silently ruins pretrained weights, e.g. Lite0 wants mean = std = 0.5).
 
 Channel rules:
 - 1 channel: load grey.
-- 3 channels with ``design.replicate_grey``: load grey, then repeat it to 3
-  channels *before* Normalize, so a grey image feeds an unchanged RGB network exactly.
+- ``design.replicate_grey``: load grey, then repeat it to 3 channels *before*
+  Normalize, so a grey image feeds an unchanged RGB network exactly (whether
+  ``input_shape`` names the data's 1 channel or the network's 3).
 - 3 channels: load RGB. 4 channels: load RGBA. Other N: RGB channels tiled to N.
 
 Every step is a small picklable object (no lambdas), so the transform works in
@@ -168,13 +169,18 @@ def make_transform(design, augment: Augment | None = None, train: bool = False) 
     ``std`` and ``replicate_grey``). Augmentation applies only when ``train``."""
     channels, height, width = (int(v) for v in design.input_shape)
     mean, std = tuple(design.mean), tuple(design.std)
+    replicate = bool(getattr(design, "replicate_grey", False))
+    if replicate:
+        # The network takes RGB whether input_shape says 1 (the data) or 3 (the network) channels.
+        channels = 3
+        mean, std = (mean * 3 if len(mean) == 1 else mean), (std * 3 if len(std) == 1 else std)
     if len(mean) != channels or len(std) != channels:
         raise DesignerError(
             f"The network takes {channels} channels but its normalisation has {len(mean)} means "
             f"and {len(std)} standard deviations.",
             hint="Set the input channels again so the normalisation is adapted.",
         )
-    mode, repeat_to = _load_plan(channels, bool(getattr(design, "replicate_grey", False)))
+    mode, repeat_to = _load_plan(channels, replicate)
     steps: list = [ConvertMode(mode), v2.Resize((height, width), antialias=True)]
     if train:
         steps += augment_steps(augment)

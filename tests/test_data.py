@@ -119,6 +119,7 @@ def test_class_weights_inverse_frequency():
     (FakeDesign((3, 20, 28)), (3, 20, 28)),
     (FakeDesign((1, 16, 16), (0.5,), (0.5,)), (1, 16, 16)),
     (FakeDesign((3, 16, 16), replicate_grey=True), (3, 16, 16)),
+    (FakeDesign((1, 16, 16), (0.5,), (0.5,), replicate_grey=True), (3, 16, 16)),  # shape as the data sees it
     (FakeDesign((4, 8, 8), (0.5,) * 4, (0.5,) * 4), (4, 8, 8)),
 ])
 def test_transform_shapes(design, shape):
