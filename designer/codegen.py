@@ -21,6 +21,7 @@ from . import script_template as tpl
 from .codegen_model import ModelCode, model_code
 from .codegen_policy import policy_code
 from .errors import DesignerError
+from .export import network_input
 
 DEFAULT_VAL_FRACTION = 0.2
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -48,7 +49,7 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
         code.text,
         Template(tpl.POLICY).substitute(set_train_mode=tpl.SET_TRAIN_MODE[policy.bn_mode].strip("\n")),
         Template(tpl.MODEL_IO).substitute(build_call=code.build_call),
-        _data(design, options),
+        _data(design),
         tpl.TRAINING,
         Template(tpl.MAIN).substitute(_main_defaults(options, frac)),
     ]
@@ -94,7 +95,7 @@ def _header(design, name: str, options) -> str:
 
     steps = "\n".join(f"    {i}. {op.describe()}" for i, op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
-    channels, height, width = design.input_shape
+    channels, height, width = network_input(design)[0]
     return f'''"""Fine-tune {design.recipe.base.name} ({channels}x{height}x{width} input, \
 {design.num_classes} classes), as designed in NetSurgeon.
 
@@ -157,15 +158,15 @@ def _imports(code: ModelCode) -> str:
 
 
 def _constants(design, classes, options, extra: list[str]) -> str:
-    channels, height, width = design.input_shape
+    (channels, height, width), mean, std = network_input(design)
     lines = [
         "",
         f"CLASSES = {classes!r}  # output order; ImageFolder sorts sub-folder names the same way"
         if classes else "CLASSES: list[str] = []  # class names were not known when this was generated",
         f"NUM_CLASSES = {design.num_classes}",
         f"IN_CHANNELS, HEIGHT, WIDTH = {channels}, {height}, {width}",
-        f"MEAN = {_floats(design.mean)}",
-        f"STD = {_floats(design.std)}",
+        f"MEAN = {_floats(mean)}",
+        f"STD = {_floats(std)}",
         f"MOMENTUM = {_num(options.momentum)}  # SGD only",
         "# Step schedule: LR x GAMMA every STEP_SIZE epochs (0: a third of the epochs).",
         f"STEP_SIZE, GAMMA = {options.step_size}, {_num(options.gamma)}",
@@ -205,9 +206,9 @@ def _augment(augment) -> str:
 # --- data and main ------------------------------------------------------------------------
 
 
-def _data(design, options) -> str:
-    channels = design.input_shape[0]
-    replicate = bool(getattr(design, "replicate_grey", False)) and channels == 3
+def _data(design) -> str:
+    channels = network_input(design)[0][0]
+    replicate = bool(getattr(design, "replicate_grey", False))
     mode = "L" if replicate else _PIL_MODES.get(channels, "RGB")
     extra, steps = "", ""
     if replicate:

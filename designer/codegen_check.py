@@ -26,7 +26,7 @@ CHECK_TIMEOUT_S = 300
 def export_script(design, job, out_path: Path, *, training=None, classes=None, check=True):
     """Write the script; returns (max abs diff of the logits or None, note)."""
     from .codegen import write_script
-    from .export import sample_input
+    from .export import max_abs_diff, network_input, sample_input
 
     job.step(0.1, "Writing the training script")
     write_script(design, out_path, training=training, classes=classes)
@@ -35,9 +35,9 @@ def export_script(design, job, out_path: Path, *, training=None, classes=None, c
     job.step(0.3, "Running the script in a fresh Python to check it")
     report = run_check(out_path, job.model)
     with torch.no_grad():
-        reference = job.model(sample_input(tuple(design.input_shape), 2, seed=0))
+        reference = job.model(sample_input(network_input(design)[0], 2, seed=0))
     _compare_structure(report, job.model, design)
-    diff = float((reference - torch.tensor(report["logits"])).abs().max())
+    diff = max_abs_diff(reference, torch.tensor(report["logits"]))
     return diff, "checked by running it with the model's weights in a fresh Python"
 
 

@@ -116,12 +116,14 @@ def _input_why(stage: Stage, adapted: bool) -> str:
     if adapted:
         n = stage.op.channels
         parts.append(f"the first conv takes {n} channel{'s' if n > 1 else ''}, keeping its pretrained filters")
-    elif stage.op.channels == 3 and stage.after.input_shape[0] == 3 and getattr(stage.after, "replicate_grey", False):
+    elif getattr(stage.after, "replicate_grey", False):
         parts.append("grey images are repeated to 3 channels by the data transform")
     if stage.base_kwargs:
         parts.append("the input size is passed to the builder above")
     else:
         parts.append("the data transform resizes the images")
+    if not adapted and not stage.base_kwargs:
+        parts.insert(0, "nothing changes in the network")
     return "; ".join(parts)
 
 

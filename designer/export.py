@@ -89,6 +89,17 @@ def default_path(out_dir: str | Path, fmt: str, stem: str = "model") -> Path:
     return Path(out_dir) / name
 
 
+def network_input(design) -> tuple[tuple[int, int, int], tuple, tuple]:
+    """(C, H, W), mean and std of what the *network* takes. A grey-replicated design feeds
+    3 channels to an unchanged RGB network, whatever channel count ``input_shape`` names."""
+    channels, height, width = (int(v) for v in design.input_shape)
+    mean, std = tuple(design.mean), tuple(design.std)
+    if getattr(design, "replicate_grey", False):
+        channels = 3
+        mean, std = (mean * 3 if len(mean) == 1 else mean), (std * 3 if len(std) == 1 else std)
+    return (channels, height, width), mean, std
+
+
 def sample_input(input_shape: tuple[int, ...], batch: int, seed: int = 0) -> torch.Tensor:
     """A seeded standard-normal batch, shaped like normalised images."""
     generator = torch.Generator().manual_seed(seed)
@@ -121,8 +132,8 @@ def export(
     model = model_for_export(design.model, weights)
     job = _Job(
         model=model,
-        example=sample_input(tuple(design.input_shape), 2),
-        verify_input=sample_input(tuple(design.input_shape), VERIFY_BATCH, seed=1),
+        example=sample_input(network_input(design)[0], 2),
+        verify_input=sample_input(network_input(design)[0], VERIFY_BATCH, seed=1),
         progress=progress or (lambda fraction, text: None),
         cancel=cancel or (lambda: False),
     )
@@ -198,6 +209,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def max_abs_diff(reference: torch.Tensor, other: Any) -> float:
+    if not torch.isfinite(reference).all():
+        raise DesignerError("The model's own outputs are not finite numbers (NaN or infinity), "
+                            "so its exports cannot be checked.", hint="Check the weights you exported.")
     other = torch.as_tensor(other)
     if other.shape != reference.shape:
         raise DesignerError(

@@ -18,7 +18,9 @@ CARD_VERSION = 1
 
 
 def model_card(design, *, classes=None, training=None, metrics=None) -> dict:
-    channels, height, width = design.input_shape
+    from .export import network_input
+
+    (channels, height, width), mean, std = network_input(design)
     return {
         "card_version": CARD_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -29,9 +31,11 @@ def model_card(design, *, classes=None, training=None, metrics=None) -> dict:
         "input": {
             "channels": channels, "height": height, "width": width,
             "layout": "NCHW, float32, RGB order (grey: one channel)",
-            "mean": list(design.mean), "std": list(design.std),
+            "mean": list(mean), "std": list(std),
             "replicate_grey": bool(getattr(design, "replicate_grey", False)),
-            "preprocess": "resize to height x width, scale pixels to [0, 1], then (x - mean) / std",
+            "preprocess": "resize to height x width, scale pixels to [0, 1], then (x - mean) / std"
+            + ("; grey images are repeated to 3 channels first" if getattr(design, "replicate_grey", False)
+               else ""),
         },
         "output": "logits, one per class, in the order of 'classes'",
         "base_weights": base_weights_info(design.recipe.base),

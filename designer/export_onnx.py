@@ -7,10 +7,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
-import logging
 import warnings
 from pathlib import Path
 
@@ -29,25 +26,13 @@ def require(*modules: str) -> None:
                             hint=INSTALL_HINT)
 
 
-@contextlib.contextmanager
-def _quiet():
-    """The exporter prints progress lines and warnings meant for developers."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            yield
-        finally:
-            logger.setLevel(level)
-
-
 def _onnx_export(job, tmp: Path, dynamic: bool) -> None:
     shapes = ({0: torch.export.Dim("batch", min=1, max=4096)},) if dynamic else None
-    with _quiet(), torch.no_grad():
+    # verbose=False: no progress lines on stdout; the warnings are meant for developers.
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
-            job.model, (job.example,), str(tmp), dynamo=True, external_data=False,
+            job.model, (job.example,), str(tmp), dynamo=True, external_data=False, verbose=False,
             input_names=["input"], output_names=["logits"], dynamic_shapes=shapes,
         )
 
