@@ -47,6 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, help="data loading processes")
     p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
+    p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a stopped run from its last.pt")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
@@ -120,17 +121,18 @@ def train_options(args, project_training: dict | None):
 # --- train ----------------------------------------------------------------------------------
 
 
-def _check_classes(project, design, split, project_path) -> None:
+def _check_classes(project, design, split, args) -> None:
     names = ", ".join(split.classes[:8]) + (", ..." if len(split.classes) > 8 else "")
-    if project.classes and list(project.classes) != list(split.classes):
-        raise DesignerError(f"The project's classes ({', '.join(project.classes)}) differ from the data "
-                            f"folder's ({names}).",
-                            hint="Use a folder with the same class sub-folders, or start a new project.")
     if design.num_classes != len(split.classes):
         raise DesignerError(
             f"The network's classifier has {design.num_classes} outputs but the data has "
             f"{len(split.classes)} classes ({names}).",
-            hint=f"Run: python -m designer edit {project_path} --classes {len(split.classes)}")
+            hint=f"Run: python -m designer edit {args.project} --classes {len(split.classes)}")
+    if project.classes and list(project.classes) != list(split.classes) and not args.new_classes:
+        raise DesignerError(f"The project's classes ({', '.join(project.classes)}) differ from the data "
+                            f"folder's ({names}).",
+                            hint="Use a folder with the same class sub-folders, or pass --new-classes to "
+                                 "train on these classes instead.")
 
 
 def cmd_train(args) -> int:
@@ -143,7 +145,7 @@ def cmd_train(args) -> int:
     options = train_options(args, project.training)
     split = scan_folder(args.data, args.val_split, options.seed)
     design = build(project.recipe)
-    _check_classes(project, design, split, args.project)
+    _check_classes(project, design, split, args)
     run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
     if not args.json:

@@ -200,7 +200,7 @@ def feature_key(model: nn.Module, layer: str, samples, transform, pool: bool = F
         if not _under(name, layer) or not layer:
             t = t.detach().cpu().contiguous()
             h.update(f"{name}{t.dtype}{tuple(t.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     for path, label in samples:
         p = Path(path)
         stat = p.stat() if p.exists() else None
