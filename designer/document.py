@@ -196,12 +196,13 @@ class Document:
             policy = resolve_policy(recipe, design.model)
             graph = annotate_policy(base.graph, design.model, policy)
         else:
+            from .analysis import network_input_shape
             from .build import build
             from .graph import trace_graph
 
             design = build(recipe, self.cache)
             policy = resolve_policy(recipe, design.model)
-            graph = trace_graph(design.model, design.input_shape, policy)
+            graph = trace_graph(design.model, network_input_shape(design), policy)
         return DesignState(recipe, design, graph, self._analyze(design, graph), policy,
                            layer_states(design.model, policy))
 

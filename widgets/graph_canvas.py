@@ -162,6 +162,7 @@ class GraphCanvas(QWidget):
             return
         centre, zoom = self.view.visible_scene_rect().center(), self.view.zoom
         self.view_graph = gm.visible_graph(state.graph, self.depth, self.expanded)
+        self._describe_input(state.design)
         self._syncing = True
         try:
             self.scene.build(self.view_graph, gm.positions(self.view_graph))
@@ -177,6 +178,15 @@ class GraphCanvas(QWidget):
             self.view.centerOn(centre)
         self.minimap.refresh()
         self._place_overlays()
+
+    def _describe_input(self, design) -> None:
+        """The input node shows what the data is (grey repeated to RGB reads 1×H×W)."""
+        if "input" not in self.view_graph:
+            return
+        data = self.view_graph.nodes["input"]
+        data["display_shape"] = (1, *design.input_shape)
+        if getattr(design, "replicate_grey", False):
+            data["note"] = "grey, repeated to 3 channels"
 
     def _levels(self, report) -> dict[str, str]:
         levels: dict[str, str] = {}

@@ -66,7 +66,8 @@ class NodeItem(QGraphicsItem):
     def _texts(self, data: dict) -> None:
         shape = style.shape_text(data.get("out_shape"))
         if self.kind == "input":
-            self.title, self.subtitle = f"Input  {shape}", "double-click to change"
+            shape = style.shape_text(data.get("display_shape") or data.get("out_shape"))
+            self.title, self.subtitle = f"Input  {shape}", data.get("note", "double-click to change")
             self.left, self.right = "", ""
         elif self.kind == "output":
             self.title, self.subtitle = f"Output  {shape}", ""
