@@ -1,17 +1,14 @@
 """Head-only training on cached features.
 
-When every layer before the classifier is frozen and augmentation is off, the
-backbone maps each image to the same features in every epoch. ``train_cached_head``
-computes them once (the input of the head module, captured with a forward
-pre-hook), keeps them in memory and in a ``features-<key>.pt`` file, and then
-runs the *same* training engine (``designer.training.train_loaders``) on them: the
-model's ``forward`` is swapped, for the run only, for "head(features)". Optimizer,
-LR factors, schedule, class weights, seeded batch order, events, cancel, best
-weights and checkpoint files are therefore the engine's own, and ``best.pt`` is a
-state dict of the whole model. One difference remains on purpose: parameter-free
-layers before the head (a Dropout in the backbone) run in eval mode while caching.
-Epoch 0 ``batch`` events report feature extraction progress (loss and acc are 0
-there: nothing is trained yet). ``designer.probe`` reuses the cache for a linear probe.
+When every layer before the head is frozen and augmentation is off, the backbone
+gives each image the same features every epoch. ``train_cached_head`` computes
+them once (the head's input, via a forward pre-hook), caches them (memory and a
+``features-<key>.pt`` file) and runs the *same* engine (``training.train_loaders``)
+on them, with the model's ``forward`` swapped for "head(features)" during the run.
+So optimizer, LR factors, schedule, seeded batch order, events, cancel, best
+weights and checkpoints are the engine's, and ``best.pt`` holds the whole model.
+Parameter-free layers before the head (a backbone Dropout) run in eval mode while
+caching. Epoch 0 ``batch`` events are extraction progress (loss and acc 0).
 """
 
 from __future__ import annotations
@@ -31,8 +28,8 @@ from torch import nn
 from . import training_setup as ts
 from .data import make_loader
 from .errors import DesignerError
+from .runs import failed_event, is_cancelled, progress_events, start_event, stopped_before_training
 from .training import train_loaders
-from .training_events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
 from .transforms import make_transform
 
 CACHE_MODES = ("cached-head", "linear-probe")
@@ -63,15 +60,9 @@ class _FeatureData(torch.utils.data.Dataset):
         idx = torch.as_tensor(idx)
         return self.x[idx], self.y[idx]
 
-
-def _as_batch(batch):
-    return batch
-
-
-def is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
+    @staticmethod
+    def collate(batch):
+        return batch
 
 
 def _under(name: str, path: str) -> bool:
@@ -131,10 +122,8 @@ def _check_head_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
             got = ts.logits(model.get_submodule(head)(captured[0])) if len(captured) == 1 else None
     finally:
         handle.remove()
-    if got is not None and got.shape != ref.shape and got.numel() == ref.numel():
-        got, flatten = got.reshape(ref.shape), True
-    else:
-        flatten = False
+    flatten = got is not None and got.shape != ref.shape and got.numel() == ref.numel()
+    got = got.reshape(ref.shape) if flatten else got
     if got is None or got.shape != ref.shape or not torch.allclose(got, ref, rtol=1e-4, atol=1e-5):
         raise DesignerError(f"This network does more after its classifier '{head}' (or calls it twice), "
                             "so the classifier cannot be trained on cached features.",
@@ -193,14 +182,20 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
     return FeatureSet(torch.cat(feats), torch.cat(labels), paths, failed)
 
 
-def feature_key(model: nn.Module, layer: str, samples, transform, pool: bool = False) -> str:
-    """Hash of what the features depend on: the weights before ``layer``, the transform, the files."""
-    h = hashlib.sha256(f"{layer}|{pool}|{transform!r}".encode())
+def weights_digest(model: nn.Module, layer: str) -> str:
+    """Hash of every weight and buffer outside ``layer`` (what the features before it depend on)."""
+    h = hashlib.sha256()
     for name, t in model.state_dict().items():
-        if not _under(name, layer) or not layer:
+        if not layer or not _under(name, layer):
             t = t.detach().cpu().contiguous()
             h.update(f"{name}{t.dtype}{tuple(t.shape)}".encode())
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def feature_key(model: nn.Module, layer: str, samples, transform, pool: bool = False, digest=None) -> str:
+    """Hash of what the features depend on: the weights before ``layer``, the transform, the files."""
+    h = hashlib.sha256(f"{layer}|{pool}|{transform!r}|{digest or weights_digest(model, layer)}".encode())
     for path, label in samples:
         p = Path(path)
         stat = p.stat() if p.exists() else None
@@ -228,19 +223,15 @@ def _load_cached(key: str, cache_dir) -> FeatureSet | None:
     if key in _MEMORY:
         _MEMORY.move_to_end(key)
         return _MEMORY[key]
-    path = Path(cache_dir) / f"features-{key[:20]}.pt" if cache_dir else None
-    if path is None or not path.is_file():
-        return None
+    path = Path(cache_dir or "") / f"features-{key[:20]}.pt"
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True) if cache_dir and path.is_file() else {}
     except Exception:  # noqa: BLE001 -- a damaged cache file is rebuilt, never an error
-        return None
+        data = {}
     if not isinstance(data, dict) or data.get("key") != key:
         return None
-    fs = FeatureSet(data["features"], data["labels"], list(data["paths"]),
-                    [tuple(f) for f in data["failed"]])
-    _remember(key, fs)
-    return fs
+    _remember(key, FeatureSet(data["features"], data["labels"], list(data["paths"]), [tuple(f) for f in data["failed"]]))
+    return _MEMORY[key]
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:
@@ -257,7 +248,8 @@ def cached_features(design, layer, sample_lists, options, cache_dir=None, cancel
     device = ts.resolve_device(options.device)
     design.model.to(device)
     transform = make_transform(design)
-    keys = [feature_key(design.model, layer, s, transform, pool) if s else "" for s in sample_lists]
+    digest = weights_digest(design.model, layer)
+    keys = [feature_key(design.model, layer, s, transform, pool, digest) if s else "" for s in sample_lists]
     found = [_load_cached(k, cache_dir) if s else None for k, s in zip(keys, sample_lists)]
     bs = max(options.batch_size, 64)  # no gradients: bigger batches are cheaper per image
     total = sum(math.ceil(len(s) / bs) for s, f in zip(sample_lists, found) if s and f is None)
@@ -279,59 +271,6 @@ def cached_features(design, layer, sample_lists, options, cache_dir=None, cancel
     return out
 
 
-# --- shared event helpers --------------------------------------------------------------------
-
-
-def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1) -> StartEvent:
-    params = list(design.model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    device = ts.resolve_device(options.device)
-    return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
-                      lr=options.resolved_lr, amp=ts.amp_dtype(options, device) is not None,
-                      num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
-                      trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
-                      run_dir=str(run_dir))
-
-
-def progress_events(gen, t0: float, num_images: int):
-    """Turn (done, total) extraction progress into epoch-0 batch events; returns gen's result."""
-    while True:
-        try:
-            done, total = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        elapsed = time.perf_counter() - t0
-        yield BatchEvent(epoch=0, step=done, steps_per_epoch=total, global_step=0, loss=0.0, acc=0.0,
-                         lr=0.0, eta_s=elapsed / done * (total - done),
-                         images_per_s=num_images * done / max(total, 1) / max(elapsed, 1e-9))
-
-
-def write_history(run_dir: Path, status: str, options, classes, history, best, skipped, extra=None):
-    data = {"status": status, "classes": list(classes), "options": options.to_dict(),
-            "device": str(ts.resolve_device(options.device)), "best_val_acc": best["val_acc"],
-            "best_epoch": best["epoch"], "epochs": history, "skipped": skipped, **(extra or {})}
-    ts.atomic_write(run_dir / "history.json", lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
-
-
-def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
-    """Cancelled while extracting: the (untrained) weights still make a loadable best.pt."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ts.save_checkpoint(design.model.state_dict(), run_dir / "best.pt")
-    write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
-    return StoppedEvent(epoch=0, best_val_acc=None, best_epoch=0, checkpoint="",
-                        time_s=time.perf_counter() - t0)
-
-
-def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
-    ts.log_traceback(run_dir)
-    if isinstance(exc, DesignerError):
-        return FailedEvent(message=exc.message, hint=exc.hint)
-    if ts.is_out_of_memory(exc):
-        return FailedEvent(*ts.oom_message(ts.resolve_device(options.device), options), out_of_memory=True)
-    return FailedEvent(message=f"Feature extraction failed: {type(exc).__name__}: {exc}",
-                       hint="Details are in error.log in the run folder.")
-
-
 # --- head-only training on cached features -------------------------------------------------
 
 
@@ -346,10 +285,10 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     g = torch.Generator()
     g.manual_seed(options.seed)
     train = torch.utils.data.DataLoader(_FeatureData(train_fs), batch_size=bs, shuffle=True, generator=g,
-                                        drop_last=n > bs and n % bs == 1, collate_fn=_as_batch)
+                                        drop_last=n > bs and n % bs == 1, collate_fn=_FeatureData.collate)
     val = None
     if val_fs is not None:
-        val = torch.utils.data.DataLoader(_FeatureData(val_fs), batch_size=max(bs, 256), collate_fn=_as_batch)
+        val = torch.utils.data.DataLoader(_FeatureData(val_fs), batch_size=max(bs, 256), collate_fn=_FeatureData.collate)
     return train, val
 
 
@@ -391,26 +330,27 @@ def _train_head(design, head, flatten, feature_sets, split, options, run_dir, ca
         return out.flatten(1) if flatten else out
 
     train, val = _feature_loaders(train_fs, val_fs, options)
+    skipped = [list(f) for f in sorted(set(train_fs.failed + (val_fs.failed if val_fs else [])))]
     design.model.forward = head_forward  # the instance attribute shadows the class's forward
     try:
         events = train_loaders(design, train, val, replace(options, mode="full"), run_dir, cancel, resume,
                                classes=split.classes, class_counts=list(split.class_counts("train").values()))
-        skipped = [list(f) for f in sorted(set(train_fs.failed + (val_fs.failed if val_fs else [])))]
         for event in events:
+            if hasattr(event, "skipped"):
+                event.skipped = skipped  # files that failed while caching, not in the feature loader
+            if event.kind in ("finished", "stopped", "failed"):
+                _relabel_history(Path(run_dir), options, skipped)
             if event.kind != "start":  # ours went out before the features were computed
-                if hasattr(event, "skipped"):
-                    event.skipped = skipped  # files that failed while caching, not in the feature loader
                 yield event
     finally:
         del design.model.forward
-    _relabel_history(Path(run_dir), options)
 
 
-def _relabel_history(run_dir: Path, options) -> None:
+def _relabel_history(run_dir: Path, options, skipped) -> None:
     """The engine ran in 'full' mode on features; the run's files should say what it really was."""
     path = run_dir / "history.json"
-    if path.is_file():
-        data = json.loads(path.read_text())
-        data["options"] = options.to_dict()
-        ts.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+    data = json.loads(path.read_text()) if path.is_file() else None
+    if data:
+        ts.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(
+            {**data, "options": options.to_dict(), "skipped": skipped}, indent=1)))
 

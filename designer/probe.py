@@ -23,10 +23,8 @@ from torch import nn
 
 from . import training_setup as ts
 from .errors import DesignerError
-from .features import (
-    FeatureSet,
-    cached_features,
-    drain,
+from .features import FeatureSet, cached_features, drain
+from .runs import (
     failed_event,
     is_cancelled,
     progress_events,
