@@ -1,0 +1,57 @@
+"""Pictures from NumPy arrays: a label that scales its image to fit, and array -> QPixmap."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
+
+def array_to_image(array: np.ndarray) -> QImage:
+    """uint8 HxW or HxWx3 -> a QImage that owns its pixels."""
+    a = np.ascontiguousarray(array)
+    if a.ndim == 2:
+        a = np.ascontiguousarray(np.repeat(a[:, :, None], 3, axis=2))
+    a = np.ascontiguousarray(a[:, :, :3])
+    h, w = a.shape[:2]
+    return QImage(a.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+
+
+def array_to_pixmap(array: np.ndarray | None) -> QPixmap:
+    return QPixmap() if array is None else QPixmap.fromImage(array_to_image(array))
+
+
+class PictureLabel(QLabel):
+    """Shows one picture as large as fits, keeping its proportions (small tiles scaled up crisply)."""
+
+    def __init__(self, placeholder: str = "", parent=None):
+        super().__init__(placeholder, parent)
+        self.placeholder = placeholder
+        self._pixmap = QPixmap()
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # no resize loop with the pixmap
+        self.setStyleSheet("QLabel { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 6px;"
+                           " color: #6b7280; }")
+
+    def set_array(self, array: np.ndarray | None) -> None:
+        self._pixmap = array_to_pixmap(array)
+        self._rescale()
+
+    def has_picture(self) -> bool:
+        return not self._pixmap.isNull()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap.isNull():
+            self.setPixmap(QPixmap())
+            self.setText(self.placeholder)
+            return
+        size = self.contentsRect().size()
+        upscale = size.width() > 2 * self._pixmap.width()
+        mode = Qt.FastTransformation if upscale else Qt.SmoothTransformation
+        self.setPixmap(self._pixmap.scaled(size, Qt.KeepAspectRatio, mode))

@@ -1,0 +1,29 @@
+"""The questions the Data/Training/Results/Export views ask, in one place.
+
+Callers use module attribute access (``training_dialogs.ask_stop_training(...)``), so
+tests replace these functions with scripted answers instead of clicking dialogs.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+
+
+def ask_stop_training(parent) -> bool:
+    """Closing while training runs: stop it (best weights kept) and close?"""
+    answer = QMessageBox.question(
+        parent, "Training is running",
+        "A training run is still in progress.\n\nStop it and close? The best weights found so far are "
+        "kept, and you can resume the run later.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+def choose_folder(parent, title: str, start: str = "") -> str:
+    return QFileDialog.getExistingDirectory(parent, title, start)
+
+
+def choose_images(parent, start: str = "") -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Choose images to classify", start, IMAGE_FILTER)
+    return list(paths)
