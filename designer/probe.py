@@ -70,13 +70,19 @@ def _score(weight, bias, fs: FeatureSet | None):
     return loss, (logits.argmax(1) == fs.labels).float().mean().item()
 
 
-def _probe_linear(design) -> nn.Linear:
-    linear = design.model.get_submodule(design.classifier_path)
-    if not isinstance(linear, nn.Linear):
+def probe_layer(design) -> str:
+    """Path of the classifier's final Linear, whose input the probe learns from. Parameter-free
+    layers before it in the head (Dropout) are fine; a hidden layer is not (it would stay random)."""
+    head = design.model.get_submodule(design.classifier_path)
+    linears = [p for p, m in head.named_modules() if isinstance(m, nn.Linear)]
+    path = linears[-1] if linears else None
+    other = [n for n, _ in head.named_parameters() if path is None or not n.startswith(f"{path}.".lstrip("."))]
+    if path is None or other:
+        kind = "a hidden layer" if path is not None else f"a {type(head).__name__}, not a Linear layer"
         raise DesignerError(f"A linear probe needs a plain Linear classifier, but '{design.classifier_path}' "
-                            f"is a {type(linear).__name__}.",
+                            f"has {kind}.",
                             hint="Replace the classifier without a hidden layer, or use 'cached-head' mode.")
-    return linear
+    return ".".join(filter(None, (design.classifier_path, path)))
 
 
 def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
@@ -89,11 +95,11 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
     ts.check_split(design, split)
     if classifier not in PROBE_CLASSIFIERS:
         raise DesignerError(f"Unknown probe classifier '{classifier}'; choose logistic or svm.")
-    _probe_linear(design)
+    layer = probe_layer(design)
     run_dir, t0 = Path(run_dir), time.perf_counter()
     yield start_event(design, options, split, 1, len(c_values), run_dir)
     try:
-        gen = cached_features(design, design.classifier_path, [split.train, split.val], options,
+        gen = cached_features(design, layer, [split.train, split.val], options,
                               cache_dir or run_dir, cancel)
         result = yield from progress_events(gen, t0, len(split.train) + len(split.val))
         if result is None:
@@ -109,7 +115,7 @@ class _ProbeFit:
         self.design, self.options, self.run_dir, self.cancel = design, options, run_dir, cancel
         self.train_fs, self.val_fs = feature_sets
         self.classes, self.classifier, self.t0 = list(split.classes), classifier, t0
-        self.linear = _probe_linear(design)
+        self.linear = design.model.get_submodule(probe_layer(design))
         self.history: list[dict] = []
         self.best = {"val_acc": None, "epoch": 0}
         self.best_weights = None

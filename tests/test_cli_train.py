@@ -71,8 +71,8 @@ def test_first_ctrl_c_stops_the_second_aborts():
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    pytest.importorskip("designer.build")
-    pytest.importorskip("designer.project")
+    for module in ("designer.build", "designer.finetune", "designer.project"):
+        pytest.importorskip(module)
     root = tmp_path_factory.mktemp("cli")
     data = make_shapes_folder(root / "data", per_class=10, size=32)
     path = str(root / "p.json")

@@ -20,7 +20,7 @@ from designer import features
 from designer.data import scan_folder
 from designer.errors import DesignerError
 from designer.evaluate import evaluate
-from designer.probe import linear_probe, probe_layer_accuracy, probe_weights
+from designer.probe import linear_probe, probe_layer, probe_layer_accuracy, probe_weights
 from designer.training_events import TrainOptions
 
 
@@ -91,8 +91,16 @@ def test_probe_cancel_keeps_the_best_so_far(digits, tmp_path):
     assert (tmp_path / "best.pt").is_file() and stopped.checkpoint.endswith("last.pt")
 
 
-def test_probe_needs_a_linear_classifier(digits, tmp_path):
+def test_probe_fits_the_heads_last_linear_and_refuses_hidden_layers(digits, tmp_path):
+    from torch import nn
+
     design = tiny_design()
+    design.model[7] = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, 10))  # a head with dropout: fine
+    assert probe_layer(design) == "7.1"
+    assert final(list(linear_probe(design, digits, opts(), tmp_path, c_values=(0.1,)))).best_val_acc > 0.5
+    design.model[7] = nn.Sequential(nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10))
+    with pytest.raises(DesignerError, match="hidden layer"):
+        list(linear_probe(design, digits, opts(), tmp_path))
     design.classifier_path = "6"  # the Flatten
     with pytest.raises(DesignerError, match="plain Linear"):
         list(linear_probe(design, digits, opts(), tmp_path))
@@ -138,6 +146,7 @@ def test_cache_hits_memory_then_disk_and_misses_on_change(digits, tmp_path):
 
 @pytest.fixture(scope="module")
 def build():
+    pytest.importorskip("designer.finetune")
     return pytest.importorskip("designer.build").build
 
 
