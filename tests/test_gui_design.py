@@ -11,10 +11,11 @@ from designer.ops import ReplaceClassifier, SetInput
 
 
 def node_item(window, path):
+    """The canvas node showing ``path`` (for a head container: its last layer)."""
     canvas = window.design.canvas
-    from widgets.graph_model import visible_node_for
+    from widgets.graph_model import visible_nodes_for
 
-    return canvas.scene.nodes[visible_node_for(canvas.view_graph, path)]
+    return canvas.scene.nodes[visible_nodes_for(canvas.view_graph, path)[-1]]
 
 
 def click_node(qtbot, window, path):
@@ -46,6 +47,8 @@ def test_edit_undo_redo_save_reopen(qtbot, make_window, dialogs, tmp_path):
     wait_idle(qtbot, window)
     state = window.qdoc.state
     assert state.report.output_shape[-1] == 5
+    head = classifier
+    classifier = state.design.classifier_path  # the new head's final Linear
     assert design.analyzer.values["output"].text() == "5"
     assert "Output</td><td>5" in design.properties.info.text().replace("&nbsp;", "")
     assert window.isWindowModified() and window.qdoc.undo_stack.count() == 1
@@ -70,8 +73,9 @@ def test_edit_undo_redo_save_reopen(qtbot, make_window, dialogs, tmp_path):
     assert design.properties.frozen_box.isChecked()
     assert design.analyzer.values["frozen"].text() == f"{state.report.params_frozen:,}"
 
-    # 4. LR factor x10 on the classifier, from the properties pane
-    click_node(qtbot, window, classifier)
+    # 4. LR factor x10 on the classifier head, from the properties pane
+    design.tree.select_path(classifier)
+    assert node_item(window, classifier).isSelected()
     design.properties.lr_spin.setValue(10.0)
     design.properties.lr_button.click()
     wait_idle(qtbot, window)
@@ -86,7 +90,7 @@ def test_edit_undo_redo_save_reopen(qtbot, make_window, dialogs, tmp_path):
         design.actions.undo.trigger()
         wait_idle(qtbot, window)
     assert window.qdoc.recipe == original
-    assert node_item(window, classifier).left == "1000" and not window.isWindowModified()
+    assert node_item(window, head).left == "1000" and not window.isWindowModified()
     assert tuple(window.qdoc.state.design.input_shape) == (3, 224, 224)
     for _ in range(4):
         design.actions.redo.trigger()

@@ -38,11 +38,17 @@ class DesignWorkspace(QMainWindow):
         self._dock("history", "History", self.history, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["library"], self.docks["tree"])
         self.docks["library"].raise_()
-        self.resizeDocks([self.docks["library"], self.docks["properties"]], [260, 360], Qt.Horizontal)
-        self.resizeDocks([self.docks["properties"], self.docks["analyzer"]], [330, 420], Qt.Vertical)
-        self.resizeDocks([self.docks["library"], self.docks["history"]], [520, 200], Qt.Vertical)
+        self._sized = False
         self.toolbar = self._toolbar()
         self._connect()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # dock sizes only stick once the window has its real size
+            self._sized = True
+            self.resizeDocks([self.docks["library"], self.docks["properties"]], [250, 380], Qt.Horizontal)
+            self.resizeDocks([self.docks["properties"], self.docks["analyzer"]], [360, 420], Qt.Vertical)
+            self.resizeDocks([self.docks["library"], self.docks["history"]], [560, 200], Qt.Vertical)
 
     def _dock(self, key: str, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

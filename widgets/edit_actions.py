@@ -18,13 +18,9 @@ from .layer_library import library_types
 
 
 def layer_spec(layer: str) -> LayerSpec:
-    """A library layer with its default arguments; sizes left out are inferred at build."""
-    try:
-        from designer.surgery import LAYER_LIBRARY
-    except ImportError:
-        return LayerSpec.of(layer)
-    params = (LAYER_LIBRARY.get(layer) or {}).get("params", {})
-    return LayerSpec.of(layer, **{k: v for k, v in params.items() if v is not None})
+    """A library layer with its default settings; sizes are inferred when the design builds
+    (a Linear keeps the width flowing in). Settings are edited afterwards in Properties."""
+    return LayerSpec.of(layer)
 
 
 class EditActions(QObject):

@@ -199,7 +199,7 @@ class GraphCanvas(QWidget):
     def _visible(self, paths) -> list[str]:
         if self.view_graph is None:
             return []
-        return [n for n in (gm.visible_node_for(self.view_graph, p) for p in paths) if n]
+        return list(dict.fromkeys(n for p in paths for n in gm.visible_nodes_for(self.view_graph, p)))
 
     def _on_selection(self, paths) -> None:
         if self._syncing or self.view_graph is None:

@@ -112,6 +112,16 @@ def visible_node_for(view: nx.DiGraph, path: str) -> str | None:
     return None
 
 
+def visible_nodes_for(view: nx.DiGraph, path: str) -> list[str]:
+    """Nodes that show ``path``: its own (or folded block) node, else all its drawn children
+    (a container whose layers are drawn one by one)."""
+    node = visible_node_for(view, path)
+    if node is not None:
+        return [node]
+    prefix = path + "."
+    return [n for n, d in view.nodes(data=True) if str(d.get("path", "")).startswith(prefix)]
+
+
 def blocks_to_open(graph: nx.DiGraph, path: str, depth: int | None) -> list[str]:
     """The block prefixes to expand so that ``path`` is drawn as its own node."""
     if depth is None:

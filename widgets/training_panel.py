@@ -151,7 +151,11 @@ class TrainingPanel(QWidget):
                 raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                                     hint="Only stopped fine-tune, from-scratch and head-only runs can.")
             saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
-            options = replace(saved, epochs=max(saved.epochs, self.form.epochs.value()))
+            done, target = len(run.epochs), self.form.epochs.value()
+            if target <= done:
+                raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
+                                    hint=f"Set Epochs above {done} to train it further.")
+            options = replace(saved, epochs=target)
             split = run.split() or self.context.require_split()
             source = self.context.design_source()
         except DesignerError as exc:
