@@ -84,11 +84,14 @@ def find_first_conv(model: nn.Module) -> str:
 
 
 def find_classifier(model: nn.Module) -> str:
-    """Dotted path of the final layer: a known path if it holds the last Linear/1x1 head conv,
+    """Dotted path of the final layer: a known path if it is (or, for a head made by
+    ``make_head`` or an insert, is a Sequential holding) the last Linear/1x1 conv;
     else the last ``nn.Linear`` in module order."""
-    last = _last_head_layer(model)
+    last = _last_head_layer(model) or ""
     for path in CLASSIFIER_PATHS:
-        if path_exists(model, path) and isinstance(get_module(model, path), HEAD_TYPES) and path == last:
+        module = get_module(model, path) if path_exists(model, path) else None
+        if (isinstance(module, HEAD_TYPES) and path == last) or (
+                isinstance(module, nn.Sequential) and last.startswith(path + ".")):
             return path
     linears = [p for p, m in model.named_modules() if isinstance(m, nn.Linear)]
     if linears:

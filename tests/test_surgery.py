@@ -75,6 +75,15 @@ def test_lite0_first_conv_and_classifier():
     assert find_first_conv(model) == lite0.FIRST_CONV and find_classifier(model) == lite0.CLASSIFIER
 
 
+def test_a_new_head_or_an_insert_after_it_is_still_the_classifier():
+    model = meta_model("mobilenet_v3_small")
+    set_module(model, "classifier.3", make_head(1024, 5, dropout=0.1, hidden=16))
+    assert find_classifier(model) == "classifier.3"
+    model = meta_model("resnet18")
+    model.fc = nn.Sequential(model.fc, nn.Dropout())
+    assert find_classifier(model) == "fc"
+
+
 def test_classifier_fallback_is_the_last_linear():
     model = nn.Sequential(nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2), nn.Softmax(1))
     assert find_classifier(model) == "3"
