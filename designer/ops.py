@@ -19,6 +19,18 @@ from typing import Any, ClassVar
 from .errors import DesignerError
 
 
+def frozen_value(value: Any) -> Any:
+    """Lists (what JSON gives back for tuples) as tuples, so ops stay hashable and a
+    recipe loaded from a file equals the one that was saved."""
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen_value(v) for v in value)
+    return value
+
+
+def frozen_items(kwargs: dict) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, frozen_value(v)) for k, v in kwargs.items()))
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """A layer from the layer library: a ``torch.nn`` class name and its arguments.
@@ -33,7 +45,7 @@ class LayerSpec:
 
     @classmethod
     def of(cls, type: str, **kwargs: Any) -> "LayerSpec":
-        return cls(type, tuple(sorted(kwargs.items())))
+        return cls(type, frozen_items(kwargs))
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -152,7 +164,7 @@ class SetLayerParams(Op):
 
     @classmethod
     def of(cls, path: str, **params: Any) -> "SetLayerParams":
-        return cls(path, tuple(sorted(params.items())))
+        return cls(path, frozen_items(params))
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params)
@@ -260,7 +272,7 @@ def op_from_dict(data: dict) -> Op:
     if "layer" in kwargs:
         kwargs["layer"] = LayerSpec.from_dict(kwargs["layer"])
     if "params" in kwargs:
-        kwargs["params"] = tuple(sorted(dict(kwargs["params"]).items()))
+        kwargs["params"] = frozen_items(dict(kwargs["params"]))
     try:
         return cls(**kwargs)
     except TypeError as exc:
