@@ -4,7 +4,7 @@ through the document (widget -> model)."""
 # ruff: noqa: F811  (pytest fixtures imported from test_gui_support)
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401

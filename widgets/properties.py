@@ -175,16 +175,17 @@ class Properties(QScrollArea):
             self._show_training(state, layers)
 
     def _show_training(self, state, layers) -> None:
-        states = [state.layer_state.get(p, (None, 1.0)) for p in layers]
-        with_params = [s for s in states if s[0] is not None]
+        with_params = [p for p in layers if next(state.modules[p].parameters(), None) is not None]
         if not with_params:
             return
         self.train_box.show()
-        frozen = {s[0] for s in with_params}
-        self.frozen_box.setTristate(len(frozen) > 1)
-        self.frozen_box.setCheckState(Qt.PartiallyChecked if len(frozen) > 1 else
+        # module_state gives None for a layer whose parameters are partly frozen
+        frozen = {state.layer_state.get(p, (None, 1.0))[0] for p in with_params}
+        mixed = len(frozen) > 1 or None in frozen
+        self.frozen_box.setTristate(mixed)
+        self.frozen_box.setCheckState(Qt.PartiallyChecked if mixed else
                                       Qt.Checked if frozen == {True} else Qt.Unchecked)
-        self.lr_spin.setValue(float(with_params[0][1] or 1.0))
+        self.lr_spin.setValue(float(state.layer_state.get(with_params[0], (None, 1.0))[1] or 1.0))
 
     def _show_input(self, state) -> None:
         c, h, w = state.design.input_shape

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.errors import DesignerError
+from designer.training_setup import resolve_device
 
 from . import feedback
 from .metrics_plot import MetricsPlot
@@ -121,6 +122,7 @@ class TrainingPanel(QWidget):
             if mismatch:
                 raise DesignerError(mismatch, hint="Use Edit > Replace classifier on the Design tab.")
             options = self.context.options()
+            resolve_device(options.device)  # a missing GPU is said at once, before any work
             source = self.context.design_source()
         except DesignerError as exc:
             self._show_error("Cannot start training", str(exc))
