@@ -32,6 +32,7 @@ from . import feedback, training_dialogs
 from .data_augment import AugmentForm
 from .data_charts import ClassCountChart
 from .data_preview import PictureLabel
+from .training_context import DATA_KEYS
 from .training_jobs import preview_job, scan_job
 from .worker import JobRunner
 
@@ -229,6 +230,7 @@ class DataPanel(QWidget):
             feedback.show_error(self, "No folder chosen", "Choose an image folder first: one sub-folder "
                                                           "of images per class.")
             return
+        self._requested = tuple(fields.get(k) for k in DATA_KEYS)  # the settings echo must not scan again
         self.context.update_data(**fields)
         self.scan(force=True)
 

@@ -258,14 +258,28 @@ class GraphCanvas(QWidget):
         return target
 
     def reveal(self, node: str) -> None:
-        """Open the blocks hiding ``node`` (a full-graph node id), select it and centre on it."""
-        data = self.qdoc.state.graph.nodes[node]
-        if gm.visible_node_for(self.view_graph, node) != node:
-            self.expanded.update(gm.blocks_to_open(self.qdoc.state.graph, data["path"], self.depth))
+        """Open the blocks hiding ``node`` (a graph node id, or a container's module path),
+        select it and centre on it."""
+        graph = self.qdoc.state.graph
+        if node in self.view_graph:  # drawn as it is (a layer, or a folded block)
+            self.qdoc.select([node_path(node, self.view_graph.nodes[node])])
+            self.view.set_zoom(max(self.view.zoom, 0.8))
+            self.view.centerOn(self.scene.nodes[node])
+            return
+        if node in graph:
+            target, path = node, node_path(node, graph.nodes[node])
+        else:  # a container drawn as its layers, e.g. a Sequential head
+            inside = sorted((n for n, d in graph.nodes(data=True) if str(d.get("path", "")).startswith(node + ".")),
+                            key=lambda n: graph.nodes[n]["order"])
+            if not inside:
+                self.qdoc.select([node])
+                return
+            target, path = inside[-1], node
+        if gm.visible_node_for(self.view_graph, target) != target:
+            self.expanded.update(gm.blocks_to_open(graph, graph.nodes[target]["path"], self.depth))
             self.rebuild()
-        self.qdoc.select([node_path(node, data)])
-        item = self.scene.nodes.get(gm.visible_node_for(self.view_graph, node) or "")
+        self.qdoc.select([path])
+        item = self.scene.nodes.get(gm.visible_node_for(self.view_graph, target) or "")
         if item is not None:
-            self.scene.select_ids([item.node_id])
             self.view.set_zoom(max(self.view.zoom, 0.8))
             self.view.centerOn(item)

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from . import style
 
-NODE_W, NODE_H = 210.0, 62.0
-GAP_X, GAP_Y = 40.0, 46.0
+NODE_W, NODE_H = 210.0, 60.0
+GAP_X, GAP_Y = 40.0, 30.0
 BAND_W = 7.0
 RADIUS = 7.0
 TEXT_LOD = 0.45  # below this zoom, boxes only
@@ -102,9 +102,9 @@ class NodeItem(QGraphicsItem):
         self._lock_brush = QBrush(QColor("#4b5563"))
         r = self._rect
         self._band_rect = QRectF(r.left(), r.top(), BAND_W, r.height())
-        self._title_rect = QRectF(r.left() + BAND_W + 7, r.top() + 4, r.width() - BAND_W - 30, 20)
-        self._sub_rect = QRectF(r.left() + BAND_W + 7, r.top() + 22, r.width() - BAND_W - 14, 17)
-        self._foot_rect = QRectF(r.left() + BAND_W + 7, r.top() + 40, r.width() - BAND_W - 14, 17)
+        self._title_rect = QRectF(r.left() + BAND_W + 7, r.top() + 3, r.width() - BAND_W - 30, 20)
+        self._sub_rect = QRectF(r.left() + BAND_W + 7, r.top() + 21, r.width() - BAND_W - 14, 17)
+        self._foot_rect = QRectF(r.left() + BAND_W + 7, r.top() + 39, r.width() - BAND_W - 14, 17)
         self._badge_rect = QRectF(r.right() - 52, r.top() + 4, 46, 18)
         self._stack_rect = r.translated(4, 4)
 

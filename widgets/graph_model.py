@@ -107,7 +107,7 @@ def visible_node_for(view: nx.DiGraph, path: str) -> str | None:
         if prefix in view:
             return prefix
     for node, d in view.nodes(data=True):  # e.g. a module shown by its call node "x_1"
-        if d.get("module") == path:
+        if d.get("module") == path and d.get("kind") == "module":
             return node
     return None
 

@@ -54,7 +54,7 @@ class Properties(QScrollArea):
         self.values: dict = {}
         self.path: str | None = None
         self.setWidgetResizable(True)
-        body = QWidget()
+        body = QWidget(objectName="propBody")
         self.layout_ = QVBoxLayout(body)
         self.layout_.setContentsMargins(10, 10, 10, 10)
         self.title = QLabel("Nothing selected", objectName="propTitle")

@@ -50,14 +50,11 @@ def _edit_lite0(app, window) -> None:
     _wait(app, window, 0.05)
 
 
-def _show_head(app, window) -> None:
+def _centre_on(window, node: str, zoom: float, dy: float = 0.0) -> None:
     canvas = window.design.canvas
-    q = window.qdoc
-    node = q.state.design.classifier_path
-    canvas.reveal(node)
-    canvas.view.set_zoom(0.9)
-    bottom = max(item.pos().y() for item in canvas.scene.nodes.values())
-    canvas.view.centerOn(canvas.scene.itemsBoundingRect().center().x(), bottom - 330)
+    canvas.view.set_zoom(zoom)
+    item = canvas.scene.nodes[node]
+    canvas.view.centerOn(item.pos().x(), item.pos().y() + dy)
 
 
 def main() -> int:
@@ -79,8 +76,12 @@ def main() -> int:
     window.open_model("efficientnet_lite0", "default")
     _wait(app, window)
     _edit_lite0(app, window)
-    _show_head(app, window)
+    window.design.canvas.reveal("_blocks.10")  # frozen up to here: Properties shows it frozen
+    _centre_on(window, "_blocks.11", 0.8)
     _save(app, window, "designer-lite0-edited.png")
+    window.design.canvas.reveal(window.qdoc.state.design.classifier_path)
+    _centre_on(window, "_fc.1", 0.8, dy=40)
+    _save(app, window, "designer-lite0-head.png")
     window.design.canvas.set_depth(None)
     window.design.canvas.find("_blocks.15._project_conv")
     window.design.canvas.view.set_zoom(0.12)
