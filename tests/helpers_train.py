@@ -18,6 +18,12 @@ def tiny_cnn(channels: int = 1, classes: int = 10) -> nn.Module:
     )
 
 
+def tiny_rgb_cnn() -> nn.Module:
+    """A builder for projects (``helpers_train:tiny_rgb_cnn``): no BatchNorm, so a few steps
+    on a tiny folder already evaluate well (BN running stats would still be settling)."""
+    return tiny_cnn(3, 10)
+
+
 @dataclass
 class FakeDesign:
     """Duck-typed ``build.Design`` without a recipe (the engine then trains every layer)."""

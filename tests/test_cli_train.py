@@ -74,10 +74,10 @@ def project(tmp_path_factory):
     for module in ("designer.build", "designer.finetune", "designer.project"):
         pytest.importorskip(module)
     root = tmp_path_factory.mktemp("cli")
-    data = make_shapes_folder(root / "data", per_class=10, size=32)
+    data = make_shapes_folder(root / "data", per_class=10, size=24)
     path = str(root / "p.json")
-    assert main(["new", "resnet18", "--weights", "none", "-o", path]) == 0
-    assert main(["edit", path, "--input", "3x32x32", "--classes", "3"]) == 0
+    assert main(["new", "helpers_train:tiny_rgb_cnn", "-o", path]) == 0
+    assert main(["edit", path, "--input", "3x24x24", "--classes", "3"]) == 0
     return root, data, path
 
 
@@ -88,7 +88,7 @@ def _json_lines(text: str) -> list[dict]:
 def test_train_evaluate_predict(project, capsys):
     root, data, path = project
     run = root / "run"
-    code = main(["train", path, "--data", str(data), "--epochs", "4", "--batch-size", "8", "--optimizer", "adam",
+    code = main(["train", path, "--data", str(data), "--epochs", "6", "--batch-size", "8", "--optimizer", "adam",
                  "--lr", "0.003", "--device", "cpu", "--seed", "1", "--json", "-o", str(run)])
     events = _json_lines(capsys.readouterr().out)
     assert code == 0, events[-1]
@@ -115,7 +115,7 @@ def test_train_evaluate_predict(project, capsys):
 def test_cached_head_and_probe_modes_from_the_cli(project, capsys):
     root, data, path = project
     frozen = str(root / "frozen.json")
-    assert main(["edit", path, "--freeze-until", "layer4", "-o", frozen]) == 0
+    assert main(["edit", path, "--freeze-until", "6", "-o", frozen]) == 0  # all but the Linear head
     for mode in ("cached-head", "linear-probe"):
         code = main(["train", frozen, "--data", str(data), "--mode", mode, "--epochs", "3", "--device", "cpu",
                      "--json", "-o", str(root / mode)])

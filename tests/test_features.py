@@ -228,3 +228,13 @@ def test_cancel_while_caching_stops_with_loadable_weights(build, shapes, tmp_pat
     stopped = final(events)
     assert stopped.kind == "stopped" and stopped.epoch == 0
     assert (tmp_path / "best.pt").is_file()
+
+
+def test_probe_on_lite0_real_weights_digits(build, digits, tmp_path):
+    from designer.ops import ReplaceClassifier, SetInput
+    from designer.recipe import Recipe
+
+    design = build(Recipe.for_model("efficientnet_lite0").with_ops(
+        SetInput(32, 32, 1, conv_mode="replicate"), ReplaceClassifier(10)))
+    done = final(list(linear_probe(design, digits, opts(), tmp_path, c_values=(0.1,))))
+    assert done.kind == "finished" and done.best_val_acc > 0.5  # chance is 0.1
