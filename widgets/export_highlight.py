@@ -46,7 +46,6 @@ class PythonHighlighter(QSyntaxHighlighter):
             (re.compile(r"\b(?:def|class)\s+(\w+)"), "defname"),
         ]
         self.strings = re.compile(r"[rbfu]{0,2}(\"[^\"\\\n]*(\\.[^\"\\\n]*)*\"|'[^'\\\n]*(\\.[^'\\\n]*)*')")
-        self.comment = re.compile(r"#[^\n]*")
 
     def highlightBlock(self, text: str) -> None:
         for pattern, style in self.rules:
@@ -57,9 +56,9 @@ class PythonHighlighter(QSyntaxHighlighter):
         for m in self.strings.finditer(text):
             self.setFormat(m.start(), m.end() - m.start(), STYLES["string"])
             protected.append((m.start(), m.end()))
-        for m in self.comment.finditer(text):
-            if not any(a <= m.start() < b for a, b in protected):
-                self.setFormat(m.start(), len(text) - m.start(), STYLES["comment"])
+        for pos, char in enumerate(text):
+            if char == "#" and not any(a <= pos < b for a, b in protected):
+                self.setFormat(pos, len(text) - pos, STYLES["comment"])
                 break
         self.setCurrentBlockState(0)
         self._triple_quotes(text)

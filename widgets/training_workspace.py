@@ -58,13 +58,16 @@ class TrainingWorkspace(QWidget):
             self._watched = window
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self._watched and event.type() == QEvent.Close and self.busy:
-            event.ignore()
-            if self._close_when_stopped or training_dialogs.ask_stop_training(self):
-                self._close_when_stopped = True
-                self.training.stop()
-            return True  # the window closes once the run has stopped (see _on_run_ended)
-        return super().eventFilter(watched, event)
+        if watched is not self._watched or event.type() != QEvent.Close:
+            return super().eventFilter(watched, event)
+        if not self.busy:
+            self.shutdown()  # short jobs (scan, preview, evaluation) are cancelled and waited for
+            return False
+        event.ignore()
+        if self._close_when_stopped or training_dialogs.ask_stop_training(self):
+            self._close_when_stopped = True
+            self.training.stop()
+        return True  # the window closes once the run has stopped (see _on_run_ended)
 
     @Slot(str, str)
     def _on_run_ended(self, run_dir: str, kind: str) -> None:
