@@ -210,6 +210,7 @@ class _Trainer:
         generator = getattr(self.train_loader, "generator", None)
         if generator is not None:
             generator.manual_seed(self.opts.seed + epoch)  # same order per epoch, also after a resume
+        torch.manual_seed(self.opts.seed + epoch)  # and the same augmentation and dropout draws
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
         seen, last_emit, t0 = 0, 0.0, time.perf_counter()

@@ -22,6 +22,7 @@ from designer.training import (
     resolve_device,
     train,
 )
+from designer.transforms import Augment
 
 
 @pytest.fixture(autouse=True)
@@ -115,9 +116,11 @@ def test_cancel_callable_before_any_epoch_writes_best(split, tmp_path):
 
 
 def test_resume_continues_from_next_epoch_exactly(split, tmp_path):
-    o = opts(epochs=4, schedule="constant")
+    aug = Augment(hflip=True, rotation=10, color=0.2)  # random draws must replay too
+    o = opts(epochs=4, schedule="constant", augment=aug)
     run_all(train(FakeDesign(tiny_cnn()), split, o, tmp_path / "straight"))
-    run_all(train(FakeDesign(tiny_cnn()), split, opts(epochs=2, schedule="constant"), tmp_path / "part"))
+    run_all(train(FakeDesign(tiny_cnn()), split, opts(epochs=2, schedule="constant", augment=aug),
+                  tmp_path / "part"))
     events = run_all(train(FakeDesign(tiny_cnn()), split, o, tmp_path / "part",
                            resume=tmp_path / "part" / "last.pt"))
     assert events[0].kind == "start" and events[0].start_epoch == 3
