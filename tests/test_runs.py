@@ -99,3 +99,31 @@ def test_bad_mode_and_new_run_dirs(split, tmp_path):
     a.mkdir()
     b = new_run_dir(tmp_path, "full")
     assert a != b and a.name.endswith("full") and not b.exists()
+
+
+def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path):
+    pytest.importorskip("designer.build")
+    pytest.importorskip("designer.finetune")
+    from designer.ops import ReplaceClassifier, SetInput
+    from designer.recipe import Recipe
+    from designer.runs import compare_modes, scratch_recipe
+
+    recipe = Recipe.for_model("helpers_train:tiny_rgb_cnn").with_ops(
+        SetInput(16, 16, 1, conv_mode="adapt"), ReplaceClassifier(10))
+    assert scratch_recipe(recipe).base.weights == "none" and scratch_recipe(recipe).ops == recipe.ops
+    seen: dict[str, list[str]] = {}
+    gen = compare_modes(recipe, split, opts(epochs=1), tmp_path)
+    while True:
+        try:
+            mode, _, event = next(gen)
+        except StopIteration as stop:
+            run_dirs = stop.value
+            break
+        seen.setdefault(mode, []).append(event.kind)
+    assert list(seen) == ["full", "scratch", "linear-probe"]
+    assert all(kinds[0] == "start" and kinds[-1] == "finished" for kinds in seen.values())
+    runs = [load_run(d) for d in run_dirs]
+    assert [r.mode for r in runs] == ["full", "scratch", "linear-probe"]
+    assert all(r.split().val == split.val for r in runs)  # one split for all
+    assert runs[1].options["options"]["lr"] is None  # scratch gets the from-scratch default LR
+    assert len(compare_runs(run_dirs)["runs"]) == 3
