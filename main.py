@@ -40,11 +40,30 @@ def make_app(argv=None):
     return app
 
 
+def install_workspaces(window) -> None:
+    """The Data & Training tab and the Export dialog, when this build has them."""
+    try:
+        from widgets.export_dialog import ExportDialog
+        from widgets.training_workspace import TrainingWorkspace
+    except ImportError:
+        return
+    workspace = TrainingWorkspace(window.qdoc)
+    window.add_workspace(workspace, "Data && Training")
+
+    def export() -> None:
+        dialog = ExportDialog(window.qdoc, window, context=workspace.context)
+        dialog.exec()
+        dialog.deleteLater()
+
+    window.set_export_handler(export)
+
+
 def create_window(args: argparse.Namespace, doc=None, settings=None):
     """The main window, shown, with recovery offered and the requested model or project opening."""
     from widgets.main_window import MainWindow
 
     window = MainWindow(doc=doc, settings=settings)
+    install_workspaces(window)
     window.show()
     if window.files.offer_recovery():
         return window

@@ -151,6 +151,11 @@ def test_analyzer_fix_applies_and_undoes(qtbot, make_window, dialogs, weights):
     wait_idle(qtbot, window)
     report = window.qdoc.state.report
     assert report.errors, "alexnet at 32x32 should not fit"
+    import networkx as nx
+
+    view = window.design.canvas.view_graph  # layers after the failure stay connected, drawn below it
+    assert nx.has_path(view, "input", "output")
+    assert node_item(window, "output").pos().y() > node_item(window, report.errors[0].node).pos().y()
     panel = window.design.analyzer
     rows = [r for r in panel.message_rows() if r.message.level == "error"]
     node = rows[0].message.node

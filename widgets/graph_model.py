@@ -17,9 +17,17 @@ from designer.graph import layout
 AUTO_MAX_NODES = 90  # "Auto" depth shows at most about this many nodes
 
 
-def is_shape_only(d: dict) -> bool:
-    """Nodes that compute ints (x.size(0), shape[1]): not part of the data flow."""
-    return d.get("out_shape") is None and d.get("kind") in ("function", "method") and not d.get("params")
+def is_shape_only(d: dict, failed_at: float = float("inf")) -> bool:
+    """Nodes that compute ints (x.size(0), shape[1]): not part of the data flow. Nodes at or
+    after a shape error (``failed_at``: its order) have no shape either, but are kept."""
+    return (d.get("out_shape") is None and d.get("kind") in ("function", "method") and not d.get("params")
+            and d.get("order", 0) < failed_at)
+
+
+def failed_order(graph: nx.DiGraph) -> float:
+    error = graph.graph.get("shape_error") or {}
+    node = error.get("node")
+    return graph.nodes[node]["order"] if node in graph else float("inf")
 
 
 def max_depth(graph: nx.DiGraph) -> int:
@@ -39,7 +47,8 @@ def fold_key(node: str, path: str, depth: int | None, expanded) -> str:
 def visible_graph(graph: nx.DiGraph, depth: int | None = None, expanded=()) -> nx.DiGraph:
     """Fold ``graph`` to ``depth`` (None: every layer) except the ``expanded`` blocks."""
     expanded = set(expanded)
-    keep = [n for n, d in graph.nodes(data=True) if not is_shape_only(d)]
+    failed = failed_order(graph)
+    keep = [n for n, d in graph.nodes(data=True) if not is_shape_only(d, failed)]
     order = {n: graph.nodes[n]["order"] for n in keep}
     keep.sort(key=order.get)
     key = {n: fold_key(n, graph.nodes[n]["path"], depth, expanded) for n in keep}
@@ -85,13 +94,13 @@ def block_attrs(graph: nx.DiGraph, block: str, members: list[str]) -> dict:
 
 def auto_depth(graph: nx.DiGraph, limit: int = AUTO_MAX_NODES) -> int | None:
     """The deepest fold depth that shows at most ``limit`` nodes (None: everything fits)."""
-    shown = [d for _, d in graph.nodes(data=True) if not is_shape_only(d)]
+    failed = failed_order(graph)
+    shown = [(n, d) for n, d in graph.nodes(data=True) if not is_shape_only(d, failed)]
     if len(shown) <= limit:
         return None
     best = 1
     for depth in range(1, max_depth(graph) + 1):
-        if len({fold_key(n, d["path"], depth, ()) for n, d in graph.nodes(data=True)
-                if not is_shape_only(d)}) > limit:
+        if len({fold_key(n, d["path"], depth, ()) for n, d in shown}) > limit:
             break
         best = depth
     return best
@@ -139,7 +148,8 @@ def find_nodes(graph: nx.DiGraph, text: str, limit: int = 50) -> list[str]:
     text = text.strip().lower()
     if not text:
         return []
-    hits = [n for n, d in graph.nodes(data=True) if not is_shape_only(d)
+    failed = failed_order(graph)
+    hits = [n for n, d in graph.nodes(data=True) if not is_shape_only(d, failed)
             and (text in n.lower() or text in str(d.get("op_type", "")).lower())]
     hits.sort(key=lambda n: graph.nodes[n]["order"])
     return hits[:limit]

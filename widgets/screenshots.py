@@ -68,6 +68,7 @@ def main() -> int:
     app = launcher.make_app()
     settings = QSettings(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"), QSettings.IniFormat)
     window = MainWindow(settings=settings)
+    launcher.install_workspaces(window)
     window.resize(*SIZE)
     window.move(0, 0)
     window.show()
