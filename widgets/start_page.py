@@ -91,8 +91,13 @@ class GalleryFilter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_filter(self, text: str, category: str, local_only: bool) -> None:
-        self.text, self.category, self.local_only = text.strip().lower(), category, local_only
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter is deprecated there
+            self.beginFilterChange()
+            self.text, self.category, self.local_only = text.strip().lower(), category, local_only
+            self.endFilterChange()
+        else:
+            self.text, self.category, self.local_only = text.strip().lower(), category, local_only
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         info = self.sourceModel().infos[row]
