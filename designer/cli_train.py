@@ -139,12 +139,13 @@ def cmd_train(args) -> int:
     from .build import build
     from .data import scan_folder
     from .project import load_project
-    from .runs import new_run_dir, train_run
+    from .runs import new_run_dir, scratch_recipe, train_run
 
     project = load_project(args.project)
     options = train_options(args, project.training)
     split = scan_folder(args.data, args.val_split, options.seed)
-    design = build(project.recipe)
+    # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
+    design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
     _check_classes(project, design, split, args)
     run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ from .transforms import make_transform
 CACHE_MODES = ("cached-head", "linear-probe")
 MEMORY_CACHE_BYTES = 1 << 30
 _MEMORY: OrderedDict[str, FeatureSet] = OrderedDict()
+_LOCK = threading.Lock()  # a GUI may run a probe and a cached-head run side by side
 
 
 @dataclass
@@ -50,14 +52,15 @@ class FeatureSet:
 class _FeatureData(torch.utils.data.Dataset):
     """Batched indexing (``__getitems__``): one tensor gather per batch, not 32 item calls."""
 
-    def __init__(self, fs: FeatureSet):
-        self.x, self.y = fs.features, fs.labels
+    def __init__(self, fs: FeatureSet, device):
+        # On a GPU the features live there once, instead of being copied over every step.
+        self.x, self.y = fs.features.to(device), fs.labels.to(device)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitems__(self, idx):
-        idx = torch.as_tensor(idx)
+        idx = torch.as_tensor(idx, device=self.y.device)
         return self.x[idx], self.y[idx]
 
     @staticmethod
@@ -213,16 +216,18 @@ def drain(gen):
 
 
 def _remember(key: str, fs: FeatureSet) -> None:
-    _MEMORY[key] = fs
-    _MEMORY.move_to_end(key)
-    while len(_MEMORY) > 1 and sum(v.features.nbytes for v in _MEMORY.values()) > MEMORY_CACHE_BYTES:
-        _MEMORY.popitem(last=False)
+    with _LOCK:
+        _MEMORY[key] = fs
+        _MEMORY.move_to_end(key)
+        while len(_MEMORY) > 1 and sum(v.features.nbytes for v in _MEMORY.values()) > MEMORY_CACHE_BYTES:
+            _MEMORY.popitem(last=False)
 
 
 def _load_cached(key: str, cache_dir) -> FeatureSet | None:
-    if key in _MEMORY:
-        _MEMORY.move_to_end(key)
-        return _MEMORY[key]
+    with _LOCK:
+        if key in _MEMORY:
+            _MEMORY.move_to_end(key)
+            return _MEMORY[key]
     path = Path(cache_dir or "") / f"features-{key[:20]}.pt"
     try:
         data = torch.load(path, map_location="cpu", weights_only=True) if cache_dir and path.is_file() else {}
@@ -230,8 +235,9 @@ def _load_cached(key: str, cache_dir) -> FeatureSet | None:
         data = {}
     if not isinstance(data, dict) or data.get("key") != key:
         return None
-    _remember(key, FeatureSet(data["features"], data["labels"], list(data["paths"]), [tuple(f) for f in data["failed"]]))
-    return _MEMORY[key]
+    fs = FeatureSet(data["features"], data["labels"], list(data["paths"]), [tuple(f) for f in data["failed"]])
+    _remember(key, fs)
+    return fs
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:
@@ -281,14 +287,15 @@ def _steps(n: int, bs: int) -> int:
 
 def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     """Loaders over features that shuffle exactly like ``training.train``'s image loader."""
-    n, bs = len(train_fs.labels), options.batch_size
+    n, bs, device = len(train_fs.labels), options.batch_size, ts.resolve_device(options.device)
     g = torch.Generator()
     g.manual_seed(options.seed)
-    train = torch.utils.data.DataLoader(_FeatureData(train_fs), batch_size=bs, shuffle=True, generator=g,
+    train = torch.utils.data.DataLoader(_FeatureData(train_fs, device), batch_size=bs, shuffle=True, generator=g,
                                         drop_last=n > bs and n % bs == 1, collate_fn=_FeatureData.collate)
     val = None
     if val_fs is not None:
-        val = torch.utils.data.DataLoader(_FeatureData(val_fs), batch_size=max(bs, 256), collate_fn=_FeatureData.collate)
+        val = torch.utils.data.DataLoader(_FeatureData(val_fs, device), batch_size=max(bs, 256),
+                                          collate_fn=_FeatureData.collate)
     return train, val
 
 
