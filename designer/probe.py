@@ -96,6 +96,9 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
     if classifier not in PROBE_CLASSIFIERS:
         raise DesignerError(f"Unknown probe classifier '{classifier}'; choose logistic or svm.")
     layer = probe_layer(design)
+    if design.model.get_submodule(layer).bias is None:
+        raise DesignerError("A linear probe needs a classifier with a bias term.",
+                            hint="Replace the classifier (it gets a bias), or use 'cached-head' mode.")
     run_dir, t0 = Path(run_dir), time.perf_counter()
     yield start_event(design, options, split, 1, len(c_values), run_dir)
     try:
@@ -141,7 +144,7 @@ class _ProbeFit:
     def _set(self, weight, bias) -> None:
         with torch.no_grad():
             self.linear.weight.copy_(weight)
-            self.linear.bias.copy_(bias) if self.linear.bias is not None else None
+            self.linear.bias.copy_(bias)
 
     def _epoch(self, epoch, c, weight, bias, seconds) -> EpochEvent:
         train_loss, train_acc = _score(weight, bias, self.train_fs)

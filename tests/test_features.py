@@ -61,6 +61,13 @@ def test_probe_on_digits_beats_chance_and_becomes_the_head(digits, tmp_path):
     assert history["status"] == "finished" and [e["C"] for e in history["epochs"]] == [0.01, 0.1, 1.0]
 
 
+def test_svm_probe(digits, tmp_path):
+    done = final(list(linear_probe(tiny_design(), digits, opts(), tmp_path, classifier="svm", c_values=(0.1,))))
+    assert done.kind == "finished" and done.best_val_acc > 0.5
+    with pytest.raises(DesignerError, match="logistic or svm"):
+        list(linear_probe(tiny_design(), digits, opts(), tmp_path, classifier="forest"))
+
+
 def test_probe_weights_fold_standardisation_and_binary_case():
     from sklearn.linear_model import LogisticRegression
 
