@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import torch
 from torch import nn
 
 from . import lite0
@@ -38,12 +39,12 @@ from .surgery import (
     io_shapes,
     make_head,
     make_layer,
+    meta_copy,
     needs_shape,
     path_exists,
     rebuild_layer,
     set_module,
     shape_into,
-    static_paddings,
 )
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
@@ -76,6 +77,8 @@ class _Work:
     replicate_grey: bool
     classifier_path: str
     num_classes: int
+    sizes_changed: bool = False  # the spatial sizes reaching some layer may have changed
+
 
     @property
     def network_shape(self) -> tuple[int, int, int]:
@@ -179,8 +182,9 @@ def build(recipe: Recipe, cache: BaseCache | None = None) -> Design:
     done, work, report = cache.start(recipe.base, ops)
     for op, step in zip(ops[done:], steps[done:]):
         _replay(work, op, step)
-    if done < len(ops):
+    if done < len(ops) and work.sizes_changed:
         _refresh_static_padding(work)
+        work.sizes_changed = False
         cache.remember(recipe.base, ops, work)
     return Design(model=work.model, recipe=recipe, input_shape=tuple(work.input_shape),
                   mean=tuple(work.mean), std=tuple(work.std), replicate_grey=work.replicate_grey,
@@ -198,6 +202,7 @@ def _replay(work: _Work, op: Op, step: int) -> None:
     except Exception as exc:  # torch can fail in many ways; the user needs the step
         raise DesignerError(f"Step {step} '{op.describe()}' failed: {type(exc).__name__}: {exc}") from exc
     _refresh_classifier(work)
+    work.sizes_changed = work.sizes_changed or op.kind in CHANGES_SIZES
 
 
 def _lower_first(text: str) -> str:
@@ -222,6 +227,7 @@ def _set_input(work: _Work, op) -> None:
         _adapt_first_conv(work.model, net_channels)
         work.mean, work.std = adapt_stats(work.mean, net_channels), adapt_stats(work.std, net_channels)
     _resize_vit(work.model, op.height, op.width)
+    work.sizes_changed = work.sizes_changed or (op.height, op.width) != work.input_shape[1:]
     work.input_shape = (op.channels, op.height, op.width)
     work.replicate_grey = replicate
 
@@ -315,6 +321,9 @@ def _like(new: nn.Module, old: nn.Module) -> nn.Module:
     return new.train(old.training)
 
 
+# Ops after which layers may see other spatial sizes (SetInput decides for itself).
+CHANGES_SIZES = frozenset({"delete_layer", "insert_after", "replace_layer", "set_layer_params"})
+
 OP_HANDLERS: dict[str, Callable[[_Work, Op], None]] = {
     "set_input": _set_input,
     "replace_classifier": _replace_classifier,
@@ -354,6 +363,28 @@ def _refresh_static_padding(work: _Work) -> None:
     for path, (height, width) in sizes.items():
         conv = get_module(work.model, path)
         conv.static_padding = lite0.same_padding(conv, height, width)
+
+
+def static_paddings(model: nn.Module, input_shape: tuple) -> dict[str, tuple[int, int]]:
+    """Input (H, W) reaching each static-'SAME'-padding conv (Lite0), with each padding
+    updated on the way so later sizes are right. Meta device: no compute."""
+    meta = meta_copy(model)
+    sizes: dict[str, tuple[int, int]] = {}
+    handles = []
+    for path, module in meta.named_modules():
+        if isinstance(module, nn.Conv2d) and hasattr(module, "static_padding"):
+            def pre_hook(conv, args, path=path):
+                sizes[path] = tuple(args[0].shape[-2:])
+                conv.static_padding = lite0.same_padding(conv, *sizes[path])
+            handles.append(module.register_forward_pre_hook(pre_hook))
+    try:
+        meta(torch.zeros((1, *input_shape), device="meta"))
+    except Exception as exc:  # the network cannot run there
+        raise DesignerError(f"The network does not run at {'x'.join(map(str, input_shape))}: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return sizes
 
 
 __all__ = ["BaseCache", "Design", "build", "io_shapes", "shape_into"]

@@ -389,27 +389,3 @@ def io_shapes(model: nn.Module, path: str, input_shape: tuple) -> tuple[tuple, t
 def shape_into(model: nn.Module, path: str, input_shape: tuple) -> tuple:
     """The shape flowing into the layer at ``path`` (batch first)."""
     return io_shapes(model, path, input_shape)[0]
-
-
-def static_paddings(model: nn.Module, input_shape: tuple) -> dict[str, tuple[int, int]]:
-    """Input (H, W) reaching each static-'SAME'-padding conv (Lite0), with each padding
-    updated on the way so later sizes are right. Meta device: no compute."""
-    from .lite0 import same_padding
-
-    meta = meta_copy(model)
-    sizes: dict[str, tuple[int, int]] = {}
-    handles = []
-    for path, module in meta.named_modules():
-        if isinstance(module, nn.Conv2d) and hasattr(module, "static_padding"):
-            def pre_hook(conv, args, path=path):
-                sizes[path] = tuple(args[0].shape[-2:])
-                conv.static_padding = same_padding(conv, *sizes[path])
-            handles.append(module.register_forward_pre_hook(pre_hook))
-    try:
-        meta(torch.zeros((1, *input_shape), device="meta"))
-    except Exception as exc:  # the network cannot run there
-        raise DesignerError(f"The network does not run at {'x'.join(map(str, input_shape))}: {exc}") from exc
-    finally:
-        for h in handles:
-            h.remove()
-    return sizes

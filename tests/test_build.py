@@ -69,6 +69,11 @@ def test_lite0_new_size_pads_like_a_model_built_for_it():
     assert torch.equal(run(d.model, x), run(fresh, x))
 
 
+def test_static_paddings_follow_the_input_size():
+    sizes = build_mod.static_paddings(lite0.build_architecture(), (3, 100, 100))
+    assert sizes[lite0.FIRST_CONV] == (100, 100) and len(sizes) == 49
+
+
 def test_resnet18_replicate_mode_keeps_the_network(cache):
     base = build(recipe("resnet18"), cache)
     d = build(recipe("resnet18", SetInput(64, 64, 1, "replicate")), cache)
@@ -121,6 +126,7 @@ def test_ops_on_mobilenet_v3_small(cache):
     assert run(d.model, torch.randn(2, 1, 64, 64)).shape == (2, 4)
 
 
+@pytest.mark.slow
 def test_vit_at_64_matches_a_rebuild_with_interpolated_embeddings(cache):
     from torchvision.models.vision_transformer import VisionTransformer, interpolate_embeddings
 
@@ -142,6 +148,7 @@ def test_vit_at_64_matches_a_rebuild_with_interpolated_embeddings(cache):
         build(recipe("vit_b_16", SetInput(64, 96)), cache)
 
 
+@pytest.mark.slow
 def test_maxvit_at_another_size_still_builds():
     d = build(recipe("maxvit_t", SetInput(64, 64, 1)), BaseCache())
     assert d.input_shape == (1, 64, 64) and d.model.stem[0][0].in_channels == 1  # analysis says 224 only

@@ -20,9 +20,9 @@ from designer.surgery import (
     layer_params,
     make_head,
     make_layer,
+    meta_copy,
     rebuild_layer,
     set_module,
-    static_paddings,
 )
 
 # One model per torchvision family: (first conv, classifier).
@@ -211,7 +211,8 @@ def test_io_shapes_run_on_meta_without_touching_the_model():
         io_shapes(model, "fc", (1, 64, 64))
 
 
-def test_static_paddings_follow_the_input_size():
-    model = lite0.build_architecture()
-    sizes = static_paddings(model, (3, 100, 100))
-    assert sizes[lite0.FIRST_CONV] == (100, 100) and len(sizes) == 49
+def test_meta_copy_shares_structure_not_data():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    copy = meta_copy(model)
+    assert repr(copy) == repr(model) and copy[0].weight.is_meta and copy[1].running_mean.is_meta
+    assert not model[0].weight.is_meta and not copy[0].weight is model[0].weight
