@@ -7,9 +7,10 @@ frozen backbone still runs forward every step); "cached-head" is
 engine on them). Seconds per epoch include validation; the one-off feature cache
 build is reported on its own.
 
-    .venv/bin/python bench/bench_cached_head.py [--size 112] [--images 300] [--full-epochs 2] [--cached-epochs 20]
+    .venv/bin/python bench/bench_cached_head.py [--size 112] [--images 300] [--full-epochs 2] [--cached-epochs 20] [--threads 1]
 
-Target: cached-head >= 100x faster per epoch.
+Target: cached-head >= 100x faster per epoch. One torch thread by default: on a shared
+2-core machine two threads spin against other processes (Lite0 ran 9x slower that way).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--full-epochs", type=int, default=2)
     parser.add_argument("--cached-epochs", type=int, default=20)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's choice)")
     args = parser.parse_args()
 
     import torch

@@ -8,7 +8,10 @@ for Lite0's mean = std = 0.5). Every mode trains on the SAME split (seed 0):
 - scratch: the same architecture from random weights, same epochs (SGD, from-scratch LR).
 Wall seconds include building features where a mode needs them (each mode its own cache).
 
-    .venv/bin/python bench/bench_lite0_digits.py [--per-class 180] [--full-epochs 2] [--cached-epochs 30]
+    .venv/bin/python bench/bench_lite0_digits.py [--per-class 180] [--full-epochs 2] [--cached-epochs 30] [--threads 1]
+
+One torch thread by default: on a shared 2-core machine two threads spin against other
+processes (Lite0 forward ran 9x slower that way).
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ def main() -> None:
     parser.add_argument("--full-epochs", type=int, default=2)
     parser.add_argument("--cached-epochs", type=int, default=30)
     parser.add_argument("--modes", default="linear-probe,cached-head,full,scratch")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's choice)")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from helpers_data import make_digits_folder
 
     from designer.build import build
