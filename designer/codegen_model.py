@@ -9,12 +9,15 @@ the script's network has exactly the app's structure and state-dict keys.
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from dataclasses import dataclass, field
 
-from .codegen_ops import LOAD_FITTING, OP_RENDERERS, Stage, stages
+from .codegen_ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
 from .errors import DesignerError
+
+VIT_DEFAULT_SIZE = 224
 
 
 @dataclass
@@ -44,19 +47,20 @@ def model_code(design) -> ModelCode:
     body = list(base.lines)
     number = {id(op): i for i, op in enumerate(design.recipe.ops, 1)}
     for stage in all_stages:
-        rendered = OP_RENDERERS[stage.op.kind](stage)
+        rendered = render_stage(stage)
         comment = f"{number[id(stage.op)]}. {stage.op.describe()}" + (f": {rendered.why}." if rendered.why else ".")
-        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment, 96, subsequent_indent="   ")]
+        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment, 90, subsequent_indent="   ")]
         body += [f"    {line}" if line else "" for line in rendered.lines]
         helpers += [h for h in rendered.helpers if h not in helpers]
     signature = "def build_model(pretrained: bool = True) -> nn.Module:" if base.pretrained else \
         "def build_model() -> nn.Module:"
     text = "".join(f"\n\n{h.strip()}\n" for h in helpers)
     text += f"\n\n{signature}\n{_docstring(base.doc)}\n" + "\n".join(body) + "\n    return model\n"
+    imports = base.imports + [HELPER_IMPORTS[h] for h in helpers if h in HELPER_IMPORTS]
     return ModelCode(
         text=text,
         build_call="build_model(pretrained=weights is None)" if base.pretrained else "build_model()",
-        imports=base.imports, torchvision_names=base.torchvision_names, constants=base.constants,
+        imports=imports, torchvision_names=base.torchvision_names, constants=base.constants,
     )
 
 
@@ -77,10 +81,8 @@ def _base(design, all_stages: list[Stage]) -> _Base:
 def _torchvision(design, all_stages) -> _Base:
     from torchvision import models
 
-    from .zoo import ARCH_KWARGS
-
     name = design.recipe.base.name
-    kwargs = "".join(f", {k}={v!r}" for k, v in _arch_kwargs(name, all_stages, ARCH_KWARGS).items())
+    kwargs = "".join(f", {k}={v!r}" for k, v in _arch_kwargs(name).items())
     if design.recipe.base.weights != "default":
         return _Base([f"    model = models.{name}(weights=None{kwargs})"], False,
                      f"{name} from torchvision, then the edits made in NetSurgeon.", torchvision_names={"models"})
@@ -93,10 +95,13 @@ def _torchvision(design, all_stages) -> _Base:
     return _Base(lines, True, doc, torchvision_names={"models"})
 
 
-def _arch_kwargs(name: str, all_stages, arch: dict) -> dict:
-    kwargs = dict(arch.get(name, {}))
-    for stage in all_stages:
-        kwargs.update(stage.base_kwargs)
+def _arch_kwargs(name: str) -> dict:
+    """The constructor arguments the app's zoo passes (no aux heads; a ViT at its weights' size)."""
+    from .zoo import ARCH_KWARGS, _size_kwargs
+
+    kwargs = {**ARCH_KWARGS.get(name, {}), **_size_kwargs(name)}
+    if kwargs.get("image_size") == VIT_DEFAULT_SIZE:
+        del kwargs["image_size"]  # torchvision's default: no need to say it
     return kwargs
 
 
@@ -130,7 +135,8 @@ def _builder(design, all_stages) -> _Base:
 
 def _load_user_weights(base: _Base, path: str) -> None:
     """The design started from a weights file: load what fits, like the app."""
-    base.constants.append(f"BASE_WEIGHTS = {os.path.abspath(path)!r}  # the weights file the design started from")
+    base.constants += ["# The weights file the design started from:",
+                       f"BASE_WEIGHTS = {json.dumps(os.path.abspath(path))}"]
     base.pretrained = True
     base.doc = base.doc.replace(", then", " (BASE_WEIGHTS if ``pretrained``), then")
     base.lines.append("    if pretrained:")

@@ -31,6 +31,7 @@ class Rendered:
     lines: list[str]
     why: str = ""  # appended to the op's comment
     helpers: list[str] = field(default_factory=list)  # module-level functions the lines call
+    covers: list[str] = field(default_factory=list)  # module paths the lines rebuild
 
 
 def stages(design) -> list[Stage]:
@@ -46,13 +47,9 @@ def stages(design) -> list[Stage]:
 
 
 def _base_kwargs(op, after) -> dict:
-    """Input size baked into the builder: ViT's ``image_size``, Lite0's 'SAME' padding size."""
-    if op.kind != "set_input":
-        return {}
-    if after.recipe.base.source == "lite0":
+    """Lite0's builder computes its TF 'SAME' paddings from ``image_size``."""
+    if op.kind == "set_input" and after.recipe.base.source == "lite0":
         return {"image_size": (op.height, op.width)}
-    if hasattr(after.model, "image_size") and hasattr(after.model, "encoder"):  # torchvision ViT
-        return {"image_size": op.height}
     return {}
 
 
@@ -89,47 +86,80 @@ def _own(before: nn.Module, after: nn.Module) -> bool:
 
 ADAPT_INPUT_CONV = '''
 def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
-    """Pretrained RGB filters for ``in_channels`` inputs, as timm does: summed over RGB
-    for 1 channel, else repeated over the channels and rescaled by 3 / in_channels."""
+    """Pretrained filters for ``in_channels`` inputs, as timm does: summed over the input
+    channels for 1, else repeated over the channels and rescaled by old / new count."""
+    old = weight.shape[1]
     if in_channels == 1:
         return weight.sum(dim=1, keepdim=True)
-    repeats = math.ceil(in_channels / 3)
-    return weight.repeat(1, repeats, 1, 1)[:, :in_channels] * (3 / in_channels)
+    repeats = math.ceil(in_channels / old)
+    return weight.repeat(1, repeats, 1, 1)[:, :in_channels] * (old / in_channels)
 '''
+
+RESIZE_VIT = '''
+def resize_vit(model: nn.Module, size: int) -> None:
+    """A ViT bakes its image size into its position embeddings: interpolate them to the new
+    grid of patches, as torchvision's interpolate_embeddings does when rebuilding at ``size``."""
+    old = {"encoder.pos_embedding": model.encoder.pos_embedding.detach()}
+    new = interpolate_embeddings(size, model.patch_size, old)["encoder.pos_embedding"]
+    model.encoder.pos_embedding = nn.Parameter(new)
+    model.image_size = size
+    model.seq_length = new.shape[1]
+'''
+
+HELPER_IMPORTS = {RESIZE_VIT: "from torchvision.models.vision_transformer import interpolate_embeddings"}
+
+
+def is_vit(model: nn.Module) -> bool:
+    return hasattr(model, "image_size") and hasattr(getattr(model, "encoder", None), "pos_embedding")
 
 
 def _set_input(stage: Stage) -> Rendered:
-    op = stage.op
-    lines: list[str] = []
+    from .export import network_input
+
+    channels = network_input(stage.after)[0][0]
+    out = Rendered([])
+    if is_vit(stage.after.model) and stage.after.model.image_size != stage.before.model.image_size:
+        out.lines.append(f"resize_vit(model, {stage.after.model.image_size})")
+        out.helpers.append(RESIZE_VIT)
+        out.covers.append("encoder")
     for path in changed_paths(stage.before.model, stage.after.model):
-        old, new = get(stage.before.model, path), get(stage.after.model, path)
-        if not (isinstance(new, nn.Conv2d) and new.in_channels == op.channels != old.in_channels):
-            raise DesignerError(f"Setting the input changed {path} in a way the script cannot write yet.")
+        new = get(stage.after.model, path)
+        if path in out.covers or _is_padding(path) or not isinstance(new, nn.Conv2d):
+            continue
         conv = attr_expr(path)
-        lines += [f"{conv}.weight = nn.Parameter(adapt_input_conv({conv}.weight.detach(), {op.channels}))",
-                  f"{conv}.in_channels = {op.channels}"]
-    return Rendered(lines, _input_why(stage, bool(lines)), [ADAPT_INPUT_CONV] if lines else [])
+        out.lines += [f"{conv}.weight = nn.Parameter(adapt_input_conv({conv}.weight.detach(), {channels}))",
+                      f"{conv}.in_channels = {channels}"]
+        out.helpers.append(ADAPT_INPUT_CONV)
+        out.covers.append(path)
+    out.why = _input_why(stage, channels if ADAPT_INPUT_CONV in out.helpers else 0, RESIZE_VIT in out.helpers)
+    return out
 
 
-def _input_why(stage: Stage, adapted: bool) -> str:
+def _input_why(stage: Stage, adapted: int, vit: bool) -> str:
     parts = []
     if adapted:
-        n = stage.op.channels
-        parts.append(f"the first conv takes {n} channel{'s' if n > 1 else ''}, keeping its pretrained filters")
-    elif getattr(stage.after, "replicate_grey", False):
+        parts.append(f"the first conv takes {adapted} channel{'s' if adapted > 1 else ''}, "
+                     "keeping its pretrained filters")
+    if getattr(stage.after, "replicate_grey", False):
         parts.append("grey images are repeated to 3 channels by the data transform")
-    if stage.base_kwargs:
+    if vit:
+        parts.append("the position embeddings are interpolated to the new size")
+    elif stage.base_kwargs:
         parts.append("the input size is passed to the builder above")
-    else:
-        parts.append("the data transform resizes the images")
-    if not adapted and not stage.base_kwargs:
-        parts.insert(0, "nothing changes in the network")
-    return "; ".join(parts)
+    if not parts:
+        parts.append("nothing changes in the network")
+    return "; ".join(parts + ["the data transform resizes the images"])
+
+
+def _is_padding(path: str) -> bool:
+    """Lite0's TF 'SAME' padding modules, recomputed by the app when the sizes reaching them change."""
+    return path == "static_padding" or path.endswith(".static_padding")
 
 
 def _replace_at_changed(stage: Stage, keep_weights: bool = False) -> Rendered:
     lines, helpers = [], []
-    for path in changed_paths(stage.before.model, stage.after.model):
+    paths = [p for p in changed_paths(stage.before.model, stage.after.model) if not _is_padding(p)]
+    for path in paths:
         if not path:
             raise DesignerError(f"'{stage.op.describe()}' replaced the whole network; the script cannot write that.")
         target = attr_expr(path)
@@ -139,7 +169,7 @@ def _replace_at_changed(stage: Stage, keep_weights: bool = False) -> Rendered:
             helpers.append(LOAD_FITTING)
         else:
             lines.append(f"{target} = {code}")
-    return Rendered(lines, helpers=helpers)
+    return Rendered(lines, helpers=helpers, covers=paths)
 
 
 LOAD_FITTING = '''
@@ -158,7 +188,8 @@ def _replace_classifier(stage: Stage) -> Rendered:
 
 
 def _delete(stage: Stage) -> Rendered:
-    return Rendered([f"{attr_expr(stage.op.path)} = nn.Identity()"], "an Identity keeps the module paths stable")
+    return Rendered([f"{attr_expr(stage.op.path)} = nn.Identity()"], "an Identity keeps the module paths stable",
+                    covers=[stage.op.path])
 
 
 def _insert_after(stage: Stage) -> Rendered:
@@ -168,7 +199,7 @@ def _insert_after(stage: Stage) -> Rendered:
     if not (isinstance(new, nn.Sequential) and len(new) == 2 and repr(new[0]) == repr(old)):
         raise DesignerError(f"Inserting after {path} built something the script cannot write.")
     target = attr_expr(path)
-    return Rendered([f"{target} = nn.Sequential({target}, {render_module(new[1], '    ')})"])
+    return Rendered([f"{target} = nn.Sequential({target}, {render_module(new[1], '    ')})"], covers=[path])
 
 
 def _replace_layer(stage: Stage) -> Rendered:
@@ -189,3 +220,23 @@ OP_RENDERERS = {
     "replace_layer": _replace_layer,
     "set_layer_params": _set_layer_params,
 }
+
+
+def render_stage(stage: Stage) -> Rendered:
+    """The op's own lines, plus Lite0 'SAME' paddings that the op made the app recompute.
+    Anything else that changed and no renderer wrote is an error, never a silent mismatch."""
+    out = OP_RENDERERS[stage.op.kind](stage)
+    left = [p for p in changed_paths(stage.before.model, stage.after.model)
+            if not any(_under(p, c) for c in out.covers)]
+    unknown = [p for p in left if not _is_padding(p)]
+    if unknown:
+        raise DesignerError(f"'{stage.op.describe()}' changed {', '.join(unknown[:3])} in a way the "
+                            "script cannot write yet.", hint="The other export formats still work.")
+    if left and not stage.base_kwargs:  # with base_kwargs, Lite0's builder pads for the new size
+        out.lines += ["# TF 'SAME' paddings for the sizes that now reach these convs:"]
+        out.lines += [f"{attr_expr(p)} = {render_module(get(stage.after.model, p))}" for p in left]
+    return out
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "" or path == prefix or path.startswith(prefix + ".")

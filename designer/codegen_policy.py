@@ -8,6 +8,7 @@ compressed to the coarsest module paths that cover it exactly, so it reads
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass
 
@@ -89,12 +90,12 @@ def _join(prefix: str, name: str) -> str:
 
 def _list(items: list[str]) -> str:
     if len(items) <= 6:
-        return repr(items)
-    return "[\n" + "".join(f"    {item!r},\n" for item in items) + "]"
+        return json.dumps(items)
+    return "[\n" + "".join(f"    {json.dumps(item)},\n" for item in items) + "]"
 
 
 def _dict(table: dict[str, float]) -> str:
-    pairs = [f"{k!r}: {v:g}" for k, v in table.items()]
+    pairs = [f"{json.dumps(k)}: {v:g}" for k, v in table.items()]
     if len(pairs) <= 4:
         return "{" + ", ".join(pairs) + "}"
     return "{\n" + "".join(f"    {p},\n" for p in pairs) + "}"

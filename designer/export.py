@@ -138,6 +138,7 @@ def export(
         cancel=cancel or (lambda: False),
     )
     job.step(0.0, f"Exporting {FORMATS[fmt]}")
+    _check_runs(job)
     if fmt == "script":
         from .codegen_check import export_script
 
@@ -148,6 +149,17 @@ def export(
         card = write_model_card(design, out_path, classes=classes, training=training, metrics=metrics)
     job.step(1.0, "Done")
     return _result(fmt, out_path, diff, note, card, tolerance)
+
+
+@torch.no_grad()
+def _check_runs(job: _Job) -> None:
+    """A design that does not run cannot be exported: say so before writing anything."""
+    try:
+        job.model(job.example)
+    except Exception as exc:  # any failure of the forward pass is a problem of the design
+        shape = "x".join(str(s) for s in job.example.shape[1:])
+        raise DesignerError(f"The design does not run on a {shape} input: {first_line(exc)}",
+                            hint="Analyze the design to see which layer fails, fix it, then export.") from exc
 
 
 def _result(fmt, path, diff, note, card, tolerance) -> ExportResult:

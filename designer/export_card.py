@@ -8,7 +8,6 @@ one), and the training settings and final metrics when they are known.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -85,7 +84,9 @@ def _torchvision_weights(name: str) -> dict:
         weights = models.get_model_weights(name).DEFAULT
     except (ValueError, KeyError, AttributeError):  # not a torchvision name, or no pretrained weights
         return {"description": "no torchvision weights for this name"}
-    cache = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    from .zoo import cache_path
+
+    cache = Path(cache_path(weights.url))
     return {
         "description": f"torchvision {type(weights).__name__}.{weights.name}",
         "url": weights.url,

@@ -32,10 +32,10 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
     for name, param in model.named_parameters():
         if param.requires_grad:
             factor = lr_factor_of(name)
-            group = groups.setdefault(factor, {"params": [], "names": [], "lr": lr * factor,
+            group = groups.setdefault(factor, {"params": [], "param_names": [], "lr": lr * factor,
                                                "weight_decay": weight_decay})
             group["params"].append(param)
-            group["names"].append(name)
+            group["param_names"].append(name)
     return list(groups.values())
 
 
@@ -49,8 +49,9 @@ def set_train_mode(model: nn.Module, training: bool) -> None:
     mode: in train mode they would keep updating their running statistics and drift."""
     model.train(training)
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
-            p.requires_grad for p in module.parameters()
+        params = list(module.parameters())
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(
+            p.requires_grad for p in params
         ):
             module.eval()
 ''',
@@ -98,7 +99,7 @@ def check(weights: str | None) -> None:
     with torch.no_grad():
         logits = model(inputs)
     groups = param_groups(model, lr=1.0, weight_decay=0.0)
-    factors = {name: group["lr"] for group in groups for name in group["names"]}
+    factors = {name: group["lr"] for group in groups for name in group["param_names"]}
     report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
     print(json.dumps(report))
 '''

@@ -14,9 +14,6 @@ import json
 
 import pytest
 import torch
-
-pytest.importorskip("designer.build", reason="designer.build has not landed yet")
-
 from helpers_designs import RECIPES, design
 from torch import nn
 
@@ -176,3 +173,14 @@ def test_cli_failure_exits_non_zero_with_the_reason(tmp_path, capsys):
                  "-o", str(tmp_path / "out")])
     assert code == 2
     assert "does not fit this design" in capsys.readouterr().err
+
+
+def test_a_design_that_does_not_run_is_refused_before_writing(tmp_path):
+    from designer.build import build
+    from designer.ops import InsertAfter, LayerSpec
+
+    broken = build(RECIPES["resnet18_grey"].with_op(InsertAfter("avgpool", LayerSpec.of("Linear", in_features=7,
+                                                                                         out_features=3))))
+    with pytest.raises(DesignerError, match="does not run on a 1x64x64 input"):
+        export(broken, "pt", tmp_path / "m.pt")
+    assert not list(tmp_path.iterdir())
