@@ -70,8 +70,8 @@ def wait_idle(qtbot, window, timeout: int = 90_000) -> None:
     QApplication.processEvents()
 
 
-def top_levels() -> set[int]:
-    return {id(w) for w in QApplication.topLevelWidgets()}
+def top_levels() -> dict[int, str]:
+    return {id(w): type(w).__name__ for w in QApplication.topLevelWidgets()}
 
 
 def close_and_check(window, dialogs) -> None:
@@ -107,8 +107,9 @@ def make_window(qtbot, tmp_path, dialogs):
     yield make
     for window in windows:
         close_and_check(window, dialogs)
-    leaked = top_levels() - before
-    assert not leaked, f"{len(leaked)} top-level widget(s) left after closing the window"
+    after = top_levels()
+    leaked = sorted(after[key] for key in after.keys() - before.keys())
+    assert not leaked, f"top-level widget(s) left after closing the window: {leaked}"
 
 
 def open_model(qtbot, window, name: str = "efficientnet_lite0", weights: str = "default"):

@@ -7,6 +7,8 @@ import pyqtgraph as pg
 
 from designer.data import IMBALANCE_WARN_RATIO
 
+from .plot_support import own_menus
+
 COLOURS = {"train": "#2563eb", "val": "#ea580c", "test": "#9ca3af"}
 SMALL = "#dc2626"  # training bars of classes far below the largest
 MAX_TICKS = 24
@@ -18,6 +20,7 @@ class ClassCountChart(pg.PlotWidget):
         self.setTitle("Images per class", color="#374151", size="10pt")
         self.showGrid(y=True, alpha=0.25)
         self.setMenuEnabled(False)
+        own_menus(self)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMinimumHeight(180)

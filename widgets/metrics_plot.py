@@ -16,6 +16,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from .plot_support import own_menus
+
 REDRAW_MS = 100
 TRAIN = "#2563eb"
 VAL = "#ea580c"
@@ -68,6 +70,7 @@ class MetricsPlot(QWidget):
         self.x_mode = "iterations"
         self.series = {name: _Series() for name in SERIES}
         self.overlays: list[dict] = []
+        self.planned = (0, 0)  # (iterations, epochs) of the run being drawn
         self._overlay_items: list = []
         self._build()
         self.timer = QTimer(self, interval=REDRAW_MS)
@@ -109,20 +112,30 @@ class MetricsPlot(QWidget):
     def _plot(self, title: str, y_range) -> pg.PlotWidget:
         plot = pg.PlotWidget(background="w")
         plot.setTitle(title, color="#374151", size="10pt")
-        plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "iteration")
         plot.addLegend(offset=(-10, 10) if title == "Loss" else (-10, -10), labelTextColor="#374151")
         plot.setMinimumHeight(200)
+        # Ranges are set by hand (see _fit_ranges): an axis whose range changes is re-rendered, and
+        # pyqtgraph's grid costs more than all the rest of a frame, so a few fixed guide lines stand in.
+        plot.enableAutoRange(x=False, y=False)
+        plot.setYRange(*(y_range or (0, 1)), padding=0)
         if y_range is not None:
-            plot.setYRange(*y_range, padding=0)
+            for y in (0.25, 0.5, 0.75, 1.0):
+                plot.addItem(pg.InfiniteLine(pos=y, angle=0, pen=pg.mkPen("#e5e7eb", width=1)))
         plot.getPlotItem().setClipToView(True)
-        return plot
+        return own_menus(plot)
 
     # --- data in (slots; cheap: buffers only) ------------------------------------------------
 
     def clear(self) -> None:
         for s in self.series.values():
             s.clear()
+        self.planned = (0, 0)
+
+    def set_planned(self, iterations: int, epochs: int) -> None:
+        """The run's length, known at its start: the x axis spans it (and stays put while it runs)."""
+        self.planned = (max(0, iterations), max(0, epochs))
+        self._fit_ranges(force=True)
 
     @Slot(object)
     def add_batch(self, event) -> None:
@@ -157,7 +170,35 @@ class MetricsPlot(QWidget):
                 s.dirty = False
                 changed = True
         if changed:
+            self._fit_ranges()
             self.redraws += 1
+
+    def _x_extent(self) -> float:
+        """The largest x of the plan, the buffered points and the overlays (in the current unit)."""
+        iterations = self.x_mode == "iterations"
+        extent = float(self.planned[0 if iterations else 1])
+        for s in self.series.values():
+            xs = s.x_iter if iterations else s.x_epoch
+            extent = max(extent, xs[-1] if xs else 0.0)
+        for run in self.overlays:
+            last = float(len(run.get("epochs", [])))
+            extent = max(extent, last * (run.get("steps_per_epoch") or 1) if iterations else last)
+        return extent or 1.0
+
+    def _fit_ranges(self, force: bool = False) -> None:
+        """Widen the axes only when the data outgrows them (a steady axis is not re-rendered)."""
+        extent = self._x_extent()
+        for plot in (self.acc_plot, self.loss_plot):
+            (_x0, x1), _ = plot.viewRange()
+            if force or extent > x1 or extent < 0.5 * x1:
+                plot.setXRange(0, extent, padding=0.02)
+        losses = [v for k in ("train_batch_loss", "train_loss", "val_loss") for v in self.series[k].y]
+        losses += [v for run in self.overlays for k in ("train_loss", "val_loss") for v in run.get(k, [])
+                   if v is not None]
+        top = max((v for v in losses if np.isfinite(v)), default=1.0)
+        _, (_y0, y1) = self.loss_plot.viewRange()
+        if force or top > y1 or top < 0.4 * y1:
+            self.loss_plot.setYRange(0, top * 1.15 or 1.0, padding=0)
 
     def _draw_overlays(self) -> None:
         for plot, item in self._overlay_items:
@@ -179,6 +220,7 @@ class MetricsPlot(QWidget):
                 label = f"{run['name']} ({'val' if key.startswith('val') else 'train'})"
                 item = plot.plot(x[: len(y)], y, pen=_pen(colour, style), name=label, connect="finite")
                 self._overlay_items.append((plot, item))
+        self._fit_ranges(force=True)
 
     @Slot(int)
     def _on_x_mode(self, index: int) -> None:
@@ -189,8 +231,6 @@ class MetricsPlot(QWidget):
             s.dirty = True
         self.flush()
         self._draw_overlays()
-        for plot in (self.acc_plot, self.loss_plot):
-            plot.enableAutoRange(axis="x")
 
     # --- for tests and status ----------------------------------------------------------------
 
