@@ -41,6 +41,7 @@ class ResultsPanel(QWidget):
         self.context = context
         self.runner = JobRunner(self, "evaluate")
         self.result = None  # the EvaluationResult shown
+        self._stale = False  # the run list changed while the tab was hidden
         self._build()
         self.run_combo.currentIndexChanged.connect(self._on_selection)
         self.subset_combo.currentIndexChanged.connect(self._on_selection)
@@ -101,7 +102,11 @@ class ResultsPanel(QWidget):
     # --- runs ---------------------------------------------------------------------------------------
 
     @Slot()
-    def refresh_runs(self) -> None:
+    def refresh_runs(self, force: bool = False) -> None:
+        if not force and not self.isVisible() and self.run_combo.count():
+            self._stale = True  # read the runs when the tab is shown, not during a run's start
+            return
+        self._stale = False
         current = self.selected_run()
         try:
             runs = [r for r in self.context.runs() if r.best_weights.is_file()]
@@ -123,7 +128,7 @@ class ResultsPanel(QWidget):
         return self.run_combo.currentData() if hasattr(self, "run_combo") else None
 
     def select_run(self, path: str) -> None:
-        self.refresh_runs()
+        self.refresh_runs(force=True)
         index = self.run_combo.findData(str(Path(path).resolve()))
         if index < 0:
             index = self.run_combo.findData(str(path))
@@ -137,6 +142,8 @@ class ResultsPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._stale:
+            self.refresh_runs()
         shown = (self.result.run, self.result.subset) if self.result else None
         run = self.selected_run()
         if run and shown != (Path(run).name, self.subset_combo.currentData()):

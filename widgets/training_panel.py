@@ -209,7 +209,9 @@ class TrainingPanel(QWidget):
             self.progress.on_epoch(event)
         elif kind == "start":
             self.progress.on_start(event)
-            self.context.add_run(self.run_dir)
+            self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
+            # The run joins the project's list when it ends (re-reading the runs here would cost the
+            # GUI thread ~50 ms just as training starts); its folder exists from now on.
         elif kind in ("finished", "stopped", "failed"):
             self.final_event = event
             self.progress.on_final(event)
