@@ -1,6 +1,6 @@
 """How long it takes from a recipe to a drawn, analyzed graph.
 
-    .venv/bin/python bench/bench_build_trace.py [--repeat 3] [--models resnet50 densenet201]
+    .venv/bin/python bench/bench_build_trace.py [--repeat 3] [--models resnet50 densenet201] [--threads N]
 
 Prints model | build s | trace s | analyze s | total s | nodes, each the median of
 ``--repeat`` runs. Build uses random weights (``weights="none"``) and a fresh
@@ -45,7 +45,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["resnet50", "densenet201"])
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeat} runs")
     header = f"{'model':<14} | {'build s':>7} | {'trace s':>7} | {'analyze s':>9} | {'total s':>7} | {'nodes':>5}"
     print(header)

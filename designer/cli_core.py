@@ -118,7 +118,7 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset
 
 def _target_recipe(target: str) -> Recipe:
     """A project file's recipe, or a gallery/builder name with random weights (fast)."""
-    if target.endswith(".json"):
+    if target.endswith(".json") or os.path.isfile(target):
         from .project import load_project
 
         return load_project(target).recipe
@@ -154,7 +154,9 @@ def cmd_inspect(args) -> int:
 
 def _layer_table(rows: list[dict]) -> str:
     def frozen(row):
-        return "-" if row["frozen"] is None else ("frozen" if row["frozen"] else "train")
+        if row["frozen"] is None:
+            return "-"
+        return "frozen" if row["frozen"] else ("train" if row["trainable"] == row["params"] else "partial")
 
     body = [[r["name"], r["type"], r["out_shape"], f"{r['params']:,}", frozen(r),
              "-" if r["lr_factor"] is None else f"{r['lr_factor']:g}"] for r in rows]
