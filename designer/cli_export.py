@@ -41,19 +41,23 @@ def register(subparsers) -> None:
 
 
 def cmd_export(args) -> int:
+    from dataclasses import replace
+
     from .build import build
-    from .export import FORMATS, default_path, export
+    from .export import FORMATS, default_path, export, model_for_export
     from .project import load_project
 
     project = load_project(args.project)
     design = build(project.recipe)
+    if args.weights:  # loaded once: a bad file fails here, not once per format
+        design = replace(design, model=model_for_export(design.model, args.weights))
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
     training, metrics = run_info(args.weights, project)
     failed = 0
     for fmt in formats:
         start = time.perf_counter()
         try:
-            result = export(design, fmt, default_path(args.output, fmt, args.name), weights=args.weights,
+            result = export(design, fmt, default_path(args.output, fmt, args.name),
                             classes=project.classes or None, training=training, metrics=metrics,
                             check=not args.no_check, tolerance=args.tolerance)
         except DesignerError as exc:
