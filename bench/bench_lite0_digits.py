@@ -53,6 +53,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from helpers_data import make_digits_folder
 
+    from designer import features
     from designer.build import build
     from designer.data import scan_folder
     from designer.ops import Freeze, ReplaceClassifier, SetInput
@@ -77,6 +78,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             this_recipe, extra = settings[mode]
             design = build(this_recipe)
+            features._MEMORY.clear()  # the in-process cache would hand one mode's features to the next
             options = TrainOptions(mode=mode, batch_size=32, device="cpu", seed=0, event_interval_s=5.0, **extra)
             t0 = time.perf_counter()
             events = list(train_run(design, split, options, tmp / mode, cache_dir=tmp / f"cache-{mode}"))

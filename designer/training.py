@@ -1,7 +1,8 @@
 """The training engine: a generator of events with a cancel flag.
 
 ``train(design, split, options, run_dir)`` yields ``start``, then ``batch`` and
-``epoch`` events (plus a ``checkpoint`` after each epoch), and ends with exactly
+``epoch`` events (plus a ``checkpoint`` whenever ``last.pt`` is written: after an epoch
+at most every ``checkpoint_interval_s``, and after the last one), and ends with exactly
 one of ``finished``, ``stopped`` or ``failed``. The GUI runs it in a worker
 thread; the CLI prints each event's ``to_dict()`` as a JSON line. Only a
 ``DesignerError`` found before ``start`` escapes as an exception; anything that
@@ -92,6 +93,7 @@ class _Trainer:
         self.skipped: list[tuple[str, str]] = []
         self.best = {"val_acc": None, "epoch": 0}
         self.global_step, self.start_epoch, self.t_start = 0, 1, time.perf_counter()
+        self.last_save = self.t_start  # when last.pt was last written (see checkpoint_interval_s)
         self.train_time, self.train_steps, self.val_time = 0.0, 0, 0.0
 
     # --- setup -------------------------------------------------------------------------
@@ -175,7 +177,10 @@ class _Trainer:
                 yield from self._stop(epoch - 1)
                 return
             yield self._end_epoch(epoch, train_loss, train_acc, *val, time.perf_counter() - t_epoch)
-            yield self._checkpoint(epoch)
+            if self._checkpoint_due(epoch):
+                yield self._checkpoint(epoch)
+            else:
+                self._write_history("running")
         yield from self._finish()
 
     def cancelled(self) -> bool:
@@ -315,8 +320,13 @@ class _Trainer:
         return EpochEvent(**record, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
                           is_best=is_best, skipped=self._skipped())
 
+    def _checkpoint_due(self, epoch: int) -> bool:
+        interval = self.opts.checkpoint_interval_s
+        return epoch >= self.opts.epochs or not interval or time.perf_counter() - self.last_save >= interval
+
     def _checkpoint(self, epoch: int) -> CheckpointEvent:
         save_checkpoint(self._state(epoch), self.run_dir / "last.pt")
+        self.last_save = time.perf_counter()
         self._write_history("running")
         return CheckpointEvent(epoch=epoch, path=str(self.run_dir / "last.pt"),
                                best_path=str(self.run_dir / "best.pt"))

@@ -37,6 +37,9 @@ class TrainOptions:
     every layer and trains all of them at one LR (the baseline to compare against).
     Other modes (head-only on cached features, linear probe) are run by ``designer.features``.
     ``event_interval_s``: batch events at most this often (0 = every batch); each costs one sync.
+    ``checkpoint_interval_s``: ``last.pt`` (the whole model and optimizer state) at most this
+    often (0 = after every epoch); always after the last epoch and on stop. Epochs on cached
+    features take milliseconds, and writing the model each one cost ~10x the training.
     """
 
     optimizer: str = "sgd"
@@ -57,6 +60,7 @@ class TrainOptions:
     augment: Augment = field(default_factory=Augment)
     mode: str = "full"
     event_interval_s: float = 0.1
+    checkpoint_interval_s: float = 10.0
     restore_best: bool = True
 
     def __post_init__(self):
@@ -68,8 +72,8 @@ class TrainOptions:
                 raise DesignerError(f"{name.replace('_', ' ').capitalize()} must be at least 1.")
         if self.lr is not None and not self.lr > 0:
             raise DesignerError(f"The learning rate must be above 0, not {self.lr}.")
-        if self.weight_decay < 0 or self.warmup_epochs < 0 or self.workers < 0:
-            raise DesignerError("Weight decay, warmup epochs and workers cannot be negative.")
+        if min(self.weight_decay, self.warmup_epochs, self.workers, self.checkpoint_interval_s) < 0:
+            raise DesignerError("Weight decay, warmup epochs, workers and the checkpoint interval cannot be negative.")
         if isinstance(self.augment, dict):
             self.augment = Augment.from_dict(self.augment)
 

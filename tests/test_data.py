@@ -183,6 +183,20 @@ def test_file_gone_bad_after_scan_is_skipped_not_fatal(tmp_path):
     assert [p for b in batches for p, _ in b.failed] == [bad]
 
 
+def test_worker_processes_report_failed_files_too(tmp_path):
+    root = make_shapes_folder(tmp_path, classes=("circle", "square"), per_class=4, size=16)
+    split = scan_folder(root, val_fraction=0.0)
+    bad = split.train[5][0]
+    truncate_file(bad)
+    tf = make_transform(FakeDesign((3, 16, 16)))
+    loader = make_loader(split.train, tf, batch_size=3, shuffle=True, workers=2, seed=1)
+    batches = list(loader)
+    assert sum(len(b.labels) for b in batches) == 7
+    assert [p for b in batches for p, _ in b.failed] == [bad]
+    inline = [b.indices.tolist() for b in make_loader(split.train, tf, batch_size=3, shuffle=True, seed=1)]
+    assert [b.indices.tolist() for b in batches] == inline  # same seeded order with or without workers
+
+
 def test_collate_all_failed_gives_empty_batch(tmp_path):
     ds = ImageDataset([(str(tmp_path / "missing.png"), 0)], transform=None)
     batch = collate_skip_failed([ds[0]])

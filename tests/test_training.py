@@ -71,7 +71,7 @@ def run_all(gen) -> list:
 
 def test_accuracy_rises_and_events_are_complete(split, tmp_path):
     design = FakeDesign(tiny_cnn())
-    events = run_all(train(design, split, opts(epochs=4), tmp_path))
+    events = run_all(train(design, split, opts(epochs=4, checkpoint_interval_s=0), tmp_path))
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "finished"
     assert kinds.count("epoch") == 4 and kinds.count("checkpoint") == 4
@@ -130,6 +130,27 @@ def test_resume_continues_from_next_epoch_exactly(split, tmp_path):
     assert [h["epoch"] for h in b["history"]] == [1, 2, 3, 4]
     for key in a["model"]:
         assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-5), key
+
+
+def test_checkpoints_are_throttled_but_the_last_epoch_and_a_stop_always_write_one(split, tmp_path):
+    o = opts(epochs=3, checkpoint_interval_s=1e9)
+    events = run_all(train(FakeDesign(tiny_cnn()), split, o, tmp_path / "done"))
+    assert [e.epoch for e in events if e.kind == "checkpoint"] == [3]
+    assert load_checkpoint(tmp_path / "done" / "last.pt")["epoch"] == 3
+    history = json.loads((tmp_path / "done" / "history.json").read_text())
+    assert history["status"] == "finished" and len(history["epochs"]) == 3
+    # Between checkpoints history.json still follows every epoch (the GUI and CLI read it live).
+    cancel = threading.Event()
+    for event in train(FakeDesign(tiny_cnn()), split, o, tmp_path / "stop", cancel=cancel):
+        if event.kind == "batch" and event.epoch == 2 and event.step == 1:
+            assert len(json.loads((tmp_path / "stop" / "history.json").read_text())["epochs"]) == 1
+            assert not (tmp_path / "stop" / "last.pt").exists()
+        if event.kind == "batch" and event.epoch == 2 and event.step == 2:
+            cancel.set()
+    assert event.kind == "stopped" and event.epoch == 1
+    assert load_checkpoint(tmp_path / "stop" / "last.pt")["epoch"] == 1
+    with pytest.raises(DesignerError, match="negative"):
+        opts(checkpoint_interval_s=-1)
 
 
 def test_resume_with_wrong_file_raises(split, tmp_path):
