@@ -75,13 +75,16 @@ class DatasetSplit:
     def class_weights(self) -> list[float]:
         return class_weights(list(self.class_counts("train").values()))
 
-    def summary(self) -> str:
+    def summary(self, max_skipped: int = 20) -> str:
         lines = [f"{len(self.classes)} classes, {len(self.train)} train / {len(self.val)} val"
                  + (f" / {len(self.test)} test" if self.test else "") + " images"]
         for name, n in self.class_counts().items():
             lines.append(f"  {name}: {n}")
         if self.skipped:
-            lines.append(f"{len(self.skipped)} files skipped")
+            lines.append(f"{len(self.skipped)} files skipped:")
+            lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped[:max_skipped]]
+            if len(self.skipped) > max_skipped:
+                lines.append(f"  ... and {len(self.skipped) - max_skipped} more")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

@@ -46,6 +46,15 @@ def test_scan_flat_counts_and_skips_bad_files(shapes):
     assert split.imbalance_ratio() == 1.0 and not split.warnings
 
 
+def test_summary_lists_each_skipped_file(shapes):
+    split = scan_folder(shapes)
+    text = split.summary()
+    assert f"{len(split.skipped)} files skipped:" in text
+    for path, reason in split.skipped:
+        assert f"skipped {path}: {reason}" in text
+    assert "... and 2 more" in split.summary(max_skipped=len(split.skipped) - 2)
+
+
 def test_split_is_stratified_disjoint_and_seeded(shapes):
     a, b, c = (scan_folder(shapes, val_fraction=0.3, seed=s) for s in (1, 1, 2))
     assert a.train == b.train and a.val == b.val
