@@ -44,10 +44,11 @@ def cmd_export(args) -> int:
     from dataclasses import replace
 
     from .build import build
-    from .export import FORMATS, default_path, export, model_for_export
+    from .export import FORMATS, default_path, export, model_for_export, prepare_folder
     from .project import load_project
 
     project = load_project(args.project)
+    prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
     design = build(project.recipe)
     if args.weights:  # loaded once: a bad file fails here, not once per format
         design = replace(design, model=model_for_export(design.model, args.weights))

@@ -128,7 +128,7 @@ def export(
     """
     _check_format(fmt)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_folder(out_path.parent)
     model = model_for_export(design.model, weights)
     job = _Job(
         model=model,
@@ -185,14 +185,51 @@ def model_for_export(model: nn.Module, weights: str | Path | dict | None = None)
     if weights is None:
         return model
     state = read_weights(weights) if isinstance(weights, (str, Path)) else weights
+    mismatch = weights_mismatch(model, state)
+    if mismatch:
+        raise DesignerError(f"The weights file does not fit this design: {mismatch}.",
+                            hint="Export with the weights of a run trained on this same design.")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise DesignerError(
-            "The weights file does not fit this design: " + str(exc).splitlines()[0],
-            hint="Export with the weights of a run trained on this same design.",
-        ) from exc
+        raise DesignerError("The weights file does not fit this design: " + first_line(exc),
+                            hint="Export with the weights of a run trained on this same design.") from exc
     return model
+
+
+def weights_mismatch(model: nn.Module, state: dict) -> str:
+    """What keeps ``state`` from loading strictly into ``model``, in one line ('' if nothing):
+    missing and unexpected keys and shape differences, a few of each named."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} is {_shape(state[k])} in the file, {_shape(v)} in the design"
+              for k, v in expected.items() if k in state and hasattr(state[k], "shape")
+              and tuple(state[k].shape) != tuple(v.shape)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("with another shape", shapes)):
+        if items:
+            more = f" and {len(items) - 2} more" if len(items) > 2 else ""
+            parts.append(f"{len(items)} {label} ({', '.join(items[:2])}{more})")
+    return "; ".join(parts)
+
+
+def _shape(tensor) -> str:
+    return "x".join(str(s) for s in tensor.shape) or "a scalar"
+
+
+def prepare_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and make sure a file can be written in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".netsurgeon-write-test-{uuid.uuid4().hex[:8]}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise DesignerError(f"Cannot write to the folder {folder}: {exc.strerror or exc}.",
+                            hint="Choose another output folder.") from exc
+    return folder
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -205,12 +242,30 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
 # --- writing files atomically ------------------------------------------------------------------
 
 
+def _file_mode() -> int:
+    """The mode a newly created file gets (0o666 less the umask), read once at import."""
+    if os.name != "posix":
+        return 0o666
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place
+    with ordinary file permissions (safetensors writes its files owner-only)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         write(tmp)
-        os.replace(tmp, path)
+        try:
+            os.chmod(tmp, FILE_MODE)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise DesignerError(f"Cannot write {path}: {exc.strerror or exc}.",
+                                hint="Choose another output folder or file name.") from exc
     finally:
         if tmp.exists():
             tmp.unlink()

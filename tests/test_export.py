@@ -184,3 +184,54 @@ def test_a_design_that_does_not_run_is_refused_before_writing(tmp_path):
     with pytest.raises(DesignerError, match="does not run on a 1x64x64 input"):
         export(broken, "pt", tmp_path / "m.pt")
     assert not list(tmp_path.iterdir())
+
+
+def test_wrong_shaped_weights_name_the_keys_and_shapes(tmp_path):
+    d = design("resnet18_grey")
+    state = plain_state_dict(d.model)
+    state["fc.weight"] = torch.zeros(5, 512)
+    del state["bn1.bias"]
+    torch.save(state, tmp_path / "wrong.pt")
+    with pytest.raises(DesignerError) as info:
+        export(d, "pt", tmp_path / "m.pt", weights=tmp_path / "wrong.pt")
+    message = str(info.value)
+    assert "1 missing (bn1.bias)" in message
+    assert "fc.weight is 5x512 in the file, 10x512 in the design" in message
+    assert "\n" not in message
+
+
+def test_an_unwritable_output_folder_fails_with_one_clear_line(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(DesignerError, match=r"Cannot write to the folder .*a_file[/\\]out"):
+        export(design("resnet18_grey"), "pt", tmp_path / "a_file" / "out" / "m.pt")
+
+
+def test_exported_files_get_ordinary_permissions(tmp_path):
+    """safetensors writes owner-only files; an export meant for others must be readable."""
+    import os
+    import stat
+
+    d = design("resnet18_grey")
+    export(d, "safetensors", tmp_path / "m.safetensors", check=False)
+    (tmp_path / "plain").write_text("x")
+    mode = stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode)
+    if os.name == "posix":
+        assert mode == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+
+
+def test_cli_bad_weights_or_folder_print_one_line_and_exit_2(tmp_path, capsys):
+    project_mod = pytest.importorskip("designer.project")
+    from designer.__main__ import main
+
+    d = design("resnet18_grey")
+    project = tmp_path / "p.json"
+    project_mod.save_project(project_mod.Project(recipe=d.recipe, classes=[], data={}, training={}, runs=[]),
+                             project)
+    (tmp_path / "a_file").write_text("")
+    cases = [(["--weights", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "out")], "does not exist"),
+             (["-o", str(tmp_path / "a_file" / "out")], "Cannot write to the folder")]
+    for extra, reason in cases:
+        assert main(["export", str(project), "--format", "all", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert reason in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
