@@ -24,7 +24,9 @@ class ClassCountChart(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMinimumHeight(180)
-        self.legend = self.addLegend(offset=(-10, 10), labelTextColor="#374151")
+        # one row, on a white card, above the bars (the y range leaves it room; see set_split)
+        self.legend = self.addLegend(offset=(-10, 5), labelTextColor="#374151", colCount=3,
+                                     brush=pg.mkBrush(255, 255, 255, 230))
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.counts: dict[str, list[int]] = {}
         self.setToolTip("How many images each class has for training (blue), validation (orange) and test "
@@ -46,15 +48,16 @@ class ClassCountChart(pg.PlotWidget):
             self.counts[which] = [int(c) for c in counts]
             brushes = self._brushes(which, counts)
             label = {"train": "training", "val": "validation", "test": "test"}[which]
+            # ``brush`` is what the legend swatch shows (``brushes`` colours the bars); a named item
+            # joins the legend by itself when added.
             item = pg.BarGraphItem(x=x, height=counts, y0=bottom, width=0.7, brushes=brushes,
-                                   pen=pg.mkPen("w"), name=label)
+                                   brush=COLOURS[which], pen=pg.mkPen("w"), name=label)
             self.addItem(item)
-            self.legend.addItem(item, label)
             self.bars[which] = item
             bottom = bottom + counts
         self._ticks(split.classes)
         self.setXRange(-0.6, len(x) - 0.4, padding=0)
-        self.setYRange(0, max(1.0, float(bottom.max(initial=1))) * 1.08, padding=0)
+        self.setYRange(0, max(1.0, float(bottom.max(initial=1))) * 1.18, padding=0)
 
     @staticmethod
     def _brushes(which: str, counts: np.ndarray) -> list:

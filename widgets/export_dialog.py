@@ -50,6 +50,11 @@ FORMAT_TIPS = {
 COLUMNS = ("Format", "File", "Largest difference", "Check")
 
 
+def _diff_text(diff: float) -> str:
+    """The parity gap in words a non-programmer can read: exact, or its size."""
+    return "0 (identical)" if diff == 0 else f"{diff:.1e}"
+
+
 class ExportDialog(QDialog):
     def __init__(self, document, parent=None, context: TrainingContext | None = None):
         super().__init__(parent)
@@ -88,6 +93,9 @@ class ExportDialog(QDialog):
         form.addRow("Formats", grid)
         form.addRow("Folder", folder_row)
         self.progress = QProgressBar(textVisible=False, maximumHeight=12)
+        keep = self.progress.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # hidden, it still holds the row: Export/Close stay button-sized
+        self.progress.setSizePolicy(keep)
         self.progress.hide()
         self.status = QLabel("Each file is checked: it is read back and its outputs are compared with the "
                              "network's.", wordWrap=True, objectName="muted")
@@ -212,7 +220,7 @@ class ExportDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         ok = result is not None and result.ok
-        diff = "not checked" if result is None or result.max_abs_diff is None else f"{result.max_abs_diff:.2e}"
+        diff = "not checked" if result is None or result.max_abs_diff is None else _diff_text(result.max_abs_diff)
         cells = (FORMATS[fmt], str(result.path) if result else message, diff if result else "–",
                  "✓ ok" if ok else "✗ failed")
         for col, text in enumerate(cells):

@@ -90,6 +90,9 @@ class MetricsPlot(QWidget):
         bar.addWidget(QLabel("x axis:"))
         bar.addWidget(self.x_combo)
         self.acc_plot = self._plot("Accuracy", (0, 1.02))
+        # in per cent, as the progress text and the run table say it
+        ticks = [(v, f"{v * 100:.0f} %") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        self.acc_plot.getAxis("left").setTicks([ticks, []])
         self.loss_plot = self._plot("Loss", None)
         plots = QHBoxLayout()
         plots.addWidget(self.acc_plot)
@@ -113,7 +116,10 @@ class MetricsPlot(QWidget):
         plot = pg.PlotWidget(background="w")
         plot.setTitle(title, color="#374151", size="10pt")
         plot.setLabel("bottom", "iteration")
-        plot.addLegend(offset=(-10, 10) if title == "Loss" else (-10, -10), labelTextColor="#374151")
+        # Where curves seldom go: accuracy top-left (low early on), loss top-right (falls over time); on a
+        # white card so a curve passing under it does not make the names unreadable.
+        plot.addLegend(offset=(-10, 10) if title == "Loss" else (10, 10), labelTextColor="#374151",
+                       brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#e5e7eb"))
         plot.setMinimumHeight(200)
         # Ranges are set by hand (see _fit_ranges): an axis whose range changes is re-rendered, and
         # pyqtgraph's grid costs more than all the rest of a frame, so a few fixed guide lines stand in.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -118,6 +118,15 @@ class Gallery(QListWidget):
         self.setUniformItemSizes(True)
         self.empty_text = empty_text
 
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0 and self.empty_text:  # say why the area is blank
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#6b7280"))
+            painter.drawText(self.viewport().rect().adjusted(16, 16, -16, -16),
+                             Qt.AlignCenter | Qt.TextWordWrap, self.empty_text)
+            painter.end()
+
     def add(self, thumb, caption: str, tip: str) -> QListWidgetItem:
         item = QListWidgetItem(caption)
         if thumb is not None:
@@ -129,6 +138,9 @@ class Gallery(QListWidget):
 
     def set_misclassified(self, ev, thumbs: dict) -> None:
         self.clear()
+        self.empty_text = (f"No mistakes: all {ev.num_images} images were classified correctly."
+                           if not ev.misclassified else "")
+        self.viewport().update()
         for m in ev.misclassified:
             if m.path not in thumbs:
                 break

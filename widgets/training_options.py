@@ -90,6 +90,12 @@ def _combo(items, tip: str) -> QComboBox:
         combo.addItem(label, value)
         if rest:
             combo.setItemData(combo.count() - 1, rest[0], 3)  # Qt.ToolTipRole
+    # Long labels ("NVIDIA GPU (CUDA) — not available on this computer") must not widen the form past
+    # its side panel (which then clips the buttons and the progress text): the box takes the width it
+    # is given, and its drop-down list stays wide enough to read every label in full.
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
+    combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
     return combo
 
 

@@ -78,7 +78,7 @@ class TrainingPanel(QWidget):
         side.setLayout(left)
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(380)
+        scroll.setMinimumWidth(440)  # the option boxes show their labels in full
         scroll.setMaximumWidth(470)
         self.plot = MetricsPlot()
         self.runs = RunTable(self.context)
