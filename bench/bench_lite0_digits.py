@@ -4,11 +4,12 @@ Digits are grey 8x8 images, upscaled to 64x64 and replicated to 3 channels (exac
 for Lite0's mean = std = 0.5). Every mode trains on the SAME split (seed 0):
 - linear-probe: logistic regression on the frozen features (C picked on validation);
 - cached-head: the Linear head trained on cached features (Adam);
-- full: everything fine-tuned for a couple of epochs (SGD, fine-tune LR);
+- full: everything fine-tuned for a few epochs (SGD, the app's fine-tune LR, 10x below scratch);
+- full:0.01: the same at the from-scratch LR (8x8 digits are far from ImageNet);
 - scratch: the same architecture from random weights, same epochs (SGD, from-scratch LR).
 Wall seconds include building features where a mode needs them (each mode its own cache).
 
-    .venv/bin/python bench/bench_lite0_digits.py [--per-class 180] [--full-epochs 2] [--cached-epochs 30] [--threads 1]
+    .venv/bin/python bench/bench_lite0_digits.py [--per-class 180] [--full-epochs 3] [--cached-epochs 30] [--threads 1]
 
 One torch thread by default: on a shared 2-core machine two threads spin against other
 processes (Lite0 forward ran 9x slower that way).
@@ -41,9 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=180, help="images per digit (180 = all 1797)")
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--full-epochs", type=int, default=2)
+    parser.add_argument("--full-epochs", type=int, default=3)
     parser.add_argument("--cached-epochs", type=int, default=30)
-    parser.add_argument("--modes", default="linear-probe,cached-head,full,scratch")
+    parser.add_argument("--modes", default="linear-probe,cached-head,full,full:0.01,scratch",
+                        help="full:LR fine-tunes at base LR (plain full: the app's default, 10x below scratch)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's choice)")
     args = parser.parse_args()
 
@@ -75,8 +77,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         split = scan_folder(make_digits_folder(tmp / "data", per_class=args.per_class, size=args.size), 0.2, 0)
-        for mode in args.modes.split(","):
+        for label in args.modes.split(","):
+            mode, _, lr = label.partition(":")
             this_recipe, extra = settings[mode]
+            extra = {**extra, "lr": float(lr)} if lr else extra
             design = build(this_recipe)
             features._MEMORY.clear()  # the in-process cache would hand one mode's features to the next
             options = TrainOptions(mode=mode, batch_size=32, device="cpu", seed=0, event_interval_s=5.0, **extra)
@@ -86,14 +90,19 @@ def main() -> None:
             if events[-1].kind != "finished":
                 raise SystemExit(f"{mode}: {events[-1]}")
             history = load_run(tmp / mode).epochs
-            rows.append((mode, len(history), wall, events[-1].best_val_acc, first_time_to(history, 0.9)))
-            print(f"  {mode} done in {wall:.1f}s", file=sys.stderr)
+            lr_used = options.resolved_lr if mode in ("full", "scratch") else None
+            rows.append((label, len(history), wall, events[-1].best_val_acc, first_time_to(history, 0.9),
+                         [e["val_acc"] or 0 for e in history], lr_used))
+            print(f"  {label} done in {wall:.1f}s", file=sys.stderr)
     print(f"EfficientNet-Lite0 (ImageNet weights), digits {args.size}x{args.size} grey->3ch, "
           f"{len(split.train)} train / {len(split.val)} val, batch 32, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'mode':<14} {'epochs':>6} {'wall s':>8} {'val acc':>8} {'train s to 0.9':>15}")
-    for mode, epochs, wall, acc, t90 in rows:
-        print(f"{mode:<14} {epochs:>6} {wall:>8.1f} {acc:>8.3f} {'-' if t90 is None else f'{t90:.1f}':>15}")
+    print(f"{'mode':<14} {'base LR':>8} {'epochs':>6} {'wall s':>8} {'val acc':>8} {'train s to 0.9':>15}  "
+          "val acc per epoch")
+    for label, epochs, wall, acc, t90, per_epoch, lr in rows:
+        curve = " ".join(f"{a:.2f}" for a in per_epoch) if len(per_epoch) <= 8 else f"... {per_epoch[-1]:.2f}"
+        print(f"{label:<14} {'-' if lr is None else f'{lr:g}':>8} {epochs:>6} {wall:>8.1f} {acc:>8.3f} "
+              f"{'-' if t90 is None else f'{t90:.1f}':>15}  {curve}")
 
 
 if __name__ == "__main__":

@@ -106,10 +106,16 @@ def _arch_kwargs(name: str) -> dict:
 
 
 def _lite0(design, all_stages) -> _Base:
+    from .lite0 import BN_DECAY
+
     size = next((s.base_kwargs["image_size"] for s in reversed(all_stages) if "image_size" in s.base_kwargs),
                 None)
     size_arg = f", image_size={list(size)!r}" if size else ""
-    lines = [f'    model = EfficientNet.from_name("efficientnet-lite0"{size_arg})']
+    lines = [
+        "    # BatchNorm decay 0.9 (PyTorch momentum 0.1) rather than the TF port's 0.99, so the running",
+        "    # statistics follow your data within a short fine-tuning run; the weights are the same.",
+        f'    model = EfficientNet.from_name("efficientnet-lite0"{size_arg}, batch_norm_momentum={BN_DECAY})',
+    ]
     imports = ["from efficientnet_lite_pytorch import EfficientNet"]
     doc = "EfficientNet-Lite0 from efficientnet-lite-pytorch, then the edits made in NetSurgeon."
     if design.recipe.base.weights == "default":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,12 @@ def test_script_rebuilds_lite0_with_its_real_pretrained_weights(tmp_path):
     assert "from efficientnet_lite_pytorch import EfficientNet" in text
     report = script_check(script, None, tmp_path)
     assert (torch.tensor(report["logits"]) - app_logits(d)).abs().max() <= 1e-4
+    rebuilt = runpy.run_path(str(script))["build_model"](pretrained=False)  # main() runs only as __main__
+    assert bn_momenta(rebuilt) == bn_momenta(d.model) == pytest.approx([0.1] * 49)
+
+
+def bn_momenta(model: nn.Module) -> list[float]:
+    return [m.momentum for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
 
 
 @pytest.fixture(scope="module")

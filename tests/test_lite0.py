@@ -57,6 +57,13 @@ def test_padding_is_baked_in_and_set_image_size_fixes_it(pretrained):
     assert not model.training
 
 
+def test_batchnorm_momentum_is_pytorchs_default(pretrained):
+    """Not the TF port's 0.01, with which short fine-tuning runs validate on ImageNet statistics."""
+    model, _ = pretrained
+    momenta = [m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(momenta) == 49 and momenta == pytest.approx([0.1] * 49)
+
+
 def test_random_build_has_no_report():
     model, report = lite0.build(pretrained=False, image_size=(96, 128))
     assert report is None and lite0.has_static_padding(model)
