@@ -44,7 +44,7 @@ class LayerSpec:
     args: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, type: str, **kwargs: Any) -> "LayerSpec":
+    def of(cls, type: str, **kwargs: Any) -> LayerSpec:
         return cls(type, frozen_items(kwargs))
 
     @property
@@ -55,7 +55,7 @@ class LayerSpec:
         return {"type": self.type, "args": self.kwargs}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LayerSpec":
+    def from_dict(cls, data: dict) -> LayerSpec:
         return cls.of(data["type"], **data.get("args", {}))
 
 
@@ -163,7 +163,7 @@ class SetLayerParams(Op):
     params: tuple[tuple[str, Any], ...]
 
     @classmethod
-    def of(cls, path: str, **params: Any) -> "SetLayerParams":
+    def of(cls, path: str, **params: Any) -> SetLayerParams:
         return cls(path, frozen_items(params))
 
     def describe(self) -> str:

@@ -35,7 +35,7 @@ class BaseModel:
         return {"source": self.source, "name": self.name, "weights": self.weights}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BaseModel":
+    def from_dict(cls, data: dict) -> BaseModel:
         try:
             base = cls(str(data["source"]), str(data["name"]), str(data.get("weights", "default")))
         except (KeyError, TypeError) as exc:
@@ -53,13 +53,13 @@ class Recipe:
     base: BaseModel
     ops: tuple[Op, ...] = ()
 
-    def with_op(self, op: Op) -> "Recipe":
+    def with_op(self, op: Op) -> Recipe:
         return replace(self, ops=self.ops + (op,))
 
-    def with_ops(self, *ops: Op) -> "Recipe":
+    def with_ops(self, *ops: Op) -> Recipe:
         return replace(self, ops=self.ops + tuple(ops))
 
-    def with_base(self, base: BaseModel) -> "Recipe":
+    def with_base(self, base: BaseModel) -> Recipe:
         return replace(self, base=base)
 
     @property
@@ -74,7 +74,7 @@ class Recipe:
         return {"base": self.base.to_dict(), "ops": [op.to_dict() for op in self.ops]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Recipe":
+    def from_dict(cls, data: dict) -> Recipe:
         if not isinstance(data, dict) or "base" not in data:
             raise DesignerError("The design has no base model.")
         ops = data.get("ops", [])
@@ -83,7 +83,7 @@ class Recipe:
         return cls(BaseModel.from_dict(data["base"]), tuple(op_from_dict(o) for o in ops))
 
     @classmethod
-    def for_model(cls, name: str, weights: str = "default") -> "Recipe":
+    def for_model(cls, name: str, weights: str = "default") -> Recipe:
         """Recipe for a gallery name or a ``module:callable`` builder."""
         if ":" in name:
             return cls(BaseModel("builder", name, weights))
