@@ -114,7 +114,9 @@ def _lite0(design, all_stages) -> _Base:
     lines = [
         "    # BatchNorm decay 0.9 (PyTorch momentum 0.1) rather than the TF port's 0.99, so the running",
         "    # statistics follow your data within a short fine-tuning run; the weights are the same.",
-        f'    model = EfficientNet.from_name("efficientnet-lite0"{size_arg}, batch_norm_momentum={BN_DECAY})',
+        "    model = EfficientNet.from_name(",
+        f'        "efficientnet-lite0"{size_arg}, batch_norm_momentum={BN_DECAY}',
+        "    )",
     ]
     imports = ["from efficientnet_lite_pytorch import EfficientNet"]
     doc = "EfficientNet-Lite0 from efficientnet-lite-pytorch, then the edits made in NetSurgeon."
