@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -160,14 +161,19 @@ def test_cli_exports_several_formats_and_prints_each_parity(tmp_path, capsys):
     assert card["classes"] == ["a", "b", "c"] and card["metrics"]["best_val_acc"] == 0.75
 
 
-def test_cli_failure_exits_non_zero_with_the_reason(tmp_path, capsys):
+def _saved_project(tmp_path: Path) -> Path:
+    """resnet18_grey saved as a project file, for the CLI."""
     project_mod = pytest.importorskip("designer.project")
+    project = tmp_path / "p.json"
+    project_mod.save_project(project_mod.Project(recipe=design("resnet18_grey").recipe, classes=[], data={},
+                                                 training={}, runs=[]), project)
+    return project
+
+
+def test_cli_failure_exits_non_zero_with_the_reason(tmp_path, capsys):
     from designer.__main__ import main
 
-    d = design("resnet18_grey")
-    project = tmp_path / "p.json"
-    project_mod.save_project(project_mod.Project(recipe=d.recipe, classes=[], data={}, training={}, runs=[]),
-                             project)
+    project = _saved_project(tmp_path)
     torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "wrong.pt")
     code = main(["export", str(project), "--weights", str(tmp_path / "wrong.pt"), "--format", "safetensors",
                  "-o", str(tmp_path / "out")])
@@ -220,13 +226,9 @@ def test_exported_files_get_ordinary_permissions(tmp_path):
 
 
 def test_cli_bad_weights_or_folder_print_one_line_and_exit_2(tmp_path, capsys):
-    project_mod = pytest.importorskip("designer.project")
     from designer.__main__ import main
 
-    d = design("resnet18_grey")
-    project = tmp_path / "p.json"
-    project_mod.save_project(project_mod.Project(recipe=d.recipe, classes=[], data={}, training={}, runs=[]),
-                             project)
+    project = _saved_project(tmp_path)
     (tmp_path / "a_file").write_text("")
     cases = [(["--weights", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "out")], "does not exist"),
              (["-o", str(tmp_path / "a_file" / "out")], "Cannot write to the folder")]

@@ -27,13 +27,18 @@ def _wait(app, window, extra: float = 0.3) -> None:
 
 def _save(app, window, name: str) -> str:
     _wait(app, window)
+    return save_grab(window, name)
+
+
+def save_grab(widget, name: str) -> str:
+    """Grab ``widget`` as the screen shows it (falling back to Qt's own rendering) into docs/."""
     path = os.path.join(OUT, name)
-    screen = window.screen()
-    image = screen.grabWindow(window.winId()) if screen is not None else window.grab()
+    screen = widget.screen()
+    image = screen.grabWindow(widget.winId()) if screen is not None else widget.grab()
     if image.isNull() or image.width() < 100:
-        image = window.grab()
+        image = widget.grab()
     image.save(path)
-    print("wrote", path)
+    print("wrote", path, flush=True)
     return path
 
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from widgets.screenshots import OUT, SIZE
+from widgets.screenshots import OUT, SIZE, save_grab
 
 CLASSES = ("circle", "square", "triangle", "cross")
 IMAGE = 64
@@ -43,14 +43,7 @@ def _until(app, condition, what: str, timeout: float = TIMEOUT_S) -> None:
 
 def _grab(app, widget, name: str, settle: float = 0.6) -> str:
     _pump(app, settle)
-    path = os.path.join(OUT, name)
-    screen = widget.screen()
-    image = screen.grabWindow(widget.winId()) if screen is not None else widget.grab()
-    if image.isNull() or image.width() < 100:
-        image = widget.grab()
-    image.save(path)
-    print("wrote", path, flush=True)
-    return path
+    return save_grab(widget, name)
 
 
 def _make_images(root: Path) -> Path:
