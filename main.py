@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def make_app(argv=None):
     from PySide6.QtWidgets import QApplication
 
-    from widgets import style
+    from widgets.base import style
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("NetSurgeon")
@@ -43,8 +43,8 @@ def make_app(argv=None):
 def install_workspaces(window) -> None:
     """The Data & Training tab and the Export dialog, when this build has them."""
     try:
-        from widgets.export_dialog import ExportDialog
-        from widgets.training_workspace import TrainingWorkspace
+        from widgets.export.dialog import ExportDialog
+        from widgets.shell.training_workspace import TrainingWorkspace
     except ImportError:
         return
     workspace = TrainingWorkspace(window.qdoc)
@@ -60,7 +60,7 @@ def install_workspaces(window) -> None:
 
 def create_window(args: argparse.Namespace, doc=None, settings=None):
     """The main window, shown, with recovery offered and the requested model or project opening."""
-    from widgets.main_window import MainWindow
+    from widgets.shell.main_window import MainWindow
 
     window = MainWindow(doc=doc, settings=settings)
     install_workspaces(window)

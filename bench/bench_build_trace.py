@@ -21,10 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch
 
-from designer.analysis import analyze
-from designer.build import BaseCache, build
-from designer.graph import trace_graph
-from designer.recipe import Recipe
+from designer.inspect.analysis import analyze
+from designer.inspect.graph import trace_graph
+from designer.model.build import BaseCache, build
+from designer.model.recipe import Recipe
 
 
 def timed(fn):

@@ -63,12 +63,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from helpers_data import make_shapes_folder
 
-    from designer import features
-    from designer.build import build
-    from designer.data import scan_folder
-    from designer.ops import FreezeUntil, ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
-    from designer.training import TrainOptions, train
+    from designer.data.folders import scan_folder
+    from designer.model.build import build
+    from designer.model.ops import FreezeUntil, ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
+    from designer.train import features
+    from designer.train.engine import TrainOptions, train
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -77,7 +77,7 @@ def run_engine(model, loader, val_loader) -> list[float]:
     sys.path.insert(0, ROOT)
     from dataclasses import dataclass
 
-    from designer.training import TrainOptions, train_loaders
+    from designer.train.engine import TrainOptions, train_loaders
 
     @dataclass
     class BenchDesign:

@@ -33,8 +33,8 @@ def _window():
     from PySide6.QtCore import QSettings
 
     import main
-    from designer.document import Document
-    from widgets.main_window import MainWindow
+    from designer.app.document import Document
+    from widgets.shell.main_window import MainWindow
 
     app = main.make_app()
     tmp = tempfile.mkdtemp(prefix="nsbench-")
@@ -60,11 +60,11 @@ def _drawn(app, window) -> None:
 
 def phases(name: str) -> dict[str, float]:
     """The core's share, measured on its own (same calls the worker makes)."""
-    from designer.analysis import analyze
-    from designer.build import BaseCache, build
-    from designer.document import layer_states, resolve_policy
-    from designer.graph import trace_graph
-    from designer.recipe import Recipe
+    from designer.app.document import layer_states, resolve_policy
+    from designer.inspect.analysis import analyze
+    from designer.inspect.graph import trace_graph
+    from designer.model.build import BaseCache, build
+    from designer.model.recipe import Recipe
 
     cache = BaseCache()
     recipe = Recipe.for_model(name, "none")

@@ -100,10 +100,10 @@ def _pump(app, seconds: float, until=None) -> None:
 
 
 def _workspace(app, tmp: Path, size: int):
-    from designer.document import Document
-    from designer.ops import ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
-    from widgets.training_workspace import TrainingWorkspace
+    from designer.app.document import Document
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
+    from widgets.shell.training_workspace import TrainingWorkspace
 
     doc = Document(data_dir=str(tmp / f"app{size}"))
     doc.open_recipe(Recipe.for_model("resnet18", weights="none").with_ops(SetInput(size, size, 3),

@@ -55,13 +55,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from helpers_data import make_digits_folder
 
-    from designer import features
-    from designer.build import build
-    from designer.data import scan_folder
-    from designer.ops import Freeze, ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
-    from designer.runs import load_run, scratch_recipe, train_run
-    from designer.training import TrainOptions
+    from designer.data.folders import scan_folder
+    from designer.model.build import build
+    from designer.model.ops import Freeze, ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
+    from designer.train import features
+    from designer.train.engine import TrainOptions
+    from designer.train.runs import load_run, scratch_recipe, train_run
 
     recipe = Recipe.for_model("efficientnet_lite0").with_ops(
         SetInput(args.size, args.size, 1, conv_mode="replicate"), ReplaceClassifier(10))

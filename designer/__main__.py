@@ -11,9 +11,9 @@ import argparse
 import importlib
 import sys
 
-from .errors import DesignerError
+from designer.base.errors import DesignerError
 
-COMMAND_MODULES = ("designer.cli_core", "designer.cli_train", "designer.cli_export")
+COMMAND_MODULES = ("designer.cli.core", "designer.cli.train", "designer.cli.export")
 
 
 def make_parser() -> argparse.ArgumentParser:

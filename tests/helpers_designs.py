@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from designer.ops import (
+from designer.model.ops import (
     DeleteLayer,
     FreezeUntil,
     InsertAfter,
@@ -18,7 +18,7 @@ from designer.ops import (
     SetInput,
     SetLRFactor,
 )
-from designer.recipe import Recipe
+from designer.model.recipe import Recipe
 
 RECIPES = {
     # A new head and a 1-channel input (the first conv's filters adapted).
@@ -44,7 +44,7 @@ RECIPES = {
 
 @functools.cache
 def design(name: str):
-    from designer.build import build
+    from designer.model.build import build
 
     return build(RECIPES[name])
 

@@ -2,12 +2,11 @@
 
 import pytest
 
-pytest.importorskip("designer.build", reason="designer.build has not landed yet")
-from designer.build import BaseCache, build
-
-from designer.analysis import analyze, smallest_input_size
-from designer.ops import DeleteLayer, Freeze, InsertAfter, ReplaceClassifier, ReplaceLayer, SetInput
-from designer.recipe import Recipe
+pytest.importorskip("designer.model.build", reason="designer.model.build has not landed yet")
+from designer.inspect.analysis import analyze, smallest_input_size
+from designer.model.build import BaseCache, build
+from designer.model.ops import DeleteLayer, Freeze, InsertAfter, ReplaceClassifier, ReplaceLayer, SetInput
+from designer.model.recipe import Recipe
 
 
 @pytest.fixture(scope="module")

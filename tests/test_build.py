@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from designer import build as build_mod
-from designer import lite0
-from designer.build import BaseCache, build
-from designer.errors import DesignerError
-from designer.ops import (
+from designer.base.errors import DesignerError
+from designer.model import build as build_mod
+from designer.model import lite0
+from designer.model.build import BaseCache, build
+from designer.model.ops import (
     DeleteLayer,
     Freeze,
     InsertAfter,
@@ -20,7 +20,7 @@ from designer.ops import (
     SetLayerParams,
     SetLRFactor,
 )
-from designer.recipe import BaseModel, Recipe
+from designer.model.recipe import BaseModel, Recipe
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from designer.__main__ import main, make_parser
-from designer.cli_core import edit_ops
-from designer.cli_flags import format_op_flag, parse_input, parse_layer, parse_lr_factor, parse_set
-from designer.errors import DesignerError
-from designer.ops import (
+from designer.base.errors import DesignerError
+from designer.cli.core import edit_ops
+from designer.cli.flags import format_op_flag, parse_input, parse_layer, parse_lr_factor, parse_set
+from designer.model.ops import (
     DeleteLayer,
     Freeze,
     FreezeUntil,
@@ -29,8 +29,8 @@ from designer.ops import (
 
 # build/project land separately; until they do, the commands that need them are skipped
 needs_build = pytest.mark.skipif(
-    importlib.util.find_spec("designer.build") is None or importlib.util.find_spec("designer.project") is None,
-    reason="designer.build / designer.project have not landed yet")
+    importlib.util.find_spec("designer.model.build") is None or importlib.util.find_spec("designer.app.project") is None,
+    reason="designer.model.build / designer.app.project have not landed yet")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -82,7 +82,7 @@ def test_inspect_json_and_errors_with_fix(capsys):
 
 @needs_build
 def test_new_then_edit_then_inspect_project(tmp_path, capsys):
-    from designer.project import load_project
+    from designer.app.project import load_project
 
     project = str(tmp_path / "p.json")
     assert main(["new", "resnet18", "--weights", "none", "-o", project]) == 0

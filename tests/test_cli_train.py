@@ -12,9 +12,9 @@ import torch
 from helpers_data import make_shapes_folder
 
 from designer.__main__ import main
-from designer.cli_train import ProgressPrinter, _sigint_sets, parse_augment
-from designer.errors import DesignerError
-from designer.training_events import BatchEvent, EpochEvent, FinishedEvent
+from designer.base.errors import DesignerError
+from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
+from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
 
 
 @pytest.fixture(autouse=True)
@@ -66,12 +66,12 @@ def test_first_ctrl_c_stops_the_second_aborts():
         guard._handler(2, None)
 
 
-# --- end to end (needs designer.build and designer.project) ------------------------------------
+# --- end to end (needs designer.model.build and designer.app.project) ------------------------------------
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    for module in ("designer.build", "designer.finetune", "designer.project"):
+    for module in ("designer.model.build", "designer.model.policy", "designer.app.project"):
         pytest.importorskip(module)
     root = tmp_path_factory.mktemp("cli")
     data = make_shapes_folder(root / "data", per_class=10, size=24)

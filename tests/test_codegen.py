@@ -21,13 +21,13 @@ from helpers_designs import RECIPES, design, example_recipe
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from designer.codegen import generate_script, write_script
-from designer.codegen_check import expected_lr_factors
-from designer.codegen_layers import attr_expr, render_module
-from designer.export import plain_state_dict, sample_input
-from designer.ops import SetInput
-from designer.recipe import Recipe
-from designer.surgery import LAYER_LIBRARY
+from designer.codegen.layers import attr_expr, render_module
+from designer.codegen.script import generate_script, write_script
+from designer.export.formats import plain_state_dict, sample_input
+from designer.export.script import expected_lr_factors
+from designer.model.ops import SetInput
+from designer.model.recipe import Recipe
+from designer.model.surgery import LAYER_LIBRARY
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "example_script.py"
@@ -75,7 +75,7 @@ def test_script_rebuilds_lite0_with_its_real_pretrained_weights(tmp_path):
     """No --weights: the script loads the packaged ImageNet weights and adapts the first conv
     to one channel itself; its logits match the app's."""
     recipe = Recipe.for_model("efficientnet_lite0").with_ops(SetInput(64, 64, 1))
-    from designer.build import build
+    from designer.model.build import build
 
     d = build(recipe)
     script = write_script(d, tmp_path / "train.py")
@@ -170,7 +170,7 @@ def test_module_paths_become_attribute_access():
 
 def test_example_script_loads_app_weights(tmp_path):
     """The README example runs offline from the app's weights (no ImageNet download)."""
-    from designer.codegen import structure
+    from designer.codegen.script import structure
 
     d = structure(example_recipe())
     save_file(plain_state_dict(d.model), str(tmp_path / "w.safetensors"))
@@ -183,8 +183,8 @@ def test_example_script_loads_app_weights(tmp_path):
 
 @pytest.mark.parametrize("kind", sorted(LAYER_LIBRARY))
 def test_every_library_layer_can_be_written_as_code(kind):
-    from designer.ops import LayerSpec
-    from designer.surgery import make_layer
+    from designer.model.ops import LayerSpec
+    from designer.model.surgery import make_layer
 
     in_shape = (1, 8) if kind in ("BatchNorm1d", "Linear", "LayerNorm") else (1, 8, 16, 16)
     layer = make_layer(LayerSpec.of(kind), in_shape)

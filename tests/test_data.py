@@ -10,7 +10,8 @@ import torch
 from helpers_data import make_digits_folder, make_shapes_folder, truncate_file
 from PIL import Image
 
-from designer.data import (
+from designer.base.errors import DesignerError
+from designer.data.folders import (
     DatasetSplit,
     ImageDataset,
     class_weights,
@@ -18,8 +19,7 @@ from designer.data import (
     make_loader,
     scan_folder,
 )
-from designer.errors import DesignerError
-from designer.transforms import Augment, make_transform, preview_grid
+from designer.data.transforms import Augment, make_transform, preview_grid
 
 
 @dataclass

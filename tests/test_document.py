@@ -1,4 +1,4 @@
-"""designer.document: the GUI's source of truth, tested headless (no Qt)."""
+"""designer.app.document: the GUI's source of truth, tested headless (no Qt)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import os
 
 import pytest
 
-pytest.importorskip("designer.build")
-pytest.importorskip("designer.project")
+pytest.importorskip("designer.model.build")
+pytest.importorskip("designer.app.project")
 
-from designer.document import Document, Event, annotate_policy
-from designer.errors import DesignerError
-from designer.ops import DeleteLayer, Freeze, ReplaceClassifier, SetLRFactor
-from designer.recipe import Recipe
+from designer.app.document import Document, Event, annotate_policy
+from designer.base.errors import DesignerError
+from designer.model.ops import DeleteLayer, Freeze, ReplaceClassifier, SetLRFactor
+from designer.model.recipe import Recipe
 
 _CACHE = []
 
 
 def cache():
     if not _CACHE:
-        from designer.build import BaseCache
+        from designer.model.build import BaseCache
 
         _CACHE.append(BaseCache())
     return _CACHE[0]

@@ -10,12 +10,12 @@ import torch
 from helpers_data import make_digits_folder, truncate_file
 from helpers_train import tiny_cnn, tiny_design
 
-from designer.data import scan_folder
-from designer.errors import DesignerError
-from designer.evaluate import evaluate, predict
-from designer.probe import linear_probe
-from designer.training_events import TrainOptions
-from designer.transforms import make_transform
+from designer.base.errors import DesignerError
+from designer.data.folders import scan_folder
+from designer.data.transforms import make_transform
+from designer.train.evaluate import evaluate, predict
+from designer.train.events import TrainOptions
+from designer.train.probe import linear_probe
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ import torch
 from helpers_designs import RECIPES, design
 from torch import nn
 
-from designer import export as export_mod
-from designer.errors import DesignerError
-from designer.export import (
+from designer.base.errors import DesignerError
+from designer.export.formats import (
     FORMATS,
     ExportCancelled,
     card_path_for,
@@ -30,6 +29,7 @@ from designer.export import (
     read_weights,
     sample_input,
 )
+from designer.export import formats as export_mod
 
 TOL = 1e-4
 MEASURED: dict[tuple[str, str], float] = {}
@@ -92,8 +92,8 @@ def test_model_card_names_everything_needed_to_deploy(tmp_path):
     assert card["input"]["mean"] == [0.5, 0.5, 0.5] and card["input"]["std"] == [0.5, 0.5, 0.5]
     assert card["recipe"] == d.recipe.to_dict()
     assert card["training"] == training and card["metrics"] == metrics
-    from designer.lite0 import weights_path
-    from designer.weights import file_sha256
+    from designer.model.lite0 import weights_path
+    from designer.model.weights import file_sha256
 
     assert card["base_weights"]["sha256"] == file_sha256(weights_path())
 
@@ -143,7 +143,7 @@ def test_unchecked_export_reports_no_diff(tmp_path):
 
 
 def test_cli_exports_several_formats_and_prints_each_parity(tmp_path, capsys):
-    project_mod = pytest.importorskip("designer.project")
+    project_mod = pytest.importorskip("designer.app.project")
     from designer.__main__ import main
 
     d = design("inserted_deleted")
@@ -163,7 +163,7 @@ def test_cli_exports_several_formats_and_prints_each_parity(tmp_path, capsys):
 
 def _saved_project(tmp_path: Path) -> Path:
     """resnet18_grey saved as a project file, for the CLI."""
-    project_mod = pytest.importorskip("designer.project")
+    project_mod = pytest.importorskip("designer.app.project")
     project = tmp_path / "p.json"
     project_mod.save_project(project_mod.Project(recipe=design("resnet18_grey").recipe, classes=[], data={},
                                                  training={}, runs=[]), project)
@@ -182,8 +182,8 @@ def test_cli_failure_exits_non_zero_with_the_reason(tmp_path, capsys):
 
 
 def test_a_design_that_does_not_run_is_refused_before_writing(tmp_path):
-    from designer.build import build
-    from designer.ops import InsertAfter, LayerSpec
+    from designer.model.build import build
+    from designer.model.ops import InsertAfter, LayerSpec
 
     broken = build(RECIPES["resnet18_grey"].with_op(InsertAfter("avgpool", LayerSpec.of("Linear", in_features=7,
                                                                                          out_features=3))))

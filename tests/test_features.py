@@ -16,12 +16,12 @@ import torch
 from helpers_data import make_digits_folder, make_shapes_folder
 from helpers_train import final, tiny_design
 
-from designer import features
-from designer.data import scan_folder
-from designer.errors import DesignerError
-from designer.evaluate import evaluate
-from designer.probe import linear_probe, probe_layer, probe_layer_accuracy, probe_weights
-from designer.training_events import TrainOptions
+from designer.base.errors import DesignerError
+from designer.data.folders import scan_folder
+from designer.train import features
+from designer.train.evaluate import evaluate
+from designer.train.events import TrainOptions
+from designer.train.probe import linear_probe, probe_layer, probe_layer_accuracy, probe_weights
 
 
 @pytest.fixture(autouse=True)
@@ -148,13 +148,13 @@ def test_cache_hits_memory_then_disk_and_misses_on_change(digits, tmp_path):
     assert len(list(tmp_path.glob("features-*.pt"))) == 2
 
 
-# --- head-only training on cached features (needs designer.build) -------------------------------
+# --- head-only training on cached features (needs designer.model.build) -------------------------------
 
 
 @pytest.fixture(scope="module")
 def build():
-    pytest.importorskip("designer.finetune")
-    return pytest.importorskip("designer.build").build
+    pytest.importorskip("designer.model.policy")
+    return pytest.importorskip("designer.model.build").build
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +164,8 @@ def shapes(tmp_path_factory):
 
 
 def _recipe(*extra):
-    from designer.ops import FreezeUntil, ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
+    from designer.model.ops import FreezeUntil, ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
 
     return Recipe.for_model("resnet18", weights="none").with_ops(
         SetInput(32, 32, 3), ReplaceClassifier(3), FreezeUntil("layer4"), *extra)
@@ -176,7 +176,7 @@ def _head_opts(**kw):
 
 
 def test_cached_head_gives_the_same_head_update_as_full_training(build, shapes, tmp_path):
-    from designer.training import train
+    from designer.train.engine import train
 
     design = build(_recipe())
     twin = copy.deepcopy(design)
@@ -198,8 +198,8 @@ def test_cached_head_gives_the_same_head_update_as_full_training(build, shapes, 
 
 
 def test_not_eligible_says_why_and_suggests_full(build, shapes, tmp_path):
-    from designer.ops import Freeze
-    from designer.transforms import Augment
+    from designer.data.transforms import Augment
+    from designer.model.ops import Freeze
 
     unfrozen = build(_recipe(Freeze("layer4", frozen=False)))
     with pytest.raises(DesignerError, match="full") as err:
@@ -211,9 +211,9 @@ def test_not_eligible_says_why_and_suggests_full(build, shapes, tmp_path):
 
 
 def test_hand_over_to_fine_tuning_starts_from_the_trained_head(build, shapes, tmp_path):
-    from designer.ops import Freeze
-    from designer.runs import load_run_weights
-    from designer.training import train
+    from designer.model.ops import Freeze
+    from designer.train.engine import train
+    from designer.train.runs import load_run_weights
 
     design = build(_recipe())
     head_run = tmp_path / "head"
@@ -238,8 +238,8 @@ def test_cancel_while_caching_stops_with_loadable_weights(build, shapes, tmp_pat
 
 
 def test_probe_on_lite0_real_weights_digits(build, digits, tmp_path):
-    from designer.ops import ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
 
     design = build(Recipe.for_model("efficientnet_lite0").with_ops(
         SetInput(32, 32, 1, conv_mode="replicate"), ReplaceClassifier(10)))

@@ -5,16 +5,8 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
-from designer.errors import DesignerError
-from designer.finetune import (
-    apply_freeze,
-    decay_units,
-    module_state,
-    param_groups,
-    resolve_policy,
-    set_train_mode,
-)
-from designer.ops import (
+from designer.base.errors import DesignerError
+from designer.model.ops import (
     Freeze,
     FreezeUntil,
     LRPreset,
@@ -23,7 +15,15 @@ from designer.ops import (
     SetInput,
     SetLRFactor,
 )
-from designer.recipe import Recipe
+from designer.model.policy import (
+    apply_freeze,
+    decay_units,
+    module_state,
+    param_groups,
+    resolve_policy,
+    set_train_mode,
+)
+from designer.model.recipe import Recipe
 
 
 def meta(name):
@@ -71,7 +71,7 @@ def test_freeze_until_a_layer_without_parameters_freezes_what_comes_before():
 
 
 def test_head_preset_covers_a_whole_new_head():
-    from designer.build import build
+    from designer.model.build import build
 
     d = build(Recipe.for_model("resnet18", weights="none").with_ops(
         SetInput(32, 32), ReplaceClassifier(4, hidden=16, batchnorm=True), LRPreset("head_x10_rest_x0.1")))

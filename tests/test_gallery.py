@@ -10,15 +10,15 @@ import gc
 
 import pytest
 
-pytest.importorskip("designer.build", reason="designer.build has not landed yet")
+pytest.importorskip("designer.model.build", reason="designer.model.build has not landed yet")
 import torch
 from torch import nn
 
-from designer.analysis import analyze
-from designer.build import BaseCache, build
-from designer.ops import ReplaceClassifier, SetInput
-from designer.recipe import Recipe
-from designer.zoo import list_models
+from designer.inspect.analysis import analyze
+from designer.model.build import BaseCache, build
+from designer.model.ops import ReplaceClassifier, SetInput
+from designer.model.recipe import Recipe
+from designer.model.zoo import list_models
 
 GALLERY = [info.name for info in list_models()]
 SIZE = 64

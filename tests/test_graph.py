@@ -8,8 +8,8 @@ import torch
 import torchvision
 from torch import nn
 
-from designer import lite0
-from designer.graph import fold, format_shape, layout, trace_graph
+from designer.inspect.graph import fold, format_shape, layout, trace_graph
+from designer.model import lite0
 
 REQUIRED = ("label", "op_type", "kind", "path", "module", "out_shape", "params", "trainable",
             "frozen", "lr_factor", "flops", "depth", "order")

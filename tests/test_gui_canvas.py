@@ -8,9 +8,9 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401
 
-from designer.ops import Freeze, SetLRFactor
-from widgets import style
-from widgets.graph_items import NodeItem
+from designer.model.ops import Freeze, SetLRFactor
+from widgets.base import style
+from widgets.graph.items import NodeItem
 
 
 def render(view) -> QImage:

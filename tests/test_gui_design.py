@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401
 
-from designer.ops import ReplaceClassifier, SetInput
+from designer.model.ops import ReplaceClassifier, SetInput
 
 
 def node_item(window, path):
     """The canvas node showing ``path`` (for a head container: its last layer)."""
     canvas = window.design.canvas
-    from widgets.graph_model import visible_nodes_for
+    from designer.inspect.fold import visible_nodes_for
 
     return canvas.scene.nodes[visible_nodes_for(canvas.view_graph, path)[-1]]
 
@@ -134,7 +134,7 @@ def test_failing_edit_is_not_pushed_and_design_unchanged(qtbot, make_window, dia
     window = make_window()
     state = open_model(qtbot, window, "resnet18", "none")
     window.qdoc.select(["not.a.layer"])
-    from designer.ops import DeleteLayer
+    from designer.model.ops import DeleteLayer
 
     assert window.qdoc.edit([DeleteLayer("not.a.layer")])
     wait_idle(qtbot, window)

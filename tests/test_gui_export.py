@@ -19,7 +19,7 @@ from test_gui_training_support import (  # noqa: F401
 
 
 def _dialog(qtbot, ws):
-    from widgets.export_dialog import ExportDialog
+    from widgets.export.dialog import ExportDialog
 
     dialog = ExportDialog(ws.context.qdoc, ws)
     qtbot.addWidget(dialog)
@@ -75,7 +75,7 @@ def test_export_to_a_file_instead_of_a_folder_says_so(qtbot, workspace, tmp_path
 def test_python_highlighter_colours_keywords_strings_and_comments(qtbot):
     from PySide6.QtWidgets import QPlainTextEdit
 
-    from widgets.export_highlight import STYLES, PythonHighlighter
+    from widgets.export.highlight import STYLES, PythonHighlighter
 
     edit = QPlainTextEdit()
     qtbot.addWidget(edit)

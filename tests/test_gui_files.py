@@ -7,7 +7,7 @@ import os
 
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401
 
-from designer.ops import Freeze, ReplaceClassifier
+from designer.model.ops import Freeze, ReplaceClassifier
 
 
 def edited_window(qtbot, make_window, **kwargs):

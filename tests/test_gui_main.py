@@ -10,7 +10,7 @@ import main
 
 
 def launch(tmp_path, argv):
-    from designer.document import Document
+    from designer.app.document import Document
 
     main.make_app()
     doc = Document(cache=shared_cache(), data_dir=str(tmp_path / "appdata"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
-pytest.importorskip("designer.build")
-pytest.importorskip("designer.project")
+pytest.importorskip("designer.model.build")
+pytest.importorskip("designer.app.project")
 
 from PySide6.QtCore import QEvent, QSettings, QThread
 from PySide6.QtWidgets import QApplication
@@ -18,7 +18,7 @@ _CACHE = []
 def shared_cache():
     """One BaseCache for the whole session: each base model is built once."""
     if not _CACHE:
-        from designer.build import BaseCache
+        from designer.model.build import BaseCache
 
         _CACHE.append(BaseCache())
     return _CACHE[0]
@@ -28,7 +28,8 @@ class Dialogs:
     """Scripted answers for every modal the app could show; anything unscripted fails the test."""
 
     def __init__(self, monkeypatch):
-        from widgets import dialogs, feedback
+        from widgets.base import feedback
+        from widgets.design import dialogs
 
         self.errors: list[tuple[str, str]] = []
         self.infos: list[tuple[str, str]] = []
@@ -48,7 +49,8 @@ class Dialogs:
 
     def answer(self, name: str, value) -> list:
         """Make dialog ``name`` return ``value``; returns the list of calls' arguments."""
-        from widgets import dialogs, feedback
+        from widgets.base import feedback
+        from widgets.design import dialogs
 
         calls: list = []
         module = dialogs if name in ("ask_input", "ask_classifier", "ask_preset") else feedback
@@ -76,7 +78,7 @@ def top_levels() -> dict[int, str]:
 
 def close_and_check(window, dialogs) -> None:
     """Close like a user who discards changes; nothing may stay behind."""
-    from widgets import feedback
+    from widgets.base import feedback
 
     dialogs.monkeypatch.setattr(feedback, "ask_save_changes", lambda *a: "discard")
     threads = window.qdoc.findChildren(QThread)
@@ -90,8 +92,8 @@ def close_and_check(window, dialogs) -> None:
 @pytest.fixture
 def make_window(qtbot, tmp_path, dialogs):
     """Factory for main windows; each is closed and leak-checked after the test."""
-    from designer.document import Document
-    from widgets.main_window import MainWindow
+    from designer.app.document import Document
+    from widgets.shell.main_window import MainWindow
 
     before = top_levels()
     windows = []

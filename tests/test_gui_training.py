@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_gui_training_support import dialogs, load_data, runners_idle, shapes, train, workspace  # noqa: F401
 
-from designer.errors import DesignerError
+from designer.base.errors import DesignerError
 
 
 def test_two_epochs_feed_the_live_plot(qtbot, workspace, shapes, dialogs):
@@ -34,8 +34,8 @@ def test_two_epochs_feed_the_live_plot(qtbot, workspace, shapes, dialogs):
 
 
 def test_plot_buffers_points_and_redraws_on_its_timer(qtbot):
-    from designer.training_events import BatchEvent
-    from widgets.metrics_plot import REDRAW_MS, MetricsPlot
+    from designer.train.events import BatchEvent
+    from widgets.training.plot import REDRAW_MS, MetricsPlot
 
     plot = MetricsPlot()
     qtbot.addWidget(plot)
@@ -190,7 +190,7 @@ def _counting(cancel, n, fail_at=None):
 
 
 def test_job_runner_relays_items_results_and_errors(qtbot):
-    from widgets.worker import JobRunner
+    from widgets.base.worker import JobRunner
 
     runner = JobRunner()
     items, results, errors = [], [], []
@@ -212,7 +212,7 @@ def test_job_runner_relays_items_results_and_errors(qtbot):
 
 
 def test_job_runner_turns_crashes_into_one_line(qtbot):
-    from widgets.worker import JobRunner
+    from widgets.base.worker import JobRunner
 
     def crash(cancel):
         raise ZeroDivisionError("division by zero")

@@ -2,8 +2,8 @@
 shapes folder, the workspace in a window, scripted dialogs, and a check that no worker thread
 is left running afterwards.
 
-The network is resnet18 (random weights, 32x32, 3 classes) when ``designer.build`` and
-``designer.finetune`` exist, else a tiny CNN duck-typed as a ``Design`` (no recipe).
+The network is resnet18 (random weights, 32x32, 3 classes) when ``designer.model.build`` and
+``designer.model.policy`` exist, else a tiny CNN duck-typed as a ``Design`` (no recipe).
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ from helpers_data import make_shapes_folder
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-HAS_BUILD = all(importlib.util.find_spec(m) is not None for m in ("designer.build", "designer.finetune"))
-needs_build = pytest.mark.skipif(not HAS_BUILD, reason="designer.build / designer.finetune not there yet")
+HAS_BUILD = all(importlib.util.find_spec(m) is not None for m in ("designer.model.build", "designer.model.policy"))
+needs_build = pytest.mark.skipif(not HAS_BUILD, reason="designer.model.build / designer.model.policy not there yet")
 CLASSES = ("circle", "square", "triangle")
 
 
 def tiny_recipe(classes: int = 3):
-    from designer.ops import ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
 
     return Recipe.for_model("resnet18", weights="none").with_ops(SetInput(32, 32, 3), ReplaceClassifier(classes))
 
 
 def make_document(tmp_path, classes: int = 3, real: bool | None = None):
     """A Document showing a small network for ``classes`` classes."""
-    from designer.document import DesignState, Document
+    from designer.app.document import DesignState, Document
 
     doc = Document(data_dir=str(tmp_path / "appdata"))
     if HAS_BUILD if real is None else real:
@@ -50,7 +50,8 @@ class Dialogs:
     """Scripted dialogs: errors are recorded; an unscripted question fails the test."""
 
     def __init__(self, monkeypatch):
-        from widgets import feedback, training_dialogs
+        from widgets.base import feedback
+        from widgets.base import questions as training_dialogs
 
         self.errors: list[tuple[str, str]] = []
         self.monkeypatch = monkeypatch
@@ -69,7 +70,7 @@ class Dialogs:
         return fail
 
     def answer(self, name: str, value) -> list:
-        from widgets import training_dialogs
+        from widgets.base import questions as training_dialogs
 
         calls = []
 
@@ -91,7 +92,7 @@ def shapes(tmp_path):
 
 
 def runners_idle(widget) -> bool:
-    from widgets.worker import JobRunner
+    from widgets.base.worker import JobRunner
 
     return all(not r.running for r in widget.findChildren(JobRunner))
 
@@ -99,7 +100,7 @@ def runners_idle(widget) -> bool:
 @pytest.fixture
 def workspace(qtbot, tmp_path, dialogs):
     """Factory: ``workspace(doc)`` -> a TrainingWorkspace shown inside a QMainWindow."""
-    from widgets.training_workspace import TrainingWorkspace
+    from widgets.shell.training_workspace import TrainingWorkspace
 
     made = []
 

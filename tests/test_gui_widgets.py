@@ -9,8 +9,8 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from test_gui_support import dialogs, make_window, open_model, wait_idle  # noqa: F401
 
-from designer.ops import Freeze, InsertAfter, SetLayerParams
-from widgets.graph_scene import LAYER_MIME
+from designer.model.ops import Freeze, InsertAfter, SetLayerParams
+from widgets.graph.scene import LAYER_MIME
 
 
 def resnet_window(qtbot, make_window):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from designer import lite0
-from designer.weights import read_state_dict
+from designer.model import lite0
+from designer.model.weights import read_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from designer import project as project_mod
-from designer.errors import DesignerError
-from designer.ops import (
+from designer.app import project as project_mod
+from designer.app.project import FORMAT_VERSION, MIGRATIONS, Project, load_project, save_project
+from designer.base.errors import DesignerError
+from designer.model.ops import (
     DeleteLayer,
     Freeze,
     FreezeUntil,
@@ -20,8 +21,7 @@ from designer.ops import (
     SetLayerParams,
     SetLRFactor,
 )
-from designer.project import FORMAT_VERSION, MIGRATIONS, Project, load_project, save_project
-from designer.recipe import Recipe
+from designer.model.recipe import Recipe
 
 RECIPE = Recipe.for_model("resnet18", weights="none").with_ops(
     SetInput(64, 64, 1, "replicate"), ReplaceClassifier(5, dropout=0.2, hidden=32, batchnorm=True),

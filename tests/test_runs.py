@@ -9,10 +9,10 @@ import torch
 from helpers_data import make_digits_folder
 from helpers_train import final, tiny_design
 
-from designer.data import scan_folder
-from designer.errors import DesignerError
-from designer.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
-from designer.training_events import TrainOptions
+from designer.base.errors import DesignerError
+from designer.data.folders import scan_folder
+from designer.train.events import TrainOptions
+from designer.train.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
 
 
 @pytest.fixture(autouse=True)
@@ -102,11 +102,11 @@ def test_bad_mode_and_new_run_dirs(split, tmp_path):
 
 
 def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path):
-    pytest.importorskip("designer.build")
-    pytest.importorskip("designer.finetune")
-    from designer.ops import ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
-    from designer.runs import compare_modes, scratch_recipe
+    pytest.importorskip("designer.model.build")
+    pytest.importorskip("designer.model.policy")
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
+    from designer.train.runs import compare_modes, scratch_recipe
 
     recipe = Recipe.for_model("helpers_train:tiny_rgb_cnn").with_ops(
         SetInput(16, 16, 1, conv_mode="adapt"), ReplaceClassifier(10))

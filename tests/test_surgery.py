@@ -6,10 +6,10 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
-from designer import lite0
-from designer.errors import DesignerError
-from designer.ops import LayerSpec
-from designer.surgery import (
+from designer.base.errors import DesignerError
+from designer.model import lite0
+from designer.model.ops import LayerSpec
+from designer.model.surgery import (
     LAYER_LIBRARY,
     adapt_input_conv,
     adapt_stats,

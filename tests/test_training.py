@@ -11,9 +11,10 @@ import torch
 from helpers_data import make_shapes_folder, truncate_file
 from torch import nn
 
-from designer.data import scan_folder
-from designer.errors import DesignerError
-from designer.training import (
+from designer.base.errors import DesignerError
+from designer.data.folders import scan_folder
+from designer.data.transforms import Augment
+from designer.train.engine import (
     TrainOptions,
     default_lr,
     event_from_dict,
@@ -22,7 +23,6 @@ from designer.training import (
     resolve_device,
     train,
 )
-from designer.transforms import Augment
 
 
 @pytest.fixture(autouse=True)
@@ -276,10 +276,10 @@ def test_grey_digits_train_with_adapted_or_replicated_input(digits, tmp_path, ch
 
 
 def _resnet_design(*policy_ops):
-    build = pytest.importorskip("designer.build")
-    pytest.importorskip("designer.finetune")
-    from designer.ops import ReplaceClassifier, SetInput
-    from designer.recipe import Recipe
+    build = pytest.importorskip("designer.model.build")
+    pytest.importorskip("designer.model.policy")
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
 
     recipe = Recipe.for_model("resnet18", weights="none").with_ops(SetInput(24, 24), ReplaceClassifier(3),
                                                                    *policy_ops)
@@ -287,7 +287,7 @@ def _resnet_design(*policy_ops):
 
 
 def test_frozen_layers_and_their_batchnorm_stay_unchanged(split, tmp_path):
-    from designer.ops import FreezeUntil
+    from designer.model.ops import FreezeUntil
 
     design = _resnet_design(FreezeUntil("layer3"))
     before = {k: v.clone() for k, v in design.model.state_dict().items()}

@@ -9,8 +9,8 @@ from safetensors.torch import save_file
 from torch import nn
 from torchvision.models import mnasnet0_5, resnet18
 
-from designer.errors import DesignerError
-from designer.weights import LoadReport, file_sha256, load_into, read_state_dict
+from designer.base.errors import DesignerError
+from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
 
 
 class _Evil:

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from designer import lite0, zoo
-from designer.errors import DesignerError
-from designer.recipe import BaseModel
+from designer.base.errors import DesignerError
+from designer.model import lite0, zoo
+from designer.model.recipe import BaseModel
 
 CATEGORIES = {"basic", "high-accuracy", "edge"}
 

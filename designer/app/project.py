@@ -1,0 +1,170 @@
+"""The project file (``*.nsd.json``): a recipe plus the settings around it, as versioned JSON.
+
+The schema is documented, with an example, in ``docs/project-format.md``. Files from
+older versions are upgraded on load by ``MIGRATIONS`` (version n -> n + 1, one step
+at a time); files from a newer NetSurgeon are refused with a message saying so, never
+half-read. A bare recipe (``{"base": ..., "ops": [...]}``) is version 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from designer.base.errors import DesignerError
+from designer.model.recipe import Recipe
+
+FORMAT = "netsurgeon-project"
+FORMAT_VERSION = 1
+SUFFIX = ".nsd.json"
+
+
+@dataclass
+class Project:
+    recipe: Recipe
+    classes: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)  # data panel settings (folder, split, augmentation)
+    training: dict = field(default_factory=dict)  # training options
+    runs: list[str] = field(default_factory=list)  # run folders, oldest first
+
+
+# --- to and from plain dicts ----------------------------------------------------------------------
+
+
+def project_to_dict(project: Project) -> dict:
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "recipe": project.recipe.to_dict(),
+        "classes": [str(c) for c in project.classes],
+        "data": dict(project.data),
+        "training": dict(project.training),
+        "runs": [str(r) for r in project.runs],
+    }
+
+
+def project_from_dict(data, where: str = "The project") -> Project:
+    """A ``Project`` from a parsed file of any known version (migrated first)."""
+    data = migrate(data, where)
+    if "recipe" not in data:
+        raise DesignerError(f"{where} has no design (its 'recipe' entry is missing).",
+                            hint="The file is damaged; open an autosave or a backup instead.")
+    return Project(
+        recipe=Recipe.from_dict(data["recipe"]),
+        classes=_list_of_str(data.get("classes", []), "classes", where),
+        data=_dict(data.get("data", {}), "data", where),
+        training=_dict(data.get("training", {}), "training", where),
+        runs=_list_of_str(data.get("runs", []), "runs", where),
+    )
+
+
+def _list_of_str(value, key: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DesignerError(f"{where}'s '{key}' entry should be a list of names, not {value!r}.")
+    return list(value)
+
+
+def _dict(value, key: str, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise DesignerError(f"{where}'s '{key}' entry should be a JSON object, not {value!r}.")
+    return dict(value)
+
+
+# --- versions -------------------------------------------------------------------------------------
+
+
+def _from_v0(data: dict) -> dict:
+    """Version 0 was a bare recipe ``{"base": ..., "ops": [...]}`` with no settings around it."""
+    return {"format": FORMAT, "version": 1, "recipe": {"base": data["base"], "ops": data.get("ops", [])},
+            "classes": [], "data": {}, "training": {}, "runs": []}
+
+
+# version n -> a function turning a version-n dict into a version-(n + 1) dict
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_v0}
+
+
+def file_version(data, where: str = "The project") -> int:
+    if not isinstance(data, dict):
+        raise DesignerError(f"{where} is not a NetSurgeon project (it holds a {type(data).__name__}, "
+                            "not a JSON object).")
+    if "format" not in data and "version" not in data and "base" in data:
+        return 0
+    if data.get("format") != FORMAT:
+        raise DesignerError(f"{where} is not a NetSurgeon project (format {data.get('format')!r}).",
+                            hint="Open a .nsd.json file saved by NetSurgeon.")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise DesignerError(f"{where} has no valid format version ({version!r}).")
+    return version
+
+
+def migrate(data, where: str = "The project") -> dict:
+    """Upgrade a parsed project of any older version to ``FORMAT_VERSION``."""
+    version = file_version(data, where)
+    if version > FORMAT_VERSION:
+        raise DesignerError(
+            f"{where} was made by a newer NetSurgeon (file format {version}; this one reads up to "
+            f"{FORMAT_VERSION}).", hint="Update NetSurgeon to open it.")
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    return data
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def save_project(project: Project, path) -> None:
+    """Write ``project`` to ``path`` atomically: a temp file beside it, then a rename."""
+    path = os.fspath(path)
+    try:
+        text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
+        raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nsd-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise DesignerError(f"Cannot save the project in {folder}: {exc.strerror or exc}.",
+                            hint="Choose a folder you can write to.") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise DesignerError(f"Cannot save the project to {path}: {exc.strerror or exc}.") from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def load_project(path) -> Project:
+    """Read a project (any older version is migrated; a bare recipe JSON is accepted)."""
+    path = os.fspath(path)
+    name = f"'{os.path.basename(path)}'"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError as exc:
+        raise DesignerError(f"The project file {path} does not exist.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DesignerError(f"The project file {path} cannot be read: {exc}.") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DesignerError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+                            hint="The file is damaged; open an autosave or a backup instead.") from exc
+    return project_from_dict(data, name)

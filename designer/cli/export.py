@@ -1,0 +1,104 @@
+"""CLI: ``python -m designer export PROJECT --format F [--format F ...] -o OUT``.
+
+Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
+``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py``, plus
+``model.card.json``), verifies each one and prints its parity (max abs
+difference of the outputs). Any failed format makes the exit code 2, after the
+other formats have been written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from designer.base.errors import DesignerError
+
+ALL = "all"
+
+
+def register(subparsers) -> None:
+    from designer.export.formats import DEFAULT_TOLERANCE, FORMATS
+
+    p = subparsers.add_parser(
+        "export", help="export a design: weights, ONNX, torch.export, TorchScript, training script",
+        description="Export a project's network and check that every export reproduces it.",
+    )
+    p.add_argument("project", help="project file (.json)")
+    p.add_argument("--weights", help="trained weights to export, e.g. RUN_DIR/best.pt "
+                   "(default: the design's own weights)")
+    p.add_argument("--format", dest="formats", action="append", required=True,
+                   choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
+    p.add_argument("-o", "--output", required=True, help="folder to write into")
+    p.add_argument("--name", default="model", help="file name stem (default: model)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help="largest allowed output difference")
+    p.add_argument("--no-check", action="store_true", help="skip verifying the exports")
+    p.add_argument("--json", action="store_true", help="one JSON line per format")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from dataclasses import replace
+
+    from designer.app.project import load_project
+    from designer.export.formats import FORMATS, default_path, export, model_for_export, prepare_folder
+    from designer.model.build import build
+
+    project = load_project(args.project)
+    prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
+    design = build(project.recipe)
+    if args.weights:  # loaded once: a bad file fails here, not once per format
+        design = replace(design, model=model_for_export(design.model, args.weights))
+    formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
+    training, metrics = run_info(args.weights, project)
+    failed = 0
+    for fmt in formats:
+        start = time.perf_counter()
+        try:
+            result = export(design, fmt, default_path(args.output, fmt, args.name),
+                            classes=project.classes or None, training=training, metrics=metrics,
+                            check=not args.no_check, tolerance=args.tolerance)
+        except DesignerError as exc:
+            failed += 1
+            _report_failure(args, fmt, exc)
+            continue
+        _report(args, result, time.perf_counter() - start)
+    return 2 if failed else 0
+
+
+def run_info(weights: str | None, project) -> tuple[dict | None, dict | None]:
+    """Training settings and final metrics: from the run's history.json when exporting a
+    run's weights, else the project's training settings and no metrics."""
+    training = dict(project.training) if getattr(project, "training", None) else None
+    if not weights:
+        return training, None
+    history = Path(weights).with_name("history.json")
+    try:
+        data = json.loads(history.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return training, None
+    epochs = data.get("epochs") or [{}]
+    metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
+               "final_epoch": epochs[-1], "status": data.get("status")}
+    return data.get("options") or training, metrics
+
+
+def _report(args, result, seconds: float) -> None:
+    if args.json:
+        print(json.dumps({"format": result.format, "path": str(result.path), "ok": result.ok,
+                          "max_abs_diff": result.max_abs_diff, "note": result.note,
+                          "seconds": round(seconds, 2)}))
+        return
+    diff = "not checked" if result.max_abs_diff is None else f"max abs diff {result.max_abs_diff:.2e}"
+    note = f"  ({result.note})" if result.note else ""
+    print(f"{result.format:<12} {result.path!s:<40} {diff}  {seconds:.1f} s{note}")
+
+
+def _report_failure(args, fmt: str, exc: DesignerError) -> None:
+    if args.json:
+        print(json.dumps({"format": fmt, "ok": False, "error": str(exc)}))
+    else:
+        print(f"{fmt:<12} FAILED: {exc}", file=sys.stderr)

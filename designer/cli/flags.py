@@ -1,0 +1,138 @@
+"""Command-line flags <-> edit ops: how ``edit`` spells an op, and how a fix is printed.
+
+``PATH=Type[:k=v,...]`` for layers, ``PATH:k=v,...`` for hyperparameters,
+``CxHxW[:replicate]`` for the input. Values are Python literals where they
+parse as one (``3``, ``0.5``, ``(7,7)``, ``true``), else plain strings.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from designer.base.errors import DesignerError
+from designer.model.ops import (
+    DeleteLayer,
+    Freeze,
+    FreezeUntil,
+    InsertAfter,
+    LayerSpec,
+    LRPreset,
+    Op,
+    ReplaceClassifier,
+    ReplaceLayer,
+    SetBatchNormMode,
+    SetInput,
+    SetLayerParams,
+    SetLRFactor,
+)
+
+
+def parse_input(text: str) -> SetInput:
+    """``1x32x32``, ``1x32x32:replicate`` or ``64x64`` (3 channels) -> SetInput."""
+    dims, _, mode = text.partition(":")
+    mode = mode or "adapt"
+    try:
+        sizes = [int(d) for d in dims.lower().split("x")]
+    except ValueError:
+        sizes = []
+    if len(sizes) == 2:
+        sizes = [3, *sizes]
+    if len(sizes) != 3 or min(sizes) < 1 or mode not in ("adapt", "replicate"):
+        raise DesignerError(f"'{text}' is not an input size.",
+                            hint="Write CxHxW, e.g. 3x224x224 or 1x32x32:replicate.")
+    c, h, w = sizes
+    return SetInput(h, w, c, mode)
+
+
+def _value(text: str):
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, '(7,7)' -> (7, 7), 'none' -> None, else the string."""
+    text = text.strip()
+    special = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in special:
+        return special[text.lower()]
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _kwargs(text: str, where: str) -> dict:
+    """``k=v,k2=(1,2)`` -> dict; commas inside brackets do not split."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    out = {}
+    for part in filter(str.strip, parts):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise DesignerError(f"'{part}' in {where} is not key=value.", hint="Write e.g. kernel_size=3,stride=2.")
+        out[key.strip()] = _value(value)
+    return out
+
+
+def parse_layer(text: str, flag: str) -> tuple[str, LayerSpec]:
+    """``PATH=Type[:k=v,...]`` -> (path, LayerSpec)."""
+    path, eq, rest = text.partition("=")
+    layer_type, _, args = rest.partition(":")
+    if not eq or not path.strip() or not layer_type.strip():
+        raise DesignerError(f"{flag} '{text}' is not PATH=Type[:k=v,...].",
+                            hint=f"For example {flag} features.3=Dropout:p=0.2")
+    return path.strip(), LayerSpec.of(layer_type.strip(), **_kwargs(args, flag))
+
+
+def parse_set(text: str) -> tuple[str, dict]:
+    path, colon, args = text.partition(":")
+    params = _kwargs(args, "--set") if colon else {}
+    if not path.strip() or not params:
+        raise DesignerError(f"--set '{text}' is not PATH:k=v,...", hint="For example --set layer4.0.conv1:stride=1")
+    return path.strip(), params
+
+
+def parse_lr_factor(text: str) -> tuple[str, float]:
+    path, eq, factor = text.rpartition("=")
+    try:
+        value = float(factor)
+    except ValueError:
+        value = -1.0
+    if not eq or value < 0:
+        raise DesignerError(f"--lr-factor '{text}' is not PATH=F.", hint="For example --lr-factor layer4=0.1")
+    return path.strip(), value
+
+
+def _flag_value(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ",".join(_flag_value(v) for v in value) + ")"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def format_op_flag(op: Op) -> str:
+    """The ``edit`` flag that appends ``op``: how the CLI spells a one-click fix."""
+    def spec(layer: LayerSpec) -> str:
+        args = ",".join(f"{k}={_flag_value(v)}" for k, v in layer.args)
+        return layer.type + (f":{args}" if args else "")
+
+    if isinstance(op, SetInput):
+        return f"--input {op.channels}x{op.height}x{op.width}" + (":replicate" if op.conv_mode == "replicate" else "")
+    if isinstance(op, ReplaceClassifier):
+        extra = (f" --head-dropout {op.dropout:g}" if op.dropout else "") + \
+            (f" --head-hidden {op.hidden}" if op.hidden else "") + (" --head-bn" if op.batchnorm else "")
+        return f"--classes {op.num_classes}{extra}"
+    simple = {
+        DeleteLayer: lambda: f"--delete {op.path}",
+        InsertAfter: lambda: f"--insert-after {op.path}={spec(op.layer)}",
+        ReplaceLayer: lambda: f"--replace {op.path}={spec(op.layer)}",
+        SetLayerParams: lambda: f"--set {op.path}:" + ",".join(f"{k}={_flag_value(v)}" for k, v in op.params),
+        Freeze: lambda: f"--{'freeze' if op.frozen else 'unfreeze'} {op.path}",
+        FreezeUntil: lambda: f"--freeze-until {op.path}",
+        SetLRFactor: lambda: f"--lr-factor {op.path}={op.factor:g}",
+        LRPreset: lambda: f"--lr-preset {op.name}",
+        SetBatchNormMode: lambda: f"--bn-mode {op.mode}",
+    }
+    return simple[type(op)]() if type(op) in simple else op.describe()

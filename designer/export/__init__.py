@@ -1,0 +1,1 @@
+"""Writing a design to weight files, deployable formats and a script, each checked against the model."""

@@ -1,0 +1,97 @@
+"""Export the training script and check it the way a user would run it.
+
+The check writes the model's weights to a temporary ``.safetensors`` file and
+runs ``python train.py --weights ... --check`` in a fresh interpreter, from a
+temporary folder, without this project on ``PYTHONPATH``. The script must
+rebuild a network with the same state-dict keys and LR factors, and its logits
+for the fixed seeded input must match the model's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from designer.base.errors import DesignerError
+
+CHECK_TIMEOUT_S = 300
+
+
+def export_script(design, job, out_path: Path, *, training=None, classes=None, check=True):
+    """Write the script; returns (max abs diff of the logits or None, note)."""
+    from designer.codegen.script import write_script
+    from designer.export.formats import max_abs_diff, network_input, sample_input
+
+    job.step(0.1, "Writing the training script")
+    write_script(design, out_path, training=training, classes=classes)
+    if not check:
+        return None, "not run"
+    job.step(0.3, "Running the script in a fresh Python to check it")
+    report = run_check(out_path, job.model)
+    with torch.no_grad():
+        reference = job.model(sample_input(network_input(design)[0], 2, seed=0))
+    _compare_structure(report, job.model, design)
+    diff = max_abs_diff(reference, torch.tensor(report["logits"]))
+    return diff, "checked by running it with the model's weights in a fresh Python"
+
+
+def run_check(script: Path, model) -> dict:
+    """Run ``script --weights <model's weights> --check`` outside the project; its JSON report."""
+    from safetensors.torch import save_file
+
+    from designer.export.formats import plain_state_dict
+
+    with tempfile.TemporaryDirectory(prefix="netsurgeon-check-") as tmp:
+        weights = Path(tmp) / "weights.safetensors"
+        save_file(plain_state_dict(model), str(weights))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        cmd = [sys.executable, str(Path(script).resolve()), "--weights", str(weights), "--check"]
+        try:
+            proc = subprocess.run(cmd, check=False, cwd=tmp, env=env, capture_output=True, text=True,
+                                  timeout=CHECK_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise DesignerError(f"The generated script did not finish its check in {CHECK_TIMEOUT_S} s.") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise DesignerError(f"The generated script failed when run: {last}",
+                            hint="Please report this design; the other export formats still work.")
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError) as exc:
+        raise DesignerError("The generated script's check printed no readable report.") from exc
+
+
+def _compare_structure(report: dict, model, design) -> None:
+    keys = list(model.state_dict())
+    if report["keys"] != keys:
+        missing = sorted(set(keys) - set(report["keys"]))[:3]
+        extra = sorted(set(report["keys"]) - set(keys))[:3]
+        raise DesignerError(
+            "The generated script builds a different network from the app's "
+            f"(missing {missing or 'none'}, extra {extra or 'none'}).",
+            hint="Please report this design; the other export formats still work.",
+        )
+    expected = expected_lr_factors(design)
+    if expected is not None and _rounded(report["lr_factors"]) != _rounded(expected):
+        raise DesignerError("The generated script freezes layers or sets learning rates differently "
+                            "from the app.", hint="Please report this design.")
+
+
+def expected_lr_factors(design) -> dict[str, float] | None:
+    """Parameter name -> LR factor for every trainable parameter, as the app trains them."""
+    from designer.model.policy import param_groups, resolve_policy
+
+    policy = resolve_policy(design.recipe, design.model)
+    groups = param_groups(design.model, policy, 1.0, 0.0)
+    names = {id(p): n for n, p in design.model.named_parameters()}
+    return {names[id(p)]: g["lr"] for g in groups for p in g["params"]}
+
+
+def _rounded(table: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 9) for k, v in table.items()}

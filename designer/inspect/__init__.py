@@ -1,0 +1,1 @@
+"""Looking at a built network without changing it: tracing, the layer graph, folding and the analyzer."""

@@ -1,0 +1,390 @@
+"""Replay a recipe: the base model plus each structural op, giving a ``Design``.
+
+Each structural op has a small handler in ``OP_HANDLERS`` (keyed by ``op.kind``)
+that edits a mutable ``_Work`` state in place. Policy ops (freeze, LR factors,
+BatchNorm mode) change nothing here; ``finetune`` reads them.
+
+Caching: ``BaseCache`` keeps each base model once and also the last few built
+structural prefixes, so adding a policy op, or one more structural op, replays
+only what is new. Everything handed out is a deep copy: a caller may train or
+edit its model freely without touching the cache.
+
+Build never runs a real forward pass to check the result: a design whose later
+layers no longer fit still builds, and ``analysis`` reports where it breaks.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from designer.base.errors import DesignerError
+from designer.model import lite0
+from designer.model.ops import Op
+from designer.model.recipe import BaseModel, Recipe
+from designer.model.surgery import (
+    adapt_input_conv,
+    adapt_stats,
+    find_classifier,
+    find_first_conv,
+    get_module,
+    head_layers,
+    head_out_features,
+    io_shapes,
+    make_head,
+    make_layer,
+    meta_copy,
+    needs_shape,
+    path_exists,
+    rebuild_layer,
+    set_module,
+    shape_into,
+)
+
+# Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
+MEMO_MAX_PARAMS = 200_000_000
+
+
+@dataclass
+class Design:
+    """What a built recipe gives you."""
+
+    model: nn.Module
+    recipe: Recipe
+    input_shape: tuple[int, int, int]  # C, H, W of the data (1 for grey, also when replicated)
+    mean: tuple  # per channel the network sees, already adapted to C
+    std: tuple
+    replicate_grey: bool = False  # data must repeat 1 channel to 3 before Normalize
+    classifier_path: str = ""
+    num_classes: int = 0
+    load_report: object = None  # weights.LoadReport | None
+
+
+@dataclass
+class _Work:
+    """The state a replay edits; everything but the model is plain data."""
+
+    model: nn.Module
+    input_shape: tuple[int, int, int]
+    mean: tuple
+    std: tuple
+    replicate_grey: bool
+    classifier_path: str
+    num_classes: int
+    sizes_changed: bool = False  # the spatial sizes reaching some layer may have changed
+
+
+    @property
+    def network_shape(self) -> tuple[int, int, int]:
+        """What enters the network itself: replicated grey arrives as 3 channels."""
+        c, h, w = self.input_shape
+        return (3, h, w) if self.replicate_grey else (c, h, w)
+
+    def copy(self) -> _Work:
+        return replace(self, model=copy.deepcopy(self.model))
+
+
+def _default_loader(base: BaseModel):
+    from designer.model.zoo import build_base
+
+    return build_base(base)
+
+
+def _default_defaults(base: BaseModel):
+    from designer.model.zoo import defaults_for
+
+    return defaults_for(base)
+
+
+class BaseCache:
+    """Base models by ``BaseModel`` (built once), plus the last few built structural prefixes.
+
+    ``loader(base) -> (model, LoadReport | None)`` defaults to ``zoo.build_base``;
+    ``defaults(base)`` (input size, mean, std) to ``zoo.defaults_for``. Thread-safe.
+    """
+
+    def __init__(self, loader: Callable | None = None, defaults: Callable | None = None, keep_built: int = 2):
+        self.loader = loader or _default_loader
+        self.defaults = defaults or _default_defaults
+        self.keep_built = keep_built
+        self._bases: dict[BaseModel, tuple[_Work, object]] = {}
+        self._built: OrderedDict[tuple, _Work] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, base: BaseModel) -> tuple[nn.Module, object]:
+        """A fresh deep copy of the base model and its load report."""
+        work, report = self._base(base)
+        return copy.deepcopy(work.model), report
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bases.clear()
+            self._built.clear()
+
+    def _base(self, base: BaseModel) -> tuple[_Work, object]:
+        with self._lock:  # one load per base, even when two threads ask at once
+            if base not in self._bases:
+                model, report = self.loader(base)
+                self._bases[base] = (_initial_work(model, self.defaults(base)), report)
+            return self._bases[base]
+
+    def start(self, base: BaseModel, ops: tuple[Op, ...]) -> tuple[int, _Work, object]:
+        """(how many of ``ops`` are already applied, a private copy of that state, load report)."""
+        work, report = self._base(base)
+        with self._lock:
+            for n in range(len(ops), 0, -1):
+                key = (base, ops[:n])
+                if key in self._built:
+                    self._built.move_to_end(key)
+                    return n, self._built[key].copy(), report
+        return 0, work.copy(), report
+
+    def remember(self, base: BaseModel, ops: tuple[Op, ...], work: _Work) -> None:
+        if not ops or self.keep_built <= 0 or sum(p.numel() for p in work.model.parameters()) > MEMO_MAX_PARAMS:
+            return
+        saved = work.copy()
+        with self._lock:
+            self._built[(base, ops)] = saved
+            self._built.move_to_end((base, ops))
+            while len(self._built) > self.keep_built:
+                self._built.popitem(last=False)
+
+
+def _initial_work(model: nn.Module, info) -> _Work:
+    size = int(getattr(model, "image_size", 0) or info.input_size) if _is_vit(model) else int(info.input_size)
+    try:
+        channels = get_module(model, find_first_conv(model)).in_channels
+    except DesignerError:
+        channels = 3
+    try:
+        head = find_classifier(model)
+        classes = head_out_features(get_module(model, head))
+    except DesignerError:
+        head, classes = "", 0
+    return _Work(model.eval(), (channels, size, size), adapt_stats(info.mean, channels),
+                 adapt_stats(info.std, channels), False, head, classes)
+
+
+# --- build ---------------------------------------------------------------------------------------
+
+
+def build(recipe: Recipe, cache: BaseCache | None = None) -> Design:
+    """Replay ``recipe``'s structural ops on a copy of the (cached) base model."""
+    cache = cache or BaseCache()
+    ops = recipe.structural_ops
+    steps = [i for i, op in enumerate(recipe.ops, 1) if op.structural]
+    done, work, report = cache.start(recipe.base, ops)
+    for op, step in zip(ops[done:], steps[done:]):
+        _replay(work, op, step)
+    if done < len(ops) and work.sizes_changed:
+        _refresh_static_padding(work)
+        work.sizes_changed = False
+        cache.remember(recipe.base, ops, work)
+    return Design(model=work.model, recipe=recipe, input_shape=tuple(work.input_shape),
+                  mean=tuple(work.mean), std=tuple(work.std), replicate_grey=work.replicate_grey,
+                  classifier_path=work.classifier_path, num_classes=work.num_classes, load_report=report)
+
+
+def _replay(work: _Work, op: Op, step: int) -> None:
+    handler = OP_HANDLERS.get(op.kind)
+    if handler is None:
+        raise DesignerError(f"Step {step} '{op.describe()}': this kind of edit cannot be built.")
+    try:
+        handler(work, op)
+    except DesignerError as exc:
+        raise DesignerError(f"Step {step} '{op.describe()}': {_lower_first(exc.message)}", hint=exc.hint) from exc
+    except Exception as exc:  # torch can fail in many ways; the user needs the step
+        raise DesignerError(f"Step {step} '{op.describe()}' failed: {type(exc).__name__}: {exc}") from exc
+    _refresh_classifier(work)
+    work.sizes_changed = work.sizes_changed or op.kind in CHANGES_SIZES
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+# --- op handlers ---------------------------------------------------------------------------------
+
+
+def _set_input(work: _Work, op) -> None:
+    if op.height < 1 or op.width < 1 or op.channels < 1:
+        raise DesignerError(f"An input of {op.channels}x{op.height}x{op.width} is not possible.",
+                            hint="Use positive sizes, e.g. 3x224x224.")
+    if op.conv_mode not in ("adapt", "replicate"):
+        raise DesignerError(f"Unknown channel mode '{op.conv_mode}'.", hint="Use 'adapt' or 'replicate'.")
+    replicate = op.conv_mode == "replicate"
+    if replicate and op.channels != 1:
+        raise DesignerError(f"Only grey (1-channel) images can be replicated to RGB, not {op.channels} channels.",
+                            hint="Use conv_mode 'adapt' for other channel counts.")
+    net_channels = 3 if replicate else op.channels
+    if net_channels != work.network_shape[0]:
+        _adapt_first_conv(work.model, net_channels)
+        work.mean, work.std = adapt_stats(work.mean, net_channels), adapt_stats(work.std, net_channels)
+    _resize_vit(work.model, op.height, op.width)
+    work.sizes_changed = work.sizes_changed or (op.height, op.width) != work.input_shape[1:]
+    work.input_shape = (op.channels, op.height, op.width)
+    work.replicate_grey = replicate
+
+
+def _adapt_first_conv(model: nn.Module, channels: int) -> None:
+    """Change the first conv to ``channels`` inputs in place, keeping its class (Lite0's
+    'SAME'-padding conv stays one) and adapting its pretrained filters."""
+    path = find_first_conv(model)
+    conv = get_module(model, path)
+    if conv.groups != 1:
+        raise DesignerError(f"The first convolution {path} is grouped, so its input channels cannot be changed.")
+    new = copy.deepcopy(conv)
+    new.weight = nn.Parameter(adapt_input_conv(conv.weight.detach(), channels),
+                              requires_grad=conv.weight.requires_grad)
+    new.in_channels = channels
+    set_module(model, path, new)
+
+
+def _is_vit(model: nn.Module) -> bool:
+    """torchvision's VisionTransformer (its image size is baked into the position embeddings)."""
+    return hasattr(model, "image_size") and hasattr(model, "patch_size") and hasattr(
+        getattr(model, "encoder", None), "pos_embedding")
+
+
+def _resize_vit(model: nn.Module, height: int, width: int) -> None:
+    """What rebuilding a ViT with ``image_size`` and ``interpolate_embeddings`` gives, done in place
+    (so earlier edits, such as a new head, survive): new position embeddings and image size."""
+    if not _is_vit(model) or (height == width == model.image_size):
+        return
+    from torchvision.models.vision_transformer import interpolate_embeddings
+
+    patch = model.patch_size
+    if height != width:
+        raise DesignerError(f"A Vision Transformer takes square images only, not {height}x{width}.",
+                            hint=f"Use {height}x{height}, ideally a multiple of its patch size {patch}.")
+    if height < patch:
+        raise DesignerError(f"A Vision Transformer with {patch}-pixel patches needs images of at least "
+                            f"{patch}x{patch}, not {height}x{width}.", hint=f"Use a multiple of {patch}, e.g. 64.")
+    old = model.encoder.pos_embedding
+    state = interpolate_embeddings(height, patch, {"encoder.pos_embedding": old.detach()})
+    model.encoder.pos_embedding = nn.Parameter(state["encoder.pos_embedding"], requires_grad=old.requires_grad)
+    model.image_size = height
+    model.seq_length = model.encoder.pos_embedding.shape[1]
+
+
+def _replace_classifier(work: _Work, op) -> None:
+    path = work.classifier_path if path_exists(work.model, work.classifier_path or "\0") else ""
+    path = path or find_classifier(work.model)
+    layers = head_layers(get_module(work.model, path))
+    if not layers:
+        raise DesignerError(f"The classifier {path} has no Linear layer to take its input size from.")
+    first = layers[0]
+    conv = isinstance(first, nn.Conv2d)
+    in_features = first.in_channels if conv else first.in_features
+    head = make_head(in_features, op.num_classes, op.dropout, op.hidden, op.batchnorm, conv=conv)
+    set_module(work.model, path, head.to(first.weight.device))
+    work.classifier_path, work.num_classes = path, op.num_classes
+
+
+def _delete_layer(work: _Work, op) -> None:
+    get_module(work.model, op.path)  # a clear error for a path that does not exist
+    set_module(work.model, op.path, nn.Identity())
+
+
+def _insert_after(work: _Work, op) -> None:
+    old = get_module(work.model, op.path)
+    in_shape = io_shapes(work.model, op.path, work.network_shape)[1] if needs_shape(op.layer) else None
+    new = make_layer(op.layer, in_shape)
+    set_module(work.model, op.path, nn.Sequential(old, _like(new, old)))
+
+
+def _replace_layer(work: _Work, op) -> None:
+    old = get_module(work.model, op.path)
+    in_shape = io_shapes(work.model, op.path, work.network_shape)[0] if needs_shape(op.layer) else None
+    set_module(work.model, op.path, _like(make_layer(op.layer, in_shape), old))
+
+
+def _set_layer_params(work: _Work, op) -> None:
+    old = get_module(work.model, op.path)
+    if not op.path or len(old._modules):
+        raise DesignerError(f"{op.path or 'The network'} is a block of layers; its settings cannot be edited "
+                            "as one.", hint="Select one of the layers inside it.")
+    set_module(work.model, op.path, rebuild_layer(old, dict(op.params)))
+
+
+def _like(new: nn.Module, old: nn.Module) -> nn.Module:
+    """``new`` on ``old``'s device and in its train/eval mode."""
+    ref = next(iter(old.parameters()), None)
+    if ref is not None:
+        new.to(ref.device)
+    return new.train(old.training)
+
+
+# Ops after which layers may see other spatial sizes (SetInput decides for itself).
+CHANGES_SIZES = frozenset({"delete_layer", "insert_after", "replace_layer", "set_layer_params"})
+
+OP_HANDLERS: dict[str, Callable[[_Work, Op], None]] = {
+    "set_input": _set_input,
+    "replace_classifier": _replace_classifier,
+    "delete_layer": _delete_layer,
+    "insert_after": _insert_after,
+    "replace_layer": _replace_layer,
+    "set_layer_params": _set_layer_params,
+}
+
+
+# --- after the ops -------------------------------------------------------------------------------
+
+
+def _refresh_classifier(work: _Work) -> None:
+    """Follow the classifier through edits; if it was deleted, the last Linear takes over."""
+    if work.classifier_path and path_exists(work.model, work.classifier_path):
+        outputs = head_out_features(get_module(work.model, work.classifier_path))
+        if outputs:
+            work.num_classes = outputs
+            return
+    try:
+        work.classifier_path = find_classifier(work.model)
+        work.num_classes = head_out_features(get_module(work.model, work.classifier_path))
+    except DesignerError:
+        work.classifier_path, work.num_classes = "", 0
+
+
+def _refresh_static_padding(work: _Work) -> None:
+    """Lite0's convs pad TF-'SAME' for the size they were built for: recompute for the sizes
+    that now reach them (a new input size, an inserted pooling layer)."""
+    if not lite0.has_static_padding(work.model):
+        return
+    try:
+        sizes = static_paddings(work.model, work.network_shape)
+    except DesignerError:
+        return  # the design does not run; analysis says where
+    for path, (height, width) in sizes.items():
+        conv = get_module(work.model, path)
+        conv.static_padding = lite0.same_padding(conv, height, width)
+
+
+def static_paddings(model: nn.Module, input_shape: tuple) -> dict[str, tuple[int, int]]:
+    """Input (H, W) reaching each static-'SAME'-padding conv (Lite0), with each padding
+    updated on the way so later sizes are right. Meta device: no compute."""
+    meta = meta_copy(model)
+    sizes: dict[str, tuple[int, int]] = {}
+    handles = []
+    for path, module in meta.named_modules():
+        if isinstance(module, nn.Conv2d) and hasattr(module, "static_padding"):
+            def pre_hook(conv, args, path=path):
+                sizes[path] = tuple(args[0].shape[-2:])
+                conv.static_padding = lite0.same_padding(conv, *sizes[path])
+            handles.append(module.register_forward_pre_hook(pre_hook))
+    try:
+        meta(torch.zeros((1, *input_shape), device="meta"))
+    except Exception as exc:  # the network cannot run there
+        raise DesignerError(f"The network does not run at {'x'.join(map(str, input_shape))}: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return sizes
+
+
+__all__ = ["BaseCache", "Design", "build", "io_shapes", "shape_into"]

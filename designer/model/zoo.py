@@ -1,0 +1,308 @@
+"""The model gallery and weight resolution.
+
+``list_models`` reads torchvision's weight enums only (no model is built), so
+the gallery opens instantly. ``build_base`` turns a ``BaseModel`` into a
+network with weights: from the torch hub cache, a download when online, the
+Lite0 package, or a file the user picked. Model-specific knowledge (families,
+categories, constructor arguments) lives in the tables below, not in branches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import os
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+from designer.base.errors import DesignerError
+from designer.model import lite0
+from designer.model.recipe import BaseModel
+from designer.model.weights import LoadReport, load_into, read_state_dict
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+OFFLINE_ENV = "NETSURGEON_OFFLINE"
+
+# First matching prefix wins, so the longer names come first.
+FAMILY_PREFIXES = (
+    ("efficientnet_lite", "efficientnet_lite"), ("efficientnet_v2", "efficientnet_v2"),
+    ("efficientnet", "efficientnet"), ("wide_resnet", "wide_resnet"), ("resnext", "resnext"),
+    ("resnet", "resnet"), ("regnet", "regnet"), ("mobilenet", "mobilenet"), ("mnasnet", "mnasnet"),
+    ("shufflenet", "shufflenet"), ("squeezenet", "squeezenet"), ("densenet", "densenet"),
+    ("inception", "inception"), ("googlenet", "googlenet"), ("alexnet", "alexnet"), ("vgg", "vgg"),
+    ("convnext", "convnext"), ("maxvit", "maxvit"), ("swin", "swin"), ("vit", "vit"),
+)
+# MATLAB-style gallery categories: "edge" = built for phones and small devices,
+# "high-accuracy" = ImageNet top-1 at or above the threshold, else "basic".
+EDGE_FAMILIES = frozenset({"mobilenet", "mnasnet", "shufflenet", "squeezenet", "efficientnet_lite"})
+EDGE_MAX_GFLOPS = 0.5  # small RegNets and EfficientNet-B0 also fit on edge devices
+HIGH_ACCURACY_TOP1 = 82.0
+
+# Constructor arguments so the eval graph has no auxiliary heads; "pretrained" ones
+# mirror what torchvision's own builders set when they load ImageNet weights.
+ARCH_KWARGS = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": False}}
+PRETRAINED_KWARGS = {
+    "googlenet": {"transform_input": True, "init_weights": False},
+    "inception_v3": {"transform_input": True, "init_weights": False},
+}
+RANDOM_KWARGS = {"googlenet": {"init_weights": True}, "inception_v3": {"init_weights": True}}
+AUX_PREFIXES = ("aux1.", "aux2.", "AuxLogits.")
+# torchvision's num_params counts inception_v3's aux head, which the eval graph drops.
+PARAMS_OVERRIDE = {"inception_v3": 23_834_568}
+# Old DenseNet checkpoints name layers "norm.1"; torchvision renames them the same way.
+_DENSENET_LEGACY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str
+    category: str  # "basic" | "high-accuracy" | "edge"
+    params: int
+    gflops: float | None
+    top1: float | None
+    input_size: int  # default square H=W
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    weights_available: bool  # pretrained file already in the local cache / a package
+    source: str = "torchvision"
+    weights_url: str = ""
+
+
+def family_of(name: str) -> str:
+    return next((fam for prefix, fam in FAMILY_PREFIXES if name.startswith(prefix)), name.rstrip("0123456789_"))
+
+
+def category_of(family: str, gflops: float | None, top1: float | None) -> str:
+    if family in EDGE_FAMILIES or (gflops is not None and gflops <= EDGE_MAX_GFLOPS):
+        return "edge"
+    if top1 is not None and top1 >= HIGH_ACCURACY_TOP1:
+        return "high-accuracy"
+    return "basic"
+
+
+def _torchvision_info(name: str) -> ModelInfo:
+    from torchvision.models import get_model_weights
+
+    weights = get_model_weights(name).DEFAULT
+    meta, tf = weights.meta, weights.transforms()
+    gflops = meta.get("_ops")
+    top1 = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
+    family = family_of(name)
+    return ModelInfo(
+        name=name, family=family, category=category_of(family, gflops, top1),
+        params=PARAMS_OVERRIDE.get(name, int(meta["num_params"])), gflops=gflops, top1=top1,
+        input_size=int(tf.crop_size[0]), mean=tuple(tf.mean), std=tuple(tf.std),
+        weights_available=False, weights_url=weights.url,
+    )
+
+
+def _lite0_info() -> ModelInfo:
+    family = family_of(lite0.NAME)
+    return ModelInfo(
+        name=lite0.NAME, family=family, category=category_of(family, lite0.GFLOPS, lite0.TOP1),
+        params=lite0.PARAMS, gflops=lite0.GFLOPS, top1=lite0.TOP1, input_size=lite0.INPUT_SIZE,
+        mean=lite0.MEAN, std=lite0.STD, weights_available=True, source="lite0",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _static_infos() -> dict[str, ModelInfo]:
+    """Metadata only, computed once: no model is built."""
+    import torchvision
+    from torchvision.models import list_models as tv_list
+
+    infos = {n: _torchvision_info(n) for n in tv_list(module=torchvision.models)}
+    infos[lite0.NAME] = _lite0_info()
+    return infos
+
+
+def cache_path(url: str) -> str:
+    """Where torch hub keeps (or would keep) the file downloaded from ``url``."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
+
+
+def _with_availability(info: ModelInfo) -> ModelInfo:
+    if info.source != "torchvision":
+        return info
+    return replace(info, weights_available=os.path.isfile(cache_path(info.weights_url)))
+
+
+def list_models() -> list[ModelInfo]:
+    """Every torchvision classifier plus EfficientNet-Lite0, sorted by name."""
+    return [_with_availability(i) for _, i in sorted(_static_infos().items())]
+
+
+def model_info(name: str) -> ModelInfo:
+    infos = _static_infos()
+    if name not in infos:
+        close = difflib.get_close_matches(name, list(infos), n=5, cutoff=0.5)
+        hint = f"Did you mean {', '.join(close)}?" if close else ""
+        raise DesignerError(
+            f"There is no model called '{name}' in the gallery.",
+            hint=(hint + " Run `python -m designer models` to see them all.").strip(),
+        )
+    return _with_availability(infos[name])
+
+
+def defaults_for(base: BaseModel) -> ModelInfo:
+    """Gallery info for a base; a builder gets ImageNet defaults and unknown params."""
+    if base.source != "builder":
+        return model_info(base.name)
+    return ModelInfo(
+        name=base.name, family="custom", category="basic", params=0, gflops=None, top1=None,
+        input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, weights_available=True, source="builder",
+    )
+
+
+# --- building -----------------------------------------------------------------------
+
+
+def build_base(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
+    """The base network with weights per ``base.weights`` ("default" | "none" | a path)."""
+    builders = {"torchvision": _build_torchvision, "lite0": _build_lite0, "builder": _build_callable}
+    if base.source not in builders:
+        raise DesignerError(f"Unknown model source '{base.source}'.", hint=f"Use one of {sorted(builders)}.")
+    return builders[base.source](base)
+
+
+def _build_torchvision(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
+    from torchvision.models import get_model
+
+    info = model_info(base.name)
+    pretrained = base.weights != "none"
+    kwargs = {**ARCH_KWARGS.get(base.name, {}), **_size_kwargs(base.name)}
+    kwargs.update((PRETRAINED_KWARGS if pretrained else RANDOM_KWARGS).get(base.name, {}))
+    model = get_model(base.name, weights=None, **kwargs)
+    if not pretrained:
+        return model, None
+    if base.weights == "default":
+        report = load_into(model, _fix_keys(read_state_dict(_cached_or_download(info)), base.name))
+        if not report.ok:
+            raise DesignerError(
+                f"The downloaded weights for {base.name} do not fit the network. {report.summary()}",
+                hint=f"Delete {cache_path(info.weights_url)} and try again.",
+            )
+        return model, report
+    return model, _load_user_file(model, base, lambda sd: _fix_keys(sd, base.name))
+
+
+def _size_kwargs(name: str) -> dict:
+    """ViTs bake their image size in; build at the size the default weights expect."""
+    if family_of(name) != "vit":
+        return {}
+    from torchvision.models import get_model_weights
+
+    return {"image_size": int(get_model_weights(name).DEFAULT.meta["min_size"][0])}
+
+
+def _fix_keys(state_dict: dict, name: str) -> dict:
+    """Rename legacy DenseNet keys and drop auxiliary heads the eval graph does not have."""
+    drop_aux = ARCH_KWARGS.get(name, {}).get("aux_logits") is False
+    fixed = type(state_dict)()
+    for key, value in state_dict.items():
+        if drop_aux and key.startswith(AUX_PREFIXES):
+            continue
+        match = _DENSENET_LEGACY.match(key)
+        fixed[match.group(1) + match.group(2) if match else key] = value
+    if hasattr(state_dict, "_metadata"):
+        fixed._metadata = state_dict._metadata
+    return fixed
+
+
+def is_offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _cached_or_download(info: ModelInfo) -> str:
+    path = cache_path(info.weights_url)
+    if os.path.isfile(path):
+        return path
+    if not is_offline():
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            match = torch.hub.HASH_REGEX.search(os.path.basename(path))
+            # Writes to a temp file and renames it, so a broken download leaves no half file.
+            torch.hub.download_url_to_file(
+                info.weights_url, path, hash_prefix=match.group(1) if match else None, progress=False
+            )
+            return path
+        except (OSError, RuntimeError, ValueError):
+            pass  # no network, a firewall, or a corrupt download: fall through to the message
+    raise DesignerError(
+        f"Pretrained weights for {info.name} are not on this computer and could not be downloaded.",
+        hint=(
+            "Continue with random weights (--weights none), or pick a weights file. "
+            f"To use them offline, copy {os.path.basename(path)} into {os.path.dirname(path)}."
+        ),
+    )
+
+
+def _load_user_file(model: nn.Module, base: BaseModel, fix=lambda sd: sd) -> LoadReport:
+    report = load_into(model, fix(read_state_dict(base.weights)))
+    if not report.matched:
+        raise DesignerError(
+            f"The weights file '{os.path.basename(base.weights)}' does not fit {base.name}: "
+            "no layer name and shape matched.",
+            hint="Pick a file saved from the same architecture, or use --weights none.",
+        )
+    return report
+
+
+def _build_lite0(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
+    if base.name != lite0.NAME:
+        raise DesignerError(f"The lite0 source only provides '{lite0.NAME}', not '{base.name}'.")
+    model, report = lite0.build(pretrained=base.weights == "default")
+    if base.weights in ("default", "none"):
+        return model, report
+    return model, _load_user_file(model, base)
+
+
+def _build_callable(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
+    fn = _import_callable(base.name)
+    try:
+        model = fn()
+    except Exception as exc:  # user code can fail in any way; report it plainly
+        raise DesignerError(
+            f"Calling '{base.name}' failed: {type(exc).__name__}: {exc}",
+            hint="The builder must work when called with no arguments.",
+        ) from exc
+    if not isinstance(model, nn.Module):
+        raise DesignerError(
+            f"'{base.name}' returned a {type(model).__name__}, not a PyTorch network (nn.Module).",
+            hint="Point to a function or class that builds the model, e.g. torchvision.models:resnet18.",
+        )
+    if base.weights in ("default", "none"):
+        return model, None  # the builder decided its own weights
+    return model, _load_user_file(model, base)
+
+
+def _import_callable(spec: str):
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise DesignerError(
+            f"'{spec}' is not a builder reference.",
+            hint="Write it as package.module:function, e.g. torchvision.models:resnet18.",
+        )
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DesignerError(
+            f"The Python module '{module_name}' could not be imported: {exc}",
+            hint="Check the spelling, or install the package that provides it.",
+        ) from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise DesignerError(f"'{module_name}' has no '{attr}'.", hint="Check the name after the colon.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise DesignerError(f"'{spec}' is not a function or class that can be called.")
+    return obj

@@ -1,0 +1,1 @@
+"""Training and judging a network: options, events, the engine, cached features, the linear probe, runs on disk and evaluation."""

@@ -1,0 +1,398 @@
+"""The training engine: a generator of events with a cancel flag.
+
+``train(design, split, options, run_dir)`` yields ``start``, then ``batch`` and
+``epoch`` events (plus a ``checkpoint`` whenever ``last.pt`` is written: after an epoch
+at most every ``checkpoint_interval_s``, and after the last one), and ends with exactly
+one of ``finished``, ``stopped`` or ``failed``. The GUI runs it in a worker
+thread; the CLI prints each event's ``to_dict()`` as a JSON line. Only a
+``DesignerError`` found before ``start`` escapes as an exception; anything that
+goes wrong later becomes a ``failed`` event, so a bad run never takes the app down.
+
+The hot loop is a plain PyTorch loop: running sums stay on the device, and the
+host syncs once per *emitted* batch event (at most every ``event_interval_s``).
+Data, events and options live beside this module (``training_events``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from designer.base.errors import DesignerError
+from designer.data.folders import DatasetSplit, make_loader
+from designer.data.transforms import make_transform
+from designer.train import setup as ts
+from designer.train.events import (  # options and events are re-exported so callers import one module
+    BatchEvent,
+    CheckpointEvent,
+    EpochEvent,
+    FailedEvent,
+    FinishedEvent,
+    StartEvent,
+    StoppedEvent,
+    TrainOptions,
+    default_lr,
+    event_from_dict,
+)
+from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
+
+__all__ = [
+    "TrainOptions", "default_lr", "event_from_dict", "is_out_of_memory", "load_checkpoint", "lr_factor",
+    "resolve_device", "save_checkpoint", "train", "train_loaders",
+]
+
+ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
+
+
+def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None):
+    """Train ``design.model`` in place on ``split``; yields events (see module docstring).
+
+    ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
+    batch finishes, a checkpoint is written, the best weights are restored and
+    ``stopped`` is yielded. ``resume``: path to a ``last.pt`` to continue from its next epoch.
+    """
+    ts.check_split(design, split)
+    device = resolve_device(options.device)
+    n, bs = len(split.train), options.batch_size
+    train_loader = make_loader(
+        split.train, make_transform(design, options.augment, train=True), bs, shuffle=True,
+        workers=options.workers, drop_last=n > bs and n % bs == 1,  # a batch of 1 breaks BatchNorm
+        seed=options.seed, pin_memory=device.type == "cuda")
+    val_loader = make_loader(split.val, make_transform(design), bs, workers=options.workers,
+                             pin_memory=device.type == "cuda") if split.val else None
+    yield from train_loaders(design, train_loader, val_loader, options, run_dir, cancel, resume,
+                             classes=split.classes, class_counts=list(split.class_counts("train").values()))
+
+
+def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
+                  resume=None, classes=None, class_counts=None):
+    """``train`` on ready-made loaders yielding ``(images, labels[, ...])`` or ``data.Batch``."""
+    trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes, class_counts)
+    yield from trainer.run(resume)
+
+
+class _Trainer:
+    def __init__(self, design, train_loader, val_loader, options, run_dir, cancel, classes, class_counts):
+        if options.mode not in ENGINE_MODES:
+            raise DesignerError(f"Training mode '{options.mode}' is not run by the main engine.",
+                                hint="Use the head-only / linear-probe trainer for that mode.")
+        self.design, self.model, self.opts = design, design.model, options
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.run_dir, self.cancel_flag = run_dir, cancel
+        self.classes, self.class_counts = list(classes or []), class_counts
+        self.device = resolve_device(options.device)
+        self.lr = options.resolved_lr
+        self.history: list[dict] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.best = {"val_acc": None, "epoch": 0}
+        self.global_step, self.start_epoch, self.t_start = 0, 1, time.perf_counter()
+        self.last_save = self.t_start  # when last.pt was last written (see checkpoint_interval_s)
+        self.train_time, self.train_steps, self.val_time = 0.0, 0, 0.0
+
+    # --- setup -------------------------------------------------------------------------
+
+    def _setup(self, resume) -> None:
+        opts = self.opts
+        torch.manual_seed(opts.seed)
+        random.seed(opts.seed)
+        self.policy = ts.resolve_policy(self.design, self.model, opts.mode)
+        if opts.mode == "scratch" and resume is None:
+            ts.reset_parameters(self.model)
+        self.model.to(self.device)
+        self.optimizer = ts.make_optimizer(self.model, self.policy, opts, self.lr)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.amp_dtype = ts.amp_dtype(opts, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.criterion = ts.make_criterion(opts, self.class_counts, self.device)
+        self.has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        self.steps_per_epoch = max(1, len(self.train_loader))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume is not None:
+            self._load_resume(resume)
+
+    def _load_resume(self, path) -> None:
+        ckpt = load_checkpoint(path)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise DesignerError("The checkpoint does not match this network or its frozen layers.",
+                                hint="Resume with the same design the run was started with.") from exc
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = lr  # today's options win over the saved ones (e.g. a changed LR)
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.global_step = int(ckpt.get("scheduler", {}).get("global_step", 0))
+        self.start_epoch = int(ckpt["epoch"]) + 1
+        self.best = dict(ckpt.get("best", self.best))
+        self.history = list(ckpt.get("history", []))
+        old_best = Path(path).with_name("best.pt")
+        if old_best.is_file() and not (self.run_dir / "best.pt").exists():
+            shutil.copyfile(old_best, self.run_dir / "best.pt")
+
+    # --- the run -----------------------------------------------------------------------
+
+    def run(self, resume):
+        try:
+            self._setup(resume)
+        except DesignerError:
+            raise  # bad settings, found before start: the caller shows them like any input error
+        except Exception as exc:  # noqa: BLE001 -- e.g. out of memory moving the model to the GPU
+            yield self._crashed(exc)
+            return
+        yield self._start_event()
+        try:
+            yield from self._epochs()
+        except DesignerError as exc:
+            yield self._failed(exc.message, exc.hint)
+        except Exception as exc:  # noqa: BLE001 -- the GUI gets an event, never a traceback
+            yield self._crashed(exc)
+
+    def _crashed(self, exc: Exception) -> FailedEvent:
+        ts.log_traceback(self.run_dir)
+        if is_out_of_memory(exc):
+            return self._out_of_memory()
+        return self._failed(f"Training failed: {type(exc).__name__}: {exc}",
+                            "Details are in error.log in the run folder.")
+
+    def _epochs(self):
+        for epoch in range(self.start_epoch, self.opts.epochs + 1):
+            if self.cancelled():
+                yield from self._stop(epoch - 1)
+                return
+            t_epoch = time.perf_counter()
+            train_loss, train_acc, stopped = yield from self._train_epoch(epoch)
+            if stopped:
+                yield from self._stop(epoch - 1)
+                return
+            val = self._validate()
+            if val is None:  # cancelled during validation
+                yield from self._stop(epoch - 1)
+                return
+            yield self._end_epoch(epoch, train_loss, train_acc, *val, time.perf_counter() - t_epoch)
+            if self._checkpoint_due(epoch):
+                yield self._checkpoint(epoch)
+            else:
+                self._write_history("running")
+        yield from self._finish()
+
+    def cancelled(self) -> bool:
+        flag = self.cancel_flag
+        if flag is None:
+            return False
+        return bool(flag.is_set() if hasattr(flag, "is_set") else flag())
+
+    def _set_mode(self, training: bool) -> None:
+        if self.policy is None:
+            self.model.train(training)
+        else:
+            from designer.model import policy as finetune
+
+            finetune.set_train_mode(self.model, self.policy, training)
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def _set_lr(self) -> float:
+        factor = lr_factor(self.global_step, self.steps_per_epoch, self.opts)
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = lr * factor
+        return self.lr * factor
+
+    def _train_epoch(self, epoch: int):
+        """One pass over the training data; yields batch events, returns (loss, acc, stopped)."""
+        model, opt, dev = self.model, self.optimizer, self.device
+        self._set_mode(True)
+        generator = getattr(self.train_loader, "generator", None)
+        if generator is not None:
+            generator.manual_seed(self.opts.seed + epoch)  # same order per epoch, also after a resume
+        torch.manual_seed(self.opts.seed + epoch)  # and the same augmentation and dropout draws
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        seen, last_emit, t0 = 0, 0.0, time.perf_counter()
+        steps = len(self.train_loader)
+        for step, batch in enumerate(self.train_loader, 1):
+            x, y = self._unpack(batch)
+            if y.numel() == 0 or (y.numel() == 1 and self.has_bn):
+                continue  # every image failed to load, or a lone image BatchNorm cannot train on
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            lr = self._set_lr()
+            with self._autocast():
+                out = ts.logits(model(x))
+                loss = self.criterion(out, y)
+            opt.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(opt)
+                self.scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            self.global_step += 1
+            seen += y.numel()
+            loss_sum += loss.detach() * y.numel()
+            correct += (out.argmax(1) == y).sum()
+            stop, now = self.cancelled(), time.perf_counter()
+            if stop or step in (1, steps) or now - last_emit >= self.opts.event_interval_s:
+                last_emit = now
+                yield self._batch_event(epoch, step, steps, loss_sum, correct, seen, lr, now - t0)
+            if stop:
+                self._add_train_time(t0, step)
+                return None, None, True
+        self._add_train_time(t0, steps)
+        if seen == 0:
+            raise DesignerError("No training image could be loaded in this epoch.",
+                                hint="Check the data folder: the files may have been moved or damaged.")
+        return float(loss_sum) / seen, float(correct) / seen, False
+
+    def _unpack(self, batch):
+        if isinstance(batch, (list, tuple)) and len(batch) == 4 and hasattr(batch, "failed"):
+            self.skipped.extend(batch.failed)
+        return batch[0], batch[1]
+
+    def _add_train_time(self, t0: float, steps: int) -> None:
+        self.train_time += time.perf_counter() - t0
+        self.train_steps += steps
+
+    def _batch_event(self, epoch, step, steps, loss_sum, correct, seen, lr, elapsed) -> BatchEvent:
+        done_steps = self.train_steps + step
+        per_step = (self.train_time + elapsed) / max(1, done_steps)
+        left_epochs = self.opts.epochs - epoch
+        eta = per_step * (steps - step + left_epochs * steps) + self._val_estimate() * (left_epochs + 1)
+        return BatchEvent(
+            epoch=epoch, step=step, steps_per_epoch=steps, global_step=self.global_step,
+            loss=float(loss_sum) / seen, acc=float(correct) / seen, lr=lr, eta_s=eta,
+            images_per_s=seen / elapsed if elapsed > 0 else 0.0)
+
+    def _val_estimate(self) -> float:
+        done = len(self.history) - (self.start_epoch - 1)
+        return self.val_time / done if done > 0 else 0.0
+
+    @torch.no_grad()
+    def _validate(self):
+        """(val_loss, val_acc), (None, None) without validation data, or None if cancelled."""
+        if self.val_loader is None or len(self.val_loader) == 0:
+            return None, None
+        t0 = time.perf_counter()
+        self._set_mode(False)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        for batch in self.val_loader:
+            if self.cancelled():
+                return None
+            x, y = self._unpack(batch)
+            if y.numel() == 0:
+                continue
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            with self._autocast():
+                out = ts.logits(self.model(x))
+                loss_sum += nn.functional.cross_entropy(out.float(), y, reduction="sum")
+            correct += (out.argmax(1) == y).sum()
+            seen += y.numel()
+        self.val_time += time.perf_counter() - t0
+        if seen == 0:
+            return None, None
+        return float(loss_sum) / seen, float(correct) / seen
+
+    # --- epoch end, checkpoints, endings -------------------------------------------------
+
+    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time) -> EpochEvent:
+        best = self.best["val_acc"]
+        is_best = val_acc is None or best is None or val_acc > best
+        if is_best:  # without validation data the latest weights count as the best
+            self.best = {"val_acc": val_acc, "epoch": epoch}
+            save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
+        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                  "val_acc": val_acc, "lr": self.lr * lr_factor(max(0, self.global_step - 1),
+                                                                self.steps_per_epoch, self.opts),
+                  "epoch_time_s": epoch_time}
+        self.history.append(record)
+        return EpochEvent(**record, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
+                          is_best=is_best, skipped=self._skipped())
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        interval = self.opts.checkpoint_interval_s
+        return epoch >= self.opts.epochs or not interval or time.perf_counter() - self.last_save >= interval
+
+    def _checkpoint(self, epoch: int) -> CheckpointEvent:
+        save_checkpoint(self._state(epoch), self.run_dir / "last.pt")
+        self.last_save = time.perf_counter()
+        self._write_history("running")
+        return CheckpointEvent(epoch=epoch, path=str(self.run_dir / "last.pt"),
+                               best_path=str(self.run_dir / "best.pt"))
+
+    def _state(self, epoch: int) -> dict:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"global_step": self.global_step, "schedule": self.opts.schedule},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "epoch": epoch, "best": dict(self.best), "history": list(self.history),
+            "options": self.opts.to_dict(), "classes": list(self.classes),
+        }
+
+    def _write_history(self, status: str) -> None:
+        data = {"status": status, "classes": self.classes, "options": self.opts.to_dict(),
+                "device": str(self.device), "best_val_acc": self.best["val_acc"],
+                "best_epoch": self.best["epoch"], "epochs": self.history,
+                "skipped": self._skipped()}
+        path = self.run_dir / "history.json"
+        ts.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+
+    def _skipped(self) -> list[list[str]]:
+        """Files that failed to load so far (each once), for events and history.json."""
+        return [list(s) for s in sorted(set(self.skipped))]
+
+    def _restore_best(self) -> None:
+        best = self.run_dir / "best.pt"
+        if self.opts.restore_best and best.is_file():
+            self.model.load_state_dict(torch.load(best, map_location=self.device, weights_only=True))
+
+    def _stop(self, completed_epoch: int):
+        """Checkpoint the current weights (for resume), then hand back the best ones."""
+        save_checkpoint(self._state(completed_epoch), self.run_dir / "last.pt")
+        if not (self.run_dir / "best.pt").is_file():
+            save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
+        self._restore_best()
+        self._write_history("stopped")
+        yield StoppedEvent(epoch=completed_epoch, best_val_acc=self.best["val_acc"],
+                           best_epoch=self.best["epoch"], checkpoint=str(self.run_dir / "last.pt"),
+                           time_s=time.perf_counter() - self.t_start,
+                           skipped=self._skipped())
+
+    def _finish(self):
+        self._restore_best()
+        self._write_history("finished")
+        yield FinishedEvent(epochs_done=len(self.history), best_val_acc=self.best["val_acc"],
+                            best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
+                            run_dir=str(self.run_dir), skipped=self._skipped())
+
+    def _start_event(self) -> StartEvent:
+        params = list(self.model.parameters())
+        trainable = sum(p.numel() for p in params if p.requires_grad)
+        return StartEvent(
+            epochs=self.opts.epochs, start_epoch=self.start_epoch, steps_per_epoch=self.steps_per_epoch,
+            device=str(self.device), lr=self.lr, amp=self.amp_dtype is not None,
+            num_train=len(self.train_loader.dataset), classes=self.classes,
+            num_val=len(self.val_loader.dataset) if self.val_loader is not None else 0,
+            trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
+            run_dir=str(self.run_dir))
+
+    def _out_of_memory(self) -> FailedEvent:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return self._failed(*ts.oom_message(self.device, self.opts), out_of_memory=True)
+
+    def _failed(self, message: str, hint: str = "", out_of_memory: bool = False) -> FailedEvent:
+        with contextlib.suppress(Exception):
+            self._write_history("failed")
+        return FailedEvent(message=message, hint=hint, out_of_memory=out_of_memory)

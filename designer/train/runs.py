@@ -1,0 +1,324 @@
+"""Training runs on disk: one folder per run, listed, loaded and compared.
+
+A run folder holds:
+- ``options.json``: the training options, the recipe and the data folder;
+- ``split.json``: the exact train/val/test file lists (evaluate the same images later);
+- ``history.json``: per-epoch metrics (written by the trainer as it goes);
+- ``best.pt`` (the best weights, a state dict of the whole model) and ``last.pt`` (resume);
+- ``summary.json``: mode, status, best val acc, epochs, time, recipe -- written at the end.
+
+``train_run`` is the one entry point for every mode: the GUI and the CLI call it
+and get the training engine's events whatever the mode.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from designer.base.errors import DesignerError
+from designer.train import setup as ts
+from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
+from designer.train.setup import atomic_write
+
+MODES = ("full", "cached-head", "linear-probe", "scratch")
+FINAL_KINDS = ("finished", "stopped", "failed")
+CURVES = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def _write_json(path: Path, data) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, default=str)))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def new_run_dir(runs_dir, mode: str) -> Path:
+    """A fresh, not yet existing ``runs_dir/<date>-<time>-<mode>`` folder name (sortable)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(runs_dir) / f"{stamp}-{mode}"
+    k = 2
+    while path.exists():
+        path = Path(runs_dir) / f"{stamp}-{mode}-{k}"
+        k += 1
+    return path
+
+
+def _trainer(mode: str):
+    if mode not in MODES:
+        raise DesignerError(f"Unknown training mode '{mode}'; choose one of {', '.join(MODES)}.")
+    if mode == "cached-head":
+        from designer.train.features import train_cached_head
+        return train_cached_head
+    if mode == "linear-probe":
+        from designer.train.probe import linear_probe
+        return linear_probe
+    from designer.train.engine import train
+    return train
+
+
+def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None):
+    """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
+
+    ``cache_dir``: feature cache shared between runs (cached-head, linear-probe).
+    ``probe``: extra arguments for the linear probe (``classifier``, ``c_values``).
+    A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
+    """
+    trainer = _trainer(options.mode)
+    run_dir, started = Path(run_dir), time.time()
+    kwargs = {}
+    if options.mode in ("cached-head", "linear-probe"):
+        kwargs["cache_dir"] = cache_dir
+    if options.mode == "linear-probe":
+        kwargs.update(probe or {})
+    elif resume is not None:
+        kwargs["resume"] = resume
+    for event in trainer(design, split, options, run_dir, cancel, **kwargs):
+        if event.kind == "start":
+            _record_start(design, split, options, run_dir, started)
+        elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
+            write_summary(run_dir, design, split, options, event, started)
+        yield event
+
+
+def _record_start(design, split, options, run_dir: Path, started: float) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe = getattr(design, "recipe", None)
+    _write_json(run_dir / "options.json", {
+        "options": options.to_dict(), "mode": options.mode, "started": datetime.fromtimestamp(started).isoformat(),
+        "recipe": recipe.to_dict() if recipe is not None else None, "data": split.root,
+        "classes": list(split.classes)})
+    _write_json(run_dir / "split.json", split.to_dict())
+
+
+def write_summary(run_dir, design, split, options, final, started: float) -> dict:
+    """summary.json from the run's last event and history.json."""
+    run_dir = Path(run_dir)
+    history = _read_json(run_dir / "history.json")
+    recipe = getattr(design, "recipe", None)
+    summary = {
+        "mode": options.mode, "status": final.kind, "best_val_acc": history.get("best_val_acc"),
+        "best_epoch": history.get("best_epoch", 0), "epochs": len(history.get("epochs", [])),
+        "epochs_planned": options.epochs, "time_s": time.time() - started,
+        "started": datetime.fromtimestamp(started).isoformat(), "classes": list(split.classes),
+        "num_train": len(split.train), "num_val": len(split.val),
+        "recipe": recipe.to_dict() if recipe is not None else None,
+        "message": getattr(final, "message", ""),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+# --- reading runs back -------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    path: Path
+    options: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def mode(self) -> str:
+        return self.summary.get("mode") or self.options.get("mode") or "full"
+
+    @property
+    def status(self) -> str:
+        return self.summary.get("status") or self.history.get("status") or "unknown"
+
+    @property
+    def best_val_acc(self) -> float | None:
+        return self.summary.get("best_val_acc", self.history.get("best_val_acc"))
+
+    @property
+    def epochs(self) -> list[dict]:
+        return list(self.history.get("epochs", []))
+
+    @property
+    def best_weights(self) -> Path:
+        return self.path / "best.pt"
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or [])
+
+    def split(self):
+        """The run's DatasetSplit (same files as in training), or None for older runs."""
+        from designer.data.folders import DatasetSplit
+
+        data = _read_json(self.path / "split.json")
+        return DatasetSplit.from_dict(data) if data else None
+
+
+def load_run(run_dir) -> Run:
+    path = Path(run_dir)
+    if path.is_file() and path.suffix == ".pt":
+        path = path.parent  # a best.pt / last.pt names its run
+    if not path.is_dir():
+        raise DesignerError(f"The run folder '{run_dir}' does not exist.", hint="Pick a folder under runs/.")
+    run = Run(path, _read_json(path / "options.json"), _read_json(path / "history.json"),
+              _read_json(path / "summary.json"))
+    if not (run.options or run.history or run.summary):
+        raise DesignerError(f"'{run_dir}' is not a training run folder (no options, history or summary).")
+    return run
+
+
+def list_runs(runs_dir) -> list[Run]:
+    """Every run under ``runs_dir``, oldest first; folders that are not runs are skipped."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            runs.append(load_run(path))
+        except DesignerError:
+            continue
+    return runs
+
+
+def compare_runs(run_dirs) -> dict:
+    """Curves of several runs aligned on one epoch axis (None where a run has no such epoch).
+
+    ``{"epochs": [1..N], "runs": [{"name", "mode", "status", "best_val_acc", "time_s",
+    "train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...], "elapsed_s": [...]}]}``;
+    ``elapsed_s`` is the cumulative training time, for plotting accuracy against seconds.
+    """
+    runs = [r if isinstance(r, Run) else load_run(r) for r in run_dirs]
+    last = max((int(e["epoch"]) for r in runs for e in r.epochs), default=0)
+    axis = list(range(1, last + 1))
+    out = []
+    for run in runs:
+        by_epoch = {int(e["epoch"]): e for e in run.epochs}
+        curves = {k: [by_epoch.get(i, {}).get(k) for i in axis] for k in CURVES}
+        elapsed, total = [], 0.0
+        for i in axis:
+            total += by_epoch.get(i, {}).get("epoch_time_s") or 0.0
+            elapsed.append(total if i in by_epoch else None)
+        out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
+                    "best_val_acc": run.best_val_acc, "time_s": run.summary.get("time_s"),
+                    **curves, "elapsed_s": elapsed})
+    return {"epochs": axis, "runs": out}
+
+
+# --- weights and comparisons ---------------------------------------------------------------------
+
+
+def load_run_weights(design, source):
+    """Load a run's weights (its folder, best.pt or last.pt) into ``design.model``.
+
+    This is the hand-over from head-only training to fine-tuning: rebuild the design with
+    layers unfrozen, load the head-only run, and train in 'full' mode from a trained head.
+    Returns the ``LoadReport``; raises DesignerError when nothing fits.
+    """
+    from designer.model.weights import load_into, read_state_dict
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise DesignerError(f"No weights at '{path}'.", hint="Pick a run folder that has a best.pt.")
+    report = load_into(design.model, read_state_dict(path))
+    if not report.matched:
+        raise DesignerError(f"None of the weights in '{path}' fit this network.",
+                            hint="Load a run trained from the same model.")
+    return report
+
+
+def scratch_recipe(recipe):
+    """The same architecture with random weights: the from-scratch baseline."""
+    return recipe.with_base(replace(recipe.base, weights="none"))
+
+
+def compare_modes(recipe, split, options, runs_dir, modes=("full", "scratch", "linear-probe"), cancel=None):
+    """Train one run per mode on the SAME split (same seed and options); yields (mode, run_dir, event).
+
+    "scratch" uses ``scratch_recipe`` (random init, every layer trained, from-scratch LR);
+    the others start from the recipe's weights. Returns the run folders (see ``compare_runs``).
+    """
+    from designer.model.build import build
+
+    run_dirs = []
+    for mode in modes:
+        if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
+            break
+        design = build(scratch_recipe(recipe) if mode == "scratch" else recipe)
+        run_dir = new_run_dir(runs_dir, mode)
+        run_dirs.append(run_dir)
+        mode_options = replace(options, mode=mode, lr=options.lr if mode != "scratch" else None)
+        for event in train_run(design, split, mode_options, run_dir, cancel,
+                               cache_dir=Path(runs_dir) / ".features"):
+            yield mode, run_dir, event
+    return run_dirs
+
+
+def is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
+
+
+# --- for trainers outside the engine (cached head, linear probe) --------------------------------
+
+
+def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1) -> StartEvent:
+    params = list(design.model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    device = ts.resolve_device(options.device)
+    return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
+                      lr=options.resolved_lr, amp=ts.amp_dtype(options, device) is not None,
+                      num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
+                      trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
+                      run_dir=str(run_dir))
+
+
+def progress_events(gen, t0: float, num_images: int):
+    """Turn (done, total) extraction progress into epoch-0 batch events; returns gen's result."""
+    while True:
+        try:
+            done, total = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        elapsed = time.perf_counter() - t0
+        yield BatchEvent(epoch=0, step=done, steps_per_epoch=total, global_step=0, loss=0.0, acc=0.0,
+                         lr=0.0, eta_s=elapsed / done * (total - done),
+                         images_per_s=num_images * done / max(total, 1) / max(elapsed, 1e-9))
+
+
+def write_history(run_dir: Path, status: str, options, classes, history, best, skipped, extra=None):
+    data = {"status": status, "classes": list(classes), "options": options.to_dict(),
+            "device": str(ts.resolve_device(options.device)), "best_val_acc": best["val_acc"],
+            "best_epoch": best["epoch"], "epochs": history, "skipped": skipped, **(extra or {})}
+    ts.atomic_write(run_dir / "history.json", lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+
+
+def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
+    """Cancelled while extracting: the (untrained) weights still make a loadable best.pt."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ts.save_checkpoint(design.model.state_dict(), run_dir / "best.pt")
+    write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
+    return StoppedEvent(epoch=0, best_val_acc=None, best_epoch=0, checkpoint="",
+                        time_s=time.perf_counter() - t0)
+
+
+def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
+    ts.log_traceback(run_dir)
+    if isinstance(exc, DesignerError):
+        return FailedEvent(message=exc.message, hint=exc.hint)
+    if ts.is_out_of_memory(exc):
+        return FailedEvent(*ts.oom_message(ts.resolve_device(options.device), options), out_of_memory=True)
+    return FailedEvent(message=f"Feature extraction failed: {type(exc).__name__}: {exc}",
+                       hint="Details are in error.log in the run folder.")

@@ -1,0 +1,159 @@
+"""Pieces of the training engine that need no loop state: device, LR curve,
+optimizer, loss, and checkpoint files (written atomically, read with ``weights_only``)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import traceback
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from designer.base.errors import DesignerError
+from designer.data.folders import class_weights
+from designer.train.events import TrainOptions
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda > mps > cpu; asking for an absent device is a DesignerError."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DesignerError("No CUDA GPU is available on this machine.", hint="Choose device 'auto' or 'cpu'.")
+    if name == "mps" and not has_mps:
+        raise DesignerError("Apple GPU (MPS) is not available on this machine.",
+                            hint="Choose device 'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+def lr_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
+    """Multiplier on every group's LR at optimizer step ``step`` (0-based): warmup, then schedule."""
+    warmup = round(options.warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return (step + 1) / warmup
+    if options.schedule == "step":
+        every = options.step_size or max(1, options.epochs // 3)
+        return options.gamma ** ((step // max(1, steps_per_epoch)) // every)
+    if options.schedule == "cosine":
+        total = max(1, options.epochs * steps_per_epoch - warmup)
+        progress = min(1.0, (step - warmup) / total)  # clamped: a resumed partial epoch may overrun
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", ())
+    return isinstance(exc, oom) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+
+
+def atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(obj, path) -> None:
+    atomic_write(Path(path), lambda tmp: torch.save(obj, tmp))
+
+
+def load_checkpoint(path) -> dict:
+    """A ``last.pt`` written by this engine (tensors and plain data only: ``weights_only``)."""
+    if not Path(path).is_file():
+        raise DesignerError(f"The checkpoint '{path}' does not exist.", hint="Pick the run's last.pt.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unreadable file gets the same advice
+        raise DesignerError(f"The checkpoint '{path}' cannot be read ({exc}).") from exc
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+        raise DesignerError(f"'{path}' is not a training checkpoint (last.pt) from NetSurgeon.")
+    return ckpt
+
+
+
+def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -> torch.optim.Optimizer:
+    """Optimizer over the trainable parameters: the policy's groups (LR factors), or one group."""
+    wd = options.weight_decay
+    if policy is None:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr, "name": "all"}]
+    else:
+        from designer.model import policy as finetune
+
+        groups = finetune.param_groups(model, policy, lr, wd)
+    groups = [g for g in groups if g["params"]]  # frozen parameters never reach the optimizer
+    if not groups:
+        raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze at least the classifier.")
+    for g in groups:
+        g.setdefault("weight_decay", wd)
+    if options.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=options.momentum, weight_decay=wd)
+    cls = torch.optim.Adam if options.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=lr, weight_decay=wd)
+
+
+def amp_dtype(options: TrainOptions, device: torch.device):
+    """Autocast dtype, or None: mixed precision only pays (and is only safe) on CUDA here."""
+    if not options.amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def make_criterion(options: TrainOptions, class_counts, device) -> nn.Module:
+    weight = None
+    if options.class_weights and class_counts:
+        weight = torch.tensor(class_weights(list(class_counts)), dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weight)
+
+
+def reset_parameters(model: nn.Module) -> None:
+    """Re-initialise every layer that knows how: a true from-scratch baseline."""
+    for module in model.modules():
+        if callable(getattr(module, "reset_parameters", None)):
+            module.reset_parameters()
+
+
+def resolve_policy(design, model: nn.Module, mode: str):
+    """The recipe's freeze/LR-factor policy applied to ``model``; None = all trainable at one LR."""
+    recipe = getattr(design, "recipe", None)
+    if recipe is None or mode == "scratch":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return None
+    from designer.model import policy as finetune
+
+    policy = finetune.resolve_policy(recipe, model)
+    finetune.apply_freeze(model, policy)
+    return policy
+
+
+def check_split(design, split) -> None:
+    num_classes = getattr(design, "num_classes", None)
+    if num_classes is not None and num_classes != len(split.classes):
+        raise DesignerError(
+            f"The network has {num_classes} outputs but the data has {len(split.classes)} classes.",
+            hint=f"Replace the classifier for {len(split.classes)} classes.")
+    if len(split.train) < 2:
+        raise DesignerError("Training needs at least 2 training images.", hint="Add images to the folder.")
+
+
+def oom_message(device: torch.device, options: TrainOptions) -> tuple[str, str]:
+    bs = options.batch_size
+    extra = " or mixed precision" if device.type == "cuda" and not options.amp else ""
+    return (f"Ran out of memory on {device} with batch size {bs}.",
+            f"Try a smaller batch size (e.g. {max(1, bs // 2)}), a smaller input size{extra}.")
+
+
+def log_traceback(run_dir: Path) -> None:
+    """The full traceback goes to run_dir/error.log for developers; the user sees one line."""
+    with contextlib.suppress(OSError):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "error.log").write_text(traceback.format_exc())
+
+
+def logits(out):
+    """Some torchvision models return (logits, aux...) tuples in train mode."""
+    return out[0] if isinstance(out, (tuple, list)) else out

@@ -1,0 +1,1 @@
+"""The Data tab: folders, class counts, previews and augmentation."""

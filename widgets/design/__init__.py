@@ -1,0 +1,1 @@
+"""The Design tab: canvas, layer tree, properties, layer library, analyzer and edits."""

@@ -1,0 +1,1 @@
+"""The Export dialog: formats, parity checks and the script preview."""

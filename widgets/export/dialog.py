@@ -1,0 +1,255 @@
+"""Export dialog: formats, weights and folder; exports run in a worker thread and each is checked
+against the model (largest output difference shown); the training script is previewed, highlighted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+)
+
+from designer.app.jobs import export_job, script_job
+from designer.base.errors import DesignerError
+from designer.export.formats import FORMATS
+from widgets.base import questions as training_dialogs
+from widgets.base.context import TrainingContext
+from widgets.base.worker import JobRunner
+from widgets.export.highlight import PythonHighlighter
+from widgets.training.runs import MODE_NAMES, acc_text
+
+DEFAULT_FORMATS = ("pt", "onnx", "script")
+FORMAT_TIPS = {
+    "pt": "The trained weights for PyTorch (a state dict). Load with model.load_state_dict(torch.load(...)).",
+    "safetensors": "The same weights in the safetensors format: safe to share, loads fast, no code inside.",
+    "onnx": "The whole network for ONNX Runtime, C++, C#, phones and many other tools outside PyTorch.",
+    "pt2": "The network as a torch.export program: runs in PyTorch without this app or your model code.",
+    "torchscript": "The network as TorchScript (older PyTorch deployment format; deprecated by PyTorch).",
+    "script": "A readable Python script that rebuilds this network from torchvision plus your edits and "
+              "trains it with your settings: python train.py, or torchrun for several GPUs.",
+}
+COLUMNS = ("Format", "File", "Largest difference", "Check")
+
+
+def _diff_text(diff: float) -> str:
+    """The parity gap in words a non-programmer can read: exact, or its size."""
+    return "0 (identical)" if diff == 0 else f"{diff:.1e}"
+
+
+class ExportDialog(QDialog):
+    def __init__(self, document, parent=None, context: TrainingContext | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.resize(980, 680)
+        self.context = context or TrainingContext(document, self)
+        self.runner = JobRunner(self, "export")
+        self.script_runner = JobRunner(self, "script")
+        self.results: dict[str, tuple] = {}  # fmt -> (ExportResult | None, message)
+        self._build()
+        self._connect()
+        self._fill_weights()
+        self.folder.setText(str(self._default_folder()))
+        self.refresh_script()
+
+    # --- building ----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.weights = QComboBox(toolTip="Which weights to export: a training run's best weights, or the "
+                                         "network as it is now (pretrained backbone, untrained new head).")
+        self.folder = QLineEdit(toolTip="Every file is written into this folder.")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._on_browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        self.checks: dict[str, QCheckBox] = {}
+        grid = QGridLayout()
+        for k, (fmt, label) in enumerate(FORMATS.items()):
+            check = QCheckBox(label, toolTip=FORMAT_TIPS.get(fmt, ""))
+            check.setChecked(fmt in DEFAULT_FORMATS)
+            self.checks[fmt] = check
+            grid.addWidget(check, k // 2, k % 2)
+        form = QFormLayout()
+        form.addRow("Weights", self.weights)
+        form.addRow("Formats", grid)
+        form.addRow("Folder", folder_row)
+        self.progress = QProgressBar(textVisible=False, maximumHeight=12)
+        keep = self.progress.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # hidden, it still holds the row: Export/Close stay button-sized
+        self.progress.setSizePolicy(keep)
+        self.progress.hide()
+        self.status = QLabel("Each file is checked: it is read back and its outputs are compared with the "
+                             "network's.", wordWrap=True, objectName="muted")
+        self.table = self._results_table()
+        self.script = QPlainTextEdit(readOnly=True, lineWrapMode=QPlainTextEdit.NoWrap)
+        self.script.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.script.setPlaceholderText("Generating the script…")
+        self.highlighter = PythonHighlighter(self.script.document())
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.table, "Results")
+        self.tabs.addTab(self.script, "Training script preview")
+        self.export_button = QPushButton("Export", objectName="primary")
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+
+    def _results_table(self) -> QTableWidget:
+        table = QTableWidget(0, len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        table.setToolTip("Largest difference: the biggest gap between the exported file's outputs and the "
+                         "network's on the same input. Tiny numbers (below 0.0001) mean a faithful copy.")
+        return table
+
+    def _connect(self) -> None:
+        self.export_button.clicked.connect(self.start_export)
+        self.close_button.clicked.connect(self.reject)
+        self.runner.item.connect(self._on_item)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_finished)
+        self.script_runner.result.connect(self._on_script)
+        self.script_runner.failed.connect(self._on_script_failed)
+
+    def _fill_weights(self) -> None:
+        try:
+            runs = [r for r in self.context.runs() if r.best_weights.is_file()]
+        except DesignerError:
+            runs = []
+        for run in reversed(runs):
+            label = f"Best weights of {run.name} ({MODE_NAMES.get(run.mode, run.mode)}, " \
+                    f"{acc_text(run.best_val_acc)})"
+            self.weights.addItem(label, str(run.best_weights))
+        self.weights.addItem("The network as it is now (not trained here)", None)
+
+    def _default_folder(self) -> Path:
+        return self.context.runs_dir().parent / "export"
+
+    @Slot()
+    def _on_browse(self) -> None:
+        path = training_dialogs.choose_folder(self, "Export to folder", self.folder.text())
+        if path:
+            self.folder.setText(path)
+
+    # --- the script preview ---------------------------------------------------------------------------
+
+    def refresh_script(self) -> None:
+        try:
+            source = self.context.design_source()
+        except DesignerError as exc:
+            self.script.setPlainText(f"# {exc}")
+            return
+        self.script_runner.start(script_job, source, self.context.training_settings() or None,
+                                 self.context.doc.classes or None)
+
+    @Slot(object)
+    def _on_script(self, text: str) -> None:
+        self.script.setPlainText(text)
+
+    @Slot(str)
+    def _on_script_failed(self, message: str) -> None:
+        self.script.setPlainText(f"# The script cannot be generated:\n# {message}")
+
+    # --- exporting -------------------------------------------------------------------------------------
+
+    def selected_formats(self) -> list[str]:
+        return [fmt for fmt, check in self.checks.items() if check.isChecked()]
+
+    @Slot()
+    def start_export(self) -> bool:
+        formats, folder = self.selected_formats(), self.folder.text().strip()
+        if not formats or not folder:
+            self.status.setText("Choose at least one format and a folder.")
+            return False
+        try:
+            source = self.context.design_source()
+        except DesignerError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.results = {}
+        self.table.setRowCount(0)
+        self.progress.setRange(0, len(formats))
+        self.progress.setValue(0)
+        self.progress.show()
+        self.export_button.setEnabled(False)
+        self.status.setText("Exporting…")
+        self.tabs.setCurrentWidget(self.table)
+        self.runner.start(export_job, source, formats, folder, self.weights.currentData(),
+                          self.context.training_settings() or None, self.context.doc.classes or None)
+        return True
+
+    @Slot(object)
+    def _on_item(self, item) -> None:
+        if item[0] == "progress":
+            self.status.setText(f"Exporting {FORMATS[item[1]]}…")
+            return
+        _, fmt, result, message = item
+        self.results[fmt] = (result, message)
+        self._add_row(fmt, result, message)
+        self.progress.setValue(len(self.results))
+
+    def _add_row(self, fmt: str, result, message: str) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        ok = result is not None and result.ok
+        diff = "not checked" if result is None or result.max_abs_diff is None else _diff_text(result.max_abs_diff)
+        cells = (FORMATS[fmt], str(result.path) if result else message, diff if result else "–",
+                 "✓ ok" if ok else "✗ failed")
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setToolTip(result.note if result is not None and result.note else message or text)
+            if col == 3:
+                item.setForeground(Qt.darkGreen if ok else Qt.red)
+            self.table.setItem(row, col, item)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(message)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        self.export_button.setEnabled(True)
+        if self.results:
+            good = sum(1 for r, _ in self.results.values() if r is not None and r.ok)
+            self.status.setText(f"{good} of {len(self.results)} exports written and checked in "
+                                f"{self.folder.text()}.")
+
+    # --- closing ---------------------------------------------------------------------------------------
+
+    def done(self, result: int) -> None:
+        self.runner.shutdown()
+        self.script_runner.shutdown()
+        super().done(result)
+
+    def closeEvent(self, event) -> None:
+        self.runner.shutdown()
+        self.script_runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""The layer-graph canvas: scene, items and view."""

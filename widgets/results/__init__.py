@@ -1,0 +1,1 @@
+"""The Results tab: confusion matrix, per-class accuracy, mistakes and predictions."""

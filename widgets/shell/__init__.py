@@ -1,0 +1,1 @@
+"""The main window, the start page, project files and the workspaces they hold."""

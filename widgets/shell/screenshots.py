@@ -1,0 +1,112 @@
+"""Regenerate the designer screenshots in docs/screenshots/ from a real window.
+
+Run under a display (or Xvfb):
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "screenshots")
+SIZE = (1600, 1000)
+
+
+def _wait(app, window, extra: float = 0.3) -> None:
+    while window.qdoc.busy:
+        app.processEvents()
+        time.sleep(0.01)
+    end = time.time() + extra
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _save(app, window, name: str) -> str:
+    _wait(app, window)
+    return save_grab(window, name)
+
+
+def save_grab(widget, name: str) -> str:
+    """Grab ``widget`` as the screen shows it (falling back to Qt's own rendering) into docs/."""
+    path = os.path.join(OUT, name)
+    screen = widget.screen()
+    image = screen.grabWindow(widget.winId()) if screen is not None else widget.grab()
+    if image.isNull() or image.width() < 100:
+        image = widget.grab()
+    image.save(path)
+    print("wrote", path, flush=True)
+    return path
+
+
+def _edit_lite0(app, window) -> None:
+    from designer.model.ops import FreezeUntil, ReplaceClassifier, SetLRFactor
+
+    q = window.qdoc
+    head = ReplaceClassifier(5, dropout=0.2, hidden=256, batchnorm=True)
+    for op in (head, FreezeUntil("_blocks.10"), SetLRFactor("_blocks.14", 0.1), SetLRFactor("_blocks.15", 0.1)):
+        q.edit([op])
+        _wait(app, window, 0.05)
+    classifier = q.state.design.classifier_path
+    q.edit([SetLRFactor(classifier.rpartition(".")[0] or classifier, 10.0)])
+    _wait(app, window, 0.05)
+
+
+def _centre_on(window, node: str, zoom: float, dy: float = 0.0) -> None:
+    canvas = window.design.canvas
+    canvas.view.set_zoom(zoom)
+    item = canvas.scene.nodes[node]
+    canvas.view.centerOn(item.pos().x(), item.pos().y() + dy)
+
+
+def main() -> int:
+    os.makedirs(OUT, exist_ok=True)
+    os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
+    from PySide6.QtCore import QSettings
+
+    import main as launcher
+    from widgets.shell.main_window import MainWindow
+
+    app = launcher.make_app()
+    settings = QSettings(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings)
+    launcher.install_workspaces(window)
+    window.resize(*SIZE)
+    window.move(0, 0)
+    window.show()
+    window.start.select_name("efficientnet_lite0")
+    _save(app, window, "start-page.png")
+    window.open_model("efficientnet_lite0", "default")
+    _wait(app, window)
+    _edit_lite0(app, window)
+    window.design.canvas.reveal("_blocks.10")  # frozen up to here: Properties shows it frozen
+    _centre_on(window, "_blocks.11", 0.8)
+    _save(app, window, "designer-lite0-edited.png")
+    window.design.canvas.reveal(window.qdoc.state.design.classifier_path)
+    _centre_on(window, "_fc.1", 0.8, dy=40)
+    _save(app, window, "designer-lite0-head.png")
+    window.design.canvas.set_depth(None)
+    window.design.canvas.find("_blocks.15._project_conv")
+    window.design.canvas.view.set_zoom(0.12)
+    _save(app, window, "designer-lite0-zoomed-out.png")
+    window.qdoc.doc.mark_saved()
+    window.open_model("alexnet", "none")
+    _wait(app, window)
+    from designer.model.ops import SetInput
+
+    window.qdoc.edit([SetInput(32, 32, 3)])
+    _wait(app, window)
+    report = window.qdoc.state.report
+    if report.errors:
+        window.design.focus_node(report.errors[0].node)
+    _save(app, window, "designer-analyzer-error.png")
+    window.qdoc.doc.mark_saved()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

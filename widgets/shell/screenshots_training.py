@@ -1,0 +1,158 @@
+"""Regenerate the Data / Training / Results / Export screenshots in docs/screenshots/.
+
+A real window (as ``main.py`` builds it) with EfficientNet-Lite0 (its offline ImageNet
+weights) at 64x64 for four classes of a generated coloured-shapes folder; one run from
+scratch, then a fine-tune run shot mid-run with the scratch run overlaid; its results;
+the export dialog after an export (parity checks) and its script preview. A few minutes
+on two CPU cores. Run under a display (or Xvfb):
+
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots_training
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from widgets.shell.screenshots import OUT, SIZE, save_grab
+
+CLASSES = ("circle", "square", "triangle", "cross")
+IMAGE = 64
+EPOCHS = 4
+TIMEOUT_S = 600
+
+
+def _pump(app, seconds: float) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _until(app, condition, what: str, timeout: float = TIMEOUT_S) -> None:
+    end = time.time() + timeout
+    while not condition():
+        if time.time() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _grab(app, widget, name: str, settle: float = 0.6) -> str:
+    _pump(app, settle)
+    return save_grab(widget, name)
+
+
+def _make_images(root: Path) -> Path:
+    """Four shape classes, a little uneven, with what real folders have: two unreadable files
+    (the Data tab lists them) and a few mislabelled images (the Results tab's gallery shows them)."""
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+    from helpers_data import make_shapes_folder, shape_image
+
+    counts = {"circle": 26, "square": 26, "triangle": 24, "cross": 20}
+    folder = make_shapes_folder(root / "shapes", classes=CLASSES, per_class=counts, size=IMAGE, corrupt=2,
+                                seed=3)
+    rng = np.random.default_rng(7)
+    for into, looks_like in (("circle", "square"), ("triangle", "circle"), ("square", "cross")):
+        for k in range(2):
+            shape_image(CLASSES.index(looks_like), IMAGE, rng).save(folder / into / f"{into}_9{k}{into[0]}.png")
+    return folder
+
+
+def _train(app, ws, mode: str, until_epoch: int | None = None, on_mid_run=None):
+    panel = ws.training
+    panel.form.set_mode(mode)
+    ws.context.update_training(epochs=EPOCHS, batch_size=8, seed=0, workers=0)
+    assert panel.start(), f"{mode} run did not start"
+    if until_epoch is not None:
+        bar = panel.progress.bar
+        # half-way through epoch ``until_epoch`` (its predecessors' validation points drawn)
+        _until(app, lambda: panel.progress.steps > 1 and bar.maximum() > 1
+               and bar.value() >= (until_epoch - 1 + 0.5) * panel.progress.steps, "mid-run")
+        on_mid_run()
+    _until(app, lambda: not panel.training, f"the {mode} run to end")
+    final = panel.final_event
+    print(f"{mode}: {final.kind}, best {final.best_val_acc}", flush=True)
+    return final
+
+
+def main() -> int:
+    os.makedirs(OUT, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ns-shots-train-"))
+    os.environ.setdefault("NETSURGEON_DATA_DIR", str(tmp / "appdata"))
+    import torch
+    from PySide6.QtCore import QSettings
+
+    import main as launcher
+    from designer.model.ops import ReplaceClassifier, SetInput
+    from widgets.export.dialog import ExportDialog
+    from widgets.shell.main_window import MainWindow
+    from widgets.shell.training_workspace import TrainingWorkspace
+
+    torch.set_num_threads(1)  # two threads spin against other processes on a shared 2-core box
+    app = launcher.make_app()
+    settings = QSettings(str(tmp / "s.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings)
+    launcher.install_workspaces(window)
+    window.resize(*SIZE)
+    window.move(0, 0)
+    window.show()
+    window.open_model("efficientnet_lite0", "default")
+    _until(app, lambda: window.qdoc.state is not None and window.qdoc.state.design is not None
+           and not window.qdoc.busy, "the model to open")
+    for op in (SetInput(IMAGE, IMAGE, 3), ReplaceClassifier(len(CLASSES), dropout=0.2)):
+        window.qdoc.edit([op])
+        _until(app, lambda: not window.qdoc.busy, "an edit")
+    ws = window.findChild(TrainingWorkspace)
+    window.tabs.setCurrentWidget(ws)
+
+    folder = _make_images(tmp)
+    ws.tabs.setCurrentWidget(ws.data)
+    ws.data.root_edit.setText(str(folder))
+    ws.data.load_images()
+    _until(app, lambda: ws.context.split is not None and not ws.data.scan_runner.running, "the scan")
+    _until(app, lambda: not ws.data.preview_runner.running and not ws.data.preview_timer.isActive(),
+           "the preview", 60)
+    _grab(app, window, "data.png", settle=1.5)
+
+    ws.tabs.setCurrentWidget(ws.training)
+    scratch = _train(app, ws, "scratch")
+    ws.training.runs.set_checked(str(Path(scratch.run_dir).resolve()))
+    _train(app, ws, "full", until_epoch=EPOCHS,
+           on_mid_run=lambda: _grab(app, window, "training-mid-run.png", settle=0.3))
+
+    ws.tabs.setCurrentWidget(ws.results)
+    results = ws.results
+    _until(app, lambda: results.result is not None and not results.runner.running, "the evaluation", 120)
+    if not results.result.evaluation.misclassified:  # the mislabelled files all fell in the training part
+        results.subset_combo.setCurrentIndex(results.subset_combo.findData("all"))
+        _until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
+    _grab(app, window, "results.png", settle=1.0)
+
+    dialog = ExportDialog(window.qdoc, window, context=ws.context)
+    dialog.resize(1100, 760)
+    dialog.show()
+    _until(app, lambda: "import torch" in dialog.script.toPlainText(), "the script preview", 120)
+    for fmt, check in dialog.checks.items():
+        check.setChecked(fmt in ("pt", "safetensors", "onnx", "script"))
+    dialog.folder.setText(str(tmp / "export"))
+    assert dialog.start_export()
+    _until(app, lambda: not dialog.runner.running, "the export", 300)
+    _grab(app, dialog, "export.png", settle=0.5)
+    dialog.tabs.setCurrentWidget(dialog.script)
+    _grab(app, dialog, "export-script.png", settle=0.5)
+    dialog.close()
+
+    window.qdoc.doc.mark_saved()
+    ws.shutdown()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Training tab: options, live curves, progress and the run history."""

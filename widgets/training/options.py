@@ -1,0 +1,224 @@
+"""The training options form, in plain words for people who do not code.
+
+Every field mirrors ``settings["training"]`` of the document (through the
+``TrainingContext``): a change is written there at once, and a change there (a
+project opened, undo) is shown here. Each field's tooltip says what it does and
+what a safe value is.
+"""
+
+from __future__ import annotations
+
+import torch
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QSpinBox,
+    QWidget,
+)
+
+from designer.train.events import TrainOptions, default_lr
+
+MODES = (  # value, label, tooltip
+    ("full", "Fine-tune (train as designed)",
+     ("Start from the pretrained weights and train the layers that are not frozen, each at its own "
+     "learning-rate factor. The usual choice.")),
+    ("cached-head", "Head only, on cached features (fast)",
+     ("Compute what the frozen layers make of each image once, then train only the classifier on that. "
+     "Very fast, but needs every layer before the classifier frozen and augmentation off.")),
+    ("linear-probe", "Linear probe (very few images)",
+     ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for a few "
+     "dozen images per class; no augmentation.")),
+    ("scratch", "From scratch (random weights, for comparison)",
+     ("Forget the pretrained weights and train every layer from random values. Needs much more data "
+     "and time; useful as a baseline to see how much pretraining helps.")),
+)
+OPTIMIZERS = (("sgd", "SGD with momentum"), ("adam", "Adam"), ("adamw", "AdamW"))
+SCHEDULES = (("cosine", "Cosine (slowly down to zero)"), ("step", "Step (drop ×0.1 every third of the run)"),
+             ("constant", "Constant"))
+DEVICES = (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
+           ("mps", "Apple GPU (MPS)"))
+
+TIPS = {
+    "mode": "What to train. " + " ".join(f"{label}: {tip}" for _, label, tip in MODES),
+    "optimizer": "The method that updates the weights. SGD with momentum is the classic, dependable choice "
+                 "for fine-tuning; Adam and AdamW adapt the step size per weight and need a smaller "
+                 "learning rate.",
+    "lr": "Learning rate: how big each learning step is. For fine-tuning a pretrained network, smaller is "
+          "safer: too large a step wipes out what the network already knows. Leave it on Automatic "
+          "unless the loss does not go down (try smaller) or learning is very slow (try larger).",
+    "auto_lr": "Use a good default for the chosen optimizer and mode (10 times smaller for fine-tuning "
+               "than for training from scratch).",
+    "schedule": "How the learning rate changes during training. Cosine starts at the full rate and "
+                "lowers it smoothly to zero by the last epoch, which usually gives the best final "
+                "accuracy.",
+    "warmup": "Epochs at the start during which the learning rate grows from almost zero to its full "
+              "value. A little warmup (0.5–1) steadies the first steps; 0 is fine for fine-tuning.",
+    "epochs": "How many times the network sees every training image. Fine-tuning often needs only "
+              "5–20; more epochs take longer and can over-fit small datasets.",
+    "batch_size": "How many images the network looks at before each learning step. Larger batches are "
+                  "faster per image but need more memory; lower it if you run out of memory.",
+    "weight_decay": "A gentle pull of every weight towards zero that keeps the network from "
+                    "memorising the training images. 0.0001 is a safe default; 0 turns it off.",
+    "device": "Where the computation runs. Automatic uses a GPU when one is available, otherwise the "
+              "CPU.",
+    "amp": "Mixed precision: compute in 16-bit numbers on an NVIDIA GPU, which is faster and uses less "
+           "memory with almost no loss of accuracy. Has no effect on the CPU.",
+    "seed": "A number that fixes the random choices (shuffling, augmentation, initial weights), so the "
+            "same settings give the same result again.",
+    "workers": "Extra processes that load images in the background. 0 loads them in the training "
+               "thread (simplest); 2–4 can speed up training on large images.",
+}
+
+
+def device_available(name: str) -> bool:
+    if name == "cuda":
+        return torch.cuda.is_available()
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps and mps.is_available())
+    return True
+
+
+def _combo(items, tip: str) -> QComboBox:
+    combo = QComboBox(toolTip=tip)
+    for value, label, *rest in items:
+        combo.addItem(label, value)
+        if rest:
+            combo.setItemData(combo.count() - 1, rest[0], 3)  # Qt.ToolTipRole
+    # Long labels ("NVIDIA GPU (CUDA) — not available on this computer") must not widen the form past
+    # its side panel (which then clips the buttons and the progress text): the box takes the width it
+    # is given, and its drop-down list stays wide enough to read every label in full.
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
+    combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+    return combo
+
+
+def _spin(lo, hi, tip: str, decimals: int | None = None, step=None):
+    box = QSpinBox(toolTip=tip) if decimals is None else QDoubleSpinBox(toolTip=tip, decimals=decimals)
+    box.setRange(lo, hi)
+    if step is not None:
+        box.setSingleStep(step)
+    if decimals is not None and decimals > 3:
+        box.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+    box.setKeyboardTracking(False)
+    return box
+
+
+class TrainingOptionsForm(QWidget):
+    """Fields for ``TrainOptions`` (except augmentation and class weights: the Data tab has those)."""
+
+    edited = Signal()
+
+    def __init__(self, context, parent=None):
+        super().__init__(parent)
+        self.context = context
+        self._loading = False
+        self._build()
+        self.load()
+        context.training_changed.connect(self.load)
+
+    def _build(self) -> None:
+        self.mode = _combo(MODES, TIPS["mode"])
+        self.optimizer = _combo(OPTIMIZERS, TIPS["optimizer"])
+        self.lr = _spin(1e-6, 10.0, TIPS["lr"], decimals=6, step=1e-4)
+        self.auto_lr = QCheckBox("Automatic", toolTip=TIPS["auto_lr"])
+        self.schedule = _combo(SCHEDULES, TIPS["schedule"])
+        self.warmup = _spin(0.0, 100.0, TIPS["warmup"], decimals=1, step=0.5)
+        self.epochs = _spin(1, 10000, TIPS["epochs"])
+        self.batch_size = _spin(1, 4096, TIPS["batch_size"])
+        self.weight_decay = _spin(0.0, 1.0, TIPS["weight_decay"], decimals=6, step=1e-4)
+        self.device = _combo(self._device_items(), TIPS["device"])
+        self.amp = QCheckBox("Mixed precision (GPU)", toolTip=TIPS["amp"])
+        self.seed = _spin(0, 2**31 - 1, TIPS["seed"])
+        self.workers = _spin(0, 64, TIPS["workers"])
+        lr_row = QHBoxLayout()
+        lr_row.setContentsMargins(0, 0, 0, 0)
+        lr_row.addWidget(self.lr, 1)
+        lr_row.addWidget(self.auto_lr)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        for label, field in (("What to train", self.mode), ("Optimizer", self.optimizer),
+                             ("Learning rate", lr_row), ("LR schedule", self.schedule),
+                             ("Warmup epochs", self.warmup), ("Epochs", self.epochs),
+                             ("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
+                             ("Device", self.device), ("", self.amp), ("Random seed", self.seed),
+                             ("Loader processes", self.workers)):
+            form.addRow(label, field)
+            widget = form.labelForField(field)
+            if widget is not None and label:
+                widget.setToolTip(TIPS.get(self._key_of(label), ""))
+        for combo in (self.mode, self.optimizer, self.schedule, self.device):
+            combo.currentIndexChanged.connect(self._on_edit)
+        for box in (self.lr, self.warmup, self.epochs, self.batch_size, self.weight_decay, self.seed,
+                    self.workers):
+            box.valueChanged.connect(self._on_edit)
+        for check in (self.auto_lr, self.amp):
+            check.toggled.connect(self._on_edit)
+
+    @staticmethod
+    def _key_of(label: str) -> str:
+        return {"What to train": "mode", "Optimizer": "optimizer", "Learning rate": "lr",
+                "LR schedule": "schedule", "Warmup epochs": "warmup", "Epochs": "epochs",
+                "Batch size": "batch_size", "Weight decay": "weight_decay", "Device": "device",
+                "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
+
+    @staticmethod
+    def _device_items():
+        return [(v, label if device_available(v) else f"{label} — not available on this computer")
+                for v, label in DEVICES]
+
+    # --- settings -> fields --------------------------------------------------------------------
+
+    @Slot()
+    def load(self) -> None:
+        """Show the document's training settings (defaults where none are saved)."""
+        data = {**TrainOptions().to_dict(), **self.context.training_settings()}
+        self._loading = True
+        try:
+            for combo, key in ((self.mode, "mode"), (self.optimizer, "optimizer"),
+                               (self.schedule, "schedule"), (self.device, "device")):
+                index = combo.findData(data.get(key))
+                combo.setCurrentIndex(max(0, index))
+            auto = data.get("lr") is None
+            self.auto_lr.setChecked(auto)
+            self.lr.setEnabled(not auto)
+            self.lr.setValue(default_lr(data["optimizer"], data["mode"]) if auto else float(data["lr"]))
+            self.warmup.setValue(float(data.get("warmup_epochs") or 0.0))
+            for box, key in ((self.epochs, "epochs"), (self.batch_size, "batch_size"), (self.seed, "seed"),
+                             (self.workers, "workers")):
+                box.setValue(int(data.get(key) or 0))
+            self.weight_decay.setValue(float(data.get("weight_decay") or 0.0))
+            self.amp.setChecked(bool(data.get("amp")))
+        finally:
+            self._loading = False
+
+    # --- fields -> settings --------------------------------------------------------------------
+
+    def values(self) -> dict:
+        optimizer, mode = self.optimizer.currentData(), self.mode.currentData()
+        return {
+            "mode": mode, "optimizer": optimizer, "lr": None if self.auto_lr.isChecked() else self.lr.value(),
+            "schedule": self.schedule.currentData(), "warmup_epochs": self.warmup.value(),
+            "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
+            "weight_decay": self.weight_decay.value(), "device": self.device.currentData(),
+            "amp": self.amp.isChecked(), "seed": self.seed.value(), "workers": self.workers.value(),
+        }
+
+    @Slot()
+    def _on_edit(self, *_) -> None:
+        if self._loading:
+            return
+        values = self.values()
+        if values["lr"] is None:
+            self.lr.setEnabled(False)
+        self.context.update_training(**values)
+        self.edited.emit()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode.setCurrentIndex(max(0, self.mode.findData(mode)))

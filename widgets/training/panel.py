@@ -1,0 +1,264 @@
+"""The Training tab: options, Start / Stop / Resume, live curves, progress and the run history.
+
+Training runs in a worker ``QThread`` (``JobRunner`` iterating ``training_jobs.train_job``);
+its events reach this panel's slots through queued signals, and the plot only
+buffers them (it redraws at ~10 Hz). Stop sets the run's cancel flag: the engine
+finishes the batch, saves ``last.pt`` (for Resume) and hands back the best weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.app.jobs import train_job
+from designer.base.errors import DesignerError
+from designer.train.setup import resolve_device
+from widgets.base import feedback
+from widgets.base.worker import JobRunner
+from widgets.training.options import TrainingOptionsForm
+from widgets.training.plot import MetricsPlot
+from widgets.training.progress import TrainingProgress
+from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch
+
+RESUMABLE_MODES = ("full", "scratch", "cached-head")
+
+
+class TrainingPanel(QWidget):
+    run_started = Signal(str)  # run folder
+    run_ended = Signal(str, str)  # run folder, final kind (finished/stopped/failed)
+
+    def __init__(self, context, parent=None):
+        super().__init__(parent)
+        self.context = context
+        self.runner = JobRunner(self, "training")
+        self.run_dir: str | None = None  # the run in progress
+        self.final_event = None
+        self._build()
+        self._connect()
+        self._update_buttons()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.form = TrainingOptionsForm(self.context)
+        self.start_button = QPushButton("Start training", objectName="primary")
+        self.start_button.setToolTip("Train a new run with these options on the data from the Data tab.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current batch. The best weights so far are kept and the "
+                                    "run can be resumed.")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the run selected in the history below from where it "
+                                      "stopped, up to the number of epochs set above.")
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+        self.progress = TrainingProgress()
+        options_box = QGroupBox("Training options")
+        QVBoxLayout(options_box).addWidget(self.form)
+        left = QVBoxLayout()
+        left.addWidget(options_box)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addStretch(1)
+        side = QWidget()
+        side.setLayout(left)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(side)
+        scroll.setMinimumWidth(440)  # the option boxes show their labels in full
+        scroll.setMaximumWidth(470)
+        self.plot = MetricsPlot()
+        self.runs = RunTable(self.context)
+        history = QWidget()
+        hl = QVBoxLayout(history)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(QLabel("Run history — tick runs to compare their curves", objectName="sectionTitle"))
+        hl.addWidget(self.runs)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.plot)
+        right.addWidget(history)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(right, 1)
+
+    def _connect(self) -> None:
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.runner.item.connect(self._on_event)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runs.overlay_changed.connect(self._on_overlay_changed)
+        self.runs.itemSelectionChanged.connect(self._update_buttons)
+        self.context.split_changed.connect(self._update_buttons)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        return self.runner.running
+
+    @Slot()
+    def start(self) -> bool:
+        """Start a new run with the form's options; False (with a message) if it cannot start."""
+        try:
+            split = self.context.require_split()
+            mismatch = self.context.class_mismatch()
+            if mismatch:
+                raise DesignerError(mismatch, hint="Use Edit > Replace classifier on the Design tab.")
+            options = self.context.options()
+            resolve_device(options.device)  # a missing GPU is said at once, before any work
+            source = self.context.design_source()
+        except DesignerError as exc:
+            self._show_error("Cannot start training", str(exc))
+            return False
+        from designer.train.runs import new_run_dir
+
+        runs_dir = self.context.runs_dir()
+        run_dir = new_run_dir(runs_dir, options.mode)
+        return self._launch(source, split, options, run_dir, None, runs_dir / ".features")
+
+    @Slot()
+    def resume_selected(self) -> bool:
+        path = self.runs.selected_path()
+        if not path:
+            self._show_error("Nothing to resume", "Select a stopped run in the run history first.")
+            return False
+        return self.resume(path)
+
+    def resume(self, run_path: str) -> bool:
+        """Continue a stopped run in its own folder, from its last.pt, on its own data split."""
+        from designer.train.events import TrainOptions
+        from designer.train.runs import load_run
+
+        try:
+            run = load_run(run_path)
+            last = run.path / "last.pt"
+            if run.mode not in RESUMABLE_MODES or not last.is_file():
+                raise DesignerError(f"The run '{run.name}' cannot be resumed.",
+                                    hint="Only stopped fine-tune, from-scratch and head-only runs can.")
+            saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
+            done, target = len(run.epochs), self.form.epochs.value()
+            if target <= done:
+                raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
+                                    hint=f"Set Epochs above {done} to train it further.")
+            options = replace(saved, epochs=target)
+            split = run.split() or self.context.require_split()
+            source = self.context.design_source()
+        except DesignerError as exc:
+            self._show_error("Cannot resume", str(exc))
+            return False
+        return self._launch(source, split, options, run.path, str(last), self.context.runs_dir() / ".features")
+
+    def _launch(self, source, split, options, run_dir, resume, cache_dir) -> bool:
+        if self.training:
+            return False
+        self.run_dir, self.final_event = str(run_dir), None
+        self.plot.clear()
+        if resume:
+            self._preload_history(run_dir)
+        self.progress.reset("Preparing the network…")
+        self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir))
+        self._update_buttons()
+        self.run_started.emit(str(run_dir))
+        return True
+
+    def _preload_history(self, run_dir) -> None:
+        from designer.train.runs import load_run
+
+        try:
+            run = load_run(run_dir)
+        except DesignerError:
+            return
+        for record in run.epochs:
+            self.plot.add_epoch(record, steps_per_epoch(run))
+
+    @Slot()
+    def stop(self) -> None:
+        if self.training:
+            self.runner.cancel()
+            self.progress.stage.setText("Stopping after the current batch…")
+            self._update_buttons()
+
+    # --- events from the worker (GUI thread) ---------------------------------------------------------
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        kind = getattr(event, "kind", "")
+        if kind == "batch":
+            if event.epoch > 0:
+                self.plot.add_batch(event)
+            self.progress.on_batch(event)
+        elif kind == "epoch":
+            self.plot.add_epoch(event, self.progress.steps)
+            self.progress.on_epoch(event)
+        elif kind == "start":
+            self.progress.on_start(event)
+            self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
+            # The run joins the project's list when it ends (re-reading the runs here would cost the
+            # GUI thread ~50 ms just as training starts); its folder exists from now on.
+        elif kind in ("finished", "stopped", "failed"):
+            self.final_event = event
+            self.progress.on_final(event)
+            if kind == "failed":
+                self._show_error("Training failed", f"{event.message} {event.hint}".strip())
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.progress.on_error(message)
+        self._show_error("Cannot start training", message)
+
+    @Slot()
+    def _on_runner_finished(self) -> None:
+        self.plot.flush()
+        run_dir, final = self.run_dir, self.final_event
+        self._update_buttons()
+        if run_dir and Path(run_dir).is_dir():
+            self.context.add_run(run_dir)
+            self.runs.refresh()
+        self.run_ended.emit(run_dir or "", getattr(final, "kind", "failed"))
+
+    @Slot(list)
+    def _on_overlay_changed(self, paths: list) -> None:
+        from designer.train.runs import load_run
+
+        runs = []
+        for path in paths:
+            try:
+                runs.append(load_run(path))
+            except DesignerError:
+                continue
+        self.plot.set_overlays(overlay_curves(runs))
+
+    @Slot()
+    def _update_buttons(self, *_) -> None:
+        busy = self.training
+        self.start_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy and not self.runner.cancel_requested)
+        path = self.runs.selected_path()
+        self.resume_button.setEnabled(not busy and bool(path) and (Path(path) / "last.pt").is_file())
+        self.form.setEnabled(not busy)
+
+    def _show_error(self, title: str, message: str) -> None:
+        self.progress.status.setText(message)
+        feedback.show_error(self, title, message)
+
+    # --- shutdown -------------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop a running training (best weights kept) and wait for its thread."""
+        self.runner.shutdown()

@@ -1,0 +1,138 @@
+"""The run history: one row per training run of the project; tick rows to overlay their curves."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from designer.base.errors import DesignerError
+
+COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
+MODE_NAMES = {"full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
+              "scratch": "from scratch"}
+PATH_ROLE = Qt.UserRole + 1
+
+
+def acc_text(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def time_text(seconds) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def steps_per_epoch(run) -> int:
+    options = run.options.get("options") or run.history.get("options") or {}
+    num_train = run.summary.get("num_train") or 0
+    return max(1, math.ceil(num_train / max(1, int(options.get("batch_size") or 32))))
+
+
+def overlay_curves(runs) -> list[dict]:
+    """``compare_runs`` curves of ``runs``, each with its steps per epoch (for an iteration axis)."""
+    from designer.train.runs import compare_runs
+
+    if not runs:
+        return []
+    data = compare_runs(runs)
+    out = []
+    for run, curves in zip(runs, data["runs"]):
+        out.append({**curves, "name": f"{run.name}", "epochs": data["epochs"],
+                    "steps_per_epoch": steps_per_epoch(run)})
+    return out
+
+
+class RunTable(QTableWidget):
+    """Runs, newest last. ``overlay_changed`` carries the ticked runs' folders."""
+
+    overlay_changed = Signal(list)
+
+    def __init__(self, context, parent=None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.context = context
+        self._filling = False
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        self.setToolTip("Every training run of this project. Tick runs to draw their curves (dashed) on the "
+                        "plot, e.g. fine-tuning against training from scratch on the same data.")
+        self.itemChanged.connect(self._on_item_changed)
+        context.runs_changed.connect(self.refresh)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-read the runs from disk, keeping the ticks and the selection."""
+        ticked, selected = set(self.checked_paths()), self.selected_path()
+        try:
+            runs = self.context.runs()
+        except DesignerError:
+            runs = []
+        self._filling = True
+        try:
+            self.setRowCount(len(runs))
+            for row, run in enumerate(runs):
+                self._fill_row(row, run, str(run.path) in ticked)
+        finally:
+            self._filling = False
+        self.select_path(selected)
+        if ticked != set(self.checked_paths()):
+            self.overlay_changed.emit(self.checked_paths())
+
+    def _fill_row(self, row: int, run, ticked: bool) -> None:
+        check = QTableWidgetItem()
+        check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+        check.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
+        check.setData(PATH_ROLE, str(run.path))
+        check.setToolTip("Overlay this run's curves on the plot")
+        cells = (run.name, MODE_NAMES.get(run.mode, run.mode), run.status, acc_text(run.best_val_acc),
+                 str(len(run.epochs)), time_text(run.summary.get("time_s")))
+        self.setItem(row, 0, check)
+        for col, text in enumerate(cells, 1):
+            item = QTableWidgetItem(text)
+            item.setData(PATH_ROLE, str(run.path))
+            if col >= 4:
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.setItem(row, col, item)
+
+    def checked_paths(self) -> list[str]:
+        return [self.item(r, 0).data(PATH_ROLE) for r in range(self.rowCount())
+                if self.item(r, 0) is not None and self.item(r, 0).checkState() == Qt.Checked]
+
+    def set_checked(self, path: str, checked: bool = True) -> None:
+        for r in range(self.rowCount()):
+            if self.item(r, 0).data(PATH_ROLE) == str(path):
+                self.item(r, 0).setCheckState(Qt.Checked if checked else Qt.Unchecked)
+
+    def selected_path(self) -> str | None:
+        rows = self.selectionModel().selectedRows() if self.selectionModel() else []
+        return self.item(rows[0].row(), 0).data(PATH_ROLE) if rows else None
+
+    def select_path(self, path: str | None) -> None:
+        for r in range(self.rowCount()):
+            if path is not None and self.item(r, 0).data(PATH_ROLE) == path:
+                self.selectRow(r)
+                return
+
+    def paths(self) -> list[str]:
+        return [self.item(r, 0).data(PATH_ROLE) for r in range(self.rowCount())]
+
+    @Slot(QTableWidgetItem)
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() == 0:
+            self.overlay_changed.emit(self.checked_paths())
