@@ -68,7 +68,8 @@ def main() -> None:
     from designer.model.ops import FreezeUntil, ReplaceClassifier, SetInput
     from designer.model.recipe import Recipe
     from designer.train import features
-    from designer.train.engine import TrainOptions, train
+    from designer.train.engine import train
+    from designer.train.options import TrainOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

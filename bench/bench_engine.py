@@ -77,7 +77,8 @@ def run_engine(model, loader, val_loader) -> list[float]:
     sys.path.insert(0, ROOT)
     from dataclasses import dataclass
 
-    from designer.train.engine import TrainOptions, train_loaders
+    from designer.train.engine import train_loaders
+    from designer.train.options import TrainOptions
 
     @dataclass
     class BenchDesign:

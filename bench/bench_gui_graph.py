@@ -60,10 +60,11 @@ def _drawn(app, window) -> None:
 
 def phases(name: str) -> dict[str, float]:
     """The core's share, measured on its own (same calls the worker makes)."""
-    from designer.app.document import layer_states, resolve_policy
     from designer.inspect.analysis import analyze
     from designer.inspect.graph import trace_graph
     from designer.model.build import BaseCache, build
+    from designer.model.policy import module_state as layer_states
+    from designer.model.policy import resolve_policy
     from designer.model.recipe import Recipe
 
     cache = BaseCache()

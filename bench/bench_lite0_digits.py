@@ -60,7 +60,7 @@ def main() -> None:
     from designer.model.ops import Freeze, ReplaceClassifier, SetInput
     from designer.model.recipe import Recipe
     from designer.train import features
-    from designer.train.engine import TrainOptions
+    from designer.train.options import TrainOptions
     from designer.train.runs import load_run, scratch_recipe, train_run
 
     recipe = Recipe.for_model("efficientnet_lite0").with_ops(

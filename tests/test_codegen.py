@@ -23,11 +23,12 @@ from torch import nn
 
 from designer.codegen.layers import attr_expr, render_module
 from designer.codegen.script import generate_script, write_script
-from designer.export.formats import plain_state_dict, sample_input
+from designer.export.checks import sample_input
 from designer.export.script import expected_lr_factors
 from designer.model.ops import SetInput
 from designer.model.recipe import Recipe
 from designer.model.surgery import LAYER_LIBRARY
+from designer.model.weights import plain_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "example_script.py"

@@ -10,8 +10,9 @@ import pytest
 pytest.importorskip("designer.model.build")
 pytest.importorskip("designer.app.project")
 
-from designer.app.document import Document, Event, annotate_policy
+from designer.app.document import Document, Event
 from designer.base.errors import DesignerError
+from designer.inspect.graph import annotate_policy
 from designer.model.ops import DeleteLayer, Freeze, ReplaceClassifier, SetLRFactor
 from designer.model.recipe import Recipe
 

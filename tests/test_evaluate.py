@@ -14,7 +14,7 @@ from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
 from designer.data.transforms import make_transform
 from designer.train.evaluate import evaluate, predict
-from designer.train.events import TrainOptions
+from designer.train.options import TrainOptions
 from designer.train.probe import linear_probe
 
 

@@ -19,17 +19,12 @@ from helpers_designs import RECIPES, design
 from torch import nn
 
 from designer.base.errors import DesignerError
-from designer.export.formats import (
-    FORMATS,
-    ExportCancelled,
-    card_path_for,
-    default_path,
-    export,
-    plain_state_dict,
-    read_weights,
-    sample_input,
-)
+from designer.base.jobs import JobCancelled
 from designer.export import formats as export_mod
+from designer.export.checks import sample_input
+from designer.export.formats import FORMATS, card_path_for, default_path, export
+from designer.model.weights import plain_state_dict
+from designer.model.weights import read_state_dict as read_weights
 
 TOL = 1e-4
 MEASURED: dict[tuple[str, str], float] = {}
@@ -52,7 +47,7 @@ def test_every_format_round_trips(name, fmt, tmp_path):
     path = default_path(tmp_path, fmt)
     progress: list[float] = []
     result = export(d, fmt, path, classes=[f"c{i}" for i in range(d.num_classes)],
-                    progress=lambda fraction, text: progress.append(fraction))
+                    report=lambda p: progress.append(p.fraction))
     assert result.ok and path.is_file()
     assert result.max_abs_diff is not None and result.max_abs_diff <= TOL
     assert progress[0] == 0.0 and progress[-1] == 1.0 and progress == sorted(progress)
@@ -132,7 +127,7 @@ def test_missing_onnx_packages_say_what_to_install(tmp_path, monkeypatch):
 
 
 def test_cancel_stops_before_writing(tmp_path):
-    with pytest.raises(ExportCancelled):
+    with pytest.raises(JobCancelled):
         export(design("resnet18_grey"), "pt2", tmp_path / "m.pt2", cancel=lambda: True)
     assert not list(tmp_path.iterdir())
 

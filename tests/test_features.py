@@ -17,10 +17,11 @@ from helpers_data import make_digits_folder, make_shapes_folder
 from helpers_train import final, tiny_design
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import drain
 from designer.data.folders import scan_folder
 from designer.train import features
 from designer.train.evaluate import evaluate
-from designer.train.events import TrainOptions
+from designer.train.options import TrainOptions
 from designer.train.probe import linear_probe, probe_layer, probe_layer_accuracy, probe_weights
 
 
@@ -125,7 +126,7 @@ def test_probe_any_layer_for_comparison(digits):
 
 
 def _extract(design, split, cache_dir):
-    return features.drain(features.cached_features(design, "7", [split.train], opts(), cache_dir))
+    return drain(features.cached_features(design, "7", [split.train], opts(), cache_dir))
 
 
 def test_cache_hits_memory_then_disk_and_misses_on_change(digits, tmp_path):

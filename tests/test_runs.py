@@ -11,7 +11,7 @@ from helpers_train import final, tiny_design
 
 from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
-from designer.train.events import TrainOptions
+from designer.train.options import TrainOptions
 from designer.train.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
 
 

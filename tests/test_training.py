@@ -14,15 +14,10 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
 from designer.data.transforms import Augment
-from designer.train.engine import (
-    TrainOptions,
-    default_lr,
-    event_from_dict,
-    load_checkpoint,
-    lr_factor,
-    resolve_device,
-    train,
-)
+from designer.train.engine import train
+from designer.train.events import event_from_dict
+from designer.train.options import TrainOptions, default_lr
+from designer.train.setup import load_checkpoint, lr_factor, resolve_device
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
+from designer.base.fileio import write_json
+from designer.inspect.analysis import analyze
+from designer.inspect.graph import annotate_policy, trace_graph
+from designer.model.build import BaseCache, build, network_input
+from designer.model.policy import module_state, resolve_policy
 from designer.model.recipe import Recipe
 
 PROJECT_SUFFIX = ".nsd.json"
@@ -62,7 +68,7 @@ class DesignState:
     design: Any  # designer.model.build.Design
     graph: Any  # networkx DiGraph from graph.trace_graph, annotated with the policy
     report: Any  # designer.inspect.analysis.Report
-    policy: Any = None  # designer.model.policy.Policy, or None before finetune exists
+    policy: Any = None  # designer.model.policy.Policy
     layer_state: dict = field(default_factory=dict)  # module path -> (frozen, lr factor)
 
     @property
@@ -70,60 +76,6 @@ class DesignState:
         if "_modules" not in self.__dict__:
             self.__dict__["_modules"] = dict(self.design.model.named_modules())
         return self.__dict__["_modules"]
-
-
-def _finetune():
-    """designer.model.policy, or None while it does not exist yet."""
-    try:
-        from designer.model import policy as finetune
-    except ImportError as exc:
-        if exc.name != "designer.model.policy":
-            raise
-        return None
-    return finetune
-
-
-def resolve_policy(recipe: Recipe, model):
-    return _finetune().resolve_policy(recipe, model) if _finetune() else None
-
-
-def layer_states(model, policy) -> dict:
-    """Module path -> (frozen or None, LR factor) for display."""
-    if _finetune() is None:
-        return {p: (None, 1.0) for p, _ in model.named_modules()}
-    return _finetune().module_state(model, policy)
-
-
-def annotate_policy(graph, model, policy):
-    """A copy of ``graph`` whose frozen / trainable / lr_factor attrs follow ``policy``."""
-    frozen = getattr(policy, "frozen", None) or {}
-    factors = getattr(policy, "lr_factor", None) or {}
-    params = dict(model.named_parameters())
-    modules = dict(model.named_modules())
-    out = graph.copy()
-    for _, d in out.nodes(data=True):
-        names = []
-        if d.get("kind") == "module" and not d.get("shared") and d.get("module") in modules:
-            names = [n for n, _ in modules[d["module"]].named_parameters(prefix=d["module"])]
-        elif d.get("kind") == "attr" and d.get("path") in params:
-            names = [d["path"]]
-        rows = [(params[n].numel(), bool(frozen.get(n, not params[n].requires_grad)),
-                 float(factors.get(n, 1.0))) for n in names if n in params]
-        d.update(_aggregate(rows))
-    return out
-
-
-def _aggregate(rows) -> dict:
-    total = sum(r[0] for r in rows)
-    trainable = sum(r[0] for r in rows if not r[1])
-    rows = [r for r in rows if r[0]]
-    if not rows:
-        return {"params": total, "trainable": trainable, "frozen": None, "lr_factor": None}
-    weight: dict[float, int] = {}
-    for numel, _, lr in rows:
-        weight[lr] = weight.get(lr, 0) + numel
-    return {"params": total, "trainable": trainable, "frozen": all(r[1] for r in rows),
-            "lr_factor": max(weight, key=weight.get)}
 
 
 def same_structure(a: Recipe, b: Recipe) -> bool:
@@ -175,8 +127,6 @@ class Document:
     @property
     def cache(self):
         if self._cache is None:
-            from designer.model.build import BaseCache
-
             self._cache = BaseCache()
         return self._cache
 
@@ -196,15 +146,11 @@ class Document:
             policy = resolve_policy(recipe, design.model)
             graph = annotate_policy(base.graph, design.model, policy)
         else:
-            from designer.inspect.analysis import network_input_shape
-            from designer.inspect.graph import trace_graph
-            from designer.model.build import build
-
             design = build(recipe, self.cache)
             policy = resolve_policy(recipe, design.model)
-            graph = trace_graph(design.model, network_input_shape(design), policy)
+            graph = trace_graph(design.model, network_input(design).shape, policy)
         return DesignState(recipe, design, graph, self._analyze(design, graph), policy,
-                           layer_states(design.model, policy))
+                           module_state(design.model, policy))
 
     def _reusable(self, recipe: Recipe) -> DesignState | None:
         for state in [self.state, *reversed(list(self._states.values()))]:  # GUI thread may add
@@ -213,8 +159,6 @@ class Document:
         return None
 
     def _analyze(self, design, graph):
-        from designer.inspect.analysis import analyze
-
         classes = self.settings["classes"]
         return analyze(design, num_classes=len(classes) or None, graph=graph)
 
@@ -266,16 +210,12 @@ class Document:
             self.settings_changed.emit(section)
 
     def open_project(self, path: str) -> DesignState:
-        from designer.app.project import load_project
-
         project = load_project(path)
         state = self.prepare(project.recipe)
         self.load_state(state, os.path.abspath(path), project_settings(project))
         return state
 
     def to_project(self):
-        from designer.app.project import Project
-
         if self.recipe is None:
             raise DesignerError("There is no design to save yet.", hint="Open a model first.")
         s = self.settings
@@ -284,8 +224,6 @@ class Document:
 
     def save(self, path: str | None = None) -> str:
         """Save the project (atomically) to ``path`` or the current path; returns the path."""
-        from designer.app.project import save_project
-
         path = path or self.path
         if not path:
             raise DesignerError("Choose where to save the project first.")
@@ -346,11 +284,9 @@ class Document:
         """Write the unsaved design to the recovery file; None when there is nothing to save."""
         if self.state is None or not self.dirty:
             return None
-        from designer.app.project import save_project
-
         os.makedirs(self.data_dir, exist_ok=True)
         save_project(self.to_project(), self.autosave_path)
-        _write_json(os.path.join(self.data_dir, AUTOSAVE_META), {"path": self.path})
+        write_json(os.path.join(self.data_dir, AUTOSAVE_META), {"path": self.path})
         return self.autosave_path
 
     def clear_autosave(self) -> None:
@@ -392,8 +328,3 @@ def _copy(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def _write_json(path: str, data: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)

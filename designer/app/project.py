@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from designer.base.errors import DesignerError
+from designer.base.fileio import atomic_write_text
 from designer.model.recipe import Recipe
 
 FORMAT = "netsurgeon-project"
@@ -118,37 +118,19 @@ def migrate(data, where: str = "The project") -> dict:
 
 
 def save_project(project: Project, path) -> None:
-    """Write ``project`` to ``path`` atomically: a temp file beside it, then a rename."""
+    """Write ``project`` to ``path`` atomically: a temp file beside it, flushed to disk, then a
+    rename; the old file stays as it was if anything fails."""
     path = os.fspath(path)
     try:
         text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
         raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".nsd-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise DesignerError(f"Cannot save the project in {folder}: {exc.strerror or exc}.",
+        atomic_write_text(path, text, fsync=True)
+    except DesignerError as exc:
+        reason = getattr(exc.__cause__, "strerror", None) or exc.message
+        raise DesignerError(f"Cannot save the project to {path}: {reason}.",
                             hint="Choose a folder you can write to.") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        raise DesignerError(f"Cannot save the project to {path}: {exc.strerror or exc}.") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 def load_project(path) -> Project:

@@ -110,7 +110,7 @@ def parse_augment(text: str | None):
 
 def train_options(args, project_training: dict | None):
     """The project's saved training settings, overridden by the flags given."""
-    from designer.train.events import TrainOptions
+    from designer.train.options import TrainOptions
 
     given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
     if args.augment is not None:

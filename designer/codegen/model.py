@@ -14,8 +14,12 @@ import os
 import textwrap
 from dataclasses import dataclass, field
 
+from torchvision import models
+
 from designer.base.errors import DesignerError
 from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
+from designer.model.lite0 import BN_DECAY
+from designer.model.zoo import arch_kwargs
 
 VIT_DEFAULT_SIZE = 224
 
@@ -79,8 +83,6 @@ def _base(design, all_stages: list[Stage]) -> _Base:
 
 
 def _torchvision(design, all_stages) -> _Base:
-    from torchvision import models
-
     name = design.recipe.base.name
     kwargs = "".join(f", {k}={v!r}" for k, v in _arch_kwargs(name).items())
     if design.recipe.base.weights != "default":
@@ -97,17 +99,13 @@ def _torchvision(design, all_stages) -> _Base:
 
 def _arch_kwargs(name: str) -> dict:
     """The constructor arguments the app's zoo passes (no aux heads; a ViT at its weights' size)."""
-    from designer.model.zoo import ARCH_KWARGS, _size_kwargs
-
-    kwargs = {**ARCH_KWARGS.get(name, {}), **_size_kwargs(name)}
+    kwargs = arch_kwargs(name)
     if kwargs.get("image_size") == VIT_DEFAULT_SIZE:
         del kwargs["image_size"]  # torchvision's default: no need to say it
     return kwargs
 
 
 def _lite0(design, all_stages) -> _Base:
-    from designer.model.lite0 import BN_DECAY
-
     size = next((s.base_kwargs["image_size"] for s in reversed(all_stages) if "image_size" in s.base_kwargs),
                 None)
     size_arg = f", image_size={list(size)!r}" if size else ""

@@ -14,6 +14,9 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.codegen.layers import attr_expr, render_module
+from designer.model.build import BaseCache, build, network_input
+from designer.model.families import SOURCES, has_position_embeddings
+from designer.model.recipe import Recipe
 
 
 @dataclass
@@ -36,9 +39,6 @@ class Rendered:
 
 def stages(design) -> list[Stage]:
     """Replay the structural ops one by one (the base model is built once and cached)."""
-    from designer.model.build import BaseCache, build
-    from designer.model.recipe import Recipe
-
     cache = BaseCache()
     ops = design.recipe.structural_ops
     base = replace(design.recipe.base, weights="none")  # structure only: no weights to load
@@ -48,7 +48,7 @@ def stages(design) -> list[Stage]:
 
 def _base_kwargs(op, after) -> dict:
     """Lite0's builder computes its TF 'SAME' paddings from ``image_size``."""
-    if op.kind == "set_input" and after.recipe.base.source == "lite0":
+    if op.kind == "set_input" and SOURCES[after.recipe.base.source].builder_takes_size:
         return {"image_size": (op.height, op.width)}
     return {}
 
@@ -109,16 +109,10 @@ def resize_vit(model: nn.Module, size: int) -> None:
 HELPER_IMPORTS = {RESIZE_VIT: "from torchvision.models.vision_transformer import interpolate_embeddings"}
 
 
-def is_vit(model: nn.Module) -> bool:
-    return hasattr(model, "image_size") and hasattr(getattr(model, "encoder", None), "pos_embedding")
-
-
 def _set_input(stage: Stage) -> Rendered:
-    from designer.export.formats import network_input
-
-    channels = network_input(stage.after)[0][0]
+    channels = network_input(stage.after).shape[0]
     out = Rendered([])
-    if is_vit(stage.after.model) and stage.after.model.image_size != stage.before.model.image_size:
+    if has_position_embeddings(stage.after.model) and stage.after.model.image_size != stage.before.model.image_size:
         out.lines.append(f"resize_vit(model, {stage.after.model.image_size})")
         out.helpers.append(RESIZE_VIT)
         out.covers.append("encoder")

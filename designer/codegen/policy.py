@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from designer.model.policy import resolve_policy
+
 
 @dataclass
 class PolicyCode:
@@ -36,8 +38,6 @@ class PolicyCode:
 
 
 def policy_code(design) -> PolicyCode:
-    from designer.model.policy import resolve_policy
-
     policy = resolve_policy(design.recipe, design.model)
     params = dict(design.model.named_parameters())
     frozen = {n: bool(policy.frozen.get(n, False)) for n in params}

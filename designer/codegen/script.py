@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from string import Template
 
+from designer import __version__
 from designer.base.errors import DesignerError
+from designer.base.fileio import atomic_write_text
+from designer.codegen import template as tpl
 from designer.codegen.model import ModelCode, model_code
 from designer.codegen.policy import policy_code
-from designer.codegen import template as tpl
-from designer.export.formats import network_input
+from designer.model.build import build, network_input
+from designer.model.families import SOURCES
+from designer.train.options import TrainOptions
 
 DEFAULT_VAL_FRACTION = 0.2
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -58,8 +63,6 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
 
 
 def write_script(design, path: str | Path, **kwargs) -> Path:
-    from designer.export.formats import atomic_write_text
-
     path = Path(path)
     atomic_write_text(path, generate_script(design, name=path.name, **kwargs))
     return path
@@ -68,10 +71,6 @@ def write_script(design, path: str | Path, **kwargs) -> Path:
 def structure(target):
     """The design built with random weights (only its structure matters here), carrying the
     real recipe. Offline-safe: the base's pretrained weights are never needed."""
-    from dataclasses import replace
-
-    from designer.model.build import build
-
     recipe = getattr(target, "recipe", target)
     if recipe.base.weights == "none" and hasattr(target, "model"):
         return target
@@ -79,8 +78,6 @@ def structure(target):
 
 
 def _options(training):
-    from designer.train.events import TrainOptions
-
     if training is None:
         return TrainOptions()
     if isinstance(training, TrainOptions):
@@ -92,11 +89,9 @@ def _options(training):
 
 
 def _header(design, name: str, options) -> str:
-    from designer import __version__
-
     steps = "\n".join(f"    {i}. {op.describe()}" for i, op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
-    channels, height, width = network_input(design)[0]
+    channels, height, width = network_input(design).shape
     return f'''"""Fine-tune {design.recipe.base.name} ({channels}x{height}x{width} input, \
 {design.num_classes} classes), as designed in NetSurgeon.
 
@@ -137,12 +132,9 @@ def _rebuilt_paragraph(design, options) -> str:
 
 
 def _builder_words(design) -> str:
-    source = design.recipe.base.source
-    if source == "lite0":
-        return "the efficientnet-lite-pytorch package (the builder the app used)"
-    if source == "builder":
-        return f"your builder {design.recipe.base.name}"
-    return "torchvision"
+    base = design.recipe.base
+    words = SOURCES[base.source].description
+    return f"{words} {base.name}" if base.source == "builder" else words
 
 
 def _num(value: float) -> str:
@@ -226,7 +218,7 @@ def _augment(augment) -> str:
 
 
 def _data(design) -> str:
-    channels = network_input(design)[0][0]
+    channels = network_input(design).shape[0]
     replicate = bool(getattr(design, "replicate_grey", False))
     mode = "L" if replicate else _PIL_MODES.get(channels, "RGB")
     extra, steps = "", ""

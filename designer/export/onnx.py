@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from designer.base.errors import DesignerError
-from designer.export.formats import atomic_write, first_line, max_abs_diff
+from designer.base.fileio import atomic_write
+from designer.export.checks import first_line, max_abs_diff
 
 INSTALL_HINT = 'Install the ONNX extras: pip install "netsurgeon[onnx]".'
 

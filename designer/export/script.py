@@ -17,17 +17,19 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 from designer.base.errors import DesignerError
+from designer.codegen.script import write_script
+from designer.export.checks import max_abs_diff
+from designer.model.policy import param_groups, resolve_policy
+from designer.model.weights import plain_state_dict
 
 CHECK_TIMEOUT_S = 300
 
 
 def export_script(design, job, out_path: Path, *, training=None, classes=None, check=True):
     """Write the script; returns (max abs diff of the logits or None, note)."""
-    from designer.codegen.script import write_script
-    from designer.export.formats import max_abs_diff, network_input, sample_input
-
     job.step(0.1, "Writing the training script")
     write_script(design, out_path, training=training, classes=classes)
     if not check:
@@ -35,7 +37,7 @@ def export_script(design, job, out_path: Path, *, training=None, classes=None, c
     job.step(0.3, "Running the script in a fresh Python to check it")
     report = run_check(out_path, job.model)
     with torch.no_grad():
-        reference = job.model(sample_input(network_input(design)[0], 2, seed=0))
+        reference = job.model(job.example)  # the script checks the same seeded batch of two
     _compare_structure(report, job.model, design)
     diff = max_abs_diff(reference, torch.tensor(report["logits"]))
     return diff, "checked by running it with the model's weights in a fresh Python"
@@ -43,10 +45,6 @@ def export_script(design, job, out_path: Path, *, training=None, classes=None, c
 
 def run_check(script: Path, model) -> dict:
     """Run ``script --weights <model's weights> --check`` outside the project; its JSON report."""
-    from safetensors.torch import save_file
-
-    from designer.export.formats import plain_state_dict
-
     with tempfile.TemporaryDirectory(prefix="netsurgeon-check-") as tmp:
         weights = Path(tmp) / "weights.safetensors"
         save_file(plain_state_dict(model), str(weights))
@@ -85,8 +83,6 @@ def _compare_structure(report: dict, model, design) -> None:
 
 def expected_lr_factors(design) -> dict[str, float] | None:
     """Parameter name -> LR factor for every trainable parameter, as the app trains them."""
-    from designer.model.policy import param_groups, resolve_policy
-
     policy = resolve_policy(design.recipe, design.model)
     groups = param_groups(design.model, policy, 1.0, 0.0)
     names = {id(p): n for n, p in design.model.named_parameters()}

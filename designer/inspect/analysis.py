@@ -19,6 +19,7 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.inspect.graph import format_shape, trace_graph
 from designer.inspect.tracing import model_dtype, propagate
+from designer.model.build import network_input
 from designer.model.ops import (
     Freeze,
     InsertAfter,
@@ -29,6 +30,8 @@ from designer.model.ops import (
     SetInput,
     SetLayerParams,
 )
+from designer.model.policy import resolve_policy
+from designer.model.zoo import defaults_for
 
 LEVELS = ("error", "warning", "info")
 TRAIN_BATCH = 32  # batch size of the training-memory estimate
@@ -88,7 +91,7 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
     caller (the GUI) already has it; it is traced here otherwise.
     """
     policy = _policy(design)
-    shape = network_input_shape(design)
+    shape = network_input(design).shape
     if graph is None or graph.graph.get("folded") or tuple(graph.graph.get("input_shape", ())) != shape:
         graph = trace_graph(design.model, shape, policy)
     messages, min_size = _shape_messages(design, graph)
@@ -115,20 +118,8 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
     )
 
 
-def network_input_shape(design) -> tuple[int, int, int]:
-    """What the network itself takes: grey data replicated to RGB still enters with 3 channels."""
-    c, h, w = design.input_shape
-    return (3, h, w) if getattr(design, "replicate_grey", False) else (c, h, w)
-
-
 def _policy(design):
-    """finetune's resolved policy (freeze, LR factors, BN mode), or None before it exists."""
-    try:
-        from designer.model.policy import resolve_policy
-    except ImportError as exc:
-        if exc.name != "designer.model.policy":
-            raise
-        return None
+    """The recipe's resolved policy (freeze, LR factors, BN mode)."""
     return resolve_policy(design.recipe, design.model)
 
 
@@ -253,7 +244,7 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
 
 
 def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int | None]:
-    c, h, w = network_input_shape(design)
+    c, h, w = network_input(design).shape
     where = f"{node} ({data.get('op_type', '?')})" if data else node
     gm = graph.graph.get("gm")
     if gm is None:  # module-tree fallback: no graph to re-run at other sizes
@@ -287,8 +278,6 @@ def _clean(error: str) -> str:
 
 
 def _default_size(design) -> int:
-    from designer.model.zoo import defaults_for
-
     try:
         return int(defaults_for(design.recipe.base).input_size)
     except DesignerError:  # not a gallery name: ImageNet's usual size

@@ -113,6 +113,23 @@ def _fetch(gm, target: str):
     return obj
 
 
+def annotate_policy(graph: nx.DiGraph, model: nn.Module, policy) -> nx.DiGraph:
+    """A copy of ``graph`` whose params / trainable / frozen / lr_factor follow ``policy``: a
+    policy edit (freeze, LR factor) leaves the structure alone, so the graph is re-coloured, not
+    traced again. Without a policy the parameters' ``requires_grad`` decides."""
+    states = _param_states(model, policy)
+    modules = dict(model.named_modules())
+    out = graph.copy()
+    for _, d in out.nodes(data=True):
+        names = []
+        if d.get("kind") == "module" and not d.get("shared") and d.get("module") in modules:
+            names = [n for n, _ in modules[d["module"]].named_parameters(prefix=d["module"])]
+        elif d.get("kind") == "attr" and d.get("path") in states:
+            names = [d["path"]]
+        d.update(_policy_attrs(names, states))
+    return out
+
+
 def _param_states(model: nn.Module, policy) -> dict[str, tuple[int, bool, float]]:
     """Parameter name -> (numel, frozen, lr factor), from the policy or requires_grad."""
     frozen = getattr(policy, "frozen", None) or {}

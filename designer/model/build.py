@@ -20,12 +20,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import torch
 from torch import nn
+from torchvision.models.vision_transformer import interpolate_embeddings
 
 from designer.base.errors import DesignerError
 from designer.model import lite0
+from designer.model.families import has_position_embeddings
 from designer.model.ops import Op
 from designer.model.recipe import BaseModel, Recipe
 from designer.model.surgery import (
@@ -46,6 +49,7 @@ from designer.model.surgery import (
     set_module,
     shape_into,
 )
+from designer.model.zoo import build_base, defaults_for
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
 MEMO_MAX_PARAMS = 200_000_000
@@ -65,6 +69,30 @@ class Design:
     num_classes: int = 0
     load_report: object = None  # weights.LoadReport | None
 
+    @property
+    def network_input(self) -> NetworkInput:
+        return network_input(self)
+
+
+class NetworkInput(NamedTuple):
+    """What the *network itself* takes: shape (C, H, W) and per-channel mean/std."""
+
+    shape: tuple[int, int, int]
+    mean: tuple
+    std: tuple
+
+
+def network_input(design) -> NetworkInput:
+    """The network's input for ``design`` (anything with ``input_shape``, ``mean``, ``std`` and
+    ``replicate_grey``): grey data replicated to RGB still enters the network with 3 channels, and
+    its one mean/std is repeated for them. The one place this rule lives."""
+    channels, height, width = (int(v) for v in design.input_shape)
+    mean, std = tuple(float(m) for m in design.mean), tuple(float(s) for s in design.std)
+    if getattr(design, "replicate_grey", False):
+        channels = 3
+        mean, std = (mean * 3 if len(mean) == 1 else mean), (std * 3 if len(std) == 1 else std)
+    return NetworkInput((channels, height, width), mean, std)
+
 
 @dataclass
 class _Work:
@@ -82,24 +110,10 @@ class _Work:
 
     @property
     def network_shape(self) -> tuple[int, int, int]:
-        """What enters the network itself: replicated grey arrives as 3 channels."""
-        c, h, w = self.input_shape
-        return (3, h, w) if self.replicate_grey else (c, h, w)
+        return network_input(self).shape
 
     def copy(self) -> _Work:
         return replace(self, model=copy.deepcopy(self.model))
-
-
-def _default_loader(base: BaseModel):
-    from designer.model.zoo import build_base
-
-    return build_base(base)
-
-
-def _default_defaults(base: BaseModel):
-    from designer.model.zoo import defaults_for
-
-    return defaults_for(base)
 
 
 class BaseCache:
@@ -110,8 +124,8 @@ class BaseCache:
     """
 
     def __init__(self, loader: Callable | None = None, defaults: Callable | None = None, keep_built: int = 2):
-        self.loader = loader or _default_loader
-        self.defaults = defaults or _default_defaults
+        self.loader = loader or build_base
+        self.defaults = defaults or defaults_for
         self.keep_built = keep_built
         self._bases: dict[BaseModel, tuple[_Work, object]] = {}
         self._built: OrderedDict[tuple, _Work] = OrderedDict()
@@ -157,7 +171,7 @@ class BaseCache:
 
 
 def _initial_work(model: nn.Module, info) -> _Work:
-    size = int(getattr(model, "image_size", 0) or info.input_size) if _is_vit(model) else int(info.input_size)
+    size = int(getattr(model, "image_size", 0) or info.input_size) if has_position_embeddings(model) else int(info.input_size)
     try:
         channels = get_module(model, find_first_conv(model)).in_channels
     except DesignerError:
@@ -246,19 +260,11 @@ def _adapt_first_conv(model: nn.Module, channels: int) -> None:
     set_module(model, path, new)
 
 
-def _is_vit(model: nn.Module) -> bool:
-    """torchvision's VisionTransformer (its image size is baked into the position embeddings)."""
-    return hasattr(model, "image_size") and hasattr(model, "patch_size") and hasattr(
-        getattr(model, "encoder", None), "pos_embedding")
-
-
 def _resize_vit(model: nn.Module, height: int, width: int) -> None:
     """What rebuilding a ViT with ``image_size`` and ``interpolate_embeddings`` gives, done in place
     (so earlier edits, such as a new head, survive): new position embeddings and image size."""
-    if not _is_vit(model) or (height == width == model.image_size):
+    if not has_position_embeddings(model) or (height == width == model.image_size):
         return
-    from torchvision.models.vision_transformer import interpolate_embeddings
-
     patch = model.patch_size
     if height != width:
         raise DesignerError(f"A Vision Transformer takes square images only, not {height}x{width}.",
@@ -387,4 +393,4 @@ def static_paddings(model: nn.Module, input_shape: tuple) -> dict[str, tuple[int
     return sizes
 
 
-__all__ = ["BaseCache", "Design", "build", "io_shapes", "shape_into"]
+__all__ = ["BaseCache", "Design", "NetworkInput", "build", "io_shapes", "network_input", "shape_into"]

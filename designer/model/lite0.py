@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.model.families import LITE0
 from designer.model.weights import LoadReport, load_into, read_state_dict
 
-NAME = "efficientnet_lite0"
+NAME = LITE0
 PACKAGE_NAME = "efficientnet-lite0"  # the name efficientnet_lite_pytorch uses
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)

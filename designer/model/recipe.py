@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from designer.base.errors import DesignerError
+from designer.model.families import SOURCES, source_for
 from designer.model.ops import Op, op_from_dict
-
-SOURCES = ("torchvision", "lite0", "builder")
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class BaseModel:
         except (KeyError, TypeError) as exc:
             raise DesignerError(f"The base model entry is incomplete: {data!r}.") from exc
         if base.source not in SOURCES:
-            raise DesignerError(f"Unknown model source '{base.source}'; expected one of {SOURCES}.")
+            raise DesignerError(f"Unknown model source '{base.source}'; expected one of {tuple(SOURCES)}.")
         return base
 
     def describe(self) -> str:
@@ -85,8 +84,4 @@ class Recipe:
     @classmethod
     def for_model(cls, name: str, weights: str = "default") -> Recipe:
         """Recipe for a gallery name or a ``module:callable`` builder."""
-        if ":" in name:
-            return cls(BaseModel("builder", name, weights))
-        if name == "efficientnet_lite0":
-            return cls(BaseModel("lite0", name, weights))
-        return cls(BaseModel("torchvision", name, weights))
+        return cls(BaseModel(source_for(name), name, weights))

@@ -2,7 +2,7 @@
 dotted path, adapt the first conv to N input channels, make a new head, and build
 layers from the layer library.
 
-Model-specific knowledge is data (``CLASSIFIER_PATHS``), not branches: a known
+Model-specific knowledge is data (``families.CLASSIFIER_PATHS``), not branches: a known
 path is tried first, then a generic rule, as timm's ``first_conv``/``classifier``
 metadata does.
 """
@@ -17,22 +17,9 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.model.families import CLASSIFIER_PATHS
 from designer.model.ops import LayerSpec
 
-# Where torchvision (and Lite0) keep their final layer, most specific first. A path only
-# counts if it holds a Linear (or squeezenet's 1x1 Conv2d) that is the network's last one.
-CLASSIFIER_PATHS = (
-    "fc",              # resnet, resnext, wide_resnet, regnet, shufflenet, inception, googlenet
-    "_fc",             # efficientnet_lite0
-    "heads.head",      # vit
-    "head",            # swin
-    "classifier.6",    # vgg, alexnet
-    "classifier.5",    # maxvit
-    "classifier.3",    # mobilenet_v3
-    "classifier.2",    # convnext
-    "classifier.1",    # mobilenet_v2, efficientnet, mnasnet, squeezenet (1x1 conv)
-    "classifier",      # densenet
-)
 HEAD_TYPES = (nn.Linear, nn.Conv2d)
 
 # --- paths ----------------------------------------------------------------------------------

@@ -212,6 +212,11 @@ def _strip(key: str, name: str) -> str:
     return "" if key == name else key[len(name) + 1:] if key.startswith(name + ".") else key
 
 
+def plain_state_dict(model: nn.Module) -> dict[str, Tensor]:
+    """Detached, contiguous, unshared CPU copies: what safetensors needs and torch.save likes."""
+    return {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+
+
 def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
     """Copy every tensor whose name and shape fit into ``model``; report everything else."""
     own = model.state_dict()

@@ -15,44 +15,29 @@ import importlib
 import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+import torchvision
 from torch import nn
+from torchvision.models import get_model, get_model_weights
+from torchvision.models import list_models as tv_list
 
 from designer.base.errors import DesignerError
-from designer.model import lite0
+from designer.model import families, lite0
 from designer.model.recipe import BaseModel
-from designer.model.weights import LoadReport, load_into, read_state_dict
+from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 OFFLINE_ENV = "NETSURGEON_OFFLINE"
 
-# First matching prefix wins, so the longer names come first.
-FAMILY_PREFIXES = (
-    ("efficientnet_lite", "efficientnet_lite"), ("efficientnet_v2", "efficientnet_v2"),
-    ("efficientnet", "efficientnet"), ("wide_resnet", "wide_resnet"), ("resnext", "resnext"),
-    ("resnet", "resnet"), ("regnet", "regnet"), ("mobilenet", "mobilenet"), ("mnasnet", "mnasnet"),
-    ("shufflenet", "shufflenet"), ("squeezenet", "squeezenet"), ("densenet", "densenet"),
-    ("inception", "inception"), ("googlenet", "googlenet"), ("alexnet", "alexnet"), ("vgg", "vgg"),
-    ("convnext", "convnext"), ("maxvit", "maxvit"), ("swin", "swin"), ("vit", "vit"),
-)
-# MATLAB-style gallery categories: "edge" = built for phones and small devices,
+# MATLAB-style gallery categories: "edge" = built for phones and small devices (families.Family.edge),
 # "high-accuracy" = ImageNet top-1 at or above the threshold, else "basic".
-EDGE_FAMILIES = frozenset({"mobilenet", "mnasnet", "shufflenet", "squeezenet", "efficientnet_lite"})
+CATEGORIES = ("basic", "high-accuracy", "edge")
 EDGE_MAX_GFLOPS = 0.5  # small RegNets and EfficientNet-B0 also fit on edge devices
 HIGH_ACCURACY_TOP1 = 82.0
-
-# Constructor arguments so the eval graph has no auxiliary heads; "pretrained" ones
-# mirror what torchvision's own builders set when they load ImageNet weights.
-ARCH_KWARGS = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": False}}
-PRETRAINED_KWARGS = {
-    "googlenet": {"transform_input": True, "init_weights": False},
-    "inception_v3": {"transform_input": True, "init_weights": False},
-}
-RANDOM_KWARGS = {"googlenet": {"init_weights": True}, "inception_v3": {"init_weights": True}}
-AUX_PREFIXES = ("aux1.", "aux2.", "AuxLogits.")
 # torchvision's num_params counts inception_v3's aux head, which the eval graph drops.
 PARAMS_OVERRIDE = {"inception_v3": 23_834_568}
 # Old DenseNet checkpoints name layers "norm.1"; torchvision renames them the same way.
@@ -78,11 +63,12 @@ class ModelInfo:
 
 
 def family_of(name: str) -> str:
-    return next((fam for prefix, fam in FAMILY_PREFIXES if name.startswith(prefix)), name.rstrip("0123456789_"))
+    return families.family_of(name).name
 
 
 def category_of(family: str, gflops: float | None, top1: float | None) -> str:
-    if family in EDGE_FAMILIES or (gflops is not None and gflops <= EDGE_MAX_GFLOPS):
+    record = families.BY_NAME.get(family)
+    if (record is not None and record.edge) or (gflops is not None and gflops <= EDGE_MAX_GFLOPS):
         return "edge"
     if top1 is not None and top1 >= HIGH_ACCURACY_TOP1:
         return "high-accuracy"
@@ -90,8 +76,6 @@ def category_of(family: str, gflops: float | None, top1: float | None) -> str:
 
 
 def _torchvision_info(name: str) -> ModelInfo:
-    from torchvision.models import get_model_weights
-
     weights = get_model_weights(name).DEFAULT
     meta, tf = weights.meta, weights.transforms()
     gflops = meta.get("_ops")
@@ -117,9 +101,6 @@ def _lite0_info() -> ModelInfo:
 @functools.lru_cache(maxsize=1)
 def _static_infos() -> dict[str, ModelInfo]:
     """Metadata only, computed once: no model is built."""
-    import torchvision
-    from torchvision.models import list_models as tv_list
-
     infos = {n: _torchvision_info(n) for n in tv_list(module=torchvision.models)}
     infos[lite0.NAME] = _lite0_info()
     return infos
@@ -163,6 +144,41 @@ def defaults_for(base: BaseModel) -> ModelInfo:
     )
 
 
+def weights_origin(base: BaseModel) -> dict:
+    """Where a base's weights come from, for the model card: source, description and, when the
+    file is on this computer, its path and SHA-256."""
+    info = {"source": base.source, "model": base.name, "weights": base.weights}
+    path = None
+    if base.weights == "none":
+        info["description"] = "random initialisation"
+    elif base.weights != "default":
+        path, info["description"] = Path(base.weights), "user-supplied weights file"
+    elif base.source == "lite0":
+        path, info["description"] = Path(lite0.weights_path()), families.SOURCES["lite0"].weights
+    elif base.source == "torchvision":
+        info.update(_torchvision_weights(base.name))
+        path = Path(info["cache_file"]) if info.get("cache_file") else None
+    else:
+        info["description"] = families.SOURCES[base.source].weights
+    if path is not None and path.is_file():
+        info["file"], info["sha256"] = str(path), file_sha256(path)
+    return info
+
+
+def _torchvision_weights(name: str) -> dict:
+    """The torchvision weights enum, its URL and the cache file it downloads to."""
+    try:
+        weights = get_model_weights(name).DEFAULT
+    except (ValueError, KeyError, AttributeError):  # not a torchvision name, or no pretrained weights
+        return {"description": "no torchvision weights for this name"}
+    cache = Path(cache_path(weights.url))
+    return {
+        "description": f"torchvision {type(weights).__name__}.{weights.name}",
+        "url": weights.url,
+        "cache_file": str(cache) if cache.is_file() else None,
+    }
+
+
 # --- building -----------------------------------------------------------------------
 
 
@@ -175,13 +191,9 @@ def build_base(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
 
 
 def _build_torchvision(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
-    from torchvision.models import get_model
-
     info = model_info(base.name)
     pretrained = base.weights != "none"
-    kwargs = {**ARCH_KWARGS.get(base.name, {}), **_size_kwargs(base.name)}
-    kwargs.update((PRETRAINED_KWARGS if pretrained else RANDOM_KWARGS).get(base.name, {}))
-    model = get_model(base.name, weights=None, **kwargs)
+    model = get_model(base.name, weights=None, **arch_kwargs(base.name, pretrained))
     if not pretrained:
         return model, None
     if base.weights == "default":
@@ -195,21 +207,25 @@ def _build_torchvision(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     return model, _load_user_file(model, base, lambda sd: _fix_keys(sd, base.name))
 
 
-def _size_kwargs(name: str) -> dict:
-    """ViTs bake their image size in; build at the size the default weights expect."""
-    if family_of(name) != "vit":
-        return {}
-    from torchvision.models import get_model_weights
-
-    return {"image_size": int(get_model_weights(name).DEFAULT.meta["min_size"][0])}
+def arch_kwargs(name: str, pretrained: bool | None = None) -> dict:
+    """Constructor arguments for a torchvision name: the family's (no auxiliary heads), a ViT's
+    image size (the size its default weights expect), and, when ``pretrained`` is given, what
+    torchvision's builders set with or without ImageNet weights."""
+    family = families.family_of(name)
+    kwargs = dict(family.arch_kwargs)
+    if family.sizing == "vit":
+        kwargs["image_size"] = int(get_model_weights(name).DEFAULT.meta["min_size"][0])
+    if pretrained is not None:
+        kwargs.update(family.pretrained_kwargs if pretrained else family.random_kwargs)
+    return kwargs
 
 
 def _fix_keys(state_dict: dict, name: str) -> dict:
     """Rename legacy DenseNet keys and drop auxiliary heads the eval graph does not have."""
-    drop_aux = ARCH_KWARGS.get(name, {}).get("aux_logits") is False
+    aux = families.family_of(name).aux_prefixes
     fixed = type(state_dict)()
     for key, value in state_dict.items():
-        if drop_aux and key.startswith(AUX_PREFIXES):
+        if aux and key.startswith(aux):
             continue
         match = _DENSENET_LEGACY.match(key)
         fixed[match.group(1) + match.group(2) if match else key] = value

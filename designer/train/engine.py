@@ -16,7 +16,6 @@ Data, events and options live beside this module (``training_events``).
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import shutil
 import time
@@ -26,10 +25,12 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import is_cancelled
 from designer.data.folders import DatasetSplit, make_loader
 from designer.data.transforms import make_transform
+from designer.model.policy import set_train_mode
 from designer.train import setup as ts
-from designer.train.events import (  # options and events are re-exported so callers import one module
+from designer.train.events import (
     BatchEvent,
     CheckpointEvent,
     EpochEvent,
@@ -37,16 +38,10 @@ from designer.train.events import (  # options and events are re-exported so cal
     FinishedEvent,
     StartEvent,
     StoppedEvent,
-    TrainOptions,
-    default_lr,
-    event_from_dict,
 )
+from designer.train.options import TrainOptions
+from designer.train.reporting import write_history
 from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
-
-__all__ = [
-    "TrainOptions", "default_lr", "event_from_dict", "is_out_of_memory", "load_checkpoint", "lr_factor",
-    "resolve_device", "save_checkpoint", "train", "train_loaders",
-]
 
 ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
 
@@ -184,18 +179,13 @@ class _Trainer:
         yield from self._finish()
 
     def cancelled(self) -> bool:
-        flag = self.cancel_flag
-        if flag is None:
-            return False
-        return bool(flag.is_set() if hasattr(flag, "is_set") else flag())
+        return is_cancelled(self.cancel_flag)
 
     def _set_mode(self, training: bool) -> None:
         if self.policy is None:
             self.model.train(training)
         else:
-            from designer.model import policy as finetune
-
-            finetune.set_train_mode(self.model, self.policy, training)
+            set_train_mode(self.model, self.policy, training)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -341,12 +331,7 @@ class _Trainer:
         }
 
     def _write_history(self, status: str) -> None:
-        data = {"status": status, "classes": self.classes, "options": self.opts.to_dict(),
-                "device": str(self.device), "best_val_acc": self.best["val_acc"],
-                "best_epoch": self.best["epoch"], "epochs": self.history,
-                "skipped": self._skipped()}
-        path = self.run_dir / "history.json"
-        ts.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped())
 
     def _skipped(self) -> list[list[str]]:
         """Files that failed to load so far (each once), for events and history.json."""

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import is_cancelled
 from designer.data.folders import load_image, make_loader
 from designer.data.transforms import make_transform
 from designer.train.setup import logits, resolve_device
@@ -108,7 +109,7 @@ def evaluate(design_or_model, samples, classes, batch_size: int = 64, device: st
     model.to(dev).eval()
     try:
         for batch in make_loader(samples, transform, batch_size):
-            if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
+            if is_cancelled(cancel):
                 return None
             failed += batch.failed
             if not batch.labels.numel():

@@ -14,7 +14,6 @@ caching. Epoch 0 ``batch`` events are extraction progress (loss and acc 0).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 import time
@@ -27,17 +26,13 @@ from PIL import Image
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.fileio import read_json, write_json
+from designer.base.jobs import is_cancelled
 from designer.data.folders import make_loader
 from designer.data.transforms import make_transform
 from designer.train import setup as ts
 from designer.train.engine import train_loaders
-from designer.train.runs import (
-    failed_event,
-    is_cancelled,
-    progress_events,
-    start_event,
-    stopped_before_training,
-)
+from designer.train.reporting import failed_event, progress_events, start_event, stopped_before_training
 
 CACHE_MODES = ("cached-head", "linear-probe")
 MEMORY_CACHE_BYTES = 1 << 30
@@ -212,15 +207,6 @@ def feature_key(model: nn.Module, layer: str, samples, transform, pool: bool = F
     return h.hexdigest()
 
 
-def drain(gen):
-    """Run a progress generator to its end and return its value (no progress wanted)."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def _remember(key: str, fs: FeatureSet) -> None:
     with _LOCK:
         _MEMORY[key] = fs
@@ -362,8 +348,7 @@ def _train_head(design, head, flatten, feature_sets, split, options, run_dir, ca
 def _relabel_history(run_dir: Path, options, skipped) -> None:
     """The engine ran in 'full' mode on features; the run's files should say what it really was."""
     path = run_dir / "history.json"
-    data = json.loads(path.read_text()) if path.is_file() else None
+    data = read_json(path)
     if data:
-        ts.atomic_write(path, lambda tmp: tmp.write_text(json.dumps(
-            {**data, "options": options.to_dict(), "skipped": skipped}, indent=1)))
+        write_json(path, {**data, "options": options.to_dict(), "skipped": skipped})
 

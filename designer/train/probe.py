@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import drain, is_cancelled
 from designer.train import setup as ts
 from designer.train.events import CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
-from designer.train.features import FeatureSet, cached_features, drain
-from designer.train.runs import (
+from designer.train.features import FeatureSet, cached_features
+from designer.train.reporting import (
     failed_event,
-    is_cancelled,
     progress_events,
     start_event,
     stopped_before_training,

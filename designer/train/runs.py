@@ -13,31 +13,24 @@ and get the training engine's events whatever the mode.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from designer.base.errors import DesignerError
-from designer.train import setup as ts
-from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
-from designer.train.setup import atomic_write
+from designer.base.fileio import read_json, write_json
+from designer.base.jobs import is_cancelled
+from designer.data.folders import DatasetSplit
+from designer.model.build import build
+from designer.model.weights import load_into, read_state_dict
+from designer.train.engine import train
+from designer.train.features import train_cached_head
+from designer.train.options import MODES
+from designer.train.probe import linear_probe
 
-MODES = ("full", "cached-head", "linear-probe", "scratch")
 FINAL_KINDS = ("finished", "stopped", "failed")
 CURVES = ("train_loss", "train_acc", "val_loss", "val_acc")
-
-
-def _write_json(path: Path, data) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, default=str)))
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def new_run_dir(runs_dir, mode: str) -> Path:
@@ -51,17 +44,13 @@ def new_run_dir(runs_dir, mode: str) -> Path:
     return path
 
 
+TRAINERS = {"full": train, "scratch": train, "cached-head": train_cached_head, "linear-probe": linear_probe}
+
+
 def _trainer(mode: str):
-    if mode not in MODES:
+    if mode not in TRAINERS:
         raise DesignerError(f"Unknown training mode '{mode}'; choose one of {', '.join(MODES)}.")
-    if mode == "cached-head":
-        from designer.train.features import train_cached_head
-        return train_cached_head
-    if mode == "linear-probe":
-        from designer.train.probe import linear_probe
-        return linear_probe
-    from designer.train.engine import train
-    return train
+    return TRAINERS[mode]
 
 
 def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None):
@@ -91,17 +80,17 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
 def _record_start(design, split, options, run_dir: Path, started: float) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
-    _write_json(run_dir / "options.json", {
+    write_json(run_dir / "options.json", {
         "options": options.to_dict(), "mode": options.mode, "started": datetime.fromtimestamp(started).isoformat(),
         "recipe": recipe.to_dict() if recipe is not None else None, "data": split.root,
         "classes": list(split.classes)})
-    _write_json(run_dir / "split.json", split.to_dict())
+    write_json(run_dir / "split.json", split.to_dict())
 
 
 def write_summary(run_dir, design, split, options, final, started: float) -> dict:
     """summary.json from the run's last event and history.json."""
     run_dir = Path(run_dir)
-    history = _read_json(run_dir / "history.json")
+    history = read_json(run_dir / "history.json")
     recipe = getattr(design, "recipe", None)
     summary = {
         "mode": options.mode, "status": final.kind, "best_val_acc": history.get("best_val_acc"),
@@ -113,7 +102,7 @@ def write_summary(run_dir, design, split, options, final, started: float) -> dic
         "message": getattr(final, "message", ""),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary)
     return summary
 
 
@@ -157,9 +146,7 @@ class Run:
 
     def split(self):
         """The run's DatasetSplit (same files as in training), or None for older runs."""
-        from designer.data.folders import DatasetSplit
-
-        data = _read_json(self.path / "split.json")
+        data = read_json(self.path / "split.json")
         return DatasetSplit.from_dict(data) if data else None
 
 
@@ -169,8 +156,8 @@ def load_run(run_dir) -> Run:
         path = path.parent  # a best.pt / last.pt names its run
     if not path.is_dir():
         raise DesignerError(f"The run folder '{run_dir}' does not exist.", hint="Pick a folder under runs/.")
-    run = Run(path, _read_json(path / "options.json"), _read_json(path / "history.json"),
-              _read_json(path / "summary.json"))
+    run = Run(path, read_json(path / "options.json"), read_json(path / "history.json"),
+              read_json(path / "summary.json"))
     if not (run.options or run.history or run.summary):
         raise DesignerError(f"'{run_dir}' is not a training run folder (no options, history or summary).")
     return run
@@ -224,8 +211,6 @@ def load_run_weights(design, source):
     layers unfrozen, load the head-only run, and train in 'full' mode from a trained head.
     Returns the ``LoadReport``; raises DesignerError when nothing fits.
     """
-    from designer.model.weights import load_into, read_state_dict
-
     path = Path(source)
     if path.is_dir():
         path = path / "best.pt"
@@ -249,11 +234,9 @@ def compare_modes(recipe, split, options, runs_dir, modes=("full", "scratch", "l
     "scratch" uses ``scratch_recipe`` (random init, every layer trained, from-scratch LR);
     the others start from the recipe's weights. Returns the run folders (see ``compare_runs``).
     """
-    from designer.model.build import build
-
     run_dirs = []
     for mode in modes:
-        if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
+        if is_cancelled(cancel):
             break
         design = build(scratch_recipe(recipe) if mode == "scratch" else recipe)
         run_dir = new_run_dir(runs_dir, mode)
@@ -263,62 +246,3 @@ def compare_modes(recipe, split, options, runs_dir, modes=("full", "scratch", "l
                                cache_dir=Path(runs_dir) / ".features"):
             yield mode, run_dir, event
     return run_dirs
-
-
-def is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
-
-
-# --- for trainers outside the engine (cached head, linear probe) --------------------------------
-
-
-def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1) -> StartEvent:
-    params = list(design.model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    device = ts.resolve_device(options.device)
-    return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
-                      lr=options.resolved_lr, amp=ts.amp_dtype(options, device) is not None,
-                      num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
-                      trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
-                      run_dir=str(run_dir))
-
-
-def progress_events(gen, t0: float, num_images: int):
-    """Turn (done, total) extraction progress into epoch-0 batch events; returns gen's result."""
-    while True:
-        try:
-            done, total = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        elapsed = time.perf_counter() - t0
-        yield BatchEvent(epoch=0, step=done, steps_per_epoch=total, global_step=0, loss=0.0, acc=0.0,
-                         lr=0.0, eta_s=elapsed / done * (total - done),
-                         images_per_s=num_images * done / max(total, 1) / max(elapsed, 1e-9))
-
-
-def write_history(run_dir: Path, status: str, options, classes, history, best, skipped, extra=None):
-    data = {"status": status, "classes": list(classes), "options": options.to_dict(),
-            "device": str(ts.resolve_device(options.device)), "best_val_acc": best["val_acc"],
-            "best_epoch": best["epoch"], "epochs": history, "skipped": skipped, **(extra or {})}
-    ts.atomic_write(run_dir / "history.json", lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
-
-
-def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
-    """Cancelled while extracting: the (untrained) weights still make a loadable best.pt."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ts.save_checkpoint(design.model.state_dict(), run_dir / "best.pt")
-    write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
-    return StoppedEvent(epoch=0, best_val_acc=None, best_epoch=0, checkpoint="",
-                        time_s=time.perf_counter() - t0)
-
-
-def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
-    ts.log_traceback(run_dir)
-    if isinstance(exc, DesignerError):
-        return FailedEvent(message=exc.message, hint=exc.hint)
-    if ts.is_out_of_memory(exc):
-        return FailedEvent(*ts.oom_message(ts.resolve_device(options.device), options), out_of_memory=True)
-    return FailedEvent(message=f"Feature extraction failed: {type(exc).__name__}: {exc}",
-                       hint="Details are in error.log in the run folder.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import traceback
 from pathlib import Path
 
@@ -13,8 +12,10 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.fileio import atomic_write
 from designer.data.folders import class_weights
-from designer.train.events import TrainOptions
+from designer.model import policy as model_policy
+from designer.train.options import TrainOptions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,12 +52,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, oom) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
 
 
-def atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(obj, path) -> None:
     atomic_write(Path(path), lambda tmp: torch.save(obj, tmp))
 
@@ -81,9 +76,7 @@ def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -
     if policy is None:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr, "name": "all"}]
     else:
-        from designer.model import policy as finetune
-
-        groups = finetune.param_groups(model, policy, lr, wd)
+        groups = model_policy.param_groups(model, policy, lr, wd)
     groups = [g for g in groups if g["params"]]  # frozen parameters never reach the optimizer
     if not groups:
         raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze at least the classifier.")
@@ -123,10 +116,8 @@ def resolve_policy(design, model: nn.Module, mode: str):
         for p in model.parameters():
             p.requires_grad_(True)
         return None
-    from designer.model import policy as finetune
-
-    policy = finetune.resolve_policy(recipe, model)
-    finetune.apply_freeze(model, policy)
+    policy = model_policy.resolve_policy(recipe, model)
+    model_policy.apply_freeze(model, policy)
     return policy
 
 

@@ -59,7 +59,7 @@ class TrainingContext(QObject):
 
     def options(self, **overrides):
         """The ``TrainOptions`` the settings describe (DesignerError if one is invalid)."""
-        from designer.train.events import TrainOptions
+        from designer.train.options import TrainOptions
 
         return TrainOptions.from_dict({**self.training_settings(), **overrides})
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.train.events import TrainOptions, default_lr
+from designer.train.options import TrainOptions, default_lr
 
 MODES = (  # value, label, tooltip
     ("full", "Fine-tune (train as designed)",

@@ -142,7 +142,7 @@ class TrainingPanel(QWidget):
 
     def resume(self, run_path: str) -> bool:
         """Continue a stopped run in its own folder, from its last.pt, on its own data split."""
-        from designer.train.events import TrainOptions
+        from designer.train.options import TrainOptions
         from designer.train.runs import load_run
 
         try:

@@ -1,0 +1,63 @@
+"""What every trainer outside the engine (cached head, linear probe) reports the engine's way:
+the start event, extraction progress as epoch-0 batch events, history.json, and how a run that
+stopped or failed before training ends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from designer.base.errors import DesignerError
+from designer.base.fileio import write_json
+from designer.train import setup as ts
+from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
+
+
+def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1) -> StartEvent:
+    params = list(design.model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    device = ts.resolve_device(options.device)
+    return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
+                      lr=options.resolved_lr, amp=ts.amp_dtype(options, device) is not None,
+                      num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
+                      trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
+                      run_dir=str(run_dir))
+
+
+def progress_events(gen, t0: float, num_images: int):
+    """Turn (done, total) extraction progress into epoch-0 batch events; returns gen's result."""
+    while True:
+        try:
+            done, total = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        elapsed = time.perf_counter() - t0
+        yield BatchEvent(epoch=0, step=done, steps_per_epoch=total, global_step=0, loss=0.0, acc=0.0,
+                         lr=0.0, eta_s=elapsed / done * (total - done),
+                         images_per_s=num_images * done / max(total, 1) / max(elapsed, 1e-9))
+
+
+def write_history(run_dir: Path, status: str, options, classes, history, best, skipped, extra=None):
+    data = {"status": status, "classes": list(classes), "options": options.to_dict(),
+            "device": str(ts.resolve_device(options.device)), "best_val_acc": best["val_acc"],
+            "best_epoch": best["epoch"], "epochs": history, "skipped": skipped, **(extra or {})}
+    write_json(run_dir / "history.json", data)
+
+
+def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
+    """Cancelled while extracting: the (untrained) weights still make a loadable best.pt."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ts.save_checkpoint(design.model.state_dict(), run_dir / "best.pt")
+    write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
+    return StoppedEvent(epoch=0, best_val_acc=None, best_epoch=0, checkpoint="",
+                        time_s=time.perf_counter() - t0)
+
+
+def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
+    ts.log_traceback(run_dir)
+    if isinstance(exc, DesignerError):
+        return FailedEvent(message=exc.message, hint=exc.hint)
+    if ts.is_out_of_memory(exc):
+        return FailedEvent(*ts.oom_message(ts.resolve_device(options.device), options), out_of_memory=True)
+    return FailedEvent(message=f"Feature extraction failed: {type(exc).__name__}: {exc}",
+                       hint="Details are in error.log in the run folder.")
