@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_MODEL = "efficientnet_lite0"
+from designer.model.families import DEFAULT_MODEL
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,16 +37,16 @@ def make_app(argv=None):
     app.setStyle("Fusion")
     app.setFont(style.ui_font(10))
     app.setStyleSheet(style.stylesheet())
+    app.setWindowIcon(style.app_icon())
+    app.setDesktopFileName("netsurgeon")  # matches resources/netsurgeon.desktop
     return app
 
 
 def install_workspaces(window) -> None:
-    """The Data & Training tab and the Export dialog, when this build has them."""
-    try:
-        from widgets.export.dialog import ExportDialog
-        from widgets.shell.training_workspace import TrainingWorkspace
-    except ImportError:
-        return
+    """The Data & Training tab and the Export dialog."""
+    from widgets.export.dialog import ExportDialog
+    from widgets.shell.training_workspace import TrainingWorkspace
+
     workspace = TrainingWorkspace(window.qdoc)
     window.add_workspace(workspace, "Data && Training")
 

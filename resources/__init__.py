@@ -13,6 +13,14 @@ def read_text(name: str) -> str:
     return (_resources.files(__name__) / name).read_text(encoding="utf-8")
 
 
+def read_bytes(name: str) -> bytes:
+    """The bytes of a packaged resource file (``icons/netsurgeon-64.png``)."""
+    return (_resources.files(__name__) / name).read_bytes()
+
+
+ICON_SIZES = (16, 32, 48, 64, 128, 256)  # icons/netsurgeon-<size>.png, rendered from icons/netsurgeon.svg
+
+
 def path_of(name: str):
     """A context manager giving a real file path for a packaged resource (for Qt, which wants paths)."""
     return _resources.as_file(_resources.files(__name__) / name)

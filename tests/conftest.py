@@ -1,6 +1,33 @@
+"""Settings every test shares, and the rule that no test is skipped without a named reason."""
+
 import os
 
 # Qt runs headless in tests and CI.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the user's torch hub cache or the network from a test.
 os.environ.setdefault("NETSURGEON_OFFLINE", "1")
+
+# The only reasons a test may be skipped: what a machine has or lacks, never a module of ours
+# that failed to import. Any other skip fails the run (CI runs pytest with -rs).
+ALLOWED_SKIPS = ("this machine has CUDA",)
+_unexpected: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason not in ALLOWED_SKIPS:
+            _unexpected.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _unexpected and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _unexpected:
+        terminalreporter.section("unexpected skips (fail the run)")
+        for line in _unexpected:
+            terminalreporter.write_line(line)

@@ -1,7 +1,7 @@
 """CLI commands for the model itself: ``models``, ``inspect``, ``new``, ``edit``.
 
 Each handler returns an exit code; a ``DesignerError`` is printed as one line
-by ``designer.__main__`` (exit 2). ``inspect`` returns 1 when the analyzer
+by ``designer.cli.main`` (exit 2). ``inspect`` returns 1 when the analyzer
 finds an error, so scripts can check a design without parsing its output.
 """
 
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
+from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
 from designer.cli.flags import format_op_flag, parse_input, parse_layer, parse_lr_factor, parse_set
+from designer.inspect.analysis import analyze, layer_rows
+from designer.inspect.fold import fold
+from designer.inspect.graph import format_shape
+from designer.model.build import build
 from designer.model.ops import (
     BN_MODES,
     LR_PRESETS,
@@ -29,12 +34,13 @@ from designer.model.ops import (
     SetLRFactor,
 )
 from designer.model.recipe import Recipe
+from designer.model.zoo import CATEGORIES, list_models, model_info
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("models", help="list the model gallery")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--category", choices=("basic", "high-accuracy", "edge"), help="only this category")
+    p.add_argument("--category", choices=CATEGORIES, help="only this category")
     p.set_defaults(handler=cmd_models)
 
     p = subparsers.add_parser("inspect", help="layer table, totals and analyzer messages")
@@ -85,8 +91,6 @@ def _register_edit(subparsers) -> None:
 
 
 def cmd_models(args) -> int:
-    from designer.model.zoo import list_models
-
     infos = [i for i in list_models() if not args.category or i.category == args.category]
     if args.json:
         print(json.dumps([asdict(i) for i in infos], indent=1))
@@ -119,22 +123,14 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset
 def _target_recipe(target: str) -> Recipe:
     """A project file's recipe, or a gallery/builder name with random weights (fast)."""
     if target.endswith(".json") or os.path.isfile(target):
-        from designer.app.project import load_project
-
         return load_project(target).recipe
     if ":" not in target:
-        from designer.model.zoo import model_info
-
         model_info(target)  # unknown names fail here, with suggestions
     return Recipe.for_model(target, weights="none")
 
 
 def cmd_inspect(args) -> int:
     recipe = _target_recipe(args.target)
-    from designer.inspect.analysis import analyze, layer_rows
-    from designer.inspect.graph import fold
-    from designer.model.build import build
-
     if args.input:
         recipe = recipe.with_op(parse_input(args.input))
     design = build(recipe)
@@ -179,8 +175,6 @@ def _summary(design, report) -> str:
 
 
 def _shape(shape) -> str:
-    from designer.inspect.graph import format_shape
-
     return format_shape(shape)
 
 
@@ -196,9 +190,6 @@ def _print_messages(messages) -> None:
 
 
 def cmd_new(args) -> int:
-    from designer.app.project import Project, save_project
-    from designer.model.build import build
-
     weights = args.weights
     if weights not in ("default", "none"):
         if not os.path.isfile(weights):
@@ -206,8 +197,6 @@ def cmd_new(args) -> int:
                                 hint="Pass --weights default, --weights none, or an existing file.")
         weights = os.path.abspath(weights)  # the project may be opened from another folder
     if ":" not in args.model:
-        from designer.model.zoo import model_info
-
         model_info(args.model)
     recipe = Recipe.for_model(args.model, weights=weights)
     design = build(recipe)  # loads the weights now, so a missing file fails before anything is written
@@ -250,12 +239,6 @@ def edit_ops(args) -> list[Op]:
 
 
 def cmd_edit(args) -> int:
-    from dataclasses import replace
-
-    from designer.app.project import load_project, save_project
-    from designer.inspect.analysis import analyze
-    from designer.model.build import build
-
     project = load_project(args.project)
     ops = edit_ops(args)
     if not ops:

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
 
-from designer.base.errors import DesignerError
+from designer.app.project import load_project
+from designer.base.fileio import read_json
+from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
+from designer.model.build import build
+from designer.model.trained import design_with_weights, weights_file
 
 ALL = "all"
 
 
 def register(subparsers) -> None:
-    from designer.export.formats import DEFAULT_TOLERANCE, FORMATS
-
     p = subparsers.add_parser(
         "export", help="export a design: weights, ONNX, torch.export, TorchScript, training script",
         description="Export a project's network and check that every export reproduces it.",
     )
     p.add_argument("project", help="project file (.json)")
-    p.add_argument("--weights", help="trained weights to export, e.g. RUN_DIR/best.pt "
+    p.add_argument("--weights", help="trained weights to export, e.g. RUN_DIR/best.pt or RUN_DIR "
                    "(default: the design's own weights)")
     p.add_argument("--format", dest="formats", action="append", required=True,
                    choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
@@ -41,31 +41,21 @@ def register(subparsers) -> None:
 
 
 def cmd_export(args) -> int:
-    from dataclasses import replace
-
-    from designer.app.project import load_project
-    from designer.export.formats import FORMATS, default_path, export, model_for_export, prepare_folder
-    from designer.model.build import build
-
     project = load_project(args.project)
     prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
-    design = build(project.recipe)
-    if args.weights:  # loaded once: a bad file fails here, not once per format
-        design = replace(design, model=model_for_export(design.model, args.weights))
+    # Weights are loaded once: a bad file fails here, not once per format.
+    design = design_with_weights(project.recipe, args.weights) if args.weights else build(project.recipe)
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
     training, metrics = run_info(args.weights, project)
     failed = 0
-    for fmt in formats:
-        start = time.perf_counter()
-        try:
-            result = export(design, fmt, default_path(args.output, fmt, args.name),
-                            classes=project.classes or None, training=training, metrics=metrics,
-                            check=not args.no_check, tolerance=args.tolerance)
-        except DesignerError as exc:
+    for outcome in export_all(design, formats, args.output, stem=args.name, classes=project.classes or None,
+                              training=training, metrics=metrics, check=not args.no_check,
+                              tolerance=args.tolerance):
+        if outcome.ok:
+            _report(args, outcome.result, outcome.seconds)
+        else:
             failed += 1
-            _report_failure(args, fmt, exc)
-            continue
-        _report(args, result, time.perf_counter() - start)
+            _report_failure(args, outcome.format, outcome.error)
     return 2 if failed else 0
 
 
@@ -75,10 +65,8 @@ def run_info(weights: str | None, project) -> tuple[dict | None, dict | None]:
     training = dict(project.training) if getattr(project, "training", None) else None
     if not weights:
         return training, None
-    history = Path(weights).with_name("history.json")
-    try:
-        data = json.loads(history.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_json(weights_file(weights).with_name("history.json"))
+    if not data:
         return training, None
     epochs = data.get("epochs") or [{}]
     metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
@@ -97,8 +85,8 @@ def _report(args, result, seconds: float) -> None:
     print(f"{result.format:<12} {result.path!s:<40} {diff}  {seconds:.1f} s{note}")
 
 
-def _report_failure(args, fmt: str, exc: DesignerError) -> None:
+def _report_failure(args, fmt: str, error: str) -> None:
     if args.json:
-        print(json.dumps({"format": fmt, "ok": False, "error": str(exc)}))
+        print(json.dumps({"format": fmt, "ok": False, "error": error}))
     else:
-        print(f"{fmt:<12} FAILED: {exc}", file=sys.stderr)
+        print(f"{fmt:<12} FAILED: {error}", file=sys.stderr)

@@ -17,8 +17,15 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
-from designer.train.runs import MODES
+from designer.data.folders import scan_folder, scan_folders
+from designer.data.transforms import Augment
+from designer.model.build import build
+from designer.model.trained import design_with_weights, structure_of
+from designer.train.evaluate import evaluate, predict
+from designer.train.options import DEVICES, MODES, OPTIMIZERS, SCHEDULES, TrainOptions
+from designer.train.runs import load_run, new_run_dir, plan_resume, scratch_recipe, train_run
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
@@ -28,7 +35,9 @@ OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a project's network on an image folder")
     p.add_argument("project", help="project .json")
-    p.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
+    p.add_argument("--data", help="image folder: one sub-folder per class, or train/ + val/ "
+                   "(not needed with --resume: a run continues on its own images)")
+    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder (one sub-folder per class)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<time>-<mode> beside "
                    "the project)")
     p.add_argument("--mode", choices=MODES, help="full (default): as the design says; cached-head: only the "
@@ -37,10 +46,10 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="base learning rate (default depends on optimizer and mode)")
     p.add_argument("--val-split", type=float, default=0.2, metavar="F", help="validation fraction (flat folders)")
-    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
-    p.add_argument("--schedule", choices=("constant", "step", "cosine"))
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--schedule", choices=SCHEDULES)
     p.add_argument("--weight-decay", type=float)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", choices=DEVICES)
     p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
     p.add_argument("--class-weights", action="store_true", default=None, help="weight classes against imbalance")
     p.add_argument("--seed", type=int)
@@ -48,7 +57,8 @@ def register(subparsers) -> None:
     p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
     p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
-    p.add_argument("--resume", metavar="LAST_PT", help="continue a stopped run from its last.pt")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its own "
+                   "folder, with its own options and images, up to --epochs in all")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
 
@@ -61,7 +71,7 @@ def register(subparsers) -> None:
     p.add_argument("--val-split", type=float, default=0.2, metavar="F")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -70,7 +80,7 @@ def register(subparsers) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--weights", help="a run's best.pt (default: the project's base weights)")
     p.add_argument("--topk", type=int, default=3)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
 
@@ -80,8 +90,6 @@ def register(subparsers) -> None:
 
 def parse_augment(text: str | None):
     """``flip,rotate=20,translate,scale=0.2,color`` -> Augment; ``none`` or empty -> no augmentation."""
-    from designer.data.transforms import Augment
-
     kwargs: dict = {}
     for item in filter(None, (s.strip() for s in (text or "").split(","))):
         name, _, value = item.partition("=")
@@ -110,8 +118,6 @@ def parse_augment(text: str | None):
 
 def train_options(args, project_training: dict | None):
     """The project's saved training settings, overridden by the flags given."""
-    from designer.train.options import TrainOptions
-
     given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
     if args.augment is not None:
         given["augment"] = parse_augment(args.augment).to_dict()
@@ -136,25 +142,25 @@ def _check_classes(project, design, split, args) -> None:
 
 
 def cmd_train(args) -> int:
-    from designer.app.project import load_project
-    from designer.data.folders import scan_folder
-    from designer.model.build import build
-    from designer.train.runs import new_run_dir, scratch_recipe, train_run
-
     project = load_project(args.project)
-    options = train_options(args, project.training)
-    split = scan_folder(args.data, args.val_split, options.seed)
-    # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
-    design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
+    if args.resume:
+        options, split, run_dir, resume = _resume(args)
+        design = structure_of(project.recipe)  # the checkpoint holds every weight
+    else:
+        options = train_options(args, project.training)
+        split = scan_data(args.data, args.val_data, args.val_split, options.seed)
+        run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
+        resume = None
+        # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
+        design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
     _check_classes(project, design, split, args)
-    run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
     if not args.json:
         print(split.summary(), file=sys.stderr)
     cancel = threading.Event()
     final = None
     with _sigint_sets(cancel, quiet=args.json):
-        events = train_run(design, split, options, run_dir, cancel, resume=args.resume,
+        events = train_run(design, split, options, run_dir, cancel, resume=resume,
                            cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe})
         for event in events:
             printer(event)
@@ -163,10 +169,37 @@ def cmd_train(args) -> int:
     return {"finished": 0, "stopped": 130}.get(getattr(final, "kind", ""), 1)
 
 
+def scan_data(data: str | None, val_data: str | None, val_split: float, seed: int):
+    """The training images: one folder (split here, or its own train/ and val/), or a pair."""
+    if not data:
+        raise DesignerError("Say where the training images are: --data FOLDER.",
+                            hint="One sub-folder of images per class.")
+    if val_data:
+        return scan_folders(data, val_data, seed)
+    return scan_folder(data, val_split, seed)
+
+
+RESUME_MAY_CHANGE = ("epochs", "device", "workers")
+
+
+def _resume(args):
+    """(options, split, run folder, checkpoint) to continue ``--resume``: the run's own options and
+    images (``runs.plan_resume``, as the window does); only epochs, device and workers may change."""
+    fixed = [f for f in (*OPTION_FLAGS, "augment", "data", "val_data", "output")
+             if f not in RESUME_MAY_CHANGE and getattr(args, f, None) is not None]
+    if fixed:
+        flags = ", ".join("--" + f.replace("_", "-") for f in fixed)
+        raise DesignerError(f"--resume continues a run with its own settings and images, so {flags} "
+                            "cannot be given with it.", hint="Leave them out, or start a new run.")
+    plan = plan_resume(args.resume, args.epochs)
+    if plan.split is None:
+        raise DesignerError(f"The run '{plan.run.name}' has no saved data split, so it cannot be resumed.")
+    changes = {k: getattr(args, k) for k in ("device", "workers") if getattr(args, k) is not None}
+    return replace(plan.options, **changes), plan.split, plan.run.path, str(plan.checkpoint)
+
+
 def _remember_run(path, project, split, run_dir) -> None:
     """Record the classes and the run in the project file (atomic save)."""
-    from designer.app.project import save_project
-
     runs = list(project.runs) + [str(run_dir)] if str(run_dir) not in project.runs else list(project.runs)
     save_project(replace(project, classes=list(split.classes), runs=runs), path)
 
@@ -271,25 +304,11 @@ class ProgressPrinter:
 
 
 def load_design(project, weights: str | None):
-    """Build the project's design; with ``weights``, load them (they must fit exactly)."""
-    from designer.model.build import build
-    from designer.model.weights import load_into, read_state_dict
-    from designer.train.runs import scratch_recipe
-
-    if not weights:
-        return build(project.recipe)
-    path = Path(weights) / "best.pt" if Path(weights).is_dir() else Path(weights)
-    design = build(scratch_recipe(project.recipe))  # the file holds every weight: skip the base's
-    report = load_into(design.model, read_state_dict(path))
-    if not report.ok:
-        raise DesignerError(f"The weights in '{path}' do not fit this project's network. {report.summary()}",
-                            hint="Use the best.pt of a run trained from this project (same edits).")
-    return design
+    """The project's design; with ``weights`` (a file or a run folder), those loaded strictly."""
+    return design_with_weights(project.recipe, weights) if weights else build(project.recipe)
 
 
 def _run_classes(weights: str | None) -> list[str]:
-    from designer.train.runs import load_run
-
     try:
         return load_run(weights).classes if weights else []
     except DesignerError:
@@ -298,9 +317,6 @@ def _run_classes(weights: str | None) -> list[str]:
 
 def _eval_samples(args, weights_path: str):
     """(classes, samples): the run's own split for val/test/train when it matches the folder."""
-    from designer.data.folders import scan_folder
-    from designer.train.runs import load_run
-
     if args.subset != "all":
         try:
             split = load_run(weights_path).split()
@@ -313,9 +329,6 @@ def _eval_samples(args, weights_path: str):
 
 
 def cmd_evaluate(args) -> int:
-    from designer.app.project import load_project
-    from designer.train.evaluate import evaluate
-
     project = load_project(args.project)
     classes, samples = _eval_samples(args, args.weights)
     known = project.classes or _run_classes(args.weights)
@@ -329,9 +342,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from designer.app.project import load_project
-    from designer.train.evaluate import predict
-
     project = load_project(args.project)
     design = load_design(project, args.weights)
     classes = project.classes or _run_classes(args.weights) or None

@@ -14,6 +14,7 @@ import keyword
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.codegen.literals import only_literals
 
 _INDENT = "    "
 
@@ -61,6 +62,9 @@ def _render_leaf(module: nn.Module) -> str:
     except SyntaxError as exc:
         raise DesignerError(f"Cannot write the layer {module!r} as code.") from exc
     call = _NamesAsStrings().visit(call)
+    if not isinstance(call, ast.Call) or not only_literals(call):
+        # A layer's settings are numbers, flags and short words; anything else is never run.
+        raise DesignerError(f"The {name} layer's settings cannot be written into the script as plain values.")
     return _simplest(call, module)
 
 

@@ -9,7 +9,7 @@ the script's network has exactly the app's structure and state-dict keys.
 
 from __future__ import annotations
 
-import json
+import keyword
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from torchvision import models
 
 from designer.base.errors import DesignerError
+from designer.codegen.literals import comment_text, docstring_text, literal
 from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
 from designer.model.lite0 import BN_DECAY
 from designer.model.zoo import arch_kwargs
@@ -53,7 +54,7 @@ def model_code(design) -> ModelCode:
     for stage in all_stages:
         rendered = render_stage(stage)
         comment = f"{number[id(stage.op)]}. {stage.op.describe()}" + (f": {rendered.why}." if rendered.why else ".")
-        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment, 90, subsequent_indent="   ")]
+        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment_text(comment), 90, subsequent_indent="   ")]
         body += [f"    {line}" if line else "" for line in rendered.lines]
         helpers += [h for h in rendered.helpers if h not in helpers]
     signature = "def build_model(pretrained: bool = True) -> nn.Module:" if base.pretrained else \
@@ -69,7 +70,7 @@ def model_code(design) -> ModelCode:
 
 
 def _docstring(text: str) -> str:
-    lines = textwrap.wrap(f'"""{text}"""', 92)
+    lines = textwrap.wrap(f'"""{docstring_text(text)}"""', 92)
     return "\n".join(f"    {line}" for line in lines)
 
 
@@ -82,9 +83,18 @@ def _base(design, all_stages: list[Stage]) -> _Base:
     return made
 
 
+def _identifier(name: str, what: str) -> str:
+    """``name`` if it is a dotted Python identifier (it becomes code); a DesignerError otherwise."""
+    if not name or not all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split(".")):
+        raise DesignerError(f"The {what} '{name}' cannot be written into the script as code.")
+    return name
+
+
 def _torchvision(design, all_stages) -> _Base:
-    name = design.recipe.base.name
-    kwargs = "".join(f", {k}={v!r}" for k, v in _arch_kwargs(name).items())
+    name = _identifier(design.recipe.base.name, "torchvision model name")
+    if getattr(models, name, None) is None:
+        raise DesignerError(f"torchvision has no top-level builder for '{name}' to write into the script.")
+    kwargs = "".join(f", {k}={literal(v)}" for k, v in _arch_kwargs(name).items())
     if design.recipe.base.weights != "default":
         return _Base([f"    model = models.{name}(weights=None{kwargs})"], False,
                      f"{name} from torchvision, then the edits made in NetSurgeon.", torchvision_names={"models"})
@@ -108,7 +118,7 @@ def _arch_kwargs(name: str) -> dict:
 def _lite0(design, all_stages) -> _Base:
     size = next((s.base_kwargs["image_size"] for s in reversed(all_stages) if "image_size" in s.base_kwargs),
                 None)
-    size_arg = f", image_size={list(size)!r}" if size else ""
+    size_arg = f", image_size={literal([int(s) for s in size])}" if size else ""
     lines = [
         "    # BatchNorm decay 0.9 (PyTorch momentum 0.1) rather than the TF port's 0.99, so the running",
         "    # statistics follow your data within a short fine-tuning run; the weights are the same.",
@@ -133,7 +143,9 @@ def _lite0(design, all_stages) -> _Base:
 
 def _builder(design, all_stages) -> _Base:
     module, _, attr = design.recipe.base.name.partition(":")
-    if not attr.isidentifier():
+    _identifier(module, "builder module")
+    _identifier(attr, "builder function")
+    if "." in attr:
         raise DesignerError(f"The builder '{design.recipe.base.name}' cannot be written as an import.")
     return _Base([f"    model = {attr}()"], False, f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
                  imports=[f"from {module} import {attr}"])
@@ -142,7 +154,7 @@ def _builder(design, all_stages) -> _Base:
 def _load_user_weights(base: _Base, path: str) -> None:
     """The design started from a weights file: load what fits, like the app."""
     base.constants += ["# The weights file the design started from:",
-                       f"BASE_WEIGHTS = {json.dumps(os.path.abspath(path))}"]
+                       f"BASE_WEIGHTS = {literal(os.path.abspath(path))}"]
     base.pretrained = True
     base.doc = base.doc.replace(", then", " (BASE_WEIGHTS if ``pretrained``), then")
     base.lines.append("    if pretrained:")

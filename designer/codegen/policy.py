@@ -8,12 +8,12 @@ compressed to the coarsest module paths that cover it exactly, so it reads
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass
 
 from torch import nn
 
+from designer.codegen.literals import comment_text, literal, number
 from designer.model.policy import resolve_policy
 
 
@@ -26,7 +26,7 @@ class PolicyCode:
 
     def constants(self) -> list[str]:
         source = "; ".join(self.ops) or "no freezing or LR factors were set"
-        comment = textwrap.wrap(f"Training policy, from the design: {source}.", 96)
+        comment = textwrap.wrap(comment_text(f"Training policy, from the design: {source}."), 96)
         return [
             "",
             *(f"# {line}" for line in comment),
@@ -90,12 +90,12 @@ def _join(prefix: str, name: str) -> str:
 
 def _list(items: list[str]) -> str:
     if len(items) <= 6:
-        return json.dumps(items)
-    return "[\n" + "".join(f"    {json.dumps(item)},\n" for item in items) + "]"
+        return literal(list(items))
+    return "[\n" + "".join(f"    {literal(item)},\n" for item in items) + "]"
 
 
 def _dict(table: dict[str, float]) -> str:
-    pairs = [f"{json.dumps(k)}: {v:g}" for k, v in table.items()]
+    pairs = [f"{literal(k)}: {number(float(v))}" for k, v in table.items()]
     if len(pairs) <= 4:
         return "{" + ", ".join(pairs) + "}"
     return "{\n" + "".join(f"    {p},\n" for p in pairs) + "}"

@@ -27,6 +27,8 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from designer.base.errors import DesignerError
+from designer.data.images import load_image
+from designer.model.build import network_input
 
 
 @dataclass(frozen=True)
@@ -167,13 +169,9 @@ def augment_steps(augment: Augment | None) -> list:
 def make_transform(design, augment: Augment | None = None, train: bool = False) -> DesignTransform:
     """The transform for ``design`` (anything with ``input_shape`` (C,H,W), ``mean``,
     ``std`` and ``replicate_grey``). Augmentation applies only when ``train``."""
-    channels, height, width = (int(v) for v in design.input_shape)
-    mean, std = tuple(design.mean), tuple(design.std)
+    # A grey-replicated network takes RGB whether input_shape says 1 (the data) or 3 channels.
+    (channels, height, width), mean, std = network_input(design)
     replicate = bool(getattr(design, "replicate_grey", False))
-    if replicate:
-        # The network takes RGB whether input_shape says 1 (the data) or 3 (the network) channels.
-        channels = 3
-        mean, std = (mean * 3 if len(mean) == 1 else mean), (std * 3 if len(std) == 1 else std)
     if len(mean) != channels or len(std) != channels:
         raise DesignerError(
             f"The network takes {channels} channels but its normalisation has {len(mean)} means "
@@ -198,8 +196,6 @@ def preview_grid(samples, transform: DesignTransform, n: int = 16, seed: int = 0
     ``samples`` are ``(path, label)`` pairs or PIL images; unreadable ones are left
     out. Seeded, so the same settings show the same grid.
     """
-    from designer.data.folders import load_image  # local: data imports this module
-
     rng = np.random.default_rng(seed)
     picks = rng.permutation(len(samples))[: max(0, n)]
     tiles = []

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,13 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write, atomic_write_text
-from designer.base.jobs import Progress
+from designer.base.jobs import JobCancelled, Progress, is_cancelled
 from designer.export.card import model_card
 from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
 from designer.model.build import network_input
-from designer.model.weights import plain_state_dict, read_state_dict
+from designer.model.weights import load_strict, plain_state_dict
 
 FORMATS: dict[str, str] = {
     "pt": "PyTorch state dict (.pt)",
@@ -109,6 +110,48 @@ def export(
     return _result(fmt, out_path, diff, note, card, tolerance)
 
 
+@dataclass
+class ExportOutcome:
+    """One format's end: its result, or why it failed (the other formats still go on)."""
+
+    format: str
+    result: ExportResult | None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+
+def export_all(design: Any, formats: list[str], folder: str | Path, *, stem: str = "model",
+               report: Callable[[Progress], None] | None = None, cancel: Any = None,
+               **options) -> Iterator[ExportOutcome]:
+    """Export each of ``formats`` into ``folder`` in turn (``options`` as for ``export``); yields
+    an ``ExportOutcome`` per format. A format that fails does not stop the others. The CLI and
+    the window's Export dialog both run this."""
+    for fmt in formats:
+        _check_format(fmt)
+    prepare_folder(folder)
+    send = report or (lambda progress: None)
+    for k, fmt in enumerate(formats):
+        if is_cancelled(cancel):
+            return
+        send(Progress(k, len(formats), f"Exporting {FORMATS[fmt]}"))
+        start = time.perf_counter()
+        try:
+            result = export(design, fmt, default_path(folder, fmt, stem), cancel=cancel, **options)
+        except JobCancelled:
+            raise
+        except DesignerError as exc:
+            yield ExportOutcome(fmt, None, str(exc), time.perf_counter() - start)
+            continue
+        except Exception as exc:  # noqa: BLE001 -- one format failing must not stop the others
+            yield ExportOutcome(fmt, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+            continue
+        yield ExportOutcome(fmt, result, "", time.perf_counter() - start)
+
+
 @torch.no_grad()
 def _check_runs(job: ExportJob) -> None:
     """A design that does not run cannot be exported: say so before writing anything."""
@@ -142,38 +185,8 @@ def model_for_export(model: nn.Module, weights: str | Path | dict | None = None)
     model = copy.deepcopy(model).cpu().eval()
     if weights is None:
         return model
-    state = read_state_dict(weights) if isinstance(weights, (str, Path)) else weights
-    mismatch = weights_mismatch(model, state)
-    if mismatch:
-        raise DesignerError(f"The weights file does not fit this design: {mismatch}.",
-                            hint="Export with the weights of a run trained on this same design.")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise DesignerError("The weights file does not fit this design: " + first_line(exc),
-                            hint="Export with the weights of a run trained on this same design.") from exc
+    load_strict(model, weights)
     return model
-
-
-def weights_mismatch(model: nn.Module, state: dict) -> str:
-    """What keeps ``state`` from loading strictly into ``model``, in one line ('' if nothing):
-    missing and unexpected keys and shape differences, a few of each named."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k} is {_shape(state[k])} in the file, {_shape(v)} in the design"
-              for k, v in expected.items() if k in state and hasattr(state[k], "shape")
-              and tuple(state[k].shape) != tuple(v.shape)]
-    parts = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("with another shape", shapes)):
-        if items:
-            more = f" and {len(items) - 2} more" if len(items) > 2 else ""
-            parts.append(f"{len(items)} {label} ({', '.join(items[:2])}{more})")
-    return "; ".join(parts)
-
-
-def _shape(tensor) -> str:
-    return "x".join(str(s) for s in tensor.shape) or "a scalar"
 
 
 def prepare_folder(folder: str | Path) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import networkx as nx
 from torch import nn
@@ -77,9 +77,11 @@ class Report:
         return [m for m in self.messages if m.level == "warning"]
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("graph")
+        """Plain data for JSON. Field by field: ``asdict`` would deep-copy the traced graph, whose
+        fx module holds non-leaf tensors that refuse to be copied."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("graph", "messages")}
         out["messages"] = [m.to_dict() for m in self.messages]
+        out["layers"] = [dict(row) for row in self.layers]
         return out
 
 

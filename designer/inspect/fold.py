@@ -1,9 +1,9 @@
-"""What the canvas draws, computed without Qt: the traced graph folded to a depth,
-with some blocks opened, int-only nodes (``size``/``getitem`` of shapes) left out,
-and a layered layout.
+"""Folding the layer graph by path depth: the one rule the canvas and ``inspect --depth`` use.
 
-Folding follows ``designer.inspect.graph.fold`` but lets single blocks open
-(``expanded``), which is what a double-click on a block does.
+Blocks (``layer1``, ``features.3``) fold to one node; single blocks can be opened
+(``expanded``), which is what a double-click on the canvas does; int-only nodes
+(``size``/``getitem`` of shapes) are left out; and ``auto_depth`` picks how deep to
+fold so a big network stays readable.
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ def fold_key(node: str, path: str, depth: int | None, expanded) -> str:
     return node if k >= len(parts) else ".".join(parts[:k])
 
 
-def visible_graph(graph: nx.DiGraph, depth: int | None = None, expanded=()) -> nx.DiGraph:
-    """Fold ``graph`` to ``depth`` (None: every layer) except the ``expanded`` blocks."""
+def fold(graph: nx.DiGraph, depth: int | None = None, expanded=()) -> nx.DiGraph:
+    """Collapse every node whose path is deeper than ``depth`` (None: keep every layer) into its
+    prefix block, except inside the ``expanded`` blocks (what a double-click opens). Int-only
+    nodes (shape arithmetic) are left out. A block sums its members' params, FLOPs and bytes,
+    keeps its last member's output shape and lists its ``members`` so a view can open it."""
     expanded = set(expanded)
     failed = failed_order(graph)
     keep = [n for n, d in graph.nodes(data=True) if not is_shape_only(d, failed)]
@@ -56,10 +59,10 @@ def visible_graph(graph: nx.DiGraph, depth: int | None = None, expanded=()) -> n
     for n in keep:
         groups[key[n]].append(n)
     out = nx.DiGraph()
-    out.graph.update(graph.graph)
+    out.graph.update(graph.graph, folded=depth is not None, fold_depth=depth)
     for block, members in groups.items():
         if members == [block]:
-            out.add_node(block, **graph.nodes[block], children=0, members=[block])
+            out.add_node(block, **graph.nodes[block], folded=False, children=0, members=[block])
         else:
             out.add_node(block, **block_attrs(graph, block, members))
     for u, v in graph.edges:
@@ -87,8 +90,9 @@ def block_attrs(graph: nx.DiGraph, block: str, members: list[str]) -> dict:
         "frozen": None if not with_params else all(d.get("frozen") for d in with_params),
         "partly_frozen": any(d.get("frozen") for d in with_params),
         "lr_factor": max(lr_weight, key=lr_weight.get) if lr_weight else None,
-        "flops": sum(d.get("flops") or 0 for d in datas), "order": datas[0]["order"],
-        "children": len(members), "members": list(members), "shared": False,
+        "flops": sum(d.get("flops") or 0 for d in datas), "nbytes": sum(d.get("nbytes", 0) for d in datas),
+        "order": datas[0]["order"], "folded": True, "children": len(members), "members": list(members),
+        "shared": False,
     }
 
 

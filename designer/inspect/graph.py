@@ -245,56 +245,7 @@ def _run_hooked(model, paths, input_shape, dtype, device):
     return shapes, None, ""
 
 
-# --- fold and layout ---------------------------------------------------------------------
-
-
-def _fold_key(node_id: str, path: str, depth: int) -> str:
-    parts = path.split(".")
-    return node_id if len(parts) <= depth else ".".join(parts[:depth])
-
-
-def fold(graph: nx.DiGraph, depth: int) -> nx.DiGraph:
-    """Collapse every node whose path is deeper than ``depth`` into its prefix block.
-
-    A block sums its members' params and FLOPs, keeps the out_shape of its last
-    member, and lists its ``members`` so a view can unfold it again.
-    """
-    depth = max(1, int(depth))
-    key = {n: _fold_key(n, d["path"], depth) for n, d in graph.nodes(data=True)}
-    groups: dict[str, list[str]] = defaultdict(list)
-    for n in sorted(graph.nodes, key=lambda n: graph.nodes[n]["order"]):
-        groups[key[n]].append(n)
-    folded = nx.DiGraph()
-    folded.graph.update(graph.graph, folded=True, fold_depth=depth)
-    for block, members in groups.items():
-        if members == [block]:
-            folded.add_node(block, **graph.nodes[block], folded=False, children=0)
-        else:
-            folded.add_node(block, **_block_attrs(graph, block, members, depth))
-    for u, v in graph.edges:
-        if key[u] != key[v]:
-            folded.add_edge(key[u], key[v])
-    return folded
-
-
-def _block_attrs(graph, block, members, depth) -> dict:
-    datas = [graph.nodes[m] for m in members]
-    shaped = [d for d in datas if d.get("out_shape") is not None] or datas
-    op_type = graph.graph.get("module_types", {}).get(block, "Block")
-    with_params = [d for d in datas if d["params"]]
-    frozen = None if not with_params else all(d["frozen"] for d in with_params)
-    lr_weight: dict[float, int] = defaultdict(int)
-    for d in with_params:
-        lr_weight[d["lr_factor"]] += d["params"]
-    return {
-        "kind": "block", "op_type": op_type, "path": block, "module": block, "depth": depth,
-        "label": _label(block, op_type), "out_shape": shaped[-1].get("out_shape"),
-        "params": sum(d["params"] for d in datas), "trainable": sum(d["trainable"] for d in datas),
-        "frozen": frozen, "lr_factor": max(lr_weight, key=lr_weight.get) if lr_weight else None,
-        "flops": sum(d["flops"] or 0 for d in datas), "nbytes": sum(d.get("nbytes", 0) for d in datas),
-        "order": datas[0]["order"], "shared": False, "folded": True, "children": len(members),
-        "members": list(members),
-    }
+# --- layout -----------------------------------------------------------------------------
 
 
 def layout(graph: nx.DiGraph, dx: float = 1.0, dy: float = 1.0) -> dict[str, tuple[float, float]]:

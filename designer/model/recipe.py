@@ -61,6 +61,11 @@ class Recipe:
     def with_base(self, base: BaseModel) -> Recipe:
         return replace(self, base=base)
 
+    def with_weights(self, weights: str) -> Recipe:
+        """The same design starting from other base weights ("none": random, the from-scratch
+        baseline, or the structure to load a run's weights into)."""
+        return replace(self, base=replace(self.base, weights=weights))
+
     @property
     def structural_ops(self) -> tuple[Op, ...]:
         return tuple(op for op in self.ops if op.structural)

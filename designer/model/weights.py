@@ -12,13 +12,17 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import pickletools
 import warnings
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from designer.base.errors import DesignerError
@@ -114,9 +118,6 @@ def _is_safetensors(p: Path) -> bool:
 
 
 def _read_safetensors(p: Path) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(p), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -127,10 +128,6 @@ def _numpy_data_globals() -> list:
     """NumPy numbers and arrays that training scripts often save next to the weights
     (``"best_acc": np.float64(...)``). They rebuild data only; object arrays would still
     need a refused global, so allowing these lets no code in."""
-    try:
-        import numpy as np
-    except ImportError:
-        return []
     multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
     numeric = [type(np.dtype(t)) for t in "?bhilqBHILQefdFD"]  # bool, ints, floats, complex
     return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
@@ -158,8 +155,6 @@ _CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "N
 
 def _pickle_has_code(p: Path) -> bool:
     """Scan a plain pickle's opcodes without executing any of them."""
-    import pickletools
-
     if zipfile.is_zipfile(p):
         return False  # torch's zip format: the weights-only unpickler already named the global
     try:
@@ -244,3 +239,40 @@ def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
             hint="Pick a weights file saved from the same architecture.",
         ) from exc
     return report
+
+
+def load_strict(model: nn.Module, weights: str | os.PathLike | dict[str, Tensor]) -> None:
+    """Load a state dict (or its file) that must fit ``model`` exactly: every name and shape.
+    A misfit is one clear line naming what is missing, unexpected or shaped differently."""
+    state = read_state_dict(weights) if isinstance(weights, (str, os.PathLike)) else weights
+    mismatch = weights_mismatch(model, state)
+    if mismatch:
+        raise DesignerError(f"The weights file does not fit this design: {mismatch}.",
+                            hint="Use the weights of a run trained on this same design.")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise DesignerError(f"The weights file does not fit this design: {lines[0] if lines else exc}",
+                            hint="Use the weights of a run trained on this same design.") from exc
+
+
+def weights_mismatch(model: nn.Module, state: dict) -> str:
+    """What keeps ``state`` from loading strictly into ``model``, in one line ('' if nothing):
+    missing and unexpected keys and shape differences, a few of each named."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} is {_tensor_shape(state[k])} in the file, {_tensor_shape(v)} in the design"
+              for k, v in expected.items() if k in state and hasattr(state[k], "shape")
+              and tuple(state[k].shape) != tuple(v.shape)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("with another shape", shapes)):
+        if items:
+            more = f" and {len(items) - 2} more" if len(items) > 2 else ""
+            parts.append(f"{len(items)} {label} ({', '.join(items[:2])}{more})")
+    return "; ".join(parts)
+
+
+def _tensor_shape(tensor) -> str:
+    return "x".join(str(s) for s in tensor.shape) or "a scalar"

@@ -26,7 +26,8 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
-from designer.data.folders import DatasetSplit, make_loader
+from designer.data.loading import make_loader
+from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform
 from designer.model.policy import set_train_mode
 from designer.train import setup as ts

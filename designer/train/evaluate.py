@@ -17,7 +17,8 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
-from designer.data.folders import load_image, make_loader
+from designer.data.images import load_image
+from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
 from designer.train.setup import logits, resolve_device
 

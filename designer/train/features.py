@@ -28,7 +28,7 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, write_json
 from designer.base.jobs import is_cancelled
-from designer.data.folders import make_loader
+from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
 from designer.train import setup as ts
 from designer.train.engine import train_loaders

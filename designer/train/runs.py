@@ -21,12 +21,12 @@ from pathlib import Path
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, write_json
 from designer.base.jobs import is_cancelled
-from designer.data.folders import DatasetSplit
+from designer.data.split import DatasetSplit
 from designer.model.build import build
 from designer.model.weights import load_into, read_state_dict
 from designer.train.engine import train
 from designer.train.features import train_cached_head
-from designer.train.options import MODES
+from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
 
 FINAL_KINDS = ("finished", "stopped", "failed")
@@ -70,7 +70,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     elif resume is not None:
         kwargs["resume"] = resume
     for event in trainer(design, split, options, run_dir, cancel, **kwargs):
-        if event.kind == "start":
+        if event.kind == "start" and resume is None:  # a resumed run keeps its own records
             _record_start(design, split, options, run_dir, started)
         elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
             write_summary(run_dir, design, split, options, event, started)
@@ -201,6 +201,38 @@ def compare_runs(run_dirs) -> dict:
     return {"epochs": axis, "runs": out}
 
 
+# --- resuming ----------------------------------------------------------------------------------
+
+RESUMABLE_MODES = ("full", "scratch", "cached-head")
+
+
+@dataclass
+class ResumePlan:
+    """How a stopped run continues: in its own folder, from its last.pt, with its own options and
+    its own data split (the images it trained on), up to ``options.epochs``."""
+
+    run: Run
+    options: TrainOptions
+    split: DatasetSplit | None  # None only for runs saved before split.json existed
+    checkpoint: Path
+
+
+def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
+    """The plan to continue ``run_dir`` (a run folder or its last.pt) up to ``epochs`` in all
+    (default: the epochs it was started with). The one rule the CLI and the window share."""
+    run = load_run(run_dir)
+    last = run.path / "last.pt"
+    if run.mode not in RESUMABLE_MODES or not last.is_file():
+        raise DesignerError(f"The run '{run.name}' cannot be resumed.",
+                            hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
+    saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
+    done, target = len(run.epochs), int(epochs or saved.epochs)
+    if target <= done:
+        raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
+                            hint=f"Ask for more than {done} epochs to train it further.")
+    return ResumePlan(run, replace(saved, epochs=target), run.split(), last)
+
+
 # --- weights and comparisons ---------------------------------------------------------------------
 
 
@@ -225,7 +257,7 @@ def load_run_weights(design, source):
 
 def scratch_recipe(recipe):
     """The same architecture with random weights: the from-scratch baseline."""
-    return recipe.with_base(replace(recipe.base, weights="none"))
+    return recipe.with_weights("none")
 
 
 def compare_modes(recipe, split, options, runs_dir, modes=("full", "scratch", "linear-probe"), cancel=None):

@@ -13,7 +13,7 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
-from designer.data.folders import class_weights
+from designer.data.split import class_weights
 from designer.model import policy as model_policy
 from designer.train.options import TrainOptions
 

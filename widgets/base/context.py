@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from designer.app.jobs import DesignSource
 from designer.base.errors import DesignerError
+from designer.train.options import TrainOptions
+from designer.train.runs import list_runs, load_run
 
 DATA_KEYS = ("root", "val_root", "val_fraction", "seed")
 
@@ -59,8 +61,6 @@ class TrainingContext(QObject):
 
     def options(self, **overrides):
         """The ``TrainOptions`` the settings describe (DesignerError if one is invalid)."""
-        from designer.train.options import TrainOptions
-
         return TrainOptions.from_dict({**self.training_settings(), **overrides})
 
     @Slot(str)
@@ -121,8 +121,6 @@ class TrainingContext(QObject):
 
     def runs(self) -> list:
         """Every run of this project: those listed in it and those in its runs folder, oldest first."""
-        from designer.train.runs import list_runs, load_run
-
         found = {str(r.path.resolve()): r for r in list_runs(self.runs_dir())}
         for path in self.doc.settings.get("runs") or []:
             key = str(Path(path).resolve())

@@ -9,39 +9,46 @@ reaches the history and the design stays as it was.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from designer.app.document import Document
-from designer.base.errors import DesignerError
+from designer.app.document import Document, project_settings
+from designer.app.project import load_project
+from designer.base.jobs import failure_of
 from designer.model.recipe import Recipe
+from widgets.base.worker import JobRunner
 
 BUSY_DELAY_MS = 150  # short jobs finish before the busy indicator shows
+FAILURE_TITLES = {"open": "Could not open the model", "project": "Could not open the project",
+                  "push": "This change cannot be applied", "show": "Could not update the design"}
 
 
 def error_text(exc: BaseException) -> str:
-    if isinstance(exc, DesignerError):
-        return str(exc)
-    return f"Unexpected problem ({type(exc).__name__}): {exc}"
+    return failure_of(exc).text
 
 
-class PrepareWorker(QThread):
-    """Runs ``Document.prepare(recipe)`` off the GUI thread."""
+@dataclass
+class Request:
+    """A state the document is asked to compute and show. ``mode``: "open" (a new model),
+    "project" (a project file), "push" (an edit, pushed for undo) or "show" (undo/redo)."""
 
-    prepared = Signal(object, object)  # (job, state)
-    failed = Signal(object, str)  # (job, message)
+    mode: str
+    recipe: Recipe
+    what: str  # what the status bar says while it is computed
+    label: str = ""
+    before: Recipe | None = None
+    path: str = ""
+    project: Any = None
+    recovered_from: str | None = None  # set when the project is the autosaved recovery file
 
-    def __init__(self, doc: Document, job: dict, parent: QObject):
-        super().__init__(parent)
-        self.doc, self.job = doc, job
 
-    def run(self) -> None:
-        try:
-            state = self.doc.prepare(self.job["recipe"])
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            self.failed.emit(self.job, error_text(exc))
-            return
-        self.prepared.emit(self.job, state)
+def _prepare(control, doc: Document, recipe: Recipe):
+    """The job: build, trace and analyze ``recipe`` (in the worker thread)."""
+    return doc.prepare(recipe)
 
 
 class RecipeCommand(QUndoCommand):
@@ -77,11 +84,14 @@ class QtDocument(QObject):
         super().__init__(parent)
         self.doc = doc or Document()
         self.undo_stack = QUndoStack(self)
-        self._worker: PrepareWorker | None = None
-        self._pending: dict | None = None
+        self.runner = JobRunner(self, "prepare")
+        self.runner.result.connect(self._on_prepared)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.finished.connect(self._on_runner_finished)
+        self._current: Request | None = None  # the request the runner is computing
+        self._pending: Request | None = None  # the latest one asked for meanwhile
         self._busy_timer = QTimer(self, singleShot=True, interval=BUSY_DELAY_MS)
         self._busy_timer.timeout.connect(self._show_busy)
-        self._busy_what = ""
         self.doc.recipe_changed.connect(self.recipe_changed.emit)
         self.doc.dirty_changed.connect(self.dirty_changed.emit)
         self.doc.path_changed.connect(self.path_changed.emit)
@@ -100,7 +110,7 @@ class QtDocument(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self.runner.running
 
     def select(self, paths) -> None:
         self.doc.select(paths)
@@ -109,18 +119,16 @@ class QtDocument(QObject):
 
     def open_recipe(self, recipe: Recipe, what: str = "") -> None:
         """Replace the design with a fresh one from ``recipe`` (a new model)."""
-        self._submit({"mode": "open", "recipe": recipe, "what": what or f"Opening {recipe.base.name}…"})
+        self._submit(Request("open", recipe, what or f"Opening {recipe.base.name}…"))
 
-    def open_project(self, path: str, **extra) -> None:
+    def open_project(self, path: str, recovered_from: str | None = None) -> None:
         try:
-            from designer.app.project import load_project
-
             project = load_project(path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 -- shown to the user, never a traceback
             self.failed.emit("Could not open the project", error_text(exc))
             return
-        self._submit({"mode": "project", "recipe": project.recipe, "path": path, "project": project,
-                      "what": f"Opening {path}…", **extra})
+        self._submit(Request("project", project.recipe, f"Opening {path}…", path=path, project=project,
+                             recovered_from=recovered_from))
 
     def recover(self) -> None:
         """Open the autosaved recovery file as unsaved work."""
@@ -143,102 +151,81 @@ class QtDocument(QObject):
             return False
         if recipe == self.recipe:
             return False
-        self._submit({"mode": "push", "recipe": recipe, "before": self.recipe, "label": label,
-                      "what": f"{label}…"})
+        self._submit(Request("push", recipe, f"{label}…", label=label, before=self.recipe))
         return True
 
     def show(self, recipe: Recipe) -> None:
         """Make ``recipe`` current (undo/redo); instant when recently computed."""
         if self.busy:
-            self._pending = {"mode": "show", "recipe": recipe, "what": "Updating…"}
+            self._pending = Request("show", recipe, "Updating…")
             return
         if recipe == self.recipe:
             return
-        self._submit({"mode": "show", "recipe": recipe, "what": "Updating…"})
+        self._submit(Request("show", recipe, "Updating…"))
 
-    def _submit(self, job: dict) -> None:
+    def _submit(self, request: Request) -> None:
         if self.busy:
-            self._pending = job  # only the latest request matters
+            self._pending = request  # only the latest request matters
             return
-        state = self.doc.cached_state(job["recipe"])
+        state = self.doc.cached_state(request.recipe)
         if state is not None:
-            self._finish(job, state)
+            self._finish(request, state)
             return
-        self._start(job)
-
-    def _start(self, job: dict) -> None:
-        self._worker = PrepareWorker(self.doc, job, self)
-        self._worker.prepared.connect(self._on_prepared)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.finished.connect(self._on_worker_finished)
-        self._busy_what = job["what"]
+        self._current = request
         self._busy_timer.start()
-        self._worker.start()
+        self.runner.start(_prepare, self.doc, request.recipe)
 
     # --- results (GUI thread) ----------------------------------------------------------------------
 
-    @Slot(object, object)
-    def _on_prepared(self, job: dict, state) -> None:
-        self._finish(job, state)
+    @Slot(object)
+    def _on_prepared(self, state) -> None:
+        self._finish(self._current, state)
 
-    @Slot(object, str)
-    def _on_failed(self, job: dict, message: str) -> None:
-        if job["mode"] == "open":
-            self.open_failed.emit(job["recipe"], message)
+    @Slot(object)
+    def _on_failed(self, failure) -> None:
+        request = self._current
+        if request.mode == "open":
+            self.open_failed.emit(request.recipe, failure.text)
             return
-        titles = {"open": "Could not open the model", "project": "Could not open the project",
-                  "push": "This change cannot be applied", "show": "Could not update the design"}
-        self.failed.emit(titles[job["mode"]], message)
+        self.failed.emit(FAILURE_TITLES[request.mode], failure.text)
 
-    def _finish(self, job: dict, state) -> None:
-        mode = job["mode"]
-        if mode == "push":
+    def _finish(self, request: Request, state) -> None:
+        if request.mode == "push":
             self.doc.apply(state)
-            self.undo_stack.push(RecipeCommand(self, job["before"], job["recipe"], job["label"]))
-        elif mode == "show":
+            self.undo_stack.push(RecipeCommand(self, request.before, request.recipe, request.label))
+        elif request.mode == "show":
             self.doc.apply(state)
         else:
-            self._load(job, state)
+            self._load(request, state)
 
-    def _load(self, job: dict, state) -> None:
-        from designer.app.document import project_settings
-
-        if job["mode"] == "project":
-            import os
-
-            self.doc.load_state(state, os.path.abspath(job["path"]), project_settings(job["project"]))
-            if "recovered_from" in job:
-                self.doc.mark_recovered(job["recovered_from"] or None)
+    def _load(self, request: Request, state) -> None:
+        if request.mode == "project":
+            self.doc.load_state(state, os.path.abspath(request.path), project_settings(request.project))
+            if request.recovered_from is not None:
+                self.doc.mark_recovered(request.recovered_from or None)
         else:
             self.doc.load_state(state, None, {})
         self.undo_stack.clear()
         self.opened.emit()
 
     @Slot()
-    def _on_worker_finished(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.wait()
-            worker.deleteLater()
+    def _on_runner_finished(self) -> None:
+        self._current = None
         self._busy_timer.stop()
         self.busy_changed.emit(False, "")
-        job, self._pending = self._pending, None
-        if job is not None:
-            self._submit(job)
+        request, self._pending = self._pending, None
+        if request is not None:
+            self._submit(request)
 
     @Slot()
     def _show_busy(self) -> None:
-        if self.busy:
-            self.busy_changed.emit(True, self._busy_what)
+        if self.busy and self._current is not None:
+            self.busy_changed.emit(True, self._current.what)
 
     def wait_idle(self, timeout_ms: int = 60000) -> None:
         """Block until the worker is done (shutdown and tests)."""
-        if self._worker is not None:
-            self._worker.wait(timeout_ms)
+        self.runner.wait(timeout_ms)
 
     def shutdown(self) -> None:
         self._pending = None
-        if self._worker is not None:
-            self._worker.wait()
-            worker, self._worker = self._worker, None
-            worker.deleteLater()
+        self.runner.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
 
 import resources
 
@@ -91,3 +91,13 @@ def lr_text(factor: float | None) -> str:
 def stylesheet() -> str:
     """The app's Qt style sheet, shipped in ``resources/``."""
     return resources.read_text("style.qss")
+
+
+def app_icon() -> QIcon:
+    """The application icon at every packaged size (the window, the task bar, the dock)."""
+    icon = QIcon()
+    for size in resources.ICON_SIZES:
+        pixmap = QPixmap()
+        pixmap.loadFromData(resources.read_bytes(f"icons/netsurgeon-{size}.png"))
+        icon.addPixmap(pixmap)
+    return icon

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.jobs import preview_job, scan_job
+from designer.model.ops import ReplaceClassifier
 from widgets.base import feedback
 from widgets.base import questions as training_dialogs
 from widgets.base.context import DATA_KEYS
@@ -173,7 +174,8 @@ class DataPanel(QWidget):
         self.load_button.clicked.connect(self.load_images)
         self.cancel_button.clicked.connect(self.scan_runner.cancel)
         self.two_folders.toggled.connect(self._update_enabled)
-        self.scan_runner.item.connect(self._on_scan_progress)
+        self.scan_runner.progress.connect(self._on_scan_progress)
+        self.scan_runner.cancelled.connect(self._on_scan_cancelled)
         self.scan_runner.result.connect(self._on_scanned)
         self.scan_runner.failed.connect(self._on_scan_failed)
         self.scan_runner.finished.connect(self._on_scan_finished)
@@ -249,24 +251,24 @@ class DataPanel(QWidget):
         self._update_enabled()
 
     @Slot(object)
-    def _on_scan_progress(self, value) -> None:
-        if isinstance(value, tuple) and value[0] == "scan":
-            self.scan_status.setText(f"Checked {value[1]:,} files…")
+    def _on_scan_progress(self, progress) -> None:
+        self.scan_status.setText(progress.text)
+
+    @Slot()
+    def _on_scan_cancelled(self) -> None:
+        self.scan_status.setText("Loading cancelled.")
 
     @Slot(object)
     def _on_scanned(self, split) -> None:
-        if split is None:
-            self.scan_status.setText("Loading cancelled.")
-            return
         self.scan_status.setText(f"Loaded from {split.root}.")
         self.context.set_split(split)
 
-    @Slot(str)
-    def _on_scan_failed(self, message: str) -> None:
-        self.scan_status.setText(message)
+    @Slot(object)
+    def _on_scan_failed(self, failure) -> None:
+        self.scan_status.setText(failure.text)
         self.context.set_split(None)
         self.summary.setText("The images could not be loaded.")
-        feedback.show_error(self, "Cannot load the images", message)
+        feedback.show_error(self, "Cannot load the images", failure.text)
 
     @Slot()
     def _on_scan_finished(self) -> None:
@@ -314,8 +316,6 @@ class DataPanel(QWidget):
 
     @Slot()
     def _fix_classifier(self) -> None:
-        from designer.model.ops import ReplaceClassifier
-
         if self.context.split is not None:
             self.context.qdoc.edit(ReplaceClassifier(len(self.context.split.classes)))
 

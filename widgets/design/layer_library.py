@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.model.surgery import LAYER_LIBRARY
 from widgets.graph.scene import LAYER_MIME
 
 GROUPS = (
@@ -33,10 +34,6 @@ TYPE_ROLE = Qt.UserRole + 1
 
 def library_types() -> list[str]:
     """Layer types the core can build, in display order (the core's list wins)."""
-    try:
-        from designer.model.surgery import LAYER_LIBRARY
-    except ImportError:
-        return [t for _, types in GROUPS for t in types]
     known = [t for _, types in GROUPS for t in types if t in LAYER_LIBRARY]
     return known + sorted(t for t in LAYER_LIBRARY if t not in known)
 

@@ -23,26 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from designer.model.ops import Freeze, SetInput, SetLayerParams, SetLRFactor
+from designer.model.surgery import layer_params as core_layer_params
 from widgets.base import feedback, style
 from widgets.design.param_editors import editor_for, read_editor
 
-FALLBACK_PARAMS = ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride",
-                   "padding", "dilation", "groups", "num_features", "eps", "momentum", "p", "output_size",
-                   "negative_slope", "inplace", "start_dim", "end_dim", "normalized_shape")
-
 
 def layer_params(module) -> dict:
-    """Editable hyperparameters of ``module`` (the core's list, or common attributes)."""
-    try:
-        from designer.model.surgery import layer_params as core_params
-    except ImportError:
-        core_params = None
-    if core_params is not None:
-        return dict(core_params(module))
-    params = {name: getattr(module, name) for name in FALLBACK_PARAMS if hasattr(module, name)}
-    if hasattr(module, "bias") and hasattr(module, "weight"):
-        params["bias"] = module.bias is not None
-    return params
+    """Editable hyperparameters of ``module``: its constructor arguments (the core's rule)."""
+    return dict(core_layer_params(module))
 
 
 class Properties(QScrollArea):

@@ -133,6 +133,7 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start_export)
         self.close_button.clicked.connect(self.reject)
         self.runner.item.connect(self._on_item)
+        self.runner.progress.connect(self._on_progress)
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_finished)
         self.script_runner.result.connect(self._on_script)
@@ -173,9 +174,9 @@ class ExportDialog(QDialog):
     def _on_script(self, text: str) -> None:
         self.script.setPlainText(text)
 
-    @Slot(str)
-    def _on_script_failed(self, message: str) -> None:
-        self.script.setPlainText(f"# The script cannot be generated:\n# {message}")
+    @Slot(object)
+    def _on_script_failed(self, failure) -> None:
+        self.script.setPlainText(f"# The script cannot be generated:\n# {failure.text}")
 
     # --- exporting -------------------------------------------------------------------------------------
 
@@ -206,13 +207,13 @@ class ExportDialog(QDialog):
         return True
 
     @Slot(object)
-    def _on_item(self, item) -> None:
-        if item[0] == "progress":
-            self.status.setText(f"Exporting {FORMATS[item[1]]}…")
-            return
-        _, fmt, result, message = item
-        self.results[fmt] = (result, message)
-        self._add_row(fmt, result, message)
+    def _on_progress(self, progress) -> None:
+        self.status.setText(f"{progress.text}…")
+
+    @Slot(object)
+    def _on_item(self, outcome) -> None:
+        self.results[outcome.format] = (outcome.result, outcome.error)
+        self._add_row(outcome.format, outcome.result, outcome.error)
         self.progress.setValue(len(self.results))
 
     def _add_row(self, fmt: str, result, message: str) -> None:
@@ -229,9 +230,9 @@ class ExportDialog(QDialog):
                 item.setForeground(Qt.darkGreen if ok else Qt.red)
             self.table.setItem(row, col, item)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.status.setText(message)
+    @Slot(object)
+    def _on_failed(self, failure) -> None:
+        self.status.setText(failure.text)
 
     @Slot()
     def _on_finished(self) -> None:

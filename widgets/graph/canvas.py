@@ -161,7 +161,7 @@ class GraphCanvas(QWidget):
         if state is None:
             return
         centre, zoom = self.view.visible_scene_rect().center(), self.view.zoom
-        self.view_graph = gm.visible_graph(state.graph, self.depth, self.expanded)
+        self.view_graph = gm.fold(state.graph, self.depth, self.expanded)
         self._describe_input(state.design)
         self._syncing = True
         try:

@@ -47,6 +47,7 @@ class ResultsPanel(QWidget):
         self.evaluate_button.clicked.connect(self.evaluate)
         self.runner.result.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
         self.runner.finished.connect(self._on_finished)
         context.runs_changed.connect(self.refresh_runs)
         self.refresh_runs()
@@ -167,9 +168,6 @@ class ResultsPanel(QWidget):
 
     @Slot(object)
     def _on_result(self, result) -> None:
-        if result is None:
-            self.status.setText("Evaluation cancelled.")
-            return
         self.result = result
         ev = result.evaluation
         subset = dict(SUBSETS).get(result.subset, result.subset).lower()
@@ -182,10 +180,14 @@ class ResultsPanel(QWidget):
         self.gallery.set_misclassified(ev, result.thumbs)
         self.lower_tabs.setTabText(0, f"Misclassified images ({wrong})")
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.status.setText(message)
-        feedback.show_error(self, "Cannot evaluate", message)
+    @Slot(object)
+    def _on_failed(self, failure) -> None:
+        self.status.setText(failure.text)
+        feedback.show_error(self, "Cannot evaluate", failure.text)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.status.setText("Evaluation cancelled.")
 
     @Slot()
     def _on_finished(self) -> None:

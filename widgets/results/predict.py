@@ -109,10 +109,10 @@ class PredictBox(QWidget):
         self.status.setText(f"{len(results)} image(s) classified with {weights}{extra}.")
         self.predicted.emit(list(results))
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.status.setText(message)
-        feedback.show_error(self, "Cannot classify images", message)
+    @Slot(object)
+    def _on_failed(self, failure) -> None:
+        self.status.setText(failure.text)
+        feedback.show_error(self, "Cannot classify images", failure.text)
 
     @Slot()
     def _on_finished(self) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QTabWidget
 
 from designer.app.document import Document
 from designer.model.recipe import Recipe
+from designer.model.zoo import model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
 from widgets.design.workspace import DesignWorkspace
@@ -222,8 +223,6 @@ class MainWindow(QMainWindow):
 
 def _weights_local(recipe: Recipe) -> bool:
     try:
-        from designer.model.zoo import model_info
-
         return model_info(recipe.base.name).weights_available
     except Exception:  # noqa: BLE001 - unknown name: let the original message speak
         return True

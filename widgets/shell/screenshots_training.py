@@ -52,7 +52,7 @@ def _make_images(root: Path) -> Path:
     import numpy as np
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-    from helpers_data import make_shapes_folder, shape_image
+    from testkit.data import make_shapes_folder, shape_image
 
     counts = {"circle": 26, "square": 26, "triangle": 24, "cross": 20}
     folder = make_shapes_folder(root / "shapes", classes=CLASSES, per_class=counts, size=IMAGE, corrupt=2,

@@ -23,17 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.model.families import DEFAULT_MODEL
+from designer.model.zoo import CATEGORIES, list_models
 from widgets.base import feedback
 
-DEFAULT_MODEL = "efficientnet_lite0"
 COLUMNS = ("Network", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")
 SORT_ROLE = Qt.UserRole + 1
-CATEGORIES = ("All categories", "basic", "high-accuracy", "edge")
+CATEGORY_FILTERS = ("All categories", *CATEGORIES)
 
 
 def gallery() -> list:
-    from designer.model.zoo import list_models
-
     return list_models()
 
 
@@ -180,7 +179,7 @@ class StartPage(QWidget):
         filters = QHBoxLayout()
         self.search = QLineEdit(placeholderText="Filter by name or family…", clearButtonEnabled=True)
         self.category = QComboBox()
-        self.category.addItems(CATEGORIES)
+        self.category.addItems(CATEGORY_FILTERS)
         self.local_only = QCheckBox("Only weights on this computer")
         for signal in (self.search.textChanged, self.category.currentIndexChanged, self.local_only.toggled):
             signal.connect(self._apply_filter)

@@ -21,30 +21,45 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.train import options as core
 from designer.train.options import TrainOptions, default_lr
 
-MODES = (  # value, label, tooltip
-    ("full", "Fine-tune (train as designed)",
-     ("Start from the pretrained weights and train the layers that are not frozen, each at its own "
-     "learning-rate factor. The usual choice.")),
-    ("cached-head", "Head only, on cached features (fast)",
-     ("Compute what the frozen layers make of each image once, then train only the classifier on that. "
-     "Very fast, but needs every layer before the classifier frozen and augmentation off.")),
-    ("linear-probe", "Linear probe (very few images)",
-     ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for a few "
-     "dozen images per class; no augmentation.")),
-    ("scratch", "From scratch (random weights, for comparison)",
-     ("Forget the pretrained weights and train every layer from random values. Needs much more data "
-     "and time; useful as a baseline to see how much pretraining helps.")),
-)
-OPTIMIZERS = (("sgd", "SGD with momentum"), ("adam", "Adam"), ("adamw", "AdamW"))
-SCHEDULES = (("cosine", "Cosine (slowly down to zero)"), ("step", "Step (drop ×0.1 every third of the run)"),
-             ("constant", "Constant"))
-DEVICES = (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
-           ("mps", "Apple GPU (MPS)"))
+# Labels and tooltips for the core's choices (designer.train.options), in display order. The
+# values come from the core: a choice it adds shows up here under its own name until labelled.
+MODE_LABELS = {
+    "full": ("Fine-tune (train as designed)",
+             ("Start from the pretrained weights and train the layers that are not frozen, each at its own "
+             "learning-rate factor. The usual choice.")),
+    "cached-head": ("Head only, on cached features (fast)",
+                    ("Compute what the frozen layers make of each image once, then train only the classifier "
+                    "on that. Very fast, but needs every layer before the classifier frozen and augmentation off.")),
+    "linear-probe": ("Linear probe (very few images)",
+                     ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for "
+                     "a few dozen images per class; no augmentation.")),
+    "scratch": ("From scratch (random weights, for comparison)",
+                ("Forget the pretrained weights and train every layer from random values. Needs much more data "
+                "and time; useful as a baseline to see how much pretraining helps.")),
+}
+OPTIMIZER_LABELS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
+SCHEDULE_LABELS = {"cosine": "Cosine (slowly down to zero)", "step": "Step (drop ×0.1 every third of the run)",
+                   "constant": "Constant"}
+DEVICE_LABELS = {"auto": "Automatic (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
+                 "mps": "Apple GPU (MPS)"}
+
+
+def choices(values: tuple[str, ...], labels: dict) -> tuple[tuple, ...]:
+    """(value, label[, tooltip]) for each of the core's ``values``, labelled ones first, in order."""
+    ordered = [v for v in labels if v in values] + [v for v in values if v not in labels]
+    return tuple((v, *labels[v]) if isinstance(labels.get(v), tuple) else (v, labels.get(v, v)) for v in ordered)
+
+
+MODES = choices(core.MODES, MODE_LABELS)
+OPTIMIZERS = choices(core.OPTIMIZERS, OPTIMIZER_LABELS)
+SCHEDULES = choices(core.SCHEDULES, SCHEDULE_LABELS)
+DEVICES = choices(core.DEVICES, DEVICE_LABELS)
 
 TIPS = {
-    "mode": "What to train. " + " ".join(f"{label}: {tip}" for _, label, tip in MODES),
+    "mode": "What to train. " + " ".join(f"{label}: {tip}" for label, tip in MODE_LABELS.values()),
     "optimizer": "The method that updates the weights. SGD with momentum is the classic, dependable choice "
                  "for fine-tuning; Adam and AdamW adapt the step size per weight and need a smaller "
                  "learning rate.",

@@ -8,7 +8,6 @@ finishes the batch, saves ``last.pt`` (for Resume) and hands back the best weigh
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from designer.app.jobs import train_job
 from designer.base.errors import DesignerError
+from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
 from widgets.base import feedback
 from widgets.base.worker import JobRunner
@@ -32,8 +32,6 @@ from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
 from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch
-
-RESUMABLE_MODES = ("full", "scratch", "cached-head")
 
 
 class TrainingPanel(QWidget):
@@ -126,8 +124,6 @@ class TrainingPanel(QWidget):
         except DesignerError as exc:
             self._show_error("Cannot start training", str(exc))
             return False
-        from designer.train.runs import new_run_dir
-
         runs_dir = self.context.runs_dir()
         run_dir = new_run_dir(runs_dir, options.mode)
         return self._launch(source, split, options, run_dir, None, runs_dir / ".features")
@@ -142,27 +138,16 @@ class TrainingPanel(QWidget):
 
     def resume(self, run_path: str) -> bool:
         """Continue a stopped run in its own folder, from its last.pt, on its own data split."""
-        from designer.train.options import TrainOptions
-        from designer.train.runs import load_run
-
         try:
-            run = load_run(run_path)
-            last = run.path / "last.pt"
-            if run.mode not in RESUMABLE_MODES or not last.is_file():
-                raise DesignerError(f"The run '{run.name}' cannot be resumed.",
-                                    hint="Only stopped fine-tune, from-scratch and head-only runs can.")
-            saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
-            done, target = len(run.epochs), self.form.epochs.value()
-            if target <= done:
-                raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
-                                    hint=f"Set Epochs above {done} to train it further.")
-            options = replace(saved, epochs=target)
-            split = run.split() or self.context.require_split()
+            plan = plan_resume(run_path, self.form.epochs.value())
+            split = plan.split or self.context.require_split()
             source = self.context.design_source()
         except DesignerError as exc:
-            self._show_error("Cannot resume", str(exc))
+            self._show_error("Cannot resume", f"{exc.message} (Set Epochs above the epochs it has done.)"
+                             if "already done" in exc.message else str(exc))
             return False
-        return self._launch(source, split, options, run.path, str(last), self.context.runs_dir() / ".features")
+        return self._launch(source, split, plan.options, plan.run.path, str(plan.checkpoint),
+                            self.context.runs_dir() / ".features")
 
     def _launch(self, source, split, options, run_dir, resume, cache_dir) -> bool:
         if self.training:
@@ -178,8 +163,6 @@ class TrainingPanel(QWidget):
         return True
 
     def _preload_history(self, run_dir) -> None:
-        from designer.train.runs import load_run
-
         try:
             run = load_run(run_dir)
         except DesignerError:
@@ -217,10 +200,10 @@ class TrainingPanel(QWidget):
             if kind == "failed":
                 self._show_error("Training failed", f"{event.message} {event.hint}".strip())
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.progress.on_error(message)
-        self._show_error("Cannot start training", message)
+    @Slot(object)
+    def _on_failed(self, failure) -> None:
+        self.progress.on_error(failure.text)
+        self._show_error("Cannot start training", failure.text)
 
     @Slot()
     def _on_runner_finished(self) -> None:
@@ -234,8 +217,6 @@ class TrainingPanel(QWidget):
 
     @Slot(list)
     def _on_overlay_changed(self, paths: list) -> None:
-        from designer.train.runs import load_run
-
         runs = []
         for path in paths:
             try:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from designer.base.errors import DesignerError
+from designer.train.runs import compare_runs
 
 COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
 MODE_NAMES = {"full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
@@ -39,8 +40,6 @@ def steps_per_epoch(run) -> int:
 
 def overlay_curves(runs) -> list[dict]:
     """``compare_runs`` curves of ``runs``, each with its steps per epoch (for an iteration axis)."""
-    from designer.train.runs import compare_runs
-
     if not runs:
         return []
     data = compare_runs(runs)

@@ -1,0 +1,112 @@
+"""The scanned data: class names, (path, label) samples per split, what was skipped, and how a
+folder is split per class, seeded."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from designer.base.errors import DesignerError
+
+Sample = tuple[str, int]  # (path, label index)
+
+
+@dataclass
+class DatasetSplit:
+    """The scanned data: class names, (path, label) samples per split, and what was skipped."""
+
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    test: list[Sample] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    root: str = ""
+    layout: str = "flat"
+    val_fraction: float = 0.0
+    seed: int = 0
+
+    def subset(self, which: str) -> list[Sample]:
+        if which == "all":
+            return self.train + self.val + self.test
+        if which not in ("train", "val", "test"):
+            raise DesignerError(f"Unknown data subset '{which}'; use train, val, test or all.")
+        return getattr(self, which)
+
+    def class_counts(self, which: str = "all") -> dict[str, int]:
+        counts = Counter(label for _, label in self.subset(which))
+        return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
+
+    def imbalance_ratio(self, which: str = "train") -> float:
+        """Largest class count / smallest (inf if a class has none in ``which``)."""
+        counts = [c for c in self.class_counts(which).values()]
+        if not counts or max(counts) == 0:
+            return 1.0
+        return max(counts) / min(counts) if min(counts) else float("inf")
+
+    def class_weights(self) -> list[float]:
+        return class_weights(list(self.class_counts("train").values()))
+
+    def summary(self, max_skipped: int = 20) -> str:
+        lines = [f"{len(self.classes)} classes, {len(self.train)} train / {len(self.val)} val"
+                 + (f" / {len(self.test)} test" if self.test else "") + " images"]
+        for name, n in self.class_counts().items():
+            lines.append(f"  {name}: {n}")
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} files skipped:")
+            lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped[:max_skipped]]
+            if len(self.skipped) > max_skipped:
+                lines.append(f"  ... and {len(self.skipped) - max_skipped} more")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "classes": list(self.classes), "train": [list(s) for s in self.train],
+            "val": [list(s) for s in self.val], "test": [list(s) for s in self.test],
+            "skipped": [list(s) for s in self.skipped], "warnings": list(self.warnings),
+            "root": self.root, "layout": self.layout, "val_fraction": self.val_fraction, "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetSplit:
+        def samples(key):
+            return [(str(p), int(label)) for p, label in data.get(key, [])]
+        return cls(
+            classes=list(data["classes"]), train=samples("train"), val=samples("val"), test=samples("test"),
+            skipped=[(str(p), str(r)) for p, r in data.get("skipped", [])],
+            warnings=list(data.get("warnings", [])), root=data.get("root", ""),
+            layout=data.get("layout", "flat"), val_fraction=float(data.get("val_fraction", 0.0)),
+            seed=int(data.get("seed", 0)),
+        )
+
+
+def class_weights(counts: list[int]) -> list[float]:
+    """Inverse-frequency weights, normalised so they average 1 over the classes.
+
+    A class with no training images gets weight 0 (it cannot contribute to the loss anyway).
+    """
+    inv = [1.0 / c if c > 0 else 0.0 for c in counts]
+    present = [w for w in inv if w > 0]
+    if not present:
+        return [1.0] * len(counts)
+    mean = sum(present) / len(present)
+    return [w / mean for w in inv]
+
+
+def stratified(per_class: dict[str, list[str]], classes: list[str], fractions: tuple[float, float],
+                seed: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Split each class on its own (stratified), seeded; every class keeps >= 1 training image."""
+    rng = random.Random(seed)
+    train, val, test = [], [], []
+    for label, name in enumerate(classes):
+        paths = sorted(per_class[name])
+        rng.shuffle(paths)
+        n = len(paths)
+        n_val = min(max(1, round(n * fractions[0])) if fractions[0] > 0 else 0, max(0, n - 1))
+        n_test = min(max(1, round(n * fractions[1])) if fractions[1] > 0 else 0, max(0, n - 1 - n_val))
+        val += [(p, label) for p in paths[:n_val]]
+        test += [(p, label) for p in paths[n_val:n_val + n_test]]
+        train += [(p, label) for p in paths[n_val + n_test:]]
+    return train, val, test

@@ -1,0 +1,83 @@
+"""The one job protocol: items, then exactly one of Done, Failure (with a log) or Cancelled."""
+
+import threading
+from pathlib import Path
+
+from designer.base.errors import DesignerError
+from designer.base.jobs import (
+    Cancelled,
+    Done,
+    Failure,
+    JobControl,
+    Progress,
+    is_cancelled,
+    run_job,
+    throttled,
+)
+
+
+def counting(control, n, fail_at=None):
+    for k in range(n):
+        control.check()
+        if k == fail_at:
+            raise DesignerError("Bad input.", hint="Fix it.")
+        yield Progress(k + 1, n, "counting")
+    return "done"
+
+
+def test_a_generator_job_gives_its_items_then_done():
+    out = list(run_job(counting, JobControl(), 3))
+    assert [p.done for p in out[:-1]] == [1, 2, 3] and out[-1] == Done("done")
+    assert out[0].fraction == 1 / 3
+
+
+def test_a_plain_function_job_gives_its_value():
+    assert list(run_job(lambda control, x: x * 2, JobControl(), 21)) == [Done(42)]
+
+
+def test_a_designer_error_is_a_failure_in_the_users_words():
+    out = list(run_job(counting, JobControl(), 5, fail_at=2))
+    assert isinstance(out[-1], Failure) and out[-1].text == "Bad input. Fix it." and out[-1].log_path is None
+
+
+def test_a_crash_is_one_line_and_a_log(tmp_path):
+    def crash(control):
+        return 1 / 0
+
+    (failure,) = run_job(crash, JobControl(), log_dir=tmp_path)
+    assert failure.message == "Unexpected problem (ZeroDivisionError): division by zero"
+    assert "ZeroDivisionError" in Path(failure.log_path).read_text()
+
+
+def test_cancel_stops_at_the_next_check_and_says_so():
+    control = JobControl()
+    seen = []
+    for item in run_job(counting, control, 10):
+        seen.append(item)
+        if len(seen) == 2:
+            control.cancel()
+    assert isinstance(seen[-1], Cancelled) and len(seen) == 3
+
+
+def test_a_job_that_returns_none_after_cancel_counts_as_cancelled():
+    control = JobControl()
+    control.cancel()
+    assert list(run_job(lambda c: None, control)) == [Cancelled()]
+
+
+def test_control_is_an_event_a_callable_and_a_reporter():
+    reports = []
+    control = JobControl(reports.append)
+    assert not control.is_set() and not control() and not is_cancelled(control)
+    control.report(Progress(1, 2))
+    control.set()
+    assert control.is_set() and control() and control.cancelled and reports == [Progress(1, 2)]
+    assert is_cancelled(threading.Event()) is False and is_cancelled(lambda: True) and not is_cancelled(None)
+
+
+def test_throttled_progress_keeps_the_first_and_the_last():
+    sent = []
+    report = throttled(sent.append, interval_s=60)
+    for k in range(1, 11):
+        report(Progress(k, 10))
+    assert [p.done for p in sent] == [1, 10]

@@ -1,0 +1,193 @@
+"""The generated training script: standalone, faithful to the app's network, and it trains.
+
+Every script runs in a subprocess from a folder outside the project with
+PYTHONPATH unset, so it cannot import ``designer``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from testkit import REPO
+from testkit.data import make_shapes_folder
+from testkit.designs import RECIPES, design, example_recipe
+from torch import nn
+
+from designer.codegen.layers import attr_expr, render_module
+from designer.codegen.script import generate_script, write_script
+from designer.export.checks import sample_input
+from designer.export.script import expected_lr_factors
+from designer.model.ops import SetInput
+from designer.model.recipe import Recipe
+from designer.model.surgery import LAYER_LIBRARY
+from designer.model.weights import plain_state_dict
+
+ROOT = REPO
+EXAMPLE = ROOT / "docs" / "example_script.py"
+EXAMPLE_TRAINING = {"optimizer": "sgd", "lr": 0.01, "schedule": "cosine", "warmup_epochs": 1, "epochs": 15,
+                    "batch_size": 32, "weight_decay": 1e-4, "seed": 0, "augment": {"hflip": True, "rotation": 10}}
+EXAMPLE_CLASSES = ["circle", "cross", "square", "star", "triangle"]
+SHAPES4 = ("circle", "square", "triangle", "cross")  # mobilenet_frozen has 4 outputs
+RUFF = ROOT / ".venv" / "bin" / "ruff"
+
+
+def run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run outside the project: cwd elsewhere, no PYTHONPATH, so ``designer`` is not importable."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+def script_check(script: Path, weights: Path | None, cwd: Path) -> dict:
+    args = [sys.executable, str(script), "--check"] + (["--weights", str(weights)] if weights else [])
+    return json.loads(run(args, cwd).stdout.strip().splitlines()[-1])
+
+
+def app_logits(d) -> torch.Tensor:
+    model = d.model.eval()
+    with torch.no_grad():
+        return model(sample_input(d.input_shape, 2, seed=0))
+
+
+@pytest.mark.slow
+def test_script_rebuilds_the_app_network_from_a_pt_file(tmp_path):
+    """(test_export runs every design's script the same way, from a .safetensors file.)"""
+    d = design("resnet18_grey")
+    script = write_script(d, tmp_path / "train.py")
+    torch.save(plain_state_dict(d.model), tmp_path / "weights.pt")
+    report = script_check(script, tmp_path / "weights.pt", tmp_path)
+    assert report["keys"] == list(d.model.state_dict())
+    assert (torch.tensor(report["logits"]) - app_logits(d)).abs().max() <= 1e-4
+    assert report["lr_factors"] == pytest.approx(expected_lr_factors(d))
+
+
+@pytest.mark.slow
+def test_script_rebuilds_lite0_with_its_real_pretrained_weights(tmp_path):
+    """No --weights: the script loads the packaged ImageNet weights and adapts the first conv
+    to one channel itself; its logits match the app's."""
+    recipe = Recipe.for_model("efficientnet_lite0").with_ops(SetInput(64, 64, 1))
+    from designer.model.build import build
+
+    d = build(recipe)
+    script = write_script(d, tmp_path / "train.py")
+    text = script.read_text()
+    assert "from efficientnet_lite_pytorch import EfficientNet" in text
+    report = script_check(script, None, tmp_path)
+    assert (torch.tensor(report["logits"]) - app_logits(d)).abs().max() <= 1e-4
+    rebuilt = runpy.run_path(str(script))["build_model"](pretrained=False)  # main() runs only as __main__
+    assert bn_momenta(rebuilt) == bn_momenta(d.model) == pytest.approx([0.1] * 49)
+
+
+def bn_momenta(model: nn.Module) -> list[float]:
+    return [m.momentum for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+@pytest.fixture(scope="module")
+def shapes4(tmp_path_factory):
+    return make_shapes_folder(tmp_path_factory.mktemp("data"), classes=SHAPES4, per_class=5, size=32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["python", "torchrun"])
+def test_script_trains_and_keeps_frozen_layers_fixed(launcher, shapes4, tmp_path):
+    d = design("mobilenet_frozen")
+    script = write_script(d, tmp_path / "train.py", classes=sorted(SHAPES4),
+                          training={"epochs": 1, "batch_size": 4, "optimizer": "adamw", "lr": 1e-2})
+    start = plain_state_dict(d.model)
+    save_file(start, str(tmp_path / "start.safetensors"))
+    args = [str(script), "--data", str(shapes4), "--weights", str(tmp_path / "start.safetensors"),
+            "--out", str(tmp_path / "out")]
+    if launcher == "python":
+        out = run([sys.executable, *args], tmp_path).stdout
+    else:
+        torchrun = Path(sys.executable).with_name("torchrun")
+        out = run([str(torchrun), "--standalone", "--nproc_per_node=2", *args], tmp_path).stdout
+        assert "Training on 2 x cpu" in out
+    assert "epoch 1/1" in out
+    trained = torch.load(tmp_path / "out" / "best.pt", weights_only=True)
+    assert list(trained) == list(d.model.state_dict())
+    frozen = [n for n, p in d.model.named_parameters() if n not in expected_lr_factors(d)]
+    assert frozen and all(torch.equal(trained[n], start[n]) for n in frozen)
+    # frozen BatchNorm stayed in eval mode: its running statistics did not move
+    assert torch.equal(trained["features.1.block.0.1.running_mean"], start["features.1.block.0.1.running_mean"])
+    head = f"{d.classifier_path}.3.weight"  # the hidden head: Dropout, Linear, ReLU, Linear
+    assert not torch.equal(trained[head], start[head])
+
+
+def test_script_is_standalone_and_ruff_clean(tmp_path):
+    for name in RECIPES:
+        text = generate_script(design(name))
+        compile(text, name, "exec")
+        assert "designer" not in text.split('"""', 2)[2]  # only the header may mention the app
+        assert ("efficientnet_lite_pytorch" in text) == (name == "lite0_real")
+        (tmp_path / f"{name}.py").write_text(text)
+    shutil.copy(EXAMPLE, tmp_path / "example_script.py")
+    if not RUFF.exists() and shutil.which("ruff") is None:
+        pytest.skip("ruff is not installed")
+    ruff = str(RUFF) if RUFF.exists() else shutil.which("ruff")
+    for rules in (["--isolated"], ["--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "100"]):
+        proc = subprocess.run([ruff, "check", *rules, "."], cwd=tmp_path, capture_output=True, text=True,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout
+
+
+def test_docs_example_script_is_current():
+    text = generate_script(example_recipe(), training=EXAMPLE_TRAINING, classes=EXAMPLE_CLASSES,
+                           name="example_script.py")
+    if os.environ.get("NETSURGEON_WRITE_DOCS"):
+        EXAMPLE.write_text(text)
+    assert EXAMPLE.read_text() == text, "regenerate it: NETSURGEON_WRITE_DOCS=1 pytest tests/core/codegen/test_codegen.py"
+    assert 'FROZEN = ["conv1", "bn1", "layer1", "layer2"]' in text
+    assert "models.resnet18(weights=weights)" in text
+
+
+@pytest.mark.parametrize("layer", [
+    nn.Linear(512, 10), nn.Linear(8, 2, bias=False), nn.Conv2d(3, 8, 3, padding=1, bias=False),
+    nn.Conv2d(8, 8, (3, 5), padding="same", groups=2), nn.Conv2d(8, 4, 3, stride=(2, 1)), nn.BatchNorm2d(16), nn.BatchNorm1d(4),
+    nn.ReLU(inplace=True), nn.GELU(), nn.Dropout(0.25), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1),
+    nn.Flatten(), nn.LayerNorm(5), nn.Identity(), nn.LeakyReLU(0.2),
+    nn.Sequential(nn.Dropout(0.2), nn.Linear(512, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 4)),
+])
+def test_layers_are_written_as_code_that_rebuilds_them(layer):
+    code = render_module(layer)
+    assert repr(eval(code, {"nn": nn})) == repr(layer)
+
+
+def test_module_paths_become_attribute_access():
+    assert attr_expr("layer4.1.conv2") == "model.layer4[1].conv2"
+    assert attr_expr("features.3") == "model.features[3]"
+    assert attr_expr("") == "model"
+
+
+def test_example_script_loads_app_weights(tmp_path):
+    """The README example runs offline from the app's weights (no ImageNet download)."""
+    from designer.codegen.script import structure
+
+    d = structure(example_recipe())
+    save_file(plain_state_dict(d.model), str(tmp_path / "w.safetensors"))
+    shutil.copy(EXAMPLE, tmp_path / "example_script.py")
+    report = script_check(tmp_path / "example_script.py", tmp_path / "w.safetensors", tmp_path)
+    assert report["keys"] == list(d.model.state_dict())
+    assert (torch.tensor(report["logits"]) - app_logits(d)).abs().max() <= 1e-4
+    assert set(load_file(str(tmp_path / "w.safetensors"))) == set(report["keys"])
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_LIBRARY))
+def test_every_library_layer_can_be_written_as_code(kind):
+    from designer.model.ops import LayerSpec
+    from designer.model.surgery import make_layer
+
+    in_shape = (1, 8) if kind in ("BatchNorm1d", "Linear", "LayerNorm") else (1, 8, 16, 16)
+    layer = make_layer(LayerSpec.of(kind), in_shape)
+    assert repr(eval(render_module(layer), {"nn": nn})) == repr(layer)

@@ -1,0 +1,86 @@
+"""Export dialog: a trained run exported as a script and ONNX (files written, parity checked), the
+script preview highlighted, a bad folder reported; the highlighter on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from testkit.gui import load_data, runners_idle, train
+
+
+def _dialog(qtbot, ws):
+    from widgets.export.dialog import ExportDialog
+
+    dialog = ExportDialog(ws.context.qdoc, ws)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+@pytest.mark.slow
+def test_export_script_and_onnx_of_a_trained_run(qtbot, workspace, shapes, tmp_path, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    final = train(qtbot, ws, epochs=1, batch_size=8)
+    dialog = _dialog(qtbot, ws)
+    assert Path(dialog.weights.currentData()) == Path(final.run_dir) / "best.pt"  # newest run first
+    qtbot.waitUntil(lambda: "import torch" in dialog.script.toPlainText(), timeout=60_000)
+    for fmt, check in dialog.checks.items():
+        check.setChecked(fmt in ("script", "onnx"))
+    out = tmp_path / "exported"
+    dialog.folder.setText(str(out))
+    assert dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=300_000)
+    assert set(dialog.results) == {"script", "onnx"}
+    for fmt, (result, message) in dialog.results.items():
+        assert result is not None and result.ok, (fmt, message)
+        assert result.path.is_file() and result.path.parent == out
+    assert dialog.results["onnx"][0].max_abs_diff < 1e-3
+    assert dialog.table.rowCount() == 2
+    assert all(dialog.table.item(r, 3).text() == "✓ ok" for r in range(2))
+    assert "2 of 2" in dialog.status.text()
+    dialog.close()
+    assert runners_idle(dialog)
+
+
+def test_export_to_a_file_instead_of_a_folder_says_so(qtbot, workspace, tmp_path, dialogs):
+    ws = workspace()
+    dialog = _dialog(qtbot, ws)
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    for fmt, check in dialog.checks.items():
+        check.setChecked(fmt == "pt")
+    dialog.folder.setText(str(not_a_folder))
+    assert dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=60_000)
+    assert "Traceback" not in dialog.status.text() and dialog.status.text()
+    assert dialog.export_button.isEnabled()
+    dialog.reject()
+    assert runners_idle(dialog)
+
+
+def test_python_highlighter_colours_keywords_strings_and_comments(qtbot):
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from widgets.export.highlight import STYLES, PythonHighlighter
+
+    edit = QPlainTextEdit()
+    qtbot.addWidget(edit)
+    highlighter = PythonHighlighter(edit.document())
+    edit.setPlainText('def main():\n    x = "# not a comment"  # a comment\n    """doc\n    string"""\n    return 1\n')
+    highlighter.rehighlight()
+
+    def colour_at(line: int, col: int):
+        block = edit.document().findBlockByNumber(line)
+        for r in block.layout().formats():
+            if r.start <= col < r.start + r.length:
+                return r.format.foreground().color().name()
+        return None
+
+    assert colour_at(0, 0) == STYLES["keyword"].foreground().color().name()
+    assert colour_at(0, 5) == STYLES["defname"].foreground().color().name()
+    assert colour_at(1, 10) == STYLES["string"].foreground().color().name()
+    assert colour_at(1, 30) == STYLES["comment"].foreground().color().name()
+    assert colour_at(3, 6) == STYLES["string"].foreground().color().name()  # inside the docstring
+    assert colour_at(4, 4) == STYLES["keyword"].foreground().color().name()

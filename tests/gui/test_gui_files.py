@@ -1,0 +1,107 @@
+"""Files in the window: unsaved-changes prompts, autosave and crash recovery, bad files."""
+
+from __future__ import annotations
+
+import os
+
+from testkit.gui import open_model, wait_idle
+
+from designer.model.ops import Freeze, ReplaceClassifier
+
+
+def edited_window(qtbot, make_window, **kwargs):
+    window = make_window(**kwargs)
+    open_model(qtbot, window, "resnet18", "none")
+    window.qdoc.edit([ReplaceClassifier(3)])
+    wait_idle(qtbot, window)
+    assert window.isWindowModified() and window.windowTitle().startswith("resnet18[*]")
+    return window
+
+
+def test_close_prompts_and_cancel_keeps_the_window(qtbot, make_window, dialogs):
+    window = edited_window(qtbot, make_window)
+    asked = dialogs.answer("ask_save_changes", "cancel")
+    assert not window.close()
+    assert asked and window.isVisible() and window.qdoc.doc.dirty
+
+
+def test_close_can_save_first(qtbot, make_window, dialogs, tmp_path):
+    window = edited_window(qtbot, make_window)
+    dialogs.answer("ask_save_changes", "save")
+    path = str(tmp_path / "saved.nsd.json")
+    dialogs.answer("save_project_path", path)
+    assert window.close()
+    assert os.path.isfile(path) and not window.qdoc.doc.dirty
+
+
+def test_opening_another_model_prompts(qtbot, make_window, dialogs):
+    window = edited_window(qtbot, make_window)
+    dialogs.answer("ask_save_changes", "cancel")
+    window.open_model("alexnet", "none")
+    wait_idle(qtbot, window)
+    assert window.qdoc.recipe.base.name == "resnet18"  # kept
+    dialogs.answer("ask_save_changes", "discard")
+    window.open_model("squeezenet1_0", "none")
+    wait_idle(qtbot, window)
+    assert window.qdoc.recipe.base.name == "squeezenet1_0" and not window.isWindowModified()
+    assert window.qdoc.undo_stack.count() == 0
+
+
+def test_bad_project_file_shows_a_message_and_keeps_the_design(qtbot, make_window, dialogs, tmp_path):
+    window = edited_window(qtbot, make_window)
+    before = window.qdoc.state
+    bad = tmp_path / "broken.nsd.json"
+    bad.write_text("{ not json")
+    dialogs.answer("ask_save_changes", "discard")
+    window.open_project(str(bad))
+    wait_idle(qtbot, window)
+    assert dialogs.errors and dialogs.errors[0][0] == "Could not open the project"
+    assert window.qdoc.state is before and window.qdoc.undo_stack.count() == 1
+
+
+def test_bad_builder_shows_a_message(qtbot, make_window, dialogs):
+    window = make_window()
+    window.open_model("no_such_module_xyz:build", "default")
+    wait_idle(qtbot, window)
+    assert dialogs.errors and "could not be imported" in dialogs.errors[0][1]
+    assert window.qdoc.state is None
+
+
+def test_autosave_then_recovery_on_next_start(qtbot, make_window, dialogs, tmp_path):
+    data_dir = tmp_path / "crash"
+    window = edited_window(qtbot, make_window, data_dir=data_dir)
+    window.qdoc.edit([Freeze("layer1")])
+    wait_idle(qtbot, window)
+    window.files.autosave_timer.timeout.emit()  # the autosave tick
+    recovery = window.qdoc.doc.autosave_path
+    assert os.path.isfile(recovery)
+    recipe = window.qdoc.recipe
+    # a crash: the window never closes cleanly, the recovery file stays
+    window.qdoc.doc.clear_autosave = lambda: None
+    second = make_window(data_dir=data_dir)
+    asked = dialogs.answer("ask_recover", True)
+    assert second.files.offer_recovery()
+    wait_idle(qtbot, second)
+    assert asked and second.qdoc.recipe == recipe
+    assert second.isWindowModified() and second.qdoc.doc.path is None
+
+
+def test_clean_close_removes_the_recovery_file(qtbot, make_window, dialogs, tmp_path):
+    window = edited_window(qtbot, make_window)
+    window.files.autosave()
+    path = window.qdoc.doc.autosave_path
+    assert os.path.isfile(path)
+    path_after = tmp_path / "kept.nsd.json"
+    dialogs.answer("save_project_path", str(path_after))
+    assert window.files.save()
+    assert not os.path.exists(path)  # saved: the recovery copy is stale
+    assert str(path_after) in window.files.recent()
+    assert window.start.recent.item(0).data(256) == str(path_after)
+
+
+def test_declined_recovery_deletes_the_file(qtbot, make_window, dialogs, tmp_path):
+    window = edited_window(qtbot, make_window)
+    window.files.autosave()
+    dialogs.answer("ask_recover", False)
+    assert not window.files.offer_recovery()
+    assert not window.qdoc.doc.recovery_available()

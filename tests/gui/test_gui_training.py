@@ -1,0 +1,225 @@
+"""Training tab: live curves, stop keeps the best weights, resume, from-scratch overlay, bad device,
+closing the window mid-run, tooltips; the worker runner on its own."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from testkit.gui import load_data, runners_idle, train
+
+from designer.base.errors import DesignerError
+
+
+def test_two_epochs_feed_the_live_plot(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.tabs.setCurrentWidget(ws.training)
+    final = train(qtbot, ws, epochs=2, batch_size=8)
+    assert final.kind == "finished", final
+    plot = ws.training.plot
+    qtbot.waitUntil(lambda: plot.point_count("val_acc") == 2, timeout=5000)
+    assert plot.point_count("train_batch_acc") >= 2 and plot.point_count("train_loss") == 2
+    assert plot.redraws >= 1
+    run_dir = Path(final.run_dir)
+    assert (run_dir / "best.pt").is_file() and (run_dir / "summary.json").is_file()
+    assert str(run_dir.resolve()) in ws.context.doc.settings["runs"]
+    assert ws.training.runs.rowCount() == 1 and "Best" in ws.training.progress.best.text()
+    assert ws.training.progress.bar.value() == ws.training.progress.bar.maximum()
+    assert not dialogs.errors
+
+
+def test_plot_buffers_points_and_redraws_on_its_timer(qtbot):
+    from designer.train.events import BatchEvent
+    from widgets.training.plot import REDRAW_MS, MetricsPlot
+
+    plot = MetricsPlot()
+    qtbot.addWidget(plot)
+    for k in range(1, 501):
+        plot.add_batch(BatchEvent(epoch=1, step=k, steps_per_epoch=500, global_step=k, loss=1 / k, acc=0.5,
+                                  lr=0.1, eta_s=1.0, images_per_s=10.0))
+    assert plot.point_count("train_batch_loss") == 0  # buffered, not drawn per batch
+    qtbot.waitUntil(lambda: plot.point_count("train_batch_loss") == 500, timeout=5 * REDRAW_MS)
+    assert plot.redraws == 1
+    plot.x_combo.setCurrentIndex(1)  # epochs
+    x, _ = plot.curves["train_batch_loss"].getData()
+    assert x[-1] == pytest.approx(1.0)
+
+
+def test_stop_keeps_best_weights_and_resume_continues(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.context.update_training(epochs=200, batch_size=8)
+    assert ws.training.start()
+    run_dir = Path(ws.training.run_dir)
+    qtbot.waitUntil(lambda: (run_dir / "last.pt").is_file(), timeout=60_000)  # an epoch is done
+    ws.training.stop()
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=60_000)
+    final = ws.training.final_event
+    assert final.kind == "stopped" and final.epoch >= 1
+    assert (run_dir / "best.pt").is_file() and (run_dir / "last.pt").is_file()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "stopped"
+    import torch
+
+    state = torch.load(run_dir / "best.pt", weights_only=True)
+    assert state and all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point())
+    # Resume the stopped run (selected in the history) for one more epoch.
+    ws.training.runs.select_path(str(run_dir))
+    assert ws.training.resume_button.isEnabled()
+    ws.training.form.epochs.setValue(final.epoch + 1)
+    assert ws.training.resume_selected()
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=60_000)
+    assert ws.training.final_event.kind == "finished"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == list(range(1, final.epoch + 2))
+    assert not dialogs.errors
+
+
+def test_fine_tune_and_scratch_runs_overlay(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    first = train(qtbot, ws, epochs=2, batch_size=8, mode="full")
+    ws.training.form.set_mode("scratch")
+    assert ws.context.training_settings()["mode"] == "scratch"
+    second = train(qtbot, ws, epochs=2, batch_size=8)
+    assert first.kind == second.kind == "finished"
+    table = ws.training.runs
+    assert table.rowCount() == 2
+    modes = {table.item(r, 2).text() for r in range(2)}
+    assert modes == {"fine-tune", "from scratch"}
+    for path in table.paths():
+        table.set_checked(path)
+    names = ws.training.plot.overlay_names()
+    # per run: validation and training curves, in the accuracy and the loss plot
+    assert len(names) == 8 and sum("(val)" in n for n in names) == 4
+    assert {n.split(" ")[0] for n in names} == {Path(p).name for p in table.paths()}
+    ws.training.plot.x_combo.setCurrentIndex(1)
+    assert len(ws.training.plot.overlay_names()) == 8
+    table.set_checked(table.paths()[0], False)
+    assert len(ws.training.plot.overlay_names()) == 4
+
+
+def test_unavailable_device_gives_a_clear_message(qtbot, workspace, shapes, dialogs):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    index = ws.training.form.device.findData("cuda")
+    assert "not available" in ws.training.form.device.itemText(index)
+    ws.training.form.device.setCurrentIndex(index)
+    assert not ws.training.start()
+    _title, text = dialogs.errors[-1]
+    assert "CUDA" in text and "Traceback" not in text
+    assert ws.training.start_button.isEnabled()
+
+
+def test_start_without_data_says_what_to_do(qtbot, workspace, dialogs):
+    ws = workspace()
+    assert not ws.training.start()
+    assert "Data tab" in dialogs.errors[-1][1]
+
+
+def test_closing_the_window_mid_run_stops_cleanly(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.tabs.setCurrentWidget(ws.training)
+    window = ws.window()
+    asked = dialogs.answer("ask_stop_training", True)
+    ws.context.update_training(epochs=200, batch_size=8)
+    assert ws.training.start()
+    run_dir = Path(ws.training.run_dir)
+    qtbot.waitUntil(lambda: (run_dir / "best.pt").is_file(), timeout=60_000)
+    assert not window.close()  # refused for now: the run stops first, the GUI keeps running
+    assert asked
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
+    assert runners_idle(ws)
+    assert ws.training.final_event.kind == "stopped"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "stopped"
+
+
+def test_closing_can_be_refused_while_training(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.tabs.setCurrentWidget(ws.training)
+    dialogs.answer("ask_stop_training", False)
+    ws.context.update_training(epochs=200, batch_size=8)
+    assert ws.training.start()
+    assert not ws.window().close()
+    assert ws.window().isVisible() and ws.training.training
+    ws.training.stop()
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=60_000)
+
+
+def test_every_option_explains_itself(qtbot, workspace):
+    ws = workspace()
+    form = ws.training.form
+    for widget in (form.mode, form.optimizer, form.lr, form.schedule, form.warmup, form.epochs,
+                   form.batch_size, form.weight_decay, form.device, form.amp, form.seed, form.workers,
+                   ws.data.augment.hflip, ws.data.augment.class_weights, ws.data.val_fraction):
+        assert len(widget.toolTip()) > 40, widget
+    assert "smaller is safer" in form.lr.toolTip()
+    # Fine-tuning defaults: automatic LR 10x below from-scratch, cosine schedule.
+    assert form.auto_lr.isChecked() and form.schedule.currentData() == "cosine"
+    fine = form.lr.value()
+    form.set_mode("scratch")
+    assert form.lr.value() == pytest.approx(10 * fine)
+    form.auto_lr.setChecked(False)
+    form.lr.setValue(0.005)
+    assert ws.context.options().lr == pytest.approx(0.005)
+
+
+# --- the worker on its own ---------------------------------------------------------------------------
+
+
+def _counting(control, n, fail_at=None):
+    for k in range(n):
+        control.check()
+        if k == fail_at:
+            raise DesignerError("Bad input.", hint="Fix it.")
+        time.sleep(0.01)
+        yield k
+    return "done"
+
+
+def test_job_runner_relays_items_results_and_errors(qtbot):
+    from widgets.base.worker import JobRunner
+
+    runner = JobRunner()
+    items, results, errors, cancelled = [], [], [], []
+    runner.item.connect(items.append)
+    runner.result.connect(results.append)
+    runner.failed.connect(lambda failure: errors.append(failure.text))
+    runner.cancelled.connect(lambda: cancelled.append(True))
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(_counting, 5)
+    assert items == list(range(5)) and results == ["done"] and not errors
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(_counting, 5, fail_at=2)
+    assert errors == ["Bad input. Fix it."]
+    runner.start(_counting, 10_000)
+    assert not runner.start(_counting, 1)  # one job at a time
+    runner.cancel()
+    assert runner.wait(10_000) and not runner.running
+    assert cancelled == [True] and results == ["done"]
+    assert threading.active_count() < 50
+
+
+def test_job_runner_turns_crashes_into_one_line(qtbot):
+    from widgets.base.worker import JobRunner
+
+    def crash(cancel):
+        raise ZeroDivisionError("division by zero")
+
+    runner = JobRunner()
+    errors = []
+    runner.failed.connect(errors.append)
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start(crash)
+    assert [e.message for e in errors] == ["Unexpected problem (ZeroDivisionError): division by zero"]
+    assert errors[0].log_path and "ZeroDivisionError" in Path(errors[0].log_path).read_text()
