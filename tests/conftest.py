@@ -2,10 +2,26 @@
 
 import os
 
+import pytest
+
 # Qt runs headless in tests and CI.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the user's torch hub cache or the network from a test.
 os.environ.setdefault("NETSURGEON_OFFLINE", "1")
+
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny models run ~10x slower with two threads on a busy
+    2-core machine. The old setting is restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
 
 # The only reasons a test may be skipped: what a machine has or lacks, never a module of ours
 # that failed to import. Any other skip fails the run (CI runs pytest with -rs).

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from testkit.data import make_shapes_folder
 
 from designer.base.errors import DesignerError
@@ -16,13 +15,8 @@ from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_augment_flags():

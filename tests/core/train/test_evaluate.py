@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from testkit.data import make_digits_folder, truncate_file
 from testkit.train import tiny_cnn, tiny_design
 
@@ -17,13 +16,8 @@ from designer.train.evaluate import evaluate, predict
 from designer.train.options import TrainOptions
 from designer.train.probe import linear_probe
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,8 @@ from designer.train.evaluate import evaluate
 from designer.train.options import TrainOptions
 from designer.train.probe import linear_probe, probe_layer, probe_layer_accuracy, probe_weights
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

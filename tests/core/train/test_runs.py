@@ -14,13 +14,8 @@ from designer.data.folders import scan_folder
 from designer.train.options import TrainOptions
 from designer.train.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

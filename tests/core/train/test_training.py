@@ -19,14 +19,8 @@ from designer.train.events import event_from_dict
 from designer.train.options import TrainOptions, default_lr
 from designer.train.setup import load_checkpoint, lr_factor, resolve_device
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny convs run ~10x slower with 2 threads on a busy 2-core box; restore afterwards.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_cnn(classes: int = 3) -> nn.Module:
