@@ -8,21 +8,31 @@ half-read. A bare recipe (``{"base": ..., "ops": [...]}``) is version 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Annotated
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass as checked_dataclass
 
 from designer.base.errors import DesignerError
-from designer.base.fileio import atomic_write_text
+from designer.base.fileio import atomic_write_text, remove_stale_temps
+from designer.base.schema import MAX_CLASSES, MAX_NAME, MAX_TEXT, STRICT, Seed, Text, describe_value, friendly
 from designer.model.recipe import Recipe
+from designer.train.options import TrainOptions
 
 FORMAT = "netsurgeon-project"
 FORMAT_VERSION = 1
+MAX_PROJECT_BYTES = 16 * 2**20
+MAX_RUNS = 10_000
+STALE_TEMP_S = 600  # another window may be saving beside us: only older temporary files go
 SUFFIX = ".nsd.json"
 
 
-@dataclass
+@dataclasses.dataclass
 class Project:
     recipe: Recipe
     classes: list[str] = field(default_factory=list)
@@ -52,24 +62,55 @@ def project_from_dict(data, where: str = "The project") -> Project:
     if "recipe" not in data:
         raise DesignerError(f"{where} has no design (its 'recipe' entry is missing).",
                             hint="The file is damaged; open an autosave or a backup instead.")
-    return Project(
+    project = Project(
         recipe=Recipe.from_dict(data["recipe"]),
-        classes=_list_of_str(data.get("classes", []), "classes", where),
+        classes=_list_of_str(data.get("classes", []), "classes", where, MAX_CLASSES, MAX_NAME),
         data=_dict(data.get("data", {}), "data", where),
         training=_dict(data.get("training", {}), "training", where),
-        runs=_list_of_str(data.get("runs", []), "runs", where),
+        runs=_list_of_str(data.get("runs", []), "runs", where, MAX_RUNS, MAX_TEXT),
     )
+    check_settings(project.data, project.training, where)
+    return project
 
 
-def _list_of_str(value, key: str, where: str) -> list[str]:
+def check_settings(data: dict, training: dict, where: str = "The project") -> None:
+    """The data and training sections hold only values that can be used (the same checks as
+    the CLI's flags and the window's fields); unknown keys from newer versions are ignored."""
+    try:
+        DataSettings.from_dict(data)
+        TrainOptions.from_dict(training)
+    except DesignerError as exc:
+        raise DesignerError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
+@friendly("Data settings")
+@checked_dataclass(config=STRICT)
+class DataSettings:
+    """The Data tab's settings: the image folder(s) and how they are split."""
+
+    root: Text = ""
+    val_root: Text = ""
+    val_fraction: Annotated[float, Field(ge=0.0, le=0.9, allow_inf_nan=False)] = 0.2
+    seed: Seed = 0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _list_of_str(value, key: str, where: str, most: int, longest: int) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DesignerError(f"{where}'s '{key}' entry should be a list of names, not {value!r}.")
+        raise DesignerError(f"{where}: the '{key}' entry should be a list of names, not {describe_value(value)}.")
+    if len(value) > most or any(len(v) > longest for v in value):
+        raise DesignerError(f"{where}: the '{key}' entry is too long: at most {most:,} names of up to {longest} "
+                            "characters each.")
     return list(value)
 
 
 def _dict(value, key: str, where: str) -> dict:
     if not isinstance(value, dict):
-        raise DesignerError(f"{where}'s '{key}' entry should be a JSON object, not {value!r}.")
+        raise DesignerError(f"{where}: the '{key}' entry should be a JSON object, not {describe_value(value)}.")
     return dict(value)
 
 
@@ -125,6 +166,7 @@ def save_project(project: Project, path) -> None:
         text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
         raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
+    remove_stale_temps(os.path.dirname(os.path.abspath(path)), older_than_s=STALE_TEMP_S)  # a crash's leftovers
     try:
         atomic_write_text(path, text, fsync=True)
     except DesignerError as exc:
@@ -137,7 +179,12 @@ def load_project(path) -> Project:
     """Read a project (any older version is migrated; a bare recipe JSON is accepted)."""
     path = os.fspath(path)
     name = f"'{os.path.basename(path)}'"
+    if os.path.isdir(path):
+        raise DesignerError(f"'{path}' is a folder, not a project file.", hint="Pick a .nsd.json file.")
     try:
+        if os.path.getsize(path) > MAX_PROJECT_BYTES:
+            raise DesignerError(f"{name} is {os.path.getsize(path) / 2**20:.0f} MB; a project file is at most "
+                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint="Pick the .nsd.json file NetSurgeon saved.")
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError as exc:
@@ -149,4 +196,7 @@ def load_project(path) -> Project:
     except json.JSONDecodeError as exc:
         raise DesignerError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
                             hint="The file is damaged; open an autosave or a backup instead.") from exc
+    except RecursionError:
+        raise DesignerError(f"{name} is nested too deeply to be a project file.",
+                            hint="Pick the .nsd.json file NetSurgeon saved.") from None
     return project_from_dict(data, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -80,15 +81,17 @@ def read_json(path: str | os.PathLike) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> int:
-    """Delete temporary files a crashed write left in ``folder``; returns how many."""
+def remove_stale_temps(folder: str | os.PathLike, older_than_s: float = 0.0) -> int:
+    """Delete temporary files a crashed write left in ``folder`` (only those older than
+    ``older_than_s`` where another writer may be at work); returns how many."""
     removed = 0
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return 0
+    now = time.time()
     for entry in entries:
-        if entry.name.startswith(TMP_PREFIX) and entry.is_file():
+        if entry.name.startswith(TMP_PREFIX) and entry.is_file() and now - entry.stat().st_mtime >= older_than_s:
             try:
                 entry.unlink()
                 removed += 1

@@ -13,7 +13,8 @@ from dataclasses import asdict, replace
 
 from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
-from designer.cli.flags import format_op_flag, parse_input, parse_layer, parse_lr_factor, parse_set
+from designer.base.schema import MAX_CLASSES, MAX_WIDTH
+from designer.cli.flags import format_op_flag, number, parse_input, parse_layer, parse_lr_factor, parse_set
 from designer.inspect.analysis import analyze, layer_rows
 from designer.inspect.fold import fold
 from designer.inspect.graph import format_shape
@@ -47,7 +48,8 @@ def register(subparsers) -> None:
     p.add_argument("target", metavar="MODEL_OR_PROJECT",
                    help="gallery name, package.module:callable, or a project .json")
     p.add_argument("--input", help="input as CxHxW, e.g. 1x64x64 (add :replicate to keep 3 channels)")
-    p.add_argument("--depth", type=int, help="fold layers deeper than N path components into blocks")
+    p.add_argument("--depth", type=number(1, 100, whole=True), help="fold layers deeper than N path components into "
+                   "blocks")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_inspect)
 
@@ -68,9 +70,9 @@ def _register_edit(subparsers) -> None:
                     "built and analyzed before the file is written; on any error the file is unchanged.")
     p.add_argument("project", help="project .json")
     p.add_argument("--input", help="CxHxW[:replicate|:adapt], e.g. 1x32x32:replicate")
-    p.add_argument("--classes", type=int, help="replace the classifier for N classes")
-    p.add_argument("--head-dropout", type=float, default=0.0, metavar="P")
-    p.add_argument("--head-hidden", type=int, default=0, metavar="H")
+    p.add_argument("--classes", type=number(1, MAX_CLASSES, whole=True), help="replace the classifier for N classes")
+    p.add_argument("--head-dropout", type=number(0, 0.99), default=0.0, metavar="P")
+    p.add_argument("--head-hidden", type=number(0, MAX_WIDTH, whole=True), default=0, metavar="H")
     p.add_argument("--head-bn", action="store_true")
     p.add_argument("--delete", action="append", default=[], metavar="PATH")
     p.add_argument("--insert-after", action="append", default=[], metavar="PATH=Type[:k=v,...]")
@@ -122,7 +124,7 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset
 
 def _target_recipe(target: str) -> Recipe:
     """A project file's recipe, or a gallery/builder name with random weights (fast)."""
-    if target.endswith(".json") or os.path.isfile(target):
+    if target.endswith(".json") or os.path.isfile(target) or os.path.isdir(target):
         return load_project(target).recipe
     if ":" not in target:
         model_info(target)  # unknown names fail here, with suggestions

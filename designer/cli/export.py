@@ -14,6 +14,7 @@ import sys
 
 from designer.app.project import load_project
 from designer.base.fileio import read_json
+from designer.cli.flags import file_stem, number
 from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
 from designer.model.build import build
 from designer.model.trained import design_with_weights, weights_file
@@ -32,8 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--format", dest="formats", action="append", required=True,
                    choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
     p.add_argument("-o", "--output", required=True, help="folder to write into")
-    p.add_argument("--name", default="model", help="file name stem (default: model)")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+    p.add_argument("--name", type=file_stem, default="model", help="file name stem (default: model)")
+    p.add_argument("--tolerance", type=number(0, 1, above=True), default=DEFAULT_TOLERANCE,
                    help="largest allowed output difference")
     p.add_argument("--no-check", action="store_true", help="skip verifying the exports")
     p.add_argument("--json", action="store_true", help="one JSON line per format")

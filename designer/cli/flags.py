@@ -7,7 +7,10 @@ parse as one (``3``, ``0.5``, ``(7,7)``, ``true``), else plain strings.
 
 from __future__ import annotations
 
+import argparse
 import ast
+import math
+import re
 
 from designer.base.errors import DesignerError
 from designer.model.ops import (
@@ -27,12 +30,41 @@ from designer.model.ops import (
 )
 
 
+def number(lo: float | None = None, hi: float | None = None, *, whole: bool = False, above: bool = False):
+    """An argparse ``type`` for a finite number in a range, refused in one line otherwise
+    (``above``: strictly above ``lo``)."""
+    kind = "a whole number" if whole else "a number"
+
+    def parse(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        low_ok = lo is None or (value > lo if above else value >= lo)
+        if not low_ok or (hi is not None and value > hi):
+            shown = (lambda v: f"{int(v):,}") if whole else (lambda v: f"{v:g}")
+            low = "" if lo is None else f"above {shown(lo)}" if above else f"at least {shown(lo)}"
+            high = "" if hi is None else f"at most {shown(hi)}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {' and '.join(filter(None, (low, high)))}")
+        return value
+    return parse
+
+
+def file_stem(text: str) -> str:
+    """A plain file name without folders (``--name``): ``../../x`` would write outside ``-o``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", text) or ".." in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain file name (letters, digits, _ . -; no folders)")
+    return text
+
+
 def parse_input(text: str) -> SetInput:
     """``1x32x32``, ``1x32x32:replicate`` or ``64x64`` (3 channels) -> SetInput."""
     dims, _, mode = text.partition(":")
     mode = mode or "adapt"
     try:
-        sizes = [int(d) for d in dims.lower().split("x")]
+        sizes = [int(d) for d in dims.lower().split("x")] if len(dims) <= 40 else []
     except ValueError:
         sizes = []
     if len(sizes) == 2:

@@ -11,19 +11,34 @@ import argparse
 import sys
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import failure_of
 from designer.cli import core, export, train
+from designer.model import builders
 
 COMMAND_GROUPS = (core, train, export)
+NO_BUILD = ("models",)  # commands that never build a network
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (and exit status 2), like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m designer",
         description="NetSurgeon: open, edit, analyze, train and export pretrained networks.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(subparsers)
+    for name, command in subparsers.choices.items():
+        if name not in NO_BUILD:
+            command.add_argument("--trust-builder", action="store_true",
+                                 help="allow a design whose base is a Python builder (package.module:function) "
+                                      "to run that code; only for code you trust")
     return parser
 
 
@@ -33,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
+    builders.trust_all(bool(getattr(args, "trust_builder", False)))
     try:
         return int(args.handler(args) or 0)
     except DesignerError as exc:
@@ -44,3 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the output went to a pager or `head` that stopped reading
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 -- a bug of ours: one line and a log, never a traceback
+        failure = failure_of(exc)
+        print(f"error: {failure.message} Details: {failure.log_path}", file=sys.stderr)
+        return 1
+    finally:
+        builders.trust_all(False)

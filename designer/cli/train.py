@@ -19,13 +19,22 @@ from pathlib import Path
 
 from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
+from designer.base.schema import MAX_SEED
+from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.transforms import Augment
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
 from designer.train.evaluate import evaluate, predict
 from designer.train.options import DEVICES, MODES, OPTIMIZERS, SCHEDULES, TrainOptions
-from designer.train.runs import load_run, new_run_dir, plan_resume, scratch_recipe, train_run
+from designer.train.runs import (
+    check_new_run_dir,
+    load_run,
+    new_run_dir,
+    plan_resume,
+    scratch_recipe,
+    train_run,
+)
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
@@ -42,18 +51,20 @@ def register(subparsers) -> None:
                    "the project)")
     p.add_argument("--mode", choices=MODES, help="full (default): as the design says; cached-head: only the "
                    "head, on cached features; linear-probe: logistic regression/SVM head; scratch: random init")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="base learning rate (default depends on optimizer and mode)")
-    p.add_argument("--val-split", type=float, default=0.2, metavar="F", help="validation fraction (flat folders)")
+    p.add_argument("--epochs", type=number(1, 100_000, whole=True))
+    p.add_argument("--batch-size", type=number(1, 4096, whole=True))
+    p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
+                   "and mode)")
+    p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F",
+                   help="validation fraction (flat folders)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--weight-decay", type=number(0, 1))
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
     p.add_argument("--class-weights", action="store_true", default=None, help="weight classes against imbalance")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="data loading processes")
+    p.add_argument("--seed", type=number(0, MAX_SEED, whole=True))
+    p.add_argument("--workers", type=number(0, 64, whole=True), help="data loading processes")
     p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
     p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
@@ -68,9 +79,9 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="labelled image folder")
     p.add_argument("--subset", choices=("all", "train", "val", "test"), default="all",
                    help="which images of the folder (val/test: the run's own split when it has one)")
-    p.add_argument("--val-split", type=float, default=0.2, metavar="F")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")
+    p.add_argument("--seed", type=number(0, MAX_SEED, whole=True), default=0)
+    p.add_argument("--batch-size", type=number(1, 4096, whole=True), default=64)
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
@@ -79,7 +90,7 @@ def register(subparsers) -> None:
     p.add_argument("project", help="project .json")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--weights", help="a run's best.pt (default: the project's base weights)")
-    p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--topk", type=number(1, 1000, whole=True), default=3)
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
@@ -148,8 +159,9 @@ def cmd_train(args) -> int:
         design = structure_of(project.recipe)  # the checkpoint holds every weight
     else:
         options = train_options(args, project.training)
-        split = scan_data(args.data, args.val_data, args.val_split, options.seed)
         run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
+        check_new_run_dir(run_dir)  # before the slow scan: never over another run
+        split = scan_data(args.data, args.val_data, args.val_split, options.seed)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)

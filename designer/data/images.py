@@ -1,15 +1,50 @@
-"""Image files: which ones we read, a cheap check that one is usable, and decoding it upright."""
+"""Image files: which ones we read, a cheap check that one is usable, and decoding it upright
+with its real range.
+
+Two things that look like images can still ruin training silently, so they are handled here:
+
+- High bit depth: a 16-bit PNG (PIL mode ``I;16``) or 32-bit integer image (``I``) would be
+  clipped at 255 by a plain conversion (almost white), and a float TIFF (``F``) with values in
+  0..1 rounded to 0 or 1 (almost black). They are scaled from their real range to 8 bits.
+- Size: an image above ``MAX_PIXELS`` (a 12000x12000 scan takes 600 MB each time it is read)
+  is skipped and named, before it is decoded.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
+
+from designer.base.errors import DesignerError
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 )
+MAX_PIXELS = 40_000_000  # 8000 x 5000; larger images need tiling, not resizing
+HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+class ImageProblem(DesignerError):
+    """Why one image file cannot be used (it is skipped and listed, never a crash)."""
+
+
+def _open(path: str) -> Image.Image:
+    """Open lazily (headers only) and refuse an image too large to decode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageProblem(f"too large to decode safely ({exc})") from exc
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        img.close()
+        raise ImageProblem(f"too large ({width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} million)")
+    return img
 
 
 def check_image(path: str) -> str | None:
@@ -19,16 +54,41 @@ def check_image(path: str) -> str | None:
     try:
         if os.path.getsize(path) == 0:
             return "empty file"
-        with Image.open(path) as img:
+        with _open(path) as img:
             img.verify()
+    except ImageProblem as exc:
+        return exc.message
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for bad files; all mean "skip it"
         return f"cannot be read as an image ({type(exc).__name__}: {exc})".strip()
     return None
 
 
 def load_image(path: str) -> Image.Image:
-    """Open and fully decode ``path`` (raises OSError/ValueError on bad data)."""
-    with Image.open(path) as img:
+    """Open and fully decode ``path``, upright (phone photos store their rotation in EXIF), high bit
+    depths scaled to 8 bits by their real range. Raises on bad data (``ImageProblem`` says why)."""
+    with _open(path) as img:
         img.load()  # decode now, inside the guard, not lazily inside a transform
-        # Phone photos store their rotation in EXIF; this also returns a copy detached from the file.
-        return ImageOps.exif_transpose(img)
+        upright = ImageOps.exif_transpose(img)  # also a copy detached from the file
+    return to_8bit(upright) if upright.mode in HIGH_DEPTH_MODES else upright
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """A grey 8-bit copy of a 16-bit, 32-bit or float image, scaled by its real range:
+    16-bit by 65535; integers by the smallest of 255 / 65535 / their maximum that holds them;
+    floats as 0..1 when they fit there, else 0..255, else their own minimum..maximum."""
+    values = np.asarray(img).astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ImageProblem("holds NaN or infinite pixel values")
+    low, high = float(values.min()), float(values.max())
+    if img.mode.startswith("I;16"):
+        scale_low, scale_high = 0.0, 65535.0
+    elif img.mode == "F" and low >= 0.0 and high <= 1.0:
+        scale_low, scale_high = 0.0, 1.0
+    elif low >= 0.0 and high <= 255.0:
+        scale_low, scale_high = 0.0, 255.0
+    elif img.mode == "I" and low >= 0.0 and high <= 65535.0:
+        scale_low, scale_high = 0.0, 65535.0
+    else:
+        scale_low, scale_high = low, max(high, low + 1e-12)
+    scaled = (values - scale_low) / (scale_high - scale_low) * 255.0
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")

@@ -71,15 +71,26 @@ class DatasetSplit:
 
     @classmethod
     def from_dict(cls, data: dict) -> DatasetSplit:
-        def samples(key):
-            return [(str(p), int(label)) for p, label in data.get(key, [])]
-        return cls(
-            classes=list(data["classes"]), train=samples("train"), val=samples("val"), test=samples("test"),
-            skipped=[(str(p), str(r)) for p, r in data.get("skipped", [])],
-            warnings=list(data.get("warnings", [])), root=data.get("root", ""),
-            layout=data.get("layout", "flat"), val_fraction=float(data.get("val_fraction", 0.0)),
-            seed=int(data.get("seed", 0)),
-        )
+        """A split saved by a run (``split.json``). It comes from a folder someone may have sent,
+        so anything malformed (a label outside the classes, a number that is text) is refused."""
+        try:
+            classes = [str(c) for c in data["classes"]]
+
+            def samples(key):
+                pairs = [(str(p), label) for p, label in data.get(key, [])]
+                if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < len(classes) for _, n in pairs):
+                    raise ValueError(f"a {key} label is not one of the {len(classes)} classes")
+                return pairs
+            return cls(
+                classes=classes, train=samples("train"), val=samples("val"), test=samples("test"),
+                skipped=[(str(p), str(r)) for p, r in data.get("skipped", [])],
+                warnings=[str(w) for w in data.get("warnings", [])], root=str(data.get("root", "")),
+                layout=str(data.get("layout", "flat")), val_fraction=float(data.get("val_fraction", 0.0)),
+                seed=int(data.get("seed", 0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DesignerError(f"The saved data split is damaged ({exc}).",
+                                hint="Train a new run, or load the images again on the Data tab.") from exc
 
 
 def class_weights(counts: list[int]) -> list[float]:

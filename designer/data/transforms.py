@@ -19,19 +19,26 @@ DataLoader worker processes on every platform.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
+from typing import Annotated
 
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 from torchvision.transforms import v2
 
 from designer.base.errors import DesignerError
+from designer.base.schema import STRICT, describe_value, friendly
 from designer.data.images import load_image
 from designer.model.build import network_input
 
+ZOOM = Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
 
-@dataclass(frozen=True)
+
+@friendly("Augmentation")
+@dataclass(config=STRICT)
 class Augment:
     """Random training-time augmentation. The defaults do nothing.
 
@@ -42,21 +49,15 @@ class Augment:
 
     hflip: bool = False
     vflip: bool = False
-    rotation: float = 0.0
-    translate: float = 0.0
-    scale: tuple[float, float] = (1.0, 1.0)
-    color: float = 0.0
+    rotation: Annotated[float, Field(ge=0.0, le=180.0, allow_inf_nan=False)] = 0.0
+    translate: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    scale: tuple[ZOOM, ZOOM] = (1.0, 1.0)
+    color: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
     def __post_init__(self):
-        if not (0.0 <= self.translate <= 1.0):
-            raise DesignerError(f"Translation must be a fraction between 0 and 1, not {self.translate}.")
         lo, hi = self.scale
-        if not (0 < lo <= hi):
-            raise DesignerError(f"Scale range must be two positive numbers, low to high, not {self.scale}.")
-        if not (0.0 <= self.color <= 1.0):
-            raise DesignerError(f"Colour jitter strength must be between 0 and 1, not {self.color}.")
-        if self.rotation < 0:
-            raise DesignerError(f"Rotation must be a positive number of degrees, not {self.rotation}.")
+        if lo > hi:
+            raise DesignerError(f"The zoom range must go from low to high, not {self.scale}.")
 
     @property
     def active(self) -> bool:
@@ -71,10 +72,12 @@ class Augment:
     def from_dict(cls, data: dict | None) -> Augment:
         if not data:
             return cls()
+        if not isinstance(data, dict):
+            raise DesignerError(f"Augmentation should be an object of settings, not {describe_value(data)}.")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        if "scale" in kwargs:
-            kwargs["scale"] = tuple(float(s) for s in kwargs["scale"])
+        if isinstance(kwargs.get("scale"), list):  # JSON has no tuples
+            kwargs["scale"] = tuple(kwargs["scale"])
         return cls(**kwargs)
 
 

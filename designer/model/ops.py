@@ -9,15 +9,75 @@ the GUI, the CLI, the project file and the exported script alike.
 Layer paths are dotted module paths as in ``model.named_modules()``
 (``"layer4.1.conv2"``, ``"features.3"``); the empty path ``""`` is the whole
 model.
+
+Every op is a checked dataclass (``designer.base.schema``): an op cannot even be
+made with a value of the wrong type, out of range, not finite or too large, wherever
+it comes from (a project file, a CLI flag, a dialog), so nothing bad reaches a build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+import math
+import re
+from dataclasses import fields
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic.dataclasses import dataclass
 
 from designer.base.errors import DesignerError
+from designer.base.schema import (
+    IDENTIFIER,
+    STRICT,
+    WORD,
+    Channels,
+    ClassCount,
+    Factor,
+    Fraction,
+    LayerPath,
+    Side,
+    Width,
+    friendly,
+    matching,
+)
 
+# A layer's settings are numbers, flags, short words (padding="same") and small tuples of ints.
+MAX_SETTING = 2**31 - 1
+MAX_SETTINGS = 32
+
+
+def _setting_ok(value) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_SETTING
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= 1e9
+    if isinstance(value, str):
+        return len(value) <= 32 and re.fullmatch(WORD, value) is not None
+    if isinstance(value, tuple):
+        return len(value) <= 8 and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_SETTING
+                                       for v in value)
+    return False
+
+
+def _check_settings(items: tuple) -> tuple:
+    if len(items) > MAX_SETTINGS:
+        raise ValueError(f"a layer takes at most {MAX_SETTINGS} settings")
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError("settings should be name/value pairs")
+        name, value = item
+        if not re.fullmatch(IDENTIFIER, name) or len(name) > 64:
+            raise ValueError(f"{name[:40]!r} is not a setting name")
+        if not _setting_ok(value):
+            raise ValueError(f"setting '{name}' is {value!r:.40}; a setting should be a whole number (at most "
+                             f"{MAX_SETTING:,} in size), a finite number, true/false, a short word (letters, "
+                             "digits, _ or -) or up to 8 whole numbers")
+    return items
+
+
+Settings = Annotated[tuple[Any, ...], AfterValidator(_check_settings)]
 
 def frozen_value(value: Any) -> Any:
     """Lists (what JSON gives back for tuples) as tuples, so ops stay hashable and a
@@ -31,7 +91,8 @@ def frozen_items(kwargs: dict) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, frozen_value(v)) for k, v in kwargs.items()))
 
 
-@dataclass(frozen=True)
+@friendly("The layer")
+@dataclass(config=STRICT)
 class LayerSpec:
     """A layer from the layer library: a ``torch.nn`` class name and its arguments.
 
@@ -40,12 +101,12 @@ class LayerSpec:
     inferred from the shape flowing into the layer when the recipe is built.
     """
 
-    type: str
-    args: tuple[tuple[str, Any], ...] = ()
+    type: Annotated[str, Field(max_length=64), matching(IDENTIFIER, "a layer type such as Conv2d")]
+    args: Settings = ()
 
     @classmethod
     def of(cls, type: str, **kwargs: Any) -> LayerSpec:
-        return cls(type, frozen_items(kwargs))
+        return cls(type=type, args=frozen_items(kwargs))
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -55,15 +116,22 @@ class LayerSpec:
         return {"type": self.type, "args": self.kwargs}
 
     @classmethod
-    def from_dict(cls, data: dict) -> LayerSpec:
-        return cls.of(data["type"], **data.get("args", {}))
+    def from_dict(cls, data: dict, where: str = "The layer") -> LayerSpec:
+        if not isinstance(data, dict) or not isinstance(data.get("args", {}), dict):
+            raise DesignerError(f"{where} must be written as {{\"type\": ..., \"args\": {{...}}}}, not "
+                                f"{_short(data)}.")
+        try:
+            return cls(type=data.get("type"), args=frozen_items(data.get("args", {})))
+        except DesignerError as exc:
+            raise DesignerError(exc.message.replace("The layer", where, 1), hint=exc.hint) from None
 
 
-@dataclass(frozen=True)
+@dataclass(config=STRICT)
 class Op:
     """Base class. Subclasses set ``kind`` (the JSON tag) and ``structural``."""
 
     kind: ClassVar[str] = ""
+    title: ClassVar[str] = "Edit"
     structural: ClassVar[bool] = True
 
     def to_dict(self) -> dict:
@@ -86,7 +154,8 @@ class Op:
 # --- structural ops: they change the network -------------------------------------
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class SetInput(Op):
     """Input size and channel count.
 
@@ -97,74 +166,85 @@ class SetInput(Op):
     """
 
     kind: ClassVar[str] = "set_input"
-    height: int
-    width: int
-    channels: int = 3
-    conv_mode: str = "adapt"
+    title: ClassVar[str] = "Set input"  # how messages name this kind of edit
+    height: Side
+    width: Side
+    channels: Channels = 3
+    conv_mode: Literal["adapt", "replicate"] = "adapt"
 
     def describe(self) -> str:
         return f"Set input to {self.channels}x{self.height}x{self.width}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class ReplaceClassifier(Op):
     """A new head for ``num_classes``, optionally dropout → hidden Linear → BN → ReLU."""
 
     kind: ClassVar[str] = "replace_classifier"
-    num_classes: int
-    dropout: float = 0.0
-    hidden: int = 0
+    title: ClassVar[str] = "Replace classifier"  # how messages name this kind of edit
+    num_classes: ClassCount
+    dropout: Fraction = 0.0
+    hidden: Width = 0
     batchnorm: bool = False
 
     def describe(self) -> str:
         return f"Replace classifier for {self.num_classes} classes"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class DeleteLayer(Op):
     """Remove a layer; it becomes ``nn.Identity`` so module paths stay stable."""
 
     kind: ClassVar[str] = "delete_layer"
-    path: str
+    title: ClassVar[str] = "Delete layer"  # how messages name this kind of edit
+    path: LayerPath
 
     def describe(self) -> str:
         return f"Delete {self.path}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class InsertAfter(Op):
     """Insert a layer after ``path``: the module there becomes ``Sequential(old, new)``."""
 
     kind: ClassVar[str] = "insert_after"
-    path: str
+    title: ClassVar[str] = "Insert layer"  # how messages name this kind of edit
+    path: LayerPath
     layer: LayerSpec
 
     def describe(self) -> str:
         return f"Insert {self.layer.type} after {self.path}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class ReplaceLayer(Op):
     kind: ClassVar[str] = "replace_layer"
-    path: str
+    title: ClassVar[str] = "Replace layer"  # how messages name this kind of edit
+    path: LayerPath
     layer: LayerSpec
 
     def describe(self) -> str:
         return f"Replace {self.path} with {self.layer.type}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class SetLayerParams(Op):
     """Change hyperparameters of one layer (a Linear's out_features, a Conv's stride,
     a Dropout's p); weights are kept where their shape still fits."""
 
     kind: ClassVar[str] = "set_layer_params"
-    path: str
-    params: tuple[tuple[str, Any], ...]
+    title: ClassVar[str] = "Layer settings"  # how messages name this kind of edit
+    path: LayerPath
+    params: Settings
 
     @classmethod
     def of(cls, path: str, **params: Any) -> SetLayerParams:
-        return cls(path, frozen_items(params))
+        return cls(path=path, params=frozen_items(params))
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params)
@@ -174,39 +254,45 @@ class SetLayerParams(Op):
 # --- policy ops: they shape training, not the network --------------------------------
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class Freeze(Op):
     """Freeze (or unfreeze, with ``frozen=False``) every parameter under ``path``."""
 
     kind: ClassVar[str] = "freeze"
+    title: ClassVar[str] = "Freeze"  # how messages name this kind of edit
     structural: ClassVar[bool] = False
-    path: str
+    path: LayerPath
     frozen: bool = True
 
     def describe(self) -> str:
         return f"{'Freeze' if self.frozen else 'Unfreeze'} {self.path or 'everything'}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class FreezeUntil(Op):
     """Freeze every layer up to and including ``path`` (in the model's order)."""
 
     kind: ClassVar[str] = "freeze_until"
+    title: ClassVar[str] = "Freeze up to"  # how messages name this kind of edit
     structural: ClassVar[bool] = False
-    path: str
+    path: LayerPath
 
     def describe(self) -> str:
         return f"Freeze everything up to {self.path}"
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class SetLRFactor(Op):
     """Learning rate of the parameters under ``path`` is ``base_lr * factor``."""
 
     kind: ClassVar[str] = "set_lr_factor"
+    title: ClassVar[str] = "LR factor"  # how messages name this kind of edit
     structural: ClassVar[bool] = False
-    path: str
-    factor: float
+    path: LayerPath
+    factor: Factor
 
     def describe(self) -> str:
         return f"LR factor x{self.factor:g} on {self.path or 'everything'}"
@@ -215,18 +301,20 @@ class SetLRFactor(Op):
 LR_PRESETS = ("head_x10_rest_x0.1", "layer_decay")
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class LRPreset(Op):
     """``head_x10_rest_x0.1``: the classifier gets ``head_factor``, all else
     ``rest_factor``. ``layer_decay``: top-level blocks get ``decay**distance``
     from the head, so early layers learn slowest."""
 
     kind: ClassVar[str] = "lr_preset"
+    title: ClassVar[str] = "LR preset"  # how messages name this kind of edit
     structural: ClassVar[bool] = False
-    name: str
-    head_factor: float = 10.0
-    rest_factor: float = 0.1
-    decay: float = 0.7
+    name: Literal["head_x10_rest_x0.1", "layer_decay"]
+    head_factor: Factor = 10.0
+    rest_factor: Factor = 0.1
+    decay: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.7
 
     def describe(self) -> str:
         return f"LR preset {self.name}"
@@ -235,15 +323,17 @@ class LRPreset(Op):
 BN_MODES = ("frozen_eval", "train", "eval")
 
 
-@dataclass(frozen=True)
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
 class SetBatchNormMode(Op):
     """``frozen_eval`` (default): BatchNorm layers whose parameters are frozen run in
     eval mode, so their running statistics and outputs do not drift.
     ``train``: all BN layers follow the model's mode. ``eval``: all BN layers stay in eval."""
 
     kind: ClassVar[str] = "set_batchnorm_mode"
+    title: ClassVar[str] = "BatchNorm mode"  # how messages name this kind of edit
     structural: ClassVar[bool] = False
-    mode: str = "frozen_eval"
+    mode: Literal["frozen_eval", "train", "eval"] = "frozen_eval"
 
     def describe(self) -> str:
         return f"BatchNorm mode {self.mode}"
@@ -258,22 +348,33 @@ OP_TYPES: dict[str, type[Op]] = {
 }
 
 
-def op_from_dict(data: dict) -> Op:
-    """Rebuild an op from its JSON form, with a clear error for unknown or bad ops."""
-    if not isinstance(data, dict) or "op" not in data:
-        raise DesignerError(f"An edit step in the file is not valid: {data!r}.")
+def op_from_dict(data: dict, step: int | None = None) -> Op:
+    """Rebuild an op from its JSON form; anything unknown, missing or out of range is one clear
+    DesignerError naming the step and the field."""
+    where = f"Edit step {step}" if step else "An edit step"
+    if not isinstance(data, dict) or not isinstance(data.get("op"), str):
+        raise DesignerError(f"{where} in the file is not valid: {_short(data)}.",
+                            hint="Each step is a JSON object with an \"op\" name.")
     cls = OP_TYPES.get(data["op"])
     if cls is None:
         raise DesignerError(
-            f"Unknown edit step '{data['op']}'.",
+            f"Unknown edit step {_short(data['op'])}" + (f" (step {step})." if step else "."),
             hint="The file may come from a newer NetSurgeon; update the app.",
         )
     kwargs = {k: v for k, v in data.items() if k != "op"}
     if "layer" in kwargs:
-        kwargs["layer"] = LayerSpec.from_dict(kwargs["layer"])
+        kwargs["layer"] = LayerSpec.from_dict(kwargs["layer"], f"{where} ({cls.title}), its layer")
     if "params" in kwargs:
-        kwargs["params"] = frozen_items(dict(kwargs["params"]))
+        if not isinstance(kwargs["params"], dict):
+            raise DesignerError(f"{where} ({cls.title}): 'params' should be an object of settings, "
+                                f"not {_short(kwargs['params'])}.")
+        kwargs["params"] = frozen_items(kwargs["params"])
     try:
         return cls(**kwargs)
-    except TypeError as exc:
-        raise DesignerError(f"Edit step '{data['op']}' has bad fields: {exc}.") from exc
+    except DesignerError as exc:
+        raise DesignerError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

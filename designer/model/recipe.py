@@ -8,14 +8,36 @@ hold one without sharing mutable state with the GUI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import dataclasses
+from dataclasses import replace
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic.dataclasses import dataclass
 
 from designer.base.errors import DesignerError
-from designer.model.families import SOURCES, source_for
+from designer.base.schema import MAX_TEXT, STRICT, checked, describe_value, friendly, matching
+from designer.model.families import source_for
 from designer.model.ops import Op, op_from_dict
 
+MAX_OPS = 10_000
+DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+MODEL_NAME = rf"[A-Za-z0-9_]+|{DOTTED}:{DOTTED}"
 
-@dataclass(frozen=True)
+
+def _plain_text(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("it should not hold control characters (line breaks, tabs, NUL)")
+    return value
+
+
+ModelName = Annotated[str, Field(min_length=1, max_length=256),
+                      matching(MODEL_NAME, "a gallery name (resnet18) or a builder reference (package.module:function)")]
+WeightsChoice = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
+
+
+@friendly("The base model")
+@dataclass(config=STRICT)
 class BaseModel:
     """Where the network comes from.
 
@@ -26,28 +48,30 @@ class BaseModel:
     (random init) or a path to a ``.pth``/``.pt``/``.safetensors`` state dict.
     """
 
-    source: str
-    name: str
-    weights: str = "default"
+    source: Literal["torchvision", "lite0", "builder"]
+    name: ModelName
+    weights: WeightsChoice = "default"
+
+    def __post_init__(self):
+        if (self.source == "builder") != (":" in self.name):
+            raise DesignerError(f"The base model {describe_value(self.name)} does not fit its source "
+                                f"'{self.source}': only a builder is named package.module:function.")
 
     def to_dict(self) -> dict:
         return {"source": self.source, "name": self.name, "weights": self.weights}
 
     @classmethod
     def from_dict(cls, data: dict) -> BaseModel:
-        try:
-            base = cls(str(data["source"]), str(data["name"]), str(data.get("weights", "default")))
-        except (KeyError, TypeError) as exc:
-            raise DesignerError(f"The base model entry is incomplete: {data!r}.") from exc
-        if base.source not in SOURCES:
-            raise DesignerError(f"Unknown model source '{base.source}'; expected one of {tuple(SOURCES)}.")
-        return base
+        if not isinstance(data, dict):
+            raise DesignerError(f"The base model entry should be an object, not {describe_value(data)}.")
+        with checked("The base model"):
+            return cls(**data)
 
     def describe(self) -> str:
         return f"{self.name} ({self.source}, weights={self.weights})"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Recipe:
     base: BaseModel
     ops: tuple[Op, ...] = ()
@@ -83,10 +107,13 @@ class Recipe:
             raise DesignerError("The design has no base model.")
         ops = data.get("ops", [])
         if not isinstance(ops, list):
-            raise DesignerError("The design's edit list is not a list.")
-        return cls(BaseModel.from_dict(data["base"]), tuple(op_from_dict(o) for o in ops))
+            raise DesignerError(f"The design's edit list should be a list, not {describe_value(ops)}.")
+        if len(ops) > MAX_OPS:
+            raise DesignerError(f"The design has {len(ops):,} edit steps; at most {MAX_OPS:,} are allowed.")
+        return cls(BaseModel.from_dict(data["base"]), tuple(op_from_dict(o, k) for k, o in enumerate(ops, 1)))
 
     @classmethod
     def for_model(cls, name: str, weights: str = "default") -> Recipe:
         """Recipe for a gallery name or a ``module:callable`` builder."""
-        return cls(BaseModel(source_for(name), name, weights))
+        with checked("The model"):
+            return cls(BaseModel(source_for(name), name, weights))

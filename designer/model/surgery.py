@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.base.schema import MAX_LAYER_PARAMS
 from designer.model.families import CLASSIFIER_PATHS
 from designer.model.ops import LayerSpec
 
@@ -145,6 +146,18 @@ def adapt_stats(values: tuple, in_chans: int) -> tuple:
     return tuple(values[i % len(values)] for i in range(in_chans))
 
 
+def within_budget(make, what: str):
+    """``make()`` once on the ``meta`` device (no memory) to count what it would allocate, then for
+    real: a layer of billions of weights from a project file is refused, never half-allocated."""
+    with torch.device("meta"):
+        probe = make()
+    count = sum(t.numel() for t in [*probe.parameters(), *probe.buffers()])
+    if count > MAX_LAYER_PARAMS:
+        raise DesignerError(f"{what} would hold {count:,} numbers; one layer may hold at most "
+                            f"{MAX_LAYER_PARAMS:,}.", hint="Use smaller sizes.")
+    return make()
+
+
 def make_head(in_features: int, num_classes: int, dropout: float = 0.0, hidden: int = 0,
               batchnorm: bool = False, conv: bool = False) -> nn.Module:
     """A new classifier: ``[Dropout] -> [Linear(hidden) -> [BatchNorm] -> ReLU] -> Linear``.
@@ -159,15 +172,19 @@ def make_head(in_features: int, num_classes: int, dropout: float = 0.0, hidden: 
         raise DesignerError(f"Dropout must be between 0 and 1 (exclusive), not {dropout}.")
     lin = (lambda i, o: nn.Conv2d(i, o, 1)) if conv else nn.Linear
     norm = nn.BatchNorm2d if conv else nn.BatchNorm1d
-    layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
-    width = in_features
-    if hidden > 0:
-        layers += [lin(in_features, hidden)] + ([norm(hidden)] if batchnorm else []) + [nn.ReLU()]
-        width = hidden
-    elif batchnorm:
-        layers.insert(0, norm(in_features))
-    layers.append(lin(width, num_classes))
-    return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+
+    def head() -> nn.Module:
+        layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
+        width = in_features
+        if hidden > 0:
+            layers += [lin(in_features, hidden)] + ([norm(hidden)] if batchnorm else []) + [nn.ReLU()]
+            width = hidden
+        elif batchnorm:
+            layers.insert(0, norm(in_features))
+        layers.append(lin(width, num_classes))
+        return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+
+    return within_budget(head, f"A classifier for {num_classes:,} classes from {in_features:,} features")
 
 
 # --- the layer library ---------------------------------------------------------------------------
@@ -226,7 +243,7 @@ def make_layer(spec: LayerSpec, in_shape: tuple | None = None) -> nn.Module:
             args[name] = args.get(source)
     cls = _layer_class(spec.type)
     try:
-        return cls(**args)
+        return within_budget(lambda: cls(**args), f"The new {spec.type} layer ({args})")
     except (TypeError, ValueError, RuntimeError) as exc:
         raise DesignerError(f"A {spec.type} layer cannot be made with {args}: {exc}.") from exc
 
@@ -310,7 +327,7 @@ def rebuild_layer(module: nn.Module, changes: dict) -> nn.Module:
                             hint=f"Its settings are: {known}.")
     args = {**params, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}}
     try:
-        new = type(module)(**args)
+        new = within_budget(lambda: type(module)(**args), f"The {kind} layer with these settings ({args})")
     except Exception as exc:  # any constructor failure is a bad setting for the user
         raise DesignerError(f"The {kind} layer cannot take these settings ({args}): {exc}.") from exc
     copy_fitting(module, new)

@@ -91,6 +91,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def _existing_file(path: str | os.PathLike) -> Path:
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise DesignerError(f"'{p}' is a folder, not a weights file.",
+                            hint="Pick the .pt, .pth or .safetensors file inside it (a run's best.pt).")
     if not p.is_file():
         raise DesignerError(
             f"The weights file '{p}' does not exist.",
@@ -104,6 +107,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     p = _existing_file(path)
     raw = _read_safetensors(p) if _is_safetensors(p) else _read_torch(p)
     return _clean(_unwrap(raw), p)
+
+
+def read_torch_file(path: str | os.PathLike) -> object:
+    """Whatever a ``.pt`` file holds (a training checkpoint's dict), read as safely as weights are:
+    no code runs, a decompression bomb is refused, and any failure is one plain sentence."""
+    return _read_torch(_existing_file(path))
 
 
 def _is_safetensors(p: Path) -> bool:
@@ -133,7 +142,24 @@ def _numpy_data_globals() -> list:
     return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
 
 
+def _check_zip_size(p: Path) -> None:
+    """torch.save stores its zip entries uncompressed: a file that inflates to many times its
+    size is a decompression bomb, refused before torch reads (and allocates) any of it."""
+    with zipfile.ZipFile(p) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    if inflated > 4 * p.stat().st_size + (16 << 20):
+        raise DesignerError(f"'{p.name}' would unpack to {inflated / 2**30:.1f} GB from a "
+                            f"{p.stat().st_size / 2**20:.1f} MB file; NetSurgeon refuses it.",
+                            hint="Weight files saved by PyTorch are not compressed; this one is not a real "
+                                 "checkpoint.")
+
+
 def _read_torch(p: Path) -> object:
+    if zipfile.is_zipfile(p):
+        try:
+            _check_zip_size(p)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise _not_weights(p, exc) from exc
     try:
         # weights_only=True: the unpickler only builds tensors and plain containers; any
         # other global (os.system, a user class) is refused before it can run.
@@ -223,6 +249,7 @@ def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
         elif tuple(value.shape) != tuple(own[key].shape):
             report.mismatched.append((key, tuple(value.shape), tuple(own[key].shape)))
         else:
+            check_values(key, value, own[key])
             fitting[key] = value
             report.matched.append(key)
     # num_batches_tracked is bookkeeping that old files (torchvision's resnet18) lack.
@@ -241,14 +268,29 @@ def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
     return report
 
 
+def check_values(key: str, value: Tensor, own: Tensor) -> None:
+    """A tensor from a file may take ``own``'s place only with numbers of the same kind (floating
+    point for weights, whole numbers for counters) that are all finite."""
+    if own.is_floating_point() != value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} values "
+                            f"where the network needs {str(own.dtype).removeprefix('torch.')}.",
+                            hint="The file was not saved from this kind of network; pick another.")
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise DesignerError(f"'{key}' in the weights file holds NaN or infinite values.",
+                            hint="The weights are damaged (a run that diverged?); pick an earlier or other file.")
+
+
 def load_strict(model: nn.Module, weights: str | os.PathLike | dict[str, Tensor]) -> None:
-    """Load a state dict (or its file) that must fit ``model`` exactly: every name and shape.
-    A misfit is one clear line naming what is missing, unexpected or shaped differently."""
+    """Load a state dict (or its file) that must fit ``model`` exactly: every name and shape, and
+    values of the right kind, all finite. A misfit is one clear line naming what is wrong."""
     state = read_state_dict(weights) if isinstance(weights, (str, os.PathLike)) else weights
     mismatch = weights_mismatch(model, state)
     if mismatch:
         raise DesignerError(f"The weights file does not fit this design: {mismatch}.",
                             hint="Use the weights of a run trained on this same design.")
+    own = model.state_dict()
+    for key, value in state.items():
+        check_values(key, value, own[key])
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

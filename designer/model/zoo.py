@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ from torchvision.models import get_model, get_model_weights
 from torchvision.models import list_models as tv_list
 
 from designer.base.errors import DesignerError
-from designer.model import families, lite0
+from designer.model import builders, families, lite0
 from designer.model.recipe import BaseModel
 from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
 
@@ -283,42 +282,7 @@ def _build_lite0(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
 
 
 def _build_callable(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
-    fn = _import_callable(base.name)
-    try:
-        model = fn()
-    except Exception as exc:  # user code can fail in any way; report it plainly
-        raise DesignerError(
-            f"Calling '{base.name}' failed: {type(exc).__name__}: {exc}",
-            hint="The builder must work when called with no arguments.",
-        ) from exc
-    if not isinstance(model, nn.Module):
-        raise DesignerError(
-            f"'{base.name}' returned a {type(model).__name__}, not a PyTorch network (nn.Module).",
-            hint="Point to a function or class that builds the model, e.g. torchvision.models:resnet18.",
-        )
+    model = builders.build(base.name)  # trusted, tried in a separate process, then made here
     if base.weights in ("default", "none"):
         return model, None  # the builder decided its own weights
     return model, _load_user_file(model, base)
-
-
-def _import_callable(spec: str):
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise DesignerError(
-            f"'{spec}' is not a builder reference.",
-            hint="Write it as package.module:function, e.g. torchvision.models:resnet18.",
-        )
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DesignerError(
-            f"The Python module '{module_name}' could not be imported: {exc}",
-            hint="Check the spelling, or install the package that provides it.",
-        ) from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise DesignerError(f"'{module_name}' has no '{attr}'.", hint="Check the name after the colon.")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise DesignerError(f"'{spec}' is not a function or class that can be called.")
-    return obj

@@ -16,6 +16,7 @@ Data, events and options live beside this module (``training_events``).
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import shutil
 import time
@@ -45,6 +46,17 @@ from designer.train.reporting import write_history
 from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
 
 ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
+
+
+class NonFiniteLoss(DesignerError):
+    """The loss became NaN or infinite: every later step would only spread it through the weights."""
+
+
+def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss_sum):
+        raise NonFiniteLoss(f"Training stopped at epoch {epoch}, step {step}: the loss became "
+                            f"{'NaN' if math.isnan(loss_sum) else 'infinite'}.",
+                            hint="Lower the learning rate (or use Automatic), or check the images for damage.")
 
 
 def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None):
@@ -146,6 +158,11 @@ class _Trainer:
         yield self._start_event()
         try:
             yield from self._epochs()
+        except NonFiniteLoss as exc:  # the weights are ruined from here on: hand back the best ones
+            self._restore_best()
+            best = self.best["epoch"]
+            kept = f" The best weights (epoch {best}) are kept." if best else " No epoch had finished, so no weights are kept."
+            yield self._failed(exc.message + kept, exc.hint)
         except DesignerError as exc:
             yield self._failed(exc.message, exc.hint)
         except Exception as exc:  # noqa: BLE001 -- the GUI gets an event, never a traceback
@@ -243,6 +260,7 @@ class _Trainer:
         if seen == 0:
             raise DesignerError("No training image could be loaded in this epoch.",
                                 hint="Check the data folder: the files may have been moved or damaged.")
+        _check_finite(float(loss_sum), epoch, steps)
         return float(loss_sum) / seen, float(correct) / seen, False
 
     def _unpack(self, batch):
@@ -255,6 +273,7 @@ class _Trainer:
         self.train_steps += steps
 
     def _batch_event(self, epoch, step, steps, loss_sum, correct, seen, lr, elapsed) -> BatchEvent:
+        _check_finite(float(loss_sum), epoch, step)
         done_steps = self.train_steps + step
         per_step = (self.train_time + elapsed) / max(1, done_steps)
         left_epochs = self.opts.epochs - epoch

@@ -4,9 +4,14 @@ generated script offer."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field, fields
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+from pydantic.dataclasses import dataclass
 
 from designer.base.errors import DesignerError
+from designer.base.schema import STRICT_MUTABLE, Seed, describe_value, friendly
 from designer.data.transforms import Augment
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -28,7 +33,27 @@ def default_lr(optimizer: str, mode: str = "full") -> float:
     return base if mode == "scratch" else base / FINE_TUNE_LR_DIVISOR
 
 
-@dataclass
+def _number(lo: float, hi: float, *, low_open: bool = False):
+    return Annotated[float, Field(gt=lo, le=hi, allow_inf_nan=False) if low_open else
+                     Field(ge=lo, le=hi, allow_inf_nan=False)]
+
+
+def _whole(lo: int, hi: int):
+    return Annotated[int, Field(ge=lo, le=hi)]
+
+
+def _augment(value):
+    """Augmentation as saved (a dict) or as an ``Augment``."""
+    if isinstance(value, dict):
+        return Augment.from_dict(value)
+    if not isinstance(value, Augment):
+        # pydantic turns a ValueError (not a TypeError) into its own message for this field
+        raise ValueError(f"augmentation should be an object of settings, not {describe_value(value)}")  # noqa: TRY004
+    return value
+
+
+@friendly("Training options")
+@dataclass(config=STRICT_MUTABLE)
 class TrainOptions:
     """Everything a training run needs besides the design and the data.
 
@@ -42,41 +67,26 @@ class TrainOptions:
     features take milliseconds, and writing the model each one cost ~10x the training.
     """
 
-    optimizer: str = "sgd"
-    lr: float | None = None
-    momentum: float = 0.9
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    step_size: int = 0  # "step" schedule: epochs between x gamma drops; 0 = a third of the epochs
-    gamma: float = 0.1
-    epochs: int = 10
-    batch_size: int = 32
-    weight_decay: float = 1e-4
-    device: str = "auto"
+    optimizer: Literal[OPTIMIZERS] = "sgd"
+    lr: _number(0.0, 10.0, low_open=True) | None = None
+    momentum: _number(0.0, 0.999) = 0.9
+    schedule: Literal[SCHEDULES] = "cosine"
+    warmup_epochs: _number(0.0, 1000.0) = 0.0
+    step_size: _whole(0, 100_000) = 0  # "step" schedule: epochs between x gamma drops; 0 = a third
+    gamma: _number(0.0, 1.0, low_open=True) = 0.1
+    epochs: _whole(1, 100_000) = 10
+    batch_size: _whole(1, 4096) = 32
+    weight_decay: _number(0.0, 1.0) = 1e-4
+    device: Literal[DEVICES] = "auto"
     amp: bool = False
-    seed: int = 0
-    workers: int = 0
+    seed: Seed = 0
+    workers: _whole(0, 64) = 0
     class_weights: bool = False
-    augment: Augment = field(default_factory=Augment)
-    mode: str = "full"
-    event_interval_s: float = 0.1
-    checkpoint_interval_s: float = 10.0
+    augment: Annotated[Augment, BeforeValidator(_augment)] = field(default_factory=Augment)
+    mode: Literal[MODES] = "full"
+    event_interval_s: _number(0.0, 3600.0) = 0.1
+    checkpoint_interval_s: _number(0.0, 1e9) = 10.0
     restore_best: bool = True
-
-    def __post_init__(self):
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("device", self.device, DEVICES)
-        _check_choice("training mode", self.mode, MODES)
-        for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise DesignerError(f"{name.replace('_', ' ').capitalize()} must be at least 1.")
-        if self.lr is not None and not self.lr > 0:
-            raise DesignerError(f"The learning rate must be above 0, not {self.lr}.")
-        if min(self.weight_decay, self.warmup_epochs, self.workers, self.checkpoint_interval_s) < 0:
-            raise DesignerError("Weight decay, warmup epochs, workers and the checkpoint interval cannot be negative.")
-        if isinstance(self.augment, dict):
-            self.augment = Augment.from_dict(self.augment)
 
     @property
     def resolved_lr(self) -> float:
@@ -89,10 +99,10 @@ class TrainOptions:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TrainOptions:
+        """Options from saved plain data (a project, a run's options.json, the window's settings);
+        settings this version does not know are ignored, known ones are checked."""
+        if data is not None and not isinstance(data, dict):
+            raise DesignerError(f"Training options should be an object of settings, not {describe_value(data)}.")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise DesignerError(f"Unknown {name} '{value}'; choose one of {', '.join(choices)}.")
+        kwargs = {k: v for k, v in (data or {}).items() if k in known}
+        return cls(**kwargs)

@@ -13,14 +13,17 @@ and get the training engine's events whatever the mode.
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from designer.base.errors import DesignerError
-from designer.base.fileio import read_json, write_json
+from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
+from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
 from designer.model.build import build
 from designer.model.weights import load_into, read_state_dict
@@ -30,6 +33,18 @@ from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
 
 FINAL_KINDS = ("finished", "stopped", "failed")
+STATUSES = (*FINAL_KINDS, "running")
+EPOCH_NUMBERS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
+
+
+def _finite(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _fraction(value) -> float | None:
+    value = _finite(value)
+    return value if value is not None and 0.0 <= value <= 1.0 else None
 CURVES = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -69,12 +84,86 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
         kwargs.update(probe or {})
     elif resume is not None:
         kwargs["resume"] = resume
-    for event in trainer(design, split, options, run_dir, cancel, **kwargs):
-        if event.kind == "start" and resume is None:  # a resumed run keeps its own records
-            _record_start(design, split, options, run_dir, started)
-        elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
-            write_summary(run_dir, design, split, options, event, started)
-        yield event
+    with RunLock(run_dir, new=resume is None):
+        for event in trainer(design, split, options, run_dir, cancel, **kwargs):
+            if event.kind == "start" and resume is None:  # a resumed run keeps its own records
+                _record_start(design, split, options, run_dir, started)
+            elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
+                write_summary(run_dir, design, split, options, event, started)
+            yield event
+
+
+def check_new_run_dir(run_dir) -> None:
+    """A new run goes into a folder that does not exist yet or is empty, never over another run."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with (or "
+                            "replace) what is there.",
+                            hint="Pick a new folder name, or leave the folder out to get a fresh one.")
+
+
+class RunLock:
+    """One writer per run folder. A new run needs a folder that is empty or does not exist yet, so
+    two trainings (or a retraining) never mix their files or replace each other's best.pt; a
+    ``run.lock`` holding the writer's process id keeps a second writer out while the first one
+    lives. Temporary files a crashed write left behind are removed on the way in."""
+
+    NAME = "run.lock"
+
+    def __init__(self, run_dir: Path, new: bool):
+        self.run_dir, self.new, self.path = Path(run_dir), new, Path(run_dir) / self.NAME
+        self.held = False
+
+    def __enter__(self):
+        if self.new:
+            check_new_run_dir(self.run_dir)
+        self.created = not self.run_dir.exists()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.run_dir)
+        self._take()
+        return self
+
+    def _take(self) -> None:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = _lock_owner(self.path)
+                if owner and _alive(owner):
+                    raise DesignerError(f"Another training (process {owner}) is writing to '{self.run_dir}'.",
+                                        hint="Wait for it to end, or stop it first.") from None
+                self.path.unlink(missing_ok=True)  # left by a run that crashed
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self.held = True
+            return
+
+    def __exit__(self, *exc) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+        if self.created and not any(self.run_dir.iterdir()):  # refused before it wrote anything
+            self.run_dir.rmdir()
+
+
+def _lock_owner(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _record_start(design, split, options, run_dir: Path, started: float) -> None:
@@ -111,6 +200,9 @@ def write_summary(run_dir, design, split, options, final, started: float) -> dic
 
 @dataclass
 class Run:
+    """A run folder as read back. Its files come from outside (a folder someone sent), so every
+    value read here is checked: text where text belongs, finite numbers where numbers do."""
+
     path: Path
     options: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
@@ -122,19 +214,42 @@ class Run:
 
     @property
     def mode(self) -> str:
-        return self.summary.get("mode") or self.options.get("mode") or "full"
+        mode = self.summary.get("mode") or self.options.get("mode") or "full"
+        return mode if mode in MODES else "unknown"
 
     @property
     def status(self) -> str:
-        return self.summary.get("status") or self.history.get("status") or "unknown"
+        status = self.summary.get("status") or self.history.get("status") or "unknown"
+        return status if status in STATUSES else "unknown"
 
     @property
     def best_val_acc(self) -> float | None:
-        return self.summary.get("best_val_acc", self.history.get("best_val_acc"))
+        return _fraction(self.summary.get("best_val_acc", self.history.get("best_val_acc")))
 
     @property
     def epochs(self) -> list[dict]:
-        return list(self.history.get("epochs", []))
+        """Per-epoch records with whole epoch numbers and finite (or None) metrics."""
+        records = self.history.get("epochs", [])
+        out = []
+        for record in records if isinstance(records, list) else []:
+            epoch = record.get("epoch") if isinstance(record, dict) else None
+            if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 < epoch <= 1_000_000:
+                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch})
+        return out
+
+    @property
+    def time_s(self) -> float | None:
+        return _finite(self.summary.get("time_s"))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch, from the run's image count and batch size (1 if unknown)."""
+        options = self.options.get("options") or self.history.get("options") or {}
+        batch = options.get("batch_size") if isinstance(options, dict) else None
+        images = self.summary.get("num_train")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch, images)):
+            return 1
+        return max(1, math.ceil(images / batch))
 
     @property
     def best_weights(self) -> Path:
@@ -142,7 +257,8 @@ class Run:
 
     @property
     def classes(self) -> list[str]:
-        return list(self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or [])
+        names = self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or []
+        return [str(n)[:MAX_NAME] for n in names] if isinstance(names, list) else []
 
     def split(self):
         """The run's DatasetSplit (same files as in training), or None for older runs."""
@@ -154,6 +270,8 @@ def load_run(run_dir) -> Run:
     path = Path(run_dir)
     if path.is_file() and path.suffix == ".pt":
         path = path.parent  # a best.pt / last.pt names its run
+    if path.is_file():
+        raise DesignerError(f"'{run_dir}' is a file, not a run folder.", hint="Pick a folder under runs/.")
     if not path.is_dir():
         raise DesignerError(f"The run folder '{run_dir}' does not exist.", hint="Pick a folder under runs/.")
     run = Run(path, read_json(path / "options.json"), read_json(path / "history.json"),
@@ -196,7 +314,7 @@ def compare_runs(run_dirs) -> dict:
             total += by_epoch.get(i, {}).get("epoch_time_s") or 0.0
             elapsed.append(total if i in by_epoch else None)
         out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
-                    "best_val_acc": run.best_val_acc, "time_s": run.summary.get("time_s"),
+                    "best_val_acc": run.best_val_acc, "time_s": run.time_s,
                     **curves, "elapsed_s": elapsed})
     return {"epochs": axis, "runs": out}
 

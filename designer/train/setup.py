@@ -15,6 +15,7 @@ from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
+from designer.model.weights import read_torch_file
 from designer.train.options import TrainOptions
 
 
@@ -60,10 +61,7 @@ def load_checkpoint(path) -> dict:
     """A ``last.pt`` written by this engine (tensors and plain data only: ``weights_only``)."""
     if not Path(path).is_file():
         raise DesignerError(f"The checkpoint '{path}' does not exist.", hint="Pick the run's last.pt.")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable file gets the same advice
-        raise DesignerError(f"The checkpoint '{path}' cannot be read ({exc}).") from exc
+    ckpt = read_torch_file(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
         raise DesignerError(f"'{path}' is not a training checkpoint (last.pt) from NetSurgeon.")
     return ckpt

@@ -105,3 +105,46 @@ def test_declined_recovery_deletes_the_file(qtbot, make_window, dialogs, tmp_pat
     dialogs.answer("ask_recover", False)
     assert not window.files.offer_recovery()
     assert not window.qdoc.doc.recovery_available()
+
+
+def _project_file(path, base, ops=(), **sections):
+    import json
+
+    path.write_text(json.dumps({"format": "netsurgeon-project", "version": 1,
+                                "recipe": {"base": base, "ops": list(ops)}, **sections}))
+    return str(path)
+
+
+def test_a_hostile_project_shows_one_message_and_the_app_stays_usable(qtbot, make_window, dialogs, tmp_path):
+    window = make_window()
+    touch = f"__import__('os').system('touch {tmp_path / 'MARKER'}')"
+    hostile = _project_file(tmp_path / "hostile.nsd.json", {"source": "torchvision", "name": "resnet18"},
+                            [{"op": "replace_classifier", "num_classes": 3, "batchnorm": "no"}],
+                            training={"seed": touch})
+    window.open_project(hostile)
+    wait_idle(qtbot, window)
+    title, text = dialogs.errors[-1]
+    assert title == "Could not open the project" and "'batchnorm' is 'no'" in text and window.qdoc.state is None
+    open_model(qtbot, window, "resnet18", "none")  # still usable
+    window.qdoc.edit([ReplaceClassifier(3)])
+    wait_idle(qtbot, window)
+    assert window.qdoc.state.design.num_classes == 3 and not (tmp_path / "MARKER").exists()
+
+
+def test_a_project_with_a_builder_asks_before_running_its_code(qtbot, make_window, dialogs, tmp_path):
+    window = make_window()
+    marker = tmp_path / "MARKER"
+    helpers = tmp_path / "helpers_in_project.py"
+    helpers.write_text(f"open({str(marker)!r}, 'w').close()\ndef build():\n    pass\n")
+    path = _project_file(tmp_path / "builder.nsd.json", {"source": "builder", "name": "helpers_in_project:build"})
+    asked = dialogs.answer("ask_trust_builder", False)
+    window.open_project(path)
+    wait_idle(qtbot, window)
+    assert asked == [("helpers_in_project:build",)] and dialogs.errors[-1][0] == "Did not open the project"
+    assert not marker.exists() and window.qdoc.state is None
+    trusted = _project_file(tmp_path / "trusted.nsd.json",
+                            {"source": "builder", "name": "torchvision.models:squeezenet1_1", "weights": "none"})
+    dialogs.answer("ask_trust_builder", True)
+    window.open_project(trusted)
+    wait_idle(qtbot, window)
+    assert window.qdoc.recipe.base.name == "torchvision.models:squeezenet1_1"

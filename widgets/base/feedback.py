@@ -31,6 +31,17 @@ def ask_save_changes(parent, what: str) -> str:
     return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
 
+def ask_trust_builder(parent, spec: str) -> bool:
+    """A project names a Python builder: run that code? (No, unless the user says so.)"""
+    box = QMessageBox(QMessageBox.Warning, "This project runs Python code",
+                      f"This project builds its network by running Python code from\n\n    {spec}\n\n"
+                      "Opening it runs that code on this computer with your permissions. Open it only if you "
+                      "trust where the project came from.\n\nRun this code and open the project?",
+                      QMessageBox.Yes | QMessageBox.No, parent)
+    box.setDefaultButton(QMessageBox.No)
+    return box.exec() == QMessageBox.Yes
+
+
 def ask_recover(parent, when: str) -> bool:
     answer = QMessageBox.question(
         parent, "Recover unsaved work?",

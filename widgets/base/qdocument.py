@@ -19,6 +19,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from designer.app.document import Document, project_settings
 from designer.app.project import load_project
 from designer.base.jobs import failure_of
+from designer.model import builders
 from designer.model.recipe import Recipe
 from widgets.base.worker import JobRunner
 
@@ -88,6 +89,7 @@ class QtDocument(QObject):
         self.runner.result.connect(self._on_prepared)
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_runner_finished)
+        self.confirm_builder = None  # (spec) -> bool: asks the user before a project's builder code runs
         self._current: Request | None = None  # the request the runner is computing
         self._pending: Request | None = None  # the latest one asked for meanwhile
         self._busy_timer = QTimer(self, singleShot=True, interval=BUSY_DELAY_MS)
@@ -127,8 +129,22 @@ class QtDocument(QObject):
         except Exception as exc:  # noqa: BLE001 -- shown to the user, never a traceback
             self.failed.emit("Could not open the project", error_text(exc))
             return
+        if not self._builder_allowed(project.recipe):
+            self.failed.emit("Did not open the project", f"It builds its network by running Python code from "
+                             f"'{project.recipe.base.name}', and that code was not trusted. Nothing was run.")
+            return
         self._submit(Request("project", project.recipe, f"Opening {path}…", path=path, project=project,
                              recovered_from=recovered_from))
+
+    def _builder_allowed(self, recipe: Recipe) -> bool:
+        """A design whose base is a Python builder opens only if the user trusts that code."""
+        spec = recipe.base.name
+        if recipe.base.source != "builder" or builders.is_trusted(spec):
+            return True
+        if self.confirm_builder is not None and self.confirm_builder(spec):
+            builders.trust(spec)
+            return True
+        return False
 
     def recover(self) -> None:
         """Open the autosaved recovery file as unsaved work."""

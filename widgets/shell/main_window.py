@@ -10,6 +10,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QTabWidget
 
 from designer.app.document import Document
+from designer.base.errors import DesignerError
+from designer.model import builders
 from designer.model.recipe import Recipe
 from designer.model.zoo import model_info
 from widgets.base import feedback, style
@@ -28,6 +30,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.qdoc = QtDocument(doc or Document(), self)
+        self.qdoc.confirm_builder = self._confirm_builder
         self.files = ProjectFiles(self.qdoc, self, settings)
         self.tabs = QTabWidget(documentMode=True)
         self.start = StartPage()
@@ -129,7 +132,17 @@ class MainWindow(QMainWindow):
     def open_model(self, name: str, weights: str = "default") -> None:
         if not self.files.maybe_save("opening another network"):
             return
-        self.qdoc.open_recipe(Recipe.for_model(name, weights))
+        try:
+            recipe = Recipe.for_model(name, weights)
+        except DesignerError as exc:
+            feedback.show_error(self, "Could not open the model", str(exc))
+            return
+        if recipe.base.source == "builder":
+            builders.trust(name)  # the user typed this builder themselves
+        self.qdoc.open_recipe(recipe)
+
+    def _confirm_builder(self, spec: str) -> bool:
+        return feedback.ask_trust_builder(self, spec)
 
     @Slot(str)
     def open_project(self, path: str = "") -> None:

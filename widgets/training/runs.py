@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -33,9 +31,7 @@ def time_text(seconds) -> str:
 
 
 def steps_per_epoch(run) -> int:
-    options = run.options.get("options") or run.history.get("options") or {}
-    num_train = run.summary.get("num_train") or 0
-    return max(1, math.ceil(num_train / max(1, int(options.get("batch_size") or 32))))
+    return run.steps_per_epoch
 
 
 def overlay_curves(runs) -> list[dict]:
@@ -100,7 +96,7 @@ class RunTable(QTableWidget):
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
         cells = (run.name, MODE_NAMES.get(run.mode, run.mode), run.status, acc_text(run.best_val_acc),
-                 str(len(run.epochs)), time_text(run.summary.get("time_s")))
+                 str(len(run.epochs)), time_text(run.time_s))
         self.setItem(row, 0, check)
         for col, text in enumerate(cells, 1):
             item = QTableWidgetItem(text)

@@ -114,3 +114,15 @@ def test_the_documented_example_loads():
     example = doc.split("```json\n", 1)[1].split("```", 1)[0]
     project = project_mod.project_from_dict(json.loads(example))
     assert project.recipe.base.name == "efficientnet_lite0" and project.classes == ["circle", "square", "triangle"]
+
+
+def test_the_documented_field_tables_are_the_schema(tmp_path):
+    from designer.app.schema_doc import update
+
+    copy = tmp_path / "project-format.md"
+    copy.write_text((REPO / "docs" / "project-format.md").read_text(encoding="utf-8"), encoding="utf-8")
+    assert not update(copy), "regenerate them: python -c \"from designer.app.schema_doc import update; " \
+                             "update('docs/project-format.md')\""
+    text = copy.read_text(encoding="utf-8")
+    assert "| `num_classes` | whole number >= 1, <= 100,000 | required |" in text
+    assert "| `lr` | finite number > 0, <= 10 or null | `null` |" in text

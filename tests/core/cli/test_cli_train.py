@@ -13,6 +13,7 @@ from testkit.data import make_shapes_folder
 from designer.base.errors import DesignerError
 from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
+from designer.model import builders
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
@@ -68,8 +69,11 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     data = make_shapes_folder(root / "data", per_class=10, size=24)
     path = str(root / "p.json")
-    assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path]) == 0
-    assert main(["edit", path, "--input", "3x24x24", "--classes", "3"]) == 0
+    # A builder is code: without --trust-builder nothing is imported and nothing is written.
+    assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path]) == 2 and not Path(path).exists()
+    assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
+    assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
+    builders.trust("testkit.train:tiny_rgb_cnn")  # as the window does once the user says yes
     return root, data, path
 
 

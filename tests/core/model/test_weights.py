@@ -130,3 +130,34 @@ def test_versioned_layers_load_from_safetensors_without_metadata(tmp_path):
     path = tmp_path / "m.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     assert load_into(mnasnet0_5(weights=None), read_state_dict(path)).ok
+
+
+def test_weights_of_the_wrong_kind_or_not_finite_are_refused(tmp_path):
+    from designer.model.weights import load_strict
+
+    good = _small().state_dict()
+    for name, change, words in (("nan", lambda v: torch.full_like(v, float("nan")), "NaN or infinite"),
+                                ("bool", lambda v: v.bool(), "bool values"),
+                                ("int8", lambda v: v.to(torch.int8), "int8 values"),
+                                ("complex", lambda v: v.to(torch.complex64), "complex64 values")):
+        bad = {k: change(v) if v.is_floating_point() else v for k, v in good.items()}
+        torch.save(bad, tmp_path / f"{name}.pt")
+        for load in (lambda p: load_into(_small(), read_state_dict(p)), lambda p: load_strict(_small(), p)):
+            with pytest.raises(DesignerError, match=words):
+                load(tmp_path / f"{name}.pt")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    import zipfile
+
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("archive/data.pkl", "w") as fh:
+        for _ in range(64):
+            fh.write(bytes(1 << 20))
+    with pytest.raises(DesignerError, match="would unpack to"):
+        read_state_dict(bomb)
+
+
+def test_a_folder_is_not_a_weights_file(tmp_path):
+    with pytest.raises(DesignerError, match="is a folder, not a weights file"):
+        read_state_dict(tmp_path)

@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from designer.base.errors import DesignerError
-from designer.model import lite0, zoo
+from designer.model import builders, lite0, zoo
 from designer.model.recipe import BaseModel
 
 CATEGORIES = {"basic", "high-accuracy", "edge"}
@@ -133,7 +133,24 @@ def test_lite0_base_with_its_packaged_weights():
         zoo.build_base(BaseModel("lite0", "efficientnet_lite1"))
 
 
-def test_builder_callable_and_a_file_on_top(tmp_path):
+def test_an_untrusted_builder_is_never_imported(tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    (tmp_path / "helpers_beside_project.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef build(): pass\n")
+    monkeypatch.chdir(tmp_path)  # the project's folder: never on the import path
+    with pytest.raises(builders.UntrustedBuilder, match="--trust-builder"):
+        zoo.build_base(BaseModel("builder", "helpers_beside_project:build", "none"))
+    builders.trust("helpers_beside_project:build")
+    with pytest.raises(DesignerError, match="could not be imported"):  # the current folder is not searched
+        zoo.build_base(BaseModel("builder", "helpers_beside_project:build", "none"))
+    assert not marker.exists()
+
+
+@pytest.fixture
+def trusted(monkeypatch):
+    monkeypatch.setattr(builders, "_TRUST_ALL", [True])
+
+
+def test_builder_callable_and_a_file_on_top(tmp_path, trusted):
     model, report = zoo.build_base(BaseModel("builder", "torchvision.models:resnet18", "none"))
     assert report is None and isinstance(model, torchvision.models.ResNet)
     path = tmp_path / "w.pt"
@@ -145,11 +162,11 @@ def test_builder_callable_and_a_file_on_top(tmp_path):
 @pytest.mark.parametrize("spec, text", [
     ("collections:OrderedDict", "not a PyTorch network"),
     ("no_such_package_xyz:build", "could not be imported"),
-    ("torchvision.models", "not a builder reference"),
+    ("torchvision.models", "should be a gallery name .* or a builder reference"),
     ("torchvision.models:no_such_model", "has no"),
     ("math:pi", "can be called"),
     ("torchvision.models:ResNet", "Calling"),
 ])
-def test_bad_builders_are_explained(spec, text):
+def test_bad_builders_are_explained(spec, text, trusted):
     with pytest.raises(DesignerError, match=text):
         zoo.build_base(BaseModel("builder", spec, "none"))

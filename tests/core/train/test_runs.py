@@ -11,6 +11,7 @@ from testkit.train import final, tiny_design
 
 from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
+from designer.model import builders
 from designer.train.options import TrainOptions
 from designer.train.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
 
@@ -87,7 +88,7 @@ def test_load_run_weights_reproduces_the_model(two_runs, split):
 
 
 def test_bad_mode_and_new_run_dirs(split, tmp_path):
-    with pytest.raises(DesignerError, match="Unknown training mode"):
+    with pytest.raises(DesignerError, match="'mode' is 'magic'; it should be 'full', 'cached-head'"):
         list(train_run(tiny_design(), split, opts(mode="magic"), tmp_path / "r"))
     assert not (tmp_path / "r").exists()
     a = new_run_dir(tmp_path, "full")
@@ -101,6 +102,7 @@ def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path):
     from designer.model.recipe import Recipe
     from designer.train.runs import compare_modes, scratch_recipe
 
+    builders.trust("testkit.train:tiny_rgb_cnn")
     recipe = Recipe.for_model("testkit.train:tiny_rgb_cnn").with_ops(
         SetInput(16, 16, 1, conv_mode="adapt"), ReplaceClassifier(10))
     assert scratch_recipe(recipe).base.weights == "none" and scratch_recipe(recipe).ops == recipe.ops

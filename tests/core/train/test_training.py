@@ -138,7 +138,7 @@ def test_checkpoints_are_throttled_but_the_last_epoch_and_a_stop_always_write_on
             cancel.set()
     assert event.kind == "stopped" and event.epoch == 1
     assert load_checkpoint(tmp_path / "stop" / "last.pt")["epoch"] == 1
-    with pytest.raises(DesignerError, match="negative"):
+    with pytest.raises(DesignerError, match="'checkpoint_interval_s' is -1; it should be greater than or equal to 0"):
         opts(checkpoint_interval_s=-1)
 
 
