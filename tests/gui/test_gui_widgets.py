@@ -209,3 +209,13 @@ def test_context_menu_lists_edits_for_the_selection(qtbot, make_window):
     wait_idle(qtbot, window)
     assert window.qdoc.recipe.ops[-1].layer.type == "Dropout"
     menu.deleteLater()
+
+
+def test_a_typed_setting_that_is_refused_shows_a_message(qtbot, make_window, dialogs):
+    from designer.model.ops import SetLayerParams
+
+    window = make_window()
+    open_model(qtbot, window, "resnet18", "none")
+    before = window.qdoc.recipe
+    assert not window.qdoc.edit_checked(lambda: [SetLayerParams.of("fc", out_features="__import__('os')")])
+    assert window.qdoc.recipe == before and "cannot be applied" in dialogs.errors[-1][0]

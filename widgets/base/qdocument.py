@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from designer.app.document import Document, project_settings
 from designer.app.project import load_project
+from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
 from designer.model import builders
 from designer.model.recipe import Recipe
@@ -160,6 +161,16 @@ class QtDocument(QObject):
             return False
         label = label or (ops[0].describe() if len(ops) == 1 else f"{ops[0].describe()} and {len(ops) - 1} more")
         return self.set_recipe(self.recipe.with_ops(*ops), label)
+
+    def edit_checked(self, make_ops, label: str = "") -> bool:
+        """``edit(make_ops())``, where making the ops checks values the user typed: a refused
+        value is shown as a message (the design stays as it was), never raised into a slot."""
+        try:
+            ops = make_ops()
+        except DesignerError as exc:
+            self.failed.emit("This change cannot be applied", str(exc))
+            return False
+        return self.edit(ops, label)
 
     def set_recipe(self, recipe: Recipe, label: str) -> bool:
         if self.busy:

@@ -175,8 +175,8 @@ class EditActions(QObject):
     def set_lr_factor(self, factor: float, layers: list[str] | None = None) -> None:
         layers = layers or self._need_layers()
         if layers:
-            self._edit([SetLRFactor(p, float(factor)) for p in layers],
-                       self._plural(f"LR ×{factor:g} on", layers))
+            self.qdoc.edit_checked(lambda: [SetLRFactor(p, float(factor)) for p in layers],
+                                   self._plural(f"LR ×{factor:g} on", layers))
 
     @Slot()
     def delete_selected(self) -> None:

@@ -217,7 +217,7 @@ class Properties(QScrollArea):
         layers, factor = self._layers(), self.lr_spin.value()
         if layers:
             label = f"LR ×{factor:g} on " + (layers[0] if len(layers) == 1 else f"{len(layers)} layers")
-            self.qdoc.edit([SetLRFactor(p, factor) for p in layers], label)
+            self.qdoc.edit_checked(lambda: [SetLRFactor(p, factor) for p in layers], label)
 
     @Slot()
     def apply_params(self) -> None:
@@ -233,7 +233,7 @@ class Properties(QScrollArea):
             if value != self.values[name]:
                 changed[name] = value
         if changed:
-            self.qdoc.edit([SetLayerParams.of(self.path, **changed)])
+            self.qdoc.edit_checked(lambda: [SetLayerParams.of(self.path, **changed)])
 
     @Slot()
     def apply_input(self) -> None:
