@@ -130,7 +130,7 @@ def parse_augment(text: str | None):
 def train_options(args, project_training: dict | None):
     """The project's saved training settings, overridden by the flags given."""
     given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
-    if args.augment is not None:
+    if getattr(args, "augment", None) is not None:
         given["augment"] = parse_augment(args.augment).to_dict()
     return TrainOptions.from_dict({**(project_training or {}), **given})
 
