@@ -63,6 +63,7 @@ class ExportDialog(QDialog):
         self.runner = JobRunner(self, "export")
         self.script_runner = JobRunner(self, "script")
         self.results: dict[str, tuple] = {}  # fmt -> (ExportResult | None, message)
+        self._script_stale = False  # the preview is for other weights than those chosen now
         self._build()
         self._connect()
         self._fill_weights()
@@ -136,8 +137,10 @@ class ExportDialog(QDialog):
         self.runner.progress.connect(self._on_progress)
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_finished)
+        self.weights.currentIndexChanged.connect(self.refresh_script)
         self.script_runner.result.connect(self._on_script)
         self.script_runner.failed.connect(self._on_script_failed)
+        self.script_runner.finished.connect(self._on_script_finished)
 
     def _fill_weights(self) -> None:
         try:
@@ -161,14 +164,21 @@ class ExportDialog(QDialog):
 
     # --- the script preview ---------------------------------------------------------------------------
 
-    def refresh_script(self) -> None:
+    @Slot()
+    def refresh_script(self, *_) -> None:
+        """Preview what Export writes for the chosen weights (a run's script uses its own options
+        and split)."""
+        if self.script_runner.running:  # the weights changed while it ran: generate again after
+            self._script_stale = True
+            return
+        self._script_stale = False
         try:
             source = self.context.design_source()
         except DesignerError as exc:
             self.script.setPlainText(f"# {exc}")
             return
         self.script_runner.start(script_job, source, self.context.training_settings() or None,
-                                 self.context.doc.classes or None)
+                                 self.context.doc.classes or None, self.weights.currentData(), self.context.split)
 
     @Slot(object)
     def _on_script(self, text: str) -> None:
@@ -177,6 +187,11 @@ class ExportDialog(QDialog):
     @Slot(object)
     def _on_script_failed(self, failure) -> None:
         self.script.setPlainText(f"# The script cannot be generated:\n# {failure.text}")
+
+    @Slot()
+    def _on_script_finished(self) -> None:
+        if self._script_stale:
+            self.refresh_script()
 
     # --- exporting -------------------------------------------------------------------------------------
 
@@ -203,7 +218,8 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting…")
         self.tabs.setCurrentWidget(self.table)
         self.runner.start(export_job, source, formats, folder, self.weights.currentData(),
-                          self.context.training_settings() or None, self.context.doc.classes or None)
+                          self.context.training_settings() or None, self.context.doc.classes or None,
+                          self.context.split)
         return True
 
     @Slot(object)
