@@ -9,6 +9,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
 from designer.inspect import fold as gm
+from widgets.base.keys import is_redo
 from widgets.graph.items import node_path
 from widgets.graph.scene import GraphScene
 from widgets.graph.view import GraphView, Legend, Minimap
@@ -78,6 +79,7 @@ class GraphCanvas(QWidget):
         layout.addWidget(top)
         layout.addWidget(self.view, 1)
         QShortcut(QKeySequence.Find, self, activated=self._focus_search)
+        self.search.installEventFilter(self)
 
     def _focus_search(self) -> None:
         self.search.setFocus()
@@ -88,6 +90,19 @@ class GraphCanvas(QWidget):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.view and event.type() == QEvent.Resize:
             self._place_overlays()
+        elif obj is self.search and event.type() == QEvent.KeyPress:
+            return self._undo_key_in_search(event)
+        return False
+
+    def _undo_key_in_search(self, event) -> bool:
+        """Undo and Redo typed in the Find box act on the design, like everywhere else in the
+        window: the box holds a throw-away search word, the design the user's work."""
+        if event.matches(QKeySequence.Undo):
+            self.qdoc.undo_stack.undo()
+            return True
+        if is_redo(event):
+            self.qdoc.undo_stack.redo()
+            return True
         return False
 
     def _place_overlays(self) -> None:
