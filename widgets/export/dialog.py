@@ -144,14 +144,16 @@ class ExportDialog(QDialog):
 
     def _fill_weights(self) -> None:
         try:
-            runs = [r for r in self.context.runs() if r.best_weights.is_file()]
+            runs = [r for r in self.context.runs() if r.has_weights]  # not runs stopped before an epoch
         except DesignerError:
             runs = []
+        self.weights.blockSignals(True)  # one preview is generated when the dialog opens
         for run in reversed(runs):
             label = f"Best weights of {run.name} ({MODE_NAMES.get(run.mode, run.mode)}, " \
                     f"{acc_text(run.best_val_acc)})"
             self.weights.addItem(label, str(run.best_weights))
         self.weights.addItem("The network as it is now (not trained here)", None)
+        self.weights.blockSignals(False)
 
     def _default_folder(self) -> Path:
         return self.context.runs_dir().parent / "export"
@@ -190,7 +192,7 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _on_script_finished(self) -> None:
-        if self._script_stale:
+        if self._script_stale and self.isVisible():
             self.refresh_script()
 
     # --- exporting -------------------------------------------------------------------------------------
@@ -262,11 +264,13 @@ class ExportDialog(QDialog):
     # --- closing ---------------------------------------------------------------------------------------
 
     def done(self, result: int) -> None:
+        self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().done(result)
 
     def closeEvent(self, event) -> None:
+        self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().closeEvent(event)

@@ -109,7 +109,7 @@ class ResultsPanel(QWidget):
         self._stale = False
         current = self.selected_run()
         try:
-            runs = [r for r in self.context.runs() if r.best_weights.is_file()]
+            runs = [r for r in self.context.runs() if r.has_weights]  # not runs stopped before an epoch
         except DesignerError:
             runs = []
         self.run_combo.blockSignals(True)
