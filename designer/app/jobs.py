@@ -156,14 +156,19 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split,
     if run_split is None:
         raise DesignerError("This run has no data split saved.", hint="Load the data on the Data tab.")
     samples = run_split.subset(subset) or run_split.subset("all")
+    control.report(Progress(0, len(samples), "Loading the run's weights"))
     design = design_for(source, weights=run.best_weights)
-    ev = evaluate(design, samples, run_split.classes, cancel=control)
+    report = throttled(control.report)
+    ev = evaluate(design, samples, run_split.classes, cancel=control,
+                  progress=lambda done, total: report(Progress(done, total, f"Scored {done:,} of {total:,} images")))
     if ev is None:
         return None
     thumbs = {}
-    for m in ev.misclassified[:max_thumbs]:
+    shown = ev.misclassified[:max_thumbs]
+    for k, m in enumerate(shown):
         if control.cancelled:
             break
+        report(Progress(k + 1, len(shown), "Drawing the misclassified images"))
         thumbs[m.path] = thumbnail(m.path)
     return EvaluationResult(run.name, subset if run_split.subset(subset) else "all", ev, thumbs)
 
