@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
             edit_menu.addSeparator() if item is None else edit_menu.addAction(item)
         view_menu = self.menuBar().addMenu("&View")
         canvas = self.design.canvas
-        view_menu.addAction(self._action("Fit graph", canvas.view.fit, QKeySequence("Ctrl+0")))
+        view_menu.addAction(self._action("Fit graph", canvas.fit, QKeySequence("Ctrl+0")))
         view_menu.addAction(self._action("Zoom in", self._zoom_in, QKeySequence.ZoomIn))
         view_menu.addAction(self._action("Zoom out", self._zoom_out, QKeySequence.ZoomOut))
         view_menu.addSeparator()
