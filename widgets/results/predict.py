@@ -66,7 +66,8 @@ class PredictBox(QWidget):
 
     @Slot()
     def _on_pick(self) -> None:
-        paths = training_dialogs.choose_images(self)
+        data = self.context.data_settings().get("root") or ""
+        paths = training_dialogs.choose_images(self, feedback.folder_for(self.context.doc, data))
         if paths:
             self.predict(paths)
 

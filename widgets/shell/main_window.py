@@ -30,7 +30,7 @@ class MainWindow(QMainWindow):
         self.qdoc = QtDocument(doc or Document(), self)
         self.files = ProjectFiles(self.qdoc, self, settings)
         self.tabs = QTabWidget(documentMode=True)
-        self.start = StartPage()
+        self.start = StartPage(start_folder=lambda: feedback.folder_for(self.qdoc.doc))
         self.design = DesignWorkspace(self.qdoc)
         self.tabs.addTab(self.start, "Start")
         self.tabs.addTab(self.design, "Design")
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         if answer == "random":
             self.qdoc.open_recipe(Recipe.for_model(recipe.base.name, "none"))
         elif answer == "file":
-            path = feedback.weights_path(self)
+            path = feedback.weights_path(self, feedback.folder_for(self.qdoc.doc))
             if path:
                 self.qdoc.open_recipe(Recipe.for_model(recipe.base.name, path))
 

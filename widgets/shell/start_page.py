@@ -109,9 +109,10 @@ class StartPage(QWidget):
     open_model = Signal(str, str)  # gallery name or builder spec, weights ("default" | "none" | path)
     open_project = Signal(str)  # path ("" = ask)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, start_folder=None):
         super().__init__(parent)
         self.setObjectName("startPage")
+        self.start_folder = start_folder or (lambda: "")  # where the weights-file dialog starts
         self.model = GalleryModel(gallery(), self)
         self.proxy = GalleryFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -257,7 +258,7 @@ class StartPage(QWidget):
             feedback.show_error(self.window(), "Choose the architecture",
                                 "Select the network the weights file belongs to in the gallery, then try again.")
             return
-        path = feedback.weights_path(self.window())
+        path = feedback.weights_path(self.window(), self.start_folder())
         if path:
             self.open_model.emit(name, path)
 
