@@ -68,6 +68,7 @@ class ExportDialog(QDialog):
         self._connect()
         self._fill_weights()
         self.folder.setText(str(self._default_folder()))
+        self._restore_choices()
         self.refresh_script()
 
     # --- building ----------------------------------------------------------------------------------
@@ -157,6 +158,30 @@ class ExportDialog(QDialog):
 
     def _default_folder(self) -> Path:
         return self.context.runs_dir().parent / "export"
+
+    # --- the choices, kept for the next time the dialog opens --------------------------------------
+
+    def _weights_options(self) -> list:
+        return [self.weights.itemData(i) for i in range(self.weights.count())]
+
+    def _restore_choices(self) -> None:
+        """The formats, folder and weights chosen last time (the weights only while no run was
+        added since: a new run is what one exports next)."""
+        choices = self.context.export_choices()
+        if not choices:
+            return
+        for fmt, check in self.checks.items():
+            check.setChecked(fmt in choices["formats"])
+        self.folder.setText(choices["folder"])
+        if choices["weights_options"] == self._weights_options():
+            self.weights.blockSignals(True)
+            self.weights.setCurrentIndex(self._weights_options().index(choices["weights"]))
+            self.weights.blockSignals(False)
+
+    def _remember_choices(self) -> None:
+        self.context.remember_export_choices(formats=self.selected_formats(), folder=self.folder.text(),
+                                             weights=self.weights.currentData(),
+                                             weights_options=self._weights_options())
 
     @Slot()
     def _on_browse(self) -> None:
@@ -264,12 +289,14 @@ class ExportDialog(QDialog):
     # --- closing ---------------------------------------------------------------------------------------
 
     def done(self, result: int) -> None:
+        self._remember_choices()
         self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().done(result)
 
     def closeEvent(self, event) -> None:
+        self._remember_choices()
         self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
