@@ -103,7 +103,7 @@ class PredictBox(QWidget):
                 self.gallery.add(None, f"{name}\n{prediction.error[:40]}", f"{prediction.path}\n{prediction.error}")
                 continue
             lines = [f"{c}: {100 * p:.0f} %" for c, p in prediction.top]
-            self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines))
+            self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines), prediction.path)
         run = self.run_path()
         weights = f"the best weights of {Path(run).name}" if run else "the network's current weights"
         extra = f"; {errors} could not be read" if errors else ""
