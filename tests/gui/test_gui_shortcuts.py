@@ -41,6 +41,7 @@ def test_no_key_is_bound_twice(qtbot, make_window):
     assert keys["Ctrl+Y"] == ["Redo"] and keys["Ctrl+Shift+Z"] == ["Redo"] and keys["Ctrl+Z"] == ["Undo"]
     # spelled out, not QKeySequence.Redo, whose keys depend on the platform
     assert [k.toString() for k in window.design.actions.redo.shortcuts()] == ["Ctrl+Y", "Ctrl+Shift+Z"]
+    assert keys["F1"] == ["User guide"]
     assert len(keys) >= 15  # file, edit, view and help keys are all there
 
 

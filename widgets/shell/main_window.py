@@ -15,6 +15,7 @@ from designer.model.zoo import model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
 from widgets.design.workspace import DesignWorkspace
+from widgets.shell.help import ABOUT, UserGuide
 from widgets.shell.project_files import ProjectFiles
 from widgets.shell.start_page import StartPage
 
@@ -36,6 +37,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.design, "Design")
         self.setCentralWidget(self.tabs)
         self._export_handler = None
+        self.guide: UserGuide | None = None
         self._status_bar()
         self._menus()
         self._connect()
@@ -102,6 +104,10 @@ class MainWindow(QMainWindow):
         for action in self.design.view_actions():
             view_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = self._action("User guide", self.show_guide, QKeySequence("F1"),
+                                         "Open, edit, data, train, results and export, step by step")
+        help_menu.addAction(self.guide_action)
+        help_menu.addSeparator()
         help_menu.addAction(self._action("About NetSurgeon", self._about))
 
     def _connect(self) -> None:
@@ -207,8 +213,17 @@ class MainWindow(QMainWindow):
             feedback.show_info(self, "Export", "Export is not available in this build yet.")
 
     @Slot()
+    def show_guide(self) -> UserGuide:
+        """Open the user guide beside the window (one at a time; it stays until closed)."""
+        if self.guide is None:
+            self.guide = UserGuide(self)
+        self.guide.show()
+        self.guide.raise_()
+        return self.guide
+
+    @Slot()
     def _about(self) -> None:
-        feedback.show_info(self, "About NetSurgeon", "NetSurgeon — transfer learning for PyTorch without code.")
+        feedback.show_info(self, "About NetSurgeon", ABOUT)
 
     # --- closing -------------------------------------------------------------------------------------------------
 
