@@ -299,7 +299,7 @@ def read_split(path: str, root: str | None):
         data = json.load(fh)
     base = Path(root or data.get("root") or ".")
     classes = [str(c) for c in data["classes"]]
-    skipped = [(str(p), str(why)) for p, why in data.get("skipped", [])]
+    skipped = [(str(base / p), str(why)) for p, why in data.get("skipped", [])]
 
     def samples(key: str) -> list:
         out = []
@@ -347,16 +347,18 @@ def collate_loaded(items: list):
     return torch.utils.data.default_collate(loaded) if loaded else None
 
 
-def load_datasets(args) -> tuple[Dataset, Dataset, list]:
+def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
     """The training and validation images: the app's own split when there is one (--split),
     else DATA scanned and split here the way the app does. Unreadable files are skipped."""
     use_split = args.split and args.split.lower() != "none"
     if use_split:
         classes, train, val, skipped = read_split(args.split, args.data)
+        how = f"the app's split ({args.split})"
     else:
         classes, train, val, skipped = scan_data(args.data, args.val_fraction, args.split_seed)
+        how = f"split here: {args.val_fraction:g} of each class held out, seed {args.split_seed}"
     check_classes(classes)
-    return ImageFiles(train, train=True), ImageFiles(val, train=False), skipped
+    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
 
 
 def check_classes(found: list[str]) -> None:
@@ -441,7 +443,7 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
 
 
 def make_loaders(args, rank: int, world_size: int):
-    train_set, val_set, skipped = load_datasets(args)
+    train_set, val_set, notes = load_datasets(args)
     # Each process gets its own shard; one process (world_size 1) gets everything.
     sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
     val_shard = Subset(val_set, range(rank, len(val_set), world_size))
@@ -452,7 +454,7 @@ def make_loaders(args, rank: int, world_size: int):
                               collate_fn=collate_loaded)
     val_loader = DataLoader(val_shard, batch_size, num_workers=args.workers,
                             collate_fn=collate_loaded)
-    return train_loader, val_loader, train_set, len(val_set), skipped
+    return train_loader, val_loader, train_set, len(val_set), notes
 
 
 def class_counts(dataset: ImageFiles) -> list[int]:
@@ -490,7 +492,7 @@ def train(args) -> None:
     device, rank, world_size = setup_distributed()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    train_loader, val_loader, train_set, num_val, skipped = make_loaders(args, rank, world_size)
+    train_loader, val_loader, train_set, num_val, (how, skipped) = make_loaders(args, rank, world_size)
     model = load_model(args.weights).to(device)
     optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
                                args.lr, args.weight_decay)
@@ -504,6 +506,7 @@ def train(args) -> None:
     best_acc = -1.0
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        print(f"Images: {how}")
         print(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
               f"{num_val} validation images")
         report_skipped(skipped)
