@@ -56,8 +56,8 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton("Start training", objectName="primary")
         self.start_button.setToolTip("Train a new run with these options on the data from the Data tab.")
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current batch. The best weights so far are kept and the "
-                                    "run can be resumed.")
+        self.stop_button.setToolTip("Stop after the current batch. The best weights of the finished epochs are "
+                                    "kept (none before the first epoch ends) and the run can be resumed.")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the run selected in the history below from where it "
                                       "stopped, up to the number of epochs set above.")
