@@ -102,7 +102,7 @@ class PredictBox(QWidget):
                 errors += 1
                 self.gallery.add(None, f"{name}\n{prediction.error[:40]}", f"{prediction.path}\n{prediction.error}")
                 continue
-            lines = [f"{c}: {100 * p:.0f} %" for c, p in prediction.top]
+            lines = [f"{c}: {100 * p:.0f}\u00a0%" for c, p in prediction.top]
             self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines), prediction.path)
         run = self.run_path()
         weights = f"the best weights of {Path(run).name}" if run else "the network's current weights"

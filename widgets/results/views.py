@@ -179,6 +179,6 @@ class Gallery(QListWidget):
         for m in ev.misclassified:
             if m.path not in thumbs:
                 break
-            caption = f"true: {m.true}\npredicted: {m.predicted} ({100 * m.confidence:.0f} %)"
+            caption = f"true: {m.true}\npredicted: {m.predicted} ({100 * m.confidence:.0f}\u00a0%)"
             self.add(thumbs[m.path], caption, f"{m.path}\nThe network was {100 * m.confidence:.0f} % sure it "
                                               f"is '{m.predicted}', but it is '{m.true}'.", m.path)
