@@ -415,7 +415,8 @@ def train(args) -> None:
     device, rank, world_size = setup_distributed()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    train_loader, val_loader, train_set, num_val, (how, skipped) = make_loaders(args, rank, world_size)
+    loaders = make_loaders(args, rank, world_size)
+    train_loader, val_loader, train_set, num_val, (how, skipped) = loaders
     model = load_model(args.weights).to(device)
     optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
                                args.lr, args.weight_decay)
