@@ -262,7 +262,11 @@ class Document:
     # --- dirty tracking ----------------------------------------------------------------------
 
     def _snapshot(self, recipe) -> tuple:
-        return (recipe, json.dumps(self.settings, sort_keys=True, default=str))
+        """What "unsaved changes" compares. A new training run is a record, not an edit: it lives in
+        the project's runs/ folder (found there on reopening) and is written to the project file
+        with the next save, so it alone does not mark the design changed."""
+        edits = {k: v for k, v in self.settings.items() if k != "runs"}
+        return (recipe, json.dumps(edits, sort_keys=True, default=str))
 
     def _update_dirty(self) -> None:
         dirty = self.state is not None and self._snapshot(self.recipe) != self._saved

@@ -19,14 +19,17 @@ from typing import Any
 import numpy as np
 
 from designer.base.errors import DesignerError
+from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
 from designer.codegen.script import generate_script
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.images import load_image
+from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform, preview_grid
 from designer.export.formats import export_all
+from designer.export.splitfile import SPLIT_NAME
 from designer.model.build import build
-from designer.model.trained import design_with_weights, load_weights_into, structure_of
+from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
 from designer.train.runs import load_run, train_run
 
@@ -153,14 +156,19 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split,
     if run_split is None:
         raise DesignerError("This run has no data split saved.", hint="Load the data on the Data tab.")
     samples = run_split.subset(subset) or run_split.subset("all")
+    control.report(Progress(0, len(samples), "Loading the run's weights"))
     design = design_for(source, weights=run.best_weights)
-    ev = evaluate(design, samples, run_split.classes, cancel=control)
+    report = throttled(control.report)
+    ev = evaluate(design, samples, run_split.classes, cancel=control,
+                  progress=lambda done, total: report(Progress(done, total, f"Scored {done:,} of {total:,} images")))
     if ev is None:
         return None
     thumbs = {}
-    for m in ev.misclassified[:max_thumbs]:
+    shown = ev.misclassified[:max_thumbs]
+    for k, m in enumerate(shown):
         if control.cancelled:
             break
+        report(Progress(k + 1, len(shown), "Drawing the misclassified images"))
         thumbs[m.path] = thumbnail(m.path)
     return EvaluationResult(run.name, subset if run_split.subset(subset) else "all", ev, thumbs)
 
@@ -181,20 +189,46 @@ def predict_job(control: JobControl, source: DesignSource, run_dir: str | None, 
 
 
 def export_job(control: JobControl, source: DesignSource, formats: list[str], folder: str,
-               weights: str | None, training: dict | None, classes: list[str] | None):
+               weights: str | None, training: dict | None, classes: list[str] | None, split=None):
     """Export each format in turn (``export.formats.export_all``); yields ``Progress`` and one
-    ``ExportOutcome`` per format."""
+    ``ExportOutcome`` per format. A run's weights go out with that run's options, metrics and
+    split (``run_export_info``); ``split`` (the loaded data) serves otherwise."""
     if not folder:
         raise DesignerError("Choose a folder to export to.")
     design = design_for(source, weights=weights)
+    training, metrics, run_split = run_export_info(weights, training)
     try:
         yield from export_all(design, formats, Path(folder).expanduser(), classes=classes or None,
-                              training=training, report=control.report, cancel=control)
+                              training=training, metrics=metrics, split=run_split or split,
+                              report=control.report, cancel=control)
     except JobCancelled:
         return None
 
 
-def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None) -> str:
-    """The standalone training script's text, for the preview."""
+def run_export_info(weights: str | Path | None, training: dict | None):
+    """(training options, final metrics, DatasetSplit) for an export of ``weights``: a run's own
+    options, metrics and split when they are a run's weights; else ``training``, None, None."""
+    if not weights:
+        return training, None, None
+    path = weights_file(weights)
+    data = read_json(path.with_name("history.json"))
+    split_data = read_json(path.with_name("split.json"))
+    split = DatasetSplit.from_dict(split_data) if split_data else None
+    if not data:
+        return training, None, split
+    epochs = data.get("epochs") or [{}]
+    metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
+               "final_epoch": epochs[-1], "status": data.get("status")}
+    return data.get("options") or training, metrics, split
+
+
+def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None,
+               weights: str | None = None, split=None) -> str:
+    """The standalone training script's text, for the preview: the script ``export_job`` writes
+    for the same arguments."""
     target = source.recipe if source.recipe is not None else design_for(source)
-    return generate_script(target, training=training, classes=classes or None)
+    training, _, run_split = run_export_info(weights, training)
+    split = run_split or split
+    how = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
+                                    "split_seed": int(split.seed)}
+    return generate_script(target, training=training, classes=classes or None, **how)

@@ -3,7 +3,9 @@
 Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
 ``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py``, plus
 ``model.card.json``), verifies each one and prints its parity (max abs
-difference of the outputs). Any failed format makes the exit code 2, after the
+difference of the outputs). Exporting a run's weights (``--weights RUN``) writes
+that run's split beside the script (``split.json``), so the script trains on the
+same images. Any failed format makes the exit code 2, after the
 other formats have been written.
 """
 
@@ -12,12 +14,12 @@ from __future__ import annotations
 import json
 import sys
 
+from designer.app.jobs import run_export_info
 from designer.app.project import load_project
-from designer.base.fileio import read_json
 from designer.cli.flags import file_stem, number
 from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
 from designer.model.build import build
-from designer.model.trained import design_with_weights, weights_file
+from designer.model.trained import design_with_weights
 
 ALL = "all"
 
@@ -47,10 +49,11 @@ def cmd_export(args) -> int:
     # Weights are loaded once: a bad file fails here, not once per format.
     design = design_with_weights(project.recipe, args.weights) if args.weights else build(project.recipe)
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
-    training, metrics = run_info(args.weights, project)
+    saved = dict(project.training) if getattr(project, "training", None) else None
+    training, metrics, split = run_export_info(args.weights, saved)
     failed = 0
     for outcome in export_all(design, formats, args.output, stem=args.name, classes=project.classes or None,
-                              training=training, metrics=metrics, check=not args.no_check,
+                              training=training, metrics=metrics, split=split, check=not args.no_check,
                               tolerance=args.tolerance):
         if outcome.ok:
             _report(args, outcome.result, outcome.seconds)
@@ -58,21 +61,6 @@ def cmd_export(args) -> int:
             failed += 1
             _report_failure(args, outcome.format, outcome.error)
     return 2 if failed else 0
-
-
-def run_info(weights: str | None, project) -> tuple[dict | None, dict | None]:
-    """Training settings and final metrics: from the run's history.json when exporting a
-    run's weights, else the project's training settings and no metrics."""
-    training = dict(project.training) if getattr(project, "training", None) else None
-    if not weights:
-        return training, None
-    data = read_json(weights_file(weights).with_name("history.json"))
-    if not data:
-        return training, None
-    epochs = data.get("epochs") or [{}]
-    metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
-               "final_epoch": epochs[-1], "status": data.get("status")}
-    return data.get("options") or training, metrics
 
 
 def _report(args, result, seconds: float) -> None:

@@ -122,39 +122,164 @@ def make_transform(train: bool) -> v2.Compose:
     return v2.Compose(steps)
 
 
-def stratified_split(targets: list[int], val_fraction: float, seed: int):
-    """Seeded per-class split into (train, val) indices, the same as NetSurgeon's:
+def unusable(path: Path) -> str | None:
+    """Why ``path`` is not a usable image, or None: the same cheap check as the app's scan."""
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return "not an image file (unknown extension)"
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        with Image.open(path) as img:
+            img.verify()
+    except Exception as exc:  # noqa: BLE001 -- PIL raises many types for a bad file: skip it
+        return f"cannot be read as an image ({type(exc).__name__}: {exc})"
+    return None
+
+
+def list_images(folder: Path, skipped: list) -> list[str]:
+    """Usable images under ``folder`` (hidden files left out); bad ones go to ``skipped``."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.lower() in IGNORED_NAMES:
+                continue
+            path = Path(dirpath) / name
+            reason = unusable(path)
+            if reason:
+                skipped.append((str(path), reason))
+            else:
+                found.append(str(path))
+    return sorted(found)
+
+
+def class_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def stratified_split(per_class: dict[str, list[str]], val_fraction: float, seed: int):
+    """Seeded per-class split into (train, val) samples, the same as NetSurgeon's:
     each class keeps at least one training image."""
     rng = random.Random(seed)
     train, val = [], []
-    for label in sorted(set(targets)):
-        indices = [i for i, t in enumerate(targets) if t == label]
-        rng.shuffle(indices)
+    for label, paths in enumerate(per_class.values()):
+        paths = sorted(paths)
+        rng.shuffle(paths)
         n_val = 0
         if val_fraction > 0:
-            n_val = min(max(1, round(len(indices) * val_fraction)), len(indices) - 1)
-        val += indices[:n_val]
-        train += indices[n_val:]
+            n_val = min(max(1, round(len(paths) * val_fraction)), max(0, len(paths) - 1))
+        val += [(p, label) for p in paths[:n_val]]
+        train += [(p, label) for p in paths[n_val:]]
     return train, val
 
 
-def image_folder(root: Path, train: bool) -> datasets.ImageFolder:
-    return datasets.ImageFolder(root, make_transform(train), loader=load_image)
+def split_folders(root: Path) -> dict[str, Path]:
+    """ROOT's train/ and val/ (or test/) folders, if ROOT is laid out that way."""
+    names = {p.name.lower(): p for p in class_folders(root)}
+    found = {}
+    for which, aliases in SPLIT_DIRS.items():
+        match = next((names[a] for a in aliases if a in names), None)
+        if match is not None:
+            found[which] = match
+    return found if "train" in found and ("val" in found or "test" in found) else {}
 
 
-def load_datasets(root: str, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """ROOT/train + ROOT/val if both exist, else ROOT (one sub-folder per class) split per class."""
-    root_path = Path(root)
-    if (root_path / "train").is_dir() and (root_path / "val").is_dir():
-        train_set = image_folder(root_path / "train", train=True)
-        val_set = image_folder(root_path / "val", train=False)
-        check_classes(train_set.classes)
-        return train_set, val_set
-    train_all = image_folder(root_path, train=True)
-    val_all = image_folder(root_path, train=False)
-    check_classes(train_all.classes)
-    train_idx, val_idx = stratified_split(train_all.targets, val_fraction, seed)
-    return Subset(train_all, train_idx), Subset(val_all, val_idx)
+def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[str, list[str]]:
+    """Usable images per class sub-folder of ``folder``; classes with none are left out."""
+    names = classes or [p.name for p in class_folders(folder)]
+    per_class = {name: list_images(folder / name, skipped) if (folder / name).is_dir() else []
+                 for name in names}
+    if classes:
+        return per_class
+    return {name: paths for name, paths in per_class.items() if paths}
+
+
+def scan_data(root: str, val_fraction: float, seed: int):
+    """(classes, train, val, skipped) from ROOT, checked and split exactly as the app does:
+    one sub-folder per class split per class, or train/ and val/ used as they are."""
+    root_path, skipped = Path(root), []
+    splits = split_folders(root_path)
+    if not splits:
+        per_class = scan(root_path, skipped)
+        return list(per_class), *stratified_split(per_class, val_fraction, seed), skipped
+    per_class = scan(splits["train"], skipped)
+    classes = list(per_class)
+    if "val" not in splits:  # only test/ beside train/: validation comes out of train/
+        return classes, *stratified_split(per_class, val_fraction, seed), skipped
+    train, _ = stratified_split(per_class, 0.0, seed)
+    val_class = scan(splits["val"], skipped, classes)
+    val = [(p, label) for label, name in enumerate(classes) for p in val_class[name]]
+    return classes, train, val, skipped
+
+
+def read_split(path: str, root: str | None):
+    """(classes, train, val, skipped) from a split file the app wrote: the very images it
+    trained and validated on. Paths in it are relative to the data folder (--data, else the
+    folder the app used); files that are gone are skipped."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    base = Path(root or data.get("root") or ".")
+    classes = [str(c) for c in data["classes"]]
+    skipped = [(str(base / p), str(why)) for p, why in data.get("skipped", [])]
+
+    def samples(key: str) -> list:
+        out = []
+        for item, label in data.get(key, []):
+            file = base / item
+            if not isinstance(label, int) or not 0 <= label < len(classes):
+                raise SystemExit(f"{path}: label {label!r} of {item} is not a class index.")
+            if file.is_file():
+                out.append((str(file), label))
+            else:
+                skipped.append((str(file), "listed in the split but not found"))
+        return out
+
+    train, val = samples("train"), samples("val")
+    if not train:
+        raise SystemExit(f"None of the training images listed in {path} is under {base}. "
+                         "Point --data at the folder the app used, or pass --split none.")
+    return classes, train, val, skipped
+
+
+class ImageFiles(Dataset):
+    """(path, label) samples -> (image tensor, label); None for a file that fails to load, so
+    one damaged image never ends the run (``collate_loaded`` drops it)."""
+
+    def __init__(self, samples: list, train: bool):
+        self.samples = list(samples)
+        self.targets = [label for _, label in self.samples]
+        self.transform = make_transform(train)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        try:
+            return self.transform(load_image(path)), label
+        except Exception as exc:  # noqa: BLE001 -- damaged after the scan: skip it, say so
+            print(f"skipped {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return None
+
+
+def collate_loaded(items: list):
+    """A batch of the images that loaded (None when none did)."""
+    loaded = [item for item in items if item is not None]
+    return torch.utils.data.default_collate(loaded) if loaded else None
+
+
+def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
+    """The training and validation images: the app's own split when there is one (--split),
+    else DATA scanned and split here the way the app does. Unreadable files are skipped."""
+    use_split = args.split and args.split.lower() != "none"
+    if use_split:
+        classes, train, val, skipped = read_split(args.split, args.data)
+        how = f"the app's split ({args.split})"
+    else:
+        classes, train, val, skipped = scan_data(args.data, args.val_fraction, args.split_seed)
+        how = f"split here: {args.val_fraction:g} of each class held out, seed {args.split_seed}"
+    check_classes(classes)
+    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
 
 
 def check_classes(found: list[str]) -> None:
@@ -219,7 +344,10 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
     over every process."""
     loss_sum, correct, seen = 0.0, 0, 0
     with torch.set_grad_enabled(optimizer is not None):
-        for images, labels in loader:
+        for batch in loader:
+            if batch is None:  # every image of this batch failed to load
+                continue
+            images, labels = batch
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -238,22 +366,22 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
 
 
 def make_loaders(args, rank: int, world_size: int):
-    train_set, val_set = load_datasets(args.data, args.val_fraction, args.seed)
+    train_set, val_set, notes = load_datasets(args)
     # Each process gets its own shard; one process (world_size 1) gets everything.
     sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
     val_shard = Subset(val_set, range(rank, len(val_set), world_size))
     batch_size = args.batch_size
     drop_last = len(sampler) > batch_size and len(sampler) % batch_size == 1  # BatchNorm needs 2+
     train_loader = DataLoader(train_set, batch_size, sampler=sampler, num_workers=args.workers,
-                              drop_last=drop_last, pin_memory=torch.cuda.is_available())
-    val_loader = DataLoader(val_shard, batch_size, num_workers=args.workers)
-    return train_loader, val_loader, train_set, len(val_set)
+                              drop_last=drop_last, pin_memory=torch.cuda.is_available(),
+                              collate_fn=collate_loaded)
+    val_loader = DataLoader(val_shard, batch_size, num_workers=args.workers,
+                            collate_fn=collate_loaded)
+    return train_loader, val_loader, train_set, len(val_set), notes
 
 
-def class_counts(dataset: Dataset) -> list[int]:
-    targets = dataset.targets if isinstance(dataset, datasets.ImageFolder) else [
-        dataset.dataset.targets[i] for i in dataset.indices]
-    return [targets.count(c) for c in range(NUM_CLASSES)]
+def class_counts(dataset: ImageFiles) -> list[int]:
+    return [dataset.targets.count(c) for c in range(NUM_CLASSES)]
 
 
 def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
@@ -263,6 +391,17 @@ def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
     inverse = [1.0 / c if c else 0.0 for c in class_counts(train_set)]
     mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
     return nn.CrossEntropyLoss(weight=torch.tensor([w / mean for w in inverse], device=device))
+
+
+def report_skipped(skipped: list, shown: int = 10) -> None:
+    """Say which files were left out and why (the app lists the same ones)."""
+    if not skipped:
+        return
+    print(f"Skipped {len(skipped)} file(s) that are not usable images:")
+    for path, reason in skipped[:shown]:
+        print(f"  {path}: {reason}")
+    if len(skipped) > shown:
+        print(f"  ... and {len(skipped) - shown} more")
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
@@ -276,7 +415,8 @@ def train(args) -> None:
     device, rank, world_size = setup_distributed()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    train_loader, val_loader, train_set, num_val = make_loaders(args, rank, world_size)
+    loaders = make_loaders(args, rank, world_size)
+    train_loader, val_loader, train_set, num_val, (how, skipped) = loaders
     model = load_model(args.weights).to(device)
     optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
                                args.lr, args.weight_decay)
@@ -290,8 +430,10 @@ def train(args) -> None:
     best_acc = -1.0
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        print(f"Images: {how}")
         print(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
               f"{num_val} validation images")
+        report_skipped(skipped)
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
@@ -320,6 +462,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", help="image folder: one sub-folder per class, or train/ and val/")
+    parser.add_argument("--split", help="the app's split file: the images it trained and "
+                        "validated on (default: the one exported beside this script, if any); "
+                        "'none' splits DATA here with --val-fraction and --split-seed")
     parser.add_argument("--weights", help="start from these weights (.pt or .safetensors)")
     parser.add_argument("--out", default="runs", help="folder for best.pt and last.pt")
     parser.add_argument("--epochs", type=int, default=$epochs)
@@ -332,6 +477,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=$seed)
     parser.add_argument("--val-fraction", type=float, default=$val_fraction,
                         help="share of each class held out when DATA has no val/ folder")
+    parser.add_argument("--split-seed", type=int, default=$split_seed,
+                        help="which images are held out (the app's split seed)")
     parser.add_argument("--workers", type=int, default=$workers, help="data loading processes")
     parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=$class_weights,
                         help="weigh classes by inverse frequency")
@@ -341,7 +488,13 @@ def parse_args() -> argparse.Namespace:
                         help="print state-dict keys, logits of a fixed input and LR factors "
                         "as JSON, then exit")
     args = parser.parse_args()
-    if not args.check and not args.data:
+    beside = Path(__file__).with_name(SPLIT_FILE) if SPLIT_FILE else None
+    if args.split is None and beside is not None and beside.is_file():
+        args.split = str(beside)
+    if args.split and args.split.lower() != "none" and not Path(args.split).is_file():
+        parser.error(f"the split file {args.split} does not exist "
+                     "(pass --split none to split DATA here)")
+    if not args.check and not args.data and not (args.split and args.split.lower() != "none"):
         parser.error("--data is required to train")
     return args
 

@@ -82,6 +82,7 @@ def export(
     classes: list[str] | None = None,
     training: dict | None = None,
     metrics: dict | None = None,
+    split: Any = None,
     check: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
     report: Callable[[Progress], None] | None = None,
@@ -91,7 +92,8 @@ def export(
 
     ``weights``: a trained state dict (or its file) loaded into a copy of the
     model first. ``classes``, ``training`` and ``metrics`` go into the model
-    card and, for the script, into its defaults.
+    card and, for the script, into its defaults. ``split``: the ``DatasetSplit`` the app trained
+    on, written beside the script (``split.json``) so that the script uses the same images.
     """
     _check_format(fmt)
     out_path = Path(out_path)
@@ -101,7 +103,8 @@ def export(
     job.step(0.0, f"Exporting {FORMATS[fmt]}")
     _check_runs(job)
     if fmt == "script":
-        diff, note = export_script(design, job, out_path, training=training, classes=classes, check=check)
+        diff, note = export_script(design, job, out_path, training=training, classes=classes, split=split,
+                                   check=check)
         card = None
     else:
         diff, note = _EXPORTERS[fmt](job, out_path, check)

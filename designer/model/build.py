@@ -53,6 +53,7 @@ from designer.model.zoo import build_base, defaults_for
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
 MEMO_MAX_PARAMS = 200_000_000
+CACHE_MAX_PARAMS = 60_000_000  # bases kept besides the newest one (vgg16 alone has 138 M)
 
 
 @dataclass
@@ -127,7 +128,7 @@ class BaseCache:
         self.loader = loader or build_base
         self.defaults = defaults or defaults_for
         self.keep_built = keep_built
-        self._bases: dict[BaseModel, tuple[_Work, object]] = {}
+        self._bases: OrderedDict[BaseModel, tuple[_Work, object]] = OrderedDict()  # least recent first
         self._built: OrderedDict[tuple, _Work] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -146,7 +147,21 @@ class BaseCache:
             if base not in self._bases:
                 model, report = self.loader(base)
                 self._bases[base] = (_initial_work(model, self.defaults(base)), report)
+            self._bases.move_to_end(base)
+            self._evict(keep=base)
             return self._bases[base]
+
+    def _evict(self, keep: BaseModel) -> None:
+        """Forget other bases (and what was built from them) while they hold more than CACHE_MAX_PARAMS,
+        those too big to ever fit first, then the least recently used: a big network the user has moved
+        on from must not stay in memory."""
+        sizes = {b: sum(p.numel() for p in w.model.parameters()) for b, (w, _) in self._bases.items() if b != keep}
+        for gone in sorted(sizes, key=lambda b: sizes[b] <= CACHE_MAX_PARAMS):
+            if sum(sizes.values()) <= CACHE_MAX_PARAMS:
+                break
+            del self._bases[gone], sizes[gone]
+            for key in [k for k in self._built if k[0] == gone]:
+                del self._built[key]
 
     def start(self, base: BaseModel, ops: tuple[Op, ...]) -> tuple[int, _Work, object]:
         """(how many of ``ops`` are already applied, a private copy of that state, load report)."""

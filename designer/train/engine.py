@@ -363,10 +363,10 @@ class _Trainer:
             self.model.load_state_dict(torch.load(best, map_location=self.device, weights_only=True))
 
     def _stop(self, completed_epoch: int):
-        """Checkpoint the current weights (for resume), then hand back the best ones."""
+        """Checkpoint the current weights (for resume), then hand back the best ones. Stopped before
+        the first epoch ended, nothing was trained or validated: there is no best.pt, so the run is
+        never offered as a result."""
         save_checkpoint(self._state(completed_epoch), self.run_dir / "last.pt")
-        if not (self.run_dir / "best.pt").is_file():
-            save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
         self._restore_best()
         self._write_history("stopped")
         yield StoppedEvent(epoch=completed_epoch, best_val_acc=self.best["val_acc"],

@@ -97,8 +97,9 @@ def _run(model, images, device) -> torch.Tensor:
 
 
 def evaluate(design_or_model, samples, classes, batch_size: int = 64, device: str = "auto",
-             transform=None, cancel=None) -> Evaluation | None:
-    """Score ``samples`` ([(path, label index)], e.g. ``split.val``); None if ``cancel`` is set."""
+             transform=None, cancel=None, progress=None) -> Evaluation | None:
+    """Score ``samples`` ([(path, label index)], e.g. ``split.val``); None if ``cancel`` is set.
+    ``progress(done, total)`` is called after each batch with the images scored so far."""
     if not samples:
         raise DesignerError("There are no images to evaluate.", hint="Pick a folder with labelled images.")
     model, transform = _model_and_transform(design_or_model, transform)
@@ -108,10 +109,14 @@ def evaluate(design_or_model, samples, classes, batch_size: int = 64, device: st
     wrong, failed = [], []
     was_training = model.training
     model.to(dev).eval()
+    done = 0
     try:
         for batch in make_loader(samples, transform, batch_size):
             if is_cancelled(cancel):
                 return None
+            done += len(batch.labels) + len(batch.failed)
+            if progress is not None:
+                progress(done, len(samples))
             failed += batch.failed
             if not batch.labels.numel():
                 continue

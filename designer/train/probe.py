@@ -173,10 +173,8 @@ class _ProbeFit:
                        self.skipped, {"classifier": self.classifier})
 
     def _end(self, status: str, epochs_done: int):
-        if self.best_weights is not None:
+        if self.best_weights is not None:  # else stopped before the first fit: no best.pt, no result
             self._set(*self.best_weights)
-        else:
-            ts.save_checkpoint(self.design.model.state_dict(), self.run_dir / "best.pt")
         self._history(status)
         common = {"best_val_acc": self.best["val_acc"], "best_epoch": self.best["epoch"],
                   "time_s": time.perf_counter() - self.t0, "skipped": self.skipped}

@@ -45,9 +45,8 @@ def write_history(run_dir: Path, status: str, options, classes, history, best, s
 
 
 def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
-    """Cancelled while extracting: the (untrained) weights still make a loadable best.pt."""
+    """Cancelled while extracting: nothing was trained, so no best.pt (the run is no result)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    ts.save_checkpoint(design.model.state_dict(), run_dir / "best.pt")
     write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
     return StoppedEvent(epoch=0, best_val_acc=None, best_epoch=0, checkpoint="",
                         time_s=time.perf_counter() - t0)

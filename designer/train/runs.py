@@ -88,6 +88,8 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
         for event in trainer(design, split, options, run_dir, cancel, **kwargs):
             if event.kind == "start" and resume is None:  # a resumed run keeps its own records
                 _record_start(design, split, options, run_dir, started)
+            elif event.kind == "start":
+                _mark_running(run_dir)
             elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
                 write_summary(run_dir, design, split, options, event, started)
             yield event
@@ -176,6 +178,13 @@ def _record_start(design, split, options, run_dir: Path, started: float) -> None
     write_json(run_dir / "split.json", split.to_dict())
 
 
+def _mark_running(run_dir: Path) -> None:
+    """A resumed run trains again: its summary stops saying how it ended last time."""
+    summary = read_json(run_dir / "summary.json")
+    if summary:
+        write_json(run_dir / "summary.json", {**summary, "status": "running"})
+
+
 def write_summary(run_dir, design, split, options, final, started: float) -> dict:
     """summary.json from the run's last event and history.json."""
     run_dir = Path(run_dir)
@@ -254,6 +263,12 @@ class Run:
     @property
     def best_weights(self) -> Path:
         return self.path / "best.pt"
+
+    @property
+    def has_weights(self) -> bool:
+        """True when the run trained at least one epoch and kept its best weights: only such a run
+        is a result to evaluate or export (one stopped earlier has nothing to offer)."""
+        return bool(self.epochs) and self.best_weights.is_file()
 
     @property
     def classes(self) -> list[str]:

@@ -110,8 +110,15 @@ def test_results_confusion_per_class_misclassified_and_predict(qtbot, workspace,
     assert train(qtbot, ws, epochs=2, batch_size=8).kind == "finished"
     results = ws.results
     assert results.run_combo.count() == 1
+    seen = []  # what the page shows while it evaluates (issue 13: a stale hint, no progress)
+    results.runner.progress.connect(
+        lambda p: seen.append((results.accuracy.text(), results.progress.isVisible(), results.progress.maximum(),
+                               results.status.text())))
     ws.tabs.setCurrentWidget(results)  # showing the tab evaluates the newest run
     qtbot.waitUntil(lambda: results.result is not None and not results.runner.running, timeout=60_000)
+    assert seen and all(title.startswith("Evaluating") and visible for title, visible, _, _ in seen)
+    assert any(maximum == len(split.val) and "Scored" in status for _, _, maximum, status in seen)
+    assert not results.progress.isVisible()
     ev = results.result.evaluation
     counts = results.confusion.counts()
     assert sum(map(sum, counts)) == len(split.val) == ev.num_images

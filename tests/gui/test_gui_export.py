@@ -12,7 +12,7 @@ from testkit.gui import load_data, runners_idle, train
 def _dialog(qtbot, ws):
     from widgets.export.dialog import ExportDialog
 
-    dialog = ExportDialog(ws.context.qdoc, ws)
+    dialog = ExportDialog(ws.context.qdoc, ws, context=ws.context)  # as main.install_workspaces does
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -58,6 +58,35 @@ def test_export_to_a_file_instead_of_a_folder_says_so(qtbot, workspace, tmp_path
     assert dialog.export_button.isEnabled()
     dialog.reject()
     assert runners_idle(dialog)
+
+
+def test_the_dialog_keeps_its_choices_until_next_time(qtbot, workspace, tmp_path, dialogs):
+    """Issue 13: every time it opened, the Export dialog had forgotten the formats, folder and
+    weights chosen before. A run added since makes the newest run the weights again."""
+    from testkit.train import fake_run
+
+    ws = workspace()
+    runs = ws.context.runs_dir()
+    fake_run(runs / "20261201-100000-full")
+    fake_run(runs / "20261201-110000-scratch", mode="scratch")
+    dialog = _dialog(qtbot, ws)
+    assert dialog.weights.currentIndex() == 0 and dialog.weights.count() == 3  # the newest run first
+    for fmt, check in dialog.checks.items():
+        check.setChecked(fmt in ("safetensors", "script"))
+    dialog.folder.setText(str(tmp_path / "mine"))
+    dialog.weights.setCurrentIndex(1)  # the older run
+    dialog.reject()
+    again = _dialog(qtbot, ws)
+    assert again.selected_formats() == ["safetensors", "script"]
+    assert again.folder.text() == str(tmp_path / "mine")
+    assert Path(again.weights.currentData()).parent.name == "20261201-100000-full"
+    again.reject()
+    fake_run(runs / "20261201-120000-full")
+    third = _dialog(qtbot, ws)
+    assert Path(third.weights.currentData()).parent.name == "20261201-120000-full"
+    assert third.selected_formats() == ["safetensors", "script"]
+    third.reject()
+    assert runners_idle(third)
 
 
 def test_python_highlighter_colours_keywords_strings_and_comments(qtbot):

@@ -148,3 +148,29 @@ def test_a_project_with_a_builder_asks_before_running_its_code(qtbot, make_windo
     window.open_project(trusted)
     wait_idle(qtbot, window)
     assert window.qdoc.recipe.base.name == "torchvision.models:squeezenet1_1"
+
+
+def test_file_dialogs_start_in_the_projects_folder(qtbot, workspace, tmp_path, dialogs):
+    """Issue 13: every file dialog started in the home folder, not the project's."""
+    from testkit.gui import make_document
+
+    from widgets.base.feedback import folder_for
+
+    project = tmp_path / "leaves" / "leaves.nsd.json"
+    project.parent.mkdir()
+    doc = make_document(tmp_path)
+    doc.save(str(project))
+    ws = workspace(doc)
+    browse = ws.data.root_edit.parentWidget().findChildren(type(ws.data.load_button))
+    asked = dialogs.answer("choose_folder", "")
+    next(b for b in browse if b.property("edit") is ws.data.root_edit).click()
+    assert asked and asked[0][1] == str(project.parent)
+    images = dialogs.answer("choose_images", [])
+    ws.results.predict_box.pick_button.click()
+    assert images[0] == (str(project.parent),)
+    data = tmp_path / "photos"
+    data.mkdir()
+    ws.data.root_edit.setText(str(data))  # a folder already chosen is where the dialog opens
+    next(b for b in browse if b.property("edit") is ws.data.root_edit).click()
+    assert asked[1][1] == str(data)
+    assert folder_for(None) == os.path.expanduser("~")  # an unsaved design: the home folder

@@ -20,12 +20,18 @@ def test_gallery_lists_sorts_and_filters(qtbot, make_window):
     page.table.sortByColumn(2, Qt.DescendingOrder)  # parameters, biggest first
     params = [page.proxy.data(page.proxy.index(r, 0), Qt.UserRole).params for r in range(page.proxy.rowCount())]
     assert params == sorted(params, reverse=True)
+    total = len(all_names)
+    assert page.count_label.text().startswith(f"{total} networks")
     page.search.setText("resnet")
     assert names(page) and all("resnet" in n for n in names(page))
+    assert page.count_label.text().startswith(f"{len(names(page))} of {total} networks shown")  # issue 13
     page.search.clear()
     page.category.setCurrentText("edge")
     assert "efficientnet_lite0" in names(page) and "vit_b_16" not in names(page)
     page.category.setCurrentIndex(0)
+    page.search.setText("no such network")
+    assert page.count_label.text().startswith(f"0 of {total} networks shown")
+    page.search.clear()
     page.local_only.setChecked(True)
     assert "efficientnet_lite0" in names(page)
     header = [page.model.headerData(c, Qt.Horizontal) for c in range(page.model.columnCount())]

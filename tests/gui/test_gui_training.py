@@ -32,6 +32,36 @@ def test_two_epochs_feed_the_live_plot(qtbot, workspace, shapes, dialogs):
     assert not dialogs.errors
 
 
+def test_a_run_stopped_before_its_first_epoch_is_no_result(qtbot, workspace, shapes, dialogs):
+    """Issue 13: listed in the history at once, but never offered as weights to evaluate or export,
+    and the message does not claim that best weights were kept."""
+    from widgets.export.dialog import ExportDialog
+
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.context.update_training(epochs=50, batch_size=2)  # 18 steps to the first epoch's end
+    assert ws.training.start()
+    run_dir = str(Path(ws.training.run_dir))
+    qtbot.waitUntil(lambda: run_dir in ws.training.runs.paths(), timeout=60_000)  # listed once it starts
+    assert ws.training.runs.item(ws.training.runs.paths().index(run_dir), 3).text() == "running"
+    ws.training.stop()  # before the first epoch can end
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=60_000)
+    final = ws.training.final_event
+    assert final.kind == "stopped" and final.epoch == 0
+    assert not (Path(run_dir) / "best.pt").exists()
+    status = ws.training.progress.status.text()
+    assert "no weights were saved" in status and "best weights are kept" not in status
+    assert ws.training.runs.item(ws.training.runs.paths().index(run_dir), 3).text() == "stopped"
+    ws.tabs.setCurrentWidget(ws.results)
+    assert ws.results.run_combo.count() == 0 and not ws.results.evaluate_button.isEnabled()
+    assert ws.results.result is None  # nothing was evaluated on its own
+    dialog = ExportDialog(ws.context.qdoc, ws)
+    qtbot.addWidget(dialog)
+    assert [dialog.weights.itemData(i) for i in range(dialog.weights.count())] == [None]
+    dialog.close()
+    assert not dialogs.errors
+
+
 def test_plot_buffers_points_and_redraws_on_its_timer(qtbot):
     from designer.train.events import BatchEvent
     from widgets.training.plot import REDRAW_MS, MetricsPlot
@@ -72,7 +102,10 @@ def test_stop_keeps_best_weights_and_resume_continues(qtbot, workspace, shapes, 
     assert ws.training.resume_button.isEnabled()
     ws.training.form.epochs.setValue(final.epoch + 1)
     assert ws.training.resume_selected()
+    row = ws.training.runs.paths().index(str(run_dir))
+    qtbot.waitUntil(lambda: ws.training.runs.item(row, 3).text() == "running", timeout=60_000)  # not "stopped"
     qtbot.waitUntil(lambda: not ws.training.training, timeout=60_000)
+    assert ws.training.runs.item(row, 3).text() == "finished"
     assert ws.training.final_event.kind == "finished"
     history = json.loads((run_dir / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, final.epoch + 2))

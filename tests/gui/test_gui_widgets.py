@@ -70,6 +70,27 @@ def test_canvas_folding_search_and_zoom(qtbot, make_window):
     assert canvas.view.zoom <= 1.0
 
 
+def test_fit_never_shrinks_the_graph_past_readable_labels(qtbot, make_window):
+    """Issue 13: Fit shrank a tall graph until no label was readable."""
+    from widgets.graph.items import TEXT_LOD
+
+    window = resnet_window(qtbot, make_window)
+    window.resize(1400, 900)
+    canvas = window.design.canvas
+    qtbot.waitUntil(lambda: canvas.view.viewport().height() > 500, timeout=5_000)  # laid out at that size
+    canvas.set_depth(None)  # every layer: far too tall for the window
+    assert not canvas.fit()
+    assert abs(canvas.view.zoom - TEXT_LOD) < 1e-6 and "Too big" in canvas.fit_note.text()
+    shown = canvas.view.visible_scene_rect()
+    assert shown.contains(canvas.scene.nodes["input"].sceneBoundingRect().center())  # from the input on
+    canvas.view.zoom_by(1.25)
+    assert canvas.fit_note.text() == ""  # the note goes once the user moves on
+    canvas.set_depth(1)  # a few blocks: the whole graph fits, readably
+    rect, viewport = canvas.scene.itemsBoundingRect(), canvas.view.viewport().size()
+    assert (rect.height() + 60) * TEXT_LOD <= viewport.height(), (rect, viewport)  # it can fit
+    assert canvas.fit() and TEXT_LOD <= canvas.view.zoom <= 1.0 and canvas.fit_note.text() == ""
+
+
 def test_minimap_moves_the_view(qtbot, make_window):
     window = resnet_window(qtbot, make_window)
     canvas = window.design.canvas

@@ -287,11 +287,19 @@ def run(root: Path, out_path: Path) -> None:
                 except SystemExit as exc:  # argparse's own exit
                     code = exc.code if isinstance(exc.code, int) else 1
             out.write(json.dumps({**asdict(case), "code": code, "stderr": err.getvalue(),
-                                  "seconds": time.perf_counter() - start}) + "\n")
+                                  "seconds": time.perf_counter() - start, "peak_mb_after": _own_peak_mb()}) + "\n")
             out.flush()
-        # Peak memory of this process and of the builder probes it ran, in MB.
-        peaks = [resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        # Peak memory of this process (VmHWM: ru_maxrss of a process forked from a big pytest keeps the
+        # parent's peak across exec) and of the builder probes it ran, in MB.
+        peaks = [_own_peak_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
         out.write(json.dumps({"peak_mb": max(peaks)}) + "\n")
+
+
+def _own_peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -48,3 +48,19 @@ def final(events):
     assert kinds[0] == "start", kinds
     assert sum(k in ("finished", "stopped", "failed") for k in kinds) == 1, kinds
     return events[-1]
+
+
+def fake_run(run_dir, mode: str = "full", best_val_acc: float = 0.5):
+    """A run folder as a finished run leaves it (one epoch, a best.pt), without training: for views
+    that only list runs."""
+    from pathlib import Path
+
+    from designer.base.fileio import write_json
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True)
+    torch.save({"w": torch.zeros(1)}, run_dir / "best.pt")
+    write_json(run_dir / "history.json", {"status": "finished", "best_val_acc": best_val_acc, "best_epoch": 1,
+                                          "epochs": [{"epoch": 1, "val_acc": best_val_acc}]})
+    write_json(run_dir / "summary.json", {"mode": mode, "status": "finished", "best_val_acc": best_val_acc})
+    return run_dir

@@ -39,6 +39,7 @@ class TrainingContext(QObject):
         super().__init__(parent)
         self.qdoc = as_qdoc(document, self)
         self.split = None
+        self._export_choices: dict = {}  # project path -> the Export dialog's last choices
         self.qdoc.settings_changed.connect(self._on_settings_changed)
 
     @property
@@ -133,3 +134,12 @@ class TrainingContext(QObject):
 
     def notify_runs(self) -> None:
         self.runs_changed.emit()
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def export_choices(self) -> dict:
+        """What the Export dialog was last set to for this project in this session ({} if never)."""
+        return dict(self._export_choices.get(self.doc.path, {}))
+
+    def remember_export_choices(self, **choices) -> None:
+        self._export_choices[self.doc.path] = dict(choices)

@@ -6,6 +6,8 @@ replace these functions with scripted answers instead of clicking dialogs.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 PROJECT_FILTER = "NetSurgeon projects (*.nsd.json);;JSON files (*.json);;All files (*)"
@@ -60,6 +62,17 @@ def ask_missing_weights(parent, message: str) -> str:
     box.exec()
     clicked = box.clickedButton()
     return "random" if clicked is random else "file" if clicked is pick else "cancel"
+
+
+def folder_for(doc, current: str = "") -> str:
+    """Where a file dialog starts: at ``current`` (what the field already holds) if it exists,
+    else in the project's folder, else in the home folder."""
+    current = os.path.expanduser(current.strip()) if current else ""
+    if current and os.path.exists(current):
+        return current
+    if doc is not None and doc.path:
+        return os.path.dirname(os.path.abspath(doc.path))
+    return os.path.expanduser("~")
 
 
 def open_project_path(parent, folder: str = "") -> str:

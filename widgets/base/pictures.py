@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 
@@ -20,6 +20,22 @@ def array_to_image(array: np.ndarray) -> QImage:
 
 def array_to_pixmap(array: np.ndarray | None) -> QPixmap:
     return QPixmap() if array is None else QPixmap.fromImage(array_to_image(array))
+
+
+def square_pixmap(array: np.ndarray | None, size: int) -> QPixmap:
+    """The picture scaled to fit a ``size`` x ``size`` square and centred on a transparent one, so
+    that a list of thumbnails of any shape has one icon size (a wide first image no longer sets a
+    short item height that cuts the captions under tall ones)."""
+    square = QPixmap(size, size)
+    square.fill(Qt.transparent)
+    picture = array_to_pixmap(array)
+    if picture.isNull():
+        return square
+    picture = picture.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    painter = QPainter(square)
+    painter.drawPixmap((size - picture.width()) // 2, (size - picture.height()) // 2, picture)
+    painter.end()
+    return square
 
 
 class PictureLabel(QLabel):

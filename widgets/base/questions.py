@@ -17,8 +17,8 @@ def ask_stop_training(parent) -> bool:
     """Closing while training runs: stop it (best weights kept) and close?"""
     answer = QMessageBox.question(
         parent, "Training is running",
-        "A training run is still in progress.\n\nStop it and close? The best weights found so far are "
-        "kept, and you can resume the run later.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        "A training run is still in progress.\n\nStop it and close? The best weights of the epochs it has "
+        "finished are kept, and you can resume the run later.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
 
 

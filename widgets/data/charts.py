@@ -6,11 +6,12 @@ import numpy as np
 import pyqtgraph as pg
 
 from designer.data.folders import IMBALANCE_WARN_RATIO
-from widgets.base.plots import own_menus
+from widgets.base.plots import EmptyNote, legend_below, own_menus
 
 COLOURS = {"train": "#2563eb", "val": "#ea580c", "test": "#9ca3af"}
 SMALL = "#dc2626"  # training bars of classes far below the largest
 MAX_TICKS = 24
+EMPTY_TEXT = "The number of images per class appears here once a folder is loaded."
 
 
 class ClassCountChart(pg.PlotWidget):
@@ -23,9 +24,8 @@ class ClassCountChart(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMinimumHeight(180)
-        # one row, on a white card, above the bars (the y range leaves it room; see set_split)
-        self.legend = self.addLegend(offset=(-10, 5), labelTextColor="#374151", colCount=3,
-                                     brush=pg.mkBrush(255, 255, 255, 230))
+        self.legend = legend_below(self, columns=3)  # under the class names: it never covers a bar
+        self.empty_note = EmptyNote(self, EMPTY_TEXT)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.counts: dict[str, list[int]] = {}
         self.setToolTip("How many images each class has for training (blue), validation (orange) and test "
@@ -36,7 +36,9 @@ class ClassCountChart(pg.PlotWidget):
         for item in self.bars.values():
             self.removeItem(item)
         self.bars, self.counts = {}, {}
+        self.empty_note.set_empty(split is None)
         if split is None:
+            self.getAxis("bottom").setTicks(None)
             return
         x = np.arange(len(split.classes), dtype=float)
         bottom = np.zeros(len(x))
@@ -56,7 +58,7 @@ class ClassCountChart(pg.PlotWidget):
             bottom = bottom + counts
         self._ticks(split.classes)
         self.setXRange(-0.6, len(x) - 0.4, padding=0)
-        self.setYRange(0, max(1.0, float(bottom.max(initial=1))) * 1.18, padding=0)
+        self.setYRange(0, max(1.0, float(bottom.max(initial=1))) * 1.05, padding=0)
 
     @staticmethod
     def _brushes(which: str, counts: np.ndarray) -> list:

@@ -282,7 +282,8 @@ class DataPanel(QWidget):
     def _on_browse(self) -> None:
         button = self.sender()
         edit = button.property("edit")
-        path = training_dialogs.choose_folder(self, button.property("title"), edit.text())
+        start = feedback.folder_for(self.context.doc, edit.text() or self.root_edit.text())
+        path = training_dialogs.choose_folder(self, button.property("title"), start)
         if path:
             edit.setText(path)
 

@@ -21,6 +21,7 @@ from designer.model.ops import (
     SetLRFactor,
 )
 from widgets.base import feedback
+from widgets.base.keys import REDO_KEYS
 from widgets.design import dialogs
 from widgets.design.layer_library import library_types
 
@@ -37,8 +38,8 @@ class EditActions(QObject):
         self.qdoc, self.window = qdoc, window
         stack = qdoc.undo_stack
         self.undo = self._action("Undo", stack.undo, "Undo the last edit", QKeySequence.Undo)
-        self.redo = self._action("Redo", stack.redo, "Redo the edit you undid", "Ctrl+Shift+Z")
-        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.redo = self._action("Redo", stack.redo, "Redo the edit you undid")
+        self.redo.setShortcuts(list(REDO_KEYS))
         stack.canUndoChanged.connect(self.undo.setEnabled)
         stack.canRedoChanged.connect(self.redo.setEnabled)
         stack.undoTextChanged.connect(self._on_undo_text)

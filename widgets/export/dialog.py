@@ -63,10 +63,12 @@ class ExportDialog(QDialog):
         self.runner = JobRunner(self, "export")
         self.script_runner = JobRunner(self, "script")
         self.results: dict[str, tuple] = {}  # fmt -> (ExportResult | None, message)
+        self._script_stale = False  # the preview is for other weights than those chosen now
         self._build()
         self._connect()
         self._fill_weights()
         self.folder.setText(str(self._default_folder()))
+        self._restore_choices()
         self.refresh_script()
 
     # --- building ----------------------------------------------------------------------------------
@@ -136,22 +138,50 @@ class ExportDialog(QDialog):
         self.runner.progress.connect(self._on_progress)
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_finished)
+        self.weights.currentIndexChanged.connect(self.refresh_script)
         self.script_runner.result.connect(self._on_script)
         self.script_runner.failed.connect(self._on_script_failed)
+        self.script_runner.finished.connect(self._on_script_finished)
 
     def _fill_weights(self) -> None:
         try:
-            runs = [r for r in self.context.runs() if r.best_weights.is_file()]
+            runs = [r for r in self.context.runs() if r.has_weights]  # not runs stopped before an epoch
         except DesignerError:
             runs = []
+        self.weights.blockSignals(True)  # one preview is generated when the dialog opens
         for run in reversed(runs):
             label = f"Best weights of {run.name} ({MODE_NAMES.get(run.mode, run.mode)}, " \
                     f"{acc_text(run.best_val_acc)})"
             self.weights.addItem(label, str(run.best_weights))
         self.weights.addItem("The network as it is now (not trained here)", None)
+        self.weights.blockSignals(False)
 
     def _default_folder(self) -> Path:
         return self.context.runs_dir().parent / "export"
+
+    # --- the choices, kept for the next time the dialog opens --------------------------------------
+
+    def _weights_options(self) -> list:
+        return [self.weights.itemData(i) for i in range(self.weights.count())]
+
+    def _restore_choices(self) -> None:
+        """The formats, folder and weights chosen last time (the weights only while no run was
+        added since: a new run is what one exports next)."""
+        choices = self.context.export_choices()
+        if not choices:
+            return
+        for fmt, check in self.checks.items():
+            check.setChecked(fmt in choices["formats"])
+        self.folder.setText(choices["folder"])
+        if choices["weights_options"] == self._weights_options():
+            self.weights.blockSignals(True)
+            self.weights.setCurrentIndex(self._weights_options().index(choices["weights"]))
+            self.weights.blockSignals(False)
+
+    def _remember_choices(self) -> None:
+        self.context.remember_export_choices(formats=self.selected_formats(), folder=self.folder.text(),
+                                             weights=self.weights.currentData(),
+                                             weights_options=self._weights_options())
 
     @Slot()
     def _on_browse(self) -> None:
@@ -161,14 +191,21 @@ class ExportDialog(QDialog):
 
     # --- the script preview ---------------------------------------------------------------------------
 
-    def refresh_script(self) -> None:
+    @Slot()
+    def refresh_script(self, *_) -> None:
+        """Preview what Export writes for the chosen weights (a run's script uses its own options
+        and split)."""
+        if self.script_runner.running:  # the weights changed while it ran: generate again after
+            self._script_stale = True
+            return
+        self._script_stale = False
         try:
             source = self.context.design_source()
         except DesignerError as exc:
             self.script.setPlainText(f"# {exc}")
             return
         self.script_runner.start(script_job, source, self.context.training_settings() or None,
-                                 self.context.doc.classes or None)
+                                 self.context.doc.classes or None, self.weights.currentData(), self.context.split)
 
     @Slot(object)
     def _on_script(self, text: str) -> None:
@@ -177,6 +214,11 @@ class ExportDialog(QDialog):
     @Slot(object)
     def _on_script_failed(self, failure) -> None:
         self.script.setPlainText(f"# The script cannot be generated:\n# {failure.text}")
+
+    @Slot()
+    def _on_script_finished(self) -> None:
+        if self._script_stale and self.isVisible():
+            self.refresh_script()
 
     # --- exporting -------------------------------------------------------------------------------------
 
@@ -203,7 +245,8 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting…")
         self.tabs.setCurrentWidget(self.table)
         self.runner.start(export_job, source, formats, folder, self.weights.currentData(),
-                          self.context.training_settings() or None, self.context.doc.classes or None)
+                          self.context.training_settings() or None, self.context.doc.classes or None,
+                          self.context.split)
         return True
 
     @Slot(object)
@@ -246,11 +289,15 @@ class ExportDialog(QDialog):
     # --- closing ---------------------------------------------------------------------------------------
 
     def done(self, result: int) -> None:
+        self._remember_choices()
+        self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().done(result)
 
     def closeEvent(self, event) -> None:
+        self._remember_choices()
+        self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().closeEvent(event)

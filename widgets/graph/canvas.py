@@ -9,6 +9,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
 from designer.inspect import fold as gm
+from widgets.base.keys import is_redo
 from widgets.graph.items import node_path
 from widgets.graph.scene import GraphScene
 from widgets.graph.view import GraphView, Legend, Minimap
@@ -58,15 +59,19 @@ class GraphCanvas(QWidget):
         self.search.textChanged.connect(self._reset_matches)
         self.match_label = QLabel("")
         self.match_label.setObjectName("muted")
+        self.fit_note = QLabel("", objectName="muted")
+        self.view.viewport_moved.connect(self._clear_fit_note)
         bar.addWidget(QLabel("Detail"))
         bar.addWidget(self.depth_box)
         for text, tip, slot in (("−", "Zoom out", lambda: self.view.zoom_by(1 / 1.25)),
                                 ("+", "Zoom in", lambda: self.view.zoom_by(1.25)),
-                                ("Fit", "Fit the whole graph in view", self.view.fit),
+                                ("Fit", "Fit the whole graph in view, as far as its labels stay readable",
+                                 self.fit),
                                 ("1:1", "Actual size", lambda: self.view.set_zoom(1.0))):
             button = QToolButton(text=text, toolTip=tip, autoRaise=True)
             button.clicked.connect(slot)
             bar.addWidget(button)
+        bar.addWidget(self.fit_note)
         bar.addStretch(1)
         bar.addWidget(self.match_label)
         bar.addWidget(self.search)
@@ -78,6 +83,17 @@ class GraphCanvas(QWidget):
         layout.addWidget(top)
         layout.addWidget(self.view, 1)
         QShortcut(QKeySequence.Find, self, activated=self._focus_search)
+        self.search.installEventFilter(self)
+
+    def fit(self) -> bool:
+        """Fit the graph in view as far as it stays readable; say so when it does not all fit."""
+        whole = self.view.fit()  # its own viewport_moved signals come first, then the note is set
+        self.fit_note.setText("" if whole else "Too big to fit readably: showing the input end. "
+                              "Fold blocks (Detail) or use the minimap.")
+        return whole
+
+    def _clear_fit_note(self) -> None:
+        self.fit_note.setText("")
 
     def _focus_search(self) -> None:
         self.search.setFocus()
@@ -88,6 +104,19 @@ class GraphCanvas(QWidget):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.view and event.type() == QEvent.Resize:
             self._place_overlays()
+        elif obj is self.search and event.type() == QEvent.KeyPress:
+            return self._undo_key_in_search(event)
+        return False
+
+    def _undo_key_in_search(self, event) -> bool:
+        """Undo and Redo typed in the Find box act on the design, like everywhere else in the
+        window: the box holds a throw-away search word, the design the user's work."""
+        if event.matches(QKeySequence.Undo):
+            self.qdoc.undo_stack.undo()
+            return True
+        if is_redo(event):
+            self.qdoc.undo_stack.redo()
+            return True
         return False
 
     def _place_overlays(self) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView, QHBoxLayout, QLabel, QWidget
 
 from widgets.base import style
-from widgets.graph.items import _lock_path
+from widgets.graph.items import TEXT_LOD, _lock_path
 
 MIN_SCALE, MAX_SCALE = 0.02, 3.0
 WHEEL_STEP = 1.0015  # per wheel-delta unit: one notch (120) ~ 20 %
@@ -73,14 +73,22 @@ class GraphView(QGraphicsView):
         self.set_zoom(self.zoom * (WHEEL_STEP ** delta), anchor=event.position())
         event.accept()
 
-    def fit(self) -> None:
+    def fit(self) -> bool:
+        """Show the whole graph, but never so small that its labels vanish (below ``TEXT_LOD`` the
+        nodes are drawn without text): a graph too big for that is shown from its input, at the
+        smallest readable size. True when the whole graph is in view."""
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
-            return
+            return True
         self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.KeepAspectRatio)
         if self.zoom > 1.0:
             self.set_zoom(1.0)
+        whole = self.zoom >= TEXT_LOD
+        if not whole:
+            self.set_zoom(TEXT_LOD)
+            self._show_top(rect)
         self.viewport_moved.emit()
+        return whole
 
     def fit_width(self) -> None:
         """Readable overview of a tall graph: fit the width, start at the top."""
@@ -88,7 +96,11 @@ class GraphView(QGraphicsView):
         if rect.isEmpty():
             return
         width = max(1, self.viewport().width() - 40)
-        self.set_zoom(min(1.0, max(0.35, width / max(rect.width(), 1))))
+        self.set_zoom(min(1.0, max(TEXT_LOD, width / max(rect.width(), 1))))
+        self._show_top(rect)
+
+    def _show_top(self, rect: QRectF) -> None:
+        """Centre the graph's width and show it from the top (its input)."""
         self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / (2 * self.zoom) - 20)
 
     def visible_scene_rect(self) -> QRectF:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -30,6 +31,8 @@ from widgets.results.predict import PredictBox
 from widgets.results.views import ConfusionTable, Gallery, PerClassTable
 from widgets.training.runs import MODE_NAMES, acc_text
 
+NO_RUNS = "Train a network, then evaluate it here."
+PICK_RUN = "Pick a run and press Evaluate."
 SUBSETS = (("val", "Validation images"), ("test", "Test images"), ("train", "Training images"),
            ("all", "All images"))
 
@@ -45,6 +48,7 @@ class ResultsPanel(QWidget):
         self.run_combo.currentIndexChanged.connect(self._on_selection)
         self.subset_combo.currentIndexChanged.connect(self._on_selection)
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.runner.progress.connect(self._on_progress)
         self.runner.result.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(self._on_cancelled)
@@ -60,10 +64,12 @@ class ResultsPanel(QWidget):
         for value, label in SUBSETS:
             self.subset_combo.addItem(label, value)
         self.evaluate_button = QPushButton("Evaluate", objectName="primary")
-        self.accuracy = QLabel("Train a network, then evaluate it here.", objectName="pageTitle")
+        self.accuracy = QLabel(NO_RUNS, objectName="pageTitle")
         self.status = QLabel("", objectName="muted", wordWrap=True)
+        self.progress = QProgressBar(maximumWidth=260, maximumHeight=14, textVisible=False)
+        self.progress.hide()
         bar = QHBoxLayout()
-        for w in (QLabel("Run"), self.run_combo, QLabel("on"), self.subset_combo, self.evaluate_button):
+        for w in (QLabel("Run"), self.run_combo, QLabel("on"), self.subset_combo, self.evaluate_button, self.progress):
             bar.addWidget(w)
         bar.addStretch(1)
         self.confusion = ConfusionTable()
@@ -109,7 +115,7 @@ class ResultsPanel(QWidget):
         self._stale = False
         current = self.selected_run()
         try:
-            runs = [r for r in self.context.runs() if r.best_weights.is_file()]
+            runs = [r for r in self.context.runs() if r.has_weights]  # not runs stopped before an epoch
         except DesignerError:
             runs = []
         self.run_combo.blockSignals(True)
@@ -123,6 +129,8 @@ class ResultsPanel(QWidget):
         finally:
             self.run_combo.blockSignals(False)
         self.evaluate_button.setEnabled(self.run_combo.count() > 0 and not self.runner.running)
+        if not self.runner.running:
+            self.accuracy.setText(self._title())
 
     def selected_run(self) -> str | None:
         return self.run_combo.currentData() if hasattr(self, "run_combo") else None
@@ -161,17 +169,26 @@ class ResultsPanel(QWidget):
         except DesignerError as exc:
             feedback.show_error(self, "Cannot evaluate", str(exc))
             return False
-        self.status.setText(f"Evaluating {Path(run).name}…")
+        self.accuracy.setText(f"Evaluating {Path(run).name}…")
+        self.status.setText("Loading the run's weights…")
+        self.progress.setRange(0, 0)  # busy until the first images are scored
+        self.progress.show()
         self.evaluate_button.setEnabled(False)
         self.runner.start(evaluate_job, source, run, self.context.split, self.subset_combo.currentData())
         return True
 
     @Slot(object)
+    def _on_progress(self, progress) -> None:
+        if progress.total:
+            self.progress.setRange(0, int(progress.total))
+            self.progress.setValue(int(progress.done))
+        self.status.setText(f"{progress.text}…")
+
+    @Slot(object)
     def _on_result(self, result) -> None:
         self.result = result
         ev = result.evaluation
-        subset = dict(SUBSETS).get(result.subset, result.subset).lower()
-        self.accuracy.setText(f"Accuracy {acc_text(ev.accuracy)} on {ev.num_images} {subset}")
+        self.accuracy.setText(self._title())
         wrong = len(ev.misclassified)
         failed = f"; {len(ev.failed)} could not be read" if ev.failed else ""
         self.status.setText(f"Run {result.run}: {wrong} of {ev.num_images} images misclassified{failed}.")
@@ -191,7 +208,17 @@ class ResultsPanel(QWidget):
 
     @Slot()
     def _on_finished(self) -> None:
+        self.progress.hide()
         self.evaluate_button.setEnabled(self.run_combo.count() > 0)
+        self.accuracy.setText(self._title())  # also after a failed or cancelled evaluation
+
+    def _title(self) -> str:
+        """The page's headline when nothing runs: the accuracy shown, or what to do first."""
+        if self.result is None:
+            return PICK_RUN if self.run_combo.count() else NO_RUNS
+        ev = self.result.evaluation
+        subset = dict(SUBSETS).get(self.result.subset, self.result.subset).lower()
+        return f"Accuracy {acc_text(ev.accuracy)} on {ev.num_images} {subset}"
 
     def shutdown(self) -> None:
         self.runner.shutdown()

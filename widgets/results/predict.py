@@ -66,7 +66,8 @@ class PredictBox(QWidget):
 
     @Slot()
     def _on_pick(self) -> None:
-        paths = training_dialogs.choose_images(self)
+        data = self.context.data_settings().get("root") or ""
+        paths = training_dialogs.choose_images(self, feedback.folder_for(self.context.doc, data))
         if paths:
             self.predict(paths)
 
@@ -101,8 +102,8 @@ class PredictBox(QWidget):
                 errors += 1
                 self.gallery.add(None, f"{name}\n{prediction.error[:40]}", f"{prediction.path}\n{prediction.error}")
                 continue
-            lines = [f"{c}: {100 * p:.0f} %" for c, p in prediction.top]
-            self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines))
+            lines = [f"{c}: {100 * p:.0f}\u00a0%" for c, p in prediction.top]
+            self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines), prediction.path)
         run = self.run_path()
         weights = f"the best weights of {Path(run).name}" if run else "the network's current weights"
         extra = f"; {errors} could not be read" if errors else ""

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHeaderView,
+    QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
 )
 
-from widgets.base.pictures import array_to_pixmap
+from designer.app.jobs import thumbnail
+from widgets.base.pictures import PictureLabel, square_pixmap
 from widgets.training.runs import acc_text
 
 RIGHT = QColor("#2563eb")
+PATH_ROLE = Qt.UserRole + 1
+ENLARGED = 560  # the enlarged view's picture area, px
 WRONG = QColor("#dc2626")
 THUMB = 96
 
@@ -115,8 +123,9 @@ class Gallery(QListWidget):
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setWordWrap(True)
-        self.setUniformItemSizes(True)
+        self.setUniformItemSizes(True)  # every icon is THUMB x THUMB (square_pixmap)
         self.empty_text = empty_text
+        self.itemActivated.connect(self._on_activated)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
@@ -127,14 +136,40 @@ class Gallery(QListWidget):
                              Qt.AlignCenter | Qt.TextWordWrap, self.empty_text)
             painter.end()
 
-    def add(self, thumb, caption: str, tip: str) -> QListWidgetItem:
+    def add(self, thumb, caption: str, tip: str, path: str | None = None) -> QListWidgetItem:
+        """A thumbnail (any shape; drawn in a square) with its caption; with ``path``, double-click
+        (or Enter) shows the image large."""
         item = QListWidgetItem(caption)
         if thumb is not None:
-            item.setIcon(QIcon(array_to_pixmap(thumb)))
-        item.setToolTip(tip)
+            item.setIcon(QIcon(square_pixmap(thumb, THUMB)))
+        item.setToolTip(f"{tip}\n(Double-click to enlarge)" if path else tip)
         item.setTextAlignment(Qt.AlignHCenter | Qt.AlignTop)
+        item.setData(PATH_ROLE, path)
         self.addItem(item)
         return item
+
+    @Slot(QListWidgetItem)
+    def _on_activated(self, item: QListWidgetItem) -> None:
+        self.enlarge(item)
+
+    def enlarge(self, item: QListWidgetItem) -> QDialog | None:
+        """Show the item's image at a size one can judge it by, beside its caption."""
+        path = item.data(PATH_ROLE)
+        if not path:
+            return None
+        picture = thumbnail(path, ENLARGED)  # None when the file is gone or damaged since
+        dialog = QDialog(self, windowTitle=Path(path).name)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        view = PictureLabel("The image cannot be shown.")
+        view.set_array(picture)
+        caption = QLabel(item.text().replace("\n", " · "), wordWrap=True, alignment=Qt.AlignCenter)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(view, 1)
+        layout.addWidget(caption)
+        layout.addWidget(QLabel(path, objectName="muted", wordWrap=True))
+        dialog.resize(ENLARGED, ENLARGED + 60)
+        dialog.show()
+        return dialog
 
     def set_misclassified(self, ev, thumbs: dict) -> None:
         self.clear()
@@ -144,6 +179,6 @@ class Gallery(QListWidget):
         for m in ev.misclassified:
             if m.path not in thumbs:
                 break
-            caption = f"true: {m.true}\npredicted: {m.predicted} ({100 * m.confidence:.0f} %)"
+            caption = f"true: {m.true}\npredicted: {m.predicted} ({100 * m.confidence:.0f}\u00a0%)"
             self.add(thumbs[m.path], caption, f"{m.path}\nThe network was {100 * m.confidence:.0f} % sure it "
-                                              f"is '{m.predicted}', but it is '{m.true}'.")
+                                              f"is '{m.predicted}', but it is '{m.true}'.", m.path)

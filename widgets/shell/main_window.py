@@ -17,6 +17,7 @@ from designer.model.zoo import model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
 from widgets.design.workspace import DesignWorkspace
+from widgets.shell.help import ABOUT, UserGuide
 from widgets.shell.project_files import ProjectFiles
 from widgets.shell.start_page import StartPage
 
@@ -33,12 +34,13 @@ class MainWindow(QMainWindow):
         self.qdoc.confirm_builder = self._confirm_builder
         self.files = ProjectFiles(self.qdoc, self, settings)
         self.tabs = QTabWidget(documentMode=True)
-        self.start = StartPage()
+        self.start = StartPage(start_folder=lambda: feedback.folder_for(self.qdoc.doc))
         self.design = DesignWorkspace(self.qdoc)
         self.tabs.addTab(self.start, "Start")
         self.tabs.addTab(self.design, "Design")
         self.setCentralWidget(self.tabs)
         self._export_handler = None
+        self.guide: UserGuide | None = None
         self._status_bar()
         self._menus()
         self._connect()
@@ -98,13 +100,17 @@ class MainWindow(QMainWindow):
             edit_menu.addSeparator() if item is None else edit_menu.addAction(item)
         view_menu = self.menuBar().addMenu("&View")
         canvas = self.design.canvas
-        view_menu.addAction(self._action("Fit graph", canvas.view.fit, QKeySequence("Ctrl+0")))
+        view_menu.addAction(self._action("Fit graph", canvas.fit, QKeySequence("Ctrl+0")))
         view_menu.addAction(self._action("Zoom in", self._zoom_in, QKeySequence.ZoomIn))
         view_menu.addAction(self._action("Zoom out", self._zoom_out, QKeySequence.ZoomOut))
         view_menu.addSeparator()
         for action in self.design.view_actions():
             view_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.guide_action = self._action("User guide", self.show_guide, QKeySequence("F1"),
+                                         "Open, edit, data, train, results and export, step by step")
+        help_menu.addAction(self.guide_action)
+        help_menu.addSeparator()
         help_menu.addAction(self._action("About NetSurgeon", self._about))
 
     def _connect(self) -> None:
@@ -157,7 +163,7 @@ class MainWindow(QMainWindow):
         if answer == "random":
             self.qdoc.open_recipe(Recipe.for_model(recipe.base.name, "none"))
         elif answer == "file":
-            path = feedback.weights_path(self)
+            path = feedback.weights_path(self, feedback.folder_for(self.qdoc.doc))
             if path:
                 self.qdoc.open_recipe(Recipe.for_model(recipe.base.name, path))
 
@@ -220,8 +226,17 @@ class MainWindow(QMainWindow):
             feedback.show_info(self, "Export", "Export is not available in this build yet.")
 
     @Slot()
+    def show_guide(self) -> UserGuide:
+        """Open the user guide beside the window (one at a time; it stays until closed)."""
+        if self.guide is None:
+            self.guide = UserGuide(self)
+        self.guide.show()
+        self.guide.raise_()
+        return self.guide
+
+    @Slot()
     def _about(self) -> None:
-        feedback.show_info(self, "About NetSurgeon", "NetSurgeon — transfer learning for PyTorch without code.")
+        feedback.show_info(self, "About NetSurgeon", ABOUT)
 
     # --- closing -------------------------------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ class ProjectFiles(QObject):
     def save_as(self) -> bool:
         if self.doc.state is None:
             return False
-        suggestion = self.doc.path or os.path.join(os.path.expanduser("~"),
+        suggestion = self.doc.path or os.path.join(feedback.folder_for(self.doc),
                                                    self.doc.recipe.base.name.replace(":", "_") + PROJECT_SUFFIX)
         path = feedback.save_project_path(self.window, suggestion)
         return bool(path) and self._save_to(path)
@@ -94,8 +94,7 @@ class ProjectFiles(QObject):
         if not self.maybe_save("opening another project"):
             return
         if not path:
-            folder = os.path.dirname(self.doc.path) if self.doc.path else ""
-            path = feedback.open_project_path(self.window, folder)
+            path = feedback.open_project_path(self.window, feedback.folder_for(self.doc))
         if path:
             self.qdoc.open_project(path)
 

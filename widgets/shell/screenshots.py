@@ -11,7 +11,14 @@ import sys
 import tempfile
 import time
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "screenshots")
+from PySide6.QtCore import Qt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "docs", "screenshots")
+GUIDE = os.path.join(ROOT, "resources", "guide")  # smaller copies the user guide shows (package data)
+GUIDE_SHOTS = ("start-page.png", "designer-lite0-edited.png", "data.png", "training-mid-run.png", "results.png",
+               "export.png")
+GUIDE_WIDTH = 960
 SIZE = (1600, 1000)
 
 
@@ -39,6 +46,10 @@ def save_grab(widget, name: str) -> str:
         image = widget.grab()
     image.save(path)
     print("wrote", path, flush=True)
+    if name in GUIDE_SHOTS:
+        small = image.scaledToWidth(min(GUIDE_WIDTH, image.width()), Qt.SmoothTransformation)
+        small.save(os.path.join(GUIDE, name))
+        print("wrote", os.path.join(GUIDE, name), flush=True)
     return path
 
 
@@ -103,6 +114,12 @@ def main() -> int:
     if report.errors:
         window.design.focus_node(report.errors[0].node)
     _save(app, window, "designer-analyzer-error.png")
+    guide = window.show_guide()
+    guide.move(40, 40)
+    guide.browser.scrollToAnchor("3-add-your-images-data--training--data")
+    _wait(app, window, 0.6)
+    save_grab(guide, "help-guide.png")
+    guide.close()
     window.qdoc.doc.mark_saved()
     window.close()
     return 0

@@ -109,9 +109,10 @@ class StartPage(QWidget):
     open_model = Signal(str, str)  # gallery name or builder spec, weights ("default" | "none" | path)
     open_project = Signal(str)  # path ("" = ask)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, start_folder=None):
         super().__init__(parent)
         self.setObjectName("startPage")
+        self.start_folder = start_folder or (lambda: "")  # where the weights-file dialog starts
         self.model = GalleryModel(gallery(), self)
         self.proxy = GalleryFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -206,8 +207,9 @@ class StartPage(QWidget):
         self.pretrained.setToolTip("Off: random weights (train from scratch)")
         self.open_button = QPushButton("Open selected network", objectName="primary")
         self.open_button.clicked.connect(self._open_selected)
-        bottom.addWidget(QLabel(f"{len(self.model.infos)} networks · click a column to sort · double-click "
-                                "to open", objectName="muted"), 1)
+        self.count_label = QLabel(objectName="muted")
+        self._show_count()
+        bottom.addWidget(self.count_label, 1)
         bottom.addWidget(self.pretrained)
         bottom.addWidget(self.open_button)
         col.addLayout(bottom)
@@ -217,6 +219,13 @@ class StartPage(QWidget):
     def _apply_filter(self, *_) -> None:
         category = self.category.currentText() if self.category.currentIndex() > 0 else ""
         self.proxy.set_filter(self.search.text(), category, self.local_only.isChecked())
+        self._show_count()
+
+    def _show_count(self) -> None:
+        """How many networks the table shows: all of them, or how many of all pass the filter."""
+        total, shown = len(self.model.infos), self.proxy.rowCount()
+        count = f"{total} networks" if shown == total else f"{shown} of {total} networks shown"
+        self.count_label.setText(f"{count} · click a column to sort · double-click to open")
 
     def selected_name(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -249,7 +258,7 @@ class StartPage(QWidget):
             feedback.show_error(self.window(), "Choose the architecture",
                                 "Select the network the weights file belongs to in the gallery, then try again.")
             return
-        path = feedback.weights_path(self.window())
+        path = feedback.weights_path(self.window(), self.start_folder())
         if path:
             self.open_model.emit(name, path)
 

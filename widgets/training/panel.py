@@ -43,6 +43,7 @@ class TrainingPanel(QWidget):
         self.context = context
         self.runner = JobRunner(self, "training")
         self.run_dir: str | None = None  # the run in progress
+        self._mode = ""  # its training mode
         self.final_event = None
         self._build()
         self._connect()
@@ -55,8 +56,8 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton("Start training", objectName="primary")
         self.start_button.setToolTip("Train a new run with these options on the data from the Data tab.")
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current batch. The best weights so far are kept and the "
-                                    "run can be resumed.")
+        self.stop_button.setToolTip("Stop after the current batch. The best weights of the finished epochs are "
+                                    "kept (none before the first epoch ends) and the run can be resumed.")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the run selected in the history below from where it "
                                       "stopped, up to the number of epochs set above.")
@@ -152,7 +153,7 @@ class TrainingPanel(QWidget):
     def _launch(self, source, split, options, run_dir, resume, cache_dir) -> bool:
         if self.training:
             return False
-        self.run_dir, self.final_event = str(run_dir), None
+        self.run_dir, self.final_event, self._mode = str(run_dir), None, options.mode
         self.plot.clear()
         if resume:
             self._preload_history(run_dir)
@@ -192,8 +193,9 @@ class TrainingPanel(QWidget):
         elif kind == "start":
             self.progress.on_start(event)
             self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
-            # The run joins the project's list when it ends (re-reading the runs here would cost the
-            # GUI thread ~50 ms just as training starts); its folder exists from now on.
+            # Listed at once as running; the project's run list is re-read when it ends (re-reading
+            # it here would cost the GUI thread ~50 ms just as training starts).
+            self.runs.show_running(self.run_dir, self._mode)
         elif kind in ("finished", "stopped", "failed"):
             self.final_event = event
             self.progress.on_final(event)

@@ -10,15 +10,20 @@ fast run never costs one redraw per batch. The x axis shows iterations
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from widgets.base.plots import own_menus
+from widgets.base.plots import EmptyNote, own_menus
 
 REDRAW_MS = 100
+LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "line": "&#x2501;&#x25CF;&#x2501;",
+                "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;"}
+EMPTY_TEXT = {"Accuracy": "Accuracy is drawn here once a run starts (or tick runs below to compare them).",
+              "Loss": "Loss is drawn here once a run starts."}
 TRAIN = "#2563eb"
 VAL = "#ea580c"
 OVERLAY_COLOURS = ("#16a34a", "#7c3aed", "#db2777", "#0891b2", "#854d0e", "#475569")
@@ -97,10 +102,15 @@ class MetricsPlot(QWidget):
         plots = QHBoxLayout()
         plots.addWidget(self.acc_plot)
         plots.addWidget(self.loss_plot)
+        # One legend for both plots, under them: inside a plot it hid the early epochs of the very
+        # curves it named.
+        self.legend = QLabel(wordWrap=True, textFormat=Qt.RichText, objectName="plotLegend")
+        self.legend.setContentsMargins(8, 2, 8, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addLayout(plots, 1)
+        layout.addWidget(self.legend)
         self.curves = {}
         for name, (which, label, colour, style) in SERIES.items():
             plot = self.acc_plot if which == "acc" else self.loss_plot
@@ -111,15 +121,12 @@ class MetricsPlot(QWidget):
                 item = plot.plot([], [], pen=_pen(colour, style), name=label,
                                  symbol="o" if style == "line" else None, symbolSize=6, symbolBrush=colour)
             self.curves[name] = item
+        self._update_legend()
 
     def _plot(self, title: str, y_range) -> pg.PlotWidget:
         plot = pg.PlotWidget(background="w")
         plot.setTitle(title, color="#374151", size="10pt")
         plot.setLabel("bottom", "iteration")
-        # Where curves seldom go: accuracy top-left (low early on), loss top-right (falls over time); on a
-        # white card so a curve passing under it does not make the names unreadable.
-        plot.addLegend(offset=(-10, 10) if title == "Loss" else (10, 10), labelTextColor="#374151",
-                       brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#e5e7eb"))
         plot.setMinimumHeight(200)
         # Ranges are set by hand (see _fit_ranges): an axis whose range changes is re-rendered, and
         # pyqtgraph's grid costs more than all the rest of a frame, so a few fixed guide lines stand in.
@@ -129,6 +136,7 @@ class MetricsPlot(QWidget):
             for y in (0.25, 0.5, 0.75, 1.0):
                 plot.addItem(pg.InfiniteLine(pos=y, angle=0, pen=pg.mkPen("#e5e7eb", width=1)))
         plot.getPlotItem().setClipToView(True)
+        plot.empty_note = EmptyNote(plot, EMPTY_TEXT[title])
         return own_menus(plot)
 
     # --- data in (slots; cheap: buffers only) ------------------------------------------------
@@ -137,10 +145,12 @@ class MetricsPlot(QWidget):
         for s in self.series.values():
             s.clear()
         self.planned = (0, 0)
+        self._show_empty()
 
     def set_planned(self, iterations: int, epochs: int) -> None:
         """The run's length, known at its start: the x axis spans it (and stays put while it runs)."""
         self.planned = (max(0, iterations), max(0, epochs))
+        self._show_empty()
         self._fit_ranges(force=True)
 
     @Slot(object)
@@ -161,9 +171,19 @@ class MetricsPlot(QWidget):
     def set_overlays(self, runs: list[dict]) -> None:
         """Dashed curves of finished runs: ``{"name", "steps_per_epoch", "epochs": [...], CURVES...}``."""
         self.overlays = list(runs)
+        self._show_empty()
         self._draw_overlays()
 
     # --- drawing -----------------------------------------------------------------------------
+
+    @property
+    def empty(self) -> bool:
+        """Nothing planned, drawn or overlaid: the axes would have nothing to measure."""
+        return not (any(self.planned) or self.overlays or any(s.y for s in self.series.values()))
+
+    def _show_empty(self) -> None:
+        for plot in (self.acc_plot, self.loss_plot):
+            plot.empty_note.set_empty(self.empty)
 
     @Slot()
     def flush(self) -> None:
@@ -226,7 +246,19 @@ class MetricsPlot(QWidget):
                 label = f"{run['name']} ({'val' if key.startswith('val') else 'train'})"
                 item = plot.plot(x[: len(y)], y, pen=_pen(colour, style), name=label, connect="finite")
                 self._overlay_items.append((plot, item))
+        self._update_legend()
         self._fit_ranges(force=True)
+
+    def _update_legend(self) -> None:
+        """The names of the curves, each after a sample of its line in its colour."""
+        entries = {label: (colour, style) for _, label, colour, style in SERIES.values()}
+        for k, run in enumerate(self.overlays):
+            colour = OVERLAY_COLOURS[k % len(OVERLAY_COLOURS)]
+            entries[f"{run['name']} (validation)"] = (colour, "dash")
+            entries[f"{run['name']} (training)"] = (colour, "dot")
+        self.legend.setText("&nbsp;&nbsp;&nbsp; ".join(
+            f'<span style="color:{colour}; font-weight:bold">{LEGEND_MARKS[style]}</span>&nbsp;{escape(label)}'
+            for label, (colour, style) in entries.items()))
 
     @Slot(int)
     def _on_x_mode(self, index: int) -> None:

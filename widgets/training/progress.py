@@ -84,13 +84,17 @@ class TrainingProgress(QWidget):
         self.bar.setValue(1 if e.kind == "finished" else 0)
         best = "" if e.best_val_acc is None else f" Best validation accuracy {acc_text(e.best_val_acc)} " \
                                                   f"(epoch {e.best_epoch})."
+        resume = " Select the run and press Resume to continue it." if e.kind == "stopped" and e.checkpoint else ""
         if e.kind == "finished":
             self.stage.setText(f"Finished {e.epochs_done} epochs in {time_text(e.time_s)}")
             self.status.setText(f"Done.{best} The best weights are in {e.run_dir}.")
+        elif e.epoch == 0:
+            self.stage.setText("Stopped before the first epoch ended")
+            self.status.setText("Stopped before the first epoch ended: nothing was trained, so no weights were "
+                                f"saved.{resume}")
         else:
-            self.stage.setText(f"Stopped after {e.epoch} complete epochs")
-            self.status.setText(f"Stopped.{best} The best weights are kept; select the run and press "
-                                "Resume to continue.")
+            self.stage.setText(f"Stopped after {e.epoch} complete epoch{'s' if e.epoch != 1 else ''}")
+            self.status.setText(f"Stopped.{best} The best weights are kept.{resume}")
         if e.skipped:
             self.status.setText(self.status.text() + f" {len(e.skipped)} images could not be read and "
                                                      "were skipped.")

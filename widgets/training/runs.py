@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -104,6 +106,29 @@ class RunTable(QTableWidget):
             if col >= 4:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.setItem(row, col, item)
+
+    def show_running(self, path: str, mode: str) -> None:
+        """List a run the moment it starts (or resumes) as running, without re-reading every run
+        from disk just as training starts; the row is re-read when the run ends."""
+        path = str(path)
+        row = next((r for r in range(self.rowCount()) if self.item(r, 0).data(PATH_ROLE) == path), None)
+        self._filling = True
+        try:
+            if row is None:
+                row = self.rowCount()
+                self.insertRow(row)
+                check = QTableWidgetItem()
+                check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+                check.setCheckState(Qt.Unchecked)
+                check.setData(PATH_ROLE, path)
+                self.setItem(row, 0, check)
+                for col, text in enumerate((Path(path).name, MODE_NAMES.get(mode, mode), "", "–", "0", "–"), 1):
+                    item = QTableWidgetItem(text)
+                    item.setData(PATH_ROLE, path)
+                    self.setItem(row, col, item)
+            self.item(row, 3).setText("running")
+        finally:
+            self._filling = False
 
     def checked_paths(self) -> list[str]:
         return [self.item(r, 0).data(PATH_ROLE) for r in range(self.rowCount())

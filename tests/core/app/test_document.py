@@ -8,6 +8,7 @@ import os
 import pytest
 
 from designer.app.document import Document, Event
+from designer.app.project import load_project
 from designer.base.errors import DesignerError
 from designer.inspect.graph import annotate_policy
 from designer.model.ops import DeleteLayer, Freeze, ReplaceClassifier, SetLRFactor
@@ -160,3 +161,15 @@ def test_annotate_policy_without_policy_reads_requires_grad(doc):
         assert graph.nodes["fc"]["trainable"] == model.fc.bias.numel()
     finally:
         model.fc.weight.requires_grad_(True)
+
+
+def test_a_new_run_alone_is_not_an_unsaved_change(doc, tmp_path):
+    """Issue 13: 'changes not saved' appeared when only a training run was added."""
+    path = doc.save(str(tmp_path / "p"))
+    run = str(tmp_path / "runs" / "20261201-000000-full")
+    doc.set_settings("runs", [run])
+    assert not doc.dirty and doc.write_autosave() is None
+    doc.set_settings("training", {"epochs": 3})  # an edit still counts
+    assert doc.dirty
+    doc.save()
+    assert load_project(path).runs == [run]  # saved with the project all the same

@@ -145,3 +145,19 @@ def test_parse_flags():
 def test_every_op_prints_as_the_edit_flag_that_makes_it(op):
     args = make_parser().parse_args(["edit", "p.json", *format_op_flag(op).split()])
     assert edit_ops(args) == [op]
+
+
+def test_inspect_an_edited_lite0_project_as_json_and_as_text(tmp_path, capsys):
+    """Issue 13: --json crashed deep-copying the traced graph of Lite0 at 1x32x32 (10 classes)."""
+    project = str(tmp_path / "lite0.nsd.json")
+    assert main(["new", "efficientnet_lite0", "-o", project]) == 0
+    assert main(["edit", project, "--input", "1x32x32", "--classes", "10"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", project, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["params_total"] == 3_383_242 and report["output_shape"] == [1, 10]
+    assert report["layers"][0]["name"] == "input" and report["recipe"]["base"]["weights"] == "default"
+    assert main(["inspect", project]) == 0
+    out = capsys.readouterr().out
+    for line in ("params 3,383,242 total", "GFLOPs", "input 1x32x32", "activations"):
+        assert out.count(line) == 1, f"'{line}' printed {out.count(line)} times"

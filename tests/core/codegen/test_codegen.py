@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from testkit import REPO
 from testkit.data import make_shapes_folder
 from testkit.designs import RECIPES, design, example_recipe
+from testkit.script import run_outside
 from torch import nn
 
 from designer.codegen.layers import attr_expr, render_module
@@ -42,9 +43,7 @@ RUFF = ROOT / ".venv" / "bin" / "ruff"
 
 def run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run outside the project: cwd elsewhere, no PYTHONPATH, so ``designer`` is not importable."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = run_outside(args, cwd, timeout)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return proc
 

@@ -192,3 +192,30 @@ def test_cache_loads_once_replays_only_new_ops_and_never_shares_models(monkeypat
     again = build(r, cache)
     assert again.model.fc.weight.abs().sum() > 0 and isinstance(longer.model.layer4[1].relu, nn.Identity)
     assert not isinstance(again.model.layer4[1].relu, nn.Identity)
+
+
+def test_a_big_base_is_released_once_another_network_is_opened(monkeypatch):
+    """Issue 13: vgg16 stayed in the cache (and memory) after another design was opened; small
+    bases stay cached for instant reopening."""
+    import gc
+    import weakref
+
+    from torchvision.models import get_model
+
+    monkeypatch.setattr(build_mod, "CACHE_MAX_PARAMS", 30_000_000)  # resnet18 + mobilenet fit, vgg11 not
+    loaded = {}
+
+    def loader(base):
+        loaded[base.name] = get_model(base.name, weights=None)
+        return loaded[base.name], None
+
+    cache = BaseCache(loader=loader)
+    build(recipe("resnet18", ReplaceClassifier(3)), cache)
+    build(recipe("vgg11", ReplaceClassifier(3)), cache)
+    vgg = weakref.ref(loaded.pop("vgg11"))
+    build(recipe("mobilenet_v3_small", ReplaceClassifier(3)), cache)
+    gc.collect()
+    assert vgg() is None, "vgg11 is still held after another network was opened"
+    assert [b.name for b in cache._bases] == ["resnet18", "mobilenet_v3_small"]
+    build(recipe("resnet18", SetInput(64, 64, 1)), cache)
+    assert list(loaded) == ["resnet18", "mobilenet_v3_small"]  # resnet18 came from the cache

@@ -51,6 +51,16 @@ def test_metrics_agree_with_each_other_and_with_predict(trained):
     assert "accuracy" in text and "confusion matrix" in text
 
 
+def test_evaluation_reports_its_progress(trained):
+    """Issue 13: evaluating took ~11 s with no sign of progress."""
+    design, split = trained
+    seen: list[tuple[int, int]] = []
+    evaluate(design, split.val, split.classes, batch_size=7, device="cpu", progress=lambda d, t: seen.append((d, t)))
+    n = len(split.val)
+    assert len(seen) == -(-n // 7) and seen[-1] == (n, n)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and {t for _, t in seen} == {n}
+
+
 def test_unreadable_file_is_listed_not_fatal(trained, tmp_path):
     design, split = trained
     import shutil

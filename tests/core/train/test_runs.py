@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import torch
@@ -139,3 +140,36 @@ def test_plan_resume_keeps_the_runs_options_and_split(split, tmp_path):
     (run_dir / "last.pt").unlink()
     with pytest.raises(DesignerError, match="cannot be resumed"):
         plan_resume(run_dir, epochs=3)
+
+
+@pytest.mark.parametrize("mode", ["full", "linear-probe"])
+def test_a_run_stopped_before_its_first_epoch_is_no_result(split, tmp_path, mode):
+    """Issue 13: such a run wrote best.pt (untrained weights) and was offered as a result."""
+    run_dir = tmp_path / mode
+    stopped = final(list(train_run(tiny_design(), split, opts(mode=mode), run_dir, cancel=lambda: True)))
+    assert stopped.kind == "stopped" and stopped.epoch == 0 and stopped.best_val_acc is None
+    assert not (run_dir / "best.pt").exists()
+    run = load_run(run_dir)
+    assert run.status == "stopped" and not run.has_weights
+
+
+def test_finished_runs_have_weights(two_runs):
+    _, full, probe = two_runs
+    assert load_run(full).has_weights and load_run(probe).has_weights
+
+
+def test_a_resumed_run_is_running_while_it_trains(split, tmp_path):
+    """Issue 13: the history kept saying 'stopped' while a resumed run trained."""
+    from designer.train.runs import plan_resume
+
+    run_dir = tmp_path / "r"
+    stop_after_one = threading.Event()
+    for event in train_run(tiny_design(), split, opts(epochs=3), run_dir, cancel=stop_after_one):
+        if event.kind == "epoch":
+            stop_after_one.set()
+    assert load_run(run_dir).status == "stopped"
+    plan = plan_resume(run_dir)
+    resumed = train_run(tiny_design(), plan.split, plan.options, run_dir, resume=plan.checkpoint)
+    statuses = [load_run(run_dir).status for event in resumed if event.kind in ("start", "epoch")]
+    assert statuses and set(statuses) == {"running"}
+    assert load_run(run_dir).status == "finished"

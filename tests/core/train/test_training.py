@@ -98,10 +98,12 @@ def test_cancel_stops_within_one_batch_and_keeps_best(split, tmp_path):
     assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
 
 
-def test_cancel_callable_before_any_epoch_writes_best(split, tmp_path):
+def test_cancel_callable_before_any_epoch_writes_no_best(split, tmp_path):
+    """Nothing was trained: no best.pt (issue 13), but last.pt so that the run can be resumed."""
     events = run_all(train(FakeDesign(tiny_cnn()), split, opts(), tmp_path, cancel=lambda: True))
     assert [e.kind for e in events] == ["start", "stopped"]
-    assert (tmp_path / "best.pt").is_file() and events[-1].epoch == 0
+    assert not (tmp_path / "best.pt").exists() and events[-1].epoch == 0
+    assert (tmp_path / "last.pt").is_file()
 
 
 def test_resume_continues_from_next_epoch_exactly(split, tmp_path):

@@ -1,0 +1,113 @@
+"""The generated script reads data like the app: it skips the files the app skips, splits a
+folder exactly as the app does, and trains on the app's own split when one is exported.
+
+The script's data functions are run in this process (``runpy``: its ``main`` only runs as
+``__main__``); one test runs it for real, from another folder, without ``designer`` importable.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from testkit.data import make_shapes_folder, truncate_file
+from testkit.designs import design
+from testkit.script import run_outside
+
+from designer.codegen.script import write_script
+from designer.data.folders import scan_folder
+from designer.export.splitfile import SPLIT_NAME, portable_split, write_split
+from designer.model.build import build
+from designer.model.ops import ReplaceClassifier, SetInput
+from designer.model.recipe import Recipe
+
+CLASSES = ("circle", "square", "triangle")
+
+
+def script_namespace(tmp_path: Path, split_file: str | None = None) -> dict:
+    script = write_script(design("resnet18_grey"), tmp_path / "train.py", split_file=split_file)
+    return runpy.run_path(str(script))
+
+
+def messy_folder(root: Path, layout: str = "flat") -> Path:
+    """Shapes with every kind of bad file, a hidden file, a Thumbs.db and a nested image."""
+    make_shapes_folder(root, classes=CLASSES, per_class=7, size=16, corrupt=5, layout=layout)
+    base = root / "train" if layout == "split" else root
+    (base / "circle" / ".hidden.png").write_bytes(b"not read")
+    (base / "square" / "Thumbs.db").write_bytes(b"windows")
+    nested = base / "triangle" / "more"
+    nested.mkdir()
+    shutil.copy(next((base / "triangle").glob("triangle_*.png")), nested / "a_copy.png")
+    return root
+
+
+@pytest.mark.parametrize("layout", ["flat", "split"])
+def test_the_script_skips_and_splits_a_folder_as_the_app_does(tmp_path, layout):
+    root = messy_folder(tmp_path / "data", layout)
+    app = scan_folder(root, val_fraction=0.3, seed=7)
+    classes, train, val, skipped = script_namespace(tmp_path)["scan_data"](str(root), 0.3, 7)
+    assert classes == app.classes
+    assert train == app.train and val == app.val  # the very same images, in the same order
+    assert sorted(p for p, _ in skipped) == sorted(p for p, _ in app.skipped)
+    assert len(skipped) == 5 and all(Path(p).name.startswith("bad_") for p, _ in skipped)
+
+
+def test_the_script_reads_the_apps_split_from_a_moved_folder(tmp_path):
+    root = messy_folder(tmp_path / "data")
+    app = scan_folder(root, val_fraction=0.3, seed=7)
+    written = write_split(app, tmp_path / "export")
+    assert written.name == SPLIT_NAME
+    data = json.loads(written.read_text())
+    assert data["train"][0][0] == Path(app.train[0][0]).relative_to(root).as_posix()  # portable
+    moved = tmp_path / "elsewhere"
+    shutil.move(root, moved)
+    gone = Path(app.val[0][0].replace(str(root), str(moved)))
+    gone.unlink()
+    classes, train, val, skipped = script_namespace(tmp_path)["read_split"](str(written), str(moved))
+    relocate = [(p.replace(str(root), str(moved)), label) for p, label in app.train]
+    assert classes == app.classes and train == relocate
+    assert len(val) == len(app.val) - 1
+    assert (str(gone), "listed in the split but not found") in skipped
+    assert len(skipped) == len(app.skipped) + 1
+
+
+def test_a_split_with_a_label_out_of_range_is_refused(tmp_path):
+    root = make_shapes_folder(tmp_path / "data", classes=CLASSES, per_class=3, size=16)
+    data = portable_split(scan_folder(root, 0.3, 0))
+    data["train"][0][1] = 9
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SystemExit, match="not a class index"):
+        script_namespace(tmp_path)["read_split"](str(path), str(root))
+
+
+def three_class_design():
+    recipe = Recipe.for_model("resnet18", weights="none").with_ops(SetInput(32, 32, 3), ReplaceClassifier(3))
+    return build(recipe)
+
+
+@pytest.mark.slow
+def test_the_exported_script_trains_on_the_apps_split_and_survives_damaged_files(tmp_path):
+    """Run from another folder as its help says: it uses split.json beside it by default,
+    lists the files the app skipped, and skips a file damaged after the scan without stopping."""
+    root = make_shapes_folder(tmp_path / "data", classes=CLASSES, per_class=6, size=16, corrupt=2)
+    app = scan_folder(root, val_fraction=0.2, seed=3)
+    out = tmp_path / "export"
+    write_split(app, out)
+    script = write_script(three_class_design(), out / "train.py", classes=list(CLASSES), split_file=SPLIT_NAME)
+    damaged = app.train[0][0]
+    truncate_file(damaged)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = run_outside([sys.executable, str(script), "--data", str(root), "--epochs", "1", "--batch-size", "4",
+                        "--out", str(work / "runs")], work)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"{len(app.train)} training images, {len(app.val)} validation images" in proc.stdout
+    assert f"Skipped {len(app.skipped)} file(s)" in proc.stdout
+    assert all(Path(p).name in proc.stdout for p, _ in app.skipped)
+    assert f"skipped {damaged}" in proc.stderr  # damaged after the scan: skipped while loading
+    assert "epoch 1/1" in proc.stdout and (work / "runs" / "best.pt").is_file()
