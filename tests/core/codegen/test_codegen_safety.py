@@ -77,11 +77,11 @@ def test_values_that_are_not_checked_plain_types_are_refused():
     hostile = SimpleNamespace(**{**TrainOptions().to_dict(), "optimizer": TOUCH, "augment": None})
     hostile.resolved_lr = 0.01
     with pytest.raises(DesignerError, match="cannot be written into the script"):
-        _main_defaults(hostile, 0.2)
+        _main_defaults(hostile, 0.2, 0)
     hostile = SimpleNamespace(**{**TrainOptions().to_dict(), "seed": TOUCH})
     hostile.resolved_lr = 0.01
     with pytest.raises((DesignerError, ValueError)):
-        _main_defaults(hostile, 0.2)
+        _main_defaults(hostile, 0.2, 0)
 
 
 def test_a_layer_whose_settings_are_not_literals_is_not_evaluated():
