@@ -31,6 +31,7 @@ from designer.export.splitfile import SPLIT_NAME
 from designer.model.build import build
 from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
+from designer.train.lr_find import find_lr
 from designer.train.runs import load_run, train_run
 
 THUMB_SIZE = 96
@@ -140,6 +141,13 @@ def train_job(control: JobControl, source: DesignSource, split, options, run_dir
     yield from train_run(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir)
 
 
+def lr_find_job(control: JobControl, source: DesignSource, split, options, steps: int = 100):
+    """The LR range test on this thread's own copy of the design (``train.lr_find``)."""
+    design = design_for(source)
+    control.check()
+    return find_lr(design, split, options, cancel=control, steps=steps, report=throttled(control.report))
+
+
 @dataclass
 class EvaluationResult:
     run: str
@@ -230,5 +238,5 @@ def script_job(control: JobControl, source: DesignSource, training: dict | None,
     training, _, run_split = run_export_info(weights, training)
     split = run_split or split
     how = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
-                                    "split_seed": int(split.seed)}
+                                    "split_seed": int(split.seed), "num_train": len(split.train)}
     return generate_script(target, training=training, classes=classes or None, **how)

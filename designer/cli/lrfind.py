@@ -50,6 +50,8 @@ def cmd_lr_find(args) -> int:
         print(f"  lr {finding.lrs[k]:9.2e}   loss {finding.losses[k]:.4f}")
     print(f"suggested base LR {finding.suggestion:.2e} (steepest fall at {finding.steepest:.2e}, lowest loss at "
           f"{finding.lowest:.2e}); train with --lr {finding.suggestion:.2g} --optimizer {options.optimizer}")
+    print("note: without --lr the recommended mode trains at the from-scratch rate (0.01 for SGD); on small data "
+          "sets this suggestion was often lower than what trained best")
     return 0
 
 

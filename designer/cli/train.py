@@ -13,6 +13,7 @@ import json
 import shutil
 import signal
 import sys
+import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -49,8 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--val-data", metavar="DIR", help="a separate validation folder (one sub-folder per class)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<time>-<mode> beside "
                    "the project)")
-    p.add_argument("--mode", choices=MODES, help="full (default): as the design says; cached-head: only the "
-                   "head, on cached features; linear-probe: logistic regression/SVM head; scratch: random init")
+    p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, then "
+                   "fine-tune from it; full: fine-tune as the design says; cached-head: only the head, on cached "
+                   "features; linear-probe: logistic regression/SVM head; scratch: random init")
     p.add_argument("--epochs", type=number(1, 100_000, whole=True))
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
     p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
@@ -279,6 +281,8 @@ class ProgressPrinter:
         self.epochs = e.epochs
         self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} epochs, "
                    f"lr {e.lr:g}, {e.trainable_params:,} trainable / {e.frozen_params:,} frozen parameters", True)
+        if e.plan:
+            self.stream.write(textwrap.fill(e.plan, min(self.width, 100)) + "\n")
 
     def _batch(self, e) -> None:
         if e.epoch == 0:
@@ -289,7 +293,12 @@ class ProgressPrinter:
         self._line(text, False)
 
     def _epoch(self, e) -> None:
-        val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "no validation data"
+        if e.stage == "head":
+            val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "no validation data"
+            self._line(f"stage 1: classifier fitted on cached features  train loss {e.train_loss:.4f} acc "
+                       f"{e.train_acc:.3f}  {val}  {e.epoch_time_s:.1f}s", True)
+            return
+        val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "not validated"
         self._line(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}  {val}  "
                    f"best {_acc(e.best_val_acc)} (epoch {e.best_epoch})  {e.epoch_time_s:.1f}s"
                    + ("  *" if e.is_best else ""), True)
@@ -297,6 +306,8 @@ class ProgressPrinter:
     def _finished(self, e) -> None:
         self._line(f"finished in {_clock(e.time_s)}: best val acc {_acc(e.best_val_acc)} at epoch "
                    f"{e.best_epoch}; weights in {Path(e.run_dir) / 'best.pt'}", True)
+        if e.outcome:
+            self.stream.write(textwrap.fill(e.outcome, min(self.width, 100)) + "\n")
         self._skipped(e.skipped)
 
     def _stopped(self, e) -> None:

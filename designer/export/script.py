@@ -36,7 +36,7 @@ def export_script(design, job, out_path: Path, *, training=None, classes=None, s
     split_file, how = None, {}
     if split is not None:
         split_file = write_split(split, out_path.parent).name
-        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed)}
+        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed), "num_train": len(split.train)}
     write_script(design, out_path, training=training, classes=classes, split_file=split_file, **how)
     with_split = f"; it trains on the app's split ({split_file})" if split_file else ""
     if not check:

@@ -42,7 +42,8 @@ from designer.train.events import (
     StoppedEvent,
 )
 from designer.train.options import TrainOptions
-from designer.train.reporting import write_history
+from designer.train.pacing import Pacing
+from designer.train.reporting import stopped_before_training, write_history
 from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
 
 ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
@@ -59,12 +60,13 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
                             hint="Lower the learning rate (or use Automatic), or check the images for damage.")
 
 
-def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None):
+def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
     """Train ``design.model`` in place on ``split``; yields events (see module docstring).
 
     ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
     batch finishes, a checkpoint is written, the best weights are restored and
     ``stopped`` is yielded. ``resume``: path to a ``last.pt`` to continue from its next epoch.
+    ``run_kwargs``: ``pacing``, ``warm_start`` and ``plan`` (see ``train_loaders``).
     """
     ts.check_split(design, split)
     device = resolve_device(options.device)
@@ -76,13 +78,22 @@ def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=No
     val_loader = make_loader(split.val, make_transform(design), bs, workers=options.workers,
                              pin_memory=device.type == "cuda") if split.val else None
     yield from train_loaders(design, train_loader, val_loader, options, run_dir, cancel, resume,
-                             classes=split.classes, class_counts=list(split.class_counts("train").values()))
+                             classes=split.classes, class_counts=list(split.class_counts("train").values()),
+                             **run_kwargs)
 
 
 def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
-                  resume=None, classes=None, class_counts=None):
-    """``train`` on ready-made loaders yielding ``(images, labels[, ...])`` or ``data.Batch``."""
+                  resume=None, classes=None, class_counts=None, pacing: Pacing | None = None,
+                  warm_start=None, plan: str = ""):
+    """``train`` on ready-made loaders yielding ``(images, labels[, ...])`` or ``data.Batch``.
+
+    ``pacing``: when to validate and stop early (default: validation at most ~a quarter of the
+    time, no early stop). ``warm_start``: a generator function run after ``start`` on a new run
+    (not a resumed one); it yields events and returns an epoch-0 history record (its weights are
+    then the best so far, saved as best.pt) or None when cancelled. ``plan``: the start event's text.
+    """
     trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes, class_counts)
+    trainer.pacing, trainer.warm_start, trainer.plan = pacing or Pacing(), warm_start, plan
     yield from trainer.run(resume)
 
 
@@ -103,6 +114,9 @@ class _Trainer:
         self.global_step, self.start_epoch, self.t_start = 0, 1, time.perf_counter()
         self.last_save = self.t_start  # when last.pt was last written (see checkpoint_interval_s)
         self.train_time, self.train_steps, self.val_time = 0.0, 0, 0.0
+        self.pacing, self.warm_start, self.plan = Pacing(), None, ""
+        self.best_step = 0  # global step of the best weights (early stopping counts from it)
+        self.early_stop = ""  # why the run ended before its last epoch
 
     # --- setup -------------------------------------------------------------------------
 
@@ -157,6 +171,12 @@ class _Trainer:
             return
         yield self._start_event()
         try:
+            if resume is None and self.warm_start is not None:
+                record = yield from self.warm_start(self)
+                if record is None:  # cancelled before the head was fitted: nothing to keep or resume
+                    yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes, self.t_start)
+                    return
+                yield self._stage_record(record)
             yield from self._epochs()
         except NonFiniteLoss as exc:  # the weights are ruined from here on: hand back the best ones
             self._restore_best()
@@ -185,16 +205,33 @@ class _Trainer:
             if stopped:
                 yield from self._stop(epoch - 1)
                 return
-            val = self._validate()
+            epoch_train_s = time.perf_counter() - t_epoch
+            validate = self.pacing.validate_now(epoch, self.opts.epochs, epoch_train_s, self._num_val())
+            val = self._validate() if validate else (None, None)
             if val is None:  # cancelled during validation
                 yield from self._stop(epoch - 1)
                 return
-            yield self._end_epoch(epoch, train_loss, train_acc, *val, time.perf_counter() - t_epoch)
-            if self._checkpoint_due(epoch):
+            yield self._end_epoch(epoch, train_loss, train_acc, *val, time.perf_counter() - t_epoch, validate)
+            stop_early = self._stop_early(epoch)
+            if self._checkpoint_due(epoch) or stop_early:
                 yield self._checkpoint(epoch)
             else:
                 self._write_history("running")
+            if stop_early:
+                break
         yield from self._finish()
+
+    def _num_val(self) -> int:
+        return len(self.val_loader.dataset) if self.val_loader is not None else 0
+
+    def _stop_early(self, epoch: int) -> bool:
+        total = self.opts.epochs * self.steps_per_epoch
+        if epoch >= self.opts.epochs or not self.pacing.should_stop(self.global_step - self.best_step, total):
+            return False
+        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: validation accuracy had not "
+                           f"improved for {self.pacing.since_best} validations "
+                           f"({self.global_step - self.best_step} steps).")
+        return True
 
     def cancelled(self) -> bool:
         return is_cancelled(self.cancel_flag)
@@ -284,8 +321,12 @@ class _Trainer:
             images_per_s=seen / elapsed if elapsed > 0 else 0.0)
 
     def _val_estimate(self) -> float:
-        done = len(self.history) - (self.start_epoch - 1)
-        return self.val_time / done if done > 0 else 0.0
+        """Validation seconds per epoch to come (0 before any was measured)."""
+        if self.pacing.validations == 0:
+            return 0.0
+        per_pass = self.val_time / self.pacing.validations
+        every = self.pacing.every(self.train_time / max(1, self.train_steps) * self.steps_per_epoch, self._num_val())
+        return per_pass / every
 
     @torch.no_grad()
     def _validate(self):
@@ -310,17 +351,24 @@ class _Trainer:
             correct += (out.argmax(1) == y).sum()
             seen += y.numel()
         self.val_time += time.perf_counter() - t0
+        self._last_val_s = time.perf_counter() - t0
         if seen == 0:
             return None, None
         return float(loss_sum) / seen, float(correct) / seen
 
     # --- epoch end, checkpoints, endings -------------------------------------------------
 
-    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time) -> EpochEvent:
+    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time, validated=True) -> EpochEvent:
         best = self.best["val_acc"]
-        is_best = val_acc is None or best is None or val_acc > best
-        if is_best:  # without validation data the latest weights count as the best
+        if validated:  # without validation data the latest weights count as the best
+            is_best = val_acc is None or best is None or val_acc > best
+        else:  # not validated this epoch (pacing): these weights are not compared, so not kept
+            is_best = False
+        if validated and val_acc is not None:
+            self.pacing.validated(epoch, getattr(self, "_last_val_s", 0.0), is_best)
+        if is_best:
             self.best = {"val_acc": val_acc, "epoch": epoch}
+            self.best_step = self.global_step
             save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": self.lr * lr_factor(max(0, self.global_step - 1),
@@ -329,6 +377,33 @@ class _Trainer:
         self.history.append(record)
         return EpochEvent(**record, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
                           is_best=is_best, skipped=self._skipped())
+
+    def _stage_record(self, record: dict) -> EpochEvent:
+        """The warm start's result: epoch 0 of the history, and the best weights until beaten."""
+        self.history.append(record)
+        self.best, self.best_step = {"val_acc": record.get("val_acc"), "epoch": 0}, 0
+        save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
+        self._write_history("running")
+        fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
+        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
+                          is_best=True, skipped=self._skipped(), stage=record.get("stage", "head"))
+
+    def _outcome(self) -> str:
+        """Which weights the run kept and why, in plain words ("" for a plain run)."""
+        parts = [self.early_stop] if self.early_stop else []
+        head = next((r for r in self.history if r.get("epoch") == 0), None)
+        best, first = self.best["val_acc"], head.get("val_acc") if head else None
+        if first is not None and best is not None:
+            if self.best["epoch"] == 0:
+                tried = len(self.history) - 1
+                parts.append(f"Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation images "
+                             f"({_pct(first)}){' in its ' + str(tried) + ' epochs' if tried else ''}, so the "
+                             "stage-1 weights are kept.")
+            else:
+                parts.append(f"Fine-tuning (stage 2) won: {_pct(best)} on the validation images at epoch "
+                             f"{self.best['epoch']}, against {_pct(first)} for the head fitted in stage 1. Its "
+                             "weights are kept.")
+        return " ".join(parts)
 
     def _checkpoint_due(self, epoch: int) -> bool:
         interval = self.opts.checkpoint_interval_s
@@ -351,7 +426,8 @@ class _Trainer:
         }
 
     def _write_history(self, status: str) -> None:
-        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped())
+        extra = {k: v for k, v in (("plan", self.plan), ("outcome", self._outcome())) if v}
+        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped(), extra)
 
     def _skipped(self) -> list[list[str]]:
         """Files that failed to load so far (each once), for events and history.json."""
@@ -372,14 +448,14 @@ class _Trainer:
         yield StoppedEvent(epoch=completed_epoch, best_val_acc=self.best["val_acc"],
                            best_epoch=self.best["epoch"], checkpoint=str(self.run_dir / "last.pt"),
                            time_s=time.perf_counter() - self.t_start,
-                           skipped=self._skipped())
+                           skipped=self._skipped(), outcome=self._outcome())
 
     def _finish(self):
         self._restore_best()
         self._write_history("finished")
-        yield FinishedEvent(epochs_done=len(self.history), best_val_acc=self.best["val_acc"],
+        yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0), best_val_acc=self.best["val_acc"],
                             best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
-                            run_dir=str(self.run_dir), skipped=self._skipped())
+                            run_dir=str(self.run_dir), skipped=self._skipped(), outcome=self._outcome())
 
     def _start_event(self) -> StartEvent:
         params = list(self.model.parameters())
@@ -390,7 +466,8 @@ class _Trainer:
             num_train=len(self.train_loader.dataset), classes=self.classes,
             num_val=len(self.val_loader.dataset) if self.val_loader is not None else 0,
             trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
-            run_dir=str(self.run_dir))
+            run_dir=str(self.run_dir), plan=self.plan,
+            stages=2 if self.warm_start is not None and self.start_epoch == 1 else 1)
 
     def _out_of_memory(self) -> FailedEvent:
         if self.device.type == "cuda":
@@ -401,3 +478,7 @@ class _Trainer:
         with contextlib.suppress(Exception):
             self._write_history("failed")
         return FailedEvent(message=message, hint=hint, out_of_memory=out_of_memory)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"

@@ -37,6 +37,9 @@ class StartEvent(Event):
     trainable_params: int
     frozen_params: int
     run_dir: str
+    plan: str = ""  # what the mode will do, in plain words (the recommended mode's two stages)
+    unit: str = "epoch"  # what one "epoch" is: "fit" for the linear probe (one per regularisation strength)
+    stages: int = 1  # 2: the recommended mode fits the classifier (epoch 0) before it fine-tunes
 
 
 @dataclass
@@ -69,6 +72,7 @@ class EpochEvent(Event):
     best_epoch: int
     is_best: bool
     skipped: list = field(default_factory=list)  # [path, reason] of files that failed to load so far
+    stage: str = ""  # "head": the head fitted on cached features (epoch 0 of the recommended mode)
 
 
 @dataclass
@@ -88,6 +92,7 @@ class FinishedEvent(Event):
     time_s: float
     run_dir: str
     skipped: list = field(default_factory=list)
+    outcome: str = ""  # which weights were kept and why, in plain words
 
 
 @dataclass
@@ -101,6 +106,7 @@ class StoppedEvent(Event):
     checkpoint: str
     time_s: float
     skipped: list = field(default_factory=list)
+    outcome: str = ""
 
 
 @dataclass

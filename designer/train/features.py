@@ -1,7 +1,8 @@
 """Head-only training on cached features.
 
-When every layer before the head is frozen and augmentation is off, the backbone
-gives each image the same features every epoch. ``train_cached_head`` computes
+With every layer before the head frozen (``head_only`` freezes them for the run, whatever
+the design says) and no augmentation, the backbone gives each image the same features
+every epoch. ``train_cached_head`` computes
 them once (the head's input, via a forward pre-hook), caches them (memory and a
 ``features-<key>.pt`` file) and runs the *same* engine (``training.train_loaders``)
 on them, with the model's ``forward`` swapped for "head(features)" during the run.
@@ -30,6 +31,7 @@ from designer.base.fileio import read_json, write_json
 from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
+from designer.model.ops import Freeze
 from designer.train import setup as ts
 from designer.train.engine import train_loaders
 from designer.train.reporting import failed_event, progress_events, start_event, stopped_before_training
@@ -90,30 +92,35 @@ def head_path(model: nn.Module, classifier_path: str, trainable: list[str]) -> s
     return head
 
 
-def check_cached_head(design, options) -> tuple[object, str]:
-    """(policy, head path) when ``design`` can train on cached features; else a DesignerError."""
-    if options.augment.active:
-        raise DesignerError(
-            "Head-only training on cached features needs augmentation off: augmented images "
-            "give new features every epoch.", hint="Turn augmentation off, or train in 'full' mode.")
-    policy = ts.resolve_policy(design, design.model, "full")
-    if policy is not None and getattr(policy, "bn_mode", "") == "train":
-        raise DesignerError("BatchNorm mode 'train' changes the frozen layers' output during training, "
-                            "so their features cannot be cached.",
-                            hint="Use BatchNorm mode frozen_eval, or train in 'full' mode.")
+def head_only(design, options) -> tuple[object, str, str]:
+    """(design for the run, head path, what the run does in plain words) for head-only training.
+
+    Everything outside the head is frozen for this run only: the run gets a copy of the design
+    whose recipe ends with those freezes (same model object); the design itself is unchanged.
+    The features are computed once in eval mode, so augmentation and BatchNorm settings cannot
+    change them: augmentation is simply not used."""
+    ts.resolve_policy(design, design.model, "full")  # the design's own freezing
+    classifier = design.classifier_path
+    if not classifier:
+        raise DesignerError("Head-only training needs a classifier, and this network has none that NetSurgeon "
+                            "can find.", hint="Replace the classifier, or train in 'full' mode.")
     trainable = [n for n, p in design.model.named_parameters() if p.requires_grad]
-    if not trainable:
-        raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze the classifier.")
-    head = head_path(design.model, design.classifier_path, trainable)
+    in_classifier = [n for n in trainable if _under(n, classifier)]
+    if not in_classifier:
+        raise DesignerError(f"Nothing to train: the classifier '{classifier}' is frozen in the design.",
+                            hint="Unfreeze the classifier.")
+    head = head_path(design.model, classifier, in_classifier)
     outside = [n for n in trainable if not _under(n, head)]
-    if policy is None or not head or outside:
-        example = f" (e.g. {outside[0]})" if outside else ""
-        raise DesignerError(
-            f"Head-only training needs every layer before the classifier frozen, but "
-            f"{len(outside) or len(trainable)} weight tensors outside it are trainable{example}.",
-            hint=f"Freeze everything up to the classifier '{design.classifier_path}', "
-                 "or train in 'full' mode.")
-    return policy, head
+    run_design = replace(design, recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
+    ts.resolve_policy(run_design, run_design.model, "full")
+    notes = [f"Head only: the classifier '{head}' is trained on features of the rest of the network, "
+             + "computed once."]
+    if outside:
+        notes.append(f"The design trains {len(outside)} weight tensors before it; they are frozen for this run only "
+                     "(the design is unchanged).")
+    if options.augment.active:
+        notes.append("Augmentation is not used: the features are computed once, from the plain images.")
+    return run_design, head, " ".join(notes)
 
 
 def _check_head_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
@@ -294,15 +301,15 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
 def train_cached_head(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None):
     """Train only the head on cached backbone features; yields ``training`` events.
 
-    Raises DesignerError before ``start`` when the design is not eligible (see ``check_cached_head``).
+    Raises DesignerError before ``start`` when the design cannot be (see ``head_only``).
     ``cache_dir``: where the feature file goes (default: the run folder); share one across runs.
     """
     ts.check_split(design, split)
-    _, head = check_cached_head(design, options)
+    design, head, plan = head_only(design, options)
     run_dir, t0 = Path(run_dir), time.perf_counter()
     start_epoch = int(ts.load_checkpoint(resume)["epoch"]) + 1 if resume else 1
     yield start_event(design, options, split, _steps(len(split.train), options.batch_size), options.epochs,
-                       run_dir, start_epoch)
+                      run_dir, start_epoch, plan=plan)
     model = design.model
     try:
         device = ts.resolve_device(options.device)
@@ -317,10 +324,10 @@ def train_cached_head(design, split, options, run_dir, cancel=None, resume=None,
     if result is None:
         yield stopped_before_training(design, run_dir, options, split.classes, t0)
         return
-    yield from _train_head(design, head, flatten, result, split, options, run_dir, cancel, resume)
+    yield from _train_head(design, head, flatten, result, split, options, run_dir, cancel, resume, plan)
 
 
-def _train_head(design, head, flatten, feature_sets, split, options, run_dir, cancel, resume):
+def _train_head(design, head, flatten, feature_sets, split, options, run_dir, cancel, resume, plan=""):
     train_fs, val_fs = feature_sets
     module = design.model.get_submodule(head)
 
@@ -333,7 +340,7 @@ def _train_head(design, head, flatten, feature_sets, split, options, run_dir, ca
     design.model.forward = head_forward  # the instance attribute shadows the class's forward
     try:
         events = train_loaders(design, train, val, replace(options, mode="full"), run_dir, cancel, resume,
-                               classes=split.classes, class_counts=list(split.class_counts("train").values()))
+                               plan=plan, classes=split.classes, class_counts=list(split.class_counts("train").values()))
         for event in events:
             if hasattr(event, "skipped"):
                 event.skipped = skipped  # files that failed while caching, not in the feature loader

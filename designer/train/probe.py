@@ -1,15 +1,17 @@
-"""Linear probe: a scikit-learn linear classifier on the classifier's input, made the model's head.
+"""Linear probe: a linear classifier on the classifier's input, made the model's head.
 
-``linear_probe`` fits logistic regression (or a linear SVM) on standardised
-features of the design's final ``nn.Linear`` input and copies it, with the
-standardisation folded in, into that Linear: the model is unchanged in
+``linear_probe`` fits logistic regression (``logistic``: features divided by one
+RMS scale, L-BFGS; the recommended mode's stage 1) or a linear SVM (scikit-learn,
+on standardised features) on the design's final ``nn.Linear`` input and copies it,
+with the scaling folded in, into that Linear: the model is unchanged in
 structure, so ``best.pt`` loads into the design, exports and reopens like any
 other run. Only the classifier's input is offered as the probe layer: a probe on
 an earlier layer would need the network cut after that layer, which torchvision's
 forward code (residual joins, flattening) does not allow as a recipe edit.
 ``probe_layer_accuracy`` still scores any layer (global-average-pooled) to compare
 layers, without making a model. Events are the training engine's; one "epoch"
-per regularisation strength, epoch 0 batch events are feature extraction.
+per regularisation strength (the start event calls it a "fit"), epoch 0 batch
+events are feature extraction. Only the Linear counts as trained.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import drain, is_cancelled
+from designer.data.split import class_weights
 from designer.train import setup as ts
 from designer.train.events import CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
 from designer.train.features import FeatureSet, cached_features
+from designer.train.logistic import L2_GRID
+from designer.train.logistic import fit as fit_logistic
 from designer.train.reporting import (
     failed_event,
     progress_events,
@@ -35,7 +40,7 @@ from designer.train.reporting import (
 )
 
 PROBE_CLASSIFIERS = ("logistic", "svm")
-PROBE_C_VALUES = (0.01, 0.1, 1.0)  # one "epoch" per value; the best on validation data wins
+PROBE_C_VALUES = (0.01, 0.1, 1.0)  # the SVM's C: one fit per value; the best on validation data wins
 
 
 
@@ -67,7 +72,7 @@ def _score(weight, bias, fs: FeatureSet | None):
         return None, None
     logits = fs.features.flatten(1) @ weight.T + bias
     loss = nn.functional.cross_entropy(logits, fs.labels).item()
-    return loss, (logits.argmax(1) == fs.labels).float().mean().item()
+    return loss, int((logits.argmax(1) == fs.labels).sum()) / len(fs.labels)
 
 
 def probe_layer(design) -> str:
@@ -86,11 +91,12 @@ def probe_layer(design) -> str:
 
 
 def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
-                 c_values=PROBE_C_VALUES):
+                 strengths=None):
     """Fit a linear classifier on the classifier's input features and make it the model's head.
 
-    One "epoch" per regularisation strength in ``c_values`` (cancel between them); the best on
-    validation data is kept in the model and in ``best.pt``. Augmentation is not used.
+    One fit per regularisation strength in ``strengths`` (cancel between them): L2 strengths for
+    logistic regression (default ``logistic.L2_GRID``), C values for the SVM (``PROBE_C_VALUES``).
+    The best on validation data is kept in the model and in ``best.pt``. Augmentation is not used.
     """
     ts.check_split(design, split)
     if classifier not in PROBE_CLASSIFIERS:
@@ -99,8 +105,14 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
     if design.model.get_submodule(layer).bias is None:
         raise DesignerError("A linear probe needs a classifier with a bias term.",
                             hint="Replace the classifier (it gets a bias), or use 'cached-head' mode.")
+    strengths = tuple(strengths or (L2_GRID if classifier == "logistic" else PROBE_C_VALUES))
     run_dir, t0 = Path(run_dir), time.perf_counter()
-    yield start_event(design, options, split, 1, len(c_values), run_dir)
+    what = "logistic regression" if classifier == "logistic" else "a linear SVM"
+    plan = (f"Linear probe: {what} on what the pretrained network sees in each image (features computed once), "
+            f"fitted for {len(strengths)} regularisation strengths; the best on the validation images becomes the "
+            "classifier. Nothing else is trained, and augmentation is not used.")
+    yield start_event(design, options, split, 1, len(strengths), run_dir, trained=layer, plan=plan, unit="fit",
+                      lr=0.0)
     try:
         gen = cached_features(design, layer, [split.train, split.val], options,
                               cache_dir or run_dir, cancel)
@@ -108,7 +120,7 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
         if result is None:
             yield stopped_before_training(design, run_dir, options, split.classes, t0)
             return
-        yield from _ProbeFit(design, result, split, options, run_dir, cancel, classifier, t0).run(c_values)
+        yield from _ProbeFit(design, result, split, options, run_dir, cancel, classifier, t0).run(strengths)
     except Exception as exc:  # noqa: BLE001 -- after start, problems are events
         yield failed_event(exc, run_dir, options)
 
@@ -125,21 +137,35 @@ class _ProbeFit:
         failed = self.train_fs.failed + (self.val_fs.failed if self.val_fs else [])
         self.skipped = [list(f) for f in sorted(set(failed))]
 
-    def run(self, c_values):
-        x = self.train_fs.features.flatten(1).double().numpy()
-        mean, std = x.mean(0), x.std(0)
-        std[std < 1e-8] = 1.0  # constant features (dead units) stay as they are
-        xs, y = (x - mean) / std, self.train_fs.labels.numpy()
-        for epoch, c in enumerate(c_values, 1):
+    def run(self, strengths):
+        fit = self._logistic if self.classifier == "logistic" else self._svm()
+        for epoch, strength in enumerate(strengths, 1):
             if is_cancelled(self.cancel):
                 yield self._end("stopped", epoch - 1)
                 return
             t = time.perf_counter()
-            weight, bias = probe_weights(_estimator(self.classifier, c, self.options).fit(xs, y),
-                                         mean, std, self.design.num_classes)
-            yield self._epoch(epoch, c, weight, bias, time.perf_counter() - t)
+            weight, bias = fit(strength)
+            yield self._epoch(epoch, strength, weight, bias, time.perf_counter() - t)
             yield self._checkpoint(epoch)
-        yield self._end("finished", len(c_values))
+        yield self._end("finished", len(strengths))
+
+    def _logistic(self, l2: float):
+        weight = None
+        if self.options.class_weights:
+            counts = torch.bincount(self.train_fs.labels, minlength=self.design.num_classes).tolist()
+            weight = torch.tensor(class_weights(counts), dtype=torch.float64)
+        return fit_logistic(self.train_fs.features, self.train_fs.labels, self.design.num_classes, l2,
+                            class_weight=weight)
+
+    def _svm(self):
+        x = self.train_fs.features.flatten(1).double().numpy()
+        mean, std = x.mean(0), x.std(0)
+        std[std < 1e-8] = 1.0  # constant features (dead units) stay as they are
+        xs, y = (x - mean) / std, self.train_fs.labels.numpy()
+
+        def fit(c: float):
+            return probe_weights(_estimator("svm", c, self.options).fit(xs, y), mean, std, self.design.num_classes)
+        return fit
 
     def _set(self, weight, bias) -> None:
         with torch.no_grad():
@@ -156,7 +182,8 @@ class _ProbeFit:
             ts.save_checkpoint(self.design.model.state_dict(), self.run_dir / "best.pt")
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": 0.0, "epoch_time_s": seconds}
-        self.history.append({**record, "C": c, "classifier": self.classifier})
+        strength = {"l2": c} if self.classifier == "logistic" else {"C": c}
+        self.history.append({**record, **strength, "classifier": self.classifier})
         return EpochEvent(**record, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
                           is_best=is_best, skipped=self.skipped)
 

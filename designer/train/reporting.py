@@ -13,15 +13,21 @@ from designer.train import setup as ts
 from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
 
 
-def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1) -> StartEvent:
-    params = list(design.model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
+def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1, trained: str | None = None,
+                plan: str = "", unit: str = "epoch", lr: float | None = None) -> StartEvent:
+    """``trained``: the module path the run trains (its weights count as trainable, every other one as
+    frozen); None counts ``requires_grad``."""
+    named = list(design.model.named_parameters())
+    if trained is None:
+        trainable = sum(p.numel() for _, p in named if p.requires_grad)
+    else:
+        trainable = sum(p.numel() for n, p in named if not trained or n == trained or n.startswith(trained + "."))
     device = ts.resolve_device(options.device)
     return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
-                      lr=options.resolved_lr, amp=ts.amp_dtype(options, device) is not None,
+                      lr=options.resolved_lr if lr is None else lr, amp=ts.amp_dtype(options, device) is not None,
                       num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
-                      trainable_params=trainable, frozen_params=sum(p.numel() for p in params) - trainable,
-                      run_dir=str(run_dir))
+                      trainable_params=trainable, frozen_params=sum(p.numel() for _, p in named) - trainable,
+                      run_dir=str(run_dir), plan=plan, unit=unit)
 
 
 def progress_events(gen, t0: float, num_images: int):

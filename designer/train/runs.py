@@ -31,6 +31,8 @@ from designer.train.engine import train
 from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
+from designer.train.recommended import plan as recommended_plan
+from designer.train.recommended import train_recommended
 
 FINAL_KINDS = ("finished", "stopped", "failed")
 STATUSES = (*FINAL_KINDS, "running")
@@ -40,6 +42,10 @@ EPOCH_NUMBERS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_
 def _finite(value) -> float | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return float(value) if ok else None
+
+
+def _text(value, limit: int = 2000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
 
 
 def _fraction(value) -> float | None:
@@ -59,7 +65,8 @@ def new_run_dir(runs_dir, mode: str) -> Path:
     return path
 
 
-TRAINERS = {"full": train, "scratch": train, "cached-head": train_cached_head, "linear-probe": linear_probe}
+TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train, "cached-head": train_cached_head,
+            "linear-probe": linear_probe}
 
 
 def _trainer(mode: str):
@@ -72,13 +79,13 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
 
     ``cache_dir``: feature cache shared between runs (cached-head, linear-probe).
-    ``probe``: extra arguments for the linear probe (``classifier``, ``c_values``).
+    ``probe``: extra arguments for the linear probe (``classifier``, ``strengths``).
     A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
     """
     trainer = _trainer(options.mode)
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
-    if options.mode in ("cached-head", "linear-probe"):
+    if options.mode in ("recommended", "cached-head", "linear-probe"):
         kwargs["cache_dir"] = cache_dir
     if options.mode == "linear-probe":
         kwargs.update(probe or {})
@@ -190,14 +197,17 @@ def write_summary(run_dir, design, split, options, final, started: float) -> dic
     run_dir = Path(run_dir)
     history = read_json(run_dir / "history.json")
     recipe = getattr(design, "recipe", None)
+    trained = [r for r in history.get("epochs", []) if isinstance(r, dict) and r.get("epoch", 0) > 0]
+    effective = history.get("options") or {}  # the recommended mode's stage 2 plans its own epochs
     summary = {
         "mode": options.mode, "status": final.kind, "best_val_acc": history.get("best_val_acc"),
-        "best_epoch": history.get("best_epoch", 0), "epochs": len(history.get("epochs", [])),
-        "epochs_planned": options.epochs, "time_s": time.time() - started,
+        "best_epoch": history.get("best_epoch", 0), "epochs": len(trained),
+        "epochs_planned": effective.get("epochs", options.epochs), "time_s": time.time() - started,
         "started": datetime.fromtimestamp(started).isoformat(), "classes": list(split.classes),
         "num_train": len(split.train), "num_val": len(split.val),
         "recipe": recipe.to_dict() if recipe is not None else None,
         "message": getattr(final, "message", ""),
+        "plan": history.get("plan", ""), "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "summary.json", summary)
@@ -242,9 +252,25 @@ class Run:
         out = []
         for record in records if isinstance(records, list) else []:
             epoch = record.get("epoch") if isinstance(record, dict) else None
-            if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 < epoch <= 1_000_000:
-                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch})
+            if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch <= 1_000_000:
+                stage = "head" if epoch == 0 else ""  # epoch 0: the recommended mode's fitted head
+                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch, "stage": stage})
         return out
+
+    @property
+    def trained_epochs(self) -> int:
+        """Epochs of training done (the recommended mode's stage 1 is epoch 0, not counted)."""
+        return sum(1 for e in self.epochs if e["epoch"] > 0)
+
+    @property
+    def plan(self) -> str:
+        """What the mode planned, in plain words (the recommended mode's two stages)."""
+        return _text(self.summary.get("plan") or self.history.get("plan"))
+
+    @property
+    def outcome(self) -> str:
+        """Which weights the run kept and why, in plain words."""
+        return _text(self.summary.get("outcome") or self.history.get("outcome"))
 
     @property
     def time_s(self) -> float | None:
@@ -336,7 +362,7 @@ def compare_runs(run_dirs) -> dict:
 
 # --- resuming ----------------------------------------------------------------------------------
 
-RESUMABLE_MODES = ("full", "scratch", "cached-head")
+RESUMABLE_MODES = ("recommended", "full", "scratch", "cached-head")
 
 
 @dataclass
@@ -359,11 +385,14 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                             hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
     saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
-    done, target = len(run.epochs), int(epochs or saved.epochs)
+    done, target = run.trained_epochs, int(epochs or saved.epochs)
+    split = run.split()
+    if saved.mode == "recommended" and split is not None:  # its stage 2 plans at least MIN_STEPS steps
+        target = max(target, recommended_plan(replace(saved, epochs=target), len(split.train)).options.epochs)
     if target <= done:
         raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
                             hint=f"Ask for more than {done} epochs to train it further.")
-    return ResumePlan(run, replace(saved, epochs=target), run.split(), last)
+    return ResumePlan(run, replace(saved, epochs=target), split, last)
 
 
 # --- weights and comparisons ---------------------------------------------------------------------
@@ -393,7 +422,7 @@ def scratch_recipe(recipe):
     return recipe.with_weights("none")
 
 
-def compare_modes(recipe, split, options, runs_dir, modes=("full", "scratch", "linear-probe"), cancel=None):
+def compare_modes(recipe, split, options, runs_dir, modes=("recommended", "scratch", "linear-probe"), cancel=None):
     """Train one run per mode on the SAME split (same seed and options); yields (mode, run_dir, event).
 
     "scratch" uses ``scratch_recipe`` (random init, every layer trained, from-scratch LR);

@@ -18,7 +18,7 @@ def test_two_epochs_feed_the_live_plot(qtbot, workspace, shapes, dialogs):
     ws = workspace()
     load_data(qtbot, ws, shapes)
     ws.tabs.setCurrentWidget(ws.training)
-    final = train(qtbot, ws, epochs=2, batch_size=8)
+    final = train(qtbot, ws, epochs=2, batch_size=8, mode="full")
     assert final.kind == "finished", final
     plot = ws.training.plot
     qtbot.waitUntil(lambda: plot.point_count("val_acc") == 2, timeout=5000)
@@ -39,7 +39,7 @@ def test_a_run_stopped_before_its_first_epoch_is_no_result(qtbot, workspace, sha
 
     ws = workspace()
     load_data(qtbot, ws, shapes)
-    ws.context.update_training(epochs=50, batch_size=2)  # 18 steps to the first epoch's end
+    ws.context.update_training(epochs=50, batch_size=2, mode="full")  # 18 steps to the first epoch's end
     assert ws.training.start()
     run_dir = str(Path(ws.training.run_dir))
     qtbot.waitUntil(lambda: run_dir in ws.training.runs.paths(), timeout=60_000)  # listed once it starts
@@ -58,6 +58,53 @@ def test_a_run_stopped_before_its_first_epoch_is_no_result(qtbot, workspace, sha
     dialog = ExportDialog(ws.context.qdoc, ws)
     qtbot.addWidget(dialog)
     assert [dialog.weights.itemData(i) for i in range(dialog.weights.count())] == [None]
+    dialog.close()
+    assert not dialogs.errors
+
+
+def test_train_with_the_defaults_shows_both_stages(qtbot, workspace, shapes, dialogs):
+    """Issue 12: no option touched; stage 1 (the classifier fitted on cached features) is the star at 0,
+    fine-tuning follows on the same timeline, and the window says what the mode chose and which won."""
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.tabs.setCurrentWidget(ws.training)
+    assert ws.training.form.mode.currentData() == "recommended"
+    assert not ws.training.form.schedule.isEnabled()  # the mode plans its own schedule
+    assert ws.training.start()
+    qtbot.waitUntil(lambda: "Stage 1" in ws.training.progress.stage.text() or not ws.training.training,
+                    timeout=60_000)
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=120_000)
+    final = ws.training.final_event
+    assert final.kind == "finished", final
+    plot = ws.training.plot
+    qtbot.waitUntil(lambda: plot.point_count("head_acc") == 1, timeout=5000)
+    x, _ = plot.curves["head_acc"].getData()
+    assert x[0] == 0  # stage 1 sits at the start of the timeline
+    assert plot.point_count("val_acc") >= 2 and plot.point_count("train_batch_acc") >= 2  # then stage 2
+    assert "stage 1" in plot.legend.text()
+    status = ws.training.progress.status.text()
+    assert "stage 1" in final.outcome and final.outcome in status
+    table = ws.training.runs
+    assert table.item(0, 2).text() == "recommended" and "optimizer steps" in table.item(0, 2).toolTip()
+    assert not dialogs.errors
+
+
+def test_lr_finder_plots_the_loss_and_uses_the_suggestion(qtbot, workspace, shapes, dialogs):
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.context.update_training(batch_size=8)
+    dialog = ws.training.show_lr_finder()
+    assert not dialog.use_button.isEnabled()
+    assert dialog.run_test()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=60_000)
+    assert dialog.finding is not None, dialog.result.text()
+    x, _ = dialog.curve.getData()
+    assert len(x) >= 8 and dialog.marker.isVisible() and "Suggested learning rate" in dialog.result.text()
+    assert dialog.use_button.isEnabled()
+    dialog.use_button.click()
+    lr = ws.context.training_settings()["lr"]
+    assert lr == pytest.approx(dialog.finding.suggestion, rel=0.05)
+    assert not ws.training.form.auto_lr.isChecked() and ws.training.form.lr.value() == pytest.approx(lr, rel=1e-3)
     dialog.close()
     assert not dialogs.errors
 
@@ -82,7 +129,7 @@ def test_plot_buffers_points_and_redraws_on_its_timer(qtbot):
 def test_stop_keeps_best_weights_and_resume_continues(qtbot, workspace, shapes, dialogs):
     ws = workspace()
     load_data(qtbot, ws, shapes)
-    ws.context.update_training(epochs=200, batch_size=8)
+    ws.context.update_training(epochs=200, batch_size=8, mode="full")
     assert ws.training.start()
     run_dir = Path(ws.training.run_dir)
     qtbot.waitUntil(lambda: (run_dir / "last.pt").is_file(), timeout=60_000)  # an epoch is done
@@ -197,9 +244,12 @@ def test_every_option_explains_itself(qtbot, workspace):
                    ws.data.augment.hflip, ws.data.augment.class_weights, ws.data.val_fraction):
         assert len(widget.toolTip()) > 40, widget
     assert "smaller is safer" in form.lr.toolTip()
-    # Fine-tuning defaults: automatic LR 10x below from-scratch, cosine schedule.
-    assert form.auto_lr.isChecked() and form.schedule.currentData() == "cosine"
+    # Defaults: the recommended mode at the from-scratch rate; plain fine-tuning 10x below it.
+    assert form.auto_lr.isChecked() and form.mode.currentData() == "recommended"
+    assert form.lr.value() == pytest.approx(0.01) and "sets this itself" in form.schedule.toolTip()
+    form.set_mode("full")
     fine = form.lr.value()
+    assert form.schedule.isEnabled() and form.schedule.currentData() == "cosine"
     form.set_mode("scratch")
     assert form.lr.value() == pytest.approx(10 * fine)
     form.auto_lr.setChecked(False)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -27,12 +28,18 @@ from designer.train.options import TrainOptions, default_lr
 # Labels and tooltips for the core's choices (designer.train.options), in display order. The
 # values come from the core: a choice it adds shows up here under its own name until labelled.
 MODE_LABELS = {
-    "full": ("Fine-tune (train as designed)",
-             ("Start from the pretrained weights and train the layers that are not frozen, each at its own "
-             "learning-rate factor. The usual choice.")),
+    "recommended": ("Recommended: fit the classifier, then fine-tune",
+                    ("First fit the new classifier on what the pretrained network sees in each image (seconds), "
+                     "then fine-tune the layers that are not frozen from there, keeping whichever is better on "
+                     "the validation images. Sets its own schedule and warm-up, trains at least 100 steps and "
+                     "stops early when validation stops improving. The best choice for most data.")),
+    "full": ("Fine-tune only (train as designed)",
+             ("Start from the pretrained weights and a new, random classifier, and train the layers that are "
+             "not frozen, each at its own learning-rate factor, with the schedule below.")),
     "cached-head": ("Head only, on cached features (fast)",
-                    ("Compute what the frozen layers make of each image once, then train only the classifier "
-                    "on that. Very fast, but needs every layer before the classifier frozen and augmentation off.")),
+                    ("Compute what the rest of the network makes of each image once, then train only the "
+                    "classifier on that. Very fast; everything before the classifier stays as it is for this run "
+                    "(the design is not changed) and augmentation is not used.")),
     "linear-probe": ("Linear probe (very few images)",
                      ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for "
                      "a few dozen images per class; no augmentation.")),
@@ -66,15 +73,19 @@ TIPS = {
     "lr": "Learning rate: how big each learning step is. For fine-tuning a pretrained network, smaller is "
           "safer: too large a step wipes out what the network already knows. Leave it on Automatic "
           "unless the loss does not go down (try smaller) or learning is very slow (try larger).",
-    "auto_lr": "Use a good default for the chosen optimizer and mode (10 times smaller for fine-tuning "
-               "than for training from scratch).",
+    "auto_lr": "Use a good default for the chosen optimizer and mode: the usual from-scratch rate (0.01 for "
+               "SGD) for the recommended mode, head-only and from scratch; 10 times smaller for 'Fine-tune only'.",
+    "find_lr": "Run a short learning-rate range test on your images and pick a rate from its curve.",
     "schedule": "How the learning rate changes during training. Cosine starts at the full rate and "
                 "lowers it smoothly to zero by the last epoch, which usually gives the best final "
                 "accuracy.",
     "warmup": "Epochs at the start during which the learning rate grows from almost zero to its full "
               "value. A little warmup (0.5–1) steadies the first steps; 0 is fine for fine-tuning.",
     "epochs": "How many times the network sees every training image. Fine-tuning often needs only "
-              "5–20; more epochs take longer and can over-fit small datasets.",
+              "5–20; more epochs take longer and can over-fit small datasets. The recommended mode trains at "
+              "least this many, and at least 100 learning steps, and may stop earlier once validation stops "
+              "improving.",
+    "mode_sets": "The recommended mode sets this itself (warm-up over a tenth of its steps, then cosine).",
     "batch_size": "How many images the network looks at before each learning step. Larger batches are "
                   "faster per image but need more memory; lower it if you run out of memory.",
     "weight_decay": "A gentle pull of every weight towards zero that keeps the network from "
@@ -143,6 +154,7 @@ class TrainingOptionsForm(QWidget):
         self.optimizer = _combo(OPTIMIZERS, TIPS["optimizer"])
         self.lr = _spin(1e-6, 10.0, TIPS["lr"], decimals=6, step=1e-4)
         self.auto_lr = QCheckBox("Automatic", toolTip=TIPS["auto_lr"])
+        self.find_lr = QPushButton("Find…", toolTip=TIPS["find_lr"])
         self.schedule = _combo(SCHEDULES, TIPS["schedule"])
         self.warmup = _spin(0.0, 100.0, TIPS["warmup"], decimals=1, step=0.5)
         self.epochs = _spin(1, 10000, TIPS["epochs"])
@@ -156,6 +168,7 @@ class TrainingOptionsForm(QWidget):
         lr_row.setContentsMargins(0, 0, 0, 0)
         lr_row.addWidget(self.lr, 1)
         lr_row.addWidget(self.auto_lr)
+        lr_row.addWidget(self.find_lr)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         for label, field in (("What to train", self.mode), ("Optimizer", self.optimizer),
@@ -210,8 +223,16 @@ class TrainingOptionsForm(QWidget):
                 box.setValue(int(data.get(key) or 0))
             self.weight_decay.setValue(float(data.get("weight_decay") or 0.0))
             self.amp.setChecked(bool(data.get("amp")))
+            self._show_mode(data.get("mode"))
         finally:
             self._loading = False
+
+    def _show_mode(self, mode) -> None:
+        """The recommended mode plans its own schedule and warm-up: those fields rest while it is chosen."""
+        own = mode == "recommended"
+        for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup")):
+            box.setEnabled(not own)
+            box.setToolTip(TIPS["mode_sets"] if own else TIPS[key])
 
     # --- fields -> settings --------------------------------------------------------------------
 
@@ -232,6 +253,7 @@ class TrainingOptionsForm(QWidget):
         values = self.values()
         if values["lr"] is None:
             self.lr.setEnabled(False)
+        self._show_mode(values["mode"])
         self.context.update_training(**values)
         self.edited.emit()
 

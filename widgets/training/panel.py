@@ -28,6 +28,7 @@ from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
 from widgets.base import feedback
 from widgets.base.worker import JobRunner
+from widgets.training.lrfinder import LRFinderDialog
 from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
@@ -45,6 +46,7 @@ class TrainingPanel(QWidget):
         self.run_dir: str | None = None  # the run in progress
         self._mode = ""  # its training mode
         self.final_event = None
+        self.lr_finder: LRFinderDialog | None = None
         self._build()
         self._connect()
         self._update_buttons()
@@ -98,6 +100,7 @@ class TrainingPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume_selected)
+        self.form.find_lr.clicked.connect(self.show_lr_finder)
         self.runner.item.connect(self._on_event)
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_runner_finished)
@@ -172,6 +175,15 @@ class TrainingPanel(QWidget):
             self.plot.add_epoch(record, steps_per_epoch(run))
 
     @Slot()
+    def show_lr_finder(self) -> LRFinderDialog:
+        """The learning-rate finder (one per panel, kept with its last curve)."""
+        if self.lr_finder is None:
+            self.lr_finder = LRFinderDialog(self.context, self)
+        self.lr_finder.show()
+        self.lr_finder.raise_()
+        return self.lr_finder
+
+    @Slot()
     def stop(self) -> None:
         if self.training:
             self.runner.cancel()
@@ -243,5 +255,7 @@ class TrainingPanel(QWidget):
     # --- shutdown -------------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop a running training (best weights kept) and wait for its thread."""
+        """Stop a running training (best weights kept) and the LR test, and wait for their threads."""
         self.runner.shutdown()
+        if self.lr_finder is not None:
+            self.lr_finder.runner.shutdown()

@@ -20,12 +20,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from widgets.base.plots import EmptyNote, own_menus
 
 REDRAW_MS = 100
-LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "line": "&#x2501;&#x25CF;&#x2501;",
+LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "star": "&#x2605;", "line": "&#x2501;&#x25CF;&#x2501;",
                 "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;"}
 EMPTY_TEXT = {"Accuracy": "Accuracy is drawn here once a run starts (or tick runs below to compare them).",
               "Loss": "Loss is drawn here once a run starts."}
 TRAIN = "#2563eb"
 VAL = "#ea580c"
+STAGE1 = "#16a34a"
 OVERLAY_COLOURS = ("#16a34a", "#7c3aed", "#db2777", "#0891b2", "#854d0e", "#475569")
 SERIES = {  # name -> (plot, label, colour, style)
     "train_batch_acc": ("acc", "training (running)", TRAIN, "thin"),
@@ -34,6 +35,9 @@ SERIES = {  # name -> (plot, label, colour, style)
     "train_loss": ("loss", "training (epoch)", TRAIN, "dots"),
     "val_acc": ("acc", "validation", VAL, "line"),
     "val_loss": ("loss", "validation", VAL, "line"),
+    # the recommended mode's stage 1 (epoch 0): the classifier fitted on cached features
+    "head_acc": ("acc", "stage 1: classifier fitted (validation)", STAGE1, "star"),
+    "head_loss": ("loss", "stage 1: classifier fitted (validation)", STAGE1, "star"),
 }
 
 
@@ -114,8 +118,9 @@ class MetricsPlot(QWidget):
         self.curves = {}
         for name, (which, label, colour, style) in SERIES.items():
             plot = self.acc_plot if which == "acc" else self.loss_plot
-            if style == "dots":
-                item = plot.plot([], [], pen=None, symbol="o", symbolSize=7, symbolBrush=colour,
+            if style in ("dots", "star"):
+                item = plot.plot([], [], pen=None, symbol="o" if style == "dots" else "star",
+                                 symbolSize=7 if style == "dots" else 16, symbolBrush=colour,
                                  symbolPen=pg.mkPen("w"), name=label)
             else:
                 item = plot.plot([], [], pen=_pen(colour, style), name=label,
@@ -164,6 +169,12 @@ class MetricsPlot(QWidget):
         """An ``epoch`` event (or a history.json record) plotted at the epoch's end."""
         e = event if isinstance(event, dict) else vars(event)
         x = e["epoch"] * max(1, steps_per_epoch)
+        if e.get("stage") == "head" or e["epoch"] == 0:  # stage 1: a star at 0, where validation starts
+            for key in ("acc", "loss"):
+                if e.get(f"val_{key}") is not None:
+                    self.series[f"head_{key}"].add(0, 0, e[f"val_{key}"])
+                    self.series[f"val_{key}"].add(0, 0, e[f"val_{key}"])
+            return
         for key in ("train_acc", "train_loss", "val_acc", "val_loss"):
             if e.get(key) is not None:
                 self.series[key].add(x, e["epoch"], e[key])
@@ -189,6 +200,8 @@ class MetricsPlot(QWidget):
     def flush(self) -> None:
         """Copy buffered points into the curves (called by the 10 Hz timer)."""
         changed = False
+        if self.series["head_acc"].dirty:
+            self._update_legend()
         for name, s in self.series.items():
             if s.dirty:
                 x = s.x_iter if self.x_mode == "iterations" else s.x_epoch
@@ -218,7 +231,7 @@ class MetricsPlot(QWidget):
             (_x0, x1), _ = plot.viewRange()
             if force or extent > x1 or extent < 0.5 * x1:
                 plot.setXRange(0, extent, padding=0.02)
-        losses = [v for k in ("train_batch_loss", "train_loss", "val_loss") for v in self.series[k].y]
+        losses = [v for k in ("train_batch_loss", "train_loss", "val_loss", "head_loss") for v in self.series[k].y]
         losses += [v for run in self.overlays for k in ("train_loss", "val_loss") for v in run.get(k, [])
                    if v is not None]
         top = max((v for v in losses if np.isfinite(v)), default=1.0)
@@ -251,7 +264,8 @@ class MetricsPlot(QWidget):
 
     def _update_legend(self) -> None:
         """The names of the curves, each after a sample of its line in its colour."""
-        entries = {label: (colour, style) for _, label, colour, style in SERIES.values()}
+        entries = {label: (colour, style) for name, (_, label, colour, style) in SERIES.items()
+                   if not name.startswith("head_") or self.series[name].y}  # stage 1 only once it is there
         for k, run in enumerate(self.overlays):
             colour = OVERLAY_COLOURS[k % len(OVERLAY_COLOURS)]
             entries[f"{run['name']} (validation)"] = (colour, "dash")

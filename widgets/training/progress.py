@@ -33,6 +33,8 @@ class TrainingProgress(QWidget):
         grid.addWidget(self.status, 3, 0, 1, 2)
         self.epochs = 1
         self.steps = 1
+        self.unit = "epoch"  # "fit" for the linear probe
+        self.stages = 1  # 2 for the recommended mode: the classifier is fitted first (epoch 0)
 
     def reset(self, text: str = "Starting…") -> None:
         self.bar.setRange(0, 0)  # busy until the start event
@@ -42,26 +44,35 @@ class TrainingProgress(QWidget):
         self.speed.setText("")
         self.status.setText("")
 
+    def _round(self, k: int) -> str:
+        """'Epoch 3 of 25', 'Fit 1 of 3', or with two stages 'Stage 2 of 2 (fine-tuning): epoch 3 of 25'."""
+        text = f"{self.unit.capitalize()} {k} of {self.epochs}"
+        return f"Stage 2 of 2 (fine-tuning): {text.lower()}" if self.stages == 2 else text
+
     @Slot(object)
     def on_start(self, e) -> None:
         self.epochs, self.steps = max(1, e.epochs), max(1, e.steps_per_epoch)
+        self.unit, self.stages = getattr(e, "unit", "epoch") or "epoch", getattr(e, "stages", 1)
         self.bar.setRange(0, self.epochs * self.steps)
         self.bar.setValue((e.start_epoch - 1) * self.steps)
-        self.stage.setText(f"Epoch {e.start_epoch} of {e.epochs}")
+        self.stage.setText("Stage 1 of 2: fitting the classifier" if self.stages == 2 else
+                           self._round(e.start_epoch))
         params = f"{e.trainable_params:,} trainable / {e.frozen_params:,} frozen weights"
+        plan = f" {e.plan}" if getattr(e, "plan", "") else ""
         self.status.setText(f"Training on {e.device}: {e.num_train} training and {e.num_val} validation "
-                            f"images, {params}.")
+                            f"images, {params}.{plan}")
 
     @Slot(object)
     def on_batch(self, e) -> None:
         if e.epoch == 0:  # head-only / linear probe: computing the frozen layers' features first
             self.bar.setRange(0, max(1, e.steps_per_epoch))
             self.bar.setValue(e.step)
-            self.stage.setText(f"Computing features: batch {e.step} of {e.steps_per_epoch}")
+            first = "Stage 1 of 2: computing features" if self.stages == 2 else "Computing features"
+            self.stage.setText(f"{first}: batch {e.step} of {e.steps_per_epoch}")
         else:
             self.bar.setRange(0, self.epochs * max(1, e.steps_per_epoch))
             self.bar.setValue((e.epoch - 1) * e.steps_per_epoch + e.step)
-            self.stage.setText(f"Epoch {e.epoch} of {self.epochs} · step {e.step} of {e.steps_per_epoch}")
+            self.stage.setText(f"{self._round(e.epoch)} · step {e.step} of {e.steps_per_epoch}")
         self.eta.setText(f"About {time_text(e.eta_s)} left")
         self.speed.setText(f"{e.images_per_s:.0f} images/s")
 
@@ -69,9 +80,15 @@ class TrainingProgress(QWidget):
     def on_epoch(self, e) -> None:
         self.bar.setValue(e.epoch * self.steps)
         val = "" if e.val_acc is None else f", validation {acc_text(e.val_acc)}"
-        self.stage.setText(f"Epoch {e.epoch} of {self.epochs} done: training {acc_text(e.train_acc)}{val}")
+        if getattr(e, "stage", "") == "head":
+            self.stage.setText(f"Stage 1 done: classifier fitted{val}. Fine-tuning next…")
+        else:
+            self.stage.setText(f"{self._round(e.epoch)} done: training {acc_text(e.train_acc)}{val}")
         if e.best_val_acc is not None:
-            self.best.setText(f"Best: {acc_text(e.best_val_acc)} (epoch {e.best_epoch})")
+            self.best.setText(f"Best: {acc_text(e.best_val_acc)} ({self._where(e.best_epoch)})")
+
+    def _where(self, epoch: int) -> str:
+        return "stage 1" if self.stages == 2 and epoch == 0 else f"{self.unit} {epoch}"
 
     def on_final(self, e) -> None:
         self.eta.setText("")
@@ -83,18 +100,23 @@ class TrainingProgress(QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if e.kind == "finished" else 0)
         best = "" if e.best_val_acc is None else f" Best validation accuracy {acc_text(e.best_val_acc)} " \
-                                                  f"(epoch {e.best_epoch})."
+                                                  f"({self._where(e.best_epoch)})."
+        outcome = f" {e.outcome}" if getattr(e, "outcome", "") else ""
         resume = " Select the run and press Resume to continue it." if e.kind == "stopped" and e.checkpoint else ""
         if e.kind == "finished":
-            self.stage.setText(f"Finished {e.epochs_done} epochs in {time_text(e.time_s)}")
-            self.status.setText(f"Done.{best} The best weights are in {e.run_dir}.")
+            units = f"{e.epochs_done} {self.unit}{'s' if e.epochs_done != 1 else ''}"
+            self.stage.setText(f"Finished {units} in {time_text(e.time_s)}")
+            self.status.setText(f"Done.{best}{outcome} The best weights are in {e.run_dir}.")
+        elif e.epoch == 0 and e.best_val_acc is not None:  # stage 1 done, stopped while fine-tuning
+            self.stage.setText("Stopped while fine-tuning")
+            self.status.setText(f"Stopped.{best} The classifier fitted in stage 1 is kept.{resume}")
         elif e.epoch == 0:
             self.stage.setText("Stopped before the first epoch ended")
             self.status.setText("Stopped before the first epoch ended: nothing was trained, so no weights were "
                                 f"saved.{resume}")
         else:
-            self.stage.setText(f"Stopped after {e.epoch} complete epoch{'s' if e.epoch != 1 else ''}")
-            self.status.setText(f"Stopped.{best} The best weights are kept.{resume}")
+            self.stage.setText(f"Stopped after {e.epoch} complete {self.unit}{'s' if e.epoch != 1 else ''}")
+            self.status.setText(f"Stopped.{best}{outcome} The best weights are kept.{resume}")
         if e.skipped:
             self.status.setText(self.status.text() + f" {len(e.skipped)} images could not be read and "
                                                      "were skipped.")

@@ -11,7 +11,7 @@ from designer.base.errors import DesignerError
 from designer.train.runs import compare_runs
 
 COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
-MODE_NAMES = {"full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
+MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
               "scratch": "from scratch"}
 PATH_ROLE = Qt.UserRole + 1
 
@@ -98,11 +98,14 @@ class RunTable(QTableWidget):
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
         cells = (run.name, MODE_NAMES.get(run.mode, run.mode), run.status, acc_text(run.best_val_acc),
-                 str(len(run.epochs)), time_text(run.time_s))
+                 str(run.trained_epochs), time_text(run.time_s))
         self.setItem(row, 0, check)
+        why = "\n\n".join(filter(None, (run.outcome, run.plan)))  # the recommended mode's two stages
         for col, text in enumerate(cells, 1):
             item = QTableWidgetItem(text)
             item.setData(PATH_ROLE, str(run.path))
+            if why:
+                item.setToolTip(why)
             if col >= 4:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.setItem(row, col, item)

@@ -15,6 +15,7 @@ from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
 from designer.model import builders
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
+from designer.train.recommended import MIN_STEPS, steps_per_epoch
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -118,8 +119,27 @@ def test_cached_head_and_probe_modes_from_the_cli(project, capsys):
         events = _json_lines(capsys.readouterr().out)
         assert code == 0 and events[-1]["kind"] == "finished", events[-1]
         assert json.loads((root / mode / "summary.json").read_text())["mode"] == mode
-    assert main(["train", path, "--data", str(data), "--mode", "cached-head", "--device", "cpu"]) == 2
-    assert "full" in capsys.readouterr().err  # not eligible: says why and suggests full mode
+    # an unfrozen design: the run freezes everything before the head by itself and says so
+    code = main(["train", path, "--data", str(data), "--mode", "cached-head", "--device", "cpu", "--json",
+                 "-o", str(root / "unfrozen")])
+    events = _json_lines(capsys.readouterr().out)
+    assert code == 0 and events[-1]["kind"] == "finished"
+    assert "frozen for this run only (the design is unchanged)" in events[0]["plan"]
+
+
+def test_train_with_no_mode_fits_the_head_then_fine_tunes(project, capsys):
+    root, data, path = project
+    run = root / "recommended"
+    assert main(["train", path, "--data", str(data), "--device", "cpu", "-o", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "Stage 1: fit the new classifier" in out and "stage 1: classifier fitted on cached features" in out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["mode"] == "recommended" and "100 optimizer steps" in summary["plan"]
+    assert "stage 1" in summary["outcome"] and summary["outcome"] in out.replace("\n", " ")
+    history = json.loads((run / "history.json").read_text())
+    assert history["epochs"][0]["epoch"] == 0 and history["epochs"][0]["stage"] == "head"
+    steps = steps_per_epoch(summary["num_train"], history["options"]["batch_size"])
+    assert history["options"]["epochs"] * steps >= MIN_STEPS > summary["num_train"]  # tiny data: steps, not epochs
 
 
 def test_class_mismatches_are_explained(project, tmp_path, capsys):
@@ -139,8 +159,8 @@ def test_class_mismatches_are_explained(project, tmp_path, capsys):
 def test_resume_continues_a_run_on_its_own_images_and_options(project, tmp_path, capsys):
     _, data, path = project
     run = tmp_path / "run"
-    main(["train", path, "--data", str(data), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
-          "--seed", "3", "--json", "-o", str(run)])
+    main(["train", path, "--data", str(data), "--mode", "full", "--epochs", "1", "--batch-size", "8",
+          "--device", "cpu", "--seed", "3", "--json", "-o", str(run)])
     capsys.readouterr()
     split_before = (run / "split.json").read_text()
     assert main(["train", path, "--resume", str(run), "--epochs", "1"]) == 2  # already done
@@ -174,3 +194,13 @@ def test_exporting_a_runs_weights_keeps_the_real_base_weights(project, tmp_path,
     card = json.loads((out / "model.card.json").read_text())
     assert card["recipe"]["base"]["weights"] == "default" and card["base_weights"]["weights"] == "default"
     assert card["metrics"]["status"] == "finished"  # read from the run's history.json
+
+
+def test_lr_find_prints_a_suggestion(project, capsys):
+    _, data, path = project
+    assert main(["lr-find", path, "--data", str(data), "--steps", "20", "--batch-size", "8", "--device", "cpu",
+                 "--json"]) == 0
+    finding = json.loads(capsys.readouterr().out)
+    assert len(finding["lrs"]) == len(finding["losses"]) and finding["lrs"][0] <= finding["suggestion"]
+    assert main(["lr-find", path, "--data", str(data), "--steps", "20", "--device", "cpu"]) == 0
+    assert "suggested base LR" in capsys.readouterr().out

@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
     split = scan_folder(root, val_fraction=0.34, seed=0)
     design = tiny_design()
     options = TrainOptions(device="cpu", event_interval_s=0.0)
-    events = list(linear_probe(design, split, options, tmp_path_factory.mktemp("run"), c_values=(0.1,)))
+    events = list(linear_probe(design, split, options, tmp_path_factory.mktemp("run"), strengths=(1e-2,)))
     assert events[-1].kind == "finished"
     return design, split
 

@@ -35,7 +35,7 @@ def digits(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    return TrainOptions(**{"device": "cpu", "event_interval_s": 0.0, "batch_size": 8, **kw})
+    return TrainOptions(**{"mode": "full", "device": "cpu", "event_interval_s": 0.0, "batch_size": 8, **kw})
 
 
 # --- linear probe -------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def opts(**kw) -> TrainOptions:
 
 def test_probe_on_digits_beats_chance_and_becomes_the_head(digits, tmp_path):
     design = tiny_design()
-    events = list(linear_probe(design, digits, opts(), tmp_path, c_values=(0.01, 0.1, 1.0)))
+    events = list(linear_probe(design, digits, opts(), tmp_path, strengths=(1e-3, 1e-2, 1e-1)))
     assert [e.kind for e in events if e.kind != "batch"] == ["start"] + ["epoch", "checkpoint"] * 3 + ["finished"]
     assert all(e.epoch == 0 for e in events if e.kind == "batch")  # extraction progress
     done = final(events)
@@ -54,11 +54,11 @@ def test_probe_on_digits_beats_chance_and_becomes_the_head(digits, tmp_path):
     best = torch.load(tmp_path / "best.pt", weights_only=True)
     assert torch.equal(best["7.weight"], design.model[7].weight)
     history = json.loads((tmp_path / "history.json").read_text())
-    assert history["status"] == "finished" and [e["C"] for e in history["epochs"]] == [0.01, 0.1, 1.0]
+    assert history["status"] == "finished" and [e["l2"] for e in history["epochs"]] == [1e-3, 1e-2, 1e-1]
 
 
 def test_svm_probe(digits, tmp_path):
-    done = final(list(linear_probe(tiny_design(), digits, opts(), tmp_path, classifier="svm", c_values=(0.1,))))
+    done = final(list(linear_probe(tiny_design(), digits, opts(), tmp_path, classifier="svm", strengths=(1e-2,))))
     assert done.kind == "finished" and done.best_val_acc > 0.5
     with pytest.raises(DesignerError, match="logistic or svm"):
         list(linear_probe(tiny_design(), digits, opts(), tmp_path, classifier="forest"))
@@ -85,7 +85,7 @@ def test_probe_cancel_keeps_the_best_so_far(digits, tmp_path):
         return len(fits) >= 1
 
     events = []
-    for e in linear_probe(design, digits, opts(), tmp_path, cancel=cancel, c_values=(0.1, 1.0)):
+    for e in linear_probe(design, digits, opts(), tmp_path, cancel=cancel, strengths=(1e-2, 1e-1)):
         events.append(e)
         if e.kind == "epoch":
             fits.append(e)
@@ -100,7 +100,7 @@ def test_probe_fits_the_heads_last_linear_and_refuses_hidden_layers(digits, tmp_
     design = tiny_design()
     design.model[7] = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, 10))  # a head with dropout: fine
     assert probe_layer(design) == "7.1"
-    assert final(list(linear_probe(design, digits, opts(), tmp_path, c_values=(0.1,)))).best_val_acc > 0.5
+    assert final(list(linear_probe(design, digits, opts(), tmp_path, strengths=(1e-2,)))).best_val_acc > 0.5
     design.model[7] = nn.Sequential(nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10))
     with pytest.raises(DesignerError, match="hidden layer"):
         list(linear_probe(design, digits, opts(), tmp_path))
@@ -194,17 +194,32 @@ def test_cached_head_gives_the_same_head_update_as_full_training(build, shapes, 
     assert "forward" not in vars(twin.model)  # the feature forward was only for the run
 
 
-def test_not_eligible_says_why_and_suggests_full(build, shapes, tmp_path):
+def test_cached_head_on_an_unfrozen_design_freezes_the_rest_for_the_run_and_says_so(build, shapes, tmp_path):
     from designer.data.transforms import Augment
     from designer.model.ops import Freeze
 
-    unfrozen = build(_recipe(Freeze("layer4", frozen=False)))
-    with pytest.raises(DesignerError, match="full") as err:
-        list(features.train_cached_head(unfrozen, shapes, _head_opts(mode="cached-head"), tmp_path))
-    assert "layer4" in str(err.value)
-    design = build(_recipe())
-    with pytest.raises(DesignerError, match="augmentation"):
-        list(features.train_cached_head(design, shapes, _head_opts(augment=Augment(hflip=True)), tmp_path))
+    design = build(_recipe(Freeze("layer4", frozen=False)))  # layer4 trains in this design
+    recipe, before = design.recipe, {k: v.clone() for k, v in design.model.state_dict().items()}
+    events = list(features.train_cached_head(design, shapes, _head_opts(mode="cached-head",
+                                                                        augment=Augment(hflip=True)), tmp_path))
+    start, done = events[0], final(events)
+    assert done.kind == "finished"
+    assert "frozen for this run only" in start.plan and "Augmentation is not used" in start.plan
+    head = sum(p.numel() for p in design.model.fc.parameters())
+    assert start.trainable_params == head  # only the classifier trains, whatever the design says
+    after = design.model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"fc.weight", "fc.bias"}
+    assert design.recipe is recipe  # the design itself is unchanged
+    assert json.loads((tmp_path / "history.json").read_text())["plan"] == start.plan
+
+
+def test_cached_head_needs_a_trainable_classifier(build, shapes, tmp_path):
+    from designer.model.ops import Freeze
+
+    frozen = build(_recipe(Freeze("fc")))
+    with pytest.raises(DesignerError, match="classifier 'fc' is frozen"):
+        list(features.train_cached_head(frozen, shapes, _head_opts(mode="cached-head"), tmp_path))
 
 
 def test_hand_over_to_fine_tuning_starts_from_the_trained_head(build, shapes, tmp_path):
@@ -241,5 +256,5 @@ def test_probe_on_lite0_real_weights_digits(build, digits, tmp_path):
 
     design = build(Recipe.for_model("efficientnet_lite0").with_ops(
         SetInput(32, 32, 1, conv_mode="replicate"), ReplaceClassifier(10)))
-    done = final(list(linear_probe(design, digits, opts(), tmp_path, c_values=(0.1,))))
+    done = final(list(linear_probe(design, digits, opts(), tmp_path, strengths=(1e-2,))))
     assert done.kind == "finished" and done.best_val_acc > 0.5  # chance is 0.1

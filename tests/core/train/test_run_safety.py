@@ -26,7 +26,7 @@ def split(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    return TrainOptions(**{"epochs": 1, "batch_size": 8, "device": "cpu", "optimizer": "adam", "lr": 3e-3, **kw})
+    return TrainOptions(**{"mode": "full", "epochs": 1, "batch_size": 8, "device": "cpu", "optimizer": "adam", "lr": 3e-3, **kw})
 
 
 def test_a_new_run_never_goes_over_another(split, tmp_path):

@@ -27,7 +27,7 @@ def split(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    return TrainOptions(**{"epochs": 2, "batch_size": 16, "lr": 0.05, "device": "cpu", "event_interval_s": 0.0,
+    return TrainOptions(**{"mode": "full", "epochs": 2, "batch_size": 16, "lr": 0.05, "device": "cpu", "event_interval_s": 0.0,
                            **kw})
 
 
@@ -38,7 +38,7 @@ def two_runs(split, tmp_path_factory):
     assert final(list(train_run(tiny_design(), split, opts(epochs=3), full))).kind == "finished"
     probe = runs_dir / "b-probe"
     probe_events = list(train_run(tiny_design(), split, opts(mode="linear-probe"), probe,
-                                  probe={"c_values": (0.1, 1.0)}))
+                                  probe={"strengths": (1e-2, 1e-1)}))
     assert final(probe_events).kind == "finished"
     (runs_dir / "not-a-run").mkdir()
     (runs_dir / ".features").mkdir(exist_ok=True)
@@ -67,7 +67,8 @@ def test_list_load_and_compare(two_runs):
     assert cmp["epochs"] == [1, 2, 3]
     a, b = cmp["runs"]
     assert len(a["val_acc"]) == len(b["val_acc"]) == 3
-    assert None not in a["val_acc"] and b["val_acc"][2] is None and b["val_acc"][0] is not None
+    # the first and last epochs always validate; between them pacing may skip (a quarter of the time at most)
+    assert None not in a["val_acc"][::2] and b["val_acc"][2] is None and b["val_acc"][0] is not None
     assert a["elapsed_s"][0] <= a["elapsed_s"][2] and b["elapsed_s"][2] is None
     assert list_runs(runs_dir / "nowhere") == []
     with pytest.raises(DesignerError, match="not a training run"):
@@ -89,7 +90,7 @@ def test_load_run_weights_reproduces_the_model(two_runs, split):
 
 
 def test_bad_mode_and_new_run_dirs(split, tmp_path):
-    with pytest.raises(DesignerError, match="'mode' is 'magic'; it should be 'full', 'cached-head'"):
+    with pytest.raises(DesignerError, match="'mode' is 'magic'; it should be 'recommended', 'full', 'cached-head'"):
         list(train_run(tiny_design(), split, opts(mode="magic"), tmp_path / "r"))
     assert not (tmp_path / "r").exists()
     a = new_run_dir(tmp_path, "full")
@@ -116,10 +117,10 @@ def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path):
             run_dirs = stop.value
             break
         seen.setdefault(mode, []).append(event.kind)
-    assert list(seen) == ["full", "scratch", "linear-probe"]
+    assert list(seen) == ["recommended", "scratch", "linear-probe"]
     assert all(kinds[0] == "start" and kinds[-1] == "finished" for kinds in seen.values())
     runs = [load_run(d) for d in run_dirs]
-    assert [r.mode for r in runs] == ["full", "scratch", "linear-probe"]
+    assert [r.mode for r in runs] == ["recommended", "scratch", "linear-probe"]
     assert all(r.split().val == split.val for r in runs)  # one split for all
     assert runs[1].options["options"]["lr"] is None  # scratch gets the from-scratch default LR
     assert len(compare_runs(run_dirs)["runs"]) == 3
@@ -129,7 +130,7 @@ def test_plan_resume_keeps_the_runs_options_and_split(split, tmp_path):
     from designer.train.runs import plan_resume
 
     run_dir = tmp_path / "r"
-    options = TrainOptions(epochs=1, batch_size=8, device="cpu", seed=4, optimizer="adam")
+    options = TrainOptions(mode="full", epochs=1, batch_size=8, device="cpu", seed=4, optimizer="adam")
     final(list(train_run(tiny_design(), split, options, run_dir)))
     plan = plan_resume(run_dir, epochs=3)
     assert plan.options.epochs == 3 and plan.options.seed == 4 and plan.options.optimizer == "adam"

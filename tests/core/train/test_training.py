@@ -50,7 +50,7 @@ def split(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    base = {"epochs": 3, "batch_size": 8, "lr": 0.05, "event_interval_s": 0.0, "device": "cpu"}
+    base = {"mode": "full", "epochs": 3, "batch_size": 8, "lr": 0.05, "event_interval_s": 0.0, "device": "cpu"}
     return TrainOptions(**{**base, **kw})
 
 
@@ -206,12 +206,14 @@ def test_mismatched_classes_raise_before_start(split, tmp_path):
         next(train(FakeDesign(tiny_cnn(5), num_classes=5), split, opts(), tmp_path))
 
 
-def test_scratch_default_lr_is_ten_times_fine_tune():
+def test_default_lrs_plain_fine_tuning_is_ten_times_below_the_rest():
     for name in ("sgd", "adam", "adamw"):
         assert default_lr(name, "scratch") == pytest.approx(10 * default_lr(name, "full"))
-    assert TrainOptions().resolved_lr == pytest.approx(1e-3)
+        assert default_lr(name, "recommended") == default_lr(name, "scratch") == default_lr(name, "cached-head")
+    assert TrainOptions().mode == "recommended" and TrainOptions().resolved_lr == pytest.approx(1e-2)
+    assert TrainOptions(mode="full").resolved_lr == pytest.approx(1e-3)
     assert TrainOptions(mode="scratch").resolved_lr == pytest.approx(1e-2)
-    assert TrainOptions(optimizer="adam").resolved_lr == pytest.approx(1e-4)
+    assert TrainOptions(optimizer="adam", mode="full").resolved_lr == pytest.approx(1e-4)
     assert TrainOptions(optimizer="adam", lr=0.5).resolved_lr == 0.5
 
 

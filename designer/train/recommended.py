@@ -1,0 +1,184 @@
+"""The recommended mode, the default: fit the new head in seconds, then fine-tune from it.
+
+Stage 1 computes, once, what the pretrained network makes of every image (the input of the
+final Linear, in eval mode; ``features.cached_features``, shared with the other modes' cache)
+and fits a multinomial logistic regression on it (``logistic``: features divided by one RMS
+scale, L-BFGS, the L2 strength of three that scores best on validation). The fit becomes the
+classifier's weights: epoch 0 of the run, drawn on the plot and saved as best.pt.
+
+Stage 2 fine-tunes from that head with the engine (frozen layers and LR factors from the design
+are honoured), and keeps stage 1's weights unless it beats them on validation.
+
+Why these choices (EfficientNet-Lite0, ImageNet weights, input 1x64x64, digits with 10 images per
+class unless said; every figure measured, see bench/bench_transfer.py and docs/transfer-learning.md):
+- Starting from a fitted head, not a random one, gives fine-tuning gradients that do not wreck the
+  pretrained features first (linear probing then fine-tuning, Kumar et al. 2022): +0.010 to +0.015.
+- The schedule is counted in optimizer steps with a floor: 10 epochs of 100 images are 40 steps,
+  which end below the probe; 100 steps reach 0.90, 200 steps 0.92. So at least ``MIN_STEPS``.
+- One learning rate of 0.01 (SGD) for every layer, the from-scratch rate: 0.001 gave 0.57 and a
+  backbone at a tenth of the head's rate 0.70, against 0.90. The design's LR factors still apply.
+- Linear warm-up over a tenth of the steps, then cosine to zero: without warm-up 0.85.
+- BatchNorm: layers that train use their batch statistics, as in any training; frozen layers keep
+  ImageNet's. Freezing every BatchNorm's statistics at this learning rate diverged (0.10), and
+  recomputing them on the training images before each validation gave 0.88 for extra time.
+- Validation takes about a tenth of the wall time (``pacing``): on 100 training images a pass over
+  1,697 validation images costs as much as ten training steps, so it runs rarely; always after the
+  last epoch. Early stop once the best is 3 validations and a quarter of the steps old.
+- No LR range test: its suggestions were 6x to 10,000x below the rate that worked, and it costs
+  a hundred steps (+35-80 % time). It is offered on its own (``lr_find``, the Training tab).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from designer.base.errors import DesignerError
+from designer.base.jobs import is_cancelled
+from designer.data.split import class_weights
+from designer.model.policy import resolve_policy
+from designer.train import setup as ts
+from designer.train.engine import train
+from designer.train.features import cached_features
+from designer.train.logistic import better, fit_grid
+from designer.train.options import TrainOptions
+from designer.train.pacing import Pacing
+from designer.train.probe import probe_layer
+from designer.train.reporting import progress_events
+
+MIN_STEPS = 100
+WARMUP_FRACTION, MIN_WARMUP_STEPS = 0.1, 5
+VAL_BUDGET = 0.1
+PATIENCE, PATIENCE_FRACTION = 3, 0.25
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Stage 2 as the engine runs it, and the numbers behind it."""
+
+    options: TrainOptions  # mode "full", epochs and warm-up from the step count, cosine schedule
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+def steps_per_epoch(num_train: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch (the loader drops a last batch of one image: BatchNorm)."""
+    drop_last = num_train > batch_size and num_train % batch_size == 1
+    return max(1, num_train // batch_size if drop_last else math.ceil(num_train / batch_size))
+
+
+def plan(options: TrainOptions, num_train: int) -> Plan:
+    """At least ``options.epochs`` epochs and at least ``MIN_STEPS`` steps, in whole epochs."""
+    per_epoch = steps_per_epoch(num_train, options.batch_size)
+    epochs = max(options.epochs, math.ceil(MIN_STEPS / per_epoch))
+    total = epochs * per_epoch
+    warmup = min(total, max(MIN_WARMUP_STEPS, round(WARMUP_FRACTION * total)))
+    stage2 = replace(options, mode="full", epochs=epochs, schedule="cosine", warmup_epochs=warmup / per_epoch,
+                     lr=options.resolved_lr)
+    return Plan(stage2, per_epoch, total, warmup)
+
+
+def head_fit_unavailable(design) -> str:
+    """Why stage 1 cannot fit this design's head ("" when it can)."""
+    try:
+        layer = probe_layer(design)
+    except DesignerError as exc:
+        return exc.message
+    linear = design.model.get_submodule(layer)
+    if linear.bias is None:
+        return "the classifier has no bias term."
+    recipe = getattr(design, "recipe", None)
+    policy = resolve_policy(recipe, design.model) if recipe is not None else None
+    if policy is not None and any(policy.is_frozen(f"{layer}.{n}") for n, _ in linear.named_parameters()):
+        return "the classifier is frozen in the design."
+    return ""
+
+
+def describe(design, run_plan: Plan, skipped_reason: str = "") -> str:
+    """What the mode will do, in plain words (the start event, history.json and summary.json)."""
+    opts = run_plan.options
+    params = list(design.model.parameters())
+    frozen = sum(p.numel() for p in params if not p.requires_grad)
+    what = "every layer" if not frozen else "the layers that are not frozen"
+    stage1 = ("Stage 1: fit the new classifier on what the pretrained network sees in each image (logistic "
+              "regression on features computed once). " if not skipped_reason else
+              f"Stage 1 (fitting the classifier on cached features) is skipped: {skipped_reason} ")
+    return (f"{stage1}Stage 2: fine-tune {what} from there for {run_plan.total_steps} optimizer steps "
+            f"({opts.epochs} epochs of {run_plan.steps_per_epoch}) with {opts.optimizer.upper()} at learning "
+            f"rate {opts.lr:g} (times each layer's LR factor), warming up over {run_plan.warmup_steps} steps, then "
+            "lowering it along a cosine to zero. BatchNorm layers that train use the statistics of each batch; "
+            "frozen ones keep the pretrained ones. Validation takes about a tenth of the time; training stops "
+            "early when it stops improving, and the stage-1 classifier is kept if fine-tuning does not beat it.")
+
+
+def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None):
+    """Stage 1 then stage 2 (see the module docstring); yields the engine's events."""
+    ts.check_split(design, split)
+    run_plan = plan(options, len(split.train))
+    ts.resolve_policy(design, design.model, "full")  # the design's freezing, for the plan's words
+    reason = head_fit_unavailable(design)
+    warm_start = None if reason else _head_fit(design, split, options, cache_dir or run_dir, cancel)
+    pacing = Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION)
+    yield from train(design, split, run_plan.options, run_dir, cancel, resume, pacing=pacing,
+                     warm_start=warm_start, plan=describe(design, run_plan, reason))
+
+
+def _head_fit(design, split, options, cache_dir, cancel):
+    """The engine's warm start: a generator function of the trainer (see ``engine.train_loaders``)."""
+
+    def warm_start(trainer):
+        t0 = time.perf_counter()
+        layer = probe_layer(design)
+        images = len(split.train) + len(split.val)
+        gen = cached_features(design, layer, [split.train, split.val], options, cache_dir, cancel)
+        extracted = []  # progress events: none when every feature came from the cache
+
+        def counted(events):
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as stop:
+                    return stop.value
+                extracted.append(event.steps_per_epoch)
+                yield event
+
+        sets = yield from counted(progress_events(gen, t0, images))
+        if sets is None:
+            return None
+        if extracted:  # what one image costs in eval mode: the engine spaces validation with it
+            trainer.pacing.val_seconds_per_image = (time.perf_counter() - t0) / images
+        train_fs, val_fs = sets
+        trainer.skipped.extend(train_fs.failed + (val_fs.failed if val_fs else []))
+        fit = _fit(design, train_fs, val_fs, options, cancel)
+        if fit is None:
+            return None
+        linear = design.model.get_submodule(layer)
+        with torch.no_grad():
+            linear.weight.copy_(fit.weight.reshape(linear.weight.shape).to(linear.weight.device))
+            linear.bias.copy_(fit.bias.to(linear.bias.device))
+        return {"epoch": 0, "stage": "head", "train_loss": fit.train_loss, "train_acc": fit.train_acc,
+                "val_loss": fit.val_loss, "val_acc": fit.val_acc, "lr": 0.0,
+                "epoch_time_s": time.perf_counter() - t0, "l2": fit.l2}
+
+    return warm_start
+
+
+def _fit(design, train_fs, val_fs, options, cancel):
+    """The best logistic fit over the L2 grid, or None when cancelled between fits."""
+    weight = None
+    if options.class_weights:  # the same weights the engine's loss uses
+        counts = torch.bincount(train_fs.labels, minlength=design.num_classes).tolist()
+        weight = torch.tensor(class_weights(counts), dtype=torch.float64)
+    val_x, val_y = (val_fs.features, val_fs.labels) if val_fs is not None else (None, None)
+    best = None
+    for candidate in fit_grid(train_fs.features, train_fs.labels, val_x, val_y, design.num_classes,
+                              class_weight=weight):
+        if is_cancelled(cancel):
+            return None
+        if better(candidate, best):
+            best = candidate
+    return best
