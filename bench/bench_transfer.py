@@ -39,6 +39,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -226,14 +227,16 @@ def report(dataset: str, results: dict) -> list[str]:
     scratch = results.get("scratch", {})
     target = scratch.get("final_val_acc")
     lines = [f"\n{dataset}" + (f" (from-scratch final accuracy {target:.4f})" if target is not None else ""),
-             f"  {'row':<15}{'best val acc':>13}{'wall s':>9}{'s to scratch final':>20}  note"]
+             f"  {'row':<15}{'best val acc':>13}{'wall s':>9}{'s to scratch final':>20}"]
     for row, r in results.items():
         if "error" in r:
             lines.append(f"  {row:<15}{'-':>13}{'-':>9}{'-':>20}  {r['error']}")
             continue
         reach = time_to(r["curve"], target) if target is not None else None
         reach_text = "-" if reach is None else f"{reach:.1f}"
-        lines.append(f"  {row:<15}{r['best_val_acc']:>13.4f}{r['wall_s']:>9.1f}{reach_text:>20}  {r['note'][:90]}")
+        lines.append(f"  {row:<15}{r['best_val_acc']:>13.4f}{r['wall_s']:>9.1f}{reach_text:>20}")
+        if r["note"]:
+            lines += textwrap.wrap(r["note"], 100, initial_indent="      ", subsequent_indent="      ")
     lines += checks(results, target)
     return lines
 
