@@ -21,7 +21,7 @@ from designer.model.recipe import Recipe
 
 LITE0 = Recipe.for_model("efficientnet_lite0").with_ops(
     SetInput(32, 32, 1), ReplaceClassifier(3), FreezeUntil("_blocks.9"))
-RUN_OPTIONS = {"optimizer": "adamw", "lr": 0.003, "epochs": 2, "batch_size": 4, "seed": 5}
+RUN_OPTIONS = {"mode": "full", "optimizer": "adamw", "lr": 0.003, "epochs": 2, "batch_size": 4, "seed": 5}
 
 
 @pytest.fixture(scope="module")
