@@ -9,8 +9,9 @@ only torch, numpy and matplotlib) rather than being written here:
 - ``ablation``: gradient-free, captum's ``LayerFeatureAblation``. Each region of the target
   layer's map is blanked in turn (all channels set to 0) and the drop in the class score
   is that region's weight, as in Ablation-CAM, but per position. Its cost grows with the
-  regions, so a large map is grouped into at most ``MAX_REGIONS`` regions and the
-  perturbed copies run in batches.
+  regions, so a large map is grouped into at most ``MAX_REGIONS`` regions, the perturbed
+  maps run through the layers after the target in batches, and the layers before it run
+  once per batch on one copy of the image.
 
 Scores are logits (pre-softmax), as in the Grad-CAM paper. A map is upsampled to the
 network's input size and scaled to 0..1; a map with no positive evidence stays all 0.
@@ -41,7 +42,7 @@ from designer.model.surgery import get_module
 
 METHODS = {"gradcam": "Grad-CAM", "ablation": "Feature ablation (gradient-free)"}
 MAX_REGIONS = 144  # 12 x 12 regions of the layer's map at most: bounded ablation cost
-ABLATION_BATCH = 8  # perturbed copies per forward pass (each holds every class asked for)
+ABLATION_BATCH = 16  # perturbed maps per forward pass of the layers after the target
 
 
 class MapTap(nn.Module):
@@ -67,7 +68,9 @@ def map_layer(model: nn.Module, target: CamTarget):
             return tap(x)
         (h, w), prefix = target.grid, target.prefix
         grid = tap(x[:, prefix:].transpose(1, 2).reshape(x.shape[0], x.shape[2], h, w))
-        return torch.cat([x[:, :prefix], grid.flatten(2).transpose(1, 2)], dim=1)
+        # an ablation hands back more maps than images came in: their class tokens are the same
+        prefix_tokens = x[:, :prefix].expand(grid.shape[0], -1, -1)
+        return torch.cat([prefix_tokens, grid.flatten(2).transpose(1, 2)], dim=1)
 
     if target.on_input:
         handle = layer.register_forward_pre_hook(lambda module, args: (through_tap(args[0]), *args[1:]))
@@ -79,11 +82,17 @@ def map_layer(model: nn.Module, target: CamTarget):
         handle.remove()
 
 
-def _scores(model: nn.Module, cancel):
-    """The forward function captum calls: logits, after checking the cancel flag."""
+def _scores(model: nn.Module, cancel, copies_of_one: bool = False):
+    """The forward function captum calls: logits, after checking the cancel flag.
+
+    ``copies_of_one``: captum's layer ablation runs the network on as many copies of the one image
+    as perturbed maps it evaluates at once, and its hook then replaces the layer's output with
+    those maps. The layers before it need only run once: on the first copy."""
     def forward(x: torch.Tensor) -> torch.Tensor:
         if is_cancelled(cancel):
             raise JobCancelled()
+        if copies_of_one and x.shape[0] > 1 and torch.equal(x[0], x[-1]):
+            x = x[:1]
         out = model(x)
         return out[0] if isinstance(out, (tuple, list)) else out  # (logits, aux...) in train mode
     return forward
@@ -103,13 +112,13 @@ def _attribute(model, layer, x, classes, method, grid, cancel) -> torch.Tensor:
     """(K, 1, h, w) raw attributions at the layer for ``classes`` (one per row of ``x``)."""
     from captum.attr import LayerFeatureAblation, LayerGradCam  # imports matplotlib: load on use
 
-    forward = _scores(model, cancel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # captum's notes on setting requires_grad for us
         if method == "gradcam":
-            return LayerGradCam(forward, layer).attribute(x, target=classes)
+            return LayerGradCam(_scores(model, cancel), layer).attribute(x, target=classes)
         # One class at a time: captum 0.9 does not expand a list of targets to the batched copies.
-        ablation, mask = LayerFeatureAblation(forward, layer), region_mask(grid).to(x.device)
+        ablation = LayerFeatureAblation(_scores(model, cancel, copies_of_one=True), layer)
+        mask = region_mask(grid).to(x.device)
         attr = torch.cat([ablation.attribute(x[k:k + 1], target=int(c), layer_mask=mask,
                                              perturbations_per_eval=ABLATION_BATCH) for k, c in enumerate(classes)])
     return attr[:, :1]  # every channel of a region holds that region's score drop

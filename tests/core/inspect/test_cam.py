@@ -179,3 +179,17 @@ def test_overlay_draws_the_map_over_the_picture():
     assert tuple(drawn[2, 2]) == tuple(colourise(np.ones((1, 1)))[0, 0])  # full strength where the map is 1
     assert np.abs(drawn[-2, -2].astype(int) - 128).max() < np.abs(drawn[2, 2].astype(int) - 128).max()
     assert overlay(picture[:, :, 0], heat, 0.5).shape == (40, 60, 3)  # grey pictures too
+
+
+def test_ablation_runs_the_layers_before_the_target_once_per_batch_with_the_same_maps(trained, monkeypatch):
+    from designer.inspect import cam
+
+    target = default_target(trained, (1, SIDE, SIDE), classifier_path="7")
+    batches = []
+    handle = trained[0].register_forward_hook(lambda m, a, out: batches.append(out.shape[0]))
+    fast = class_maps(trained, corner_image(), [0, 1], target, "ablation")
+    handle.remove()
+    assert set(batches) == {1}  # the first conv saw one copy, never the 16 perturbed ones
+    every_copy = cam._scores
+    monkeypatch.setattr(cam, "_scores", lambda model, cancel, copies_of_one=False: every_copy(model, cancel))
+    np.testing.assert_allclose(fast, class_maps(trained, corner_image(), [0, 1], target, "ablation"), atol=1e-6)
