@@ -87,14 +87,27 @@ def _scores(model: nn.Module, cancel, copies_of_one: bool = False):
 
     ``copies_of_one``: captum's layer ablation runs the network on as many copies of the one image
     as perturbed maps it evaluates at once, and its hook then replaces the layer's output with
-    those maps. The layers before it need only run once: on the first copy."""
+    those maps. The layers before it need only run once: on the first copy. A network that
+    reshapes by its input's batch size after the layer (Lite0's ``x.view(bs, -1)``) fails or
+    answers for the wrong batch that way; it then gets every copy, from then on."""
+    shortcut = [copies_of_one]
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        out = model(x)
+        return out[0] if isinstance(out, (tuple, list)) else out  # (logits, aux...) in train mode
+
     def forward(x: torch.Tensor) -> torch.Tensor:
         if is_cancelled(cancel):
             raise JobCancelled()
-        if copies_of_one and x.shape[0] > 1 and torch.equal(x[0], x[-1]):
-            x = x[:1]
-        out = model(x)
-        return out[0] if isinstance(out, (tuple, list)) else out  # (logits, aux...) in train mode
+        if shortcut[0] and x.shape[0] > 1 and torch.equal(x[0], x[-1]):
+            try:
+                out = run(x[:1])
+                if out.shape[0] == x.shape[0]:
+                    return out
+            except RuntimeError:
+                pass
+            shortcut[0] = False
+        return run(x)
     return forward
 
 

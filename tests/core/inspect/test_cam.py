@@ -193,3 +193,23 @@ def test_ablation_runs_the_layers_before_the_target_once_per_batch_with_the_same
     every_copy = cam._scores
     monkeypatch.setattr(cam, "_scores", lambda model, cancel, copies_of_one=False: every_copy(model, cancel))
     np.testing.assert_allclose(fast, class_maps(trained, corner_image(), [0, 1], target, "ablation"), atol=1e-6)
+
+
+class BatchFromInput(nn.Module):
+    """Reshapes by its input's batch size after the map, as EfficientNet-Lite0 does."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.features, self.head = net[:5], net[5:]
+
+    def forward(self, x):
+        pooled = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+        return self.head[2](pooled.view(x.shape[0], -1))
+
+
+def test_ablation_still_works_when_the_network_reshapes_by_its_input_batch(trained):
+    net = BatchFromInput(trained).eval()
+    target = target_for(net, (1, SIDE, SIDE), "features.4")
+    np.testing.assert_allclose(class_maps(net, corner_image(), [1], target, "ablation"),
+                               class_maps(trained, corner_image(), [1], target_for(trained, (1, SIDE, SIDE), "4"),
+                                          "ablation"), atol=1e-6)
