@@ -37,7 +37,7 @@ PROJECT_SUFFIX = ".nsd.json"
 AUTOSAVE_NAME = "autosave" + PROJECT_SUFFIX
 AUTOSAVE_META = "autosave.meta.json"
 DATA_DIR_ENV = "NETSURGEON_DATA_DIR"
-SECTIONS = ("classes", "data", "training", "runs")
+SECTIONS = ("classes", "data", "training", "runs", "explain")
 STATE_CACHE_SIZE = 6  # recently prepared states kept for instant undo/redo
 
 
@@ -108,7 +108,7 @@ class Document:
         self.data_dir = data_dir or default_data_dir()
         self.state: DesignState | None = None
         self.path: str | None = None
-        self.settings: dict[str, Any] = {"classes": [], "data": {}, "training": {}, "runs": []}
+        self.settings: dict[str, Any] = empty_settings()
         self.selection: tuple[str, ...] = ()
         self._saved: tuple | None = None
         self._dirty = False
@@ -194,7 +194,7 @@ class Document:
     def open_recipe(self, recipe: Recipe) -> DesignState:
         """Start a fresh, unsaved design from ``recipe`` (path and settings cleared)."""
         state = self.prepare(recipe)
-        self.load_state(state, None, {"classes": [], "data": {}, "training": {}, "runs": []})
+        self.load_state(state, None, empty_settings())
         return state
 
     def load_state(self, state: DesignState, path: str | None, settings: dict) -> None:
@@ -220,7 +220,7 @@ class Document:
             raise DesignerError("There is no design to save yet.", hint="Open a model first.")
         s = self.settings
         return Project(recipe=self.recipe, classes=list(s["classes"]), data=_copy(s["data"]),
-                       training=_copy(s["training"]), runs=list(s["runs"]))
+                       training=_copy(s["training"]), runs=list(s["runs"]), explain=_copy(s["explain"]))
 
     def save(self, path: str | None = None) -> str:
         """Save the project (atomically) to ``path`` or the current path; returns the path."""
@@ -242,7 +242,7 @@ class Document:
     # --- settings and selection -------------------------------------------------------------
 
     def set_settings(self, section: str, value) -> None:
-        """Replace one project section (classes, data, training, runs)."""
+        """Replace one project section (classes, data, training, runs, explain)."""
         if section not in SECTIONS:
             raise DesignerError(f"Unknown project section '{section}'.")
         if value == self.settings[section]:
@@ -323,9 +323,14 @@ class Document:
         return state
 
 
+def empty_settings() -> dict:
+    return {"classes": [], "data": {}, "training": {}, "runs": [], "explain": {}}
+
+
 def project_settings(project) -> dict:
     return {"classes": list(project.classes), "data": dict(project.data),
-            "training": dict(project.training), "runs": list(getattr(project, "runs", []))}
+            "training": dict(project.training), "runs": list(getattr(project, "runs", [])),
+            "explain": dict(getattr(project, "explain", {}))}
 
 
 def _copy(value):

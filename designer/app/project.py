@@ -20,7 +20,17 @@ from pydantic.dataclasses import dataclass as checked_dataclass
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text, remove_stale_temps
-from designer.base.schema import MAX_CLASSES, MAX_NAME, MAX_TEXT, STRICT, Seed, Text, describe_value, friendly
+from designer.base.schema import (
+    MAX_CLASSES,
+    MAX_NAME,
+    MAX_TEXT,
+    STRICT,
+    LayerPath,
+    Seed,
+    Text,
+    describe_value,
+    friendly,
+)
 from designer.model.recipe import Recipe
 from designer.train.options import TrainOptions
 
@@ -39,6 +49,7 @@ class Project:
     data: dict = field(default_factory=dict)  # data panel settings (folder, split, augmentation)
     training: dict = field(default_factory=dict)  # training options
     runs: list[str] = field(default_factory=list)  # run folders, oldest first
+    explain: dict = field(default_factory=dict)  # heat maps: the layer chosen in the graph (ExplainSettings)
 
 
 # --- to and from plain dicts ----------------------------------------------------------------------
@@ -53,6 +64,7 @@ def project_to_dict(project: Project) -> dict:
         "data": dict(project.data),
         "training": dict(project.training),
         "runs": [str(r) for r in project.runs],
+        "explain": dict(project.explain),
     }
 
 
@@ -68,17 +80,19 @@ def project_from_dict(data, where: str = "The project") -> Project:
         data=_dict(data.get("data", {}), "data", where),
         training=_dict(data.get("training", {}), "training", where),
         runs=_list_of_str(data.get("runs", []), "runs", where, MAX_RUNS, MAX_TEXT),
+        explain=_dict(data.get("explain", {}), "explain", where),  # absent in files saved before heat maps
     )
-    check_settings(project.data, project.training, where)
+    check_settings(project.data, project.training, where, project.explain)
     return project
 
 
-def check_settings(data: dict, training: dict, where: str = "The project") -> None:
-    """The data and training sections hold only values that can be used (the same checks as
-    the CLI's flags and the window's fields); unknown keys from newer versions are ignored."""
+def check_settings(data: dict, training: dict, where: str = "The project", explain: dict | None = None) -> None:
+    """The data, training and explain sections hold only values that can be used (the same checks
+    as the CLI's flags and the window's fields); unknown keys from newer versions are ignored."""
     try:
         DataSettings.from_dict(data)
         TrainOptions.from_dict(training)
+        ExplainSettings.from_dict(explain or {})
     except DesignerError as exc:
         raise DesignerError(f"{where}: {exc.message}", hint=exc.hint) from None
 
@@ -95,6 +109,20 @@ class DataSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> DataSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@friendly("Heat-map settings")
+@checked_dataclass(config=STRICT)
+class ExplainSettings:
+    """Heat maps (Results tab, ``explain``): the layer they look at, chosen in the graph ("" = the
+    last spatial layer before the head)."""
+
+    layer: LayerPath = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExplainSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

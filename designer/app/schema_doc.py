@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from designer.app.project import DataSettings
+from designer.app.project import DataSettings, ExplainSettings
 from designer.base.fileio import atomic_write_text
 from designer.data.transforms import Augment
 from designer.model.ops import OP_TYPES
@@ -32,6 +32,8 @@ TEXT_RULES = {
               "or up to 8 whole numbers; at most 32 settings",
     "layer": "`{\"type\": \"Conv2d\", \"args\": {settings}}`: a torch.nn layer type and its settings (as `params`)",
 }
+EXPLAIN_LAYER = ("a dotted layer name (as `path`) whose output is a map over the image; `\"\"` is the last "
+                 "spatial layer before the head")
 
 
 def _allowed(spec: dict) -> str:
@@ -52,13 +54,15 @@ def _allowed(spec: dict) -> str:
     return f"{kind} {', '.join(bounds)}".strip()
 
 
-def table(cls, skip: tuple[str, ...] = ()) -> str:
+def table(cls, skip: tuple[str, ...] = (), rules: dict | None = None) -> str:
+    """``rules``: words for this class's fields, over ``TEXT_RULES``."""
+    rules = {**TEXT_RULES, **(rules or {})}
     schema = TypeAdapter(cls).json_schema()
     rows = ["| Field | Allowed | Default |", "| --- | --- | --- |"]
     for name, spec in schema["properties"].items():
         if name in skip:
             continue
-        allowed = TEXT_RULES.get(name) if name in TEXT_RULES else _allowed(spec)
+        allowed = rules.get(name) if name in rules else _allowed(spec)
         default = "required" if name in schema.get("required", []) else f"`{json.dumps(spec.get('default'))}`"
         rows.append(f"| `{name}` | {allowed} | {default} |")
     return "\n".join(rows)
@@ -71,7 +75,8 @@ def tables() -> str:
         parts += [f"#### `{kind}` ({cls.title}, {where})", "", table(cls), ""]
     parts += ["### `data`", "", table(DataSettings), "",
               "### `training`", "", table(TrainOptions, skip=("augment",)), "",
-              "### `training.augment`", "", table(Augment), ""]
+              "### `training.augment`", "", table(Augment), "",
+              "### `explain`", "", table(ExplainSettings, rules={"layer": EXPLAIN_LAYER}), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -36,7 +36,8 @@ def test_captions_of_non_square_images_are_not_cut(qtbot, tmp_path):
 
 def test_a_thumbnail_opens_large(qtbot, tmp_path):
     from designer.app.jobs import thumbnail
-    from widgets.results.views import ENLARGED, Gallery
+    from widgets.results.enlarged import ENLARGED
+    from widgets.results.views import Gallery
 
     gallery = Gallery()
     qtbot.addWidget(gallery)

@@ -230,6 +230,19 @@ def test_context_menu_lists_edits_for_the_selection(qtbot, make_window):
     wait_idle(qtbot, window)
     assert window.qdoc.recipe.ops[-1].layer.type == "Dropout"
     menu.deleteLater()
+    window.qdoc.select(["layer3"])  # heat maps (issue 14): the graph chooses their layer
+    menu = window.design.actions.context_menu(window)
+    use = next(a for a in menu.actions() if a.text() == "Use for heat maps")
+    assert not use.isChecked()
+    use.trigger()
+    assert window.qdoc.doc.settings["explain"] == {"layer": "layer3"}
+    menu.deleteLater()
+    menu = window.design.actions.context_menu(window)
+    texts = [a.text() for a in menu.actions() if a.isCheckable() and a.isChecked()]
+    assert texts == ["Use for heat maps"]
+    next(a for a in menu.actions() if a.text().startswith("Heat maps: back to the default layer (now layer3)")).trigger()
+    assert window.qdoc.doc.settings["explain"] == {}
+    menu.deleteLater()
 
 
 def test_a_typed_setting_that_is_refused_shows_a_message(qtbot, make_window, dialogs):

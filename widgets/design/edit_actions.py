@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from designer.inspect.cam_layers import graph_map_problem
 from designer.model.ops import (
     DeleteLayer,
     Freeze,
@@ -60,6 +61,11 @@ class EditActions(QObject):
                                       "Learning-rate factors for the whole network at once")
         self.delete = self._action("Delete layer", self.delete_selected, "Remove the selected layers",
                                    QKeySequence.Delete)
+        self.heat_layer = self._action("Use for heat maps", self.use_for_heat_maps,
+                                       "Heat maps in the Results tab look at this layer's output")
+        self.heat_layer.setCheckable(True)
+        self.heat_default = self._action("Heat maps: back to the default layer", self.default_heat_layer,
+                                         "Heat maps look at the last spatial layer before the head again")
         self.selection_actions = (self.freeze, self.unfreeze, self.freeze_until, self.set_lr, self.delete)
         qdoc.selection_changed.connect(self._update)
         qdoc.recipe_changed.connect(self._update)
@@ -196,6 +202,32 @@ class EditActions(QObject):
             self._edit([ReplaceLayer(p, layer_spec(layer)) for p in paths],
                        self._plural(f"Replace with {layer}:", paths))
 
+    # --- heat maps ------------------------------------------------------------------------------------
+
+    def heat_map_layer(self) -> str:
+        """The layer chosen for heat maps ("" = the default: the last spatial layer before the head)."""
+        return (self.qdoc.doc.settings.get("explain") or {}).get("layer") or ""
+
+    @Slot()
+    def use_for_heat_maps(self, path: str | None = None) -> bool:
+        """Make the selected layer the one heat maps look at (a project setting, saved with it)."""
+        path = path if isinstance(path, str) and path else (self._need_layers() or [None])[-1]
+        state = self.qdoc.state
+        if not path or state is None:
+            return False
+        problem = graph_map_problem(state.graph, path)
+        if problem:
+            feedback.show_error(self.window, "Not a layer for heat maps", problem)
+            return False
+        self.qdoc.doc.set_settings("explain", {**(self.qdoc.doc.settings.get("explain") or {}), "layer": path})
+        return True
+
+    @Slot()
+    def default_heat_layer(self) -> None:
+        explain = dict(self.qdoc.doc.settings.get("explain") or {})
+        explain.pop("layer", None)
+        self.qdoc.doc.set_settings("explain", explain)
+
     def apply_fix(self, message) -> None:
         if message.fix is not None:
             self._edit([message.fix], message.fix_label or message.fix.describe())
@@ -219,9 +251,21 @@ class EditActions(QObject):
             self._layer_submenu(menu.addMenu("Insert after"), self.insert_layer, layers[-1])
             self._layer_submenu(menu.addMenu("Replace with"), self.replace_layer, None)
             menu.addAction(self.delete)
+        self._heat_map_items(menu, layers)
         for action in extra:
             menu.addAction(action)
         return menu
+
+    def _heat_map_items(self, menu: QMenu, layers: list[str]) -> None:
+        chosen = self.heat_map_layer()
+        if len(layers) == 1 or chosen:
+            menu.addSeparator()
+        if len(layers) == 1:
+            self.heat_layer.setChecked(layers[0] == chosen)
+            menu.addAction(self.heat_layer)
+        if chosen:
+            self.heat_default.setText(f"Heat maps: back to the default layer (now {chosen})")
+            menu.addAction(self.heat_default)
 
     def _layer_submenu(self, menu: QMenu, fn, path) -> None:
         for layer in library_types():

@@ -3,7 +3,8 @@
 Pick a run and which of its images to score (its own validation split by default);
 the evaluation runs in a worker thread. Shows accuracy, a confusion-matrix
 heatmap with counts, per-class accuracy, the misclassified images (most confident
-mistakes first: often mislabelled files) and a box to classify new images.
+mistakes first: often mislabelled files) and a box to classify new images. Each image can
+show its heat map for the true or the predicted class (``heatmaps``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from designer.app.jobs import evaluate_job
 from designer.base.errors import DesignerError
 from widgets.base import feedback
 from widgets.base.worker import JobRunner
+from widgets.results.heatmaps import HeatMapBar, HeatMaps
 from widgets.results.predict import PredictBox
 from widgets.results.views import ConfusionTable, Gallery, PerClassTable
 from widgets.training.runs import MODE_NAMES, acc_text
@@ -82,6 +84,16 @@ class ResultsPanel(QWidget):
         tabs.addTab(self.gallery, "Misclassified images")
         tabs.addTab(self.predict_box, "Classify new images")
         self.lower_tabs = tabs
+        self.heat_bar = HeatMapBar()
+        self.heat_maps = HeatMaps(self.context, self.heat_bar, [self.gallery, self.predict_box.gallery],
+                                  self.selected_run, self)
+        self.heat_maps.message.connect(self.status.setText)
+        self.predict_box.predicted.connect(self._on_predicted)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.heat_bar)
+        lower_layout.addWidget(tabs, 1)
         top = QSplitter(Qt.Horizontal)
         top.addWidget(self._titled("Confusion matrix (rows: true class, columns: predicted)", self.confusion))
         top.addWidget(self._titled("Accuracy per class", self.per_class))
@@ -89,7 +101,7 @@ class ResultsPanel(QWidget):
         top.setStretchFactor(1, 2)
         body = QSplitter(Qt.Vertical)
         body.addWidget(top)
-        body.addWidget(tabs)
+        body.addWidget(lower)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.accuracy)
@@ -196,6 +208,11 @@ class ResultsPanel(QWidget):
         self.per_class.set_evaluation(ev)
         self.gallery.set_misclassified(ev, result.thumbs)
         self.lower_tabs.setTabText(0, f"Misclassified images ({wrong})")
+        self.heat_maps.images_changed()
+
+    @Slot(list)
+    def _on_predicted(self, results) -> None:
+        self.heat_maps.images_changed()
 
     @Slot(object)
     def _on_failed(self, failure) -> None:
@@ -222,4 +239,5 @@ class ResultsPanel(QWidget):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.heat_maps.shutdown()
         self.predict_box.shutdown()

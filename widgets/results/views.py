@@ -1,8 +1,10 @@
-"""Views of an evaluation: confusion-matrix heatmap, per-class accuracy, misclassified gallery."""
+"""Views of an evaluation: confusion-matrix heatmap, per-class accuracy, misclassified gallery (with
+heat maps of why the network said what it did)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Slot
@@ -11,22 +13,20 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QHeaderView,
-    QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
 
-from designer.app.jobs import thumbnail
-from widgets.base.pictures import PictureLabel, square_pixmap
+from designer.inspect.overlay import overlay
+from widgets.base.pictures import square_pixmap
+from widgets.results.enlarged import EnlargedView
 from widgets.training.runs import acc_text
 
 RIGHT = QColor("#2563eb")
 PATH_ROLE = Qt.UserRole + 1
-ENLARGED = 560  # the enlarged view's picture area, px
 WRONG = QColor("#dc2626")
 THUMB = 96
 
@@ -112,8 +112,36 @@ class PerClassTable(_Table):
             self.setItem(row, 2, item)
 
 
+@dataclass
+class Entry:
+    """What a gallery item shows: its picture, its true class when known, and once computed its
+    heat maps (a ``designer.app.explain.Explanation``)."""
+
+    path: str | None
+    thumb: np.ndarray | None
+    true: str | None = None
+    explanation: Any = None
+
+    def heat(self, role: str):
+        """(class name, map) for ``role`` ("true" or "predicted"), or None when there is none."""
+        expl = self.explanation
+        if expl is None or expl.error or role not in ("true", "predicted"):
+            return None
+        name = expl.true if role == "true" else expl.predicted
+        return (name, expl.maps[name]) if name in expl.maps else None
+
+    def titled_maps(self) -> list[tuple[str, np.ndarray]]:
+        """(title, map) for the true and the predicted class; one map when they are the same class."""
+        true, predicted = self.heat("true"), self.heat("predicted")
+        if true is not None and predicted is not None and true[0] == predicted[0]:
+            return [(f"True and predicted class: {true[0]}", true[1])]
+        return ([(f"True class: {true[0]}", true[1])] if true else []) + \
+            ([(f"Predicted: {predicted[0]}", predicted[1])] if predicted else [])
+
+
 class Gallery(QListWidget):
-    """Thumbnails with a caption: the misclassified images, or predictions."""
+    """Thumbnails with a caption: the misclassified images, or predictions. Each can show its
+    heat map for the true or the predicted class (``show_heat``)."""
 
     def __init__(self, empty_text: str = "", parent=None):
         super().__init__(parent)
@@ -125,6 +153,8 @@ class Gallery(QListWidget):
         self.setWordWrap(True)
         self.setUniformItemSizes(True)  # every icon is THUMB x THUMB (square_pixmap)
         self.empty_text = empty_text
+        self.entries: list[Entry] = []  # one per item, in row order
+        self.heat_role, self.opacity = "off", 0.5
         self.itemActivated.connect(self._on_activated)
 
     def paintEvent(self, event) -> None:
@@ -136,38 +166,71 @@ class Gallery(QListWidget):
                              Qt.AlignCenter | Qt.TextWordWrap, self.empty_text)
             painter.end()
 
-    def add(self, thumb, caption: str, tip: str, path: str | None = None) -> QListWidgetItem:
+    def clear(self) -> None:
+        super().clear()
+        self.entries = []
+
+    def add(self, thumb, caption: str, tip: str, path: str | None = None,
+            true: str | None = None) -> QListWidgetItem:
         """A thumbnail (any shape; drawn in a square) with its caption; with ``path``, double-click
-        (or Enter) shows the image large."""
+        (or Enter) shows the image large. ``true``: the image's true class, when known."""
         item = QListWidgetItem(caption)
-        if thumb is not None:
-            item.setIcon(QIcon(square_pixmap(thumb, THUMB)))
         item.setToolTip(f"{tip}\n(Double-click to enlarge)" if path else tip)
         item.setTextAlignment(Qt.AlignHCenter | Qt.AlignTop)
         item.setData(PATH_ROLE, path)
+        self.entries.append(Entry(path, thumb, true))
         self.addItem(item)
+        self._render(self.count() - 1)
         return item
+
+    # --- heat maps ---------------------------------------------------------------------------------
+
+    def show_heat(self, role: str, opacity: float) -> None:
+        """Draw every thumbnail with its ``role`` map ("true", "predicted" or "off")."""
+        if (role, opacity) == (self.heat_role, self.opacity):
+            return
+        self.heat_role, self.opacity = role, opacity
+        for row in range(self.count()):
+            self._render(row)
+
+    def set_explanation(self, explanation) -> bool:
+        """Attach an image's maps to the items showing that image; True if any does."""
+        rows = [k for k, e in enumerate(self.entries) if e.path == explanation.path]
+        for row in rows:
+            self.entries[row].explanation = explanation
+            self._render(row)
+        return bool(rows)
+
+    def clear_explanations(self) -> None:
+        for row, entry in enumerate(self.entries):
+            if entry.explanation is not None:
+                entry.explanation = None
+                self._render(row)
+
+    def missing_explanations(self) -> list[Entry]:
+        """Entries with an image file but no maps yet."""
+        return [e for e in self.entries if e.path and e.explanation is None]
+
+    def _render(self, row: int) -> None:
+        entry, item = self.entries[row], self.item(row)
+        heat = entry.heat(self.heat_role)
+        picture = entry.thumb
+        if heat is not None and picture is not None:
+            picture = overlay(picture, heat[1], self.opacity)
+        item.setIcon(QIcon(square_pixmap(picture, THUMB)) if picture is not None else QIcon())
 
     @Slot(QListWidgetItem)
     def _on_activated(self, item: QListWidgetItem) -> None:
         self.enlarge(item)
 
     def enlarge(self, item: QListWidgetItem) -> QDialog | None:
-        """Show the item's image at a size one can judge it by, beside its caption."""
+        """Show the item's image at a size one can judge it by, beside its caption, and its heat
+        maps for the true and the predicted class once they are computed."""
         path = item.data(PATH_ROLE)
         if not path:
             return None
-        picture = thumbnail(path, ENLARGED)  # None when the file is gone or damaged since
-        dialog = QDialog(self, windowTitle=Path(path).name)
-        dialog.setAttribute(Qt.WA_DeleteOnClose)
-        view = PictureLabel("The image cannot be shown.")
-        view.set_array(picture)
-        caption = QLabel(item.text().replace("\n", " · "), wordWrap=True, alignment=Qt.AlignCenter)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(view, 1)
-        layout.addWidget(caption)
-        layout.addWidget(QLabel(path, objectName="muted", wordWrap=True))
-        dialog.resize(ENLARGED, ENLARGED + 60)
+        maps = self.entries[self.row(item)].titled_maps()
+        dialog = EnlargedView(self, path, item.text().replace("\n", " · "), maps, self.opacity)
         dialog.show()
         return dialog
 
@@ -181,4 +244,4 @@ class Gallery(QListWidget):
                 break
             caption = f"true: {m.true}\npredicted: {m.predicted} ({100 * m.confidence:.0f}\u00a0%)"
             self.add(thumbs[m.path], caption, f"{m.path}\nThe network was {100 * m.confidence:.0f} % sure it "
-                                              f"is '{m.predicted}', but it is '{m.true}'.", m.path)
+                                              f"is '{m.predicted}', but it is '{m.true}'.", m.path, m.true)

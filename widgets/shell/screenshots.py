@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "docs", "screenshots")
 GUIDE = os.path.join(ROOT, "resources", "guide")  # smaller copies the user guide shows (package data)
 GUIDE_SHOTS = ("start-page.png", "designer-lite0-edited.png", "data.png", "training-mid-run.png", "results.png",
-               "export.png")
+               "results-heatmaps.png", "export.png")
 GUIDE_WIDTH = 960
 SIZE = (1600, 1000)
 

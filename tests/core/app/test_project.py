@@ -32,7 +32,7 @@ RECIPE = Recipe.for_model("resnet18", weights="none").with_ops(
     SetBatchNormMode("eval"),
 )
 PROJECT = Project(recipe=RECIPE, classes=["cat", "dog", "émeu"], data={"folder": "/data/pets", "val_fraction": 0.2},
-                  training={"epochs": 3, "lr": 0.001}, runs=["runs/0001"])
+                  training={"epochs": 3, "lr": 0.001}, runs=["runs/0001"], explain={"layer": "layer3"})
 
 
 def write(path, data):
@@ -45,7 +45,7 @@ def test_round_trip_keeps_everything(tmp_path):
     save_project(PROJECT, path)
     raw = json.loads(path.read_text(encoding="utf-8"))
     assert raw["format"] == "netsurgeon-project" and raw["version"] == FORMAT_VERSION == 1
-    assert list(raw) == ["format", "version", "recipe", "classes", "data", "training", "runs"]
+    assert list(raw) == ["format", "version", "recipe", "classes", "data", "training", "runs", "explain"]
     loaded = load_project(path)
     assert loaded == PROJECT and hash(loaded.recipe) == hash(RECIPE)  # tuples survive JSON's lists
     assert [p.name for p in tmp_path.iterdir()] == ["pets.nsd.json"]  # no temp file left behind
@@ -57,6 +57,16 @@ def test_defaults_and_overwrite(tmp_path):
     save_project(Project(recipe=Recipe.for_model("efficientnet_lite0")), str(path))
     loaded = load_project(str(path))
     assert loaded.recipe.base.source == "lite0" and loaded.classes == [] and loaded.runs == []
+
+
+def test_the_heat_map_layer_is_optional_and_checked(tmp_path):
+    raw = project_mod.project_to_dict(PROJECT)
+    del raw["explain"]  # a file saved before heat maps existed
+    assert load_project(write(tmp_path / "old.nsd.json", raw)).explain == {}
+    for bad, message in (({"layer": "../x"}, "layer"), ({"layer": 3}, "layer"), ([], "explain")):
+        with pytest.raises(DesignerError, match=message):
+            load_project(write(tmp_path / "bad.nsd.json", {**raw, "explain": bad}))
+    assert load_project(write(tmp_path / "new.nsd.json", {**raw, "explain": {"layer": "x", "later": 1}})).explain
 
 
 def test_a_failed_save_leaves_the_old_file(tmp_path):
