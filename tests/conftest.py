@@ -1,6 +1,7 @@
 """Settings every test shares, and the rule that no test is skipped without a named reason."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -8,6 +9,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the user's torch hub cache or the network from a test.
 os.environ.setdefault("NETSURGEON_OFFLINE", "1")
+# Nor the user's cache folder (the timm gallery metadata is cached there).
+os.environ.setdefault("NETSURGEON_CACHE_DIR", tempfile.mkdtemp(prefix="netsurgeon-test-cache-"))
 
 
 

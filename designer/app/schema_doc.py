@@ -26,7 +26,8 @@ END = "<!-- end of generated tables -->"
 # Words for the values a JSON schema cannot say (they are checked by validators).
 TEXT_RULES = {
     "path": "a dotted layer name (letters, digits, `_` and dots), at most 512 characters; `\"\"` is the whole network",
-    "name": "a gallery name (`resnet18`) or a builder `package.module:function`",
+    "name": "a gallery name (`resnet18`), a timm pretrained name checked against timm's registry "
+            "(`resnet18.a1_in1k`) or a builder `package.module:function`",
     "weights": "`\"default\"`, `\"none\"` or a file path, no control characters, at most 4096 characters",
     "params": "settings: `{\"name\": value}`; a value is a whole number, a finite number, true/false, a short word "
               "or up to 8 whole numbers; at most 32 settings",

@@ -35,13 +35,15 @@ from designer.model.ops import (
     SetLRFactor,
 )
 from designer.model.recipe import Recipe
-from designer.model.zoo import CATEGORIES, list_models, model_info
+from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models, model_info
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("models", help="list the model gallery")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--category", choices=CATEGORIES, help="only this category")
+    p.add_argument("--source", choices=GALLERY_SOURCES, help="only networks from this library")
+    p.add_argument("--family", help="only this family (e.g. resnet, vision_transformer)")
     p.set_defaults(handler=cmd_models)
 
     p = subparsers.add_parser("inspect", help="layer table, totals and analyzer messages")
@@ -93,14 +95,16 @@ def _register_edit(subparsers) -> None:
 
 
 def cmd_models(args) -> int:
-    infos = [i for i in list_models() if not args.category or i.category == args.category]
+    infos = [i for i in list_models((args.source,) if args.source else ())
+             if (not args.category or i.category == args.category) and (not args.family or i.family == args.family)]
     if args.json:
         print(json.dumps([asdict(i) for i in infos], indent=1))
         return 0
-    rows = [[i.name, i.category, f"{i.params / 1e6:.1f}", _num(i.gflops, ".2f"), _num(i.top1, ".1f"),
-             str(i.input_size), "yes" if i.weights_available else "no"] for i in infos]
-    print(_table(["model", "category", "params M", "GFLOPs", "top-1", "input", "weights local"], rows,
-                 right={2, 3, 4, 5}))
+    rows = [[i.name, i.source, i.family, i.category, _num(i.params / 1e6 if i.params else None, ".1f"),
+             _num(i.gflops, ".2f"), _num(i.top1, ".1f"), str(i.input_size), "yes" if i.weights_available else "no"]
+            for i in infos]
+    print(_table(["model", "source", "family", "category", "params M", "GFLOPs", "top-1", "input", "weights local"],
+                 rows, right={4, 5, 6, 7}))
     print(f"{len(infos)} models. Pretrained weights not stored locally are downloaded on first use.")
     return 0
 

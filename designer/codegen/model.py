@@ -1,7 +1,8 @@
 """The ``build_model`` function of the generated script: the base network plus each edit.
 
 The base comes from torchvision's own builder (``models.resnet18(weights=...)``),
-EfficientNet-Lite0's package, or the user's builder: the same code the app ran.
+``timm.create_model(...)``, EfficientNet-Lite0's package, or the user's builder:
+the same code the app ran.
 Each structural op then becomes a few commented lines of plain PyTorch. Layers
 are written from the modules the app actually built (``codegen_layers``), so
 the script's network has exactly the app's structure and state-dict keys.
@@ -20,6 +21,7 @@ from designer.base.errors import DesignerError
 from designer.codegen.literals import comment_text, docstring_text, literal
 from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
 from designer.model.lite0 import BN_DECAY
+from designer.model.timm_zoo import entry as timm_entry
 from designer.model.zoo import arch_kwargs
 
 VIT_DEFAULT_SIZE = 224
@@ -75,7 +77,7 @@ def _docstring(text: str) -> str:
 
 
 def _base(design, all_stages: list[Stage]) -> _Base:
-    builders = {"torchvision": _torchvision, "lite0": _lite0, "builder": _builder}
+    builders = {"torchvision": _torchvision, "lite0": _lite0, "builder": _builder, "timm": _timm}
     base = design.recipe.base
     made = builders[base.source](design, all_stages)
     if base.weights not in ("default", "none"):
@@ -105,6 +107,20 @@ def _torchvision(design, all_stages) -> _Base:
              f"    model = models.{name}(weights=weights{kwargs})"]
     doc = f"{name} from torchvision (ImageNet weights if ``pretrained``), then the edits made in NetSurgeon."
     return _Base(lines, True, doc, torchvision_names={"models"})
+
+
+def _timm(design, all_stages) -> _Base:
+    """``timm.create_model`` with the pretrained name checked against timm's registry (it is
+    written only as a string literal); timm fetches its own weights when ``pretrained``."""
+    name = timm_entry(design.recipe.base.name).name
+    imports = ["import timm"]
+    if design.recipe.base.weights != "default":
+        return _Base([f"    model = timm.create_model({literal(name)}, pretrained=False)"], False,
+                     f"{name} from timm, then the edits made in NetSurgeon.", imports=imports)
+    lines = ["    # pretrained: timm downloads the weights from the Hugging Face hub (or its cache)",
+             f"    model = timm.create_model({literal(name)}, pretrained=pretrained)"]
+    doc = f"{name} from timm (its ImageNet weights if ``pretrained``), then the edits made in NetSurgeon."
+    return _Base(lines, True, doc, imports=imports)
 
 
 def _arch_kwargs(name: str) -> dict:

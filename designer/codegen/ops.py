@@ -8,13 +8,15 @@ off the modules the app built. Renderers are looked up by ``op.kind`` in
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 
 from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.codegen.layers import attr_expr, render_module
-from designer.model.build import BaseCache, build, network_input
+from designer.codegen.literals import literal
+from designer.model.build import BaseCache, build, network_input, set_timm_input_size
 from designer.model.families import SOURCES, has_position_embeddings
 from designer.model.recipe import Recipe
 
@@ -35,6 +37,7 @@ class Rendered:
     why: str = ""  # appended to the op's comment
     helpers: list[str] = field(default_factory=list)  # module-level functions the lines call
     covers: list[str] = field(default_factory=list)  # module paths the lines rebuild
+    baseline: nn.Module | None = None  # the network the lines start from, when not the one before the op
 
 
 def stages(design) -> list[Stage]:
@@ -116,7 +119,8 @@ def _set_input(stage: Stage) -> Rendered:
         out.lines.append(f"resize_vit(model, {stage.after.model.image_size})")
         out.helpers.append(RESIZE_VIT)
         out.covers.append("encoder")
-    for path in changed_paths(stage.before.model, stage.after.model):
+    before = out.baseline = _timm_resized(stage, out)
+    for path in changed_paths(before, stage.after.model):
         new = get(stage.after.model, path)
         if path in out.covers or _is_padding(path) or not isinstance(new, nn.Conv2d):
             continue
@@ -125,8 +129,22 @@ def _set_input(stage: Stage) -> Rendered:
                       f"{conv}.in_channels = {channels}"]
         out.helpers.append(ADAPT_INPUT_CONV)
         out.covers.append(path)
-    out.why = _input_why(stage, channels if ADAPT_INPUT_CONV in out.helpers else 0, RESIZE_VIT in out.helpers)
+    resized = RESIZE_VIT in out.helpers or any("set_input_size" in line for line in out.lines)
+    out.why = _input_why(stage, channels if ADAPT_INPUT_CONV in out.helpers else 0, resized)
     return out
+
+
+def _timm_resized(stage: Stage, out: Rendered) -> nn.Module:
+    """Where the app let timm take the new size (``set_input_size``), the script does the same; the
+    network before the op, so resized, is what the remaining changes are read against."""
+    size = tuple(int(v) for v in stage.after.input_shape[1:])
+    if size == tuple(stage.before.input_shape[1:]):
+        return stage.before.model
+    resized = copy.deepcopy(stage.before.model)
+    if not set_timm_input_size(resized, *size):
+        return stage.before.model
+    out.lines.append(f"model.set_input_size(img_size={literal(size)})  # timm's own resize")
+    return resized
 
 
 def _input_why(stage: Stage, adapted: int, vit: bool) -> str:
@@ -137,7 +155,7 @@ def _input_why(stage: Stage, adapted: int, vit: bool) -> str:
     if getattr(stage.after, "replicate_grey", False):
         parts.append("grey images are repeated to 3 channels by the data transform")
     if vit:
-        parts.append("the position embeddings are interpolated to the new size")
+        parts.append("the position embeddings (or attention biases) are resized to the new size")
     elif stage.base_kwargs:
         parts.append("the input size is passed to the builder above")
     if not parts:
@@ -220,7 +238,8 @@ def render_stage(stage: Stage) -> Rendered:
     """The op's own lines, plus Lite0 'SAME' paddings that the op made the app recompute.
     Anything else that changed and no renderer wrote is an error, never a silent mismatch."""
     out = OP_RENDERERS[stage.op.kind](stage)
-    left = [p for p in changed_paths(stage.before.model, stage.after.model)
+    before = stage.before.model if out.baseline is None else out.baseline
+    left = [p for p in changed_paths(before, stage.after.model)
             if not any(_under(p, c) for c in out.covers)]
     unknown = [p for p in left if not _is_padding(p)]
     if unknown:

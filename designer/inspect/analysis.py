@@ -174,7 +174,8 @@ def _shape_messages(design, graph) -> tuple[list[Message], int | None]:
     if fixed:
         return fixed, None
     joined = _inputs_text(graph, node)
-    if joined:  # e.g. a residual add after an edit changed one branch; no input size mends that
+    if joined and not _runs_at_default_size(design, graph):  # e.g. a residual add after an edit changed
+        # one branch; no input size mends that. (LeViT's attention biases meet a smaller grid: size.)
         return [Message("error", node, f"The tensors meeting at {node} ({data.get('op_type', '?')}) do not "
                         f"match{joined}: {_clean(error['message'])}. Check the edits on the paths into it.")], None
     return _size_messages(design, graph, node, data, error["message"])
@@ -265,6 +266,15 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
     replicate = getattr(design, "replicate_grey", False)
     fix = SetInput(fits, fits, design.input_shape[0], "replicate" if replicate else "adapt")
     return [Message("error", node, text, fix, f"Set input to {fits}x{fits}")], smallest
+
+
+def _runs_at_default_size(design, graph) -> bool:
+    """Does the network run at its gallery size (so the size, not an edit, is what breaks it)?"""
+    c, h, w = network_input(design).shape
+    size, gm = _default_size(design), graph.graph.get("gm")
+    if gm is None or (h, w) == (size, size):
+        return False
+    return propagate(gm, (c, size, size), count_flops=False, dtype=model_dtype(design.model)).ok
 
 
 def _inputs_text(graph, node) -> str:

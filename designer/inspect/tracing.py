@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -41,10 +42,19 @@ _NORM_FORWARDS = {nn.modules.batchnorm._BatchNorm.forward, nn.LayerNorm.forward,
 _CONV_FORWARDS = {nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward}
 
 
+def timm_notrace() -> tuple[tuple[type, ...], tuple]:
+    """The modules and functions timm registers as not traceable (its own fx feature extractor
+    treats them as leaves), when timm is already loaded: a timm network was built. Never imports timm."""
+    fx_hints = sys.modules.get("timm.layers._fx")
+    if fx_hints is None:
+        return (), ()
+    return tuple(fx_hints.get_notrace_modules()), tuple(f for f in fx_hints.get_notrace_functions() if callable(f))
+
+
 def is_leaf(module: nn.Module) -> bool:
-    """A module drawn as one node: torch.nn layers, their subclasses, and any
-    module without children (its forward is opaque but its shape is not)."""
-    if isinstance(module, LEAF_BASES):
+    """A module drawn as one node: torch.nn layers, their subclasses, timm's not-traceable
+    blocks, and any module without children (its forward is opaque but its shape is not)."""
+    if isinstance(module, LEAF_BASES) or type(module) in timm_notrace()[0]:
         return True
     if isinstance(module, _CONTAINERS):
         return False
@@ -57,7 +67,7 @@ class PathTracer(fx.Tracer):
     """Records, for every fx node, the dotted path of the module whose forward made it."""
 
     def __init__(self):
-        super().__init__(autowrap_modules=(math, torchvision.ops))
+        super().__init__(autowrap_modules=(math, torchvision.ops), autowrap_functions=timm_notrace()[1])
         self.owner: dict[str, str] = {}
         self._current = ""
 

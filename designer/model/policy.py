@@ -14,6 +14,8 @@ children with that container split. A module's own parameters (ViT's class token
 position embedding) form a unit where the module starts. Units without parameters
 do not count. The unit holding the classifier has distance 0 (factor 1), the one
 before it distance 1 (factor ``decay``), and so on; units after the head count 0.
+A timm network says what its blocks are itself (``group_matcher``, the grouping
+timm's own ``param_groups_layer_decay`` uses); its groups are the units then.
 
 Weight decay: every parameter group gets the same ``weight_decay``; biases and
 norm weights are not split off into a no-decay group (simple, and what the
@@ -22,6 +24,7 @@ exported script does too).
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -177,8 +180,25 @@ def _params(module: nn.Module, path: str, recurse: bool = True) -> list[str]:
     return [f"{path}.{n}" if path else n for n, _ in module.named_parameters(recurse=recurse)]
 
 
+def timm_layer_ids(model: nn.Module) -> dict[str, int]:
+    """Parameter name -> block number from timm's ``group_matcher`` (the head, which no pattern
+    matches, gets the last), or {} for networks timm did not build."""
+    matcher = getattr(model, "group_matcher", None)
+    manipulate = sys.modules.get("timm.models._manipulate")  # loaded whenever timm built a network
+    if not callable(matcher) or manipulate is None:
+        return {}
+    try:
+        return dict(manipulate.group_parameters(model, matcher(coarse=False), reverse=True))
+    except Exception:  # noqa: BLE001 -- an edit renamed what the patterns expect: fall back to the module tree
+        return {}
+
+
 def layer_distances(model: nn.Module, head: str) -> dict[str, int]:
     """Parameter name -> how many units before the head's unit it sits (0 for the head and after)."""
+    timm_ids = timm_layer_ids(model)
+    if timm_ids and len(set(timm_ids.values())) > 1:
+        top = max(timm_ids.values())
+        return {name: top - layer for name, layer in timm_ids.items()}
     units = decay_units(model, head)
     head_index = next((i for i, (path, _) in enumerate(units) if path == head or head.startswith(path + ".")),
                       len(units) - 1)

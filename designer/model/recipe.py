@@ -22,7 +22,8 @@ from designer.model.ops import Op, op_from_dict
 
 MAX_OPS = 10_000
 DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
-MODEL_NAME = rf"[A-Za-z0-9_]+|{DOTTED}:{DOTTED}"
+TIMM_NAME = r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+"  # architecture.tag: timm's pretrained names
+MODEL_NAME = rf"[A-Za-z0-9_]+|{TIMM_NAME}|{DOTTED}:{DOTTED}"
 
 
 def _plain_text(value: str) -> str:
@@ -32,7 +33,8 @@ def _plain_text(value: str) -> str:
 
 
 ModelName = Annotated[str, Field(min_length=1, max_length=256),
-                      matching(MODEL_NAME, "a gallery name (resnet18) or a builder reference (package.module:function)")]
+                      matching(MODEL_NAME, "a gallery name (resnet18, timm's resnet18.a1_in1k) or a builder reference "
+                                "(package.module:function)")]
 WeightsChoice = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
 
 
@@ -42,13 +44,15 @@ class BaseModel:
     """Where the network comes from.
 
     ``source``: ``"torchvision"`` (``name`` is a ``torchvision.models`` name),
-    ``"lite0"`` (EfficientNet-Lite0, ``name="efficientnet_lite0"``) or
+    ``"lite0"`` (EfficientNet-Lite0, ``name="efficientnet_lite0"``),
+    ``"timm"`` (``name`` is one of timm's pretrained classifiers, ``architecture.tag``; checked against
+    timm's registry before anything is built) or
     ``"builder"`` (``name`` is ``"package.module:callable"`` returning an ``nn.Module``).
     ``weights``: ``"default"`` (pretrained, from cache or download), ``"none"``
     (random init) or a path to a ``.pth``/``.pt``/``.safetensors`` state dict.
     """
 
-    source: Literal["torchvision", "lite0", "builder"]
+    source: Literal["torchvision", "lite0", "timm", "builder"]
     name: ModelName
     weights: WeightsChoice = "default"
 
@@ -56,6 +60,9 @@ class BaseModel:
         if (self.source == "builder") != (":" in self.name):
             raise DesignerError(f"The base model {describe_value(self.name)} does not fit its source "
                                 f"'{self.source}': only a builder is named package.module:function.")
+        if (self.source == "timm") != (source_for(self.name) == "timm"):
+            raise DesignerError(f"The base model {describe_value(self.name)} does not fit its source "
+                                f"'{self.source}': only timm names carry a tag, as in resnet18.a1_in1k.")
 
     def to_dict(self) -> dict:
         return {"source": self.source, "name": self.name, "weights": self.weights}

@@ -62,8 +62,22 @@ def path_exists(model: nn.Module, path: str) -> bool:
 # --- finding the first conv and the classifier ---------------------------------------------------
 
 
+def declared_paths(model: nn.Module, key: str) -> tuple[str, ...]:
+    """Layer paths a network declares about itself: timm puts ``first_conv`` and ``classifier``
+    (one path or several, e.g. a distilled ViT's two heads) in ``model.pretrained_cfg``."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    value = cfg.get(key) if isinstance(cfg, dict) else None
+    paths = (value,) if isinstance(value, str) else tuple(value or ())
+    return tuple(p for p in paths if isinstance(p, str) and path_exists(model, p))
+
+
 def find_first_conv(model: nn.Module) -> str:
-    """Dotted path of the first ``nn.Conv2d`` (or subclass) in module order."""
+    """Dotted path of the first convolution: the one the network declares (timm's ``first_conv``),
+    else the first ``nn.Conv2d`` (or subclass) in module order."""
+    declared = next((p for p in declared_paths(model, "first_conv")
+                     if isinstance(get_module(model, p), nn.Conv2d)), None)
+    if declared is not None:
+        return declared
     for path, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
             return path
@@ -75,6 +89,9 @@ def find_classifier(model: nn.Module) -> str:
     """Dotted path of the final layer: a known path if it is (or, for a head made by
     ``make_head`` or an insert, is a Sequential holding) the last Linear/1x1 conv;
     else the last ``nn.Linear`` in module order."""
+    for path in declared_paths(model, "classifier"):  # timm's own metadata first
+        if _is_head(get_module(model, path)):
+            return path
     last = _last_head_layer(model) or ""
     for path in CLASSIFIER_PATHS:
         module = get_module(model, path) if path_exists(model, path) else None
@@ -86,6 +103,19 @@ def find_classifier(model: nn.Module) -> str:
         return linears[-1]
     raise DesignerError(f"No classifier (final Linear layer) was found in {type(model).__name__}.",
                         hint="Insert a Linear layer at the end, or replace the layer that makes the outputs.")
+
+
+def _is_head(module: nn.Module) -> bool:
+    """A final layer, or a head ``make_head`` built (a Sequential ending in one)."""
+    if isinstance(module, HEAD_TYPES):
+        return True
+    return isinstance(module, nn.Sequential) and len(module) > 0 and isinstance(module[-1], HEAD_TYPES)
+
+
+def companion_heads(model: nn.Module, path: str) -> tuple[str, ...]:
+    """Other classifiers the network declares besides ``path`` (a distilled ViT averages two heads),
+    which a new head must replace too, or their outputs would no longer add up."""
+    return tuple(p for p in declared_paths(model, "classifier") if p != path and _is_head(get_module(model, p)))
 
 
 def _last_head_layer(model: nn.Module) -> str | None:
@@ -359,6 +389,26 @@ def meta_copy(model: nn.Module) -> nn.Module:
         empty = torch.empty_like(t, device="meta")
         memo[id(t)] = nn.Parameter(empty, t.requires_grad) if isinstance(t, nn.Parameter) else empty
     return copy.deepcopy(model, memo).eval()
+
+
+def input_convs(model: nn.Module, input_shape: tuple) -> list[str]:
+    """Paths of the convolutions that read the network's input tensor itself, found by one forward
+    on ``meta`` (no compute); [] when the network does not run at ``input_shape``."""
+    meta = meta_copy(model)
+    image = torch.zeros((1, *input_shape), device="meta")
+    found: list[str] = []
+    handles = [module.register_forward_pre_hook(
+        lambda _m, args, path=path: found.append(path) if args and args[0] is image else None)
+        for path, module in meta.named_modules() if isinstance(module, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            meta(image)
+    except Exception:  # noqa: BLE001 -- a network that fails here keeps its declared first conv only
+        return []
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(dict.fromkeys(found))
 
 
 def io_shapes(model: nn.Module, path: str, input_shape: tuple) -> tuple[tuple, tuple]:

@@ -1,9 +1,9 @@
 """The model gallery and weight resolution.
 
-``list_models`` reads torchvision's weight enums only (no model is built), so
-the gallery opens instantly. ``build_base`` turns a ``BaseModel`` into a
-network with weights: from the torch hub cache, a download when online, the
-Lite0 package, or a file the user picked. Model-specific knowledge (families,
+``list_models`` reads torchvision's weight enums and timm's cached pretrained
+configs only (no model is built), so the gallery opens instantly. ``build_base``
+turns a ``BaseModel`` into a network with weights: from the torch hub or Hugging
+Face cache, a download when online, the Lite0 package, or a file the user picked. Model-specific knowledge (families,
 categories, constructor arguments) lives in the tables below, not in branches.
 """
 
@@ -24,7 +24,7 @@ from torchvision.models import get_model, get_model_weights
 from torchvision.models import list_models as tv_list
 
 from designer.base.errors import DesignerError
-from designer.model import builders, families, lite0
+from designer.model import builders, families, lite0, timm_zoo
 from designer.model.recipe import BaseModel
 from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
 
@@ -35,6 +35,7 @@ OFFLINE_ENV = "NETSURGEON_OFFLINE"
 # MATLAB-style gallery categories: "edge" = built for phones and small devices (families.Family.edge),
 # "high-accuracy" = ImageNet top-1 at or above the threshold, else "basic".
 CATEGORIES = ("basic", "high-accuracy", "edge")
+GALLERY_SOURCES = ("torchvision", "lite0", timm_zoo.SOURCE)
 EDGE_MAX_GFLOPS = 0.5  # small RegNets and EfficientNet-B0 also fit on edge devices
 HIGH_ACCURACY_TOP1 = 82.0
 # torchvision's num_params counts inception_v3's aux head, which the eval graph drops.
@@ -97,6 +98,21 @@ def _lite0_info() -> ModelInfo:
     )
 
 
+def _timm_info(item: timm_zoo.TimmEntry) -> ModelInfo:
+    top1, params, gmacs = timm_zoo.figures(item.name)
+    return ModelInfo(
+        name=item.name, family=item.family, category=category_of(item.family, gmacs, top1), params=params,
+        gflops=gmacs, top1=top1, input_size=int(item.input_size[1]), mean=tuple(item.mean), std=tuple(item.std),
+        weights_available=False, source=timm_zoo.SOURCE, weights_url=item.hf_hub_id or item.url,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _timm_infos() -> dict[str, ModelInfo]:
+    """timm's pretrained classifiers, from the cached metadata: no model is built."""
+    return {name: _timm_info(item) for name, item in timm_zoo.entries().items()}
+
+
 @functools.lru_cache(maxsize=1)
 def _static_infos() -> dict[str, ModelInfo]:
     """Metadata only, computed once: no model is built."""
@@ -110,18 +126,27 @@ def cache_path(url: str) -> str:
     return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
 
 
-def _with_availability(info: ModelInfo) -> ModelInfo:
+def _with_availability(info: ModelInfo, repos: set[str] | None = None) -> ModelInfo:
+    if info.source == timm_zoo.SOURCE:
+        found = timm_zoo.weights_file(timm_zoo.entries()[info.name], repos)
+        return replace(info, weights_available=found is not None)
     if info.source != "torchvision":
         return info
     return replace(info, weights_available=os.path.isfile(cache_path(info.weights_url)))
 
 
-def list_models() -> list[ModelInfo]:
-    """Every torchvision classifier plus EfficientNet-Lite0, sorted by name."""
-    return [_with_availability(i) for _, i in sorted(_static_infos().items())]
+def list_models(sources: tuple[str, ...] = ()) -> list[ModelInfo]:
+    """Every torchvision classifier, EfficientNet-Lite0 and timm's pretrained classifiers (or only
+    those from ``sources``), sorted by source then name."""
+    repos = timm_zoo.local_repos()  # one listing of the Hugging Face cache for all timm rows
+    infos = [*sorted(_static_infos().items()), *sorted(_timm_infos().items())]
+    return [_with_availability(i, repos) for _, i in infos if not sources or i.source in sources]
 
 
 def model_info(name: str) -> ModelInfo:
+    if families.source_for(name) == timm_zoo.SOURCE:
+        timm_zoo.entry(name)  # an unknown timm name fails here, with suggestions
+        return _with_availability(_timm_infos()[name])
     infos = _static_infos()
     if name not in infos:
         close = difflib.get_close_matches(name, list(infos), n=5, cutoff=0.5)
@@ -157,6 +182,10 @@ def weights_origin(base: BaseModel) -> dict:
     elif base.source == "torchvision":
         info.update(_torchvision_weights(base.name))
         path = Path(info["cache_file"]) if info.get("cache_file") else None
+    elif base.source == timm_zoo.SOURCE:
+        item = timm_zoo.entry(base.name)
+        info["description"] = f"timm pretrained weights {item.hf_hub_id or item.url}"
+        path = timm_zoo.weights_file(item)
     else:
         info["description"] = families.SOURCES[base.source].weights
     if path is not None and path.is_file():
@@ -183,7 +212,8 @@ def _torchvision_weights(name: str) -> dict:
 
 def build_base(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     """The base network with weights per ``base.weights`` ("default" | "none" | a path)."""
-    builders = {"torchvision": _build_torchvision, "lite0": _build_lite0, "builder": _build_callable}
+    builders = {"torchvision": _build_torchvision, "lite0": _build_lite0, "builder": _build_callable,
+                timm_zoo.SOURCE: _build_timm}
     if base.source not in builders:
         raise DesignerError(f"Unknown model source '{base.source}'.", hint=f"Use one of {sorted(builders)}.")
     return builders[base.source](base)
@@ -286,3 +316,33 @@ def _build_callable(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     if base.weights in ("default", "none"):
         return model, None  # the builder decided its own weights
     return model, _load_user_file(model, base)
+
+
+def _build_timm(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
+    """``timm.create_model(name, pretrained=False)``, then the weights the app reads itself
+    (safetensors, or ``weights_only``), so no file is ever unpickled."""
+    item = timm_zoo.entry(base.name)  # checked against timm's registry before anything is built
+    model = timm_zoo.create(base.name)
+    if base.weights == "none":
+        return model, None
+    if base.weights != "default":
+        return model, _load_user_file(model, base)
+    path = timm_zoo.weights_file(item) or _download_timm(item)
+    report = load_into(model, read_state_dict(path))
+    if not report.ok:
+        raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. {report.summary()}",
+                            hint=f"Delete {path} and try again, or use --weights none.")
+    return model, report
+
+
+def _download_timm(item: timm_zoo.TimmEntry) -> Path:
+    if not is_offline():
+        try:
+            return timm_zoo.download_weights(item)
+        except DesignerError:
+            pass  # no network or no such file: fall through to the message
+    raise DesignerError(
+        f"Pretrained weights for {item.name} are not on this computer and could not be downloaded.",
+        hint=("Continue with random weights (--weights none), or pick a weights file. To use them offline, "
+              f"download {item.hf_hub_id or item.url} into the Hugging Face cache ({timm_zoo.hub_cache_dir()})."),
+    )

@@ -17,13 +17,14 @@ def test_gallery_lists_sorts_and_filters(qtbot, make_window):
     assert window.tabs.currentWidget() is page
     all_names = names(page)
     assert "efficientnet_lite0" in all_names and "resnet18" in all_names and len(all_names) >= 80
-    page.table.sortByColumn(2, Qt.DescendingOrder)  # parameters, biggest first
+    page.table.sortByColumn(4, Qt.DescendingOrder)  # parameters, biggest first
     params = [page.proxy.data(page.proxy.index(r, 0), Qt.UserRole).params for r in range(page.proxy.rowCount())]
     assert params == sorted(params, reverse=True)
     total = len(all_names)
     assert page.count_label.text().startswith(f"{total} networks")
     page.search.setText("resnet")
-    assert names(page) and all("resnet" in n for n in names(page))
+    infos = [page.proxy.data(page.proxy.index(r, 0), Qt.UserRole) for r in range(page.proxy.rowCount())]
+    assert infos and all("resnet" in i.name or "resnet" in i.family for i in infos)
     assert page.count_label.text().startswith(f"{len(names(page))} of {total} networks shown")  # issue 13
     page.search.clear()
     page.category.setCurrentText("edge")
@@ -35,7 +36,25 @@ def test_gallery_lists_sorts_and_filters(qtbot, make_window):
     page.local_only.setChecked(True)
     assert "efficientnet_lite0" in names(page)
     header = [page.model.headerData(c, Qt.Horizontal) for c in range(page.model.columnCount())]
-    assert header == ["Network", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights"]
+    assert header == ["Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input",
+                      "Weights"]
+
+
+def test_gallery_filters_to_a_timm_family_and_opens_one(qtbot, make_window):
+    window = make_window()
+    page = window.start
+    page.source.setCurrentText("timm")
+    page.search.setText("convnext")
+    shown = [page.proxy.data(page.proxy.index(r, 0), Qt.UserRole) for r in range(page.proxy.rowCount())]
+    assert len(shown) > 20 and all(i.source == "timm" and "convnext" in i.name + i.family for i in shown)
+    assert len(page.model.infos) > 1000
+    page.select_name("convnext_atto.d2_in1k")
+    page.pretrained.setChecked(False)  # random weights: nothing to download
+    page.open_button.click()
+    wait_idle(qtbot, window)
+    base = window.qdoc.recipe.base
+    assert (base.source, base.name, base.weights) == ("timm", "convnext_atto.d2_in1k", "none")
+    assert window.qdoc.state.design.classifier_path == "head.fc" and window.qdoc.state.report.ok
 
 
 def test_default_opens_in_one_click(qtbot, make_window):

@@ -85,7 +85,10 @@ def shape_text(shape) -> str:
 
 
 def lr_text(factor: float | None) -> str:
-    return "" if factor is None else f"×{factor:g}"
+    """Two significant digits: layer-wise decay gives factors such as 0.096889, which no badge fits."""
+    if factor is None:
+        return ""
+    return f"×{factor:.2g}" if factor < 100 else f"×{factor:.0f}"
 
 
 def stylesheet() -> str:

@@ -13,7 +13,7 @@ from designer.app.document import Document
 from designer.base.errors import DesignerError
 from designer.model import builders
 from designer.model.recipe import Recipe
-from designer.model.zoo import model_info
+from designer.model.zoo import GALLERY_SOURCES, model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
 from widgets.design.workspace import DesignWorkspace
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_open_failed(self, recipe: Recipe, message: str) -> None:
-        if recipe.base.weights != "default" or recipe.base.source != "torchvision" or _weights_local(recipe):
+        if recipe.base.weights != "default" or recipe.base.source not in GALLERY_SOURCES or _weights_local(recipe):
             feedback.show_error(self, "Could not open the model", message)
             return
         answer = feedback.ask_missing_weights(self, message)

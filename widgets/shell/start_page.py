@@ -24,12 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 from designer.model.families import DEFAULT_MODEL
-from designer.model.zoo import CATEGORIES, list_models
+from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models
 from widgets.base import feedback
 
-COLUMNS = ("Network", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")
+COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")
+NUMBERS = range(4, 8)  # right-aligned columns
+WEIGHTS = 8
 SORT_ROLE = Qt.UserRole + 1
 CATEGORY_FILTERS = ("All categories", *CATEGORIES)
+SOURCE_FILTERS = ("All libraries", *GALLERY_SOURCES)
+# Widths that fit the longest names: measuring 1,500+ rows to size the columns would cost seconds.
+COLUMN_WIDTHS = (300, 90, 150, 100, 90, 70, 110, 50)
 
 
 def gallery() -> list:
@@ -59,12 +64,12 @@ class GalleryModel(QAbstractTableModel):
             return self._text(info, col)
         if role == SORT_ROLE:
             return self._key(info, col)
-        if role == Qt.TextAlignmentRole and 2 <= col <= 5:
+        if role == Qt.TextAlignmentRole and col in NUMBERS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole and col == 6:
+        if role == Qt.ToolTipRole and col == WEIGHTS:
             return ("Pretrained weights are on this computer" if info.weights_available
                     else "Pretrained weights are downloaded on first use (needs internet)")
-        if role == Qt.ForegroundRole and col == 6:
+        if role == Qt.ForegroundRole and col == WEIGHTS:
             return QColor("#15803d") if info.weights_available else QColor("#6b7280")
         if role == Qt.UserRole:
             return info
@@ -72,36 +77,41 @@ class GalleryModel(QAbstractTableModel):
 
     @staticmethod
     def _text(info, col: int) -> str:
-        return (info.name, info.category, f"{info.params / 1e6:.1f} M",
+        return (info.name, info.source, info.family, info.category,
+                f"{info.params / 1e6:.1f} M" if info.params else "–",
                 "–" if info.gflops is None else f"{info.gflops:.2f}",
                 "–" if info.top1 is None else f"{info.top1:.1f} %", f"{info.input_size}",
                 "✓ on this computer" if info.weights_available else "download on first use")[col]
 
     @staticmethod
     def _key(info, col: int):
-        return (info.name, info.category, info.params, info.gflops or 0.0, info.top1 or 0.0,
+        return (info.name, info.source, info.family, info.category, info.params, info.gflops or 0.0, info.top1 or 0.0,
                 info.input_size, int(info.weights_available))[col]
 
 
 class GalleryFilter(QSortFilterProxyModel):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.text, self.category, self.local_only = "", "", False
+        self.text, self.category, self.source, self.local_only = "", "", "", False
         self.setSortRole(SORT_ROLE)
 
-    def set_filter(self, text: str, category: str, local_only: bool) -> None:
+    def set_filter(self, text: str, category: str, local_only: bool, source: str = "") -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter is deprecated there
             self.beginFilterChange()
-            self.text, self.category, self.local_only = text.strip().lower(), category, local_only
+            self._set(text, category, local_only, source)
             self.endFilterChange()
         else:
-            self.text, self.category, self.local_only = text.strip().lower(), category, local_only
+            self._set(text, category, local_only, source)
             self.invalidateFilter()
+
+    def _set(self, text: str, category: str, local_only: bool, source: str) -> None:
+        self.text, self.category, self.local_only, self.source = text.strip().lower(), category, local_only, source
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         info = self.sourceModel().infos[row]
         return ((not self.text or self.text in info.name.lower() or self.text in info.family.lower())
                 and (not self.category or info.category == self.category)
+                and (not self.source or info.source == self.source)
                 and (not self.local_only or info.weights_available))
 
 
@@ -179,12 +189,16 @@ class StartPage(QWidget):
         col.addWidget(QLabel("Network gallery", objectName="pageTitle"))
         filters = QHBoxLayout()
         self.search = QLineEdit(placeholderText="Filter by name or family…", clearButtonEnabled=True)
+        self.source = QComboBox(toolTip="The library the network comes from")
+        self.source.addItems(SOURCE_FILTERS)
         self.category = QComboBox()
         self.category.addItems(CATEGORY_FILTERS)
         self.local_only = QCheckBox("Only weights on this computer")
-        for signal in (self.search.textChanged, self.category.currentIndexChanged, self.local_only.toggled):
+        for signal in (self.search.textChanged, self.source.currentIndexChanged, self.category.currentIndexChanged,
+                       self.local_only.toggled):
             signal.connect(self._apply_filter)
         filters.addWidget(self.search, 1)
+        filters.addWidget(self.source)
         filters.addWidget(self.category)
         filters.addWidget(self.local_only)
         col.addLayout(filters)
@@ -198,12 +212,16 @@ class StartPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)  # no per-row measuring either
         self.table.doubleClicked.connect(self._open_selected)
         col.addWidget(self.table, 1)
         bottom = QHBoxLayout()
-        self.pretrained = QCheckBox("Pretrained ImageNet weights", checked=True)
+        self.pretrained = QCheckBox("Pretrained weights", checked=True)
         self.pretrained.setToolTip("Off: random weights (train from scratch)")
         self.open_button = QPushButton("Open selected network", objectName="primary")
         self.open_button.clicked.connect(self._open_selected)
@@ -218,7 +236,8 @@ class StartPage(QWidget):
     @Slot()
     def _apply_filter(self, *_) -> None:
         category = self.category.currentText() if self.category.currentIndex() > 0 else ""
-        self.proxy.set_filter(self.search.text(), category, self.local_only.isChecked())
+        source = self.source.currentText() if self.source.currentIndex() > 0 else ""
+        self.proxy.set_filter(self.search.text(), category, self.local_only.isChecked(), source)
         self._show_count()
 
     def _show_count(self) -> None:

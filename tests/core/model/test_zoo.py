@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from designer.base.errors import DesignerError
-from designer.model import builders, lite0, zoo
+from designer.model import builders, lite0, timm_zoo, zoo
 from designer.model.recipe import BaseModel
 
 CATEGORIES = {"basic", "high-accuracy", "edge"}
@@ -30,7 +30,7 @@ def _put_in_cache(name, model):
 
 
 def test_list_models_covers_torchvision_and_lite0():
-    infos = zoo.list_models()
+    infos = zoo.list_models(("torchvision", "lite0"))
     names = [i.name for i in infos]
     assert len(infos) >= 80 and "efficientnet_lite0" in names and len(set(names)) == len(names)
     assert set(torchvision.models.list_models(module=torchvision.models)) <= set(names)
@@ -45,8 +45,10 @@ def test_list_models_builds_no_model(monkeypatch):
         raise AssertionError("list_models must not build models")
 
     monkeypatch.setattr(torchvision.models, "get_model", boom)
+    monkeypatch.setattr(timm_zoo.require_timm(), "create_model", boom)
     zoo._static_infos.cache_clear()
-    assert len(zoo.list_models()) >= 80
+    zoo._timm_infos.cache_clear()
+    assert len(zoo.list_models()) >= 80 + 1000
 
 
 def test_known_metadata():
@@ -162,7 +164,9 @@ def test_builder_callable_and_a_file_on_top(tmp_path, trusted):
 @pytest.mark.parametrize("spec, text", [
     ("collections:OrderedDict", "not a PyTorch network"),
     ("no_such_package_xyz:build", "could not be imported"),
-    ("torchvision.models", "should be a gallery name .* or a builder reference"),
+    # (a dotted name without a colon reads as a timm name, so the source is what does not fit)
+    ("torchvision.models", "only a builder is named package.module:function"),
+    ("torchvision.models.x", "should be a gallery name .* or a builder reference"),
     ("torchvision.models:no_such_model", "has no"),
     ("math:pi", "can be called"),
     ("torchvision.models:ResNet", "Calling"),

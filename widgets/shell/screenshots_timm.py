@@ -1,0 +1,53 @@
+"""Screenshots of timm networks in the window: the gallery filtered to a timm family, and an
+edited timm design (random weights: nothing is downloaded).
+
+Run under a display (or Xvfb):
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots_timm
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from widgets.shell.screenshots import OUT, SIZE, _save, _wait
+
+FAMILY = "convnext"
+MODEL = "convnext_atto.d2_in1k"
+
+
+def main() -> int:
+    os.makedirs(OUT, exist_ok=True)
+    os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
+    os.environ.setdefault("NETSURGEON_OFFLINE", "1")
+    from PySide6.QtCore import QSettings
+
+    import main as launcher
+    from designer.model.ops import LRPreset, ReplaceClassifier, SetInput
+    from widgets.shell.main_window import MainWindow
+
+    app = launcher.make_app()
+    settings = QSettings(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings)
+    launcher.install_workspaces(window)
+    window.resize(*SIZE)
+    window.move(0, 0)
+    window.show()
+    window.start.source.setCurrentText("timm")
+    window.start.search.setText(FAMILY)
+    window.start.select_name(MODEL)
+    _save(app, window, "start-page-timm-convnext.png")
+    window.open_model(MODEL, "none")
+    _wait(app, window)
+    for op in (SetInput(64, 64, 1), ReplaceClassifier(5), LRPreset("layer_decay")):
+        window.qdoc.edit([op])
+        _wait(app, window, 0.05)
+    _save(app, window, "designer-timm-convnext.png")
+    window.qdoc.doc.mark_saved()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
