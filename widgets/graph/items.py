@@ -17,6 +17,7 @@ from widgets.base import style
 NODE_W, NODE_H = 210.0, 60.0
 GAP_X, GAP_Y = 40.0, 30.0
 BAND_W = 7.0
+BADGE_W = 60.0  # fits "×0.0097" in the small bold font
 RADIUS = 7.0
 TEXT_LOD = 0.45  # below this zoom, boxes only
 DETAIL_LOD = 0.2  # below this, plain rectangles
@@ -65,6 +66,8 @@ class NodeItem(QGraphicsItem):
 
     def _texts(self, data: dict) -> None:
         shape = style.shape_text(data.get("out_shape"))
+        badge = style.lr_text(self.lr_factor) if self.lr_factor not in (None, 1.0) else ""
+        self.badge = badge
         if self.kind == "input":
             shape = style.shape_text(data.get("display_shape") or data.get("out_shape"))
             self.title, self.subtitle = f"Input  {shape}", data.get("note", "double-click to change")
@@ -74,14 +77,14 @@ class NodeItem(QGraphicsItem):
             self.left, self.right = "", ""
         else:
             metrics = QFontMetricsF(self._fonts[0])
-            self.title = metrics.elidedText(self.node_id, Qt.ElideLeft, NODE_W - BAND_W - 40)
+            room = NODE_W - BAND_W - 40 - (BADGE_W - 16 if badge else 0)  # the name stops short of the badge
+            self.title = metrics.elidedText(self.node_id, Qt.ElideLeft, room)
             self.subtitle = str(data.get("op_type", ""))
             self.left = shape
             params = data.get("params") or 0
             self.right = f"{style.human_count(params)} params" if params else ""
         if self.is_block:
             self.subtitle += f"  ·  {data.get('children', 0)} layers"
-        self.badge = style.lr_text(self.lr_factor) if self.lr_factor not in (None, 1.0) else ""
 
     def _paints(self) -> None:
         io = self.kind in ("input", "output")
@@ -105,7 +108,7 @@ class NodeItem(QGraphicsItem):
         self._title_rect = QRectF(r.left() + BAND_W + 7, r.top() + 3, r.width() - BAND_W - 30, 20)
         self._sub_rect = QRectF(r.left() + BAND_W + 7, r.top() + 21, r.width() - BAND_W - 14, 17)
         self._foot_rect = QRectF(r.left() + BAND_W + 7, r.top() + 39, r.width() - BAND_W - 14, 17)
-        self._badge_rect = QRectF(r.right() - 52, r.top() + 4, 46, 18)
+        self._badge_rect = QRectF(r.right() - BADGE_W - 6, r.top() + 4, BADGE_W, 18)
         self._stack_rect = r.translated(4, 4)
 
     def _tooltip(self, data: dict) -> str:

@@ -33,8 +33,9 @@ WEIGHTS = 8
 SORT_ROLE = Qt.UserRole + 1
 CATEGORY_FILTERS = ("All categories", *CATEGORIES)
 SOURCE_FILTERS = ("All libraries", *GALLERY_SOURCES)
-# Widths that fit the longest names: measuring 1,500+ rows to size the columns would cost seconds.
-COLUMN_WIDTHS = (300, 90, 150, 100, 90, 70, 110, 50)
+# Widths that fit the longest values: measuring 1,500+ rows to size the columns would cost seconds.
+# A column is never narrower than its title (measured, with room for the sort arrow).
+COLUMN_WIDTHS = (300, 90, 110, 110, 90, 70, 110, 50)
 
 
 def gallery() -> list:
@@ -214,8 +215,9 @@ class StartPage(QWidget):
         self.table.setShowGrid(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
+        metrics = header.fontMetrics()
         for column, width in enumerate(COLUMN_WIDTHS):
-            header.resizeSection(column, width)
+            header.resizeSection(column, max(width, metrics.horizontalAdvance(COLUMNS[column]) + 28))
         header.setStretchLastSection(True)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)  # no per-row measuring either
         self.table.doubleClicked.connect(self._open_selected)
