@@ -235,6 +235,7 @@ class ResultsPanel(QWidget):
             return PICK_RUN if self.run_combo.count() else NO_RUNS
         ev = self.result.evaluation
         subset = dict(SUBSETS).get(self.result.subset, self.result.subset).lower()
+        subset = subset.removeprefix("all ")  # "on 102 images", not "on 102 all images"
         return f"Accuracy {acc_text(ev.accuracy)} on {ev.num_images} {subset}"
 
     def shutdown(self) -> None:
