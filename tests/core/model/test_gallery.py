@@ -10,7 +10,7 @@ import gc
 
 import pytest
 import torch
-from torch import nn
+from testkit.fast_build import zero_init_one_thread
 
 from designer.inspect.analysis import analyze
 from designer.model.build import BaseCache, build
@@ -26,22 +26,8 @@ TOO_SMALL = {"inception_v3": 75, "maxvit_t": 221}
 
 @pytest.fixture(scope="module", autouse=True)
 def fast_and_quiet():
-    """Zero-filled weights instead of random init (a memset; uninitialised memory
-    could hold denormals that crawl through a forward), and one thread: this file
-    is Python-bound, and two OpenMP threads on two cores shared with other test
-    processes spin against each other (resnet152 forward 4 s instead of 0.5 s)."""
-    def zero(tensor, *args, **kwargs):
-        with torch.no_grad():
-            return tensor.zero_()
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in dir(nn.init):
-            if name.endswith("_") and not name.startswith("_"):
-                mp.setattr(nn.init, name, zero)
+    with zero_init_one_thread():
         yield
-    torch.set_num_threads(threads)
 
 
 def test_gallery_is_complete():

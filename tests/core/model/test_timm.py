@@ -13,6 +13,7 @@ import gc
 
 import pytest
 import torch
+from testkit.fast_build import zero_init_one_thread
 from torch import nn
 
 from designer.base.errors import DesignerError
@@ -64,20 +65,8 @@ TOO_SMALL = {"mixer_b16_224.goog_in21k_ft_in1k": 224, "coat_tiny.in1k": 224, "le
 
 @pytest.fixture(scope="module", autouse=True)
 def fast_and_quiet():
-    """Zero-filled init (a memset: random init is most of a big model's build time) and one
-    thread (this file is Python-bound; see test_gallery.py)."""
-    def zero(tensor, *args, **kwargs):
-        with torch.no_grad():
-            return tensor.zero_()
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in dir(nn.init):
-            if name.endswith("_") and not name.startswith("_"):
-                mp.setattr(nn.init, name, zero)
+    with zero_init_one_thread():
         yield
-    torch.set_num_threads(threads)
 
 
 def test_gallery_lists_timm_classifiers_beside_torchvision():
