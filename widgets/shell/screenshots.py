@@ -73,21 +73,27 @@ def _centre_on(window, node: str, zoom: float, dy: float = 0.0) -> None:
     canvas.view.centerOn(item.pos().x(), item.pos().y() + dy)
 
 
-def main() -> int:
-    os.makedirs(OUT, exist_ok=True)
-    os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
+def open_window(settings_path: str):
+    """The app and a main window as ``main.py`` builds them, at the screenshot size, shown.
+    Imports run here, after the caller has set NETSURGEON_DATA_DIR."""
     from PySide6.QtCore import QSettings
 
     import main as launcher
     from widgets.shell.main_window import MainWindow
 
     app = launcher.make_app()
-    settings = QSettings(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings)
+    window = MainWindow(settings=QSettings(settings_path, QSettings.IniFormat))
     launcher.install_workspaces(window)
     window.resize(*SIZE)
     window.move(0, 0)
     window.show()
+    return app, window
+
+
+def main() -> int:
+    os.makedirs(OUT, exist_ok=True)
+    os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
+    app, window = open_window(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"))
     window.start.select_name("efficientnet_lite0")
     _save(app, window, "start-page.png")
     window.open_model("efficientnet_lite0", "default")

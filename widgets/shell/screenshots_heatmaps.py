@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from widgets.shell.screenshots import OUT, SIZE
+from widgets.shell.screenshots import OUT, open_window
 from widgets.shell.screenshots_training import CLASSES, IMAGE, _grab, _make_images, _train, _until
 
 # Lite0 at 64x64 ends in a 2x2 map; a block at stride 16 gives 4x4, which shows more of where it
@@ -67,20 +67,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ns-shots-heat-"))
     os.environ.setdefault("NETSURGEON_DATA_DIR", str(tmp / "appdata"))
     import torch
-    from PySide6.QtCore import QSettings
 
-    import main as launcher
     from designer.model.ops import ReplaceClassifier, SetInput
-    from widgets.shell.main_window import MainWindow
     from widgets.shell.training_workspace import TrainingWorkspace
 
     torch.set_num_threads(1)
-    app = launcher.make_app()
-    window = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat))
-    launcher.install_workspaces(window)
-    window.resize(*SIZE)
-    window.move(0, 0)
-    window.show()
+    app, window = open_window(str(tmp / "s.ini"))
     window.open_model("efficientnet_lite0", "default")
     _until(app, lambda: window.qdoc.state is not None and not window.qdoc.busy, "the model to open")
     for op in (SetInput(IMAGE, IMAGE, 3), ReplaceClassifier(len(CLASSES), dropout=0.2)):

@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from widgets.shell.screenshots import OUT, SIZE, _save, _wait
+from widgets.shell.screenshots import OUT, _save, _wait, open_window
 
 FAMILY = "convnext"
 MODEL = "convnext_atto.d2_in1k"
@@ -21,19 +21,9 @@ def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
     os.environ.setdefault("NETSURGEON_OFFLINE", "1")
-    from PySide6.QtCore import QSettings
-
-    import main as launcher
     from designer.model.ops import LRPreset, ReplaceClassifier, SetInput
-    from widgets.shell.main_window import MainWindow
 
-    app = launcher.make_app()
-    settings = QSettings(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings)
-    launcher.install_workspaces(window)
-    window.resize(*SIZE)
-    window.move(0, 0)
-    window.show()
+    app, window = open_window(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"))
     window.start.source.setCurrentText("timm")
     window.start.search.setText(FAMILY)
     window.start.select_name(MODEL)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from widgets.shell.screenshots import OUT, SIZE, save_grab
+from widgets.shell.screenshots import OUT, open_window, save_grab
 
 CLASSES = ("circle", "square", "triangle", "cross")
 IMAGE = 64
@@ -89,22 +89,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ns-shots-train-"))
     os.environ.setdefault("NETSURGEON_DATA_DIR", str(tmp / "appdata"))
     import torch
-    from PySide6.QtCore import QSettings
 
-    import main as launcher
     from designer.model.ops import ReplaceClassifier, SetInput
     from widgets.export.dialog import ExportDialog
-    from widgets.shell.main_window import MainWindow
     from widgets.shell.training_workspace import TrainingWorkspace
 
     torch.set_num_threads(1)  # two threads spin against other processes on a shared 2-core box
-    app = launcher.make_app()
-    settings = QSettings(str(tmp / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings)
-    launcher.install_workspaces(window)
-    window.resize(*SIZE)
-    window.move(0, 0)
-    window.show()
+    app, window = open_window(str(tmp / "s.ini"))
     window.open_model("efficientnet_lite0", "default")
     _until(app, lambda: window.qdoc.state is not None and window.qdoc.state.design is not None
            and not window.qdoc.busy, "the model to open")
