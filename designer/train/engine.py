@@ -117,6 +117,7 @@ class _Trainer:
         self.pacing, self.warm_start, self.plan = Pacing(), None, ""
         self.best_step = 0  # global step of the best weights (early stopping counts from it)
         self.early_stop = ""  # why the run ended before its last epoch
+        self._last_val_s = 0.0  # seconds of the latest validation pass (pacing spaces the next one)
 
     # --- setup -------------------------------------------------------------------------
 
@@ -365,7 +366,7 @@ class _Trainer:
         else:  # not validated this epoch (pacing): these weights are not compared, so not kept
             is_best = False
         if validated and val_acc is not None:
-            self.pacing.validated(epoch, getattr(self, "_last_val_s", 0.0), is_best)
+            self.pacing.validated(epoch, self._last_val_s, is_best)
         if is_best:
             self.best = {"val_acc": val_acc, "epoch": epoch}
             self.best_step = self.global_step
