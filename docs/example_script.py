@@ -23,8 +23,10 @@ Without train/ and val/, each class is split here, seeded, exactly as the app sp
     torchrun --nproc_per_node=4 example_script.py --data DATA         # DDP over 4 processes
     python example_script.py --data DATA --weights model.safetensors  # from the app's weights
     python example_script.py --weights model.safetensors --check      # parity check (JSON)
+    python example_script.py --data DATA --resume runs/last.pt        # continue a stopped run
 
-The best weights go to --out (default runs/) as best.pt, a plain state dict.
+The best weights go to --out (default runs/) as best.pt, a plain state dict, and last.pt
+is a checkpoint to continue a stopped run from (--resume runs/last.pt).
 """
 
 import argparse
@@ -157,12 +159,14 @@ def set_train_mode(model: nn.Module, training: bool) -> None:
 
 
 def load_weights(path: str) -> dict[str, torch.Tensor]:
-    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code)."""
+    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code); from a
+    checkpoint (last.pt), its model weights."""
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
         return load_file(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["model"] if isinstance(state.get("model"), dict) else state
 
 
 def load_model(weights: str | None) -> nn.Module:
@@ -372,11 +376,16 @@ def check_classes(found: list[str]) -> None:
         print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
 
 
-def setup_distributed() -> tuple[torch.device, int, int]:
+EVENT_INTERVAL_S = 0.25  # with --events: a 'batch' event at most this often
+
+def setup_distributed(device_name: str) -> tuple[torch.device, int, int]:
     """Under torchrun, join the process group (nccl on GPUs, gloo on CPU); else one process."""
+    use_cuda = torch.cuda.is_available() and device_name != "cpu"
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was asked for, but PyTorch sees no CUDA GPU here.")
     if "RANK" not in os.environ:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu"), 0, 1
-    if torch.cuda.is_available():
+        return torch.device("cuda" if use_cuda else "cpu"), 0, 1
+    if use_cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         dist.init_process_group("nccl")
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
@@ -394,6 +403,35 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
     return total.tolist()
 
 
+class Events:
+    """What the run tells the outside. People get lines of text. With --events, process 0 also
+    prints each step of the run as one JSON line on stdout (start, batch, epoch, checkpoint, and
+    one of finished, stopped or failed): NetSurgeon reads them to draw its live plot, and the text
+    for people goes to stderr instead."""
+
+    def __init__(self, enabled: bool, rank: int):
+        self.enabled, self.rank = enabled and rank == 0, rank
+        self.text = sys.stderr if enabled else sys.stdout
+
+    def say(self, line: str) -> None:
+        if self.rank == 0:
+            print(line, file=self.text, flush=True)
+
+    def emit(self, kind: str, **fields) -> None:
+        if self.enabled:
+            print(json.dumps({"kind": kind, **fields}), flush=True)
+
+
+def stop_requested(stop_file: str | None, device: torch.device) -> bool:
+    """True on every process once --stop-file exists. Process 0 looks and all of them agree, so
+    they all stop after the same step and none is left waiting for the others."""
+    if not stop_file:
+        return False
+    looks = not dist.is_initialized() or dist.get_rank() == 0
+    seen = 1.0 if looks and os.path.exists(stop_file) else 0.0
+    return all_sum([seen], device)[0] > 0
+
+
 def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float):
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
@@ -401,8 +439,8 @@ def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float
     return optimizers[name](groups, lr=lr, weight_decay=weight_decay)
 
 
-def make_schedule(optimizer, name: str, epochs: int, steps_per_epoch: int, warmup_epochs: float):
-    """Per-step LR multiplier: linear warmup, then constant, step decay or cosine decay to 0."""
+def schedule_factor(name: str, epochs: int, steps_per_epoch: int, warmup_epochs: float):
+    """The LR multiplier at each step: linear warmup, then constant, step decay or cosine to 0."""
     warmup = round(warmup_epochs * steps_per_epoch)
     total = max(1, epochs * steps_per_epoch - warmup)
     step_every = (STEP_SIZE or max(1, epochs // 3)) * steps_per_epoch
@@ -416,15 +454,17 @@ def make_schedule(optimizer, name: str, epochs: int, steps_per_epoch: int, warmu
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / total)))
         return 1.0
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return factor
 
 
-def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False):
-    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy) summed
-    over every process."""
-    loss_sum, correct, seen = 0.0, 0, 0
+def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
+              after_step=None):
+    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
+    loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
+    after each training step; when it returns True, the pass ends there."""
+    loss_sum, correct, seen, stopped = 0.0, 0, 0, False
     with torch.set_grad_enabled(optimizer is not None):
-        for batch in loader:
+        for step, batch in enumerate(loader, 1):
             if batch is None:  # every image of this batch failed to load
                 continue
             images, labels = batch
@@ -441,8 +481,45 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
             loss_sum += loss.item() * labels.numel()
             correct += (logits.argmax(1) == labels).sum().item()
             seen += labels.numel()
+            if after_step is not None and after_step(step, loss_sum, correct, seen):
+                stopped = True
+                break
     loss_sum, correct, seen = all_sum([loss_sum, correct, seen], device)
-    return loss_sum / max(seen, 1), correct / max(seen, 1)
+    return loss_sum / max(seen, 1), correct / max(seen, 1), stopped
+
+
+class BatchReports:
+    """After each training step: a 'batch' event at most every EVENT_INTERVAL_S (always on an
+    epoch's first and last step), with an ETA; and whether the run was asked to stop."""
+
+    def __init__(self, args, events: Events, steps: int, world_size: int, device: torch.device):
+        self.args, self.events, self.steps = args, events, steps
+        self.world_size, self.device = world_size, device
+        self.train_s, self.val_s, self.done_steps, self.last = 0.0, 0.0, 0, 0.0
+        self.epoch, self.global_step, self.lr, self.start = 0, 0, None, time.perf_counter()
+
+    def begin(self, epoch: int, global_step: int, lr) -> None:
+        self.epoch, self.global_step, self.lr = epoch, global_step, lr
+        self.start = time.perf_counter()
+
+    def __call__(self, step: int, loss_sum: float, correct: int, seen: int) -> bool:
+        now = time.perf_counter()
+        if step in (1, self.steps) or now - self.last >= EVENT_INTERVAL_S:
+            self.last, elapsed = now, now - self.start
+            per_step = (self.train_s + elapsed) / (self.done_steps + step)
+            epochs_left = self.args.epochs - self.epoch
+            steps_left = self.steps - step + epochs_left * self.steps
+            eta = per_step * steps_left + self.val_s * (epochs_left + 1)
+            self.events.emit("batch", epoch=self.epoch, step=step, steps_per_epoch=self.steps,
+                             global_step=self.global_step + step, loss=loss_sum / seen,
+                             acc=correct / seen, lr=self.lr(self.global_step + step - 1), eta_s=eta,
+                             images_per_s=seen * self.world_size / max(elapsed, 1e-9))
+        return stop_requested(self.args.stop_file, self.device)
+
+    def end(self, steps_done: int, train_s: float, val_s: float) -> None:
+        self.done_steps += steps_done
+        self.train_s += train_s
+        self.val_s = val_s
 
 
 def make_loaders(args, rank: int, world_size: int):
@@ -473,26 +550,70 @@ def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
     return nn.CrossEntropyLoss(weight=torch.tensor([w / mean for w in inverse], device=device))
 
 
-def report_skipped(skipped: list, shown: int = 10) -> None:
+def report_skipped(events: Events, skipped: list, shown: int = 10) -> None:
     """Say which files were left out and why (the app lists the same ones)."""
     if not skipped:
         return
-    print(f"Skipped {len(skipped)} file(s) that are not usable images:")
+    events.say(f"Skipped {len(skipped)} file(s) that are not usable images:")
     for path, reason in skipped[:shown]:
-        print(f"  {path}: {reason}")
+        events.say(f"  {path}: {reason}")
     if len(skipped) > shown:
-        print(f"  ... and {len(skipped) - shown} more")
+        events.say(f"  ... and {len(skipped) - shown} more")
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
-    """A plain state dict, written to a temporary file first so a crash never leaves half a file."""
+def save_file(obj, path: Path) -> None:
+    """torch.save to a temporary file first, so a crash never leaves half a file."""
     tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
 
 
+def checkpoint(model, optimizer, state: dict) -> dict:
+    """What last.pt holds to continue the run with --resume (the same keys as the app's)."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": {"global_step": state["global_step"]}, "epoch": state["epoch"],
+            "best": dict(state["best"]), "history": list(state["history"]), "classes": CLASSES}
+
+
+def resume_from(path: str, model, optimizer, scheduler, factor, events: Events) -> dict:
+    """Continue a run from its last.pt: weights, optimizer state, schedule position, best and
+    history."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"])
+    names = [group.get("param_names") for group in saved["optimizer"]["param_groups"]]
+    if names == [group["param_names"] for group in optimizer.param_groups]:
+        optimizer.load_state_dict(saved["optimizer"])
+    else:
+        events.say("Note: the checkpoint's optimizer state is for other layers; it starts afresh.")
+    step = int(saved["scheduler"]["global_step"])
+    scheduler.last_epoch = step
+    for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+        group["lr"] = base_lr * factor(step)
+    return {"epoch": int(saved["epoch"]), "global_step": step, "best": dict(saved["best"]),
+            "history": list(saved.get("history", []))}
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters()) - trainable
+
+
 def train(args) -> None:
-    device, rank, world_size = setup_distributed()
+    device, rank, world_size = setup_distributed(args.device)
+    events = Events(args.events, rank)
+    try:
+        fit(args, device, rank, world_size, events)
+    except BaseException as exc:
+        message = f"Training failed: {type(exc).__name__}: {exc}"
+        events.emit("failed", message=str(exc) if isinstance(exc, SystemExit) else message)
+        raise
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def fit(args, device: torch.device, rank: int, world_size: int, events: Events) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     loaders = make_loaders(args, rank, world_size)
@@ -500,40 +621,100 @@ def train(args) -> None:
     model = load_model(args.weights).to(device)
     optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
                                args.lr, args.weight_decay)
-    scheduler = make_schedule(optimizer, args.schedule, args.epochs, len(train_loader),
-                              args.warmup_epochs)
+    steps = len(train_loader)
+    factor = schedule_factor(args.schedule, args.epochs, steps, args.warmup_epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     criterion = make_criterion(args, train_set, device)
+    # best["val_acc"] starts at --baseline-acc: weights that do not beat it never replace best.pt
+    best = {"val_acc": args.baseline_acc, "epoch": 0}
+    state = {"epoch": 0, "global_step": 0, "best": best, "history": []}
+    if args.resume:
+        state = resume_from(args.resume, model, optimizer, scheduler, factor, events)
     net = model  # what trains; under torchrun, wrapped so gradients are averaged over processes
     if world_size > 1:
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    out = Path(args.out)
-    best_acc = -1.0
+    out, started = Path(args.out), time.perf_counter()
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        print(f"Images: {how}")
-        print(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
-              f"{num_val} validation images")
-        report_skipped(skipped)
-    for epoch in range(1, args.epochs + 1):
+    events.say(f"Images: {how}")
+    events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
+               f"{num_val} validation images")
+    report_skipped(events, skipped)
+    trainable, frozen = count_parameters(model)
+    events.emit("start", epochs=args.epochs, start_epoch=state["epoch"] + 1, steps_per_epoch=steps,
+                device=f"{world_size} x {device.type}", lr=args.lr, amp=args.amp,
+                num_train=len(train_set), num_val=num_val, classes=CLASSES,
+                trainable_params=trainable, frozen_params=frozen, run_dir=str(out))
+    reports = BatchReports(args, events, steps, world_size, device)
+    note = ""
+    for epoch in range(state["epoch"] + 1, args.epochs + 1):
         start = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
         set_train_mode(model, True)
-        train_loss, train_acc = run_epoch(net, train_loader, criterion, device, optimizer,
-                                          scheduler, args.amp)
+        reports.begin(epoch, state["global_step"], lambda step: args.lr * factor(step))
+        train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device, optimizer,
+                                                   scheduler, args.amp, reports)
+        if stopped:  # asked to stop mid-epoch: keep this state to resume, and the best weights
+            state["global_step"] = scheduler.last_epoch
+            finish(events, "stopped", args, model, optimizer, state, started, rank)
+            return
+        state["global_step"] = scheduler.last_epoch
+        if not math.isfinite(train_loss):  # every later step would spread it through the weights
+            raise SystemExit(f"Training stopped at epoch {epoch}: the loss became {train_loss}. "
+                             "Lower the learning rate, or check the images for damage.")
+        train_s = time.perf_counter() - start
         set_train_mode(model, False)
-        val_loss, val_acc = run_epoch(model, val_loader, criterion, device, amp=args.amp)
+        val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
+        if not num_val:
+            val_loss = val_acc = None  # no validation images: the latest weights count as the best
+        reports.end(steps, train_s, time.perf_counter() - start - train_s)
+        best = state["best"]
+        is_best = val_acc is None or best["val_acc"] is None or val_acc > best["val_acc"]
+        if is_best:
+            state["best"] = {"val_acc": val_acc, "epoch": epoch}
+            if rank == 0:
+                save_file(model.state_dict(), out / "best.pt")
+        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                  "val_loss": val_loss, "val_acc": val_acc,
+                  "lr": args.lr * factor(max(0, state["global_step"] - 1)),
+                  "epoch_time_s": time.perf_counter() - start}
+        state["history"].append(record)
+        state["epoch"] = epoch
+        events.say(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
+                   + (f"val loss {val_loss:.4f} acc {val_acc:.3f}  " if num_val else "")
+                   + f"({record['epoch_time_s']:.1f} s)")
+        events.emit("epoch", **record, best_val_acc=state["best"]["val_acc"],
+                     best_epoch=state["best"]["epoch"], is_best=is_best)
         if rank == 0:
-            seconds = time.perf_counter() - start
-            print(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
-                  f"val loss {val_loss:.4f} acc {val_acc:.3f}  ({seconds:.1f} s)")
-            if val_acc > best_acc or not num_val:  # no validation images: the latest is the best
-                best_acc = val_acc
-                save_weights(model, out / "best.pt")
+            save_file(checkpoint(model, optimizer, state), out / "last.pt")
+        events.emit("checkpoint", epoch=epoch, path=str(out / "last.pt"),
+                    best_path=str(out / "best.pt"))
+        since_best = epoch - state["best"]["epoch"]
+        if args.patience and since_best >= args.patience and epoch < args.epochs:
+            note = (f"Stopped early after epoch {epoch} of {args.epochs}: validation accuracy "
+                    f"had not improved for {since_best} epochs.")
+            events.say(note)
+            break
+    finish(events, "finished", args, model, optimizer, state, started, rank, note)
+
+
+def finish(events, kind, args, model, optimizer, state, started, rank, note="") -> None:
+    """Write last.pt (to resume from) and say how the run ended."""
+    out, best = Path(args.out), state["best"]
     if rank == 0:
-        save_weights(model, out / "last.pt")
-        print(f"Best validation accuracy {best_acc:.3f}; weights in {out / 'best.pt'}")
-    if dist.is_initialized():
-        dist.destroy_process_group()
+        save_file(checkpoint(model, optimizer, state), out / "last.pt")
+    seconds = time.perf_counter() - started
+    if best["val_acc"] is not None:
+        events.say(f"Best validation accuracy {best['val_acc']:.3f} (epoch {best['epoch']}); "
+                   f"weights in {out / 'best.pt'}")
+    if kind == "stopped":
+        events.say(f"Stopped; continue with --resume {out / 'last.pt'}")
+        events.emit("stopped", epoch=state["epoch"], best_val_acc=best["val_acc"],
+                    best_epoch=best["epoch"], checkpoint=str(out / "last.pt"), time_s=seconds)
+    else:
+        trained = sum(1 for record in state["history"] if record["epoch"] > 0)
+        events.emit("finished", epochs_done=trained, best_val_acc=best["val_acc"],
+                    best_epoch=best["epoch"], time_s=seconds, run_dir=str(out), outcome=note)
 
 
 def parse_args() -> argparse.Namespace:
@@ -544,7 +725,10 @@ def parse_args() -> argparse.Namespace:
                         "validated on (default: the one exported beside this script, if any); "
                         "'none' splits DATA here with --val-fraction and --split-seed")
     parser.add_argument("--weights", help="start from these weights (.pt or .safetensors)")
-    parser.add_argument("--out", default="runs", help="folder for best.pt and last.pt")
+    parser.add_argument("--out", default="runs", help="folder for best.pt (the best weights) and "
+                        "last.pt (a checkpoint to continue from)")
+    parser.add_argument("--resume", metavar="LAST_PT",
+                        help="continue a stopped run from its last.pt")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
     parser.add_argument("--lr", type=float, default=0.01, help="base LR, times each LR factor")
@@ -562,6 +746,19 @@ def parse_args() -> argparse.Namespace:
                         help="weigh classes by inverse frequency")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False,
                         help="bfloat16 mixed precision")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="auto: the GPUs when PyTorch sees one, else the CPU")
+    parser.add_argument("--patience", type=int, default=0,
+                        help="stop when validation accuracy has not improved for this many epochs "
+                        "(0: never)")
+    parser.add_argument("--baseline-acc", type=float, default=None,
+                        help="best.pt is only replaced by weights that beat this validation "
+                        "accuracy (the app passes its stage-1 classifier's)")
+    parser.add_argument("--events", action="store_true",
+                        help="print the run's events as JSON lines on stdout (what NetSurgeon "
+                        "reads); text for people goes to stderr")
+    parser.add_argument("--stop-file", help="stop after the current step once this file exists, "
+                        "keeping last.pt to resume and best.pt")
     parser.add_argument("--check", action="store_true",
                         help="print state-dict keys, logits of a fixed input and LR factors "
                         "as JSON, then exit")

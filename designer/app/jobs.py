@@ -28,11 +28,13 @@ from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform, preview_grid
 from designer.export.formats import export_all
 from designer.export.splitfile import SPLIT_NAME
+from designer.launch.placement import Placement
+from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
 from designer.train.lr_find import find_lr
-from designer.train.runs import load_run, train_run
+from designer.train.runs import load_run
 
 THUMB_SIZE = 96
 
@@ -130,15 +132,17 @@ def thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
 
 
 def train_job(control: JobControl, source: DesignSource, split, options, run_dir: str,
-              resume: str | None = None, cache_dir: str | None = None):
-    """Build this run's own model, then yield the training engine's events (``runs.train_run``).
+              resume: str | None = None, cache_dir: str | None = None, placement: Placement | None = None):
+    """Build this run's own model, then yield the training engine's events (``runs.train_run``),
+    trained where ``placement`` says (``launch.train_run_placed``; None: in this process).
     A resumed run's checkpoint holds every weight, so only the structure is built for it."""
     if resume is not None and source.recipe is not None:
         design = structure_of(source.recipe)
     else:
         design = design_for(source, scratch=options.mode == "scratch")
     control.check()
-    yield from train_run(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir)
+    yield from train_run_placed(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir,
+                                placement=placement)
 
 
 def lr_find_job(control: JobControl, source: DesignSource, split, options, steps: int = 100):

@@ -24,6 +24,8 @@ from designer.base.schema import MAX_SEED
 from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.transforms import Augment
+from designer.launch.placement import Placement
+from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
 from designer.train.evaluate import evaluate, predict
@@ -34,7 +36,6 @@ from designer.train.runs import (
     new_run_dir,
     plan_resume,
     scratch_recipe,
-    train_run,
 )
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
@@ -72,6 +73,9 @@ def register(subparsers) -> None:
     p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its own "
                    "folder, with its own options and images, up to --epochs in all")
+    p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus (one "
+                   "process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: on the "
+                   "GPUs when there are that many, else the CPU)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
 
@@ -155,6 +159,7 @@ def _check_classes(project, design, split, args) -> None:
 
 
 def cmd_train(args) -> int:
+    placement = Placement.parse(args.where) if args.where else Placement()
     project = load_project(args.project)
     if args.resume:
         options, split, run_dir, resume = _resume(args)
@@ -174,8 +179,9 @@ def cmd_train(args) -> int:
     cancel = threading.Event()
     final = None
     with _sigint_sets(cancel, quiet=args.json):
-        events = train_run(design, split, options, run_dir, cancel, resume=resume,
-                           cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe})
+        events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
+                                  cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe},
+                                  placement=placement)
         for event in events:
             printer(event)
             final = event

@@ -43,7 +43,7 @@ from designer.train.events import (
 )
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
-from designer.train.reporting import stopped_before_training, write_history
+from designer.train.reporting import stage_outcome, stopped_before_training, write_history
 from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
 
 ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
@@ -390,21 +390,7 @@ class _Trainer:
                           is_best=True, skipped=self._skipped(), stage=record.get("stage", "head"))
 
     def _outcome(self) -> str:
-        """Which weights the run kept and why, in plain words ("" for a plain run)."""
-        parts = [self.early_stop] if self.early_stop else []
-        head = next((r for r in self.history if r.get("epoch") == 0), None)
-        best, first = self.best["val_acc"], head.get("val_acc") if head else None
-        if first is not None and best is not None:
-            if self.best["epoch"] == 0:
-                tried = len(self.history) - 1
-                parts.append(f"Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation images "
-                             f"({_pct(first)}){' in its ' + str(tried) + ' epochs' if tried else ''}, so the "
-                             "stage-1 weights are kept.")
-            else:
-                parts.append(f"Fine-tuning (stage 2) won: {_pct(best)} on the validation images at epoch "
-                             f"{self.best['epoch']}, against {_pct(first)} for the head fitted in stage 1. Its "
-                             "weights are kept.")
-        return " ".join(parts)
+        return stage_outcome(self.history, self.best, self.early_stop)
 
     def _checkpoint_due(self, epoch: int) -> bool:
         interval = self.opts.checkpoint_interval_s
@@ -480,6 +466,3 @@ class _Trainer:
             self._write_history("failed")
         return FailedEvent(message=message, hint=hint, out_of_memory=out_of_memory)
 
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f} %"

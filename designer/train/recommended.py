@@ -121,14 +121,15 @@ def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None
     run_plan = plan(options, len(split.train))
     ts.resolve_policy(design, design.model, "full")  # the design's freezing, for the plan's words
     reason = head_fit_unavailable(design)
-    warm_start = None if reason else _head_fit(design, split, options, cache_dir or run_dir, cancel)
+    warm_start = None if reason else head_fit(design, split, options, cache_dir or run_dir, cancel)
     pacing = Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION)
     yield from train(design, split, run_plan.options, run_dir, cancel, resume, pacing=pacing,
                      warm_start=warm_start, plan=describe(design, run_plan, reason))
 
 
-def _head_fit(design, split, options, cache_dir, cancel):
-    """The engine's warm start: a generator function of the trainer (see ``engine.train_loaders``)."""
+def head_fit(design, split, options, cache_dir, cancel):
+    """The engine's warm start: a generator function of the trainer (see ``engine.train_loaders``; the
+    trainer is only told the files that failed to load and what one image costs in eval mode)."""
 
     def warm_start(trainer):
         t0 = time.perf_counter()

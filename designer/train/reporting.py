@@ -66,3 +66,26 @@ def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
         return FailedEvent(*ts.oom_message(ts.resolve_device(options.device), options), out_of_memory=True)
     return FailedEvent(message=f"Feature extraction failed: {type(exc).__name__}: {exc}",
                        hint="Details are in error.log in the run folder.")
+
+
+def stage_outcome(history: list[dict], best: dict, early_stop: str = "") -> str:
+    """Which weights a run kept and why, in plain words ("" for a plain run): the recommended
+    mode's stage 1 (epoch 0 of ``history``) against its fine-tuning, and an early stop."""
+    parts = [early_stop] if early_stop else []
+    head = next((r for r in history if r.get("epoch") == 0), None)
+    top, first = best["val_acc"], head.get("val_acc") if head else None
+    if first is not None and top is not None:
+        if best["epoch"] == 0:
+            tried = len(history) - 1
+            parts.append(f"Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation images "
+                         f"({_pct(first)}){' in its ' + str(tried) + ' epochs' if tried else ''}, so the "
+                         "stage-1 weights are kept.")
+        else:
+            parts.append(f"Fine-tuning (stage 2) won: {_pct(top)} on the validation images at epoch "
+                         f"{best['epoch']}, against {_pct(first)} for the head fitted in stage 1. Its "
+                         "weights are kept.")
+    return " ".join(parts)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"

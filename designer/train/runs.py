@@ -75,14 +75,17 @@ def _trainer(mode: str):
     return TRAINERS[mode]
 
 
-def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None):
+def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None,
+              trainer=None, record: dict | None = None):
     """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
 
     ``cache_dir``: feature cache shared between runs (cached-head, linear-probe).
     ``probe``: extra arguments for the linear probe (``classifier``, ``strengths``).
+    ``trainer``: who trains instead of the mode's own trainer (the same arguments and events: the
+    child-process launcher, ``designer.launch``); ``record``: more to note in options.json.
     A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
     """
-    trainer = _trainer(options.mode)
+    trainer = trainer or _trainer(options.mode)
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
     if options.mode in ("recommended", "cached-head", "linear-probe"):
@@ -94,7 +97,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     with RunLock(run_dir, new=resume is None):
         for event in trainer(design, split, options, run_dir, cancel, **kwargs):
             if event.kind == "start" and resume is None:  # a resumed run keeps its own records
-                _record_start(design, split, options, run_dir, started)
+                _record_start(design, split, options, run_dir, started, record)
             elif event.kind == "start":
                 _mark_running(run_dir)
             elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
@@ -175,13 +178,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _record_start(design, split, options, run_dir: Path, started: float) -> None:
+def _record_start(design, split, options, run_dir: Path, started: float, record: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
     write_json(run_dir / "options.json", {
         "options": options.to_dict(), "mode": options.mode, "started": datetime.fromtimestamp(started).isoformat(),
         "recipe": recipe.to_dict() if recipe is not None else None, "data": split.root,
-        "classes": list(split.classes)})
+        "classes": list(split.classes), **(record or {})})
     write_json(run_dir / "split.json", split.to_dict())
 
 

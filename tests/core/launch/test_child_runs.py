@@ -1,0 +1,200 @@
+"""Training in child processes (``designer.launch``): a 2-process gloo run gives the in-process
+engine's curves, a stop leaves no process behind and can be resumed, a killed rank is reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from testkit.data import make_shapes_folder
+
+from designer.base.errors import DesignerError
+from designer.data.folders import scan_folder
+from designer.launch.child import group_members
+from designer.launch.placement import Placement
+from designer.launch.run import train_run_placed
+from designer.model import builders
+from designer.model.build import build
+from designer.model.ops import ReplaceClassifier, SetInput
+from designer.model.recipe import Recipe
+from designer.train.options import TrainOptions
+from designer.train.runs import load_run, plan_resume
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+BUILDER = "testkit.train:tiny_rgb_cnn"  # no BatchNorm: 2 processes of 8 images step like 1 of 16
+
+
+@pytest.fixture(autouse=True)
+def one_thread_children(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # two processes on two shared cores
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = make_shapes_folder(tmp_path_factory.mktemp("shapes"), per_class=32, size=24)
+    return scan_folder(root, val_fraction=0.25, seed=0)
+
+
+def design():
+    builders.trust(BUILDER)
+    return build(Recipe.for_model(BUILDER).with_ops(SetInput(24, 24, 3), ReplaceClassifier(3)))
+
+
+def opts(**kw) -> TrainOptions:
+    return TrainOptions(**{"mode": "full", "epochs": 4, "batch_size": 16, "lr": 0.05, "device": "cpu",
+                           "event_interval_s": 0.0, **kw})
+
+
+def run(split, run_dir, options, placement=None, cancel=None, resume=None):
+    return list(train_run_placed(design(), split, options, run_dir, cancel, resume=resume, placement=placement))
+
+
+def curves(events) -> dict[str, list[float]]:
+    epochs = [e for e in events if e.kind == "epoch"]
+    return {k: [getattr(e, k) for e in epochs] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
+
+
+def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
+    here = run(shapes, tmp_path / "here", opts())
+    two = run(shapes, tmp_path / "two", opts(), Placement("processes", 2))
+    assert two[0].kind == "start" and two[-1].kind == "finished", two[-1]
+    assert {e.kind for e in two} >= {"start", "batch", "epoch", "checkpoint", "finished"}
+    a, b = curves(here), curves(two)
+    assert len(a["train_loss"]) == len(b["train_loss"]) == 4
+    # The same model, LR schedule and global batch; only the order of the images differs.
+    # (The engine validates when it is worth the time, the script every epoch: compare where both did.)
+    for key, tolerance in (("train_loss", 0.15), ("val_loss", 0.15), ("train_acc", 0.2), ("val_acc", 0.2)):
+        pairs = [(x, y) for x, y in zip(a[key], b[key], strict=True) if x is not None]
+        assert pairs and max(abs(x - y) for x, y in pairs) <= tolerance, (key, a[key], b[key])
+    assert b["train_loss"][-1] < b["train_loss"][0]
+    # The run folder is any run's: records, weights, and the script that trained.
+    folder = tmp_path / "two"
+    for name in ("options.json", "split.json", "history.json", "summary.json", "best.pt", "last.pt", "train.log",
+                 "script/train.py"):
+        assert (folder / name).is_file(), name
+    record = load_run(folder)
+    assert record.status == "finished" and record.trained_epochs == 4 and record.best_val_acc == two[-1].best_val_acc
+    assert json.loads((folder / "options.json").read_text())["placement"] == {"where": "processes", "processes": 2}
+    assert "2 processes on the CPU" in two[0].plan and two[0].device == "2 x cpu"
+    assert not _processes_of(folder)
+
+
+def _processes_of(run_dir: Path) -> list[int]:
+    """Live processes whose command line names this run's folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if str(run_dir) in cmdline and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _run_in_thread(split, run_dir, options, placement, cancel=None, resume=None):
+    events: list = []
+    thread = threading.Thread(target=lambda: events.extend(
+        train_run_placed(design(), split, options, run_dir, cancel, resume=resume, placement=placement)))
+    thread.start()
+    return thread, events
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_stop_ends_every_process_keeps_the_best_weights_and_resumes(shapes, tmp_path):
+    cancel = threading.Event()
+    run_dir = tmp_path / "r"
+    many = opts(epochs=200)
+    thread, events = _run_in_thread(shapes, run_dir, many, Placement("processes", 2), cancel)
+    _wait_for(lambda: (run_dir / "best.pt").is_file() and len(_processes_of(run_dir)) >= 3)
+    cancel.set()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    stopped = events[-1]
+    assert stopped.kind == "stopped", stopped
+    assert stopped.epoch >= 1 and stopped.checkpoint == str(run_dir / "last.pt") and stopped.best_val_acc is not None
+    assert not _processes_of(run_dir)
+    assert not (run_dir / "stop").exists()
+    assert load_run(run_dir).status == "stopped" and (run_dir / "best.pt").is_file()
+    # Resume it, in one child process this time, up to two more epochs.
+    plan = plan_resume(run_dir, epochs=stopped.epoch + 2)
+    resumed = run(plan.split, run_dir, plan.options, Placement("processes", 1), resume=plan.checkpoint)
+    assert resumed[-1].kind == "finished", resumed[-1]
+    assert [e.epoch for e in resumed if e.kind == "epoch"] == [stopped.epoch + 1, stopped.epoch + 2]
+    assert load_run(run_dir).trained_epochs == stopped.epoch + 2
+
+
+def _rank_one(run_dir: Path) -> int | None:
+    for pid in _processes_of(run_dir):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"RANK=1" in environ:
+            return pid
+    return None
+
+
+def test_a_killed_rank_is_reported_in_one_message_with_the_log(shapes, tmp_path):
+    run_dir = tmp_path / "r"
+    thread, events = _run_in_thread(shapes, run_dir, opts(epochs=200), Placement("processes", 2))
+    _wait_for(lambda: (run_dir / "best.pt").is_file() and _rank_one(run_dir) is not None)
+    os.kill(_rank_one(run_dir), signal.SIGKILL)
+    thread.join(timeout=120)
+    failed = events[-1]
+    assert failed.kind == "failed", failed
+    assert "rank 1" in failed.message and "SIGKILL" in failed.message, failed.message
+    assert "best weights so far are kept" in failed.message
+    assert str(run_dir / "train.log") in failed.hint
+    assert not _processes_of(run_dir)
+    assert load_run(run_dir).status == "failed"
+
+
+def test_the_recommended_mode_fits_the_head_here_and_fine_tunes_in_the_child(shapes, tmp_path):
+    events = run(shapes, tmp_path / "r", opts(mode="recommended", epochs=1, lr=0.01), Placement("processes", 1))
+    assert events[0].stages == 2 and events[-1].kind == "finished", events[-1]
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert epochs[0].stage == "head" and epochs[0].epoch == 0 and epochs[1].epoch == 1
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert history["epochs"][0]["stage"] == "head"
+    best = max(e.val_acc for e in epochs)
+    assert events[-1].best_val_acc == pytest.approx(best)  # stage 2 never hands back worse weights
+    assert "stage 1" in events[-1].outcome
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_all_gpus_on_a_machine_without_one_is_refused_before_anything_starts(shapes, tmp_path):
+    with pytest.raises(DesignerError, match="no GPU"):
+        run(shapes, tmp_path / "a", opts(device="auto"), Placement("gpus"))
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_placement_is_read_and_checked():
+    assert Placement.parse("here") == Placement() and not Placement().in_child
+    assert Placement.parse(" 3 ") == Placement("processes", 3) and Placement.parse("gpus").where == "gpus"
+    for bad in ("0", "-1", "two", "65", ""):
+        with pytest.raises(DesignerError):
+            Placement.parse(bad)
+    for bad in ({"where": "moon"}, {"where": "processes", "processes": True}, {"processes": "2"}, []):
+        with pytest.raises(DesignerError):
+            Placement.from_dict(bad)
+    assert Placement.from_dict({"where": "processes", "processes": 4}).count() == 4
+
+
+def test_group_members_lists_only_the_living():
+    assert group_members(os.getpgid(0))  # this test's own group
+    assert group_members(2**22 + 12345) == []
