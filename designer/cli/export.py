@@ -1,12 +1,12 @@
 """CLI: ``python -m designer export PROJECT --format F [--format F ...] -o OUT``.
 
 Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
-``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py``, plus
-``model.card.json``), verifies each one and prints its parity (max abs
-difference of the outputs). Exporting a run's weights (``--weights RUN``) writes
-that run's split beside the script (``split.json``), so the script trains on the
-same images. Any failed format makes the exit code 2, after the
-other formats have been written.
+``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its SLURM
+launch file ``train.sbatch``, plus ``model.card.json``), verifies each one and prints its
+parity (max abs difference of the outputs) and the files written with it. Exporting a
+run's weights (``--weights RUN``) writes that run's split beside the script
+(``split.json``), so the script trains on the same images. Any failed format makes the
+exit code 2, after the other formats have been written.
 """
 
 from __future__ import annotations
@@ -67,11 +67,13 @@ def _report(args, result, seconds: float) -> None:
     if args.json:
         print(json.dumps({"format": result.format, "path": str(result.path), "ok": result.ok,
                           "max_abs_diff": result.max_abs_diff, "note": result.note,
-                          "seconds": round(seconds, 2)}))
+                          "beside": [str(p) for p in result.beside], "seconds": round(seconds, 2)}))
         return
     diff = "not checked" if result.max_abs_diff is None else f"max abs diff {result.max_abs_diff:.2e}"
     note = f"  ({result.note})" if result.note else ""
     print(f"{result.format:<12} {result.path!s:<40} {diff}  {seconds:.1f} s{note}")
+    for path in result.beside:  # split.json and train.sbatch beside the script
+        print(f"{'':<12} {path!s:<40} written with it")
 
 
 def _report_failure(args, fmt: str, error: str) -> None:

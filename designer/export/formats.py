@@ -61,10 +61,12 @@ class ExportResult:
     ok: bool
     note: str = ""
     card_path: Path | None = None
+    beside: tuple[Path, ...] = ()  # other files written with it: the script's split.json and train.sbatch
 
     def summary(self) -> str:
         diff = "not checked" if self.max_abs_diff is None else f"max abs diff {self.max_abs_diff:.2e}"
-        return f"{self.format}: {self.path} ({diff}){' - ' + self.note if self.note else ''}"
+        also = f" (with {', '.join(p.name for p in self.beside)})" if self.beside else ""
+        return f"{self.format}: {self.path}{also} ({diff}){' - ' + self.note if self.note else ''}"
 
 
 def default_path(out_dir: str | Path, fmt: str, stem: str = "model") -> Path:
@@ -102,15 +104,16 @@ def export(
     job = ExportJob.for_model(model, network_input(design).shape, report, cancel)
     job.step(0.0, f"Exporting {FORMATS[fmt]}")
     _check_runs(job)
+    beside = ()
     if fmt == "script":
-        diff, note = export_script(design, job, out_path, training=training, classes=classes, split=split,
-                                   check=check)
+        diff, note, beside = export_script(design, job, out_path, training=training, classes=classes,
+                                           split=split, check=check)
         card = None
     else:
         diff, note = _EXPORTERS[fmt](job, out_path, check)
         card = write_model_card(design, out_path, classes=classes, training=training, metrics=metrics)
     job.step(1.0, "Done")
-    return _result(fmt, out_path, diff, note, card, tolerance)
+    return _result(fmt, out_path, diff, note, card, tolerance, beside)
 
 
 @dataclass
@@ -166,7 +169,7 @@ def _check_runs(job: ExportJob) -> None:
                             hint="Analyze the design to see which layer fails, fix it, then export.") from exc
 
 
-def _result(fmt, path, diff, note, card, tolerance) -> ExportResult:
+def _result(fmt, path, diff, note, card, tolerance, beside=()) -> ExportResult:
     if diff is not None and not diff <= tolerance:  # also catches NaN
         raise DesignerError(
             f"The {FORMATS[fmt]} written to {path} does not reproduce the model: its outputs differ "
@@ -174,7 +177,7 @@ def _result(fmt, path, diff, note, card, tolerance) -> ExportResult:
             hint="Try another format (pt2 or safetensors reproduce the model exactly) "
             "or raise the tolerance if a small numeric difference is acceptable.",
         )
-    return ExportResult(fmt, path, diff, True, note, card)
+    return ExportResult(fmt, path, diff, True, note, card, tuple(beside))
 
 
 def _check_format(fmt: str) -> str:

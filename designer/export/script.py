@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from designer.base.errors import DesignerError
 from designer.codegen.script import write_script
 from designer.export.checks import max_abs_diff
+from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
 from designer.model.policy import param_groups, resolve_policy
 from designer.model.weights import plain_state_dict
@@ -31,23 +32,27 @@ CHECK_TIMEOUT_S = 300
 
 def export_script(design, job, out_path: Path, *, training=None, classes=None, split=None, check=True):
     """Write the script, and beside it the app's ``split`` (a ``DatasetSplit``) when given, which
-    the script then trains on; returns (max abs diff of the logits or None, note)."""
+    the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
+    the logits or None, note, the files written beside the script)."""
     job.step(0.1, "Writing the training script")
-    split_file, how = None, {}
+    split_file, how, beside = None, {}, []
     if split is not None:
-        split_file = write_split(split, out_path.parent).name
+        beside.append(write_split(split, out_path.parent))
+        split_file = beside[-1].name
         how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed), "num_train": len(split.train)}
     write_script(design, out_path, training=training, classes=classes, split_file=split_file, **how)
+    beside.append(write_sbatch(design, out_path, training=training, num_train=how.get("num_train"),
+                               data_root=split.root if split is not None else None))
     with_split = f"; it trains on the app's split ({split_file})" if split_file else ""
     if not check:
-        return None, "not run" + with_split
+        return None, "not run" + with_split, tuple(beside)
     job.step(0.3, "Running the script in a fresh Python to check it")
     report = run_check(out_path, job.model)
     with torch.no_grad():
         reference = job.model(job.example)  # the script checks the same seeded batch of two
     _compare_structure(report, job.model, design)
     diff = max_abs_diff(reference, torch.tensor(report["logits"]))
-    return diff, "checked by running it with the model's weights in a fresh Python" + with_split
+    return diff, "checked by running it with the model's weights in a fresh Python" + with_split, tuple(beside)
 
 
 def run_check(script: Path, model) -> dict:

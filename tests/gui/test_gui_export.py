@@ -39,6 +39,8 @@ def test_export_script_and_onnx_of_a_trained_run(qtbot, workspace, shapes, tmp_p
     assert dialog.results["onnx"][0].max_abs_diff < 1e-3
     assert dialog.table.rowCount() == 2
     assert all(dialog.table.item(r, 3).text() == "✓ ok" for r in range(2))
+    files = [dialog.table.item(r, 1).text() for r in range(2)]  # the script's row names its launch file
+    assert sum("train.sbatch" in text for text in files) == 1 and (out / "train.sbatch").is_file()
     assert "2 of 2" in dialog.status.text()
     dialog.close()
     assert runners_idle(dialog)

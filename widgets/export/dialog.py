@@ -44,7 +44,8 @@ FORMAT_TIPS = {
     "pt2": "The network as a torch.export program: runs in PyTorch without this app or your model code.",
     "torchscript": "The network as TorchScript (older PyTorch deployment format; deprecated by PyTorch).",
     "script": "A readable Python script that rebuilds this network from torchvision plus your edits and "
-              "trains it with your settings: python train.py, or torchrun for several GPUs.",
+              "trains it with your settings: python train.py, or torchrun for several GPUs; "
+              "beside it train.sbatch runs it on a SLURM cluster (sbatch train.sbatch).",
 }
 COLUMNS = ("Format", "File", "Largest difference", "Check")
 
@@ -52,6 +53,12 @@ COLUMNS = ("Format", "File", "Largest difference", "Check")
 def _diff_text(diff: float) -> str:
     """The parity gap in words a non-programmer can read: exact, or its size."""
     return "0 (identical)" if diff == 0 else f"{diff:.1e}"
+
+
+def _files_text(result) -> str:
+    """The file written, and the files written with it (the script's train.sbatch and split.json)."""
+    also = ", ".join(p.name for p in result.beside)
+    return f"{result.path}  (with {also})" if also else str(result.path)
 
 
 class ExportDialog(QDialog):
@@ -264,7 +271,7 @@ class ExportDialog(QDialog):
         self.table.insertRow(row)
         ok = result is not None and result.ok
         diff = "not checked" if result is None or result.max_abs_diff is None else _diff_text(result.max_abs_diff)
-        cells = (FORMATS[fmt], str(result.path) if result else message, diff if result else "–",
+        cells = (FORMATS[fmt], _files_text(result) if result else message, diff if result else "–",
                  "✓ ok" if ok else "✗ failed")
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
