@@ -198,3 +198,29 @@ def test_a_placement_is_read_and_checked():
 def test_group_members_lists_only_the_living():
     assert group_members(os.getpgid(0))  # this test's own group
     assert group_members(2**22 + 12345) == []
+
+
+TORCHRUN_ROOT_CAUSE = """\
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+Failures:
+[1]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : -15 (pid: 26942)  (SIGTERM)
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 26943)  (SIGKILL)
+  traceback : Signal 9 (SIGKILL) received by PID 26943
+"""
+
+
+def test_a_failure_is_told_in_one_sentence():
+    from designer.launch.child import diagnose, root_cause
+
+    assert root_cause(TORCHRUN_ROOT_CAUSE) == (1, -9)
+    text = diagnose(1, TORCHRUN_ROOT_CAUSE, 2)
+    assert text.startswith("Training process 2 of 2 (rank 1) was killed (SIGKILL)") and "memory" in text
+    crash = "Traceback (most recent call last):\n  ...\nValueError: bad value in layer 3\n"
+    assert diagnose(1, crash, 1) == "The training process ended with exit code 1: ValueError: bad value in layer 3."
+    assert diagnose(-15, "", 1) == "The training process was killed (SIGTERM)."
