@@ -45,7 +45,7 @@ memory and copied with non_blocking=True each step, so data loading is not the b
 were not measured.
 
     .venv/bin/python bench/bench_distributed.py [--size 64] [--images 300] [--epochs 4] [--batch 32]
-        [--processes 1,2] [--workers 0] [--validate-every-epoch] [--json PATH]
+        [--processes 1,2] [--workers 0] [--validate-every-epoch] [--json PATH] [--keep]
 
 Numbers are not asserted; they depend on the machine (quote them with its CPUs and load).
 """
@@ -59,6 +59,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -287,12 +288,23 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu-warmup", type=int, default=20, help="untimed steps before those")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU figures even with a GPU")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the data and run folders (train.log) afterwards")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.processes.split(",") if c.strip()]
+    tmp = Path(tempfile.mkdtemp(prefix="nsdist-"))
+    try:
+        return run(args, counts, tmp)
+    finally:
+        if args.keep:
+            print(f"data and run folders kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, counts: list[int], tmp: Path) -> int:
 
     from testkit.data import SHAPES, make_shapes_folder
 
-    tmp = Path(tempfile.mkdtemp(prefix="nsdist-"))
     per_class = max(2, args.images // args.classes)
     folder = make_shapes_folder(tmp / "shapes", classes=SHAPES[:args.classes], per_class=per_class,
                                 size=args.size)
