@@ -25,6 +25,7 @@ import argparse
 import inspect
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -241,6 +242,7 @@ def main(argv=None) -> int:
         rows += measure_training(app, tmp, folder, size, args.seconds)
     if not args.no_child:
         rows += measure_training(app, tmp, folder, 96, args.seconds, placement=Placement("processes", 1))
+    shutil.rmtree(tmp, ignore_errors=True)  # the images and the runs' folders
     print(f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, platform "
           f"{app.platformName()}, probe {PROBE_MS} ms"
           + ("" if args.no_child else "; the child process: torch's default threads, "
