@@ -59,6 +59,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
@@ -139,7 +140,7 @@ def median_or_nan(values: list[float]) -> float:
 def measure(name: str, placement: Placement, split, options: TrainOptions, args, tmp: Path) -> dict:
     """One run through ``train_run_placed``; its figures from its events (see the docstring)."""
     design = make_design(args.size, len(split.classes))
-    run_dir = tmp / name.replace(" ", "-")
+    run_dir = tmp / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     row = {"name": name, "placement": placement.to_dict(), "threads": threads_of(placement, options.device),
            "device": options.device, "amp": options.amp}
     print(f"  running {name} ({row['threads']} threads) ...", flush=True)
