@@ -53,7 +53,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from helpers_data import make_digits_folder
+    from testkit.data import make_digits_folder
 
     from designer.data.folders import scan_folder
     from designer.model.build import build

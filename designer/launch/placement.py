@@ -3,7 +3,6 @@ number of processes. The one rule the window, the CLI and the run records share.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
@@ -89,5 +88,6 @@ class Placement:
 
 
 def threads_per_process(count: int) -> int:
-    """CPU threads each process may use, so that together they fill the machine once."""
-    return max(1, (os.cpu_count() or 1) // max(1, count))
+    """CPU threads each process may use, so that together they use what this process would: torch's
+    own thread count (the physical cores), not ``os.cpu_count`` (which counts hyper-threads)."""
+    return max(1, torch.get_num_threads() // max(1, count))
