@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from designer.train import options as core
 from designer.train.options import TrainOptions, default_lr
+from widgets.training.where import TIP as WHERE_TIP
+from widgets.training.where import WhereToTrain, saved_placement
 
 # Labels and tooltips for the core's choices (designer.train.options), in display order. The
 # values come from the core: a choice it adds shows up here under its own name until labelled.
@@ -96,6 +98,7 @@ TIPS = {
            "memory with almost no loss of accuracy. Has no effect on the CPU.",
     "seed": "A number that fixes the random choices (shuffling, augmentation, initial weights), so the "
             "same settings give the same result again.",
+    "where": WHERE_TIP,
     "workers": "Extra processes that load images in the background. 0 loads them in the training "
                "thread (simplest); 2–4 can speed up training on large images.",
 }
@@ -164,6 +167,7 @@ class TrainingOptionsForm(QWidget):
         self.amp = QCheckBox("Mixed precision (GPU)", toolTip=TIPS["amp"])
         self.seed = _spin(0, 2**31 - 1, TIPS["seed"])
         self.workers = _spin(0, 64, TIPS["workers"])
+        self.where = WhereToTrain()
         lr_row = QHBoxLayout()
         lr_row.setContentsMargins(0, 0, 0, 0)
         lr_row.addWidget(self.lr, 1)
@@ -175,7 +179,8 @@ class TrainingOptionsForm(QWidget):
                              ("Learning rate", lr_row), ("LR schedule", self.schedule),
                              ("Warmup epochs", self.warmup), ("Epochs", self.epochs),
                              ("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
-                             ("Device", self.device), ("", self.amp), ("Random seed", self.seed),
+                             ("Device", self.device), ("Where to train", self.where), ("", self.amp),
+                             ("Random seed", self.seed),
                              ("Loader processes", self.workers)):
             form.addRow(label, field)
             widget = form.labelForField(field)
@@ -188,13 +193,14 @@ class TrainingOptionsForm(QWidget):
             box.valueChanged.connect(self._on_edit)
         for check in (self.auto_lr, self.amp):
             check.toggled.connect(self._on_edit)
+        self.where.edited.connect(self._on_edit)
 
     @staticmethod
     def _key_of(label: str) -> str:
         return {"What to train": "mode", "Optimizer": "optimizer", "Learning rate": "lr",
                 "LR schedule": "schedule", "Warmup epochs": "warmup", "Epochs": "epochs",
                 "Batch size": "batch_size", "Weight decay": "weight_decay", "Device": "device",
-                "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
+                "Where to train": "where", "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
 
     @staticmethod
     def _device_items():
@@ -223,6 +229,7 @@ class TrainingOptionsForm(QWidget):
                 box.setValue(int(data.get(key) or 0))
             self.weight_decay.setValue(float(data.get("weight_decay") or 0.0))
             self.amp.setChecked(bool(data.get("amp")))
+            self.where.show_placement(saved_placement(data))
             self._show_mode(data.get("mode"))
         finally:
             self._loading = False
@@ -233,6 +240,7 @@ class TrainingOptionsForm(QWidget):
         for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup")):
             box.setEnabled(not own)
             box.setToolTip(TIPS["mode_sets"] if own else TIPS[key])
+        self.where.set_mode(mode)
 
     # --- fields -> settings --------------------------------------------------------------------
 
@@ -244,6 +252,7 @@ class TrainingOptionsForm(QWidget):
             "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
             "weight_decay": self.weight_decay.value(), "device": self.device.currentData(),
             "amp": self.amp.isChecked(), "seed": self.seed.value(), "workers": self.workers.value(),
+            "placement": self.where.placement().to_dict(),  # not a TrainOptions field: from_dict skips it
         }
 
     @Slot()

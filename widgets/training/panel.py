@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from designer.app.jobs import train_job
 from designer.base.errors import DesignerError
+from designer.launch.placement import CHILD_MODES, Placement
+from designer.launch.run import check_placement
 from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
 from widgets.base import feedback
@@ -32,7 +34,8 @@ from widgets.training.lrfinder import LRFinderDialog
 from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
-from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch
+from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch, where_text
+from widgets.training.where import saved_placement
 
 
 class TrainingPanel(QWidget):
@@ -45,6 +48,7 @@ class TrainingPanel(QWidget):
         self.runner = JobRunner(self, "training")
         self.run_dir: str | None = None  # the run in progress
         self._mode = ""  # its training mode
+        self._where = ""  # where it trains, in a few words ("" in this process)
         self.final_event = None
         self.lr_finder: LRFinderDialog | None = None
         self._build()
@@ -125,12 +129,13 @@ class TrainingPanel(QWidget):
             options = self.context.options()
             resolve_device(options.device)  # a missing GPU is said at once, before any work
             source = self.context.design_source()
+            placement = self._placement(source, options)
         except DesignerError as exc:
             self._show_error("Cannot start training", str(exc))
             return False
         runs_dir = self.context.runs_dir()
         run_dir = new_run_dir(runs_dir, options.mode)
-        return self._launch(source, split, options, run_dir, None, runs_dir / ".features")
+        return self._launch(source, split, options, run_dir, None, runs_dir / ".features", placement)
 
     @Slot()
     def resume_selected(self) -> bool:
@@ -146,22 +151,33 @@ class TrainingPanel(QWidget):
             plan = plan_resume(run_path, self.form.epochs.value())
             split = plan.split or self.context.require_split()
             source = self.context.design_source()
+            placement = self._placement(source, plan.options)
         except DesignerError as exc:
             self._show_error("Cannot resume", f"{exc.message} (Set Epochs above the epochs it has done.)"
                              if "already done" in exc.message else str(exc))
             return False
         return self._launch(source, split, plan.options, plan.run.path, str(plan.checkpoint),
-                            self.context.runs_dir() / ".features")
+                            self.context.runs_dir() / ".features", placement)
 
-    def _launch(self, source, split, options, run_dir, resume, cache_dir) -> bool:
+    def _placement(self, source, options) -> Placement:
+        """Where the form says to train (this process for the modes that always train here);
+        what a child process cannot train is refused now, in the words of the core."""
+        placement = saved_placement(self.context.training_settings())
+        if not placement.in_child or options.mode not in CHILD_MODES:
+            return Placement()
+        check_placement(source, options, placement)
+        return placement
+
+    def _launch(self, source, split, options, run_dir, resume, cache_dir, placement: Placement) -> bool:
         if self.training:
             return False
         self.run_dir, self.final_event, self._mode = str(run_dir), None, options.mode
+        self._where = where_text(placement)
         self.plot.clear()
         if resume:
             self._preload_history(run_dir)
-        self.progress.reset("Preparing the network…")
-        self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir))
+        self.progress.reset("Preparing the network…", placement.describe(options.device) if placement.in_child else "")
+        self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir), placement)
         self._update_buttons()
         self.run_started.emit(str(run_dir))
         return True
@@ -207,7 +223,7 @@ class TrainingPanel(QWidget):
             self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
             # Listed at once as running; the project's run list is re-read when it ends (re-reading
             # it here would cost the GUI thread ~50 ms just as training starts).
-            self.runs.show_running(self.run_dir, self._mode)
+            self.runs.show_running(self.run_dir, self._mode, self._where)
         elif kind in ("finished", "stopped", "failed"):
             self.final_event = event
             self.progress.on_final(event)

@@ -35,8 +35,10 @@ class TrainingProgress(QWidget):
         self.steps = 1
         self.unit = "epoch"  # "fit" for the linear probe
         self.stages = 1  # 2 for the recommended mode: the classifier is fitted first (epoch 0)
+        self.where = ""  # "in 2 processes on the CPU …" for a run in child processes, else ""
 
-    def reset(self, text: str = "Starting…") -> None:
+    def reset(self, text: str = "Starting…", where: str = "") -> None:
+        self.where = where
         self.bar.setRange(0, 0)  # busy until the start event
         self.stage.setText(text)
         self.eta.setText("")
@@ -103,6 +105,7 @@ class TrainingProgress(QWidget):
                                                   f"({self._where(e.best_epoch)})."
         outcome = f" {e.outcome}" if getattr(e, "outcome", "") else ""
         resume = " Select the run and press Resume to continue it." if e.kind == "stopped" and e.checkpoint else ""
+        best = f" Trained {self.where}.{best}" if self.where else best  # the plan said it; the end says it again
         if e.kind == "finished":
             units = f"{e.epochs_done} {self.unit}{'s' if e.epochs_done != 1 else ''}"
             self.stage.setText(f"Finished {units} in {time_text(e.time_s)}")

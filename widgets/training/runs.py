@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from designer.base.errors import DesignerError
+from designer.launch.placement import Placement
 from designer.train.runs import compare_runs
 
 COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
@@ -30,6 +31,32 @@ def time_text(seconds) -> str:
     if minutes < 60:
         return f"{minutes} min {seconds:02d} s"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def where_text(placement: Placement) -> str:
+    """Where a run trained, in a few words for the Mode column ("" in this process)."""
+    if placement.where == "gpus":
+        return "all GPUs"
+    if placement.where == "processes":
+        return f"{placement.processes} process{'es' if placement.processes > 1 else ''}"
+    return ""
+
+
+def run_where(run) -> str:
+    """``where_text`` of where a run last trained: history.json is rewritten by each leg (a resumed
+    run may train elsewhere than it started; only the launcher notes a placement), options.json
+    says where it started. Runs trained in this process have none."""
+    records = run.history if run.history else run.options
+    data = records.get("placement") if isinstance(records, dict) else None
+    try:
+        return where_text(Placement.from_dict(data)) if data else ""
+    except (DesignerError, TypeError, ValueError):
+        return ""  # a run folder comes from outside: an odd record is not worth a word
+
+
+def mode_text(mode: str, where: str = "") -> str:
+    name = MODE_NAMES.get(mode, mode)
+    return f"{name}, {where}" if where else name
 
 
 def steps_per_epoch(run) -> int:
@@ -97,7 +124,7 @@ class RunTable(QTableWidget):
         check.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
-        cells = (run.name, MODE_NAMES.get(run.mode, run.mode), run.status, acc_text(run.best_val_acc),
+        cells = (run.name, mode_text(run.mode, run_where(run)), run.status, acc_text(run.best_val_acc),
                  str(run.trained_epochs), time_text(run.time_s))
         self.setItem(row, 0, check)
         why = "\n\n".join(filter(None, (run.outcome, run.plan)))  # the recommended mode's two stages
@@ -110,7 +137,7 @@ class RunTable(QTableWidget):
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.setItem(row, col, item)
 
-    def show_running(self, path: str, mode: str) -> None:
+    def show_running(self, path: str, mode: str, where: str = "") -> None:
         """List a run the moment it starts (or resumes) as running, without re-reading every run
         from disk just as training starts; the row is re-read when the run ends."""
         path = str(path)
@@ -125,7 +152,7 @@ class RunTable(QTableWidget):
                 check.setCheckState(Qt.Unchecked)
                 check.setData(PATH_ROLE, path)
                 self.setItem(row, 0, check)
-                for col, text in enumerate((Path(path).name, MODE_NAMES.get(mode, mode), "", "–", "0", "–"), 1):
+                for col, text in enumerate((Path(path).name, mode_text(mode, where), "", "–", "0", "–"), 1):
                     item = QTableWidgetItem(text)
                     item.setData(PATH_ROLE, path)
                     self.setItem(row, col, item)
