@@ -24,7 +24,7 @@ from designer.base.schema import MAX_SEED
 from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.transforms import Augment
-from designer.launch.placement import Placement
+from designer.launch.placement import Placement, saved_placement
 from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
@@ -75,7 +75,7 @@ def register(subparsers) -> None:
                    "folder, with its own options and images, up to --epochs in all")
     p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus (one "
                    "process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: on the "
-                   "GPUs when there are that many, else the CPU)")
+                   "GPUs when there are that many, else the CPU); default: the project's choice, else here")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
 
@@ -159,8 +159,9 @@ def _check_classes(project, design, split, args) -> None:
 
 
 def cmd_train(args) -> int:
-    placement = Placement.parse(args.where) if args.where else Placement()
+    placement = Placement.parse(args.where) if args.where else None
     project = load_project(args.project)
+    placement = placement or saved_placement(project.training)  # the window's choice, saved in the project
     if args.resume:
         options, split, run_dir, resume = _resume(args)
         design = structure_of(project.recipe)  # the checkpoint holds every weight

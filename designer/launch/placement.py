@@ -87,6 +87,18 @@ class Placement:
         return f"in {count} processes on the CPU (gloo), {threads_per_process(count)} thread(s) each"
 
 
+def saved_placement(settings) -> Placement:
+    """The placement kept in a project's training settings (``settings["placement"]``); "this process"
+    when absent or malformed, since a project file comes from outside."""
+    data = settings.get("placement") if isinstance(settings, dict) else None
+    if data is None:
+        return Placement()
+    try:
+        return Placement.from_dict(data)
+    except (DesignerError, TypeError, ValueError):
+        return Placement()
+
+
 def threads_per_process(count: int) -> int:
     """CPU threads each process may use, so that together they use what this process would: torch's
     own thread count (the physical cores), not ``os.cpu_count`` (which counts hyper-threads)."""

@@ -29,7 +29,6 @@ from types import SimpleNamespace
 import torch
 
 from designer.base.errors import DesignerError
-from designer.base.fileio import read_json
 from designer.base.jobs import is_cancelled
 from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
@@ -288,12 +287,3 @@ def builder_paths(recipe) -> list[str]:
         return []
     folder = Path(file).parent
     return [str(folder.parent if Path(file).name == "__init__.py" else folder)]
-
-
-def saved_placement(run_dir) -> Placement:
-    """Where a run trained, from its options.json ("here" for runs from before placements)."""
-    data = read_json(Path(run_dir) / "options.json").get("placement")
-    try:
-        return Placement.from_dict(data) if data else Placement()
-    except DesignerError:
-        return Placement()

@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.launch.placement import saved_placement
 from designer.train import options as core
 from designer.train.options import TrainOptions, default_lr
 from widgets.training.where import TIP as WHERE_TIP
-from widgets.training.where import WhereToTrain, saved_placement
+from widgets.training.where import WhereToTrain
 
 # Labels and tooltips for the core's choices (designer.train.options), in display order. The
 # values come from the core: a choice it adds shows up here under its own name until labelled.

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from designer.app.jobs import train_job
 from designer.base.errors import DesignerError
-from designer.launch.placement import CHILD_MODES, Placement
+from designer.launch.placement import CHILD_MODES, Placement, saved_placement
 from designer.launch.run import check_placement
 from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
@@ -35,7 +35,6 @@ from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
 from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch, where_text
-from widgets.training.where import saved_placement
 
 
 class TrainingPanel(QWidget):

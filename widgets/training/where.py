@@ -2,7 +2,7 @@
 
 The choice is a ``designer.launch.placement.Placement``, kept in the project's training settings
 under ``"placement"`` (it is not a training hyperparameter, so ``TrainOptions`` ignores it) and
-read back through ``saved_placement``, which turns anything malformed into "this process".
+read back through ``designer.launch.placement.saved_placement`` (the CLI's default too), which turns anything malformed into "this process".
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox, QWidget
 
-from designer.base.errors import DesignerError
 from designer.launch.placement import CHILD_MODES, MAX_PROCESSES, Placement
 
 HERE_TIP = "Train inside the app, as always. Simplest; the window may respond more slowly while a large network trains."
@@ -29,18 +28,6 @@ CACHED_TIP = ("Head-only and linear-probe runs train on cached features in this 
 TIP = ("Where the training runs. " + HERE_TIP + " All GPUs: " + GPUS_TIP + " Separate processes: " + PROCESSES_TIP
        + " Curves, Stop and Resume work the same everywhere; a run trained elsewhere also keeps the script that "
          "trained it and what it printed (train.log) in its folder.")
-
-
-def saved_placement(settings: dict) -> Placement:
-    """The placement in ``settings`` (the training section); "this process" when absent or malformed,
-    since a project file comes from outside."""
-    data = settings.get("placement") if isinstance(settings, dict) else None
-    if data is None:
-        return Placement()
-    try:
-        return Placement.from_dict(data)
-    except (DesignerError, TypeError, ValueError):
-        return Placement()
 
 
 def gpu_count() -> int:

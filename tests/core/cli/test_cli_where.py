@@ -61,3 +61,16 @@ def test_a_bad_place_is_refused_before_anything_runs(project, tmp_path, capsys):
         assert code == 2 and not run.exists()
         err = capsys.readouterr().err
         assert "not a place to train" in err or "number of processes must be" in err, err
+
+
+def test_without_where_the_projects_saved_choice_is_used(project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _, data, path = project
+    saved = json.loads(Path(path).read_text())
+    for placement, device in (({"where": "processes", "processes": 1}, "1 x cpu"), ({"where": "moon"}, "cpu")):
+        copy = tmp_path / f"{device[0]}.json"
+        saved["training"] = {**saved.get("training", {}), "placement": placement}
+        copy.write_text(json.dumps(saved))
+        code, _ = _train(str(copy), data, tmp_path / f"run-{device[0]}", "--epochs", "1")
+        events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert code == 0 and events[0]["device"] == device, events[0]  # a malformed choice trains here

@@ -224,3 +224,43 @@ def test_a_failure_is_told_in_one_sentence():
     crash = "Traceback (most recent call last):\n  ...\nValueError: bad value in layer 3\n"
     assert diagnose(1, crash, 1) == "The training process ended with exit code 1: ValueError: bad value in layer 3."
     assert diagnose(-15, "", 1) == "The training process was killed (SIGTERM)."
+
+
+ORPHAN = """\
+import sys
+from designer.data.folders import scan_folder
+from designer.launch.placement import Placement
+from designer.launch.run import train_run_placed
+from designer.model import builders
+from designer.model.build import build
+from designer.model.ops import ReplaceClassifier, SetInput
+from designer.model.recipe import Recipe
+from designer.train.options import TrainOptions
+
+builders.trust("testkit.train:tiny_rgb_cnn")
+design = build(Recipe.for_model("testkit.train:tiny_rgb_cnn").with_ops(SetInput(24, 24, 3), ReplaceClassifier(3)))
+options = TrainOptions(mode="full", epochs=100000, batch_size=16, lr=0.05, device="cpu")
+for event in train_run_placed(design, scan_folder(sys.argv[1], 0.25, 0), options, sys.argv[2],
+                              placement=Placement("processes", 2)):
+    print(event.kind, flush=True)
+"""
+
+
+def test_children_end_when_the_app_is_killed(shapes, tmp_path):
+    """The app killed outright (no Stop, no clean-up): the script's next event meets a closed pipe,
+    so its processes end instead of training on unseen."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "r"
+    app = subprocess.Popen([sys.executable, "-c", ORPHAN, shapes.root, str(run_dir)], stdout=subprocess.PIPE,
+                           text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        while app.stdout.readline().strip() != "epoch":  # the children are training
+            assert app.poll() is None, "the app ended before training"
+        assert _processes_of(run_dir)
+        app.kill()
+        app.wait(timeout=30)
+        _wait_for(lambda: not _processes_of(run_dir), timeout=60)
+    finally:
+        app.kill()
