@@ -28,10 +28,9 @@ epoch too. Images/s counts training steps only and is the figure to compare.
 
 Threads: the in-process row uses torch's default threads in this process (printed; the
 OMP_NUM_THREADS of the environment if set). The launcher gives one child process torch's
-default too, and each of N > 1 processes ``os.cpu_count() // N`` threads (OMP_NUM_THREADS,
-unless the environment sets it already, then every process gets that). torch's default is the
-number of physical cores and ``os.cpu_count()`` counts logical ones, so on a machine with
-hyper-threading N processes together may use twice the threads of the in-process row.
+default too, and each of N > 1 processes ``torch.get_num_threads() // N`` threads
+(OMP_NUM_THREADS, unless the environment sets it already, then every process gets that), so
+together they use as many threads as the in-process row.
 
 GPU (only where ``torch.cuda.is_available()``; NOT RUN while this script was written, on a
 machine without a GPU): images/s of the in-process engine with amp off and on (bf16 where the
@@ -320,7 +319,7 @@ def run(args, counts: list[int], tmp: Path) -> int:
           f"{f' (OMP_NUM_THREADS={env_threads})' if env_threads else ''}, torch {torch.__version__}, "
           f"python {platform.python_version()}, {platform.machine()}")
     print(f"threads: here {torch.get_num_threads()} (this process); 1 child: torch default; N processes: "
-          f"{'OMP_NUM_THREADS=' + env_threads + ' each' if env_threads else 'os.cpu_count() // N each'}")
+          f"{'OMP_NUM_THREADS=' + env_threads + ' each' if env_threads else 'torch threads // N each'}")
     print(f"engine validation: {'every epoch' if args.validate_every_epoch else 'paced (about 1/4 of the time)'};"
           " script: every epoch")
     placements = [Placement("here"), *(Placement("processes", n) for n in counts)]

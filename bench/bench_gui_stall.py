@@ -22,15 +22,14 @@ Prints a table; numbers depend on the machine (quote them with its CPU and load)
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
+import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -130,42 +129,6 @@ def _workspace(app, tmp: Path, size: int, tag: str = ""):
     return ws
 
 
-@contextmanager
-def _trains_in(placement):
-    """While the Training tab starts its job, its ``train_job`` trains where ``placement`` says.
-
-    The panel hands ``train_job`` (imported into widgets.training.panel) to its worker (JobRunner),
-    which calls it in the worker thread. A placement choice in the panel itself is being added
-    elsewhere; so as not to depend on its widgets, this swaps in a wrapper around the real
-    ``designer.app.jobs.train_job`` that sets ``placement`` whatever the panel passes (or not),
-    under both names the panel may call it by. The worker thread, its queued signals, the plot and
-    everything else in the window are the real ones; only where the run trains changes. The
-    runner keeps the function it was started with, so the names are restored once the job started.
-    """
-    if placement is None:
-        yield
-        return
-    from designer.app import jobs
-    from widgets.training import panel
-
-    original = jobs.train_job
-    signature = inspect.signature(original)
-
-    def train_job_placed(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.arguments["placement"] = placement
-        return (yield from original(*bound.args, **bound.kwargs))
-
-    saved = {module: module.train_job for module in (jobs, panel) if hasattr(module, "train_job")}
-    for module in saved:
-        module.train_job = train_job_placed
-    try:
-        yield
-    finally:
-        for module, fn in saved.items():
-            module.train_job = fn
-
-
 def measure_training(app, tmp: Path, folder: Path, size: int, seconds: float, placement=None) -> list[dict]:
     where = "" if placement is None else ", 1 child process"
     ws = _workspace(app, tmp, size, tag="-child" if placement is not None else "")
@@ -174,12 +137,13 @@ def measure_training(app, tmp: Path, folder: Path, size: int, seconds: float, pl
     _pump(app, 60, until=lambda: ws.context.split is not None and not ws.data.scan_runner.running)
     _pump(app, 1.0)  # previews
     ws.context.update_training(epochs=30, batch_size=16)
+    if placement is not None:  # the Training tab's "Where to train", as a user sets it
+        ws.context.update_training(placement=placement.to_dict())
     probe, log = Probe(), EventLog()
     ws.training.runner.item.connect(log.record)
     probe.start()
     t0 = time.perf_counter()
-    with _trains_in(placement):
-        started = ws.training.start()
+    started = ws.training.start()
     if not started:
         raise SystemExit(f"The Training tab did not start the {size}x{size}{where} run.")
     _pump(app, seconds)
@@ -188,6 +152,10 @@ def measure_training(app, tmp: Path, folder: Path, size: int, seconds: float, pl
     gaps = probe.stop()
     elapsed = time.perf_counter() - t0
     final = ws.training.final_event
+    if placement is not None:  # the row is only meaningful if the run really trained elsewhere
+        saved = json.loads((Path(ws.training.run_dir) / "options.json").read_text()).get("placement")
+        if saved != placement.to_dict():
+            raise SystemExit(f"The {size}x{size}{where} run trained {saved or 'here'}, not in a child process.")
     redraws = ws.training.plot.redraws
     steps = ws.training.plot.series["train_batch_acc"].x_iter
     if VERBOSE:
