@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from testkit.data import make_shapes_folder
+from testkit.procs import processes_naming
 
 from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
@@ -82,22 +83,7 @@ def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
     assert record.status == "finished" and record.trained_epochs == 4 and record.best_val_acc == two[-1].best_val_acc
     assert json.loads((folder / "options.json").read_text())["placement"] == {"where": "processes", "processes": 2}
     assert "2 processes on the CPU" in two[0].plan and two[0].device == "2 x cpu"
-    assert not _processes_of(folder)
-
-
-def _processes_of(run_dir: Path) -> list[int]:
-    """Live processes whose command line names this run's folder."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if str(run_dir) in cmdline and state != "Z":
-                found.append(int(entry.name))
-    return found
+    assert not processes_naming(folder)
 
 
 def _run_in_thread(split, run_dir, options, placement, cancel=None, resume=None):
@@ -120,14 +106,14 @@ def test_stop_ends_every_process_keeps_the_best_weights_and_resumes(shapes, tmp_
     run_dir = tmp_path / "r"
     many = opts(epochs=200)
     thread, events = _run_in_thread(shapes, run_dir, many, Placement("processes", 2), cancel)
-    _wait_for(lambda: (run_dir / "best.pt").is_file() and len(_processes_of(run_dir)) >= 3)
+    _wait_for(lambda: (run_dir / "best.pt").is_file() and len(processes_naming(run_dir)) >= 3)
     cancel.set()
     thread.join(timeout=120)
     assert not thread.is_alive()
     stopped = events[-1]
     assert stopped.kind == "stopped", stopped
     assert stopped.epoch >= 1 and stopped.checkpoint == str(run_dir / "last.pt") and stopped.best_val_acc is not None
-    assert not _processes_of(run_dir)
+    assert not processes_naming(run_dir)
     assert not (run_dir / "stop").exists()
     assert load_run(run_dir).status == "stopped" and (run_dir / "best.pt").is_file()
     # Resume it, in one child process this time, up to two more epochs.
@@ -139,7 +125,7 @@ def test_stop_ends_every_process_keeps_the_best_weights_and_resumes(shapes, tmp_
 
 
 def _rank_one(run_dir: Path) -> int | None:
-    for pid in _processes_of(run_dir):
+    for pid in processes_naming(run_dir):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
@@ -160,7 +146,7 @@ def test_a_killed_rank_is_reported_in_one_message_with_the_log(shapes, tmp_path)
     assert "rank 1" in failed.message and "SIGKILL" in failed.message, failed.message
     assert "best weights so far are kept" in failed.message
     assert str(run_dir / "train.log") in failed.hint
-    assert not _processes_of(run_dir)
+    assert not processes_naming(run_dir)
     assert load_run(run_dir).status == "failed"
 
 
@@ -258,9 +244,9 @@ def test_children_end_when_the_app_is_killed(shapes, tmp_path):
     try:
         while app.stdout.readline().strip() != "epoch":  # the children are training
             assert app.poll() is None, "the app ended before training"
-        assert _processes_of(run_dir)
+        assert processes_naming(run_dir)
         app.kill()
         app.wait(timeout=30)
-        _wait_for(lambda: not _processes_of(run_dir), timeout=60)
+        _wait_for(lambda: not processes_naming(run_dir), timeout=60)
     finally:
         app.kill()
