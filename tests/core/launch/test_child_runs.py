@@ -250,3 +250,19 @@ def test_children_end_when_the_app_is_killed(shapes, tmp_path):
         _wait_for(lambda: not processes_naming(run_dir), timeout=60)
     finally:
         app.kill()
+
+
+@pytest.mark.parametrize(("first", "then"), [("here", "1"), ("1", "here")])
+def test_a_run_stopped_in_one_place_resumes_in_the_other(shapes, tmp_path, first, then):
+    """last.pt has the same keys whoever wrote it: the engine or the script."""
+    cancel, run_dir, events = threading.Event(), tmp_path / "r", []
+    for event in train_run_placed(design(), shapes, opts(epochs=3), run_dir, cancel, placement=Placement.parse(first)):
+        events.append(event)
+        if event.kind == "epoch":
+            cancel.set()
+    assert events[-1].kind == "stopped" and events[-1].epoch == 1, events[-1]
+    plan = plan_resume(run_dir)
+    resumed = run(plan.split, run_dir, plan.options, Placement.parse(then), resume=plan.checkpoint)
+    assert resumed[-1].kind == "finished", resumed[-1]
+    assert [e.epoch for e in resumed if e.kind == "epoch"] == [2, 3]
+    assert [r["epoch"] for r in load_run(run_dir).epochs] == [1, 2, 3]
