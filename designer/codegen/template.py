@@ -440,6 +440,33 @@ class BatchReports:
         self.val_s = val_s
 
 
+class Pacing:
+    """When to validate and when to stop early. Validation may take about --val-budget of the
+    wall time (on 100 training and 1,700 validation images, validating after every epoch is most
+    of the run): it runs again once enough training has passed, and always after the last epoch.
+    With --patience N, the run stops once its best accuracy is N validations old and at least
+    --patience-fraction of the epochs old."""
+
+    def __init__(self, args, epochs_done: int):
+        self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
+
+    def validate_now(self, epoch: int, train_s: float, device: torch.device) -> bool:
+        budget = self.args.val_budget
+        due = epoch >= self.args.epochs or budget >= 1 or self.val_s is None or (
+            (epoch - self.last) * train_s >= self.val_s * (1 - budget) / budget)
+        return all_sum([float(due)], device)[0] > 0  # one process due: all validate together
+
+    def validated(self, epoch: int, seconds: float, improved: bool) -> None:
+        self.last, self.val_s = epoch, seconds
+        self.since_best = 0 if improved else self.since_best + 1
+
+    def stop_early(self, epoch: int, best_epoch: int) -> bool:
+        args = self.args
+        if not args.patience or epoch >= args.epochs or self.since_best < args.patience:
+            return False
+        return epoch - best_epoch >= args.patience_fraction * args.epochs
+
+
 def make_loaders(args, rank: int, world_size: int):
     train_set, val_set, notes = load_datasets(args)
     # Each process gets its own shard; one process (world_size 1) gets everything.
@@ -564,7 +591,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
                 num_train=len(train_set), num_val=num_val, classes=CLASSES,
                 trainable_params=trainable, frozen_params=frozen, run_dir=str(out))
     reports = BatchReports(args, events, steps, world_size, device)
-    note = ""
+    pacing, note = Pacing(args, state["epoch"]), ""
     for epoch in range(state["epoch"] + 1, args.epochs + 1):
         start = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
@@ -581,13 +608,19 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
             raise SystemExit(f"Training stopped at epoch {epoch}: the loss became {train_loss}. "
                              "Lower the learning rate, or check the images for damage.")
         train_s = time.perf_counter() - start
-        set_train_mode(model, False)
-        val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
-        if not num_val:
-            val_loss = val_acc = None  # no validation images: the latest weights count as the best
-        reports.end(steps, train_s, time.perf_counter() - start - train_s)
+        val_loss = val_acc = None
+        if num_val and pacing.validate_now(epoch, train_s, device):
+            set_train_mode(model, False)
+            val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
+        val_s = time.perf_counter() - start - train_s
+        reports.end(steps, train_s, val_s)
         best = state["best"]
-        is_best = val_acc is None or best["val_acc"] is None or val_acc > best["val_acc"]
+        # No validation images: the latest weights count as the best. Not validated this epoch
+        # (pacing): these weights are not compared, so not kept.
+        beats = val_acc is not None and (best["val_acc"] is None or val_acc > best["val_acc"])
+        is_best = not num_val or beats
+        if val_acc is not None:
+            pacing.validated(epoch, val_s, is_best)
         if is_best:
             state["best"] = {"val_acc": val_acc, "epoch": epoch}
             if rank == 0:
@@ -599,7 +632,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         state["history"].append(record)
         state["epoch"] = epoch
         events.say(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
-                   + (f"val loss {val_loss:.4f} acc {val_acc:.3f}  " if num_val else "")
+                   + (f"val loss {val_loss:.4f} acc {val_acc:.3f}  " if val_acc is not None else "")
                    + f"({record['epoch_time_s']:.1f} s)")
         events.emit("epoch", **record, best_val_acc=state["best"]["val_acc"],
                      best_epoch=state["best"]["epoch"], is_best=is_best)
@@ -607,10 +640,9 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
             save_file(checkpoint(model, optimizer, state), out / "last.pt")
         events.emit("checkpoint", epoch=epoch, path=str(out / "last.pt"),
                     best_path=str(out / "best.pt"))
-        since_best = epoch - state["best"]["epoch"]
-        if args.patience and since_best >= args.patience and epoch < args.epochs:
+        if pacing.stop_early(epoch, state["best"]["epoch"]):
             note = (f"Stopped early after epoch {epoch} of {args.epochs}: validation accuracy "
-                    f"had not improved for {since_best} epochs.")
+                    f"had not improved for {pacing.since_best} validations.")
             events.say(note)
             break
     finish(events, "finished", args, model, optimizer, state, started, rank, note)
@@ -668,9 +700,13 @@ def parse_args() -> argparse.Namespace:
                         help="bfloat16 mixed precision")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto: the GPUs when PyTorch sees one, else the CPU")
+    parser.add_argument("--val-budget", type=float, default=1.0,
+                        help="share of the wall time validation may take (1: after every epoch)")
     parser.add_argument("--patience", type=int, default=0,
-                        help="stop when validation accuracy has not improved for this many epochs "
-                        "(0: never)")
+                        help="stop when validation accuracy has not improved for this many "
+                        "validations (0: never)")
+    parser.add_argument("--patience-fraction", type=float, default=0.0,
+                        help="... and the best is at least this share of the epochs old")
     parser.add_argument("--baseline-acc", type=float, default=None,
                         help="best.pt is only replaced by weights that beat this validation "
                         "accuracy (the app passes its stage-1 classifier's)")

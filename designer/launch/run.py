@@ -39,6 +39,7 @@ from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
 from designer.train.options import TrainOptions
+from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
 from designer.train.runs import train_run
 
@@ -93,15 +94,14 @@ class _Launch:
 
     def _stage2_options(self) -> None:
         """What the script trains with: the recommended mode's stage-2 plan, or the options as they are."""
-        opts, self.plan_text, self.patience = self.options, "", 0
+        opts, self.plan_text = self.options, ""
+        self.pacing = Pacing()  # the engine's: validation about a quarter of the time, no early stop
         if opts.mode == "recommended":
             plan = rec.plan(opts, len(self.split.train))
             opts = plan.options
             self.skip_reason = rec.head_fit_unavailable(self.design)
             self.plan_text = rec.describe(self.design, plan, self.skip_reason)
-            # The engine's pacing stops once the best is PATIENCE validations and a quarter of the steps
-            # old; the script validates every epoch, so it counts epochs the same way.
-            self.patience = max(rec.PATIENCE, math.ceil(rec.PATIENCE_FRACTION * opts.epochs))
+            self.pacing = rec.PACING
         where = self.placement.describe(self.options.device)
         self.plan_text = (self.plan_text + " " if self.plan_text else "") + \
             f"Training runs {where}, {self.batch} images per process in each step."
@@ -188,8 +188,10 @@ class _Launch:
             args += ["--weights", str(script_dir / "start.pt")]
         if self.best["val_acc"] is not None and resume is None:
             args += ["--baseline-acc", repr(float(self.best["val_acc"]))]
-        if self.patience:
-            args += ["--patience", str(self.patience)]
+        args += ["--val-budget", repr(float(self.pacing.val_budget))]  # the script paces as the engine does
+        if self.pacing.patience:
+            args += ["--patience", str(self.pacing.patience),
+                     "--patience-fraction", repr(float(self.pacing.patience_fraction))]
         if self.count == 1:
             return [sys.executable, *args]
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={self.count}",

@@ -53,6 +53,7 @@ MIN_STEPS = 100
 WARMUP_FRACTION, MIN_WARMUP_STEPS = 0.1, 5
 VAL_BUDGET = 0.1
 PATIENCE, PATIENCE_FRACTION = 3, 0.25
+PACING = Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION)  # stage 2's
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None
     ts.resolve_policy(design, design.model, "full")  # the design's freezing, for the plan's words
     reason = head_fit_unavailable(design)
     warm_start = None if reason else head_fit(design, split, options, cache_dir or run_dir, cancel)
-    pacing = Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION)
+    pacing = replace(PACING)  # a fresh copy: the engine counts its validations in it
     yield from train(design, split, run_plan.options, run_dir, cancel, resume, pacing=pacing,
                      warm_start=warm_start, plan=describe(design, run_plan, reason))
 

@@ -75,7 +75,10 @@ def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_pa
     assert starts and starts[0].device == "2 x cpu" and "2 processes on the CPU (gloo)" in starts[0].plan
     assert "Trained in 2 processes on the CPU" in ws.training.progress.status.text()
     plot = ws.training.plot
-    qtbot.waitUntil(lambda: plot.point_count("train_loss") == 4 and plot.point_count("val_acc") == 4, timeout=5000)
+    validated = sum(1 for r in load_run(two.run_dir).epochs if r["val_acc"] is not None)  # paced, the last always
+    assert validated >= 1
+    qtbot.waitUntil(lambda: plot.point_count("train_loss") == 4 and plot.point_count("val_acc") == validated,
+                    timeout=5000)
     table = ws.training.runs
     rows = {Path(p).name: r for r, p in enumerate(table.paths())}
     mine, theirs = rows[Path(two.run_dir).name], rows[Path(here.run_dir).name]

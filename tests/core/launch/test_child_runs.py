@@ -69,9 +69,9 @@ def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
     a, b = curves(here), curves(two)
     assert len(a["train_loss"]) == len(b["train_loss"]) == 4
     # The same model, LR schedule and global batch; only the order of the images differs.
-    # (The engine validates when it is worth the time, the script every epoch: compare where both did.)
+    # (Both validate when it is worth the time, always after the last epoch: compare where both did.)
     for key, tolerance in (("train_loss", 0.15), ("val_loss", 0.15), ("train_acc", 0.2), ("val_acc", 0.2)):
-        pairs = [(x, y) for x, y in zip(a[key], b[key], strict=True) if x is not None]
+        pairs = [(x, y) for x, y in zip(a[key], b[key], strict=True) if x is not None and y is not None]
         assert pairs and max(abs(x - y) for x, y in pairs) <= tolerance, (key, a[key], b[key])
     assert b["train_loss"][-1] < b["train_loss"][0]
     # The run folder is any run's: records, weights, and the script that trained.
@@ -157,7 +157,7 @@ def test_the_recommended_mode_fits_the_head_here_and_fine_tunes_in_the_child(sha
     assert epochs[0].stage == "head" and epochs[0].epoch == 0 and epochs[1].epoch == 1
     history = json.loads((tmp_path / "r" / "history.json").read_text())
     assert history["epochs"][0]["stage"] == "head"
-    best = max(e.val_acc for e in epochs)
+    best = max(e.val_acc for e in epochs if e.val_acc is not None)  # stage 2 validates when worth it
     assert events[-1].best_val_acc == pytest.approx(best)  # stage 2 never hands back worse weights
     assert "stage 1" in events[-1].outcome
 
