@@ -57,6 +57,15 @@ def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None,
                      record={"placement": placement.to_dict()})
 
 
+def planned_length(options: TrainOptions, num_train: int, placement: Placement | None = None) -> tuple[int, int]:
+    """(optimizer steps, epochs) a new run of a ``CHILD_MODES`` mode plans, as its start event will say
+    (steps per process: ``DistributedSampler`` gives each a ceil(n / count) share of a split batch)."""
+    count = placement.count(options.device) if placement is not None and placement.in_child else 1
+    epochs = rec.plan(options, num_train).options.epochs if options.mode == "recommended" else options.epochs
+    per_epoch = rec.steps_per_epoch(math.ceil(num_train / count), max(1, options.batch_size // count))
+    return epochs * per_epoch, epochs
+
+
 def check_placement(design, options: TrainOptions, placement: Placement) -> None:
     """Refuse, before anything starts, what a child process cannot train."""
     if getattr(design, "recipe", None) is None:
@@ -143,8 +152,8 @@ class _Launch:
         return replace(event, stages=stages, device=f"{self.count} x {self.device}")
 
     def _steps_per_epoch(self) -> int:
-        """Steps per epoch in each process (DistributedSampler gives each a ceil(n / count) share)."""
-        return rec.steps_per_epoch(math.ceil(len(self.split.train) / self.count), self.batch)
+        steps, epochs = planned_length(self.options, len(self.split.train), self.placement)
+        return steps // epochs
 
     def _fit_head(self, cache_dir):
         """Stage 1 of the recommended mode, here (the features are cached for other runs too)."""

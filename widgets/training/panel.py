@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from designer.app.jobs import train_job
 from designer.base.errors import DesignerError
 from designer.launch.placement import CHILD_MODES, Placement, saved_placement
-from designer.launch.run import check_placement
+from designer.launch.run import check_placement, planned_length
 from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
 from widgets.base import feedback
@@ -175,6 +175,8 @@ class TrainingPanel(QWidget):
         self.plot.clear()
         if resume:
             self._preload_history(run_dir)
+        elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while the network is built
+            self.plot.set_planned(*planned_length(options, len(split.train), placement))
         self.progress.reset("Preparing the network…", placement.describe(options.device) if placement.in_child else "")
         self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir), placement)
         self._update_buttons()

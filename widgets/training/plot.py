@@ -154,6 +154,8 @@ class MetricsPlot(QWidget):
 
     def set_planned(self, iterations: int, epochs: int) -> None:
         """The run's length, known at its start: the x axis spans it (and stays put while it runs)."""
+        if (max(0, iterations), max(0, epochs)) == self.planned:
+            return  # set already when the run was started: re-rendering the axes would only stall
         self.planned = (max(0, iterations), max(0, epochs))
         self._show_empty()
         self._fit_ranges(force=True)

@@ -19,7 +19,7 @@ from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
 from designer.launch.child import group_members
 from designer.launch.placement import Placement
-from designer.launch.run import train_run_placed
+from designer.launch.run import planned_length, train_run_placed
 from designer.model import builders
 from designer.model.build import build
 from designer.model.ops import ReplaceClassifier, SetInput
@@ -83,6 +83,11 @@ def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
     assert record.status == "finished" and record.trained_epochs == 4 and record.best_val_acc == two[-1].best_val_acc
     assert json.loads((folder / "options.json").read_text())["placement"] == {"where": "processes", "processes": 2}
     assert "2 processes on the CPU" in two[0].plan and two[0].device == "2 x cpu"
+    # What the window draws the axes for when Start is pressed is what the start event says.
+    for events, placement in ((here, None), (two, Placement("processes", 2))):
+        start = events[0]
+        assert planned_length(opts(), len(shapes.train), placement) == (start.epochs * start.steps_per_epoch,
+                                                                        start.epochs)
     assert not processes_naming(folder)
 
 
@@ -160,6 +165,11 @@ def test_the_recommended_mode_fits_the_head_here_and_fine_tunes_in_the_child(sha
     best = max(e.val_acc for e in epochs if e.val_acc is not None)  # stage 2 validates when worth it
     assert events[-1].best_val_acc == pytest.approx(best)  # stage 2 never hands back worse weights
     assert "stage 1" in events[-1].outcome
+    options = opts(mode="recommended", epochs=1, lr=0.01)
+    here = run(shapes, tmp_path / "here", options)[0]
+    for start, placement in ((events[0], Placement("processes", 1)), (here, None)):
+        assert planned_length(options, len(shapes.train), placement) == (start.epochs * start.steps_per_epoch,
+                                                                         start.epochs)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -216,7 +226,7 @@ ORPHAN = """\
 import sys
 from designer.data.folders import scan_folder
 from designer.launch.placement import Placement
-from designer.launch.run import train_run_placed
+from designer.launch.run import planned_length, train_run_placed
 from designer.model import builders
 from designer.model.build import build
 from designer.model.ops import ReplaceClassifier, SetInput
