@@ -408,13 +408,12 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
 
 class BatchReports:
     """After each training step: a 'batch' event at most every EVENT_INTERVAL_S (always on an
-    epoch's first and last step), with an ETA; and whether the run was asked to stop."""
+    epoch's first and last step; NetSurgeon estimates the time left from them); then whether
+    the run was asked to stop."""
 
     def __init__(self, args, events: Events, steps: int, world_size: int, device: torch.device):
         self.args, self.events, self.steps = args, events, steps
-        self.world_size, self.device = world_size, device
-        self.train_s, self.val_s, self.done_steps, self.last = 0.0, 0.0, 0, 0.0
-        self.epoch, self.global_step, self.lr, self.start = 0, 0, None, time.perf_counter()
+        self.world_size, self.device, self.last = world_size, device, 0.0
 
     def begin(self, epoch: int, global_step: int, lr) -> None:
         self.epoch, self.global_step, self.lr = epoch, global_step, lr
@@ -423,21 +422,12 @@ class BatchReports:
     def __call__(self, step: int, loss_sum: float, correct: int, seen: int) -> bool:
         now = time.perf_counter()
         if step in (1, self.steps) or now - self.last >= EVENT_INTERVAL_S:
-            self.last, elapsed = now, now - self.start
-            per_step = (self.train_s + elapsed) / (self.done_steps + step)
-            epochs_left = self.args.epochs - self.epoch
-            steps_left = self.steps - step + epochs_left * self.steps
-            eta = per_step * steps_left + self.val_s * (epochs_left + 1)
+            self.last = now
             self.events.emit("batch", epoch=self.epoch, step=step, steps_per_epoch=self.steps,
                              global_step=self.global_step + step, loss=loss_sum / seen,
-                             acc=correct / seen, lr=self.lr(self.global_step + step - 1), eta_s=eta,
-                             images_per_s=seen * self.world_size / max(elapsed, 1e-9))
+                             acc=correct / seen, lr=self.lr(self.global_step + step - 1), eta_s=0.0,
+                             images_per_s=seen * self.world_size / max(now - self.start, 1e-9))
         return stop_requested(self.args.stop_file, self.device)
-
-    def end(self, steps_done: int, train_s: float, val_s: float) -> None:
-        self.done_steps += steps_done
-        self.train_s += train_s
-        self.val_s = val_s
 
 
 class Pacing:
@@ -538,12 +528,6 @@ def resume_from(path: str, model, optimizer, scheduler, factor, events: Events) 
             "history": list(saved.get("history", []))}
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, frozen) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, sum(p.numel() for p in model.parameters()) - trainable
-
-
 def train(args) -> None:
     device, rank, world_size = setup_distributed(args.device)
     events = Events(args.events, rank)
@@ -585,7 +569,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
                f"{num_val} validation images")
     report_skipped(events, skipped)
-    trainable, frozen = count_parameters(model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters()) - trainable
     events.emit("start", epochs=args.epochs, start_epoch=state["epoch"] + 1, steps_per_epoch=steps,
                 device=f"{world_size} x {device.type}", lr=args.lr, amp=args.amp,
                 num_train=len(train_set), num_val=num_val, classes=CLASSES,
@@ -599,11 +584,10 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         reports.begin(epoch, state["global_step"], lambda step: args.lr * factor(step))
         train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device, optimizer,
                                                    scheduler, args.amp, reports)
+        state["global_step"] = scheduler.last_epoch
         if stopped:  # asked to stop mid-epoch: keep this state to resume, and the best weights
-            state["global_step"] = scheduler.last_epoch
             finish(events, "stopped", args, model, optimizer, state, started, rank)
             return
-        state["global_step"] = scheduler.last_epoch
         if not math.isfinite(train_loss):  # every later step would spread it through the weights
             raise SystemExit(f"Training stopped at epoch {epoch}: the loss became {train_loss}. "
                              "Lower the learning rate, or check the images for damage.")
@@ -613,10 +597,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
             set_train_mode(model, False)
             val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
         val_s = time.perf_counter() - start - train_s
-        reports.end(steps, train_s, val_s)
         best = state["best"]
-        # No validation images: the latest weights count as the best. Not validated this epoch
-        # (pacing): these weights are not compared, so not kept.
+        # No validation images: the latest count as the best; not validated now (pacing): not kept
         beats = val_acc is not None and (best["val_acc"] is None or val_acc > best["val_acc"])
         is_best = not num_val or beats
         if val_acc is not None:
@@ -662,9 +644,9 @@ def finish(events, kind, args, model, optimizer, state, started, rank, note="") 
         events.emit("stopped", epoch=state["epoch"], best_val_acc=best["val_acc"],
                     best_epoch=best["epoch"], checkpoint=str(out / "last.pt"), time_s=seconds)
     else:
-        trained = sum(1 for record in state["history"] if record["epoch"] > 0)
-        events.emit("finished", epochs_done=trained, best_val_acc=best["val_acc"],
-                    best_epoch=best["epoch"], time_s=seconds, run_dir=str(out), outcome=note)
+        events.emit("finished", epochs_done=sum(1 for r in state["history"] if r["epoch"] > 0),
+                    best_val_acc=best["val_acc"], best_epoch=best["epoch"], time_s=seconds,
+                    run_dir=str(out), outcome=note)
 '''
 
 MAIN = '''

@@ -43,8 +43,6 @@ from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
 from designer.train.runs import train_run
 
-PASSED_ON = ("batch", "checkpoint")
-
 
 def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
                      probe: dict | None = None, placement: Placement | None = None):
@@ -99,6 +97,7 @@ class _Launch:
         self.best = {"val_acc": None, "epoch": 0}
         self.t0 = time.perf_counter()
         self.skip_reason = ""  # why the recommended mode's stage 1 cannot fit this head ("" when it can)
+        self._first_step: tuple[float, int] | None = None  # (when, global step) of the child's first batch event
         self._stage2_options()
 
     def _stage2_options(self) -> None:
@@ -222,7 +221,9 @@ class _Launch:
         try:
             for data in child.events(lambda: is_cancelled(self.cancel)):
                 kind = data.get("kind")
-                if kind in PASSED_ON:
+                if kind == "batch":
+                    yield self._with_eta(event_from_dict(data))
+                elif kind == "checkpoint":
                     yield event_from_dict(data)
                 elif kind == "epoch":
                     yield self._epoch(data)
@@ -234,6 +235,16 @@ class _Launch:
         finally:
             child.close()
         yield self._ending(final, failed, code, log)
+
+    def _with_eta(self, event):
+        """The batch event with the time left: the pace since the child's first step (validation and
+        checkpoints included) times the steps to go."""
+        now, steps = time.perf_counter(), planned_length(self.options, len(self.split.train), self.placement)[0]
+        if self._first_step is None:
+            self._first_step = (now, event.global_step)
+        t0, step0 = self._first_step
+        done = event.global_step - step0
+        return replace(event, eta_s=(now - t0) / done * max(0, steps - event.global_step) if done > 0 else 0.0)
 
     def _epoch(self, data: dict) -> EpochEvent:
         event = event_from_dict(data)

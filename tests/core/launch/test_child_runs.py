@@ -66,6 +66,8 @@ def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
     two = run(shapes, tmp_path / "two", opts(), Placement("processes", 2))
     assert two[0].kind == "start" and two[-1].kind == "finished", two[-1]
     assert {e.kind for e in two} >= {"start", "batch", "epoch", "checkpoint", "finished"}
+    etas = [e.eta_s for e in two if e.kind == "batch"]  # the time left, from the pace since the first step
+    assert etas[0] == 0.0 and all(eta > 0 for eta in etas[1:-1]) and etas[-1] == 0.0, etas
     a, b = curves(here), curves(two)
     assert len(a["train_loss"]) == len(b["train_loss"]) == 4
     # The same model, LR schedule and global batch; only the order of the images differs.
