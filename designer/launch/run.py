@@ -93,6 +93,8 @@ class _Launch:
         self.count = placement.count(options.device)
         self.device = placement.backend(options.device)
         self.batch = max(1, options.batch_size // self.count)  # per process: the same images per step in all
+        self.total_steps, epochs = planned_length(options, len(split.train), placement)  # per process
+        self.steps_per_epoch = self.total_steps // epochs
         self.history: list[dict] = []
         self.best = {"val_acc": None, "epoch": 0}
         self.t0 = time.perf_counter()
@@ -146,13 +148,9 @@ class _Launch:
         self.best = {"val_acc": best.get("val_acc"), "epoch": int(best.get("epoch", 0) or 0)}
 
     def _start_event(self, stages: int, start_epoch: int):
-        event = start_event(self.design, self.stage2, self.split, self._steps_per_epoch(), self.stage2.epochs,
+        event = start_event(self.design, self.stage2, self.split, self.steps_per_epoch, self.stage2.epochs,
                             self.run_dir, start_epoch=start_epoch, plan=self.plan_text, lr=self.stage2.resolved_lr)
         return replace(event, stages=stages, device=f"{self.count} x {self.device}")
-
-    def _steps_per_epoch(self) -> int:
-        steps, epochs = planned_length(self.options, len(self.split.train), self.placement)
-        return steps // epochs
 
     def _fit_head(self, cache_dir):
         """Stage 1 of the recommended mode, here (the features are cached for other runs too)."""
@@ -239,12 +237,12 @@ class _Launch:
     def _with_eta(self, event):
         """The batch event with the time left: the pace since the child's first step (validation and
         checkpoints included) times the steps to go."""
-        now, steps = time.perf_counter(), planned_length(self.options, len(self.split.train), self.placement)[0]
+        now = time.perf_counter()
         if self._first_step is None:
             self._first_step = (now, event.global_step)
         t0, step0 = self._first_step
         done = event.global_step - step0
-        return replace(event, eta_s=(now - t0) / done * max(0, steps - event.global_step) if done > 0 else 0.0)
+        return replace(event, eta_s=(now - t0) / done * max(0, self.total_steps - event.global_step) if done > 0 else 0.0)
 
     def _epoch(self, data: dict) -> EpochEvent:
         event = event_from_dict(data)
