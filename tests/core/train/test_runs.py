@@ -99,11 +99,12 @@ def test_bad_mode_and_new_run_dirs(split, tmp_path):
     assert a != b and a.name.endswith("full") and not b.exists()
 
 
-def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path):
+def test_fine_tune_vs_scratch_vs_probe_on_the_same_split(split, tmp_path, monkeypatch):
     from designer.model.ops import ReplaceClassifier, SetInput
     from designer.model.recipe import Recipe
     from designer.train.runs import compare_modes, scratch_recipe
 
+    monkeypatch.setattr(builders, "_TRUSTED", set())  # trusted for this test only (the set is process-wide)
     builders.trust("testkit.train:tiny_rgb_cnn")
     recipe = Recipe.for_model("testkit.train:tiny_rgb_cnn").with_ops(
         SetInput(16, 16, 1, conv_mode="adapt"), ReplaceClassifier(10))
