@@ -118,6 +118,7 @@ class _Trainer:
         self.best_step = 0  # global step of the best weights (early stopping counts from it)
         self.early_stop = ""  # why the run ended before its last epoch
         self._last_val_s = 0.0  # seconds of the latest validation pass (pacing spaces the next one)
+        self.memory_format = torch.contiguous_format  # the run's layout, from _setup (ts.memory_format)
 
     # --- setup -------------------------------------------------------------------------
 
@@ -128,7 +129,8 @@ class _Trainer:
         self.policy = ts.resolve_policy(self.design, self.model, opts.mode)
         if opts.mode == "scratch" and resume is None:
             ts.reset_parameters(self.model)
-        self.model.to(self.device)
+        self.memory_format = ts.memory_format(self.model, self.device)
+        self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = ts.make_optimizer(self.model, self.policy, opts, self.lr)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.amp_dtype = ts.amp_dtype(opts, self.device)
@@ -163,6 +165,17 @@ class _Trainer:
     # --- the run -----------------------------------------------------------------------
 
     def run(self, resume):
+        try:
+            yield from self._run(resume)
+        finally:  # also when the caller drops the generator half-way
+            self._default_layout()
+
+    def _default_layout(self) -> None:
+        """The caller gets its network back in the default layout (exporters and hashes expect it)."""
+        if self.memory_format is not torch.contiguous_format:
+            self.model.to(memory_format=torch.contiguous_format)
+
+    def _run(self, resume):
         try:
             self._setup(resume)
         except DesignerError:
@@ -270,7 +283,7 @@ class _Trainer:
             x, y = self._unpack(batch)
             if y.numel() == 0 or (y.numel() == 1 and self.has_bn):
                 continue  # every image failed to load, or a lone image BatchNorm cannot train on
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            x, y = ts.to_device(x, dev, self.memory_format), y.to(dev, non_blocking=True)
             lr = self._set_lr()
             with self._autocast():
                 out = ts.logits(model(x))
@@ -345,7 +358,7 @@ class _Trainer:
             x, y = self._unpack(batch)
             if y.numel() == 0:
                 continue
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x, y = ts.to_device(x, self.device, self.memory_format), y.to(self.device, non_blocking=True)
             with self._autocast():
                 out = ts.logits(self.model(x))
                 loss_sum += nn.functional.cross_entropy(out.float(), y, reduction="sum")
@@ -370,7 +383,7 @@ class _Trainer:
         if is_best:
             self.best = {"val_acc": val_acc, "epoch": epoch}
             self.best_step = self.global_step
-            save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
+            save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": self.lr * lr_factor(max(0, self.global_step - 1),
                                                                 self.steps_per_epoch, self.opts),
@@ -383,7 +396,7 @@ class _Trainer:
         """The warm start's result: epoch 0 of the history, and the best weights until beaten."""
         self.history.append(record)
         self.best, self.best_step = {"val_acc": record.get("val_acc"), "epoch": 0}, 0
-        save_checkpoint(self.model.state_dict(), self.run_dir / "best.pt")
+        save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
         return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
@@ -405,7 +418,7 @@ class _Trainer:
 
     def _state(self, epoch: int) -> dict:
         return {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": ts.weights(self.model), "optimizer": self.optimizer.state_dict(),
             "scheduler": {"global_step": self.global_step, "schedule": self.opts.schedule},
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "epoch": epoch, "best": dict(self.best), "history": list(self.history),
@@ -431,6 +444,7 @@ class _Trainer:
         never offered as a result."""
         save_checkpoint(self._state(completed_epoch), self.run_dir / "last.pt")
         self._restore_best()
+        self._default_layout()
         self._write_history("stopped")
         yield StoppedEvent(epoch=completed_epoch, best_val_acc=self.best["val_acc"],
                            best_epoch=self.best["epoch"], checkpoint=str(self.run_dir / "last.pt"),
@@ -439,6 +453,7 @@ class _Trainer:
 
     def _finish(self):
         self._restore_best()
+        self._default_layout()
         self._write_history("finished")
         yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0), best_val_acc=self.best["val_acc"],
                             best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
@@ -462,6 +477,7 @@ class _Trainer:
         return self._failed(*ts.oom_message(self.device, self.opts), out_of_memory=True)
 
     def _failed(self, message: str, hint: str = "", out_of_memory: bool = False) -> FailedEvent:
+        self._default_layout()
         with contextlib.suppress(Exception):
             self._write_history("failed")
         return FailedEvent(message=message, hint=hint, out_of_memory=out_of_memory)

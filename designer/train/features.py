@@ -167,7 +167,7 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
     model.eval()
     feats, labels, paths, failed = [], [], [], []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), ts.fast_layout(model, torch.device(device)) as fmt:
             for i, batch in enumerate(loader, 1):
                 if is_cancelled(cancel):
                     return None
@@ -175,7 +175,7 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
                 if batch.labels.numel():
                     captured.clear()
                     try:
-                        model(batch.images.to(device))
+                        model(ts.to_device(batch.images, torch.device(device), fmt))
                     except _Captured:
                         pass
                     if len(captured) != 1:

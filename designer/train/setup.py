@@ -33,6 +33,48 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """How a run lays out 4-D weights and images: channels-last (NHWC) on the CPU when the network has
+    2-D convolutions, where oneDNN's kernels want it. EfficientNet-Lite0 at 64x64, one thread: a
+    training step 2.0x faster at batch 8, 1.7x at 32, eval 1.4x (bench/bench_memory_format.py).
+    Elsewhere the default layout (not measured here)."""
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
+
+
+def to_device(x: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
+    """A batch on the run's device, in the run's layout when it is a batch of images."""
+    if x.dim() == 4 and fmt is not torch.contiguous_format:
+        return x.to(device, non_blocking=True, memory_format=fmt)
+    return x.to(device, non_blocking=True)
+
+
+def layout_of(model: nn.Module) -> torch.memory_format:
+    """The layout the model's convolution weights are in now (a caller may have chosen one)."""
+    for p in model.parameters():
+        if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1:
+            nhwc = not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
+            return torch.channels_last if nhwc else torch.contiguous_format
+    return torch.contiguous_format
+
+
+@contextlib.contextmanager
+def fast_layout(model: nn.Module, device: torch.device):
+    """The model in ``memory_format``'s layout for a block (yields it), then back as it was."""
+    before, fmt = layout_of(model), memory_format(model, device)
+    model.to(memory_format=fmt)
+    try:
+        yield fmt
+    finally:
+        model.to(memory_format=before)
+
+
+def weights(model: nn.Module) -> dict:
+    """The model's state dict in the default layout, as checkpoints keep it (safetensors and other
+    readers want contiguous tensors, whatever layout the run trained in)."""
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
+
 def lr_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
     """Multiplier on every group's LR at optimizer step ``step`` (0-based): warmup, then schedule."""
     warmup = round(options.warmup_epochs * steps_per_epoch)
