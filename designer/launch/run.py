@@ -59,7 +59,9 @@ def planned_length(options: TrainOptions, num_train: int, placement: Placement |
     """(optimizer steps, epochs) a new run of a ``CHILD_MODES`` mode plans, as its start event will say
     (steps per process: ``DistributedSampler`` gives each a ceil(n / count) share of a split batch)."""
     count = placement.count(options.device) if placement is not None and placement.in_child else 1
-    epochs = rec.plan(options, num_train).options.epochs if options.mode == "recommended" else options.epochs
+    if options.mode == "recommended":  # stage 2's own length and batch
+        options = rec.plan(options, num_train).options
+    epochs = options.epochs
     per_epoch = rec.steps_per_epoch(math.ceil(num_train / count), max(1, options.batch_size // count))
     return epochs * per_epoch, epochs
 
@@ -92,7 +94,9 @@ class _Launch:
         self.cancel, self.placement = cancel, placement
         self.count = placement.count(options.device)
         self.device = placement.backend(options.device)
-        self.batch = max(1, options.batch_size // self.count)  # per process: the same images per step in all
+        batch = rec.plan(options, len(split.train)).options.batch_size if options.mode == "recommended" else \
+            options.batch_size  # stage 2's batch (smaller on tiny data)
+        self.batch = max(1, batch // self.count)  # per process: the same images per step in all
         self.total_steps, epochs = planned_length(options, len(split.train), placement)  # per process
         self.steps_per_epoch = self.total_steps // epochs
         self.history: list[dict] = []

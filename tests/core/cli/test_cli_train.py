@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,11 +135,13 @@ def test_train_with_no_mode_fits_the_head_then_fine_tunes(project, capsys):
     out = capsys.readouterr().out
     assert "Stage 1: fit the new classifier" in out and "stage 1: classifier fitted on cached features" in out
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["mode"] == "recommended" and "100 optimizer steps" in summary["plan"]
+    planned = re.search(r"for (\d+) optimizer steps", summary["plan"])
+    assert summary["mode"] == "recommended" and planned and int(planned.group(1)) >= MIN_STEPS
     assert "stage 1" in summary["outcome"] and summary["outcome"] in out.replace("\n", " ")
     history = json.loads((run / "history.json").read_text())
     assert history["epochs"][0]["epoch"] == 0 and history["epochs"][0]["stage"] == "head"
     steps = steps_per_epoch(summary["num_train"], history["options"]["batch_size"])
+    assert history["options"]["epochs"] * steps == int(planned.group(1))
     assert history["options"]["epochs"] * steps >= MIN_STEPS > summary["num_train"]  # tiny data: steps, not epochs
 
 

@@ -16,7 +16,7 @@ from designer.train import engine, features
 from designer.train.logistic import better, fit_grid
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
-from designer.train.recommended import MIN_STEPS, plan, steps_per_epoch, train_recommended
+from designer.train.recommended import MIN_BATCH, MIN_STEPS, plan, steps_per_epoch, train_recommended
 from designer.train.runs import load_run, train_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,15 +97,24 @@ def test_stopped_while_fitting_the_head_is_no_result(digits, tmp_path):
 
 
 def test_the_schedule_is_counted_in_steps_with_a_floor():
-    small = plan(TrainOptions(), 100)  # 100 images, batch 32: 4 steps an epoch
-    assert small.steps_per_epoch == 4 and small.options.epochs == 25 and small.total_steps == MIN_STEPS
-    assert small.warmup_steps == 10 and small.options.warmup_epochs * 4 == pytest.approx(10)
+    small = plan(TrainOptions(), 100)  # 100 images in batches of 8 (a twelfth): 13 steps an epoch
+    assert small.options.batch_size == 8 and small.steps_per_epoch == 13 and small.options.epochs == 8
+    assert small.total_steps == 104 >= MIN_STEPS  # whole epochs
+    assert small.warmup_steps == 10 and small.options.warmup_epochs * 13 == pytest.approx(10)
     assert small.options.mode == "full" and small.options.schedule == "cosine" and small.options.lr == 0.01
-    big = plan(TrainOptions(), 1437)  # full digits: 45 steps an epoch, the user's 10 epochs are enough
-    assert big.options.epochs == 10 and big.total_steps == 450 and big.warmup_steps == 45
+    big = plan(TrainOptions(), 1437)  # full digits: 45 steps an epoch, the default 5 epochs are enough
+    assert big.options.epochs == 5 and big.total_steps == 225 and big.warmup_steps == 22
     assert plan(TrainOptions(epochs=40), 100).options.epochs == 40  # more epochs asked: more given
     assert plan(TrainOptions(lr=0.003), 100).options.lr == 0.003  # a rate set by the user is kept
     assert steps_per_epoch(33, 32) == 1  # a last batch of one image is dropped (BatchNorm)
+
+
+def test_tiny_data_takes_small_batches_and_never_bigger_ones_than_asked():
+    assert plan(TrainOptions(), 40).options.batch_size == MIN_BATCH  # never below 8 (BatchNorm)
+    assert plan(TrainOptions(), 240).options.batch_size == 20
+    assert plan(TrainOptions(), 1437).options.batch_size == 32  # the setting, on data that is not tiny
+    assert plan(TrainOptions(batch_size=4), 100).options.batch_size == 4  # a smaller batch asked: kept
+    assert plan(TrainOptions(), 100).options.epochs * plan(TrainOptions(), 100).steps_per_epoch >= MIN_STEPS
 
 
 def test_the_engine_runs_the_planned_steps(digits, tmp_path):
