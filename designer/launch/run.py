@@ -94,9 +94,6 @@ class _Launch:
         self.cancel, self.placement = cancel, placement
         self.count = placement.count(options.device)
         self.device = placement.backend(options.device)
-        batch = rec.plan(options, len(split.train)).options.batch_size if options.mode == "recommended" else \
-            options.batch_size  # stage 2's batch (smaller on tiny data)
-        self.batch = max(1, batch // self.count)  # per process: the same images per step in all
         self.total_steps, epochs = planned_length(options, len(split.train), placement)  # per process
         self.steps_per_epoch = self.total_steps // epochs
         self.history: list[dict] = []
@@ -116,6 +113,7 @@ class _Launch:
             self.skip_reason = rec.head_fit_unavailable(self.design)
             self.plan_text = rec.describe(self.design, plan, self.skip_reason)
             self.pacing = rec.PACING
+        self.batch = max(1, opts.batch_size // self.count)  # per process: the same images per step in all
         where = self.placement.describe(self.options.device)
         self.plan_text = (self.plan_text + " " if self.plan_text else "") + \
             f"Training runs {where}, {self.batch} images per process in each step."

@@ -166,8 +166,9 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
     was_training = model.training
     model.eval()
     feats, labels, paths, failed = [], [], [], []
+    device = torch.device(device)
     try:
-        with torch.no_grad(), ts.fast_layout(model, torch.device(device)) as fmt:
+        with torch.no_grad(), ts.fast_layout(model, device) as fmt:
             for i, batch in enumerate(loader, 1):
                 if is_cancelled(cancel):
                     return None
@@ -175,7 +176,7 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
                 if batch.labels.numel():
                     captured.clear()
                     try:
-                        model(ts.to_device(batch.images, torch.device(device), fmt))
+                        model(ts.to_device(batch.images, device, fmt))
                     except _Captured:
                         pass
                     if len(captured) != 1:
