@@ -36,7 +36,8 @@ def resolve_device(name: str) -> torch.device:
 def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
     """How a run lays out 4-D weights and images: channels-last (NHWC) on the CPU when the network has
     2-D convolutions, where oneDNN's kernels want it. EfficientNet-Lite0 at 64x64, one thread: a
-    training step 2.0x faster at batch 8, 1.7x at 32, eval 1.4x (bench/bench_memory_format.py).
+    training step 2.0x faster at batch 8, 1.5-1.7x at 32, eval 1.3-1.4x (bench/bench_memory_format.py,
+    two runs).
     Elsewhere the default layout (not measured here)."""
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
     return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
