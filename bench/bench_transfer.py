@@ -7,12 +7,16 @@ train/ and a val/ folder per data set, so the same split) and starts from the sa
 Data sets (64x64 grey PNGs, written once under ``--data``):
 - ``digits10``: scikit-learn's digits, 10 training images per class (seed 0), the other 1,697 validate;
 - ``digitsfull``: the same digits, 80/20 per class (seed 0): 1,438 / 359;
+- ``letters``: ten capital letters drawn in the machine's fonts, 10 fonts train and 40 unseen fonts
+  validate (100 / 400): far from ImageNet (needs ``apt-get install fonts-*``, see ``letters``);
 - ``lfw``: scikit-image's bundled LFW subset (real photos, faces vs non-faces; inside the wheel, no
   download): 20 training images per class, 80 per class validate. Needs ``pip install scikit-image``.
 
 Rows:
 - ``recommended``: the default (``TrainOptions()``): the classifier fitted on cached features, then
   fine-tuned from there (``designer.train.recommended``);
+- ``reference``: plain fine-tuning as a patient expert types it by hand (issue 21): mode "full" from the
+  new head, SGD at 0.01, batch 8, 30 epochs, cosine;
 - ``linear-probe``, ``cached-head``: the app's modes at their defaults;
 - ``old-fine-tune``: plain fine-tuning at the earlier defaults (mode "full": SGD at 0.001, 10 epochs);
 - ``scratch``: the same network from random weights, SGD at 0.01, 10 epochs;
@@ -46,12 +50,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-DATASETS = ("digits10", "lfw", "digitsfull")
-ROWS = ("recommended", "linear-probe", "cached-head", "old-fine-tune", "scratch", "fastai")
+DATASETS = ("digits10", "lfw", "letters", "digitsfull")
+ROWS = ("recommended", "reference", "linear-probe", "cached-head", "old-fine-tune", "scratch", "fastai")
 APP_OPTIONS = {  # row -> TrainOptions fields (device cpu added)
     "recommended": {},
     "linear-probe": {"mode": "linear-probe"},
     "cached-head": {"mode": "cached-head"},
+    "reference": {"mode": "full", "lr": 1e-2, "batch_size": 8, "epochs": 30},  # plain fine-tuning typed by hand
     "old-fine-tune": {"mode": "full", "lr": 1e-3, "epochs": 10},  # the defaults before issue 12
     "scratch": {"mode": "scratch", "epochs": 10},  # the baseline keeps its 10 epochs
 }
@@ -66,7 +71,12 @@ def prepare(dataset: str, root: Path) -> Path | str:
     folder = root / dataset
     if (folder / "val").is_dir():
         return folder
-    if dataset == "lfw":
+    if dataset == "letters":
+        items = letters()
+        if isinstance(items, str):
+            return items
+        train, val = items
+    elif dataset == "lfw":
         try:
             from skimage import data as skdata
         except ImportError:
@@ -85,6 +95,49 @@ def prepare(dataset: str, root: Path) -> Path | str:
             (folder / split / str(label)).mkdir(parents=True, exist_ok=True)
             img.save(folder / split / str(label) / f"{name}.png")
     return folder
+
+
+LETTERS, LETTER_TRAIN_FONTS, LETTER_VAL_FONTS = "ABDEGHKMRS", 10, 40
+
+
+def letters(seed: int = 0):
+    """Ten capital letters, each in fonts of this machine: 10 fonts train, 40 OTHER fonts validate (so
+    validation asks for letters in typefaces never seen). Far from ImageNet: glyphs, not photos. The fonts
+    are the machine's Latin families (``fc-list :lang=en``; ``apt-get install fonts-noto-core
+    fonts-urw-base35 fonts-texgyre fonts-liberation ...`` gives 54 with .ttf or .otf files), one file per family."""
+    import random
+    import subprocess as sp
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    listing = sp.run(["fc-list", ":lang=en", "family", "file"], capture_output=True, text=True, check=False).stdout
+    by_family = {}
+    for line in sorted(listing.splitlines()):
+        path, _, family = line.partition(": ")
+        if path.endswith((".ttf", ".otf")) and family:
+            by_family.setdefault(family.split(",")[0], path)
+    fonts = sorted(by_family.values())
+    need = LETTER_TRAIN_FONTS + LETTER_VAL_FONTS
+    if len(fonts) < need:
+        return f"only {len(fonts)} Latin font families on this machine, {need} needed (apt-get install fonts-*)"
+    rng = random.Random(seed)
+    rng.shuffle(fonts)
+    split = []
+    for part, chosen in (("train", fonts[:LETTER_TRAIN_FONTS]), ("val", fonts[LETTER_TRAIN_FONTS:need])):
+        items = []
+        for k, path in enumerate(chosen):
+            for label, letter in enumerate(LETTERS):
+                font = ImageFont.truetype(path, rng.randint(34, 46))
+                img = Image.new("L", (SIZE, SIZE), 255)
+                draw = ImageDraw.Draw(img)
+                left, top, right, bottom = draw.textbbox((0, 0), letter, font=font)
+                x = (SIZE - (right - left)) / 2 - left + rng.uniform(-4, 4)
+                y = (SIZE - (bottom - top)) / 2 - top + rng.uniform(-4, 4)
+                draw.text((x, y), letter, fill=0, font=font)
+                img = img.rotate(rng.uniform(-10, 10), resample=Image.BILINEAR, fillcolor=255)
+                items.append((label, f"{letter}_{k:02d}", img))
+        split.append(items)
+    return split[0], split[1]
 
 
 def _grey(values, nearest: bool = False):
@@ -238,7 +291,23 @@ def report(dataset: str, results: dict) -> list[str]:
         if r["note"]:
             lines += textwrap.wrap(r["note"], 100, initial_indent="      ", subsequent_indent="      ")
     lines += checks(results, target)
+    lines += gaps(results)
     return lines
+
+
+def gaps(results: dict) -> list[str]:
+    """Each row's best accuracy against the best row's, and the default against the hand-typed reference."""
+    done = {row: r for row, r in results.items() if "best_val_acc" in r}
+    if not done:
+        return []
+    top = max(r["best_val_acc"] for r in done.values())
+    out = ["  gap to the best row: " + ", ".join(f"{row} {r['best_val_acc'] - top:+.3f}" for row, r in done.items())]
+    rec, ref = done.get("recommended"), done.get("reference")
+    if rec and ref:
+        out.append(f"  recommended >= reference - 0.01: {rec['best_val_acc'] >= ref['best_val_acc'] - 0.01} "
+                   f"({rec['best_val_acc']:.4f} vs {ref['best_val_acc']:.4f}); in no more time: "
+                   f"{rec['wall_s'] <= ref['wall_s']} ({rec['wall_s']:.1f} s vs {ref['wall_s']:.1f} s)")
+    return out
 
 
 def checks(results: dict, target) -> list[str]:

@@ -29,7 +29,7 @@ from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
 from designer.train.evaluate import evaluate, predict
-from designer.train.options import DEVICES, MODES, OPTIMIZERS, SCHEDULES, TrainOptions
+from designer.train.options import DEVICES, MODES, OPTIMIZERS, PLAN_FIELDS, SCHEDULES, TrainOptions
 from designer.train.runs import (
     check_new_run_dir,
     load_run,
@@ -138,7 +138,9 @@ def train_options(args, project_training: dict | None):
     given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
     if getattr(args, "augment", None) is not None:
         given["augment"] = parse_augment(args.augment).to_dict()
-    return TrainOptions.from_dict({**(project_training or {}), **given})
+    options = TrainOptions.from_dict({**(project_training or {}), **given})
+    flagged = [f for f in PLAN_FIELDS if f in given]  # a flag given is used as given, in every mode
+    return replace(options, fixed=sorted(set(options.fixed) | set(flagged))) if flagged else options
 
 
 # --- train ----------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ class _Launch:
             opts = plan.options
             self.skip_reason = rec.head_fit_unavailable(self.design)
             self.plan_text = rec.describe(self.design, plan, self.skip_reason)
-            self.pacing = rec.PACING
+            self.pacing = rec.pacing(opts)
         self.batch = max(1, opts.batch_size // self.count)  # per process: the same images per step in all
         where = self.placement.describe(self.options.device)
         self.plan_text = (self.plan_text + " " if self.plan_text else "") + \
@@ -161,9 +161,12 @@ class _Launch:
         record = yield from warm_start(sink)
         if record is None:
             return None
+        stage2_start = record.pop("stage2_start", None)  # stage 2 starts from a fresh classifier
         self.history = [record]
         self.best = {"val_acc": record.get("val_acc"), "epoch": 0}
         ts.save_checkpoint(self.design.model.state_dict(), self.run_dir / "best.pt")
+        if stage2_start:
+            self.design.model.load_state_dict(stage2_start, strict=False)
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
         return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,

@@ -20,6 +20,7 @@ import math
 import random
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -31,6 +32,7 @@ from designer.data.loading import make_loader
 from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform
 from designer.model.policy import set_train_mode
+from designer.train import guards
 from designer.train import setup as ts
 from designer.train.events import (
     BatchEvent,
@@ -115,10 +117,15 @@ class _Trainer:
         self.last_save = self.t_start  # when last.pt was last written (see checkpoint_interval_s)
         self.train_time, self.train_steps, self.val_time = 0.0, 0, 0.0
         self.pacing, self.warm_start, self.plan = Pacing(), None, ""
-        self.best_step = 0  # global step of the best weights (early stopping counts from it)
+        # this run's own best validation and its step: early stopping counts from it. Not stage 1's head:
+        # stage 2 starts from a fresh classifier, and may climb for a while before it passes stage 1
+        self.tuned_best, self.best_step = None, 0
         self.early_stop = ""  # why the run ended before its last epoch
         self._last_val_s = 0.0  # seconds of the latest validation pass (pacing spaces the next one)
         self.memory_format = torch.contiguous_format  # the run's layout, from _setup (ts.memory_format)
+        self.stage1_state = None  # stage 1's weights, while a stage 2 after a fitted head runs
+        self.restarted = self.capped = ""  # what the divergence guard and the time cap did, in words
+        self.give_up = False  # the losing guard ended stage 2
 
     # --- setup -------------------------------------------------------------------------
 
@@ -190,7 +197,9 @@ class _Trainer:
                 if record is None:  # cancelled before the head was fitted: nothing to keep or resume
                     yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes, self.t_start)
                     return
+                stage2_start = record.pop("stage2_start", None)
                 yield self._stage_record(record)
+                self._begin_stage2(stage2_start)
             yield from self._epochs()
         except NonFiniteLoss as exc:  # the weights are ruined from here on: hand back the best ones
             self._restore_best()
@@ -210,22 +219,32 @@ class _Trainer:
                             "Details are in error.log in the run folder.")
 
     def _epochs(self):
-        for epoch in range(self.start_epoch, self.opts.epochs + 1):
+        epoch, t_first = self.start_epoch, time.perf_counter()
+        while epoch <= self.opts.epochs:  # the time cap may shorten the plan as the run goes
             if self.cancelled():
                 yield from self._stop(epoch - 1)
                 return
             t_epoch = time.perf_counter()
-            train_loss, train_acc, stopped = yield from self._train_epoch(epoch)
+            try:
+                train_loss, train_acc, stopped = yield from self._train_epoch(epoch)
+            except NonFiniteLoss:
+                if not self._can_restart():
+                    raise
+                self._restart_from_stage1()  # these weights are ruined: nothing of this epoch is kept
+                train_loss, train_acc, stopped = None, None, False
             if stopped:
                 yield from self._stop(epoch - 1)
                 return
             epoch_train_s = time.perf_counter() - t_epoch
-            validate = self.pacing.validate_now(epoch, self.opts.epochs, epoch_train_s, self._num_val())
+            self._apply_time_cap(epoch, (time.perf_counter() - t_first) / (epoch - self.start_epoch + 1))
+            validate = train_loss is not None and \
+                self.pacing.validate_now(epoch, self.opts.epochs, epoch_train_s, self._num_val())
             val = self._validate() if validate else (None, None)
             if val is None:  # cancelled during validation
                 yield from self._stop(epoch - 1)
                 return
             yield self._end_epoch(epoch, train_loss, train_acc, *val, time.perf_counter() - t_epoch, validate)
+            self._guard_stage2()
             stop_early = self._stop_early(epoch)
             if self._checkpoint_due(epoch) or stop_early:
                 yield self._checkpoint(epoch)
@@ -233,12 +252,58 @@ class _Trainer:
                 self._write_history("running")
             if stop_early:
                 break
+            epoch += 1
         yield from self._finish()
+
+    # --- stage 2 after a fitted head: its start, guards and time cap (designer.train.guards) --------
+
+    def _begin_stage2(self, start_state) -> None:
+        """Remember stage 1's weights (the divergence guard restarts from them), then load the weights
+        stage 2 starts from, when the warm start gave some (a fresh classifier)."""
+        self.stage1_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if start_state:
+            self.model.load_state_dict(start_state, strict=False)
+
+    def _can_restart(self) -> bool:
+        return self.stage1_state is not None and not self.restarted
+
+    def _guard_stage2(self) -> None:
+        if self.stage1_state is None:
+            return
+        warmup_done = self.global_step >= round(self.opts.warmup_epochs * self.steps_per_epoch)
+        classes = len(self.classes) or getattr(self.design, "num_classes", 2)
+        if self._can_restart() and guards.diverged(self.history, classes, warmup_done):
+            self._restart_from_stage1()
+        elif guards.losing(self.history, self.global_step, self.opts.epochs * self.steps_per_epoch):
+            head, tuned = guards.stage_accuracies(self.history)
+            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {self.opts.epochs * self.steps_per_epoch} "
+                               f"steps: its best validation ({tuned * 100:.1f} %) was still well below stage 1's "
+                               f"({head * 100:.1f} %).")
+            self.give_up = True
+
+    def _restart_from_stage1(self) -> None:
+        """Back to stage 1's weights, a fresh optimizer at a tenth of the rate, the same schedule."""
+        self.model.load_state_dict(self.stage1_state)
+        self.lr /= guards.RESTART_LR_DIVISOR
+        self.base_lrs = [lr / guards.RESTART_LR_DIVISOR for lr in self.base_lrs]
+        self.optimizer = ts.make_optimizer(self.model, self.policy, self.opts, self.lr)
+        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), so it restarted once "
+                          f"from stage 1's weights at a tenth of the rate ({self.lr:g}) after step {self.global_step}.")
+
+    def _apply_time_cap(self, epoch: int, epoch_s: float) -> None:
+        planned = self.opts.epochs
+        fits = self.pacing.epochs_within_cap(epoch, planned, time.perf_counter() - self.t_start, epoch_s)
+        if fits < planned:
+            self.opts = replace(self.opts, epochs=fits)
+            self.capped = (f"The time cap ({self.pacing.time_cap_s / 60:g} min) shortened the run from {planned} "
+                           f"to {fits} epochs.")
 
     def _num_val(self) -> int:
         return len(self.val_loader.dataset) if self.val_loader is not None else 0
 
     def _stop_early(self, epoch: int) -> bool:
+        if self.give_up:
+            return True
         total = self.opts.epochs * self.steps_per_epoch
         if epoch >= self.opts.epochs or not self.pacing.should_stop(self.global_step - self.best_step, total):
             return False
@@ -379,10 +444,12 @@ class _Trainer:
         else:  # not validated this epoch (pacing): these weights are not compared, so not kept
             is_best = False
         if validated and val_acc is not None:
-            self.pacing.validated(epoch, self._last_val_s, is_best)
+            improved = self.tuned_best is None or val_acc > self.tuned_best
+            if improved:
+                self.tuned_best, self.best_step = val_acc, self.global_step
+            self.pacing.validated(epoch, self._last_val_s, improved)
         if is_best:
             self.best = {"val_acc": val_acc, "epoch": epoch}
-            self.best_step = self.global_step
             save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc, "lr": self.lr * lr_factor(max(0, self.global_step - 1),
@@ -395,7 +462,7 @@ class _Trainer:
     def _stage_record(self, record: dict) -> EpochEvent:
         """The warm start's result: epoch 0 of the history, and the best weights until beaten."""
         self.history.append(record)
-        self.best, self.best_step = {"val_acc": record.get("val_acc"), "epoch": 0}, 0
+        self.best = {"val_acc": record.get("val_acc"), "epoch": 0}
         save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
@@ -403,7 +470,8 @@ class _Trainer:
                           is_best=True, skipped=self._skipped(), stage=record.get("stage", "head"))
 
     def _outcome(self) -> str:
-        return stage_outcome(self.history, self.best, self.early_stop)
+        notes = " ".join(x for x in (self.restarted, self.capped, self.early_stop) if x)
+        return stage_outcome(self.history, self.best, notes)
 
     def _checkpoint_due(self, epoch: int) -> bool:
         interval = self.opts.checkpoint_interval_s

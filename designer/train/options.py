@@ -33,6 +33,12 @@ FULL_RATE_MODES = ("scratch", "recommended", "cached-head")
 # images) 5 epochs reached 0.994 in 109 s where 10 reached 0.994 in 190 s (bench/bench_transfer.py);
 # on small data its step floor sets the length anyway. Other modes share the setting.
 DEFAULT_EPOCHS = 5
+# The recommended mode trains while it still learns, up to this time cap by default ("up to about N
+# min" in the window and the plan text); 0 turns it off.
+DEFAULT_MAX_MINUTES = 20.0
+# What the recommended mode plans from the data unless the user fixes it (TrainOptions.fixed): the
+# window shows the planned values, marked automatic; the CLI fixes each one given as a flag.
+PLAN_FIELDS = ("epochs", "batch_size", "warmup_epochs", "schedule")
 
 
 def default_lr(optimizer: str, mode: str = "recommended") -> float:
@@ -99,10 +105,18 @@ class TrainOptions:
     event_interval_s: _number(0.0, 3600.0) = 0.1
     checkpoint_interval_s: _number(0.0, 1e9) = 10.0
     restore_best: bool = True
+    # the recommended mode's time cap: its plan is shortened to end by about this many minutes (0: none)
+    max_minutes: _number(0.0, 1e6) = DEFAULT_MAX_MINUTES
+    # the recommended mode plans PLAN_FIELDS itself, except those named here: the user set them
+    fixed: Annotated[list[Literal[PLAN_FIELDS]], Field(max_length=len(PLAN_FIELDS))] = field(default_factory=list)
 
     @property
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else default_lr(self.optimizer, self.mode)
+
+    def is_fixed(self, name: str) -> bool:
+        """Did the user set ``name`` (one of ``PLAN_FIELDS``), so the recommended mode uses it as given?"""
+        return name in self.fixed
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -12,6 +12,10 @@ Early stopping (``patience``): the run ends when its best validation accuracy is
 ``patience`` validations old AND at least ``patience_fraction`` of the planned optimizer
 steps old; the second condition keeps a run with frequent validations from stopping in the
 noisy first steps. Off (0) unless a mode asks for it.
+
+A time cap (``time_cap_s``): once the first epoch has shown what an epoch costs, a run whose plan
+would take longer is shortened to the epochs that fit (so its schedule still ends where it should),
+and a run past the cap stops after its epoch. Off (None) unless a mode asks for it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Pacing:
     val_seconds_per_image: float | None = None  # measured elsewhere (the recommended mode's feature pass)
     patience: int = 0  # validations without improvement before stopping; 0 never stops early
     patience_fraction: float = 0.25
+    time_cap_s: float | None = None  # the run ends by about this many seconds (None: no cap)
     validations: int = field(default=0, init=False)
     since_best: int = field(default=0, init=False)  # validations since the best one
     last_validated: int = field(default=0, init=False)  # epoch
@@ -59,3 +64,10 @@ class Pacing:
     def should_stop(self, steps_since_best: int, total_steps: int) -> bool:
         return bool(self.patience) and self.since_best >= self.patience and \
             steps_since_best >= self.patience_fraction * total_steps
+
+    def epochs_within_cap(self, epoch: int, planned: int, elapsed_s: float, epoch_s: float) -> int:
+        """The planned epochs, or fewer so that the run ends by ``time_cap_s`` (at least ``epoch``)."""
+        if self.time_cap_s is None or epoch >= planned:
+            return planned
+        fit = epoch + int(max(0.0, self.time_cap_s - elapsed_s) // max(epoch_s, 1e-9))
+        return max(epoch, min(planned, fit))

@@ -390,8 +390,9 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
     split = run.split()
-    if saved.mode == "recommended" and split is not None:  # its stage 2 plans at least MIN_STEPS steps
-        target = max(target, recommended_plan(replace(saved, epochs=target), len(split.train)).options.epochs)
+    if saved.mode == "recommended" and split is not None:  # the total the plan gave it, unless more is asked
+        target = max(target, recommended_plan(saved, len(split.train)).options.epochs)
+        saved = replace(saved, fixed=sorted({*saved.fixed, "epochs"}))  # the resumed run trains to that total
     if target <= done:
         raise DesignerError(f"The run '{run.name}' has already done {done} epochs.",
                             hint=f"Ask for more than {done} epochs to train it further.")

@@ -16,7 +16,7 @@ from designer.base.fileio import atomic_write
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
 from designer.model.weights import read_torch_file
-from designer.train.options import TrainOptions
+from designer.train.options import DEFAULT_LR, TrainOptions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -111,6 +111,15 @@ def load_checkpoint(path) -> dict:
 
 
 
+def lr_ceiling(options: TrainOptions, lr: float | None = None) -> float:
+    """The highest rate an LR factor may give a layer: the optimizer's from-scratch rate (SGD 0.01, Adam
+    0.001), or the run's own rate when it is set higher. x10 on the head of a fine-tune at 0.001 gives
+    0.01, as the textbook preset means; x10 at the recommended mode's 0.01 would give 0.1, which drove
+    stage 2's loss from 0.08 to 3-10 for the whole run (the README's own example), so it stays at 0.01."""
+    lr = options.resolved_lr if lr is None else lr
+    return max(lr, DEFAULT_LR.get(options.optimizer, lr))
+
+
 def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -> torch.optim.Optimizer:
     """Optimizer over the trainable parameters: the policy's groups (LR factors), or one group."""
     wd = options.weight_decay
@@ -119,6 +128,9 @@ def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -
     else:
         groups = model_policy.param_groups(model, policy, lr, wd)
     groups = [g for g in groups if g["params"]]  # frozen parameters never reach the optimizer
+    ceiling = lr_ceiling(options, lr)
+    for g in groups:  # an LR factor never lifts a layer past a safe rate (see lr_ceiling)
+        g["lr"] = min(g["lr"], ceiling)
     if not groups:
         raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze at least the classifier.")
     for g in groups:

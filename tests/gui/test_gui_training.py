@@ -246,7 +246,7 @@ def test_every_option_explains_itself(qtbot, workspace):
     assert "smaller is safer" in form.lr.toolTip()
     # Defaults: the recommended mode at the from-scratch rate; plain fine-tuning 10x below it.
     assert form.auto_lr.isChecked() and form.mode.currentData() == "recommended"
-    assert form.lr.value() == pytest.approx(0.01) and "sets this itself" in form.schedule.toolTip()
+    assert form.lr.value() == pytest.approx(0.01) and "Planned by the recommended mode" in form.schedule.toolTip()
     form.set_mode("full")
     fine = form.lr.value()
     assert form.schedule.isEnabled() and form.schedule.currentData() == "cosine"
@@ -306,3 +306,29 @@ def test_job_runner_turns_crashes_into_one_line(qtbot):
         runner.start(crash)
     assert [e.message for e in errors] == ["Unexpected problem (ZeroDivisionError): division by zero"]
     assert errors[0].log_path and "ZeroDivisionError" in Path(errors[0].log_path).read_text()
+
+
+def test_the_form_shows_what_the_recommended_mode_will_train(qtbot, workspace, shapes):
+    """Issue 22: planned fields show the plan's values for the loaded data, marked Automatic; unticked,
+    the run uses exactly what the fields say."""
+    from designer.launch.run import planned_length
+    from designer.train.recommended import plan
+
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    form, n = ws.training.form, len(ws.context.split.train)
+    expected = plan(ws.context.options(), n).options
+    assert form.auto_plan.isChecked() and not form.epochs.isEnabled() and not form.batch_size.isEnabled()
+    assert (form.epochs.value(), form.batch_size.value()) == (expected.epochs, expected.batch_size)
+    assert form.schedule.currentData() == expected.schedule and form.warmup.value() == pytest.approx(
+        expected.warmup_epochs, abs=0.05)
+    assert ws.context.options().fixed == []
+    form.auto_plan.setChecked(False)  # the user takes over: the fields' values are what trains
+    assert form.epochs.isEnabled() and form.batch_size.isEnabled()
+    form.epochs.setValue(2)
+    form.batch_size.setValue(32)
+    options = ws.context.options()
+    assert sorted(options.fixed) == ["batch_size", "epochs", "schedule", "warmup_epochs"]
+    assert plan(options, n).options.epochs == 2 and plan(options, n).options.batch_size == 32
+    assert planned_length(options, n)[1] == 2
+    assert form.max_minutes.isEnabled() and options.max_minutes == form.max_minutes.value()

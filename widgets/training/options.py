@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.base.errors import DesignerError
 from designer.launch.placement import saved_placement
 from designer.train import options as core
 from designer.train.options import TrainOptions, default_lr
+from designer.train.recommended import plan as recommended_plan
 from widgets.training.where import TIP as WHERE_TIP
 from widgets.training.where import WhereToTrain
 
@@ -34,8 +36,9 @@ MODE_LABELS = {
     "recommended": ("Recommended: fit the classifier, then fine-tune",
                     ("First fit the new classifier on what the pretrained network sees in each image (seconds), "
                      "then fine-tune the layers that are not frozen from there, keeping whichever is better on "
-                     "the validation images. Sets its own schedule and warm-up, trains at least 100 steps and "
-                     "stops early when validation stops improving. The best choice for most data.")),
+                     "the validation images. Plans its own length, batch, warm-up and schedule from your data "
+                     "(shown in the form, marked Automatic), stops early when validation stops improving and "
+                     "by the time cap. The best choice for most data.")),
     "full": ("Fine-tune only (train as designed)",
              ("Start from the pretrained weights and a new, random classifier, and train the layers that are "
              "not frozen, each at its own learning-rate factor, with the schedule below.")),
@@ -85,10 +88,17 @@ TIPS = {
     "warmup": "Epochs at the start during which the learning rate grows from almost zero to its full "
               "value. A little warmup (0.5–1) steadies the first steps; 0 is fine for fine-tuning.",
     "epochs": "How many times the network sees every training image. Fine-tuning often needs only "
-              "5–20; more epochs take longer and can over-fit small datasets. The recommended mode trains at "
-              "least this many, and at least 100 learning steps, and may stop earlier once validation stops "
-              "improving.",
-    "mode_sets": "The recommended mode sets this itself (warm-up over a tenth of its steps, then cosine).",
+              "5–20; more epochs take longer and can over-fit small datasets. The recommended mode plans "
+              "this from your data (about 2,000 images seen, 5 to 25 epochs) unless you untick Automatic, "
+              "and may stop earlier once validation stops improving.",
+    "mode_sets": "Planned by the recommended mode from your data (the value shown is what it will use). "
+                 "Untick Automatic to set it yourself.",
+    "auto_plan": "Let the recommended mode plan the epochs, batch size, warm-up and schedule from your data; "
+                 "the fields show what it will use. Untick to set them yourself: the run then uses exactly "
+                 "those values.",
+    "max_minutes": "The recommended mode trains while validation still improves, but ends by about this "
+                   "time: once the first epoch shows what an epoch costs, a longer plan is shortened to fit. "
+                   "0 means no cap.",
     "batch_size": "How many images the network looks at before each learning step. Larger batches are "
                   "faster per image but need more memory; lower it if you run out of memory.",
     "weight_decay": "A gentle pull of every weight towards zero that keeps the network from "
@@ -152,6 +162,7 @@ class TrainingOptionsForm(QWidget):
         self._build()
         self.load()
         context.training_changed.connect(self.load)
+        context.split_changed.connect(self.load)  # the plan's values depend on the data
 
     def _build(self) -> None:
         self.mode = _combo(MODES, TIPS["mode"])
@@ -162,6 +173,10 @@ class TrainingOptionsForm(QWidget):
         self.schedule = _combo(SCHEDULES, TIPS["schedule"])
         self.warmup = _spin(0.0, 100.0, TIPS["warmup"], decimals=1, step=0.5)
         self.epochs = _spin(1, 10000, TIPS["epochs"])
+        self.auto_plan = QCheckBox("Automatic", toolTip=TIPS["auto_plan"])
+        self.max_minutes = _spin(0.0, 100000.0, TIPS["max_minutes"], decimals=0, step=5)
+        self.max_minutes.setSuffix(" min")
+        self.max_minutes.setSpecialValueText("no cap")
         self.batch_size = _spin(1, 4096, TIPS["batch_size"])
         self.weight_decay = _spin(0.0, 1.0, TIPS["weight_decay"], decimals=6, step=1e-4)
         self.device = _combo(self._device_items(), TIPS["device"])
@@ -174,12 +189,17 @@ class TrainingOptionsForm(QWidget):
         lr_row.addWidget(self.lr, 1)
         lr_row.addWidget(self.auto_lr)
         lr_row.addWidget(self.find_lr)
+        epochs_row = QHBoxLayout()
+        epochs_row.setContentsMargins(0, 0, 0, 0)
+        epochs_row.addWidget(self.epochs, 1)
+        epochs_row.addWidget(self.auto_plan)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         for label, field in (("What to train", self.mode), ("Optimizer", self.optimizer),
                              ("Learning rate", lr_row), ("LR schedule", self.schedule),
-                             ("Warmup epochs", self.warmup), ("Epochs", self.epochs),
-                             ("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
+                             ("Warmup epochs", self.warmup), ("Epochs", epochs_row),
+                             ("Batch size", self.batch_size), ("Up to about", self.max_minutes),
+                             ("Weight decay", self.weight_decay),
                              ("Device", self.device), ("Where to train", self.where), ("", self.amp),
                              ("Random seed", self.seed),
                              ("Loader processes", self.workers)):
@@ -190,9 +210,9 @@ class TrainingOptionsForm(QWidget):
         for combo in (self.mode, self.optimizer, self.schedule, self.device):
             combo.currentIndexChanged.connect(self._on_edit)
         for box in (self.lr, self.warmup, self.epochs, self.batch_size, self.weight_decay, self.seed,
-                    self.workers):
+                    self.workers, self.max_minutes):
             box.valueChanged.connect(self._on_edit)
-        for check in (self.auto_lr, self.amp):
+        for check in (self.auto_lr, self.amp, self.auto_plan):
             check.toggled.connect(self._on_edit)
         self.where.edited.connect(self._on_edit)
 
@@ -200,7 +220,8 @@ class TrainingOptionsForm(QWidget):
     def _key_of(label: str) -> str:
         return {"What to train": "mode", "Optimizer": "optimizer", "Learning rate": "lr",
                 "LR schedule": "schedule", "Warmup epochs": "warmup", "Epochs": "epochs",
-                "Batch size": "batch_size", "Weight decay": "weight_decay", "Device": "device",
+                "Batch size": "batch_size", "Up to about": "max_minutes", "Weight decay": "weight_decay",
+                "Device": "device",
                 "Where to train": "where", "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
 
     @staticmethod
@@ -229,32 +250,69 @@ class TrainingOptionsForm(QWidget):
                              (self.workers, "workers")):
                 box.setValue(int(data.get(key) or 0))
             self.weight_decay.setValue(float(data.get("weight_decay") or 0.0))
+            self.max_minutes.setValue(float(data.get("max_minutes") or 0.0))
             self.amp.setChecked(bool(data.get("amp")))
+            self.auto_plan.setChecked(not data.get("fixed"))
             self.where.show_placement(saved_placement(data))
             self._show_mode(data.get("mode"))
         finally:
             self._loading = False
 
+    def _planned(self) -> bool:
+        """Does the recommended mode plan the length, batch, warm-up and schedule now?"""
+        return self.mode.currentData() == "recommended" and self.auto_plan.isChecked()
+
     def _show_mode(self, mode) -> None:
-        """The recommended mode plans its own schedule and warm-up: those fields rest while it is chosen."""
-        own = mode == "recommended"
-        for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup")):
-            box.setEnabled(not own)
-            box.setToolTip(TIPS["mode_sets"] if own else TIPS[key])
+        """The recommended mode plans epochs, batch, warm-up and schedule unless Automatic is unticked:
+        planned fields show the values the run will use (for the loaded data) and rest."""
+        planned = mode == "recommended" and self.auto_plan.isChecked()
+        self.auto_plan.setEnabled(mode == "recommended")
+        self.max_minutes.setEnabled(mode == "recommended")
+        for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup"), (self.epochs, "epochs"),
+                         (self.batch_size, "batch_size")):
+            box.setEnabled(not planned)
+            box.setToolTip(TIPS["mode_sets"] if planned else TIPS[key])
+        if planned:
+            self._show_plan()
         self.where.set_mode(mode)
+
+    def _show_plan(self) -> None:
+        """The plan's own values in the planned fields (the saved ones stay as they are)."""
+        split = getattr(self.context, "split", None)
+        if split is None or not len(split.train):
+            return
+        data = {**self.context.training_settings(), "mode": "recommended", "fixed": []}
+        try:
+            stage2 = recommended_plan(TrainOptions.from_dict(data), len(split.train)).options
+        except DesignerError:
+            return
+        loading, self._loading = self._loading, True
+        try:
+            self.epochs.setValue(stage2.epochs)
+            self.batch_size.setValue(stage2.batch_size)
+            self.warmup.setValue(stage2.warmup_epochs)
+            self.schedule.setCurrentIndex(max(0, self.schedule.findData(stage2.schedule)))
+        finally:
+            self._loading = loading
 
     # --- fields -> settings --------------------------------------------------------------------
 
     def values(self) -> dict:
         optimizer, mode = self.optimizer.currentData(), self.mode.currentData()
-        return {
+        out = {
             "mode": mode, "optimizer": optimizer, "lr": None if self.auto_lr.isChecked() else self.lr.value(),
             "schedule": self.schedule.currentData(), "warmup_epochs": self.warmup.value(),
             "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
             "weight_decay": self.weight_decay.value(), "device": self.device.currentData(),
             "amp": self.amp.isChecked(), "seed": self.seed.value(), "workers": self.workers.value(),
+            "max_minutes": self.max_minutes.value(),
+            "fixed": [] if self.auto_plan.isChecked() else list(core.PLAN_FIELDS),
             "placement": self.where.placement().to_dict(),  # not a TrainOptions field: from_dict skips it
         }
+        if self._planned():  # the fields show the plan's values: the saved settings stay as they were
+            saved = {**TrainOptions().to_dict(), **self.context.training_settings()}
+            out.update({k: saved[k] for k in core.PLAN_FIELDS})
+        return out
 
     @Slot()
     def _on_edit(self, *_) -> None:

@@ -16,7 +16,7 @@ from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
 from designer.model import builders
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
-from designer.train.recommended import MIN_STEPS, steps_per_epoch
+from designer.train.recommended import MAX_AUTO_EPOCHS, steps_per_epoch
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -135,14 +135,14 @@ def test_train_with_no_mode_fits_the_head_then_fine_tunes(project, capsys):
     out = capsys.readouterr().out
     assert "Stage 1: fit the new classifier" in out and "stage 1: classifier fitted on cached features" in out
     summary = json.loads((run / "summary.json").read_text())
-    planned = re.search(r"for (\d+) optimizer steps", summary["plan"])
-    assert summary["mode"] == "recommended" and planned and int(planned.group(1)) >= MIN_STEPS
+    planned = re.search(r"for up to (\d+) optimizer steps", summary["plan"])
+    assert summary["mode"] == "recommended" and planned and int(planned.group(1)) > 0
     assert "stage 1" in summary["outcome"] and summary["outcome"] in out.replace("\n", " ")
     history = json.loads((run / "history.json").read_text())
     assert history["epochs"][0]["epoch"] == 0 and history["epochs"][0]["stage"] == "head"
     steps = steps_per_epoch(summary["num_train"], history["options"]["batch_size"])
     assert history["options"]["epochs"] * steps == int(planned.group(1))
-    assert history["options"]["epochs"] * steps >= MIN_STEPS > summary["num_train"]  # tiny data: steps, not epochs
+    assert history["options"]["epochs"] == MAX_AUTO_EPOCHS  # tiny data: as many epochs as the mode takes
 
 
 def test_class_mismatches_are_explained(project, tmp_path, capsys):
@@ -207,3 +207,15 @@ def test_lr_find_prints_a_suggestion(project, capsys):
     assert len(finding["lrs"]) == len(finding["losses"]) and finding["lrs"][0] <= finding["suggestion"]
     assert main(["lr-find", path, "--data", str(data), "--steps", "20", "--device", "cpu"]) == 0
     assert "suggested base LR" in capsys.readouterr().out
+
+
+def test_explicit_epochs_and_batch_size_are_used_in_the_recommended_mode(project, capsys):
+    root, data, path = project
+    run = root / "mine"
+    assert main(["train", path, "--data", str(data), "--epochs", "2", "--batch-size", "32", "--device", "cpu",
+                 "--json", "-o", str(run)]) == 0
+    events = _json_lines(capsys.readouterr().out)
+    start, summary = events[0], json.loads((run / "summary.json").read_text())
+    assert start["epochs"] == 2 and start["steps_per_epoch"] == steps_per_epoch(summary["num_train"], 32)
+    assert "You set the epochs, the batch size" in start["plan"]
+    assert sorted(json.loads((run / "options.json").read_text())["options"]["fixed"]) == ["batch_size", "epochs"]
