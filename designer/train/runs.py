@@ -32,6 +32,7 @@ from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
+from designer.train.recommended import steps_per_epoch as recommended_steps
 from designer.train.recommended import train_recommended
 
 FINAL_KINDS = ("finished", "stopped", "failed")
@@ -46,6 +47,11 @@ def _finite(value) -> float | None:
 
 def _text(value, limit: int = 2000) -> str:
     return value[:limit] if isinstance(value, str) else ""
+
+
+def _whole(value) -> bool:
+    """A positive whole number (not a bool): a count read from a run folder."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000
 
 
 def _fraction(value) -> float | None:
@@ -281,13 +287,21 @@ class Run:
 
     @property
     def steps_per_epoch(self) -> int:
-        """Optimizer steps per epoch, from the run's image count and batch size (1 if unknown)."""
-        options = self.options.get("options") or self.history.get("options") or {}
-        batch = options.get("batch_size") if isinstance(options, dict) else None
+        """Optimizer steps per epoch as the run trained them (1 if unknown). The batch comes from
+        history.json, the options the engine ran with: the recommended mode's stage 2 plans its own
+        batch, so options.json (what the form asked) would squeeze its epochs onto the wrong steps."""
+        batch = None
+        for records in (self.history, self.options):
+            options = records.get("options")
+            if isinstance(options, dict) and _whole(options.get("batch_size")):
+                batch = options["batch_size"]
+                break
         images = self.summary.get("num_train")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch, images)):
+        if not _whole(images):  # a run still training has no summary yet: its split says it
+            images = self._split_size()
+        if not (_whole(batch) and _whole(images)):
             return 1
-        return max(1, math.ceil(images / batch))
+        return recommended_steps(images, batch)  # the engine's rule (a last batch of one is dropped)
 
     @property
     def best_weights(self) -> Path:
@@ -303,6 +317,13 @@ class Run:
     def classes(self) -> list[str]:
         names = self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or []
         return [str(n)[:MAX_NAME] for n in names] if isinstance(names, list) else []
+
+    def _split_size(self) -> int | None:
+        try:
+            split = self.split()
+        except DesignerError:
+            return None
+        return len(split.train) if split is not None else None
 
     def split(self):
         """The run's DatasetSplit (same files as in training), or None for older runs."""
@@ -343,7 +364,8 @@ def compare_runs(run_dirs) -> dict:
     """Curves of several runs aligned on one epoch axis (None where a run has no such epoch).
 
     ``{"epochs": [1..N], "runs": [{"name", "mode", "status", "best_val_acc", "time_s",
-    "train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...], "elapsed_s": [...]}]}``;
+    "train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...], "elapsed_s": [...],
+    "steps_per_epoch", "stage1": {"val_acc", "val_loss"} or None}]}``;
     ``elapsed_s`` is the cumulative training time, for plotting accuracy against seconds.
     """
     runs = [r if isinstance(r, Run) else load_run(r) for r in run_dirs]
@@ -357,9 +379,11 @@ def compare_runs(run_dirs) -> dict:
         for i in axis:
             total += by_epoch.get(i, {}).get("epoch_time_s") or 0.0
             elapsed.append(total if i in by_epoch else None)
+        head = by_epoch.get(0)  # the recommended mode's stage 1: the classifier fitted before any epoch
+        stage1 = {k: head.get(k) for k in ("val_acc", "val_loss")} if head else None
         out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
-                    "best_val_acc": run.best_val_acc, "time_s": run.time_s,
-                    **curves, "elapsed_s": elapsed})
+                    "best_val_acc": run.best_val_acc, "time_s": run.time_s, "steps_per_epoch": run.steps_per_epoch,
+                    **curves, "elapsed_s": elapsed, "stage1": stage1})
     return {"epochs": axis, "runs": out}
 
 
