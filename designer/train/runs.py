@@ -107,7 +107,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             elif event.kind == "start":
                 _mark_running(run_dir)
             elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
-                write_summary(run_dir, design, split, options, event, started)
+                write_summary(run_dir, design, split, options, event, started, resumed=resume is not None)
             yield event
 
 
@@ -201,26 +201,48 @@ def _mark_running(run_dir: Path) -> None:
         write_json(run_dir / "summary.json", {**summary, "status": "running"})
 
 
-def write_summary(run_dir, design, split, options, final, started: float) -> dict:
-    """summary.json from the run's last event and history.json."""
+def write_summary(run_dir, design, split, options, final, started: float, resumed: bool = False) -> dict:
+    """summary.json from the run's last event and history.json. A resumed run adds this leg's time to
+    the earlier legs', and every finish is kept in ``finishes`` (also copied into history.json): a
+    finished run trained further keeps its first result and when it got there."""
     run_dir = Path(run_dir)
     history = read_json(run_dir / "history.json")
+    earlier = read_json(run_dir / "summary.json") if resumed else {}
     recipe = getattr(design, "recipe", None)
     trained = [r for r in history.get("epochs", []) if isinstance(r, dict) and r.get("epoch", 0) > 0]
     effective = history.get("options") or {}  # the recommended mode's stage 2 plans its own epochs
+    time_s = (_finite(earlier.get("time_s")) or 0.0) + time.time() - started
     summary = {
         "mode": options.mode, "status": final.kind, "best_val_acc": history.get("best_val_acc"),
         "best_epoch": history.get("best_epoch", 0), "epochs": len(trained),
-        "epochs_planned": effective.get("epochs", options.epochs), "time_s": time.time() - started,
-        "started": datetime.fromtimestamp(started).isoformat(), "classes": list(split.classes),
-        "num_train": len(split.train), "num_val": len(split.val),
+        "epochs_planned": effective.get("epochs", options.epochs), "time_s": time_s,
+        "started": earlier.get("started") or datetime.fromtimestamp(started).isoformat(),
+        "classes": list(split.classes), "num_train": len(split.train), "num_val": len(split.val),
         "recipe": recipe.to_dict() if recipe is not None else None,
         "message": getattr(final, "message", ""),
         "plan": history.get("plan", ""), "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
+        "finishes": _finishes(earlier.get("finishes")),
     }
+    if final.kind == "finished":
+        summary["finishes"].append({"epochs": len(trained), "best_val_acc": summary["best_val_acc"],
+                                    "best_epoch": summary["best_epoch"], "time_s": time_s,
+                                    "ended": datetime.now().isoformat(timespec="seconds")})
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "summary.json", summary)
+    if history and summary["finishes"]:
+        write_json(run_dir / "history.json", {**history, "finishes": summary["finishes"]})
     return summary
+
+
+def _finishes(records) -> list[dict]:
+    """The ``finishes`` read back from a run folder (it comes from outside): checked numbers only."""
+    out = []
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and _whole(record.get("epochs")):
+            out.append({"epochs": record["epochs"], "best_val_acc": _fraction(record.get("best_val_acc")),
+                        "best_epoch": record.get("best_epoch") if _whole(record.get("best_epoch")) else 0,
+                        "time_s": _finite(record.get("time_s")), "ended": _text(record.get("ended"), 40)})
+    return out
 
 
 # --- reading runs back -------------------------------------------------------------------------
@@ -280,6 +302,12 @@ class Run:
     def outcome(self) -> str:
         """Which weights the run kept and why, in plain words."""
         return _text(self.summary.get("outcome") or self.history.get("outcome"))
+
+    @property
+    def finishes(self) -> list[dict]:
+        """Each time the run finished (epochs, best_val_acc, time_s, ended), oldest first: a finished run
+        that was trained further keeps its first result here."""
+        return _finishes(self.summary.get("finishes") or self.history.get("finishes"))
 
     @property
     def time_s(self) -> float | None:
@@ -405,12 +433,17 @@ class ResumePlan:
 
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     """The plan to continue ``run_dir`` (a run folder or its last.pt) up to ``epochs`` in all
-    (default: the epochs it was started with). The one rule the CLI and the window share."""
+    (default: the epochs it was started with). A finished run needs ``epochs``, its new total: it
+    did what it was asked, so "more" must be said. The one rule the CLI and the window share."""
     run = load_run(run_dir)
     last = run.path / "last.pt"
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                             hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
+    if run.status == "finished" and epochs is None:
+        raise DesignerError(f"The run '{run.name}' has finished its {run.trained_epochs} epochs.",
+                            hint=f"To train it further, give its new total number of epochs (more than "
+                                 f"{run.trained_epochs}); its first finish stays in its history.")
     saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
     split = run.split()

@@ -6,7 +6,7 @@ tests replace these functions with scripted answers instead of clicking dialogs.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from designer.data.images import IMAGE_EXTENSIONS
 
@@ -20,6 +20,15 @@ def ask_stop_training(parent) -> bool:
         "A training run is still in progress.\n\nStop it and close? The best weights of the epochs it has "
         "finished are kept, and you can resume the run later.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
+
+
+def ask_total_epochs(parent, run_name: str, done: int, suggested: int) -> int | None:
+    """Resuming a finished run: how many epochs should it have in all? None when cancelled."""
+    value, ok = QInputDialog.getInt(
+        parent, "Train a finished run further",
+        f"The run {run_name} has finished its {done} epochs.\n\nTrain it further, up to how many epochs in all? "
+        "Its first finish and its time stay in the run history.", suggested, done + 1, 100_000)
+    return value if ok else None
 
 
 def choose_folder(parent, title: str, start: str = "") -> str:

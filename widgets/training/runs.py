@@ -59,6 +59,17 @@ def mode_text(mode: str, where: str = "") -> str:
     return f"{name}, {where}" if where else name
 
 
+def status_text(run) -> str:
+    """The run's status, and its first finish when it was trained further after it (its result and
+    time then are part of its story, not overwritten by the later leg)."""
+    finishes = run.finishes
+    if not finishes or (run.status == "finished" and len(finishes) == 1):
+        return run.status
+    first = finishes[0]
+    epochs = f"{first['epochs']} epoch{'s' if first['epochs'] != 1 else ''}"
+    return f"{run.status}; first finished at {epochs}, {acc_text(first['best_val_acc'])} in {time_text(first['time_s'])}"
+
+
 def steps_per_epoch(run) -> int:
     return run.steps_per_epoch
 
@@ -124,7 +135,7 @@ class RunTable(QTableWidget):
         check.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
-        cells = (run.name, mode_text(run.mode, run_where(run)), run.status, acc_text(run.best_val_acc),
+        cells = (run.name, mode_text(run.mode, run_where(run)), status_text(run), acc_text(run.best_val_acc),
                  str(run.trained_epochs), time_text(run.time_s))
         self.setItem(row, 0, check)
         why = "\n\n".join(filter(None, (run.outcome, run.plan)))  # the recommended mode's two stages
