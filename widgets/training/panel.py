@@ -96,6 +96,7 @@ class TrainingPanel(QWidget):
         right.addWidget(history)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        right.setChildrenCollapsible(False)  # neither the plot nor the run history is dragged out of sight
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
         layout.addWidget(right, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from designer.base.errors import DesignerError
@@ -15,6 +15,7 @@ COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time
 MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
               "scratch": "from scratch"}
 PATH_ROLE = Qt.UserRole + 1
+ROWS_SHOWN = 3  # runs the table shows in full however small the window (more scroll)
 
 
 def acc_text(value) -> str:
@@ -126,6 +127,7 @@ class RunTable(QTableWidget):
         finally:
             self._filling = False
         self.select_path(selected)
+        self.updateGeometry()  # its minimum height follows its rows
         if ticked != set(self.checked_paths()):
             self.overlay_changed.emit(self.checked_paths())
 
@@ -167,9 +169,20 @@ class RunTable(QTableWidget):
                     item = QTableWidgetItem(text)
                     item.setData(PATH_ROLE, path)
                     self.setItem(row, col, item)
+                self.updateGeometry()
             self.item(row, 3).setText("running")
         finally:
             self._filling = False
+
+    def minimumSizeHint(self) -> QSize:
+        """Tall enough for its first ``ROWS_SHOWN`` runs in full: under the plot, the splitter gave the
+        table what was left, and the second run was cut in half."""
+        hint = super().minimumSizeHint()
+        rows = min(max(1, self.rowCount()), ROWS_SHOWN)
+        row_height = self.verticalHeader().defaultSectionSize()
+        scroll = self.horizontalScrollBar().sizeHint().height()  # a narrow window scrolls sideways
+        height = self.horizontalHeader().sizeHint().height() + rows * row_height + 2 * self.frameWidth() + scroll
+        return QSize(hint.width(), height)
 
     def checked_paths(self) -> list[str]:
         return [self.item(r, 0).data(PATH_ROLE) for r in range(self.rowCount())
