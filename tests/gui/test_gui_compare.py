@@ -36,3 +36,16 @@ def test_compared_recommended_run_shows_its_points_and_its_star(qtbot, tmp_path)
     assert "scratch (stage 1)" not in {i.name() for _, i in plot._overlay_items}
     plot.x_combo.setCurrentIndex(1)  # epochs: the same points at their epochs
     assert list(_items(plot, "rec")["rec (val)"].getData()[0]) == [0, 3, 7, 13]
+
+
+def test_a_resumed_runs_earlier_epochs_sit_on_its_own_steps(qtbot, workspace, tmp_path, dialogs):
+    """Resume first draws the run's history: at its own 8 steps per epoch, where the resumed leg's
+    batches (numbered by the engine's global step) continue, not at the form's 4."""
+    ws = workspace()
+    run_dir = recommended_run_folder(tmp_path / "rec")
+    ws.training._preload_history(run_dir)
+    ws.training.plot.flush()
+    x, _ = ws.training.plot.curves["val_acc"].getData()
+    assert list(x) == [0, 24, 56, 104]
+    x, _ = ws.training.plot.curves["head_acc"].getData()
+    assert list(x) == [0]
