@@ -30,6 +30,7 @@ from designer.train import setup as ts
 
 SMOOTHING = 0.98
 DIVERGED = 4.0  # the loss this many times its minimum: the LR is too high, stop
+START_LR, END_LR = 1e-7, 10.0  # the range swept
 MIN_POINTS = 8  # fewer points (after the noisy first steps) are too few to suggest from
 MIN_FALL = 0.05  # stopped early: suggest only once the loss has fallen this much (a valley to point into)
 
@@ -55,7 +56,7 @@ class LRProgress(Progress):
     losses: tuple = field(default=())
 
 
-def find_lr(design, split, options, cancel=None, steps: int = 100, start: float = 1e-7, end: float = 10.0,
+def find_lr(design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR,
             report=None) -> LRFinding:
     """Run the range test on ``split.train`` (no augmentation); ``report`` gets each ``LRProgress``.
     Cancelled before the first step it raises ``JobCancelled``; later it returns what it measured."""
@@ -68,7 +69,7 @@ def find_lr(design, split, options, cancel=None, steps: int = 100, start: float 
             return stop.value
 
 
-def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float = 1e-7, end: float = 10.0):
+def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR):
     """The range test as a generator: yields ``LRProgress`` after each step, returns the ``LRFinding``."""
     if len(split.train) < 2:
         raise DesignerError("The LR range test needs at least 2 training images.", hint="Add images first.")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushB
 
 from designer.app.jobs import lr_find_job
 from designer.base.errors import DesignerError
+from designer.train.lr_find import END_LR, START_LR
 from widgets.base.plots import own_menus
 from widgets.base.worker import JobRunner
 
@@ -53,6 +54,7 @@ class LRFinderDialog(QDialog):
         self.plot = own_menus(pg.PlotWidget(background="w"))
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # "0.1 (x0.001)" read as 0.1, not 0.0001
         self.plot.setLabel("left", "training loss (smoothed)")
         self.plot.setMinimumSize(520, 280)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#2563eb", width=2))
@@ -96,6 +98,7 @@ class LRFinderDialog(QDialog):
             return False
         self.finding = None
         self.curve.setData([], [])
+        self.plot.setXRange(math.log10(START_LR), math.log10(END_LR), padding=0.02)  # the curve grows into it
         self.marker.hide()
         self.bar.setValue(0)
         self.result.setText("Running…")
@@ -131,9 +134,10 @@ class LRFinderDialog(QDialog):
             return
         self.marker.setValue(math.log10(finding.suggestion))
         self.marker.show()
-        stopped = f"Stopped after {len(finding.lrs)} steps; from what was measured, the s" if finding.stopped else "S"
-        self._done(f"{stopped}uggested learning rate: {finding.suggestion:.2g} (dashed line; the loss falls fastest "
-                   f"at {finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
+        stopped = (f"Stopped after {len(finding.lrs)} steps. From what was measured, the s" if finding.stopped
+                   else "S")
+        self._done(f"{stopped}uggested learning rate is {finding.suggestion:.2g} (dashed line; the loss falls "
+                   f"fastest at {finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
 
     @Slot(object)
     def _on_failed(self, failure) -> None:
