@@ -198,7 +198,10 @@ def _mark_running(run_dir: Path) -> None:
     """A resumed run trains again: its summary stops saying how it ended last time."""
     summary = read_json(run_dir / "summary.json")
     if summary:
-        write_json(run_dir / "summary.json", {**summary, "status": "running"})
+        finishes = _finishes(summary.get("finishes"))
+        if not finishes and summary.get("status") == "finished":  # finished before finishes were kept
+            finishes = _finishes([{**summary, "ended": ""}])
+        write_json(run_dir / "summary.json", {**summary, "status": "running", "finishes": finishes})
 
 
 def write_summary(run_dir, design, split, options, final, started: float, resumed: bool = False) -> dict:
@@ -224,9 +227,7 @@ def write_summary(run_dir, design, split, options, final, started: float, resume
         "finishes": _finishes(earlier.get("finishes")),
     }
     if final.kind == "finished":
-        summary["finishes"].append({"epochs": len(trained), "best_val_acc": summary["best_val_acc"],
-                                    "best_epoch": summary["best_epoch"], "time_s": time_s,
-                                    "ended": datetime.now().isoformat(timespec="seconds")})
+        summary["finishes"] += _finishes([{**summary, "ended": datetime.now().isoformat(timespec="seconds")}])
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "summary.json", summary)
     if history and summary["finishes"]:

@@ -78,3 +78,16 @@ def test_cli_resume_of_a_finished_run_asks_for_epochs_and_says_what_it_does(tmp_
     assert "had finished its 1 epochs; it now trains on to 2 epochs in all" in err
     summary = json.loads(Path(run, "summary.json").read_text())
     assert [f["epochs"] for f in summary["finishes"]] == [1, 2] and summary["status"] == "finished"
+
+
+def test_a_run_finished_before_finishes_were_kept_keeps_its_finish_too(split, tmp_path):
+    run_dir = tmp_path / "r"
+    final(list(train_run(tiny_design(), split, opts(), run_dir)))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["finishes"]  # as older versions wrote it
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    plan = plan_resume(run_dir, epochs=2)
+    final(list(train_run(tiny_design(), plan.split, plan.options, run_dir, resume=plan.checkpoint)))
+    finishes = load_run(run_dir).finishes
+    assert [f["epochs"] for f in finishes] == [1, 2]
+    assert finishes[0]["time_s"] == pytest.approx(summary["time_s"])
