@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import torch
+
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
@@ -330,7 +332,19 @@ class Run:
             images = self._split_size()
         if not (_whole(batch) and _whole(images)):
             return 1
-        return recommended_steps(images, batch)  # the engine's rule (a last batch of one is dropped)
+        count = self._processes()  # in child processes each step is counted per process, on its share
+        return recommended_steps(math.ceil(images / count), max(1, batch // count))  # the engine's rule
+
+    def _processes(self) -> int:
+        """How many processes trained the run (the launcher notes its placement; 1 in this process).
+        The launcher's own import is above this module, so its small record is read here directly."""
+        records = self.history if isinstance(self.history.get("placement"), dict) else self.options
+        placement = records.get("placement")
+        if not isinstance(placement, dict) or placement.get("where") not in ("processes", "gpus"):
+            return 1
+        if placement["where"] == "processes":
+            return placement.get("processes") if _whole(placement.get("processes")) else 1
+        return max(1, torch.cuda.device_count())  # one per GPU, as on the machine that trained it
 
     @property
     def best_weights(self) -> Path:

@@ -31,6 +31,23 @@ def test_compared_curves_carry_stage_one_and_the_runs_own_steps(tmp_path):
     assert [v is not None for v in curves["val_acc"]].count(True) == 3
 
 
+def test_a_run_trained_in_processes_counts_each_process_steps(tmp_path):
+    """In child processes each takes a share of the images and of each batch, and the plot numbers
+    their steps per process (the launcher's own rule, ``planned_length``)."""
+    from designer.base.fileio import write_json
+    from designer.launch.placement import Placement
+    from designer.launch.run import planned_length
+
+    run_dir = recommended_run_folder(tmp_path / "r")
+    history = load_run(run_dir).history
+    placement = Placement("processes", 3)
+    write_json(run_dir / "history.json", {**history, "options": {"mode": "full", "batch_size": 8},
+                                          "placement": placement.to_dict()})
+    write_json(run_dir / "summary.json", {"mode": "full", "status": "finished", "num_train": 50})
+    steps, epochs = planned_length(TrainOptions(mode="full", batch_size=8, epochs=1), 50, placement)
+    assert load_run(run_dir).steps_per_epoch == steps // epochs == 8  # 7 in one process
+
+
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     return scan_folder(make_digits_folder(tmp_path_factory.mktemp("digits"), per_class=8, size=16), 0.25, 0)
