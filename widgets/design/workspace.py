@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QUndoView
 
 from widgets.design.analyzer_panel import AnalyzerPanel
 from widgets.design.edit_actions import EditActions
 from widgets.design.layer_library import LayerLibrary
 from widgets.design.layer_tree import LayerTree
 from widgets.design.properties import Properties
-from widgets.design.undo_history import UndoHistory
 from widgets.graph.canvas import GraphCanvas
 
 
@@ -29,7 +28,8 @@ class DesignWorkspace(QMainWindow):
         self.tree = LayerTree(qdoc)
         self.properties = Properties(qdoc)
         self.analyzer = AnalyzerPanel(qdoc)
-        self.history = UndoHistory(qdoc.undo_stack)
+        self.history = QUndoView(qdoc.undo_stack)
+        self.history.setEmptyLabel("Opened model")
         self.docks = {}
         self._dock("library", "Layer Library", self.library, Qt.LeftDockWidgetArea)
         self._dock("tree", "Layer tree", self.tree, Qt.LeftDockWidgetArea)
