@@ -455,13 +455,13 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                             hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
+    saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
+    done, target = run.trained_epochs, int(epochs or saved.epochs)
+    split = run.split()
     if run.status == "finished" and epochs is None:
         raise DesignerError(f"The run '{run.name}' has finished its {run.trained_epochs} epochs.",
                             hint=f"To train it further, give its new total number of epochs (more than "
                                  f"{run.trained_epochs}); its first finish stays in its history.")
-    saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
-    done, target = run.trained_epochs, int(epochs or saved.epochs)
-    split = run.split()
     if saved.mode == "recommended" and split is not None:  # its stage 2 plans at least MIN_STEPS steps
         target = max(target, recommended_plan(replace(saved, epochs=target), len(split.train)).options.epochs)
     if target <= done:
