@@ -61,12 +61,13 @@ def test_a_finished_run_stopped_while_trained_further_still_shows_its_finish(spl
     assert run.status == "stopped" and [f["epochs"] for f in run.finishes] == [1]
 
 
-def test_cli_resume_of_a_finished_run_asks_for_epochs_and_says_what_it_does(tmp_path, capsys):
+def test_cli_resume_of_a_finished_run_asks_for_epochs_and_says_what_it_does(tmp_path, capsys, monkeypatch):
     data = make_shapes_folder(tmp_path / "data", per_class=6, size=24)
     path, run = str(tmp_path / "p.json"), tmp_path / "run"
     assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
     assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
-    builders.trust("testkit.train:tiny_rgb_cnn")
+    # trusted for this test only: other tests check that an untrusted builder is refused
+    monkeypatch.setattr(builders, "_TRUSTED", {*builders._TRUSTED, "testkit.train:tiny_rgb_cnn"})
     assert main(["train", path, "--data", str(data), "--mode", "full", "--epochs", "1", "--batch-size", "8",
                  "--device", "cpu", "--json", "-o", str(run)]) == 0
     capsys.readouterr()
