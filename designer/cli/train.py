@@ -72,7 +72,8 @@ def register(subparsers) -> None:
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
     p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its own "
-                   "folder, with its own options and images, up to --epochs in all")
+                   "folder, with its own options and images, up to --epochs in all; a finished run needs --epochs, "
+                   "its new total (its first finish stays in its history)")
     p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus (one "
                    "process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: on the "
                    "GPUs when there are that many, else the CPU); default: the project's choice, else here")
@@ -217,6 +218,10 @@ def _resume(args):
     plan = plan_resume(args.resume, args.epochs)
     if plan.split is None:
         raise DesignerError(f"The run '{plan.run.name}' has no saved data split, so it cannot be resumed.")
+    if plan.run.status == "finished":  # trained further, not silently: its first finish is kept
+        print(f"The run '{plan.run.name}' had finished its {plan.run.trained_epochs} epochs; it now trains on to "
+              f"{plan.options.epochs} epochs in all (--epochs). Its first finish stays in its history.",
+              file=sys.stderr)
     changes = {k: getattr(args, k) for k in ("device", "workers") if getattr(args, k) is not None}
     return replace(plan.options, **changes), plan.split, plan.run.path, str(plan.checkpoint)
 

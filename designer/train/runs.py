@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import torch
+
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
@@ -32,6 +34,7 @@ from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
+from designer.train.recommended import steps_per_epoch as recommended_steps
 from designer.train.recommended import train_recommended
 
 FINAL_KINDS = ("finished", "stopped", "failed")
@@ -46,6 +49,11 @@ def _finite(value) -> float | None:
 
 def _text(value, limit: int = 2000) -> str:
     return value[:limit] if isinstance(value, str) else ""
+
+
+def _whole(value) -> bool:
+    """A positive whole number (not a bool): a count read from a run folder."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000
 
 
 def _fraction(value) -> float | None:
@@ -101,7 +109,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             elif event.kind == "start":
                 _mark_running(run_dir)
             elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
-                write_summary(run_dir, design, split, options, event, started)
+                write_summary(run_dir, design, split, options, event, started, resumed=resume is not None)
             yield event
 
 
@@ -192,29 +200,52 @@ def _mark_running(run_dir: Path) -> None:
     """A resumed run trains again: its summary stops saying how it ended last time."""
     summary = read_json(run_dir / "summary.json")
     if summary:
-        write_json(run_dir / "summary.json", {**summary, "status": "running"})
+        finishes = _finishes(summary.get("finishes"))
+        if not finishes and summary.get("status") == "finished":  # finished before finishes were kept
+            finishes = _finishes([{**summary, "ended": ""}])
+        write_json(run_dir / "summary.json", {**summary, "status": "running", "finishes": finishes})
 
 
-def write_summary(run_dir, design, split, options, final, started: float) -> dict:
-    """summary.json from the run's last event and history.json."""
+def write_summary(run_dir, design, split, options, final, started: float, resumed: bool = False) -> dict:
+    """summary.json from the run's last event and history.json. A resumed run adds this leg's time to
+    the earlier legs', and every finish is kept in ``finishes`` (also copied into history.json): a
+    finished run trained further keeps its first result and when it got there."""
     run_dir = Path(run_dir)
     history = read_json(run_dir / "history.json")
+    earlier = read_json(run_dir / "summary.json") if resumed else {}
     recipe = getattr(design, "recipe", None)
     trained = [r for r in history.get("epochs", []) if isinstance(r, dict) and r.get("epoch", 0) > 0]
     effective = history.get("options") or {}  # the recommended mode's stage 2 plans its own epochs
+    time_s = (_finite(earlier.get("time_s")) or 0.0) + time.time() - started
     summary = {
         "mode": options.mode, "status": final.kind, "best_val_acc": history.get("best_val_acc"),
         "best_epoch": history.get("best_epoch", 0), "epochs": len(trained),
-        "epochs_planned": effective.get("epochs", options.epochs), "time_s": time.time() - started,
-        "started": datetime.fromtimestamp(started).isoformat(), "classes": list(split.classes),
-        "num_train": len(split.train), "num_val": len(split.val),
+        "epochs_planned": effective.get("epochs", options.epochs), "time_s": time_s,
+        "started": earlier.get("started") or datetime.fromtimestamp(started).isoformat(),
+        "classes": list(split.classes), "num_train": len(split.train), "num_val": len(split.val),
         "recipe": recipe.to_dict() if recipe is not None else None,
         "message": getattr(final, "message", ""),
         "plan": history.get("plan", ""), "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
+        "finishes": _finishes(earlier.get("finishes")),
     }
+    if final.kind == "finished":
+        summary["finishes"] += _finishes([{**summary, "ended": datetime.now().isoformat(timespec="seconds")}])
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "summary.json", summary)
+    if history and summary["finishes"]:
+        write_json(run_dir / "history.json", {**history, "finishes": summary["finishes"]})
     return summary
+
+
+def _finishes(records) -> list[dict]:
+    """The ``finishes`` read back from a run folder (it comes from outside): checked numbers only."""
+    out = []
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and _whole(record.get("epochs")):
+            out.append({"epochs": record["epochs"], "best_val_acc": _fraction(record.get("best_val_acc")),
+                        "best_epoch": record.get("best_epoch") if _whole(record.get("best_epoch")) else 0,
+                        "time_s": _finite(record.get("time_s")), "ended": _text(record.get("ended"), 40)})
+    return out
 
 
 # --- reading runs back -------------------------------------------------------------------------
@@ -276,18 +307,44 @@ class Run:
         return _text(self.summary.get("outcome") or self.history.get("outcome"))
 
     @property
+    def finishes(self) -> list[dict]:
+        """Each time the run finished (epochs, best_val_acc, time_s, ended), oldest first: a finished run
+        that was trained further keeps its first result here."""
+        return _finishes(self.summary.get("finishes") or self.history.get("finishes"))
+
+    @property
     def time_s(self) -> float | None:
         return _finite(self.summary.get("time_s"))
 
     @property
     def steps_per_epoch(self) -> int:
-        """Optimizer steps per epoch, from the run's image count and batch size (1 if unknown)."""
-        options = self.options.get("options") or self.history.get("options") or {}
-        batch = options.get("batch_size") if isinstance(options, dict) else None
+        """Optimizer steps per epoch as the run trained them (1 if unknown). The batch comes from
+        history.json, the options the engine ran with: the recommended mode's stage 2 plans its own
+        batch, so options.json (what the form asked) would squeeze its epochs onto the wrong steps."""
+        batch = None
+        for records in (self.history, self.options):
+            options = records.get("options")
+            if isinstance(options, dict) and _whole(options.get("batch_size")):
+                batch = options["batch_size"]
+                break
         images = self.summary.get("num_train")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch, images)):
+        if not _whole(images):  # a run still training has no summary yet: its split says it
+            images = self._split_size()
+        if not (_whole(batch) and _whole(images)):
             return 1
-        return max(1, math.ceil(images / batch))
+        count = self._processes()  # in child processes each step is counted per process, on its share
+        return recommended_steps(math.ceil(images / count), max(1, batch // count))  # the engine's rule
+
+    def _processes(self) -> int:
+        """How many processes trained the run (the launcher notes its placement; 1 in this process).
+        The launcher's own import is above this module, so its small record is read here directly."""
+        records = self.history if isinstance(self.history.get("placement"), dict) else self.options
+        placement = records.get("placement")
+        if not isinstance(placement, dict) or placement.get("where") not in ("processes", "gpus"):
+            return 1
+        if placement["where"] == "processes":
+            return placement.get("processes") if _whole(placement.get("processes")) else 1
+        return max(1, torch.cuda.device_count())  # one per GPU, as on the machine that trained it
 
     @property
     def best_weights(self) -> Path:
@@ -303,6 +360,13 @@ class Run:
     def classes(self) -> list[str]:
         names = self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or []
         return [str(n)[:MAX_NAME] for n in names] if isinstance(names, list) else []
+
+    def _split_size(self) -> int | None:
+        try:
+            split = self.split()
+        except DesignerError:
+            return None
+        return len(split.train) if split is not None else None
 
     def split(self):
         """The run's DatasetSplit (same files as in training), or None for older runs."""
@@ -343,7 +407,8 @@ def compare_runs(run_dirs) -> dict:
     """Curves of several runs aligned on one epoch axis (None where a run has no such epoch).
 
     ``{"epochs": [1..N], "runs": [{"name", "mode", "status", "best_val_acc", "time_s",
-    "train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...], "elapsed_s": [...]}]}``;
+    "train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...], "elapsed_s": [...],
+    "steps_per_epoch", "stage1": {"val_acc", "val_loss"} or None}]}``;
     ``elapsed_s`` is the cumulative training time, for plotting accuracy against seconds.
     """
     runs = [r if isinstance(r, Run) else load_run(r) for r in run_dirs]
@@ -357,9 +422,11 @@ def compare_runs(run_dirs) -> dict:
         for i in axis:
             total += by_epoch.get(i, {}).get("epoch_time_s") or 0.0
             elapsed.append(total if i in by_epoch else None)
+        head = by_epoch.get(0)  # the recommended mode's stage 1: the classifier fitted before any epoch
+        stage1 = {k: head.get(k) for k in ("val_acc", "val_loss")} if head else None
         out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
-                    "best_val_acc": run.best_val_acc, "time_s": run.time_s,
-                    **curves, "elapsed_s": elapsed})
+                    "best_val_acc": run.best_val_acc, "time_s": run.time_s, "steps_per_epoch": run.steps_per_epoch,
+                    **curves, "elapsed_s": elapsed, "stage1": stage1})
     return {"epochs": axis, "runs": out}
 
 
@@ -381,7 +448,8 @@ class ResumePlan:
 
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     """The plan to continue ``run_dir`` (a run folder or its last.pt) up to ``epochs`` in all
-    (default: the epochs it was started with). The one rule the CLI and the window share."""
+    (default: the epochs it was started with). A finished run needs ``epochs``, its new total: it
+    did what it was asked, so "more" must be said. The one rule the CLI and the window share."""
     run = load_run(run_dir)
     last = run.path / "last.pt"
     if run.mode not in RESUMABLE_MODES or not last.is_file():
@@ -390,6 +458,10 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
     split = run.split()
+    if run.status == "finished" and epochs is None:
+        raise DesignerError(f"The run '{run.name}' has finished its {run.trained_epochs} epochs.",
+                            hint=f"To train it further, give its new total number of epochs (more than "
+                                 f"{run.trained_epochs}); its first finish stays in its history.")
     if saved.mode == "recommended" and split is not None:  # the total the plan gave it, unless more is asked
         target = max(target, recommended_plan(saved, len(split.train)).options.epochs)
         saved = replace(saved, fixed=sorted({*saved.fixed, "epochs"}))  # the resumed run trains to that total

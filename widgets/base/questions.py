@@ -6,7 +6,7 @@ tests replace these functions with scripted answers instead of clicking dialogs.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from designer.data.images import IMAGE_EXTENSIONS
 
@@ -29,3 +29,12 @@ def choose_folder(parent, title: str, start: str = "") -> str:
 def choose_images(parent, start: str = "") -> list[str]:
     paths, _ = QFileDialog.getOpenFileNames(parent, "Choose images to classify", start, IMAGE_FILTER)
     return list(paths)
+
+
+def ask_total_epochs(parent, run_name: str, done: int, suggested: int) -> int | None:
+    """Resuming a finished run: how many epochs should it have in all? None when cancelled."""
+    value, ok = QInputDialog.getInt(
+        parent, "Train a finished run further",
+        f"The run {run_name} has finished its {done} epochs.\n\nTrain it further, up to how many epochs in all? "
+        "Its first finish and its time stay in the run history.", suggested, done + 1, 100_000)
+    return value if ok else None

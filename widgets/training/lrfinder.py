@@ -1,8 +1,9 @@
 """The learning-rate finder: run the LR range test, see the loss against the LR, use the suggestion.
 
 The test itself is ``designer.train.lr_find`` (run as ``app.jobs.lr_find_job`` in a worker
-thread); this dialog only starts it, shows its progress and curve, and writes the chosen LR
-into the training settings.
+thread); this dialog only starts it, draws its curve as the points come (each progress report
+carries them), and writes the chosen LR into the training settings. Stop keeps the curve drawn
+so far, with a suggestion when the loss had already fallen far enough to make one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushB
 
 from designer.app.jobs import lr_find_job
 from designer.base.errors import DesignerError
+from designer.train.lr_find import END_LR, START_LR
 from widgets.base.plots import own_menus
 from widgets.base.worker import JobRunner
 
@@ -52,6 +54,7 @@ class LRFinderDialog(QDialog):
         self.plot = own_menus(pg.PlotWidget(background="w"))
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # "0.1 (x0.001)" read as 0.1, not 0.0001
         self.plot.setLabel("left", "training loss (smoothed)")
         self.plot.setMinimumSize(520, 280)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#2563eb", width=2))
@@ -95,6 +98,7 @@ class LRFinderDialog(QDialog):
             return False
         self.finding = None
         self.curve.setData([], [])
+        self.plot.setXRange(math.log10(START_LR), math.log10(END_LR), padding=0.02)  # the curve grows into it
         self.marker.hide()
         self.bar.setValue(0)
         self.result.setText("Running…")
@@ -107,29 +111,51 @@ class LRFinderDialog(QDialog):
         if progress.total:
             self.bar.setValue(round(100 * progress.done / progress.total))
         self.bar.setFormat(progress.text or "%p %")
+        if getattr(progress, "lrs", None):  # the curve so far: drawn as the test runs
+            self._draw(progress.lrs, progress.losses)
+
+    def _draw(self, lrs, losses) -> None:
+        points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+        if not points:
+            return
+        lrs, losses = (np.asarray(v, dtype=float) for v in zip(*points))
+        self.curve.setData(lrs, losses)
+        top = float(np.percentile(losses, 95)) * 1.1
+        self.plot.setYRange(0, top or 1.0, padding=0)
 
     @Slot(object)
     def _on_result(self, finding) -> None:
-        self.finding = finding
-        points = [(lr, loss) for lr, loss in zip(finding.lrs, finding.losses) if math.isfinite(loss)]
-        lrs, losses = (np.asarray(v, dtype=float) for v in zip(*points))
-        self.curve.setData(lrs, losses)
-        top = float(np.percentile(losses, 95)) * 1.1 if len(losses) else 1.0
-        self.plot.setYRange(0, top, padding=0)
+        self.finding = finding if finding.suggestion is not None else None
+        self._draw(finding.lrs, finding.losses)
+        if finding.suggestion is None:
+            self.marker.hide()
+            self._done(f"Stopped after {len(finding.lrs)} steps, before the loss had fallen enough to suggest a "
+                       "learning rate. The curve shows what was measured; run the test to its end for a suggestion.")
+            return
         self.marker.setValue(math.log10(finding.suggestion))
         self.marker.show()
-        self._done(f"Suggested learning rate: {finding.suggestion:.2g} (dashed line; the loss falls fastest at "
-                   f"{finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
+        stopped = (f"Stopped after {len(finding.lrs)} steps. From what was measured, the s" if finding.stopped
+                   else "S")
+        self._done(f"{stopped}uggested learning rate is {finding.suggestion:.2g} (dashed line; the loss falls "
+                   f"fastest at {finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
 
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self._done(failure.text)
 
     def _done(self, text: str) -> None:
-        self.bar.setValue(100 if self.finding else 0)
+        if self.finding is not None and not self.finding.stopped:
+            self.bar.setValue(100)
+        elif not self.measured():  # a stopped test's bar stays where it stopped, under its curve
+            self.bar.setValue(0)
         self.bar.setFormat("%p %")
         self.result.setText(text)
         self._update_buttons()
+
+    def measured(self) -> int:
+        """Points drawn on the curve."""
+        x, _ = self.curve.getData()
+        return 0 if x is None else len(x)
 
     @Slot()
     def use_suggestion(self) -> None:

@@ -28,7 +28,7 @@ from designer.launch.placement import CHILD_MODES, Placement, saved_placement
 from designer.launch.run import check_placement, planned_length
 from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
-from widgets.base import feedback
+from widgets.base import feedback, questions
 from widgets.base.worker import JobRunner
 from widgets.training.lrfinder import LRFinderDialog
 from widgets.training.options import TrainingOptionsForm
@@ -65,7 +65,8 @@ class TrainingPanel(QWidget):
                                     "kept (none before the first epoch ends) and the run can be resumed.")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the run selected in the history below from where it "
-                                      "stopped, up to the number of epochs set above.")
+                                      "stopped, up to the number of epochs set above (a finished run asks "
+                                      "for its new total).")
         buttons = QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.resume_button):
             buttons.addWidget(b)
@@ -95,6 +96,7 @@ class TrainingPanel(QWidget):
         right.addWidget(history)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        right.setChildrenCollapsible(False)  # neither the plot nor the run history is dragged out of sight
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
         layout.addWidget(right, 1)
@@ -145,9 +147,13 @@ class TrainingPanel(QWidget):
         return self.resume(path)
 
     def resume(self, run_path: str) -> bool:
-        """Continue a stopped run in its own folder, from its last.pt, on its own data split."""
+        """Continue a stopped run in its own folder, from its last.pt, on its own data split, up to the
+        form's epochs; a finished run first asks for its new total (it did what it was asked)."""
         try:
-            plan = plan_resume(run_path, self.form.epochs.value())
+            epochs = self._resume_epochs(run_path)
+            if epochs is None:
+                return False  # the question was cancelled
+            plan = plan_resume(run_path, epochs)
             split = plan.split or self.context.require_split()
             source = self.context.design_source()
             placement = self._placement(source, plan.options)
@@ -157,6 +163,13 @@ class TrainingPanel(QWidget):
             return False
         return self._launch(source, split, plan.options, plan.run.path, str(plan.checkpoint),
                             self.context.runs_dir() / ".features", placement)
+
+    def _resume_epochs(self, run_path: str) -> int | None:
+        run = load_run(run_path)
+        if run.status != "finished":
+            return self.form.epochs.value()
+        done = run.trained_epochs
+        return questions.ask_total_epochs(self, run.name, done, max(done + 1, self.form.epochs.value()))
 
     def _placement(self, source, options) -> Placement:
         """Where the form says to train (this process for the modes that always train here);

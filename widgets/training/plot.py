@@ -21,7 +21,8 @@ from widgets.base.plots import EmptyNote, own_menus
 
 REDRAW_MS = 100
 LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "star": "&#x2605;", "line": "&#x2501;&#x25CF;&#x2501;",
-                "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;"}
+                "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;",
+                "dashdots": "&#x254D;&#x25CF;&#x254D;"}
 EMPTY_TEXT = {"Accuracy": "Accuracy is drawn here once a run starts (or tick runs below to compare them).",
               "Loss": "Loss is drawn here once a run starts."}
 TRAIN = "#2563eb"
@@ -222,7 +223,8 @@ class MetricsPlot(QWidget):
             xs = s.x_iter if iterations else s.x_epoch
             extent = max(extent, xs[-1] if xs else 0.0)
         for run in self.overlays:
-            last = float(len(run.get("epochs", [])))
+            last = float(max((e for e, v in zip(run.get("epochs", []), run.get("train_loss", [])) if v is not None),
+                             default=len(run.get("epochs", []))))
             extent = max(extent, last * (run.get("steps_per_epoch") or 1) if iterations else last)
         return extent or 1.0
 
@@ -249,20 +251,33 @@ class MetricsPlot(QWidget):
                 legend.removeItem(item)
         self._overlay_items = []
         for k, run in enumerate(self.overlays):
-            colour = OVERLAY_COLOURS[k % len(OVERLAY_COLOURS)]
-            epochs = np.asarray(run["epochs"], dtype=float)
-            x = epochs if self.x_mode == "epochs" else epochs * max(1, run.get("steps_per_epoch") or 1)
-            for key, plot in (("val_acc", self.acc_plot), ("val_loss", self.loss_plot),
-                              ("train_acc", self.acc_plot), ("train_loss", self.loss_plot)):
-                y = np.asarray([np.nan if v is None else v for v in run.get(key, [])], dtype=float)
-                if not len(y) or np.all(np.isnan(y)):
-                    continue
-                style = "dash" if key.startswith("val") else "dot"
-                label = f"{run['name']} ({'val' if key.startswith('val') else 'train'})"
-                item = plot.plot(x[: len(y)], y, pen=_pen(colour, style), name=label, connect="finite")
-                self._overlay_items.append((plot, item))
+            self._draw_overlay(run, OVERLAY_COLOURS[k % len(OVERLAY_COLOURS)])
         self._update_legend()
         self._fit_ranges(force=True)
+
+    def _draw_overlay(self, run: dict, colour: str) -> None:
+        """One compared run on its OWN x axis (its steps per epoch), each measured point marked: a
+        recommended run validates rarely, and a line through lone points between gaps drew nothing."""
+        per_epoch = 1 if self.x_mode == "epochs" else max(1, run.get("steps_per_epoch") or 1)
+        stage1 = run.get("stage1") or {}
+        for key, plot in (("val_acc", self.acc_plot), ("val_loss", self.loss_plot),
+                          ("train_acc", self.acc_plot), ("train_loss", self.loss_plot)):
+            points = [(epoch * per_epoch, v) for epoch, v in zip(run["epochs"], run.get(key, [])) if v is not None]
+            validation = key.startswith("val")
+            if validation and stage1.get(key) is not None:  # validation starts at stage 1's fitted head
+                points.insert(0, (0, stage1[key]))
+            if not points:
+                continue
+            x, y = (np.asarray(v, dtype=float) for v in zip(*points))
+            label = f"{run['name']} ({'val' if validation else 'train'})"
+            item = plot.plot(x, y, pen=_pen(colour, "dash" if validation else "dot"), name=label,
+                             symbol="o" if validation else "t", symbolSize=6 if validation else 5,
+                             symbolBrush=colour if validation else "w", symbolPen=pg.mkPen(colour))
+            self._overlay_items.append((plot, item))
+            if validation and stage1.get(key) is not None:
+                star = plot.plot([0.0], [stage1[key]], pen=None, symbol="star", symbolSize=14, symbolBrush=colour,
+                                 symbolPen=pg.mkPen("w"), name=f"{run['name']} (stage 1)")
+                self._overlay_items.append((plot, star))
 
     def _update_legend(self) -> None:
         """The names of the curves, each after a sample of its line in its colour."""
@@ -270,7 +285,9 @@ class MetricsPlot(QWidget):
                    if not name.startswith("head_") or self.series[name].y}  # stage 1 only once it is there
         for k, run in enumerate(self.overlays):
             colour = OVERLAY_COLOURS[k % len(OVERLAY_COLOURS)]
-            entries[f"{run['name']} (validation)"] = (colour, "dash")
+            if (run.get("stage1") or {}).get("val_acc") is not None:
+                entries[f"{run['name']} (stage 1)"] = (colour, "star")
+            entries[f"{run['name']} (validation)"] = (colour, "dashdots")
             entries[f"{run['name']} (training)"] = (colour, "dot")
         self.legend.setText("&nbsp;&nbsp;&nbsp; ".join(
             f'<span style="color:{colour}; font-weight:bold">{LEGEND_MARKS[style]}</span>&nbsp;{escape(label)}'

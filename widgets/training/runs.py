@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from designer.base.errors import DesignerError
@@ -15,6 +15,7 @@ COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time
 MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
               "scratch": "from scratch"}
 PATH_ROLE = Qt.UserRole + 1
+ROWS_SHOWN = 3  # runs the table shows in full however small the window (more scroll)
 
 
 def acc_text(value) -> str:
@@ -57,6 +58,17 @@ def run_where(run) -> str:
 def mode_text(mode: str, where: str = "") -> str:
     name = MODE_NAMES.get(mode, mode)
     return f"{name}, {where}" if where else name
+
+
+def status_text(run) -> str:
+    """The run's status, and its first finish when it was trained further after it (its result and
+    time then are part of its story, not overwritten by the later leg)."""
+    finishes = run.finishes
+    if not finishes or (run.status == "finished" and len(finishes) == 1):
+        return run.status
+    first = finishes[0]
+    epochs = f"{first['epochs']} epoch{'s' if first['epochs'] != 1 else ''}"
+    return f"{run.status}; first finished at {epochs}, {acc_text(first['best_val_acc'])} in {time_text(first['time_s'])}"
 
 
 def steps_per_epoch(run) -> int:
@@ -115,6 +127,7 @@ class RunTable(QTableWidget):
         finally:
             self._filling = False
         self.select_path(selected)
+        self.updateGeometry()  # its minimum height follows its rows
         if ticked != set(self.checked_paths()):
             self.overlay_changed.emit(self.checked_paths())
 
@@ -124,7 +137,7 @@ class RunTable(QTableWidget):
         check.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
-        cells = (run.name, mode_text(run.mode, run_where(run)), run.status, acc_text(run.best_val_acc),
+        cells = (run.name, mode_text(run.mode, run_where(run)), status_text(run), acc_text(run.best_val_acc),
                  str(run.trained_epochs), time_text(run.time_s))
         self.setItem(row, 0, check)
         why = "\n\n".join(filter(None, (run.outcome, run.plan)))  # the recommended mode's two stages
@@ -156,9 +169,20 @@ class RunTable(QTableWidget):
                     item = QTableWidgetItem(text)
                     item.setData(PATH_ROLE, path)
                     self.setItem(row, col, item)
+                self.updateGeometry()
             self.item(row, 3).setText("running")
         finally:
             self._filling = False
+
+    def minimumSizeHint(self) -> QSize:
+        """Tall enough for its first ``ROWS_SHOWN`` runs in full: under the plot, the splitter gave the
+        table what was left, and the second run was cut in half."""
+        hint = super().minimumSizeHint()
+        rows = min(max(1, self.rowCount()), ROWS_SHOWN)
+        row_height = self.verticalHeader().defaultSectionSize()
+        scroll = self.horizontalScrollBar().sizeHint().height()  # a narrow window scrolls sideways
+        height = self.horizontalHeader().sizeHint().height() + rows * row_height + 2 * self.frameWidth() + scroll
+        return QSize(hint.width(), height)
 
     def checked_paths(self) -> list[str]:
         return [self.item(r, 0).data(PATH_ROLE) for r in range(self.rowCount())
