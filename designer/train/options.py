@@ -31,7 +31,8 @@ FINE_TUNE_LR_DIVISOR = 10.0
 FULL_RATE_MODES = ("scratch", "recommended", "cached-head")
 # Five epochs: the recommended mode starts fine-tuning from a fitted head, and on full digits (1,438
 # images) 5 epochs reached 0.994 in 109 s where 10 reached 0.994 in 190 s (bench/bench_transfer.py);
-# on small data its step floor sets the length anyway. Other modes share the setting.
+# the recommended mode plans its own length from the data (recommended.auto_epochs) unless the user
+# fixes it. Other modes use the setting.
 DEFAULT_EPOCHS = 5
 # The recommended mode trains while it still learns, up to this time cap by default ("up to about N
 # min" in the window and the plan text); 0 turns it off.
