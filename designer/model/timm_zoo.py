@@ -6,7 +6,7 @@ gallery needs (input size, mean/std, ``first_conv``, ``classifier``, where the
 weights live) are read once from timm's pretrained configs and kept in a JSON
 cache per timm version. ImageNet top-1, parameters and GMACs are not in timm's
 wheel; they come from ``timm_results.csv``, an extract of timm's published
-``results/`` tables (``designer/model/make_timm_results.py``).
+``results/`` tables (``tools/make_timm_results.py``).
 
 Weights are "on this computer" when the Hugging Face hub cache (or, for the few
 configs with a plain URL, the torch hub cache) holds the file: checked on disk,
