@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from tools.screenshots.design import OUT, open_window
-from tools.screenshots.training import CLASSES, IMAGE, grab, make_images, train_run, until
+from tools.screenshots.training import CLASSES, IMAGE, finish, grab, make_images, train_run, until
 
 # Lite0 at 64x64 ends in a 2x2 map; a block at stride 16 gives 4x4, which shows more of where it
 # looked: chosen as a user would, from the graph's context menu ("Use for heat maps").
@@ -92,10 +92,7 @@ def main() -> int:
     results.subset_combo.setCurrentIndex(results.subset_combo.findData("all"))
     until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
     shoot_heatmaps(app, window, ws, _new_images(tmp))
-    window.qdoc.doc.mark_saved()
-    ws.shutdown()
-    window.close()
-    return 0
+    return finish(window, ws)
 
 
 if __name__ == "__main__":

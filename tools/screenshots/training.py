@@ -142,6 +142,11 @@ def main() -> int:
     grab(app, dialog, "export-script.png", settle=0.5)
     dialog.close()
 
+    return finish(window, ws)
+
+
+def finish(window, ws) -> int:
+    """Close without the unsaved-changes question, the workers stopped."""
     window.qdoc.doc.mark_saved()
     ws.shutdown()
     window.close()
