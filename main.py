@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from designer.model.families import DEFAULT_MODEL
+from designer.zoo.families import DEFAULT_MODEL
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Write designer/model/timm_results.csv from a checkout of timm's repository.
+"""Write designer/zoo/timm_results.csv from a checkout of timm's repository.
 
 timm publishes ImageNet top-1, parameter counts and GMACs in its repository's
 ``results/`` folder, not in the wheel. The gallery shows them without building

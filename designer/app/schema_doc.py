@@ -18,8 +18,8 @@ from designer.app.project import DataSettings, ExplainSettings
 from designer.base.fileio import atomic_write_text
 from designer.data.transforms import Augment
 from designer.model.ops import OP_TYPES
-from designer.model.recipe import BaseModel
 from designer.train.options import TrainOptions
+from designer.zoo.base import BaseModel
 
 START = "<!-- generated from the schema: python -m designer.app.schema_doc -->"
 END = "<!-- end of generated tables -->"

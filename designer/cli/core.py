@@ -35,7 +35,7 @@ from designer.model.ops import (
     SetLRFactor,
 )
 from designer.model.recipe import Recipe
-from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models, model_info
+from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models, model_info
 
 
 def register(subparsers) -> None:

@@ -13,7 +13,7 @@ import sys
 from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
 from designer.cli import core, explain, export, lrfind, train
-from designer.model import builders
+from designer.zoo import builders
 
 COMMAND_GROUPS = (core, train, lrfind, explain, export)
 NO_BUILD = ("models",)  # commands that never build a network

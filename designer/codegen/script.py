@@ -28,10 +28,10 @@ from designer.codegen.policy import policy_code
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import IMAGE_EXTENSIONS
 from designer.model.build import network_input
-from designer.model.families import SOURCES
 from designer.model.trained import structure_of
 from designer.train.options import OPTIMIZERS, SCHEDULES, TrainOptions
 from designer.train.recommended import plan as recommended_plan
+from designer.zoo.sources import SOURCES
 
 DEFAULT_VAL_FRACTION = 0.2
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import torch
 
 from designer.model.build import network_input
-from designer.model.zoo import weights_origin
+from designer.zoo.sources import weights_origin
 
 CARD_VERSION = 1
 

@@ -36,7 +36,7 @@ from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
 from designer.model.build import network_input
-from designer.model.weights import load_strict, plain_state_dict
+from designer.zoo.weights import load_strict, plain_state_dict
 
 FORMATS: dict[str, str] = {
     "pt": "PyTorch state dict (.pt)",

@@ -31,7 +31,7 @@ from designer.model.ops import (
     SetLayerParams,
 )
 from designer.model.policy import resolve_policy
-from designer.model.zoo import defaults_for
+from designer.zoo.sources import defaults_for
 
 LEVELS = ("error", "warning", "info")
 TRAIN_BATCH = 32  # batch size of the training-memory estimate

@@ -27,10 +27,8 @@ from torch import nn
 from torchvision.models.vision_transformer import interpolate_embeddings
 
 from designer.base.errors import DesignerError
-from designer.model import lite0
-from designer.model.families import has_position_embeddings
 from designer.model.ops import Op
-from designer.model.recipe import BaseModel, Recipe
+from designer.model.recipe import Recipe
 from designer.model.surgery import (
     adapt_input_conv,
     adapt_stats,
@@ -51,7 +49,10 @@ from designer.model.surgery import (
     set_module,
     shape_into,
 )
-from designer.model.zoo import build_base, defaults_for
+from designer.zoo import lite0
+from designer.zoo.base import BaseModel
+from designer.zoo.families import has_position_embeddings
+from designer.zoo.sources import build_base, defaults_for
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
 MEMO_MAX_PARAMS = 200_000_000
@@ -122,8 +123,8 @@ class _Work:
 class BaseCache:
     """Base models by ``BaseModel`` (built once), plus the last few built structural prefixes.
 
-    ``loader(base) -> (model, LoadReport | None)`` defaults to ``zoo.build_base``;
-    ``defaults(base)`` (input size, mean, std) to ``zoo.defaults_for``. Thread-safe.
+    ``loader(base) -> (model, LoadReport | None)`` defaults to ``sources.build_base``;
+    ``defaults(base)`` (input size, mean, std) to ``sources.defaults_for``. Thread-safe.
     """
 
     def __init__(self, loader: Callable | None = None, defaults: Callable | None = None, keep_built: int = 2):

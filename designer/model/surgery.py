@@ -18,8 +18,8 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.schema import MAX_LAYER_PARAMS
-from designer.model.families import CLASSIFIER_PATHS
 from designer.model.ops import LayerSpec
+from designer.zoo.families import CLASSIFIER_PATHS
 
 HEAD_TYPES = (nn.Linear, nn.Conv2d)
 

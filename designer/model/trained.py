@@ -15,7 +15,7 @@ from pathlib import Path
 from designer.base.errors import DesignerError
 from designer.model.build import BaseCache, Design, build
 from designer.model.recipe import Recipe
-from designer.model.weights import load_strict
+from designer.zoo.weights import load_strict
 
 BEST = "best.pt"
 

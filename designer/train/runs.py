@@ -28,7 +28,6 @@ from designer.base.jobs import is_cancelled
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
 from designer.model.build import build
-from designer.model.weights import load_into, read_state_dict
 from designer.train.engine import train
 from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
@@ -36,6 +35,7 @@ from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
 from designer.train.recommended import steps_per_epoch as recommended_steps
 from designer.train.recommended import train_recommended
+from designer.zoo.weights import load_into, read_state_dict
 
 FINAL_KINDS = ("finished", "stopped", "failed")
 STATUSES = (*FINAL_KINDS, "running")

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.model.families import DEFAULT_MODEL
-from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models
+from designer.zoo.families import DEFAULT_MODEL
+from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models
 from widgets.base import feedback
 
 COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")

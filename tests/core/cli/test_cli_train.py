@@ -14,9 +14,9 @@ from testkit.data import make_shapes_folder
 from designer.base.errors import DesignerError
 from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
-from designer.model import builders
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
 from designer.train.recommended import MAX_AUTO_EPOCHS, steps_per_epoch
+from designer.zoo import builders
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models import mnasnet0_5, resnet18
 
 from designer.base.errors import DesignerError
-from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
+from designer.zoo.weights import LoadReport, file_sha256, load_into, read_state_dict
 
 
 class _Evil:
@@ -133,7 +133,7 @@ def test_versioned_layers_load_from_safetensors_without_metadata(tmp_path):
 
 
 def test_weights_of_the_wrong_kind_or_not_finite_are_refused(tmp_path):
-    from designer.model.weights import load_strict
+    from designer.zoo.weights import load_strict
 
     good = _small().state_dict()
     for name, change, words in (("nan", lambda v: torch.full_like(v, float("nan")), "NaN or infinite"),

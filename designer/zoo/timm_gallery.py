@@ -153,7 +153,7 @@ def entry(name: str) -> TimmEntry:
 @functools.lru_cache(maxsize=1)
 def published() -> dict[str, tuple[float | None, float | None, float | None]]:
     """name (with tag, or bare architecture) -> (top-1 %, params in millions, GMACs)."""
-    text = (resources.files("designer.model") / RESULTS_FILE).read_text(encoding="utf-8")
+    text = (resources.files("designer.zoo") / RESULTS_FILE).read_text(encoding="utf-8")
     return {row["model"]: (_number(row["top1"]), _number(row["params_m"]), _number(row["gmacs"]))
             for row in csv.DictReader(io.StringIO(text))}
 
