@@ -34,7 +34,6 @@ from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
 from designer.launch.child import ChildProcess, diagnose, root_cause
 from designer.launch.placement import CHILD_MODES, Placement, threads_per_process
-from designer.model.weights import read_state_dict
 from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
@@ -42,6 +41,7 @@ from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
 from designer.train.runs import train_run
+from designer.zoo.weights import read_state_dict
 
 
 def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
@@ -123,7 +123,7 @@ class _Launch:
 
     def run(self, resume, cache_dir):
         mode = "scratch" if self.options.mode == "scratch" else "full"
-        ts.resolve_policy(self.design, self.design.model, mode)  # freezing, for the counts in the start event
+        ts.apply_policy(self.design, self.design.model, mode)  # freezing, for the counts in the start event
         if resume is None and self.options.mode == "scratch":
             torch.manual_seed(self.options.seed)
             ts.reset_parameters(self.design.model)

@@ -99,7 +99,7 @@ def head_only(design, options) -> tuple[object, str, str]:
     whose recipe ends with those freezes (same model object); the design itself is unchanged.
     The features are computed once in eval mode, so augmentation and BatchNorm settings cannot
     change them: augmentation is simply not used."""
-    ts.resolve_policy(design, design.model, "full")  # the design's own freezing
+    ts.apply_policy(design, design.model, "full")  # the design's own freezing
     classifier = design.classifier_path
     if not classifier:
         raise DesignerError("Head-only training needs a classifier, and this network has none that NetSurgeon "
@@ -112,7 +112,7 @@ def head_only(design, options) -> tuple[object, str, str]:
     head = head_path(design.model, classifier, in_classifier)
     outside = [n for n in trainable if not _under(n, head)]
     run_design = replace(design, recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
-    ts.resolve_policy(run_design, run_design.model, "full")
+    ts.apply_policy(run_design, run_design.model, "full")
     notes = [f"Head only: the classifier '{head}' is trained on features of the rest of the network, "
              + "computed once."]
     if outside:

@@ -75,7 +75,7 @@ def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float
         raise DesignerError("The LR range test needs at least 2 training images.", hint="Add images first.")
     device = ts.resolve_device(options.device)
     model = copy.deepcopy(design.model).to(device)  # the design's own network is never trained here
-    policy = ts.resolve_policy(design, model, "full")
+    policy = ts.apply_policy(design, model, "full")
     optimizer = ts.make_optimizer(model, policy, options, 1.0)
     ratios = [g["lr"] for g in optimizer.param_groups]  # each group's factor (base LR 1)
     loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True, seed=options.seed,

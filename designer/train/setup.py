@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import traceback
+import weakref
 from pathlib import Path
 
 import torch
@@ -15,8 +16,8 @@ from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
-from designer.model.weights import read_torch_file
 from designer.train.options import DEFAULT_LR, TrainOptions
+from designer.zoo.weights import read_torch_file
 
 
 def resolve_device(name: str) -> torch.device:
@@ -76,7 +77,7 @@ def weights(model: nn.Module) -> dict:
     return {k: v.contiguous() for k, v in model.state_dict().items()}
 
 
-def lr_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
+def schedule_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
     """Multiplier on every group's LR at optimizer step ``step`` (0-based): warmup, then schedule."""
     warmup = round(options.warmup_epochs * steps_per_epoch)
     if step < warmup:
@@ -162,14 +163,30 @@ def reset_parameters(model: nn.Module) -> None:
             module.reset_parameters()
 
 
-def resolve_policy(design, model: nn.Module, mode: str):
-    """The recipe's freeze/LR-factor policy applied to ``model``; None = all trainable at one LR."""
+_POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (recipe, its policy)
+
+
+def policy_of(recipe, model: nn.Module):
+    """The recipe's freeze/LR-factor policy on ``model``, resolved once per (recipe, model): a run
+    asks for it from the plan's words, stage 1, the engine and the launcher, and the recipe's
+    policy ops are replayed only the first time."""
+    cached = _POLICIES.get(model)
+    if cached is not None and cached[0] is recipe:
+        return cached[1]
+    policy = model_policy.resolve_policy(recipe, model)
+    _POLICIES[model] = (recipe, policy)
+    return policy
+
+
+def apply_policy(design, model: nn.Module, mode: str):
+    """Set ``requires_grad`` on ``model`` as the design's policy says (every layer trains in the
+    scratch mode and for a design without a recipe); returns the policy, or None for one LR."""
     recipe = getattr(design, "recipe", None)
     if recipe is None or mode == "scratch":
         for p in model.parameters():
             p.requires_grad_(True)
         return None
-    policy = model_policy.resolve_policy(recipe, model)
+    policy = policy_of(recipe, model)
     model_policy.apply_freeze(model, policy)
     return policy
 

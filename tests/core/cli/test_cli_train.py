@@ -71,7 +71,9 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     data = make_shapes_folder(root / "data", per_class=10, size=24)
     path = str(root / "p.json")
-    # A builder is code: without --trust-builder nothing is imported and nothing is written.
+    # A builder is code: without --trust-builder nothing is imported and nothing is written. (Trust is
+    # process-wide: a module of tests run earlier may have granted it, so it is withdrawn first.)
+    builders._TRUSTED.discard("testkit.train:tiny_rgb_cnn")
     assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path]) == 2 and not Path(path).exists()
     assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
     assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
