@@ -117,7 +117,7 @@ class DataSettings:
 @checked_dataclass(config=STRICT)
 class ExplainSettings:
     """Heat maps (Results tab, ``explain``): the layer they look at, chosen in the graph ("" = the
-    last spatial layer before the head)."""
+    last layer before the head whose map is at least 7x7, or the largest there is)."""
 
     layer: LayerPath = ""
 
