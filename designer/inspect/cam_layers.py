@@ -84,8 +84,9 @@ def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
             try:
                 return _hooked_run(model, input_shape, device, model_dtype(model))
             except Exception as exc:  # noqa: BLE001 -- the design itself does not run
+                detail = (str(exc).splitlines() or [""])[0][:300]
                 raise DesignerError(f"The network does not run on a {'x'.join(map(str, input_shape))} input, "
-                                    f"so no heat map can be made ({type(exc).__name__}: {exc}).",
+                                    f"so no heat map can be made ({detail}).",
                                     hint="Fix the design first (the Design tab's analyzer says where).") from None
 
 

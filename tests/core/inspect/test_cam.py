@@ -228,3 +228,11 @@ def test_ablation_still_works_when_the_network_reshapes_by_its_input_batch(train
     np.testing.assert_allclose(class_maps(net, corner_image(), [1], target, "ablation"),
                                class_maps(trained, corner_image(), [1], target_for(trained, (1, SIDE, SIDE), "4"),
                                           "ablation"), atol=1e-6)
+
+
+def test_a_network_that_does_not_run_is_said_without_an_exception_class_name():
+    """Issue 22, item 10: the message named 'RuntimeError'."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 5), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(DesignerError, match="does not run on a 3x3x3 input") as caught:
+        default_target(model, (3, 3, 3), "2")
+    assert "Error" not in caught.value.message
