@@ -332,3 +332,15 @@ def test_the_form_shows_what_the_recommended_mode_will_train(qtbot, workspace, s
     assert plan(options, n).options.epochs == 2 and plan(options, n).options.batch_size == 32
     assert planned_length(options, n)[1] == 2
     assert form.max_minutes.isEnabled() and options.max_minutes == form.max_minutes.value()
+
+
+def test_training_alone_does_not_mark_the_design_changed(qtbot, workspace, shapes, dialogs):
+    """Issue 22, item 10 (a guard: this held already): a run is a record, not an edit."""
+    ws = workspace()
+    load_data(qtbot, ws, shapes)
+    ws.context.update_training(epochs=1, batch_size=8)
+    doc = ws.context.doc
+    doc.mark_saved()
+    assert ws.training.start()
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=120_000)
+    assert doc.settings["runs"] and not doc.dirty
