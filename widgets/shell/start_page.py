@@ -86,7 +86,8 @@ class GalleryModel(QAbstractTableModel):
 
     @staticmethod
     def _key(info, col: int):
-        return (info.name, info.source, info.family, info.category, info.params, info.gflops or 0.0, info.top1 or 0.0,
+        """The value a column sorts by; None where it is unknown ("–"), which sorts last."""
+        return (info.name, info.source, info.family, info.category, info.params or None, info.gflops, info.top1,
                 info.input_size, int(info.weights_available))[col]
 
 
@@ -107,6 +108,17 @@ class GalleryFilter(QSortFilterProxyModel):
 
     def _set(self, text: str, category: str, local_only: bool, source: str) -> None:
         self.text, self.category, self.local_only, self.source = text.strip().lower(), category, local_only, source
+
+    def lessThan(self, left, right) -> bool:
+        """Unknown values ("–") go last whichever way the column is sorted: a network without a
+        published top-1 is not the worst one, nor the best."""
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a is None or b is None:
+            if (a is None) == (b is None):
+                return False
+            # a descending sort reverses the order lessThan gives, so unknowns must then compare lowest
+            return (b is None) if self.sortOrder() == Qt.AscendingOrder else (a is None)
+        return a < b
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         info = self.sourceModel().infos[row]
@@ -245,6 +257,10 @@ class StartPage(QWidget):
     def _show_count(self) -> None:
         """How many networks the table shows: all of them, or how many of all pass the filter."""
         total, shown = len(self.model.infos), self.proxy.rowCount()
+        if not shown and total:
+            self.count_label.setText(f"No network matches this filter (0 of {total} shown): change the search, "
+                                     "the library or the category, or clear them.")
+            return
         count = f"{total} networks" if shown == total else f"{shown} of {total} networks shown"
         self.count_label.setText(f"{count} · click a column to sort · double-click to open")
 
