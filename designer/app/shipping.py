@@ -60,8 +60,13 @@ def chance_warning(run: Run, classes: int | None = None) -> str:
     acc = run.best_val_acc
     if n < 2 or acc is None or acc > chance_level(n) + CHANCE_MARGIN:
         return ""
-    return (f"The run {run.name} reached {acc:.1%} on the validation images, about what guessing among "
-            f"{n} classes gives ({chance_level(n):.1%}): this model has learned little or nothing.")
+    return (f"The run {run.name} reached {percent(acc)} on the validation images, about what guessing among "
+            f"{n} classes gives ({percent(chance_level(n))}): this model has learned little or nothing.")
+
+
+def percent(value: float) -> str:
+    """An accuracy as the window writes it: 84.0 %."""
+    return f"{100 * value:.1f} %"
 
 
 def run_card(run: Run) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from designer.app.jobs import run_export_info
 from designer.app.project import load_project
-from designer.app.shipping import BEST, best_run_of_project, chance_warning
+from designer.app.shipping import BEST, best_run_of_project, chance_warning, percent
 from designer.base.errors import DesignerError
 from designer.cli.flags import file_stem, number
 from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
@@ -75,7 +75,7 @@ def cmd_export(args) -> int:
 def _best_run(path, project):
     """The project's best finished run (``app.shipping``), named on stderr so --json stays clean."""
     run = best_run_of_project(Path(path).resolve().parent / "runs", project.runs)
-    print(f"Exporting the best finished run: {run.path} ({run.best_val_acc:.1%} validation accuracy)",
+    print(f"Exporting the best finished run: {run.path} ({percent(run.best_val_acc)} validation accuracy)",
           file=sys.stderr)
     return run
 

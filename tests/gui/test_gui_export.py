@@ -109,7 +109,7 @@ def test_the_best_finished_run_is_chosen_and_a_run_at_chance_is_warned_about(qtb
     dialog.weights.setCurrentIndex(0)  # the newest: from scratch, 10 % on 10 classes
     assert "guessing among 10 classes" in dialog.status.text() and dialog.status.objectName() == "warning"
     asked = dialogs.answer("ask_export_at_chance", False)
-    assert not dialog.start_export() and len(asked) == 1 and "10.0%" in asked[0][0]
+    assert not dialog.start_export() and len(asked) == 1 and "10.0 %" in asked[0][0]
     assert not dialog.runner.running
     dialog.reject()
     assert runners_idle(dialog)

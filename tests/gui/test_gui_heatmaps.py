@@ -83,7 +83,7 @@ def test_the_results_tab_computes_maps_and_follows_the_layer_chosen_in_the_graph
     assert not gallery.missing_explanations() and bar.stop_button.isHidden()
     # Issue 22, item 9: resnet18 at 32x32 maps layer1 (8x8), not a 1x1 layer4 or a 2x2 layer3; the line
     # names it and says how to choose another; a colour scale stands beside the maps
-    assert "at layer layer1 (64x8x8) (the default" in bar.layer_label.text()
+    assert "at layer layer1 (64x8x8), the default" in bar.layer_label.text()
     assert "right-click it in the Design tab's graph" in bar.layer_label.text()
     assert not bar.layer_label.isHidden() and not bar.scale.isHidden() and not bar.scale.strip.pixmap().isNull()
     explanation = gallery.entries[0].explanation
@@ -102,7 +102,7 @@ def test_the_results_tab_computes_maps_and_follows_the_layer_chosen_in_the_graph
     assert actions.use_for_heat_maps("layer2")
     assert ws.context.doc.settings["explain"] == {"layer": "layer2"} and ws.context.doc.dirty
     qtbot.waitUntil(lambda: not maps.runner.running and not gallery.missing_explanations(), timeout=60_000)
-    assert "at layer layer2 (128x4x4) (chosen in the graph)" in bar.layer_label.text()
+    assert "at layer layer2 (128x4x4), chosen in the graph" in bar.layer_label.text()
 
     bar.method_combo.setCurrentIndex(bar.method_combo.findData("ablation"))
     qtbot.waitUntil(lambda: not maps.runner.running and not gallery.missing_explanations(), timeout=60_000)

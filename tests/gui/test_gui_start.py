@@ -32,6 +32,7 @@ def test_gallery_lists_sorts_and_filters(qtbot, make_window):
     page.category.setCurrentIndex(0)
     page.search.setText("no such network")
     assert page.count_label.text().startswith(f"No network matches this filter (0 of {total} shown)")  # issue 22
+    assert page.table.empty_text.startswith("No network matches this filter")  # where the rows would be
     page.search.clear()
     page.local_only.setChecked(True)
     assert "efficientnet_lite0" in names(page)

@@ -230,9 +230,9 @@ class HeatMaps(QObject):
         chosen = self.layer()
         where = target.describe() if target is not None else (f"layer {chosen}" if chosen else DEFAULT_LAYER)
         if chosen:
-            where += " (chosen in the graph)"
+            where += ", chosen in the graph"
         elif target is not None:
-            where += f" (the default: {DEFAULT_LAYER})"
+            where += f", the default: {DEFAULT_LAYER}"
         self.bar.layer_label.setText(f"Heat maps at {where}. {HOW_TO_CHOOSE}")
         self.bar.layer_label.setToolTip(HOW_TO_CHOOSE)
 

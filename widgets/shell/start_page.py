@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -128,6 +128,21 @@ class GalleryFilter(QSortFilterProxyModel):
                 and (not self.local_only or info.weights_available))
 
 
+class GalleryTable(QTableView):
+    """The gallery's table; when the filter leaves no row, it says so where the rows would be."""
+
+    empty_text = ""
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0 and self.empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#6b7280"))
+            painter.drawText(self.viewport().rect().adjusted(16, 16, -16, -16),
+                             Qt.AlignCenter | Qt.TextWordWrap, self.empty_text)
+            painter.end()
+
+
 class StartPage(QWidget):
     open_model = Signal(str, str)  # gallery name or builder spec, weights ("default" | "none" | path)
     open_project = Signal(str)  # path ("" = ask)
@@ -215,7 +230,7 @@ class StartPage(QWidget):
         filters.addWidget(self.category)
         filters.addWidget(self.local_only)
         col.addLayout(filters)
-        self.table = QTableView()
+        self.table = GalleryTable()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
@@ -257,9 +272,11 @@ class StartPage(QWidget):
     def _show_count(self) -> None:
         """How many networks the table shows: all of them, or how many of all pass the filter."""
         total, shown = len(self.model.infos), self.proxy.rowCount()
+        self.table.empty_text = "" if shown or not total else \
+            "No network matches this filter. Change the search, the library or the category, or clear them."
+        self.table.viewport().update()
         if not shown and total:
-            self.count_label.setText(f"No network matches this filter (0 of {total} shown): change the search, "
-                                     "the library or the category, or clear them.")
+            self.count_label.setText(f"No network matches this filter (0 of {total} shown)")
             return
         count = f"{total} networks" if shown == total else f"{shown} of {total} networks shown"
         self.count_label.setText(f"{count} · click a column to sort · double-click to open")

@@ -57,7 +57,7 @@ def test_no_finished_run_is_said_plainly(tmp_path):
 def test_a_run_at_chance_gets_a_warning(tmp_path):
     at_chance = load_run(_run(tmp_path / "chance", 0.38))  # 3 classes: 1/3 + 0.05 = 0.383
     learned = load_run(_run(tmp_path / "learned", 0.40))
-    assert "guessing among 3 classes" in chance_warning(at_chance) and "38.0%" in chance_warning(at_chance)
+    assert "guessing among 3 classes" in chance_warning(at_chance) and "38.0 %" in chance_warning(at_chance)
     assert chance_warning(learned) == ""
 
 
@@ -79,7 +79,7 @@ def test_cli_export_weights_best_takes_the_best_run_and_names_it_in_the_card(pro
     capsys.readouterr()
     assert main(["export", project, "--weights", "best", "--format", "pt", "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "20261201-100000-recommended" in err and "84.0%" in err and "Warning" not in err
+    assert "20261201-100000-recommended" in err and "84.0 %" in err and "Warning" not in err
     card = json.loads((out / "model.card.json").read_text())
     assert card["trained_in"] == {"run_folder": str(best.resolve()), "best_val_acc": 0.84}
 
@@ -89,7 +89,7 @@ def test_cli_export_of_a_run_at_chance_warns_first(project, tmp_path, capsys):
     chance = _run(tmp_path / "runs" / "20261201-120000-scratch", 0.30, mode="scratch", state=state)
     capsys.readouterr()
     assert main(["export", project, "--weights", str(chance), "--format", "pt", "-o", str(tmp_path / "o")]) == 0
-    assert "Warning: The run 20261201-120000-scratch reached 30.0%" in capsys.readouterr().err
+    assert "Warning: The run 20261201-120000-scratch reached 30.0 %" in capsys.readouterr().err
 
 
 def test_cli_export_weights_best_without_runs_fails_in_one_line(project, tmp_path, capsys):
