@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import QSettings
 from testkit.gui import close_and_check, shared_cache, wait_idle
@@ -52,6 +54,7 @@ def test_missing_xcb_libraries_are_named_with_the_command_that_installs_them(mon
 
     absent = {"libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1"}
     monkeypatch.setattr(desktop, "loads", lambda soname: soname not in absent)
+    monkeypatch.setattr(desktop, "qt_starts", lambda environ=None: False)  # as Qt's abort on that desktop
     monkeypatch.setattr(desktop.sys, "platform", "linux")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.setattr(main, "make_app", lambda: pytest.fail("Qt was started: it would abort here"))
@@ -63,9 +66,13 @@ def test_missing_xcb_libraries_are_named_with_the_command_that_installs_them(mon
     assert desktop.platform_problem() == ""
     assert desktop.platform_problem({"QT_QPA_PLATFORM": "xcb"}, "linux")
     assert desktop.platform_problem({}, "darwin") == "" and desktop.platform_problem({}, "win32") == ""
+    # a session where Qt starts without them (Wayland) is not stopped
+    assert desktop.platform_problem({}, "linux", starts=lambda environ: True) == ""
 
 
 def test_the_libraries_this_machine_has_load():
     from widgets.shell import desktop
 
     assert desktop.loads("libc.so.6") and not desktop.loads("libnot-a-library.so.9")
+    assert desktop.qt_starts({**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert not desktop.qt_starts({**os.environ, "QT_QPA_PLATFORM": "no-such-platform"})  # Qt aborts there

@@ -3,13 +3,16 @@
 On a fresh Debian/Ubuntu desktop, Qt's xcb platform plugin lacks system libraries
 (libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1 were missing there) and Qt aborts with a
 message that blamed only the first. This module finds every missing one without importing
-Qt, so ``main.py`` can print one line naming them and the command that installs them.
+Qt, so ``main.py`` can print one line naming them and the command that installs them. Only
+when some are missing is Qt tried in a child process, so a session that does not need them
+(Wayland) still starts, and a normal start costs no more than a few library loads.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
 import sys
 
 # What PySide6's libqxcb.so and libQt6XcbQpa.so link against (their ldd), by soname -> the
@@ -52,13 +55,27 @@ def missing_packages(find=None) -> list[str]:
     return [package for library, package in XCB_LIBRARIES.items() if not find(library)]
 
 
-def platform_problem(environ=None, platform: str | None = None, find=None) -> str:
+def qt_starts(environ=None, timeout: float = 30.0) -> bool:
+    """Whether Qt opens its platform plugin here, tried in a child process (a failing plugin
+    aborts the process it is in). Asked only when libraries are missing: a Wayland session
+    may not need them. A child that takes too long is taken as a yes: never block for nothing."""
+    code = "import sys\nfrom PySide6.QtGui import QGuiApplication\nQGuiApplication(sys.argv[:1])\n"
+    env = dict(os.environ if environ is None else environ)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return True
+    return done.returncode == 0
+
+
+def platform_problem(environ=None, platform: str | None = None, find=None, starts=None) -> str:
     """One line naming the missing libraries and how to install them, or "" when nothing is
-    missing (or Qt will not use xcb)."""
+    missing, Qt will not use xcb, or Qt starts all the same (``starts``: ``qt_starts``)."""
     if not uses_xcb(environ, platform):
         return ""
     missing = missing_packages(find)
-    if not missing:
+    if not missing or (starts or qt_starts)(environ):
         return ""
     return (f"NetSurgeon cannot open its window: Qt's X11 (xcb) display plugin needs system libraries that "
             f"are not installed ({', '.join(missing)}). On Debian/Ubuntu install them with: "
