@@ -26,6 +26,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def desktop_problem() -> str:
+    """What keeps Qt from opening a window here (missing xcb libraries), or "" (widgets.shell.desktop)."""
+    from widgets.shell.desktop import platform_problem
+
+    return platform_problem()
+
+
 def make_app(argv=None):
     from PySide6.QtWidgets import QApplication
 
@@ -78,6 +85,10 @@ def create_window(args: argparse.Namespace, doc=None, settings=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    problem = desktop_problem()
+    if problem:  # Qt would abort with a message that names only one library
+        print(problem, file=sys.stderr)
+        return 1
     app = make_app()
     window = create_window(args)  # noqa: F841 - kept alive until the event loop ends
     return app.exec()

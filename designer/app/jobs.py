@@ -229,8 +229,8 @@ def run_export_info(weights: str | Path | None, training: dict | None):
     if not data:
         return training, None, split
     epochs = data.get("epochs") or [{}]
-    metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
-               "final_epoch": epochs[-1], "status": data.get("status")}
+    metrics = {"run_folder": str(path.parent.resolve()), "best_val_acc": data.get("best_val_acc"),
+               "best_epoch": data.get("best_epoch"), "final_epoch": epochs[-1], "status": data.get("status")}
     return data.get("options") or training, metrics, split
 
 

@@ -117,7 +117,7 @@ class DataSettings:
 @checked_dataclass(config=STRICT)
 class ExplainSettings:
     """Heat maps (Results tab, ``explain``): the layer they look at, chosen in the graph ("" = the
-    last spatial layer before the head)."""
+    last layer before the head whose map is at least 7x7, or the largest there is)."""
 
     layer: LayerPath = ""
 
@@ -155,14 +155,26 @@ def _from_v0(data: dict) -> dict:
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_v0}
 
 
+def _json_kind(data) -> str:
+    """What a JSON value is, in words (not a Python type name such as 'list')."""
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        return "a piece of text"
+    if isinstance(data, bool) or data is None:
+        return "a single value"
+    return "a number" if isinstance(data, (int, float)) else "something else"
+
+
 def file_version(data, where: str = "The project") -> int:
     if not isinstance(data, dict):
-        raise DesignerError(f"{where} is not a NetSurgeon project (it holds a {type(data).__name__}, "
-                            "not a JSON object).")
+        raise DesignerError(f"{where} is not a NetSurgeon project (it holds {_json_kind(data)}, not the "
+                            "settings a project file holds).", hint="Open a .nsd.json file saved by NetSurgeon.")
     if "format" not in data and "version" not in data and "base" in data:
         return 0
     if data.get("format") != FORMAT:
-        raise DesignerError(f"{where} is not a NetSurgeon project (format {data.get('format')!r}).",
+        said = "it does not say it is one" if data.get("format") is None else "it says it is another kind of file"
+        raise DesignerError(f"{where} is not a NetSurgeon project ({said}).",
                             hint="Open a .nsd.json file saved by NetSurgeon.")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:

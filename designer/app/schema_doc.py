@@ -34,7 +34,7 @@ TEXT_RULES = {
     "layer": "`{\"type\": \"Conv2d\", \"args\": {settings}}`: a torch.nn layer type and its settings (as `params`)",
 }
 EXPLAIN_LAYER = ("a dotted layer name (as `path`) whose output is a map over the image; `\"\"` is the last "
-                 "spatial layer before the head")
+                 "layer before the head whose map is at least 7x7 (or the largest there is)")
 
 
 def _allowed(spec: dict) -> str:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 
 LOG_DIR = Path(tempfile.gettempdir()) / "netsurgeon-logs"
 
@@ -153,7 +153,7 @@ def failure_of(exc: BaseException, log_dir: str | Path | None = None) -> Failure
         return Failure(exc.message, exc.hint)
     if isinstance(exc, MemoryError):
         return Failure("The computer ran out of memory.", "Try a smaller batch size or input size.")
-    return Failure(f"Unexpected problem ({type(exc).__name__}): {exc}",
+    return Failure(f"Unexpected problem: {plain_reason(exc)}",
                    "The details are in the log file.", write_log(log_dir))
 
 

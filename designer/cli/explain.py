@@ -4,7 +4,7 @@ For each image: its predicted class, its true class when the image sits in a fol
 after one of the classes (as in a labelled image folder), and any ``--class`` given. One
 overlay per class and method, ``<image>.<method>.<class>.png``. The layer is ``--layer``,
 else the project's choice (``explain.layer``, set in the window's graph), else the last
-spatial layer before the head.
+layer before the head whose map is at least 7x7 (or the largest there is).
 
 Every image is checked before the network is built: a missing or unreadable one is refused
 in one line (exit status 2), like any bad input.
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=(*METHODS, "both"), default="gradcam",
                    help="gradcam (default), ablation (gradient-free) or both")
     p.add_argument("--layer", metavar="PATH", help="the layer to map (default: the project's choice, else the "
-                   "last spatial layer before the head)")
+                   "last layer before the head whose map is at least 7x7)")
     p.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
                    help="also map this class (may be repeated)")
     p.add_argument("--opacity", type=number(0, 1), default=0.5, help="strength of the overlay, 0..1")

@@ -72,6 +72,18 @@ def _find_split_dirs(root: Path) -> dict[str, Path]:
     return out if "train" in out and ("val" in out or "test" in out) else {}
 
 
+def folders_deciding_split(root) -> tuple[str, str] | None:
+    """The names of ``root``'s training and validation sub-folders (e.g. ``("train", "val")``)
+    when they decide the split, so no share is split off here; else None (also for a folder
+    that does not exist or cannot be read: the Data tab asks while the path is being typed)."""
+    try:
+        path = Path(root).expanduser()
+        splits = _find_split_dirs(path) if str(root).strip() and path.is_dir() else {}
+    except OSError:
+        return None
+    return (splits["train"].name, splits["val"].name) if "val" in splits else None
+
+
 def _check_folder(root) -> Path:
     path = Path(root).expanduser()
     if not path.exists():

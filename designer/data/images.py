@@ -13,11 +13,12 @@ Two things that look like images can still ruin training silently, so they are h
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from designer.base.errors import DesignerError
 
@@ -59,8 +60,33 @@ def check_image(path: str) -> str | None:
     except ImageProblem as exc:
         return exc.message
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for bad files; all mean "skip it"
-        return f"cannot be read as an image ({type(exc).__name__}: {exc})".strip()
+        return why_unreadable(exc)
     return None
+
+
+def why_unreadable(exc: BaseException) -> str:
+    """Why a file could not be read as an image, in words for whoever owns the images: never an
+    exception's class name (UnidentifiedImageError, OSError), which tells them nothing."""
+    if isinstance(exc, DesignerError):
+        return exc.message
+    if isinstance(exc, FileNotFoundError):
+        return "the file is missing (moved or deleted since the folder was loaded?)"
+    if isinstance(exc, PermissionError):
+        return "this account is not allowed to read the file"
+    if isinstance(exc, IsADirectoryError):
+        return "a folder, not an image file"
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot be read as an image: its contents are not a picture format NetSurgeon reads"
+    text = re.sub(r"^\[Errno \d+\]\s*", "", (str(exc).splitlines() or [""])[0]).strip()
+    if "truncated" in text.lower():
+        return "cannot be read as an image: the file is cut short (truncated)"
+    detail = f" ({text[:200]})" if text and not _looks_like_code(text) else ""
+    return f"cannot be read as an image: the file is damaged{detail}"
+
+
+def _looks_like_code(text: str) -> bool:
+    """A message that is a Python object's repr, not words (e.g. ``<_io.BytesIO object at 0x...>``)."""
+    return "object at 0x" in text or text.startswith(("<", "("))
 
 
 def load_image(path: str) -> Image.Image:

@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import atomic_write, atomic_write_text
 from designer.base.jobs import JobCancelled, Progress, is_cancelled
 from designer.export.card import model_card
@@ -153,7 +153,7 @@ def export_all(design: Any, formats: list[str], folder: str | Path, *, stem: str
             yield ExportOutcome(fmt, None, str(exc), time.perf_counter() - start)
             continue
         except Exception as exc:  # noqa: BLE001 -- one format failing must not stop the others
-            yield ExportOutcome(fmt, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+            yield ExportOutcome(fmt, None, plain_reason(exc), time.perf_counter() - start)
             continue
         yield ExportOutcome(fmt, result, "", time.perf_counter() - start)
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torchvision.models.vision_transformer import interpolate_embeddings
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.model.ops import Op
 from designer.model.recipe import Recipe
 from designer.model.surgery import (
@@ -232,7 +232,7 @@ def _replay(work: _Work, op: Op, step: int) -> None:
     except DesignerError as exc:
         raise DesignerError(f"Step {step} '{op.describe()}': {_lower_first(exc.message)}", hint=exc.hint) from exc
     except Exception as exc:  # torch can fail in many ways; the user needs the step
-        raise DesignerError(f"Step {step} '{op.describe()}' failed: {type(exc).__name__}: {exc}") from exc
+        raise DesignerError(f"Step {step} '{op.describe()}' failed: {plain_reason(exc)}") from exc
     _refresh_classifier(work)
     work.sizes_changed = work.sizes_changed or op.kind in CHANGES_SIZES
 

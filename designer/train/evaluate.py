@@ -17,7 +17,7 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
-from designer.data.images import load_image
+from designer.data.images import load_image, why_unreadable
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
 from designer.train.setup import logits, resolve_device
@@ -173,7 +173,7 @@ def predict(design_or_model, image_paths, topk: int = 3, classes=None, device: s
         except FileNotFoundError:
             out[i].error = "file not found"
         except Exception as exc:  # noqa: BLE001 -- any unreadable file gets a per-file message
-            out[i].error = f"cannot be read as an image ({type(exc).__name__}: {exc})"
+            out[i].error = why_unreadable(exc)
     was_training = model.training
     model.to(dev).eval()
     try:

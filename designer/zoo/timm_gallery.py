@@ -25,7 +25,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from urllib.parse import urlparse
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import read_json, write_json
 
 SOURCE = "timm"
@@ -229,7 +229,7 @@ def download_weights(item: TimmEntry) -> Path:
             return Path(hf_hub_download(repo_id=repo, filename=name, revision=revision or None))
         except Exception as exc:  # noqa: BLE001 -- offline, missing file, firewall: try the next, then say so
             last = exc
-    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded: {type(last).__name__}.")
+    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded ({plain_reason(last)}).")
 
 
 def create(name: str):
@@ -239,4 +239,4 @@ def create(name: str):
     try:
         return timm.create_model(name, pretrained=False)
     except Exception as exc:  # timm can fail in many ways for an odd config; the user needs one line
-        raise DesignerError(f"timm could not build {name}: {type(exc).__name__}: {exc}") from exc
+        raise DesignerError(f"timm could not build {name}: {plain_reason(exc)}") from exc

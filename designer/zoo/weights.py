@@ -192,7 +192,8 @@ def _pickle_has_code(p: Path) -> bool:
 
 def _not_weights(p: Path, exc: Exception) -> DesignerError:
     return DesignerError(
-        f"'{p.name}' is not a weights file NetSurgeon can read ({type(exc).__name__}).",
+        f"'{p.name}' is not a weights file NetSurgeon can read (its contents are not a saved PyTorch or "
+        "safetensors file, or it is damaged).",
         hint="Pick a PyTorch state dict (.pth/.pt) or a .safetensors file.",
     )
 

@@ -50,8 +50,9 @@ def test_missing_and_junk_files_give_clear_errors(tmp_path):
         read_state_dict(junk)
     bad_st = tmp_path / "junk.safetensors"
     bad_st.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
-    with pytest.raises(DesignerError, match="not a weights file"):
+    with pytest.raises(DesignerError, match="not a weights file") as caught:
         read_state_dict(bad_st)
+    assert "Error" not in str(caught.value)  # issue 22, item 10: no exception class names for the user
     no_tensors = tmp_path / "meta.pt"
     torch.save({"epoch": 3, "lr": 0.1}, no_tensors)
     with pytest.raises(DesignerError, match="no weight tensors"):
