@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from testkit.gui import close_and_check, shared_cache, wait_idle
 
-import main
+from widgets.shell import launcher as main
 
 
 def launch(tmp_path, argv):

@@ -78,7 +78,7 @@ def open_window(settings_path: str):
     Imports run here, after the caller has set NETSURGEON_DATA_DIR."""
     from PySide6.QtCore import QSettings
 
-    import main as launcher
+    from widgets.shell import launcher
     from widgets.shell.main_window import MainWindow
 
     app = launcher.make_app()
