@@ -40,7 +40,7 @@ from designer.train.runs import (
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
-                "weight_decay", "amp", "class_weights")
+                "weight_decay", "amp", "class_weights", "max_minutes")
 
 
 def register(subparsers) -> None:
@@ -54,7 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, then "
                    "fine-tune from it; full: fine-tune as the design says; cached-head: only the head, on cached "
                    "features; linear-probe: logistic regression/SVM head; scratch: random init")
-    p.add_argument("--epochs", type=number(1, 100_000, whole=True))
+    p.add_argument("--epochs", type=number(1, 100_000, whole=True), help="used as given in every mode (the "
+                   "recommended mode otherwise plans the length from the data)")
+    p.add_argument("--max-minutes", type=number(0, 1e6), metavar="MIN", help="the recommended mode's time cap: "
+                   "its plan is shortened to end by about this many minutes (default 20; 0: no cap)")
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
     p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
                    "and mode)")

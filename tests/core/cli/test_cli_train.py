@@ -221,3 +221,15 @@ def test_explicit_epochs_and_batch_size_are_used_in_the_recommended_mode(project
     assert start["epochs"] == 2 and start["steps_per_epoch"] == steps_per_epoch(summary["num_train"], 32)
     assert "You set the epochs, the batch size" in start["plan"]
     assert sorted(json.loads((run / "options.json").read_text())["options"]["fixed"]) == ["batch_size", "epochs"]
+
+
+def test_the_time_cap_is_a_flag(project, capsys):
+    root, data, path = project
+    run = root / "capped"
+    assert main(["train", path, "--data", str(data), "--max-minutes", "0.0001", "--device", "cpu", "--json",
+                 "-o", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert "time cap" in summary["outcome"] and "by about 0.0001 min" in summary["plan"]
+    with pytest.raises(SystemExit) as exc:
+        main(["train", path, "--data", str(data), "--max-minutes", "nan", "-o", str(root / "x")])
+    assert exc.value.code == 2
