@@ -181,13 +181,22 @@ def cmd_train(args) -> int:
     final = None
     with _sigint_sets(cancel, quiet=args.json):
         events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
-                                  cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe},
+                                  cache_dir=_feature_cache(args, run_dir), probe={"classifier": args.probe},
                                   placement=placement)
         for event in events:
             printer(event)
             final = event
     _remember_run(args.project, project, split, run_dir)
     return {"finished": 0, "stopped": 130}.get(getattr(final, "kind", ""), 1)
+
+
+def _feature_cache(args, run_dir: Path) -> Path | None:
+    """Where computed features are kept: shared by the project's own runs/ folder when the run is
+    made there; inside the run folder (None) for ``-o`` or ``--resume``, whose parent may be a
+    folder others write to (a shared cache there could be read or replaced by anyone)."""
+    if args.output or args.resume:
+        return None
+    return run_dir.parent / ".features"
 
 
 def scan_data(data: str | None, val_data: str | None, val_split: float, seed: int):

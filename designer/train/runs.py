@@ -23,8 +23,10 @@ from pathlib import Path
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
+from designer.base.safeio import check_new_folder
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
+from designer.inspect.analysis import check_memory
 from designer.model.build import build
 from designer.model.weights import load_into, read_state_dict
 from designer.train.engine import train
@@ -33,6 +35,7 @@ from designer.train.options import MODES, TrainOptions
 from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
 from designer.train.recommended import train_recommended
+from designer.train.setup import load_checkpoint
 
 FINAL_KINDS = ("finished", "stopped", "failed")
 STATUSES = (*FINAL_KINDS, "running")
@@ -86,6 +89,9 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
     """
     trainer = trainer or _trainer(options.mode)
+    if hasattr(design, "input_shape"):  # before any folder or file: a refusal leaves nothing behind
+        check_memory(design, "Training", batch=options.batch_size,
+                     training=options.mode not in ("cached-head", "linear-probe"))
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
     if options.mode in ("recommended", "cached-head", "linear-probe"):
@@ -107,7 +113,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
 
 def check_new_run_dir(run_dir) -> None:
     """A new run goes into a folder that does not exist yet or is empty, never over another run."""
-    run_dir = Path(run_dir)
+    run_dir = check_new_folder(run_dir, "run folder")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with (or "
                             "replace) what is there.",
@@ -379,6 +385,11 @@ class ResumePlan:
     checkpoint: Path
 
 
+def _options_of(run: Run) -> dict:
+    """The run's saved training options ({}: the defaults), whatever type the files hold there."""
+    return next((s for s in (run.options.get("options"), run.history.get("options")) if isinstance(s, dict)), {})
+
+
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     """The plan to continue ``run_dir`` (a run folder or its last.pt) up to ``epochs`` in all
     (default: the epochs it was started with). The one rule the CLI and the window share."""
@@ -387,7 +398,8 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                             hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
-    saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
+    load_checkpoint(last)  # a damaged last.pt is refused now, before any data is read or printed
+    saved = TrainOptions.from_dict(_options_of(run))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
     split = run.split()
     if saved.mode == "recommended" and split is not None:  # its stage 2 plans at least MIN_STEPS steps
