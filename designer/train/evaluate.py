@@ -9,6 +9,7 @@ cannot be read never stops the run: ``evaluate`` lists it under ``failed`` and
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,7 +184,7 @@ def predict(design_or_model, image_paths, topk: int = 3, classes=None, device: s
         except FileNotFoundError:
             out[i].error = "file not found"
         except ImageProblem as exc:  # not a regular file, a format we do not read, too large
-            out[i].error = exc.message
+            out[i].error = "file not found" if not os.path.lexists(path) else exc.message
         except Exception as exc:  # noqa: BLE001 -- any unreadable file gets a per-file message
             out[i].error = f"cannot be read as an image ({type(exc).__name__}: {exc})"
     was_training = model.training
