@@ -20,6 +20,7 @@ from pathlib import Path
 
 from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
+from designer.base.safeio import valid_text
 from designer.base.schema import MAX_SEED
 from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
@@ -169,6 +170,9 @@ def cmd_train(args) -> int:
         options = train_options(args, project.training)
         run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
         check_new_run_dir(run_dir)  # before the slow scan: never over another run
+        if not valid_text(str(run_dir)):  # it goes into the project file, which could then not be saved
+            raise DesignerError(f"The run folder name {str(run_dir)!r} is not valid text (UTF-8).",
+                                hint="Choose a name with ordinary characters.")
         split = scan_data(args.data, args.val_data, args.val_split, options.seed)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.

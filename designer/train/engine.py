@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import shutil
 import time
@@ -159,7 +160,7 @@ class _Trainer:
         self.best = dict(ckpt.get("best", self.best))
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not (self.run_dir / "best.pt").exists():
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------

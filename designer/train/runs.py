@@ -23,7 +23,7 @@ from pathlib import Path
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
-from designer.base.safeio import check_new_folder
+from designer.base.safeio import check_new_folder, file_kind, read_bytes
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
 from designer.inspect.analysis import check_memory
@@ -165,11 +165,16 @@ class RunLock:
             self.run_dir.rmdir()
 
 
+MAX_PID = 2**22  # Linux's largest pid_max
+
+
 def _lock_owner(path: Path) -> int | None:
+    """The pid in a run.lock, or None; a lock from elsewhere may be a pipe, a link or hold anything."""
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        pid = int(read_bytes(path, 64, "lock file").strip())
+    except (DesignerError, ValueError):
         return None
+    return pid if 0 < pid < MAX_PID else None
 
 
 def _alive(pid: int) -> bool:
@@ -320,10 +325,10 @@ def load_run(run_dir) -> Run:
     path = Path(run_dir)
     if path.is_file() and path.suffix == ".pt":
         path = path.parent  # a best.pt / last.pt names its run
-    if path.is_file():
-        raise DesignerError(f"'{run_dir}' is a file, not a run folder.", hint="Pick a folder under runs/.")
-    if not path.is_dir():
-        raise DesignerError(f"The run folder '{run_dir}' does not exist.", hint="Pick a folder under runs/.")
+    if not path.is_dir():  # says what is there instead: a file, a pipe, a device, a link to nothing
+        kind = file_kind(path)
+        raise DesignerError(f"The run folder '{run_dir}' does not exist." if kind == "missing" else
+                            f"'{run_dir}' is {kind}, not a run folder.", hint="Pick a folder under runs/.")
     run = Run(path, read_json(path / "options.json"), read_json(path / "history.json"),
               read_json(path / "summary.json"))
     if not (run.options or run.history or run.summary):

@@ -118,6 +118,17 @@ def _class1(root: Path, project: Path, data: Path, run: Path, victim: Path) -> l
     _link(export_dir / "model.pt", victim / "precious.txt")
     out.append(Case("export over a model.pt link", ["export", str(project), "--format", "pt", "-o",
                                                     str(export_dir), "--no-check"], 1, 0))
+    for spoil in ("link", "fifo", "huge-pid", "pid-0"):  # a run.lock left in a run folder from elsewhere
+        r = _spoiled_run(root, run, f"c1-lock-{spoil}")
+        lock = r / "run.lock"
+        if spoil == "link":
+            _link(lock, victim / "precious.txt")
+        elif spoil == "fifo":
+            _fifo(lock)
+        else:
+            lock.write_text(str(10**30) if spoil == "huge-pid" else "0")
+        out.append(Case(f"resume a run with a planted run.lock ({spoil})", ["train", str(project), "--resume", str(r),
+                                                                          "--epochs", "2"], 1, None))
     linked_project = _link(root / "c1-linked.nsd.json", victim / "project.nsd.json")
     out.append(Case("edit a project through a link", ["edit", str(linked_project), "--freeze", "layer1"], 1, 0))
     return out
@@ -196,6 +207,11 @@ def _class3(root: Path, project: Path, image: Path) -> list[Case]:
             Case("explain 3x4096x4096 under a 1 GB limit", ["explain", str(big), str(image), "-o",
                                                               str(folder / "o3"), "--memory-limit", "1"], 3),
             Case("inspect 3x4096x4096 under a 1 GB limit", ["inspect", str(big), "--memory-limit", "1"], 3, 1),
+            Case("lr-find 3x4096x4096 under a 1 GB limit", ["lr-find", str(big), "--data", str(image.parent.parent),
+                                                              "--memory-limit", "1", "--device", "cpu"], 3),
+            Case("train 3x4096x4096 --batch-size 4096", ["train", str(big), "--data", str(image.parent.parent),
+                                                          "--batch-size", "4096", "--mode", "full", "--new-classes",
+                                                          "-o", str(folder / "r1")], 3),
             Case("--memory-limit nan", ["inspect", p, "--memory-limit", "nan"], 3),
             Case("--memory-limit -1", ["inspect", p, "--memory-limit", "-1"], 3)]
     return out
@@ -321,6 +337,8 @@ def _class4(root: Path, project: Path, data: Path, run: Path) -> list[Case]:
     out.append(Case("train on a class folder named in non-UTF-8", [
         "train", p, "--data", str(bad_data), "--new-classes", "--mode", "linear-probe", "-o",
         str(root / "c4-badname-run")], 4, must_not_exist=[str(root / "c4-badname-run" / "best.pt")]))
+    out.append(Case("train -o a folder named in non-UTF-8", [
+        "train", p, "--data", d, "--mode", "linear-probe", "-o", os.fsdecode(bytes(root) + b"/run-\xff")], 4))
     bad_file = root / "c4-badfile"
     shutil.copytree(data, bad_file)
     first = next((bad_file / "circle").glob("*.png"))
@@ -390,6 +408,14 @@ def _class6(root: Path, project: Path) -> list[Case]:
         out.append(Case(f"inspect a {name}", ["inspect", str(target)], 6, must_not_say="does not exist"))
         out.append(Case(f"export --weights a {name}", ["export", str(project), "--weights", str(target), "--format",
                                                        "pt", "-o", str(folder / "w")], 6, must_not_say="does not exist"))
+    dangling = _link(folder / "gone.pt", folder / "nothing-here.pt")
+    for label, target in (("FIFO", fifo), ("dangling link", dangling), ("device", "/dev/null")):
+        out.append(Case(f"resume a {label}", ["train", str(project), "--resume", str(target)], 6,
+                        must_not_say="does not exist"))
+        out.append(Case(f"evaluate --weights a {label}", ["evaluate", str(project), "--weights", str(target), "--data",
+                                                           str(root / "data")], 6, must_not_say="does not exist"))
+    out.append(Case("train --data a FIFO", ["train", str(project), "--data", str(fifo)], 6,
+                    must_not_say="does not exist"))
     return out
 
 
