@@ -33,6 +33,7 @@ from designer.train.evaluate import evaluate, predict
 from designer.train.options import DEVICES, MODES, OPTIMIZERS, SCHEDULES, TrainOptions
 from designer.train.runs import (
     check_new_run_dir,
+    check_run_memory,
     load_run,
     new_run_dir,
     plan_resume,
@@ -178,6 +179,7 @@ def cmd_train(args) -> int:
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
     _check_classes(project, design, split, args)
+    check_run_memory(design, options)  # before the data summary is printed: a refusal is one line
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
     if not args.json:
         print(split.summary(), file=sys.stderr)

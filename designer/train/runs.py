@@ -89,9 +89,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
     """
     trainer = trainer or _trainer(options.mode)
-    if hasattr(design, "input_shape"):  # before any folder or file: a refusal leaves nothing behind
-        check_memory(design, "Training", batch=options.batch_size,
-                     training=options.mode not in ("cached-head", "linear-probe"))
+    check_run_memory(design, options)  # before any folder or file: a refusal leaves nothing behind
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
     if options.mode in ("recommended", "cached-head", "linear-probe"):
@@ -109,6 +107,14 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             elif event.kind in FINAL_KINDS:  # before yielding: a consumer may stop reading at the last event
                 write_summary(run_dir, design, split, options, event, started)
             yield event
+
+
+def check_run_memory(design, options) -> None:
+    """Refuse a run whose network needs more memory at its batch size than the budget allows
+    (``analysis.check_memory``); the head-only modes only run the network forward."""
+    if hasattr(design, "input_shape"):
+        check_memory(design, "Training", batch=options.batch_size,
+                     training=options.mode not in ("cached-head", "linear-probe"))
 
 
 def check_new_run_dir(run_dir) -> None:
