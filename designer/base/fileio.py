@@ -8,6 +8,7 @@ missing or damaged file as empty rather than failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -55,8 +56,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
         raise DesignerError(f"Cannot write {path}: {exc.strerror or exc}.",
                             hint="Choose another folder or file name, or free some disk space.") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):  # exists() itself fails on a name too long for the system
+            if os.path.lexists(tmp):
+                tmp.unlink()
     return path
 
 
