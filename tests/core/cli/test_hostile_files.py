@@ -58,8 +58,9 @@ def tally(results) -> Counter:
 def run_driver(tmp_path):
     root, out = tmp_path / "hostile", tmp_path / "results.jsonl"
     (tmp_path / "tmp").mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "NETSURGEON_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "TMPDIR": str(tmp_path / "tmp"), "NETSURGEON_STATE_DIR": str(tmp_path / "state")}
+    # this checkout's designer, not whichever copy the environment installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "tests"), str(REPO))), "NETSURGEON_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path / "tmp"), "NETSURGEON_STATE_DIR": str(tmp_path / "state")}
     proc = subprocess.run([sys.executable, "-m", "testkit.hostile_fs", str(root), str(out)], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=1500, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
