@@ -173,11 +173,6 @@ def valid_text(text: str) -> bool:
     return _valid_text(text)
 
 
-def read_json_file(path: str | os.PathLike, limit: int, where: str):
-    """Parsed JSON from a regular file of at most ``limit`` bytes (see ``loads_json``)."""
-    return loads_json(read_text(path, limit, where[:1].lower() + where[1:] if where else "file"), where)
-
-
 # --- writing ------------------------------------------------------------------------------------
 
 
