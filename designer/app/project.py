@@ -8,6 +8,7 @@ half-read. A bare recipe (``{"base": ..., "ops": [...]}``) is version 0.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ from pydantic.dataclasses import dataclass as checked_dataclass
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text, remove_stale_temps
+from designer.base.safeio import loads_json, read_text, valid_text
 from designer.base.schema import (
     MAX_CLASSES,
     MAX_NAME,
@@ -130,6 +132,9 @@ class ExplainSettings:
 def _list_of_str(value, key: str, where: str, most: int, longest: int) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DesignerError(f"{where}: the '{key}' entry should be a list of names, not {describe_value(value)}.")
+    if not all(valid_text(v) for v in value):  # a lone surrogate: the file could never be saved again
+        raise DesignerError(f"{where}: the '{key}' entry holds a name that is not valid text (Unicode).",
+                            hint="Rename it with ordinary characters.")
     if len(value) > most or any(len(v) > longest for v in value):
         raise DesignerError(f"{where}: the '{key}' entry is too long: at most {most:,} names of up to {longest} "
                             "characters each.")
@@ -147,6 +152,9 @@ def _dict(value, key: str, where: str) -> dict:
 
 def _from_v0(data: dict) -> dict:
     """Version 0 was a bare recipe ``{"base": ..., "ops": [...]}`` with no settings around it."""
+    if "base" not in data:  # reached by a file that says version 0 but has no design
+        raise DesignerError("The project (version 0) has no 'base' entry: it names no network.",
+                            hint="The file is damaged; open an autosave or a backup instead.")
     return {"format": FORMAT, "version": 1, "recipe": {"base": data["base"], "ops": data.get("ops", [])},
             "classes": [], "data": {}, "training": {}, "runs": []}
 
@@ -204,6 +212,10 @@ def save_project(project: Project, path) -> None:
     path = os.fspath(path)
     try:
         text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text.encode("utf-8")  # a lone surrogate (a name from a non-UTF-8 file name) fails here, not mid-write
+    except UnicodeEncodeError:
+        raise DesignerError("The project cannot be saved: a name in it is not valid text (Unicode).",
+                            hint="Rename the class folder or file with ordinary characters.") from None
     except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
         raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
     remove_stale_temps(os.path.dirname(os.path.abspath(path)), older_than_s=STALE_TEMP_S)  # a crash's leftovers
@@ -216,27 +228,17 @@ def save_project(project: Project, path) -> None:
 
 
 def load_project(path) -> Project:
-    """Read a project (any older version is migrated; a bare recipe JSON is accepted)."""
+    """Read a project (any older version is migrated; a bare recipe JSON is accepted). Only a regular
+    file is opened, at most ``MAX_PROJECT_BYTES`` of it is read, and odd JSON (too deep, giant
+    numbers, broken text) is one line (``safeio``)."""
     path = os.fspath(path)
     name = f"'{os.path.basename(path)}'"
+    hint = "Pick the .nsd.json file NetSurgeon saved."
     if os.path.isdir(path):
         raise DesignerError(f"'{path}' is a folder, not a project file.", hint="Pick a .nsd.json file.")
-    try:
-        if os.path.getsize(path) > MAX_PROJECT_BYTES:
+    with contextlib.suppress(OSError):
+        if os.path.isfile(path) and os.path.getsize(path) > MAX_PROJECT_BYTES:
             raise DesignerError(f"{name} is {os.path.getsize(path) / 2**20:.0f} MB; a project file is at most "
-                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint="Pick the .nsd.json file NetSurgeon saved.")
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError as exc:
-        raise DesignerError(f"The project file {path} does not exist.") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DesignerError(f"The project file {path} cannot be read: {exc}.") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DesignerError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-                            hint="The file is damaged; open an autosave or a backup instead.") from exc
-    except RecursionError:
-        raise DesignerError(f"{name} is nested too deeply to be a project file.",
-                            hint="Pick the .nsd.json file NetSurgeon saved.") from None
-    return project_from_dict(data, name)
+                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint=hint)
+    text = read_text(path, MAX_PROJECT_BYTES, "project file")
+    return project_from_dict(loads_json(text, name), name)

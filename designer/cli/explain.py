@@ -20,6 +20,7 @@ from designer.app.explain import ExplainRequest, ExplainSummary, explain, write_
 from designer.app.project import load_project
 from designer.base.errors import DesignerError
 from designer.base.jobs import JobControl, Progress
+from designer.base.safeio import check_new_folder, file_kind
 from designer.cli.flags import number
 from designer.cli.train import _run_classes, load_design
 from designer.data.images import check_image
@@ -52,15 +53,18 @@ def check_images(paths: list[str]) -> None:
     if len(paths) > MAX_IMAGES:
         raise DesignerError(f"{len(paths):,} images were given; at most {MAX_IMAGES:,} at a time.")
     for path in paths:
-        if not Path(path).is_file():
+        kind = file_kind(path)  # say what is really there: a folder, a pipe and a device are not "missing"
+        if kind == "missing":
             raise DesignerError(f"The image '{path}' does not exist.", hint="Check the path.")
+        if kind != "a file":
+            raise DesignerError(f"The image '{path}' is {kind}, not an image file.", hint="Give image files.")
         problem = check_image(path)
         if problem:
             raise DesignerError(f"The image '{path}' cannot be used: {problem}.")
 
 
 def output_folder(text: str) -> Path:
-    folder = Path(text).expanduser()
+    folder = check_new_folder(Path(text).expanduser())
     if folder.exists() and not folder.is_dir():
         raise DesignerError(f"'{folder}' is a file, not a folder.", hint="Give -o a folder for the PNG files.")
     try:

@@ -35,6 +35,7 @@ from designer.export.card import model_card
 from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
+from designer.inspect.analysis import check_memory
 from designer.model.build import network_input
 from designer.zoo.weights import load_strict, plain_state_dict
 
@@ -138,6 +139,8 @@ def export_all(design: Any, formats: list[str], folder: str | Path, *, stem: str
     the window's Export dialog both run this."""
     for fmt in formats:
         _check_format(fmt)
+    if hasattr(design, "model") and hasattr(design, "input_shape"):  # the parity checks run batch 2
+        check_memory(design, "Exporting", batch=2)
     prepare_folder(folder)
     send = report or (lambda progress: None)
     for k, fmt in enumerate(formats):

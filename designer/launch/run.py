@@ -30,6 +30,7 @@ import torch
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
+from designer.base.safeio import read_bytes
 from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
 from designer.launch.child import ChildProcess, diagnose, root_cause
@@ -276,9 +277,9 @@ class _Launch:
         return self._failed(failed, code, log)
 
     def _failed(self, failed: dict | None, code: int, log: Path) -> FailedEvent:
-        try:
-            text = log.read_text(errors="replace")[-200_000:]
-        except OSError:
+        try:  # only a regular file, and only its end: the run folder may come from elsewhere
+            text = read_bytes(log, 64 << 20, "log").decode("utf-8", "replace")[-200_000:]
+        except DesignerError:
             text = ""
         message = diagnose(code, text, self.count)
         first = root_cause(text) or (0, code)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import shutil
 import time
@@ -160,19 +161,19 @@ class _Trainer:
         try:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise DesignerError("The checkpoint does not match this network or its frozen layers.",
                                 hint="Resume with the same design the run was started with.") from exc
         for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = lr  # today's options win over the saved ones (e.g. a changed LR)
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
-        self.global_step = int(ckpt.get("scheduler", {}).get("global_step", 0))
+        self.global_step = int((ckpt.get("scheduler") or {}).get("global_step", 0))
         self.start_epoch = int(ckpt["epoch"]) + 1
         self.best = dict(ckpt.get("best", self.best))
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not (self.run_dir / "best.pt").exists():
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------

@@ -233,11 +233,21 @@ def _load_cached(key: str, cache_dir) -> FeatureSet | None:
         data = torch.load(path, map_location="cpu", weights_only=True) if cache_dir and path.is_file() else {}
     except Exception:  # noqa: BLE001 -- a damaged cache file is rebuilt, never an error
         data = {}
-    if not isinstance(data, dict) or data.get("key") != key:
+    if not _well_formed(data, key):  # a cache file from elsewhere may hold anything: rebuild it
         return None
     fs = FeatureSet(data["features"], data["labels"], list(data["paths"]), [tuple(f) for f in data["failed"]])
     _remember(key, fs)
     return fs
+
+
+def _well_formed(data, key: str) -> bool:
+    if not isinstance(data, dict) or data.get("key") != key:
+        return False
+    features, labels, paths, failed = (data.get(k) for k in ("features", "labels", "paths", "failed"))
+    return (isinstance(features, torch.Tensor) and isinstance(labels, torch.Tensor) and features.dim() >= 1
+            and labels.dim() == 1 and len(features) == len(labels) and features.is_floating_point()
+            and isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+            and isinstance(failed, list) and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:
