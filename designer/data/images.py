@@ -57,8 +57,8 @@ def _open(path: str) -> Iterator[Image.Image]:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageProblem(f"too large to decode safely ({exc})") from exc
         except Image.UnidentifiedImageError:
-            raise ImageProblem("cannot be read as an image (NetSurgeon reads PNG, JPEG, BMP, GIF, TIFF and "
-                               "WebP)") from None
+            raise ImageProblem("cannot be read as an image: its contents are not a picture format NetSurgeon "
+                               "reads (PNG, JPEG, BMP, GIF, TIFF, WebP)") from None
         with img:
             width, height = img.size
             if width * height > MAX_PIXELS:
