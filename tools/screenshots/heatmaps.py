@@ -19,9 +19,6 @@ from pathlib import Path
 from tools.screenshots.design import OUT, open_window
 from tools.screenshots.training import CLASSES, IMAGE, finish, grab, make_images, train_run, until
 
-# Lite0 at 64x64 ends in a 2x2 map; a block at stride 16 gives 4x4, which shows more of where it
-# looked: chosen as a user would, from the graph's context menu ("Use for heat maps").
-HEAT_LAYER = "_blocks.10"
 MODE = "cached-head"  # the head alone, on frozen ImageNet features: quick, and it still makes mistakes to show
 EPOCHS = 10
 
@@ -29,10 +26,7 @@ EPOCHS = 10
 def shoot_heatmaps(app, window, ws, new_images: list[str] = ()) -> None:
     """With the Results tab showing an evaluation: heat maps on, shot; the first image enlarged, shot;
     then ``new_images`` classified, with their maps, shot."""
-    from widgets.design.edit_actions import EditActions
-
-    results = ws.results
-    EditActions(window.qdoc, window).use_for_heat_maps(HEAT_LAYER)
+    results = ws.results  # the default layer: the last with a map of at least 7x7 (Lite0 at 64: 8x8)
     bar = results.heat_bar
     bar.opacity.setValue(55)
     bar.show_combo.setCurrentIndex(bar.show_combo.findData("predicted"))
