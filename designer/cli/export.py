@@ -53,13 +53,13 @@ def cmd_export(args) -> int:
     project = load_project(args.project)
     if args.weights == BEST:
         args.weights = str(_best_run(args.project, project).path)
-    _warn_if_at_chance(args.weights, project)
     prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
     # Weights are loaded once: a bad file fails here, not once per format.
     design = design_with_weights(project.recipe, args.weights) if args.weights else build(project.recipe)
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
     saved = dict(project.training) if getattr(project, "training", None) else None
     training, metrics, split = run_export_info(args.weights, saved)
+    _warn_if_at_chance(args.weights, project)  # once the run is known to be sound: a refusal stays one line
     failed = 0
     for outcome in export_all(design, formats, args.output, stem=args.name, classes=project.classes or None,
                               training=training, metrics=metrics, split=split, check=not args.no_check,
