@@ -35,6 +35,7 @@ from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
 from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch, where_text
+from widgets.training.trials import TrialsView
 
 
 class TrainingPanel(QWidget):
@@ -77,6 +78,10 @@ class TrainingPanel(QWidget):
         left.addWidget(options_box)
         left.addLayout(buttons)
         left.addWidget(self.progress)
+        self.trials = TrialsView()  # the search mode's trials, shown while (and after) a search runs
+        self.trials.setMinimumHeight(320)
+        self.trials.hide()
+        left.addWidget(self.trials)
         left.addStretch(1)
         side = QWidget()
         side.setLayout(left)
@@ -186,6 +191,8 @@ class TrainingPanel(QWidget):
         self.run_dir, self.final_event, self._mode = str(run_dir), None, options.mode
         self._where = where_text(placement)
         self.plot.clear()
+        self.trials.clear()
+        self.trials.setVisible(options.mode == "search")
         if resume:
             self._preload_history(run_dir)
         elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while the network is built
@@ -232,6 +239,8 @@ class TrainingPanel(QWidget):
         elif kind == "epoch":
             self.plot.add_epoch(event, self.progress.steps)
             self.progress.on_epoch(event)
+            if self._mode == "search":  # a trial ended: its row is in trials.json now
+                self.trials.load(self.run_dir)
         elif kind == "start":
             self.progress.on_start(event)
             self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
@@ -254,6 +263,8 @@ class TrainingPanel(QWidget):
         self.plot.flush()
         run_dir, final = self.run_dir, self.final_event
         self._update_buttons()
+        if self._mode == "search":
+            self.trials.load(run_dir)
         if run_dir and Path(run_dir).is_dir():
             self.context.add_run(run_dir)
             self.runs.refresh()

@@ -48,6 +48,8 @@ class TrainingProgress(QWidget):
 
     def _round(self, k: int) -> str:
         """'Epoch 3 of 25', 'Fit 1 of 3', or with two stages 'Stage 2 of 2 (fine-tuning): epoch 3 of 25'."""
+        if self.unit == "trial":  # the search: its budget, not the count, usually ends it
+            return f"Trial {k} (of up to {self.epochs} within the budget)"
         text = f"{self.unit.capitalize()} {k} of {self.epochs}"
         return f"Stage 2 of 2 (fine-tuning): {text.lower()}" if self.stages == 2 else text
 
