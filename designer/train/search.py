@@ -339,7 +339,9 @@ class _Search:
                   "train_acc": getattr(last, "train_acc", None), "val_loss": best["val_loss"] if best else None,
                   "val_acc": best["val_acc"] if best else None, "lr": run.params["lr"], "epoch_time_s": wall}
         self.history.append(record)
-        self.records.append({"number": run.number, "params": dict(run.params), "epochs": run.plan.options.epochs,
+        frozen = self.space.freeze_path if run.params["freeze"] == "early" else ""
+        self.records.append({"number": run.number, "params": dict(run.params), "frozen_up_to": frozen,
+                             "epochs": run.plan.options.epochs,
                              "batch_size": run.plan.options.batch_size, "state": run.state,
                              "best_val_acc": record["val_acc"], "curve": run.curve, "time_s": wall,
                              "message": getattr(run.final, "message", "")})
@@ -381,7 +383,7 @@ class _Search:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / TRIALS_FILE, {"budget_s": self.options.budget_s, "best": self.best["epoch"],
                                                 "status": status, "trials": self.records})
-        options = self.winner_options or self.options
+        options = self.winner_options or self.base.options  # how the kept weights were (or would be) trained
         winner = next((r for r in self.records if r["number"] == self.best["epoch"]), None)
         write_history(self.run_dir, status, options, self.split.classes, self.history, self.best, self._skipped(),
                       {"plan": self.describe(), "outcome": self.outcome(), "winner": winner})

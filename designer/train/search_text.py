@@ -66,5 +66,8 @@ def outcome(records: list[dict], best: dict, elapsed_s: float) -> str:
     versus = (f", against {stage1['best_val_acc'] * 100:.1f} % for the classifier fitted in stage 1"
               if stage1 and winner is not stage1 and stage1["best_val_acc"] is not None else "")
     name = "Stage 1 (trial 0)" if winner["number"] == 0 else f"Trial {winner['number']}"
+    frozen = winner.get("frozen_up_to")
+    again = (f" It froze the layers up to {frozen}, which your design does not: freeze them there to train "
+             "the same way again." if frozen else "")
     return (f"{ran} {name} won with {best['val_acc'] * 100:.1f} % on the validation images{versus} "
-            f"({params_text(winner['params'])}). Its weights are kept; every trial is in trials.json.")
+            f"({params_text(winner['params'])}). Its weights are kept; every trial is in trials.json.{again}")

@@ -73,6 +73,8 @@ def test_a_search_fills_the_trials_table_as_it_goes(qtbot, workspace, shapes, di
     view = ws.training.trials
     assert not view.isHidden() and view.table.rowCount() == 3  # stage 1 and two trials
     assert (Path(final.run_dir) / "trials.json").is_file() and (Path(final.run_dir) / "best.pt").is_file()
-    assert "Trial" in ws.training.progress.stage.text() or "Finished 2 trials" in ws.training.progress.stage.text()
     assert ws.training.plot.point_count("val_acc") >= 2
+    progress = ws.training.progress
+    assert progress.stage.text() == "Finished 2 trials in " + progress.stage.text().split(" in ", 1)[1]
+    assert "Trial" in progress.status.text() or "Stage 1 (trial 0) won" in progress.status.text()
     assert not dialogs.errors
