@@ -10,10 +10,10 @@ tries them, the way MATLAB's Experiment Manager and AutoML services do:
   fresh classifier, like stage 2), its options from ``recommended.plan`` with the trial's values fixed:
   learning rate (log-uniform around the plan's rate), length (a multiple of the planned epochs),
   augmentation and how many early layers stay frozen.
-- Optuna picks the values: the first trial is the plain plan (the reference), then TPE. Successive
-  halving (``SuccessiveHalvingPruner``) stops a trial whose validation accuracy, reported at each of its
-  validations, falls below the best third of the trials that reached the same epoch: weak trials cost a
-  few epochs, not a whole run.
+- Optuna picks the values: the first trial is the plain plan (the reference), then TPE. Hyperband
+  (``HyperbandPruner``: successive halving at several rates) stops a trial whose validation accuracy,
+  reported at each of its validations, falls below the best third of the trials in its bracket that
+  reached the same epoch: weak trials cost a few epochs, not a whole run.
 - The budget: no trial starts once it is spent (or when what is left would not reach one validation);
   the running trial's plan is shortened to end by it (the engine's time cap) and cut at it.
 - The run folder holds the best trial's weights (best.pt), history.json (epoch 0: stage 1, epoch k:
@@ -54,6 +54,10 @@ LENGTHS = (0.5, 1.0, 2.0)  # times the planned epochs
 LIGHT = {"rotation": 10.0, "translate": 0.05, "scale": (0.9, 1.1)}  # no mirroring: letters and digits mind it
 AUGMENTS = {"off": Augment(), "light": Augment(**LIGHT), "light+flip": Augment(hflip=True, **LIGHT)}
 FREEZES = ("none", "early")  # "early": the first third of the layers that hold weights
+# Validation may take a fifth of a trial's time, twice the recommended mode's share: each validation is
+# a report to the pruner, and at a tenth a small set's trial first validated at epoch 11 of 15, past the
+# first rung (epoch 3), so weak trials ran twice as long as successive halving meant them to.
+VAL_BUDGET = 0.2
 STARTUP_TRIALS = 3  # TPE samples at random until this many trials have ended
 TRIALS_FILE, TRIALS_DIR = "trials.json", ".trials"
 FINAL_KINDS = ("finished", "stopped", "failed")
@@ -125,11 +129,21 @@ def trial_design(design, freeze_path: str):
 
 
 def default_pruner(base: rec.Plan):
-    """Successive halving, its first rung at a quarter of the planned epochs (the first epochs of a
-    fine-tune still warm up and say little), then every 3x."""
+    """Hyperband: successive halving at several rates at once (each trial is in one bracket), its first
+    rung at a quarter of the planned epochs (a fine-tune's first epochs still warm up and say little),
+    then every 3x. Plain successive halving pruned every trial that started slower than the first one at
+    its first rung (11 of 12 on a small set); Hyperband's gentler brackets let some slow starters go on."""
     optuna = _optuna()
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, base.options.epochs // 4),
-                                                  reduction_factor=REDUCTION)
+    return optuna.pruners.HyperbandPruner(min_resource=min_rung(base), max_resource=max_epochs(base),
+                                          reduction_factor=REDUCTION)
+
+
+def min_rung(base: rec.Plan) -> int:
+    return max(1, base.options.epochs // 4)
+
+
+def max_epochs(base: rec.Plan) -> int:
+    return max(1, round(max(LENGTHS) * base.options.epochs))
 
 
 def _optuna():
@@ -143,7 +157,7 @@ def _optuna():
 def train_search(design, split, options, run_dir, cancel=None, cache_dir=None, pruner=None):
     """The search (see the module docstring); yields the engine's events. One "epoch" of the run is one
     trial (the start event's unit); epoch 0 is stage 1's fitted classifier. ``pruner``: an Optuna pruner
-    instead of successive halving (tests)."""
+    instead of Hyperband (tests)."""
     ts.check_split(design, split)
     if not split.val:
         raise DesignerError("The search compares its trials on the validation images, and this data has none.",
@@ -279,6 +293,7 @@ class _Search:
         plan = trial_plan(self.options, params, self.base, len(self.split.train), self.deadline - time.perf_counter())
         run = _Trial(number, params, plan)
         pacing = rec.pacing(plan.options)
+        pacing.val_budget = VAL_BUDGET
         pacing.val_seconds_per_image = self.val_seconds_per_image
         folder = self.run_dir / TRIALS_DIR / f"trial-{number:02d}"
         design = trial_design(self.design, self.space.freeze_path if params["freeze"] == "early" else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-REDUCTION = 3  # successive halving keeps the best third at each rung (designer.train.search)
+REDUCTION = 3  # Hyperband's successive halving keeps the best third at each rung (designer.train.search)
 
 
 def budget_text(seconds: float) -> str:
@@ -28,8 +28,9 @@ def describe(options, base, space, max_trials: int, stage1_reason: str = "",
     freeze = (f"frozen layers (none, or the early ones up to {space.freeze_path})" if len(space.freezes) > 1
               else "no frozen layers beyond the design's")
     halving = ("Weak trials stop early (the pruner you gave). " if own_pruner else
-               f"Successive halving stops weak trials early: at {max(1, opts.epochs // 4)} epochs, then every "
-               f"{REDUCTION}x as many, a trial below the best third of those that got there ends. ")
+               f"Hyperband (successive halving at several rates) stops weak trials early: at "
+               f"{max(1, opts.epochs // 4)} epochs, then every {REDUCTION}x as many, a trial below the best third "
+               "of those in its group that got there ends. ")
     return (f"Search: up to {max_trials} fine-tunes (trials) within {budget_text(options.budget_s)}, one after "
             f"another in this process, and the best one is kept. {stage1}Each trial fine-tunes from the pretrained "
             f"weights and a fresh classifier like the recommended mode's stage 2 (planned: {opts.epochs} epochs of "

@@ -243,7 +243,8 @@ class TrainingPanel(QWidget):
                 self.trials.load(self.run_dir)
         elif kind == "start":
             self.progress.on_start(event)
-            self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
+            if getattr(event, "unit", "") != "trial":  # a search's length is its budget: the axes grow with it
+                self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
             # Listed at once as running; the project's run list is re-read when it ends (re-reading
             # it here would cost the GUI thread ~50 ms just as training starts).
             self.runs.show_running(self.run_dir, self._mode, self._where)
