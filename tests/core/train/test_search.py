@@ -123,3 +123,19 @@ def test_a_search_needs_validation_images_and_a_sane_budget(digits, tmp_path):
     no_val = scan_folder(digits.root, val_fraction=0.0, seed=0)
     with pytest.raises(DesignerError, match="validation images"):
         list(train_run(tiny_design(), no_val, opts(), tmp_path))
+
+
+def test_early_layers_of_a_real_network_are_frozen_through_its_recipe():
+    from testkit.designs import design as example
+
+    from designer.model.ops import FreezeUntil
+    from designer.model.policy import resolve_policy
+
+    lite0 = example("lite0_real")
+    path = search.early_layers(lite0)
+    assert path.startswith("_blocks.")  # the stem and the first blocks, not the head
+    frozen = search.trial_design(lite0, path)
+    assert frozen.recipe.ops[-1] == FreezeUntil(path) and FreezeUntil(path) not in lite0.recipe.ops
+    policy = resolve_policy(frozen.recipe, lite0.model)
+    assert policy.is_frozen("_conv_stem.weight") and not policy.is_frozen("_fc.weight")
+    assert not policy.is_frozen("_conv_head.weight")
