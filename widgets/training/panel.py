@@ -78,10 +78,6 @@ class TrainingPanel(QWidget):
         left.addWidget(options_box)
         left.addLayout(buttons)
         left.addWidget(self.progress)
-        self.trials = TrialsView()  # the search mode's trials, shown while (and after) a search runs
-        self.trials.setMinimumHeight(320)
-        self.trials.hide()
-        left.addWidget(self.trials)
         left.addStretch(1)
         side = QWidget()
         side.setLayout(left)
@@ -96,11 +92,15 @@ class TrainingPanel(QWidget):
         hl.setContentsMargins(0, 0, 0, 0)
         hl.addWidget(QLabel("Run history — tick runs to compare their curves", objectName="sectionTitle"))
         hl.addWidget(self.runs)
+        self.trials = TrialsView()  # the search mode's trials, shown while (and after) a search runs
+        self.trials.hide()
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.plot)
+        right.addWidget(self.trials)
         right.addWidget(history)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
+        right.setStretchFactor(1, 2)
+        right.setStretchFactor(2, 1)
         right.setChildrenCollapsible(False)  # neither the plot nor the run history is dragged out of sight
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
@@ -243,8 +243,9 @@ class TrainingPanel(QWidget):
                 self.trials.load(self.run_dir)
         elif kind == "start":
             self.progress.on_start(event)
-            if getattr(event, "unit", "") != "trial":  # a search's length is its budget: the axes grow with it
-                self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
+            # a search's length is its budget, not its upper bound on trials: the axes start at one trial
+            trials = 1 if getattr(event, "unit", "") == "trial" else event.epochs
+            self.plot.set_planned(trials * event.steps_per_epoch, trials)
             # Listed at once as running; the project's run list is re-read when it ends (re-reading
             # it here would cost the GUI thread ~50 ms just as training starts).
             self.runs.show_running(self.run_dir, self._mode, self._where)

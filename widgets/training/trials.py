@@ -12,7 +12,16 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.base.fileio import read_json
 from designer.train.search import TRIALS_FILE
@@ -20,7 +29,7 @@ from designer.train.search_text import AUGMENT_WORDS
 from widgets.training.runs import acc_text, time_text
 
 COLUMNS = ("Trial", "Learning rate", "Length", "Augmentation", "Frozen", "Best validation", "How it ended", "Time")
-CURVE_COLUMNS = ("Epoch", "Step", "Validation accuracy")
+CURVE_COLUMNS = ("Epoch", "Step", "Validation")
 STATE_WORDS = {"complete": "ran to its end", "pruned": "stopped early (weak)", "cut": "cut by the budget",
                "failed": "failed", "stopped": "stopped by you"}
 MAX_ROWS = 1000
@@ -89,13 +98,18 @@ class TrialsView(QWidget):
                               "Select a trial to see its curve.")
         self.curve = _table(CURVE_COLUMNS)
         self.curve.setToolTip("The selected trial's accuracy on the validation images at each validation.")
+        self.curve.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.best = QLabel("", objectName="muted", wordWrap=True)
+        side = QVBoxLayout()  # the selected trial's curve beside the table: the table needs the width
+        side.addWidget(self.best)
+        side.addWidget(self.curve, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.table, 5)
+        row.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Search trials", objectName="sectionTitle"))
-        layout.addWidget(self.table, 2)
-        layout.addWidget(self.best)
-        layout.addWidget(self.curve, 1)
+        layout.addWidget(QLabel("Search trials — select one to see its validation curve", objectName="sectionTitle"))
+        layout.addLayout(row, 1)
         self.table.itemSelectionChanged.connect(self._show_curve)
 
     def clear(self) -> None:
@@ -115,6 +129,7 @@ class TrialsView(QWidget):
                 if column == COLUMNS.index("Best validation"):
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
         self._mark_best()
         numbers = [t["number"] for t in self.trials]
         if selected in numbers:
