@@ -146,6 +146,11 @@ def max_epochs(base: rec.Plan) -> int:
     return max(1, round(max(LENGTHS) * base.options.epochs))
 
 
+def _now() -> float:
+    """The search's clock (the budget's), apart from the engine's so a test can run it fast."""
+    return time.perf_counter()
+
+
 def _optuna():
     """Optuna, imported when a search starts: it takes about a second, and only this mode needs it."""
     import optuna
@@ -172,7 +177,7 @@ class _Trial:
     number: int
     params: dict
     plan: rec.Plan
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=lambda: _now())  # late-bound: a test may swap the clock
     curve: list = field(default_factory=list)
     last: object = None  # the latest epoch event
     steps_per_epoch: int = 1
@@ -198,7 +203,7 @@ class _Search:
     def __init__(self, design, split, options, run_dir: Path, cancel, cache_dir: Path, pruner):
         self.design, self.split, self.options, self.run_dir = design, split, options, run_dir
         self.cancel, self.cache_dir, self.pruner, self.max_trials = cancel, cache_dir, pruner, options.max_trials
-        self.t0 = time.perf_counter()
+        self.t0 = _now()
         self.deadline = self.t0 + options.budget_s
         self.base = rec.plan(options, len(split.train))
         self.space = search_space(design, options)
@@ -283,14 +288,14 @@ class _Search:
     def _may_start(self) -> bool:
         """Start another trial? Not when stopped, nor when what is left of the budget would not reach
         one validation (the quickest trial's first one)."""
-        left = self.deadline - time.perf_counter()
+        left = self.deadline - _now()
         return not is_cancelled(self.cancel) and left > max(1.0, min(self.first_validation_s, default=0.0))
 
     # --- one trial -----------------------------------------------------------------------------
 
     def _trial(self, number: int, trial, params: dict):
         self.design.model.load_state_dict(self.initial)  # every trial starts from the same weights
-        plan = trial_plan(self.options, params, self.base, len(self.split.train), self.deadline - time.perf_counter())
+        plan = trial_plan(self.options, params, self.base, len(self.split.train), self.deadline - _now())
         run = _Trial(number, params, plan)
         pacing = rec.pacing(plan.options)
         pacing.val_budget = VAL_BUDGET
@@ -315,7 +320,7 @@ class _Search:
         """The trial's cancel flag: the user's Stop, a prune, or the end of the budget."""
         if is_cancelled(self.cancel):
             run.user_stop = True
-        elif time.perf_counter() > self.deadline:
+        elif _now() > self.deadline:
             run.cut = True
         return run.user_stop or run.cut or run.pruned
 
@@ -326,14 +331,14 @@ class _Search:
         tick = min(self.ticks, round(self.ticks * done / max(1, run.planned_steps)))
         return BatchEvent(epoch=run.number, step=min(done, run.planned_steps), steps_per_epoch=run.planned_steps,
                           global_step=(run.number - 1) * self.ticks + tick, loss=e.loss, acc=e.acc, lr=e.lr,
-                          eta_s=max(0.0, self.deadline - time.perf_counter()), images_per_s=e.images_per_s)
+                          eta_s=max(0.0, self.deadline - _now()), images_per_s=e.images_per_s)
 
     def _report(self, run: _Trial, trial, e) -> None:
         """A validation of the trial goes to the pruner, which may end the trial here."""
         run.last = e
         if e.val_acc is None:
             return
-        elapsed = time.perf_counter() - run.started
+        elapsed = _now() - run.started
         if not run.curve:
             self.first_validation_s.append(elapsed)
         run.curve.append({"epoch": e.epoch, "step": e.epoch * run.steps_per_epoch, "val_acc": e.val_acc,
@@ -342,7 +347,7 @@ class _Search:
         run.pruned = run.pruned or trial.should_prune()
 
     def _end_trial(self, run: _Trial, folder: Path) -> EpochEvent:
-        best, wall = run.best, time.perf_counter() - run.started
+        best, wall = run.best, _now() - run.started
         improved = best is not None and (self.best["val_acc"] is None or best["val_acc"] > self.best["val_acc"])
         if improved and (folder / "best.pt").is_file():
             ts.save_checkpoint(torch.load(folder / "best.pt", map_location="cpu", weights_only=True),
@@ -386,7 +391,7 @@ class _Search:
         self._keep_best()
         stopped = is_cancelled(self.cancel)
         self._write("stopped" if stopped else "finished")
-        done, elapsed = len(self.records) - (0 if self.stage1_reason else 1), time.perf_counter() - self.t0
+        done, elapsed = len(self.records) - (0 if self.stage1_reason else 1), _now() - self.t0
         if stopped:
             return StoppedEvent(epoch=done, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
                                 checkpoint="", time_s=elapsed, skipped=self._skipped(), outcome=self.outcome())
@@ -415,4 +420,4 @@ class _Search:
                         own_pruner=self.pruner is not None)
 
     def outcome(self) -> str:
-        return outcome(self.records, self.best, time.perf_counter() - self.t0)
+        return outcome(self.records, self.best, _now() - self.t0)

@@ -80,7 +80,7 @@ def test_no_trial_starts_once_the_budget_is_spent(digits, tmp_path, monkeypatch)
     """A clock that runs fast: each reading is 1 s later, so a 10 s budget ends after a trial or two,
     and the trial it ends in is cut."""
     clock = itertools.count(start=time.perf_counter(), step=1.0)
-    monkeypatch.setattr(search.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(search, "_now", lambda: next(clock))
     events = list(train_run(tiny_design(), digits, opts(budget_s=10.0, max_trials=20, epochs=4), tmp_path))
     assert final(events).kind == "finished"
     trials = json.loads((tmp_path / "trials.json").read_text())["trials"]
