@@ -17,6 +17,9 @@ Rows:
   fine-tuned from there (``designer.train.recommended``);
 - ``reference``: plain fine-tuning as a patient expert types it by hand (issue 21): mode "full" from the
   new head, SGD at 0.01, batch 8, 30 epochs, cosine;
+- ``search``: ``--mode search --budget 5m`` (``designer.train.search``): stage 1's fitted classifier, then
+  fine-tunes of the plan with their own rate, length, augmentation and frozen layers, weak ones stopped
+  early by successive halving, the best kept; its wall time is about the budget by design;
 - ``linear-probe``, ``cached-head``: the app's modes at their defaults;
 - ``old-fine-tune``: plain fine-tuning at the earlier defaults (mode "full": SGD at 0.001, 10 epochs);
 - ``scratch``: the same network from random weights, SGD at 0.01, 10 epochs;
@@ -51,12 +54,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 DATASETS = ("digits10", "lfw", "letters", "digitsfull")
-ROWS = ("recommended", "reference", "linear-probe", "cached-head", "old-fine-tune", "scratch", "fastai")
+ROWS = ("recommended", "reference", "search", "linear-probe", "cached-head", "old-fine-tune", "scratch", "fastai")
 APP_OPTIONS = {  # row -> TrainOptions fields (device cpu added)
     "recommended": {},
     "linear-probe": {"mode": "linear-probe"},
     "cached-head": {"mode": "cached-head"},
     "reference": {"mode": "full", "lr": 1e-2, "batch_size": 8, "epochs": 30},  # plain fine-tuning typed by hand
+    "search": {"mode": "search", "budget_s": 300.0},  # issue 21's "--mode search --budget 5m"
     "old-fine-tune": {"mode": "full", "lr": 1e-3, "epochs": 10},  # the defaults before issue 12
     "scratch": {"mode": "scratch", "epochs": 10},  # the baseline keeps its 10 epochs
 }

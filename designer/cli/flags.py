@@ -52,6 +52,24 @@ def number(lo: float | None = None, hi: float | None = None, *, whole: bool = Fa
     return parse
 
 
+DURATION_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def duration(lo: float, hi: float):
+    """An argparse ``type`` for a time such as ``90s``, ``5m``, ``1.5h`` (a bare number is seconds),
+    returned in seconds: finite and from ``lo`` to ``hi``, refused in one line otherwise."""
+
+    def parse(text: str) -> float:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", text.lower()) if len(text) <= 40 else None
+        if match is None or match.group(2) not in DURATION_UNITS:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a time: write e.g. 90s, 5m or 1h")
+        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        if not math.isfinite(seconds) or not lo <= seconds <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be from {lo:g} s to {hi / 3600:g} h")
+        return seconds
+    return parse
+
+
 def file_stem(text: str) -> str:
     """A plain file name without folders (``--name``): ``../../x`` would write outside ``-o``."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", text) or ".." in text:

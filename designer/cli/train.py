@@ -22,7 +22,7 @@ from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
 from designer.base.safeio import valid_text
 from designer.base.schema import MAX_SEED
-from designer.cli.flags import number
+from designer.cli.flags import duration, number
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.transforms import Augment
 from designer.launch.placement import Placement, saved_placement
@@ -30,7 +30,16 @@ from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
 from designer.train.evaluate import evaluate, predict
-from designer.train.options import DEVICES, MODES, OPTIMIZERS, PLAN_FIELDS, SCHEDULES, TrainOptions
+from designer.train.options import (
+    DEVICES,
+    MAX_BUDGET_S,
+    MIN_BUDGET_S,
+    MODES,
+    OPTIMIZERS,
+    PLAN_FIELDS,
+    SCHEDULES,
+    TrainOptions,
+)
 from designer.train.runs import (
     check_new_run_dir,
     check_run_memory,
@@ -42,7 +51,8 @@ from designer.train.runs import (
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
-                "weight_decay", "amp", "class_weights", "max_minutes")
+                "weight_decay", "amp", "class_weights", "max_minutes", "budget_s", "max_trials")
+SEARCH_FLAGS = {"budget_s": "--budget", "max_trials": "--trials"}  # only the search mode reads them
 
 
 def register(subparsers) -> None:
@@ -55,7 +65,8 @@ def register(subparsers) -> None:
                    "the project)")
     p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, then "
                    "fine-tune from it; full: fine-tune as the design says; cached-head: only the head, on cached "
-                   "features; linear-probe: logistic regression/SVM head; scratch: random init")
+                   "features; linear-probe: logistic regression/SVM head; scratch: random init; search: several "
+                   "fine-tunes within --budget, the best kept")
     p.add_argument("--epochs", type=number(1, 100_000, whole=True), help="used as given in every mode (the "
                    "recommended mode otherwise plans the length from the data)")
     p.add_argument("--max-minutes", type=number(0, 1e6), metavar="MIN", help="the recommended mode's time cap: "
@@ -63,6 +74,10 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
     p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
                    "and mode)")
+    p.add_argument("--budget", dest="budget_s", metavar="TIME", type=duration(MIN_BUDGET_S, MAX_BUDGET_S),
+                   help="--mode search: the time it may take, e.g. 90s, 10m or 1h (default 10m)")
+    p.add_argument("--trials", dest="max_trials", metavar="N", type=number(1, 1000, whole=True),
+                   help="--mode search: at most this many trials (default 30; the budget usually ends it first)")
     p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F",
                    help="validation fraction (flat folders)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
@@ -145,6 +160,10 @@ def train_options(args, project_training: dict | None):
     if getattr(args, "augment", None) is not None:
         given["augment"] = parse_augment(args.augment).to_dict()
     options = TrainOptions.from_dict({**(project_training or {}), **given})
+    misplaced = [flag for name, flag in SEARCH_FLAGS.items() if name in given and options.mode != "search"]
+    if misplaced:
+        raise DesignerError(f"{' and '.join(misplaced)} set{'s' if len(misplaced) == 1 else ''} the search, but this "
+                            f"run's mode is '{options.mode}'.", hint="Add --mode search, or leave it out.")
     flagged = [f for f in PLAN_FIELDS if f in given]  # a flag given is used as given, in every mode
     return replace(options, fixed=sorted(set(options.fixed) | set(flagged))) if flagged else options
 
@@ -230,7 +249,7 @@ def _resume(args):
     fixed = [f for f in (*OPTION_FLAGS, "augment", "data", "val_data", "output")
              if f not in RESUME_MAY_CHANGE and getattr(args, f, None) is not None]
     if fixed:
-        flags = ", ".join("--" + f.replace("_", "-") for f in fixed)
+        flags = ", ".join(SEARCH_FLAGS.get(f) or "--" + f.replace("_", "-") for f in fixed)
         raise DesignerError(f"--resume continues a run with its own settings and images, so {flags} "
                             "cannot be given with it.", hint="Leave them out, or start a new run.")
     plan = plan_resume(args.resume, args.epochs)
@@ -297,6 +316,7 @@ class ProgressPrinter:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.epochs = epochs
+        self.unit = "epoch"  # "trial" in the search mode: one "epoch" of its events is one trial
         self.width = shutil.get_terminal_size((100, 20)).columns - 1
 
     def _line(self, text: str, final: bool) -> None:
@@ -310,8 +330,8 @@ class ProgressPrinter:
         getattr(self, f"_{event.kind}", lambda e: None)(event)
 
     def _start(self, e) -> None:
-        self.epochs = e.epochs
-        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} epochs, "
+        self.epochs, self.unit = e.epochs, "trial" if e.unit == "trial" else "epoch"
+        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} {self.unit}s, "
                    f"lr {e.lr:g}, {e.trainable_params:,} trainable / {e.frozen_params:,} frozen parameters", True)
         if e.plan:
             self.stream.write(textwrap.fill(e.plan, min(self.width, 100)) + "\n")
@@ -320,7 +340,7 @@ class ProgressPrinter:
         if e.epoch == 0:
             text = f"computing features {e.step}/{e.steps_per_epoch}  ETA {_clock(e.eta_s)}"
         else:
-            text = (f"epoch {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  loss {e.loss:.4f}  "
+            text = (f"{self.unit} {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  loss {e.loss:.4f}  "
                     f"acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
         self._line(text, False)
 
@@ -331,19 +351,20 @@ class ProgressPrinter:
                        f"{e.train_acc:.3f}  {val}  {e.epoch_time_s:.1f}s", True)
             return
         val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "not validated"
-        self._line(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}  {val}  "
-                   f"best {_acc(e.best_val_acc)} (epoch {e.best_epoch})  {e.epoch_time_s:.1f}s"
+        train = f"train loss {e.train_loss:.4f} acc {e.train_acc:.3f}" if e.train_loss is not None else "not trained"
+        self._line(f"{self.unit} {e.epoch}/{self.epochs}  {train}  {val}  "
+                   f"best {_acc(e.best_val_acc)} ({self.unit} {e.best_epoch})  {e.epoch_time_s:.1f}s"
                    + ("  *" if e.is_best else ""), True)
 
     def _finished(self, e) -> None:
-        self._line(f"finished in {_clock(e.time_s)}: best val acc {_acc(e.best_val_acc)} at epoch "
+        self._line(f"finished in {_clock(e.time_s)}: best val acc {_acc(e.best_val_acc)} at {self.unit} "
                    f"{e.best_epoch}; weights in {Path(e.run_dir) / 'best.pt'}", True)
         if e.outcome:
             self.stream.write(textwrap.fill(e.outcome, min(self.width, 100)) + "\n")
         self._skipped(e.skipped)
 
     def _stopped(self, e) -> None:
-        self._line(f"stopped after {e.epoch} epochs: best val acc {_acc(e.best_val_acc)} at epoch "
+        self._line(f"stopped after {e.epoch} {self.unit}s: best val acc {_acc(e.best_val_acc)} at {self.unit} "
                    f"{e.best_epoch} kept" + (f"; resume with --resume {e.checkpoint}" if e.checkpoint else ""),
                    True)
 

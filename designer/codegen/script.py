@@ -47,6 +47,8 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     ``num_train``: training images, for the recommended mode's step-counted schedule."""
     design = structure(design)
     options = _options(training)
+    if options.mode == "search":  # the script trains what the search tries first: the recommended plan
+        options = replace(options, mode="recommended")
     recommended = options.mode == "recommended"
     options = _script_options(options, num_train)
     classes = list(classes) if classes else None

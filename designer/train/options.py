@@ -19,8 +19,9 @@ SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # recommended: fit the head on cached features, then fine-tune from it (designer.train.recommended);
 # full: fine-tune as designed; cached-head: only the head, on cached features; linear-probe: a
-# linear classifier made the head; scratch: random weights, the baseline.
-MODES = ("recommended", "full", "cached-head", "linear-probe", "scratch")
+# linear classifier made the head; scratch: random weights, the baseline; search: several fine-tunes
+# tried within a time budget, the best kept (designer.train.search).
+MODES = ("recommended", "full", "cached-head", "linear-probe", "scratch", "search")
 DEFAULT_LR = {"sgd": 1e-2, "adam": 1e-3, "adamw": 1e-3}
 # Plain fine-tuning from a random head keeps the textbook "10x smaller than from scratch". The
 # recommended mode does not: its head is fitted first, and at a tenth of the rate 100 steps on
@@ -28,7 +29,7 @@ DEFAULT_LR = {"sgd": 1e-2, "adam": 1e-3, "adamw": 1e-3}
 # Head-only training starts a new head from random values, with nothing pretrained to protect:
 # 0.42 at 0.001 and 0.54 at 0.01 (10 epochs, digits at 10 images per class).
 FINE_TUNE_LR_DIVISOR = 10.0
-FULL_RATE_MODES = ("scratch", "recommended", "cached-head")
+FULL_RATE_MODES = ("scratch", "recommended", "cached-head", "search")  # search centres on recommended's rate
 # Five epochs: the recommended mode starts fine-tuning from a fitted head, and on full digits (1,438
 # images) 5 epochs reached 0.994 in 109 s where 10 reached 0.994 in 190 s (bench/bench_transfer.py);
 # the recommended mode plans its own length from the data (recommended.auto_epochs) unless the user
@@ -40,6 +41,9 @@ DEFAULT_MAX_MINUTES = 20.0
 # What the recommended mode plans from the data unless the user fixes it (TrainOptions.fixed): the
 # window shows the planned values, marked automatic; the CLI fixes each one given as a flag.
 PLAN_FIELDS = ("epochs", "batch_size", "warmup_epochs", "schedule")
+# The search mode's time budget: 10 min by default, from 10 s (a few epochs of a tiny set) to a week.
+DEFAULT_BUDGET_S, MIN_BUDGET_S, MAX_BUDGET_S = 600.0, 10.0, 7 * 24 * 3600.0
+MAX_TRIALS = 30  # the search's default upper bound on trials: on a GPU a 10-min budget may fit many
 
 
 def default_lr(optimizer: str, mode: str = "recommended") -> float:
@@ -108,6 +112,9 @@ class TrainOptions:
     restore_best: bool = True
     # the recommended mode's time cap: its plan is shortened to end by about this many minutes (0: none)
     max_minutes: _number(0.0, 1e6) = DEFAULT_MAX_MINUTES
+    # the search mode's time budget in seconds: no trial starts after it, the last one is cut to it
+    budget_s: _number(MIN_BUDGET_S, MAX_BUDGET_S) = DEFAULT_BUDGET_S
+    max_trials: _whole(1, 1000) = MAX_TRIALS  # ... and at most this many trials
     # the recommended mode plans PLAN_FIELDS itself, except those named here: the user set them
     fixed: Annotated[list[Literal[PLAN_FIELDS]], Field(max_length=len(PLAN_FIELDS))] = field(default_factory=list)
 

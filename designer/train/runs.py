@@ -37,6 +37,7 @@ from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
 from designer.train.recommended import steps_per_epoch as recommended_steps
 from designer.train.recommended import train_recommended
+from designer.train.search import train_search
 from designer.train.setup import load_checkpoint
 from designer.zoo.weights import load_into, read_state_dict
 
@@ -77,7 +78,7 @@ def new_run_dir(runs_dir, mode: str) -> Path:
 
 
 TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train, "cached-head": train_cached_head,
-            "linear-probe": linear_probe}
+            "linear-probe": linear_probe, "search": train_search}
 
 
 def _trainer(mode: str):
@@ -100,7 +101,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     check_run_memory(design, options)  # before any folder or file: a refusal leaves nothing behind
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
-    if options.mode in ("recommended", "cached-head", "linear-probe"):
+    if options.mode in ("recommended", "cached-head", "linear-probe", "search"):
         kwargs["cache_dir"] = cache_dir
     if options.mode == "linear-probe":
         kwargs.update(probe or {})

@@ -49,10 +49,16 @@ MODE_LABELS = {
     "linear-probe": ("Linear probe (very few images)",
                      ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for "
                      "a few dozen images per class; no augmentation.")),
+    "search": ("Search (best of several trials)",
+               ("For the last point of accuracy: fit the classifier first (the baseline), then try several "
+                "fine-tunes with different learning rates, lengths, augmentation and frozen early layers, "
+                "within the search budget. Weak trials are stopped early to leave time for others; the best "
+                "trial becomes the run. The trials run one after another here, on this computer.")),
     "scratch": ("From scratch (random weights, for comparison)",
                 ("Forget the pretrained weights and train every layer from random values. Needs much more data "
                 "and time; useful as a baseline to see how much pretraining helps.")),
 }
+PLANNED_MODES = ("recommended", "search")  # they plan the length, batch, warm-up and schedule from the data
 OPTIMIZER_LABELS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULE_LABELS = {"cosine": "Cosine (slowly down to zero)", "step": "Step (drop ×0.1 every third of the run)",
                    "constant": "Constant"}
@@ -99,6 +105,8 @@ TIPS = {
     "max_minutes": "The recommended mode trains while validation still improves, but ends by about this "
                    "time: once the first epoch shows what an epoch costs, a longer plan is shortened to fit. "
                    "0 means no cap.",
+    "budget": "How long the search may take in all. No new trial starts once it is spent, and the last one is "
+              "cut to it. Several minutes let it try several settings; on a GPU it tries more.",
     "batch_size": "How many images the network looks at before each learning step. Larger batches are "
                   "faster per image but need more memory; lower it if you run out of memory.",
     "weight_decay": "A gentle pull of every weight towards zero that keeps the network from "
@@ -178,6 +186,8 @@ class TrainingOptionsForm(QWidget):
         self.max_minutes.setSuffix(" min")
         self.max_minutes.setSpecialValueText("no cap")
         self.batch_size = _spin(1, 4096, TIPS["batch_size"])
+        self.budget = _spin(core.MIN_BUDGET_S / 60.0, core.MAX_BUDGET_S / 60.0, TIPS["budget"], decimals=1, step=1)
+        self.budget.setSuffix(" min")
         self.weight_decay = _spin(0.0, 1.0, TIPS["weight_decay"], decimals=6, step=1e-4)
         self.device = _combo(self._device_items(), TIPS["device"])
         self.amp = QCheckBox("Mixed precision (GPU)", toolTip=TIPS["amp"])
@@ -199,6 +209,7 @@ class TrainingOptionsForm(QWidget):
                              ("Learning rate", lr_row), ("LR schedule", self.schedule),
                              ("Warmup epochs", self.warmup), ("Epochs", epochs_row),
                              ("Batch size", self.batch_size), ("Up to about", self.max_minutes),
+                             ("Search budget", self.budget),
                              ("Weight decay", self.weight_decay),
                              ("Device", self.device), ("Where to train", self.where), ("", self.amp),
                              ("Random seed", self.seed),
@@ -209,8 +220,9 @@ class TrainingOptionsForm(QWidget):
                 widget.setToolTip(TIPS.get(self._key_of(label), ""))
         for combo in (self.mode, self.optimizer, self.schedule, self.device):
             combo.currentIndexChanged.connect(self._on_edit)
+        self.rows = form
         for box in (self.lr, self.warmup, self.epochs, self.batch_size, self.weight_decay, self.seed,
-                    self.workers, self.max_minutes):
+                    self.workers, self.max_minutes, self.budget):
             box.valueChanged.connect(self._on_edit)
         for check in (self.auto_lr, self.amp, self.auto_plan):
             check.toggled.connect(self._on_edit)
@@ -220,7 +232,8 @@ class TrainingOptionsForm(QWidget):
     def _key_of(label: str) -> str:
         return {"What to train": "mode", "Optimizer": "optimizer", "Learning rate": "lr",
                 "LR schedule": "schedule", "Warmup epochs": "warmup", "Epochs": "epochs",
-                "Batch size": "batch_size", "Up to about": "max_minutes", "Weight decay": "weight_decay",
+                "Batch size": "batch_size", "Up to about": "max_minutes", "Search budget": "budget",
+                "Weight decay": "weight_decay",
                 "Device": "device",
                 "Where to train": "where", "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
 
@@ -251,6 +264,7 @@ class TrainingOptionsForm(QWidget):
                 box.setValue(int(data.get(key) or 0))
             self.weight_decay.setValue(float(data.get("weight_decay") or 0.0))
             self.max_minutes.setValue(float(data.get("max_minutes") or 0.0))
+            self.budget.setValue(float(data.get("budget_s") or core.DEFAULT_BUDGET_S) / 60.0)
             self.amp.setChecked(bool(data.get("amp")))
             self.auto_plan.setChecked(not data.get("fixed"))
             self.where.show_placement(saved_placement(data))
@@ -260,14 +274,15 @@ class TrainingOptionsForm(QWidget):
 
     def _planned(self) -> bool:
         """Does the recommended mode plan the length, batch, warm-up and schedule now?"""
-        return self.mode.currentData() == "recommended" and self.auto_plan.isChecked()
+        return self.mode.currentData() in PLANNED_MODES and self.auto_plan.isChecked()
 
     def _show_mode(self, mode) -> None:
         """The recommended mode plans epochs, batch, warm-up and schedule unless Automatic is unticked:
         planned fields show the values the run will use (for the loaded data) and rest."""
-        planned = mode == "recommended" and self.auto_plan.isChecked()
-        self.auto_plan.setEnabled(mode == "recommended")
+        planned = mode in PLANNED_MODES and self.auto_plan.isChecked()
+        self.auto_plan.setEnabled(mode in PLANNED_MODES)
         self.max_minutes.setEnabled(mode == "recommended")
+        self.rows.setRowVisible(self.budget, mode == "search")  # the search's own time; hidden elsewhere
         for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup"), (self.epochs, "epochs"),
                          (self.batch_size, "batch_size")):
             box.setEnabled(not planned)
@@ -305,7 +320,7 @@ class TrainingOptionsForm(QWidget):
             "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
             "weight_decay": self.weight_decay.value(), "device": self.device.currentData(),
             "amp": self.amp.isChecked(), "seed": self.seed.value(), "workers": self.workers.value(),
-            "max_minutes": self.max_minutes.value(),
+            "max_minutes": self.max_minutes.value(), "budget_s": self.budget.value() * 60.0,
             "fixed": [] if self.auto_plan.isChecked() else list(core.PLAN_FIELDS),
             "placement": self.where.placement().to_dict(),  # not a TrainOptions field: from_dict skips it
         }

@@ -35,6 +35,7 @@ from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
 from widgets.training.progress import TrainingProgress
 from widgets.training.runs import RunTable, overlay_curves, steps_per_epoch, where_text
+from widgets.training.trials import TrialsView
 
 
 class TrainingPanel(QWidget):
@@ -91,11 +92,15 @@ class TrainingPanel(QWidget):
         hl.setContentsMargins(0, 0, 0, 0)
         hl.addWidget(QLabel("Run history — tick runs to compare their curves", objectName="sectionTitle"))
         hl.addWidget(self.runs)
+        self.trials = TrialsView()  # the search mode's trials, shown while (and after) a search runs
+        self.trials.hide()
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.plot)
+        right.addWidget(self.trials)
         right.addWidget(history)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
+        right.setStretchFactor(1, 2)
+        right.setStretchFactor(2, 1)
         right.setChildrenCollapsible(False)  # neither the plot nor the run history is dragged out of sight
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
@@ -186,6 +191,8 @@ class TrainingPanel(QWidget):
         self.run_dir, self.final_event, self._mode = str(run_dir), None, options.mode
         self._where = where_text(placement)
         self.plot.clear()
+        self.trials.clear()
+        self.trials.setVisible(options.mode == "search")
         if resume:
             self._preload_history(run_dir)
         elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while the network is built
@@ -232,9 +239,13 @@ class TrainingPanel(QWidget):
         elif kind == "epoch":
             self.plot.add_epoch(event, self.progress.steps)
             self.progress.on_epoch(event)
+            if self._mode == "search":  # a trial ended: its row is in trials.json now
+                self.trials.load(self.run_dir)
         elif kind == "start":
             self.progress.on_start(event)
-            self.plot.set_planned(event.epochs * event.steps_per_epoch, event.epochs)
+            # a search's length is its budget, not its upper bound on trials: the axes start at one trial
+            trials = 1 if getattr(event, "unit", "") == "trial" else event.epochs
+            self.plot.set_planned(trials * event.steps_per_epoch, trials)
             # Listed at once as running; the project's run list is re-read when it ends (re-reading
             # it here would cost the GUI thread ~50 ms just as training starts).
             self.runs.show_running(self.run_dir, self._mode, self._where)
@@ -254,6 +265,8 @@ class TrainingPanel(QWidget):
         self.plot.flush()
         run_dir, final = self.run_dir, self.final_event
         self._update_buttons()
+        if self._mode == "search":
+            self.trials.load(run_dir)
         if run_dir and Path(run_dir).is_dir():
             self.context.add_run(run_dir)
             self.runs.refresh()

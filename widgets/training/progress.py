@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QWidget
 
 from widgets.training.runs import acc_text, time_text
+
+BUDGET_TICKS = 1000
 
 
 class TrainingProgress(QWidget):
@@ -35,6 +39,7 @@ class TrainingProgress(QWidget):
         self.steps = 1
         self.unit = "epoch"  # "fit" for the linear probe
         self.stages = 1  # 2 for the recommended mode: the classifier is fitted first (epoch 0)
+        self.started = time.monotonic()  # when the run started (the search's bar counts its budget)
         self.where = ""  # "in 2 processes on the CPU …" for a run in child processes, else ""
 
     def reset(self, text: str = "Starting…", where: str = "") -> None:
@@ -48,12 +53,14 @@ class TrainingProgress(QWidget):
 
     def _round(self, k: int) -> str:
         """'Epoch 3 of 25', 'Fit 1 of 3', or with two stages 'Stage 2 of 2 (fine-tuning): epoch 3 of 25'."""
+        if self.unit == "trial":  # the search: its budget, not the count, usually ends it
+            return f"Trial {k} (of up to {self.epochs} within the budget)"
         text = f"{self.unit.capitalize()} {k} of {self.epochs}"
         return f"Stage 2 of 2 (fine-tuning): {text.lower()}" if self.stages == 2 else text
 
     @Slot(object)
     def on_start(self, e) -> None:
-        self.epochs, self.steps = max(1, e.epochs), max(1, e.steps_per_epoch)
+        self.epochs, self.steps, self.started = max(1, e.epochs), max(1, e.steps_per_epoch), time.monotonic()
         self.unit, self.stages = getattr(e, "unit", "epoch") or "epoch", getattr(e, "stages", 1)
         self.bar.setRange(0, self.epochs * self.steps)
         self.bar.setValue((e.start_epoch - 1) * self.steps)
@@ -71,6 +78,11 @@ class TrainingProgress(QWidget):
             self.bar.setValue(e.step)
             first = "Stage 1 of 2: computing features" if self.stages == 2 else "Computing features"
             self.stage.setText(f"{first}: batch {e.step} of {e.steps_per_epoch}")
+        elif self.unit == "trial":  # the search ends with its budget: the bar shows the time spent
+            elapsed = time.monotonic() - self.started
+            self.bar.setRange(0, BUDGET_TICKS)
+            self.bar.setValue(round(BUDGET_TICKS * elapsed / max(1e-9, elapsed + e.eta_s)))
+            self.stage.setText(f"{self._round(e.epoch)} · step {e.step} of {e.steps_per_epoch}")
         else:
             self.bar.setRange(0, self.epochs * max(1, e.steps_per_epoch))
             self.bar.setValue((e.epoch - 1) * e.steps_per_epoch + e.step)
@@ -80,10 +92,12 @@ class TrainingProgress(QWidget):
 
     @Slot(object)
     def on_epoch(self, e) -> None:
-        self.bar.setValue(e.epoch * self.steps)
+        if self.unit != "trial":
+            self.bar.setValue(e.epoch * self.steps)
         val = "" if e.val_acc is None else f", validation {acc_text(e.val_acc)}"
         if getattr(e, "stage", "") == "head":
-            self.stage.setText(f"Stage 1 done: classifier fitted{val}. Fine-tuning next…")
+            after = "Trials next…" if self.unit == "trial" else "Fine-tuning next…"
+            self.stage.setText(f"Stage 1 done: classifier fitted{val}. {after}")
         else:
             self.stage.setText(f"{self._round(e.epoch)} done: training {acc_text(e.train_acc)}{val}")
         if e.best_val_acc is not None:

@@ -13,7 +13,7 @@ from designer.train.runs import compare_runs
 
 COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
 MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
-              "scratch": "from scratch"}
+              "scratch": "from scratch", "search": "search"}
 PATH_ROLE = Qt.UserRole + 1
 ROWS_SHOWN = 3  # runs the table shows in full however small the window (more scroll)
 

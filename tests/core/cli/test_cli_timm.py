@@ -46,8 +46,9 @@ def test_timm_design_new_edit_train_every_mode_export_every_format(tmp_path, cap
     assert saved["recipe"]["base"] == {"source": "timm", "name": MODEL, "weights": "none"}
     for mode in MODES:
         run = tmp_path / f"run-{mode}"
+        short = ["--budget", "30s", "--trials", "2"] if mode == "search" else []  # two trials, not ten minutes
         code = main(["train", path, "--data", str(data), "--mode", mode, "--epochs", "1", "--batch-size", "8",
-                     "--device", "cpu", "--json", "-o", str(run)])
+                     "--device", "cpu", "--json", "-o", str(run), *short])
         events = _json_lines(capsys.readouterr().out)
         assert code == 0 and events[-1]["kind"] == "finished", (mode, events[-1])
     out = tmp_path / "export"
