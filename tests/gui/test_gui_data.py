@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from testkit.data import make_shapes_folder
 from testkit.gui import CLASSES, load_data, make_document, train
 
@@ -119,6 +120,7 @@ def test_class_mismatch_offers_a_new_classifier(qtbot, workspace, tmp_path, shap
 # --- results -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_results_confusion_per_class_misclassified_and_predict(qtbot, workspace, shapes, tmp_path, dialogs):
     ws = workspace()
     split = load_data(qtbot, ws, shapes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from testkit.gui import open_model, wait_idle
 
 from designer.model.ops import Freeze, ReplaceClassifier
@@ -131,6 +132,7 @@ def test_a_hostile_project_shows_one_message_and_the_app_stays_usable(qtbot, mak
     assert window.qdoc.state.design.num_classes == 3 and not (tmp_path / "MARKER").exists()
 
 
+@pytest.mark.slow
 def test_a_project_with_a_builder_asks_before_running_its_code(qtbot, make_window, dialogs, tmp_path):
     window = make_window()
     marker = tmp_path / "MARKER"

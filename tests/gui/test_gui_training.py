@@ -62,6 +62,7 @@ def test_a_run_stopped_before_its_first_epoch_is_no_result(qtbot, workspace, sha
     assert not dialogs.errors
 
 
+@pytest.mark.slow
 def test_train_with_the_defaults_shows_both_stages(qtbot, workspace, shapes, dialogs):
     """Issue 12: no option touched; stage 1 (the classifier fitted on cached features) is the star at 0,
     fine-tuning follows on the same timeline, and the window says what the mode chose and which won."""
@@ -89,6 +90,7 @@ def test_train_with_the_defaults_shows_both_stages(qtbot, workspace, shapes, dia
     assert not dialogs.errors
 
 
+@pytest.mark.slow
 def test_lr_finder_plots_the_loss_and_uses_the_suggestion(qtbot, workspace, shapes, dialogs):
     ws = workspace()
     load_data(qtbot, ws, shapes)
@@ -126,6 +128,7 @@ def test_plot_buffers_points_and_redraws_on_its_timer(qtbot):
     assert x[-1] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_stop_keeps_best_weights_and_resume_continues(qtbot, workspace, shapes, dialogs):
     ws = workspace()
     load_data(qtbot, ws, shapes)
@@ -159,6 +162,7 @@ def test_stop_keeps_best_weights_and_resume_continues(qtbot, workspace, shapes, 
     assert not dialogs.errors
 
 
+@pytest.mark.slow
 def test_fine_tune_and_scratch_runs_overlay(qtbot, workspace, shapes, dialogs):
     ws = workspace()
     load_data(qtbot, ws, shapes)
@@ -334,6 +338,7 @@ def test_the_form_shows_what_the_recommended_mode_will_train(qtbot, workspace, s
     assert form.max_minutes.isEnabled() and options.max_minutes == form.max_minutes.value()
 
 
+@pytest.mark.slow
 def test_training_alone_does_not_mark_the_design_changed(qtbot, workspace, shapes, dialogs):
     """Issue 22, item 10 (a guard: this held already): a run is a record, not an edit."""
     ws = workspace()

@@ -62,6 +62,7 @@ def losses(run_dir) -> dict[str, list]:
     return {k: [e[k] for e in epochs] for k in ("train_loss", "val_loss")}
 
 
+@pytest.mark.slow
 def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_path, shapes24, dialogs):
     ws = ready(qtbot, workspace, tmp_path, shapes24)
     here = train(qtbot, ws)
@@ -95,6 +96,7 @@ def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_pa
     assert not dialogs.errors
 
 
+@pytest.mark.slow
 def test_stop_ends_every_child_process_keeps_the_best_weights_and_resumes(qtbot, workspace, tmp_path, shapes24, dialogs):
     ws = ready(qtbot, workspace, tmp_path, shapes24, epochs=200)
     choose(ws.training.form, "processes", 2)
@@ -128,6 +130,7 @@ def test_stop_ends_every_child_process_keeps_the_best_weights_and_resumes(qtbot,
     assert not dialogs.errors
 
 
+@pytest.mark.slow
 def test_closing_the_window_ends_the_child_process(qtbot, workspace, tmp_path, shapes24, dialogs):
     ws = ready(qtbot, workspace, tmp_path, shapes24, epochs=200)
     asked = dialogs.answer("ask_stop_training", True)

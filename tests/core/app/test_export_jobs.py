@@ -46,6 +46,7 @@ def _run(fn, *args):
     return stream
 
 
+@pytest.mark.slow
 def test_a_runs_weights_export_a_script_and_card_with_the_pretrained_base(lite0_run, tmp_path):
     design, run, split = lite0_run
     out = tmp_path / "export"
@@ -67,6 +68,7 @@ def test_a_runs_weights_export_a_script_and_card_with_the_pretrained_base(lite0_
     assert "app's split" in outcomes["script"].result.note
 
 
+@pytest.mark.slow
 def test_the_preview_is_the_script_that_export_writes(lite0_run, tmp_path):
     design, run, _ = lite0_run
     source = DesignSource.of(design)

@@ -33,6 +33,7 @@ def run_cli(*args, env=None):
                           cwd=str(REPO), env={**os.environ, **(env or {})}, timeout=300)
 
 
+@pytest.mark.slow
 def test_models_json_lists_the_gallery():
     out = run_cli("models", "--json")
     assert out.returncode == 0, out.stderr
@@ -48,6 +49,7 @@ def test_models_table_by_category(capsys):
     assert "mobilenet_v3_small" in out and "vgg16 " not in out and "weights local" in out
 
 
+@pytest.mark.slow
 def test_unknown_model_exits_2_with_one_line():
     out = run_cli("inspect", "resnet1")
     assert out.returncode == 2
@@ -103,6 +105,7 @@ def test_edit_with_a_bad_op_leaves_the_file_unchanged(tmp_path):
     assert main(["edit", str(project), "--input", "3x32x32", "--allow-errors", "-o", str(tmp_path / "q.json")]) == 0
 
 
+@pytest.mark.slow
 def test_edit_refusal_names_the_fix_flag(tmp_path):
     project = str(tmp_path / "p.json")
     assert main(["new", "alexnet", "--weights", "none", "-o", project]) == 0
@@ -110,6 +113,7 @@ def test_edit_refusal_names_the_fix_flag(tmp_path):
     assert out.returncode == 2 and "--input 3x64x64" in out.stderr and "63x63" in out.stderr
 
 
+@pytest.mark.slow
 def test_new_with_missing_default_weights_says_weights_none(tmp_path):
     out = run_cli("new", "resnet18", "-o", str(tmp_path / "p.json"),
                   env={"TORCH_HOME": str(tmp_path / "empty"), "NETSURGEON_OFFLINE": "1"})

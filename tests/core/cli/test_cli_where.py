@@ -32,6 +32,7 @@ def _train(path, data, run: Path, *extra) -> tuple[int, list[dict]]:
     return code, run
 
 
+@pytest.mark.slow
 def test_two_processes_from_the_cli_train_like_this_process(project, capsys, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     root, data, path = project
@@ -63,6 +64,7 @@ def test_a_bad_place_is_refused_before_anything_runs(project, tmp_path, capsys):
         assert "not a place to train" in err or "number of processes must be" in err, err
 
 
+@pytest.mark.slow
 def test_without_where_the_projects_saved_choice_is_used(project, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     _, data, path = project

@@ -67,6 +67,7 @@ def _refused_or_accepted(fn, *args):
 
 @settings(FUZZ, max_examples=2500)
 @given(projects)
+@pytest.mark.slow
 def test_project_dicts(data):
     _refused_or_accepted(project_from_dict, data)
 
@@ -76,6 +77,7 @@ def test_project_dicts(data):
                  st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
                  st.integers(1, 3000).map(lambda n: "[" * n + "]" * n),
                  st.integers(1, 6000).map(lambda n: '{"format": "netsurgeon-project", "version": ' + "1" * n + "}")))
+@pytest.mark.slow
 def test_project_files(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("p") / "p.nsd.json"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -93,6 +95,7 @@ epochs = st.lists(st.dictionaries(st.sampled_from(["epoch", "val_acc", "train_lo
 
 @settings(FUZZ, max_examples=2500)
 @given(run_files, run_files, run_files, st.one_of(epochs, json_values), run_files)
+@pytest.mark.slow
 def test_run_folders(tmp_path_factory, options, history, summary, epoch_list, split):
     folder = tmp_path_factory.mktemp("run")
     history = {**history, "epochs": epoch_list}
@@ -147,6 +150,7 @@ def _tiny() -> nn.Module:
 
 @settings(FUZZ, max_examples=2000)
 @given(files, st.one_of(st.none(), json_values), st.sampled_from([".pt", ".safetensors", ".bin", ".weird"]))
+@pytest.mark.slow
 def test_weight_files(tmp_path_factory, obj, metadata, suffix):
     path = tmp_path_factory.mktemp("w") / f"weights{suffix}"
     if isinstance(obj, dict) and metadata is not None:
@@ -174,6 +178,7 @@ PARSERS = [flags.parse_input, flags.parse_set, flags.parse_lr_factor, lambda t: 
 
 @settings(FUZZ, max_examples=2500)
 @given(st.sampled_from(range(len(PARSERS))), flag_text)
+@pytest.mark.slow
 def test_flag_parsers(which, text):
     import argparse
 

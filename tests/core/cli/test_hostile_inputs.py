@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
 from testkit import REPO
 
 PEAK_MEMORY_MB = 1500  # measured ~1.0 GB (torch alone ~0.7 GB); unpacking the zip bomb would add 512 MB
@@ -43,6 +44,7 @@ def _problem(result) -> str:
     return ""
 
 
+@pytest.mark.slow
 def test_hostile_inputs_are_refused_in_one_line_and_run_no_code(tmp_path):
     root, results, marker, peak_mb = _run_driver(tmp_path)
     problems = [f"{r['name']}: {_problem(r)}" for r in results if _problem(r)]

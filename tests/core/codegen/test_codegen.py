@@ -124,6 +124,7 @@ def test_script_trains_and_keeps_frozen_layers_fixed(launcher, shapes4, tmp_path
     assert not torch.equal(trained[head], start[head])
 
 
+@pytest.mark.slow
 def test_script_is_standalone_and_ruff_clean(tmp_path):
     for name in RECIPES:
         text = generate_script(design(name))
@@ -169,6 +170,7 @@ def test_module_paths_become_attribute_access():
     assert attr_expr("") == "model"
 
 
+@pytest.mark.slow
 def test_example_script_loads_app_weights(tmp_path):
     """The README example runs offline from the app's weights (no ImageNet download)."""
     from designer.codegen.script import structure

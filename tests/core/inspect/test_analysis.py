@@ -32,6 +32,7 @@ def test_healthy_design_has_totals_and_layers(cache):
     assert report.to_dict()["messages"] == []
 
 
+@pytest.mark.slow
 def test_vgg16_without_its_pooling_at_32_names_the_linear_and_the_fix_works(cache):
     ops = (DeleteLayer("avgpool"), SetInput(32, 32))
     report = analyze(design_of("vgg16", *ops, cache=cache))

@@ -61,6 +61,7 @@ def curves(events) -> dict[str, list[float]]:
     return {k: [getattr(e, k) for e in epochs] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_give_the_in_process_curves(shapes, tmp_path):
     here = run(shapes, tmp_path / "here", opts())
     two = run(shapes, tmp_path / "two", opts(), Placement("processes", 2))
@@ -108,6 +109,7 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_stop_ends_every_process_keeps_the_best_weights_and_resumes(shapes, tmp_path):
     cancel = threading.Event()
     run_dir = tmp_path / "r"
@@ -142,6 +144,7 @@ def _rank_one(run_dir: Path) -> int | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_killed_rank_is_reported_in_one_message_with_the_log(shapes, tmp_path):
     run_dir = tmp_path / "r"
     thread, events = _run_in_thread(shapes, run_dir, opts(epochs=200), Placement("processes", 2))
@@ -157,6 +160,7 @@ def test_a_killed_rank_is_reported_in_one_message_with_the_log(shapes, tmp_path)
     assert load_run(run_dir).status == "failed"
 
 
+@pytest.mark.slow
 def test_the_recommended_mode_fits_the_head_here_and_fine_tunes_in_the_child(shapes, tmp_path):
     events = run(shapes, tmp_path / "r", opts(mode="recommended", epochs=1, lr=0.01), Placement("processes", 1))
     assert events[0].stages == 2 and events[-1].kind == "finished", events[-1]
@@ -244,6 +248,7 @@ for event in train_run_placed(design, scan_folder(sys.argv[1], 0.25, 0), options
 """
 
 
+@pytest.mark.slow
 def test_children_end_when_the_app_is_killed(shapes, tmp_path):
     """The app killed outright (no Stop, no clean-up): the script's next event meets a closed pipe,
     so its processes end instead of training on unseen."""
@@ -265,6 +270,7 @@ def test_children_end_when_the_app_is_killed(shapes, tmp_path):
 
 
 @pytest.mark.parametrize(("first", "then"), [("here", "1"), ("1", "here")])
+@pytest.mark.slow
 def test_a_run_stopped_in_one_place_resumes_in_the_other(shapes, tmp_path, first, then):
     """last.pt has the same keys whoever wrote it: the engine or the script."""
     cancel, run_dir, events = threading.Event(), tmp_path / "r", []

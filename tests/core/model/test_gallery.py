@@ -35,6 +35,7 @@ def test_gallery_is_complete():
 
 
 @pytest.mark.parametrize("name", GALLERY)
+@pytest.mark.slow
 def test_gallery_model(name):
     cache = BaseCache()
     recipe = Recipe.for_model(name, weights="none")

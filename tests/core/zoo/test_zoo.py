@@ -152,6 +152,7 @@ def trusted(monkeypatch):
     monkeypatch.setattr(builders, "_TRUST_ALL", [True])
 
 
+@pytest.mark.slow
 def test_builder_callable_and_a_file_on_top(tmp_path, trusted):
     model, report = sources.build_base(BaseModel("builder", "torchvision.models:resnet18", "none"))
     assert report is None and isinstance(model, torchvision.models.ResNet)
@@ -171,6 +172,7 @@ def test_builder_callable_and_a_file_on_top(tmp_path, trusted):
     ("math:pi", "can be called"),
     ("torchvision.models:ResNet", "Calling"),
 ])
+@pytest.mark.slow
 def test_bad_builders_are_explained(spec, text, trusted):
     with pytest.raises(DesignerError, match=text):
         sources.build_base(BaseModel("builder", spec, "none"))
