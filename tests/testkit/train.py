@@ -65,3 +65,18 @@ def fake_run(run_dir, mode: str = "full", best_val_acc: float = 0.5, classes=Non
     write_json(run_dir / "summary.json", {"mode": mode, "status": status, "best_val_acc": best_val_acc,
                                           **({"classes": list(classes)} if classes else {})})
     return run_dir
+
+
+def tiny_cli_project(root, per_class: int):
+    """(root, data folder, project path): a 3-class shapes folder and a project of ``tiny_rgb_cnn`` at
+    3x24x24 made through the CLI, its builder trusted as the window does once the user says yes."""
+    from designer.cli.main import main
+    from designer.zoo import builders
+    from testkit.data import make_shapes_folder
+
+    data = make_shapes_folder(root / "data", per_class=per_class, size=24)
+    path = str(root / "p.json")
+    assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
+    assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
+    builders.trust("testkit.train:tiny_rgb_cnn")
+    return root, data, path

@@ -6,23 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from testkit.data import make_shapes_folder
+from testkit.train import tiny_cli_project
 
 from designer.cli.main import main
-from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli-search")
-    data = make_shapes_folder(root / "data", per_class=8, size=24)
-    path = str(root / "p.json")
-    assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
-    assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
-    builders.trust("testkit.train:tiny_rgb_cnn")
-    return root, data, path
+    return tiny_cli_project(tmp_path_factory.mktemp("cli-search"), per_class=8)
 
 
 def test_a_search_from_the_cli_keeps_its_best_trial(project, capsys):
