@@ -23,6 +23,7 @@ from designer.base.errors import DesignerError
 from designer.base.schema import MAX_SEED
 from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
+from designer.data.overrides import apply_decisions
 from designer.data.transforms import Augment
 from designer.launch.placement import Placement, saved_placement
 from designer.launch.run import train_run_placed
@@ -172,7 +173,7 @@ def cmd_train(args) -> int:
         options = train_options(args, project.training)
         run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
         check_new_run_dir(run_dir)  # before the slow scan: never over another run
-        split = scan_data(args.data, args.val_data, args.val_split, options.seed)
+        split = apply_decisions(scan_data(args.data, args.val_data, args.val_split, options.seed), project.data)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
