@@ -39,7 +39,13 @@ def _imbalance(split: DatasetSplit) -> Imbalance:
 
 def _features(design, split, options, cache_dir, cancel):
     """(features, labels, paths) of every image that loaded, train + val + test."""
-    layer = probe_layer(design)
+    try:
+        layer = probe_layer(design)  # the stage-1 features: their cache is shared with training
+    except DesignerError:
+        layer = design.classifier_path  # a head with a hidden layer: what goes into it
+    if not layer:
+        raise DesignerError("This network has no classifier NetSurgeon can find, so its features cannot be used.",
+                            hint="Replace the classifier on the Design tab first.")
     lists = [s for s in (split.train, split.val, split.test) if s]
     gen = cached_features(design, layer, lists, options, cache_dir, cancel)
     try:
@@ -58,9 +64,6 @@ def _features(design, split, options, cache_dir, cancel):
 def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None, near_cosine: float = NEAR_COSINE):
     """Check ``split``'s images with ``design``'s features. Generator: Progress items; returns the report."""
     t0 = time.perf_counter()
-    if design.num_classes != len(split.classes):
-        raise DesignerError(f"The design has {design.num_classes} outputs but the data has {len(split.classes)} "
-                            "classes.", hint="Replace the classifier for this number of classes first.")
     found = yield from _features(design, split, options, cache_dir, cancel)
     if found is None:
         return None
