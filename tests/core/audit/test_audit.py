@@ -3,6 +3,8 @@ prints one JSON object and an HTML report, and hostile folders and paths are han
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -39,17 +41,19 @@ def planted(tmp_path_factory):
     try:
         project = _project(root, 64, 10)
         html = root / "report.html"
-        code = main(["audit", project, "--data", str(root / "digits"), "--json", "--html", str(html)])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):  # a module fixture has no capsys
+            code = main(["audit", project, "--data", str(root / "digits"), "--json", "--html", str(html)])
     finally:
         torch.set_num_threads(old)
-    return root, wrong, pairs, code, html
+    return root, wrong, pairs, code, html, out.getvalue()
 
 
 @pytest.mark.slow
-def test_planted_wrong_labels_and_copies_are_found(planted, capsys):
-    root, wrong, pairs, code, _ = planted
+def test_planted_wrong_labels_and_copies_are_found(planted):
+    root, wrong, pairs, code, _, out = planted
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(out)
     data = root / "digits"
     flagged = {i["path"] for i in report["label_issues"]}
     truth = {key_for(p, str(data)) for p in wrong}
@@ -68,7 +72,7 @@ def test_planted_wrong_labels_and_copies_are_found(planted, capsys):
 
 @pytest.mark.slow
 def test_the_html_report_has_thumbnails_and_escaped_paths(planted):
-    _, _, _, code, html = planted
+    _, _, _, code, html, _ = planted
     text = html.read_text()
     assert code == 0 and text.count("data:image/png;base64,") > 50 and "Possibly wrong labels" in text
 
