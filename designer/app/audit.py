@@ -5,6 +5,7 @@ report. Printing is the CLI's; showing is the window's."""
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import io
 import os
@@ -27,17 +28,24 @@ THUMB = 96
 MAX_THUMBS = 200  # per section: the report stays a few MB however many images are flagged
 
 
-def audit_job(control, project_path: str, split, device: str | None = None):
-    """Job: audit ``split`` (scanned already) with the project's design. Returns an ``AuditReport``."""
-    project = load_project(project_path)
-    split = apply_decisions(split, project.data)
-    options = TrainOptions.from_dict(project.training)
+def audit_job(control, recipe, split, data: dict, training: dict, cache_dir=None, device: str | None = None):
+    """Job (the window's and the CLI's): audit ``split`` (scanned already) with the features of
+    ``recipe``'s network, after the project's decisions (``data``). Returns an ``AuditReport``."""
+    split = apply_decisions(copy.deepcopy(split), data)  # the caller's split is the window's: never changed
+    options = TrainOptions.from_dict(training)
     if device:
         options = replace(options, device=device)
     yield Progress(0, None, "Building the network…")
-    design = build(project.recipe)
-    cache = Path(project_path).resolve().parent / "runs" / ".features"  # shared with training's stage 1
-    return (yield from audit(design, split, options, cache, control))
+    design = build(recipe)
+    return (yield from audit(design, split, options, cache_dir, control))
+
+
+def audit_project(project_path: str, split, device: str | None = None):
+    """``audit_job`` for a saved project: its design, settings and decisions; the features are cached
+    where the CLI's training keeps them (``runs/.features`` beside the project)."""
+    project = load_project(project_path)
+    cache = Path(project_path).resolve().parent / "runs" / ".features"
+    return (yield from audit_job(None, project.recipe, split, project.data, project.training, cache, device))
 
 
 def remember_groups(project_path: str, report: AuditReport) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from designer.app.audit import audit_job, remember_groups, report_dict, write_html
+from designer.app.audit import audit_project, remember_groups, report_dict, write_html
 from designer.base.jobs import Progress
 from designer.cli.flags import number
 from designer.cli.train import scan_data
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def cmd_audit(args) -> int:
     split = scan_data(args.data, args.val_data, args.val_split, args.seed)
-    gen = audit_job(None, args.project, split, args.device)
+    gen = audit_project(args.project, split, args.device)
     while True:
         try:
             item = next(gen)
