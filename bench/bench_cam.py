@@ -1,7 +1,7 @@
 """Seconds per heat map: Grad-CAM and the gradient-free feature ablation (``designer.inspect.cam``).
 
 Each row maps one image for two classes (its true and its predicted class, as the Results tab
-does for a misclassified image) at the default layer (the last spatial layer before the head),
+does for a misclassified image) at the default layer (the last before the head whose map is at least 7x7),
 median of ``--repeat`` runs after one warm-up. EfficientNet-Lite0 uses its packaged ImageNet
 weights; the others are built with random weights (the cost does not depend on the values).
 

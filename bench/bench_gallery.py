@@ -71,7 +71,7 @@ def _child(cache_dir: str) -> dict:
 
 def _cold_cache(cache_dir: str) -> float:
     env = {**os.environ, "NETSURGEON_CACHE_DIR": cache_dir, "PYTHONPATH": ROOT}
-    code = ("import time; t = time.perf_counter(); from designer.model import timm_zoo; n = len(timm_zoo.entries()); "
+    code = ("import time; t = time.perf_counter(); from designer.zoo import timm_gallery; n = len(timm_gallery.entries()); "
             "print(time.perf_counter() - t, n)")
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.split()[0])

@@ -81,6 +81,8 @@ IMAGE_EXTENSIONS = [
     ".tiff",
     ".webp",
 ]
+# Pillow decodes only these (EPS/PDF would start Ghostscript):
+IMAGE_FORMATS = ["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM"]
 IGNORED_NAMES = ["desktop.ini", "thumbs.db"]
 SPLIT_DIRS = {
     "train": ["train", "training"],
@@ -194,7 +196,7 @@ def check(weights: str | None) -> None:
 
 def load_image(path: str) -> Image.Image:
     """Open an image upright (phone photos store their rotation in EXIF) in L mode."""
-    with Image.open(path) as img:
+    with Image.open(path, formats=IMAGE_FORMATS) as img:
         return ImageOps.exif_transpose(img).convert("L")
 
 
@@ -213,9 +215,11 @@ def unusable(path: Path) -> str | None:
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image file (unknown extension)"
     try:
+        if not path.is_file():  # a pipe or device would block the open, or never end
+            return "not a regular file"
         if path.stat().st_size == 0:
             return "empty file"
-        with Image.open(path) as img:
+        with Image.open(path, formats=IMAGE_FORMATS) as img:
             img.verify()
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for a bad file: skip it
         return f"cannot be read as an image ({type(exc).__name__}: {exc})"

@@ -11,6 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("NETSURGEON_OFFLINE", "1")
 # Nor the user's cache folder (the timm gallery metadata is cached there).
 os.environ.setdefault("NETSURGEON_CACHE_DIR", tempfile.mkdtemp(prefix="netsurgeon-test-cache-"))
+# Nor the user's private log folder (error.log of an unexpected problem goes there).
+os.environ.setdefault("NETSURGEON_STATE_DIR", tempfile.mkdtemp(prefix="netsurgeon-test-state-"))
 
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
-from designer.base.fileio import write_json
+from designer.base.fileio import read_json, write_json
 from designer.inspect.analysis import analyze
 from designer.inspect.graph import annotate_policy, trace_graph
 from designer.model.build import BaseCache, build, network_input
@@ -303,11 +303,8 @@ class Document:
 
     def recovery_origin(self) -> str | None:
         """Path of the project the recovery file was autosaved from (None: never saved)."""
-        try:
-            with open(os.path.join(self.data_dir, AUTOSAVE_META), encoding="utf-8") as fh:
-                return json.load(fh).get("path")
-        except (OSError, ValueError, AttributeError):
-            return None
+        path = read_json(os.path.join(self.data_dir, AUTOSAVE_META)).get("path")  # regular files only
+        return path if isinstance(path, str) else None
 
     def mark_recovered(self, original: str | None) -> None:
         """After opening the recovery file: it is unsaved work belonging to ``original``."""

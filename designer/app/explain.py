@@ -27,8 +27,9 @@ from designer.app.jobs import DesignSource, design_for
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
 from designer.base.jobs import JobControl, Progress
-from designer.data.images import load_image
+from designer.data.images import load_image, why_unreadable
 from designer.data.transforms import make_transform
+from designer.inspect.analysis import check_memory
 from designer.inspect.cam import METHODS, class_maps
 from designer.inspect.cam_layers import CamTarget, default_target, layer_outputs, target_for
 from designer.inspect.overlay import overlay
@@ -101,6 +102,7 @@ def explain(control: JobControl, design, requests: list[ExplainRequest], classes
     unknown = [c for c in extra if c not in names]
     if unknown:
         raise DesignerError(f"'{unknown[0]}' is not one of the network's classes ({', '.join(names[:10])}).")
+    check_memory(design, "Making heat maps", training=True)  # Grad-CAM keeps activations and gradients
     target = resolve_target(design, layer)
     design.model.to(resolve_device(device))
     transform = make_transform(design)
@@ -123,7 +125,7 @@ def _explain_one(control, model, transform, request, names, target, method, extr
         out.error = "file not found"
         return out
     except Exception as exc:  # noqa: BLE001 -- any unreadable file gets a per-file message
-        out.error = f"cannot be read as an image ({type(exc).__name__}: {exc})"
+        out.error = why_unreadable(exc)
         return out
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     with torch.no_grad():

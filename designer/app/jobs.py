@@ -231,10 +231,12 @@ def run_export_info(weights: str | Path | None, training: dict | None):
     split = DatasetSplit.from_dict(split_data) if split_data else None
     if not data:
         return training, None, split
-    epochs = data.get("epochs") or [{}]
-    metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
-               "final_epoch": epochs[-1], "status": data.get("status")}
-    return data.get("options") or training, metrics, split
+    epochs = data.get("epochs")  # a run folder from elsewhere: any type may be there
+    final = epochs[-1] if isinstance(epochs, list) and epochs and isinstance(epochs[-1], dict) else {}
+    metrics = {"run_folder": str(path.parent.resolve()), "best_val_acc": data.get("best_val_acc"),
+               "best_epoch": data.get("best_epoch"), "final_epoch": final, "status": data.get("status")}
+    options = data.get("options")
+    return options if isinstance(options, dict) and options else training, metrics, split
 
 
 def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None,

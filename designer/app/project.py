@@ -8,6 +8,7 @@ half-read. A bare recipe (``{"base": ..., "ops": [...]}``) is version 0.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ from pydantic.dataclasses import dataclass as checked_dataclass
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text, remove_stale_temps
+from designer.base.safeio import loads_json, read_text, valid_text
 from designer.base.schema import (
     MAX_CLASSES,
     MAX_NAME,
@@ -120,7 +122,7 @@ class DataSettings:
 @checked_dataclass(config=STRICT)
 class ExplainSettings:
     """Heat maps (Results tab, ``explain``): the layer they look at, chosen in the graph ("" = the
-    last spatial layer before the head)."""
+    last layer before the head whose map is at least 7x7, or the largest there is)."""
 
     layer: LayerPath = ""
 
@@ -133,6 +135,9 @@ class ExplainSettings:
 def _list_of_str(value, key: str, where: str, most: int, longest: int) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DesignerError(f"{where}: the '{key}' entry should be a list of names, not {describe_value(value)}.")
+    if not all(valid_text(v) for v in value):  # a lone surrogate: the file could never be saved again
+        raise DesignerError(f"{where}: the '{key}' entry holds a name that is not valid text (Unicode).",
+                            hint="Rename it with ordinary characters.")
     if len(value) > most or any(len(v) > longest for v in value):
         raise DesignerError(f"{where}: the '{key}' entry is too long: at most {most:,} names of up to {longest} "
                             "characters each.")
@@ -150,6 +155,9 @@ def _dict(value, key: str, where: str) -> dict:
 
 def _from_v0(data: dict) -> dict:
     """Version 0 was a bare recipe ``{"base": ..., "ops": [...]}`` with no settings around it."""
+    if "base" not in data:  # reached by a file that says version 0 but has no design
+        raise DesignerError("The project (version 0) has no 'base' entry: it names no network.",
+                            hint="The file is damaged; open an autosave or a backup instead.")
     return {"format": FORMAT, "version": 1, "recipe": {"base": data["base"], "ops": data.get("ops", [])},
             "classes": [], "data": {}, "training": {}, "runs": []}
 
@@ -158,14 +166,26 @@ def _from_v0(data: dict) -> dict:
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_v0}
 
 
+def _json_kind(data) -> str:
+    """What a JSON value is, in words (not a Python type name such as 'list')."""
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        return "a piece of text"
+    if isinstance(data, bool) or data is None:
+        return "a single value"
+    return "a number" if isinstance(data, (int, float)) else "something else"
+
+
 def file_version(data, where: str = "The project") -> int:
     if not isinstance(data, dict):
-        raise DesignerError(f"{where} is not a NetSurgeon project (it holds a {type(data).__name__}, "
-                            "not a JSON object).")
+        raise DesignerError(f"{where} is not a NetSurgeon project (it holds {_json_kind(data)}, not the "
+                            "settings a project file holds).", hint="Open a .nsd.json file saved by NetSurgeon.")
     if "format" not in data and "version" not in data and "base" in data:
         return 0
     if data.get("format") != FORMAT:
-        raise DesignerError(f"{where} is not a NetSurgeon project (format {data.get('format')!r}).",
+        said = "it does not say it is one" if data.get("format") is None else "it says it is another kind of file"
+        raise DesignerError(f"{where} is not a NetSurgeon project ({said}).",
                             hint="Open a .nsd.json file saved by NetSurgeon.")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -195,6 +215,10 @@ def save_project(project: Project, path) -> None:
     path = os.fspath(path)
     try:
         text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text.encode("utf-8")  # a lone surrogate (a name from a non-UTF-8 file name) fails here, not mid-write
+    except UnicodeEncodeError:
+        raise DesignerError("The project cannot be saved: a name in it is not valid text (Unicode).",
+                            hint="Rename the class folder or file with ordinary characters.") from None
     except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
         raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
     remove_stale_temps(os.path.dirname(os.path.abspath(path)), older_than_s=STALE_TEMP_S)  # a crash's leftovers
@@ -207,27 +231,17 @@ def save_project(project: Project, path) -> None:
 
 
 def load_project(path) -> Project:
-    """Read a project (any older version is migrated; a bare recipe JSON is accepted)."""
+    """Read a project (any older version is migrated; a bare recipe JSON is accepted). Only a regular
+    file is opened, at most ``MAX_PROJECT_BYTES`` of it is read, and odd JSON (too deep, giant
+    numbers, broken text) is one line (``safeio``)."""
     path = os.fspath(path)
     name = f"'{os.path.basename(path)}'"
+    hint = "Pick the .nsd.json file NetSurgeon saved."
     if os.path.isdir(path):
         raise DesignerError(f"'{path}' is a folder, not a project file.", hint="Pick a .nsd.json file.")
-    try:
-        if os.path.getsize(path) > MAX_PROJECT_BYTES:
+    with contextlib.suppress(OSError):
+        if os.path.isfile(path) and os.path.getsize(path) > MAX_PROJECT_BYTES:
             raise DesignerError(f"{name} is {os.path.getsize(path) / 2**20:.0f} MB; a project file is at most "
-                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint="Pick the .nsd.json file NetSurgeon saved.")
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError as exc:
-        raise DesignerError(f"The project file {path} does not exist.") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DesignerError(f"The project file {path} cannot be read: {exc}.") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DesignerError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-                            hint="The file is damaged; open an autosave or a backup instead.") from exc
-    except RecursionError:
-        raise DesignerError(f"{name} is nested too deeply to be a project file.",
-                            hint="Pick the .nsd.json file NetSurgeon saved.") from None
-    return project_from_dict(data, name)
+                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint=hint)
+    text = read_text(path, MAX_PROJECT_BYTES, "project file")
+    return project_from_dict(loads_json(text, name), name)

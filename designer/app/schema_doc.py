@@ -19,8 +19,8 @@ from designer.base.fileio import atomic_write_text
 from designer.data.overrides import Override
 from designer.data.transforms import Augment
 from designer.model.ops import OP_TYPES
-from designer.model.recipe import BaseModel
 from designer.train.options import TrainOptions
+from designer.zoo.base import BaseModel
 
 START = "<!-- generated from the schema: python -m designer.app.schema_doc -->"
 END = "<!-- end of generated tables -->"
@@ -35,7 +35,7 @@ TEXT_RULES = {
     "layer": "`{\"type\": \"Conv2d\", \"args\": {settings}}`: a torch.nn layer type and its settings (as `params`)",
 }
 EXPLAIN_LAYER = ("a dotted layer name (as `path`) whose output is a map over the image; `\"\"` is the last "
-                 "spatial layer before the head")
+                 "layer before the head whose map is at least 7x7 (or the largest there is)")
 
 
 def _allowed(spec: dict) -> str:

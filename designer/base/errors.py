@@ -16,3 +16,15 @@ class DesignerError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
+
+
+def plain_reason(exc: BaseException, limit: int = 300) -> str:
+    """What went wrong in ``exc``'s own words, without its class name: 'ZeroDivisionError' or
+    'OSError' means nothing to whoever reads the message; the words after it often do."""
+    if isinstance(exc, DesignerError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"[:limit]
+    text = (str(exc).splitlines() or [""])[0].strip()
+    return text[:limit] or "no details were given"

@@ -8,6 +8,7 @@ missing or damaged file as empty rather than failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from designer.base.errors import DesignerError
+from designer.base.safeio import loads_json, read_text
 
 TMP_PREFIX = ".netsurgeon-"  # temporary files start with this; leftovers are safe to delete
 
@@ -54,8 +56,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
         raise DesignerError(f"Cannot write {path}: {exc.strerror or exc}.",
                             hint="Choose another folder or file name, or free some disk space.") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):  # exists() itself fails on a name too long for the system
+            if os.path.lexists(tmp):
+                tmp.unlink()
     return path
 
 
@@ -72,11 +75,15 @@ def write_json(path: str | os.PathLike, data, *, indent: int | None = 1) -> Path
     return atomic_write_text(path, text)
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    """A JSON object from one of our own files; {} when it is missing, damaged or not an object."""
+MAX_JSON_BYTES = 64 * 2**20  # history and split files of the largest runs stay far below this
+
+
+def read_json(path: str | os.PathLike, limit: int = MAX_JSON_BYTES) -> dict:
+    """A JSON object from one of our own files; {} when it is missing, damaged, not an object, or
+    not a regular file (a pipe or device could hang or flood us; see ``safeio``)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = loads_json(read_text(path, limit), str(path))
+    except DesignerError:
         return {}
     return data if isinstance(data, dict) else {}
 

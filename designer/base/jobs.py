@@ -21,7 +21,6 @@ every job through it; tests call it directly.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import traceback
@@ -31,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from designer.base.errors import DesignerError
-
-LOG_DIR = Path(tempfile.gettempdir()) / "netsurgeon-logs"
+from designer.base.errors import DesignerError, plain_reason
+from designer.base.safeio import private_dir, write_new_text
 
 
 @dataclass(frozen=True)
@@ -153,18 +151,19 @@ def failure_of(exc: BaseException, log_dir: str | Path | None = None) -> Failure
         return Failure(exc.message, exc.hint)
     if isinstance(exc, MemoryError):
         return Failure("The computer ran out of memory.", "Try a smaller batch size or input size.")
-    return Failure(f"Unexpected problem ({type(exc).__name__}): {exc}",
+    return Failure(f"Unexpected problem: {plain_reason(exc)}",
                    "The details are in the log file.", write_log(log_dir))
 
 
 def write_log(log_dir: str | Path | None = None) -> str | None:
-    """The current exception's traceback in ``log_dir/error.log``; its path, or None if unwritable."""
-    folder = Path(log_dir) if log_dir else LOG_DIR
+    """The current exception's traceback in ``log_dir/error.log`` (default: this user's private
+    log folder, never the shared temp folder, where anyone can plant a link); its path, or None if
+    unwritable. The file is replaced, never written through a link (``safeio.write_new_text``)."""
     try:
+        folder = Path(log_dir) if log_dir else private_dir("logs")
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "error.log"
-        path.write_text(traceback.format_exc(), encoding="utf-8")
-    except OSError:
+        path = write_new_text(folder / "error.log", traceback.format_exc())
+    except (OSError, ValueError):
         return None
     return str(path)
 

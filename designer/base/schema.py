@@ -29,6 +29,7 @@ STRICT_MUTABLE = ConfigDict(strict=True, extra="forbid")
 
 MAX_SIDE = 4096  # image height or width, pixels
 MAX_CHANNELS = 1024  # input channels (hyperspectral data has a few hundred)
+MAX_INPUT_VALUES = 3 * 4096 * 4096  # channels x height x width of one input (200 MB of float32)
 MAX_CLASSES = 100_000
 MAX_WIDTH = 65_536  # a layer's features or channels
 MAX_PATH = 512  # a dotted layer path, characters

@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 
 from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
+from designer.base.safeio import regular_file
 from designer.base.schema import MAX_CLASSES, MAX_WIDTH
 from designer.cli.flags import format_op_flag, number, parse_input, parse_layer, parse_lr_factor, parse_set
 from designer.inspect.analysis import analyze, layer_rows
@@ -35,7 +36,7 @@ from designer.model.ops import (
     SetLRFactor,
 )
 from designer.model.recipe import Recipe
-from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models, model_info
+from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models, model_info
 
 
 def register(subparsers) -> None:
@@ -128,7 +129,8 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset
 
 def _target_recipe(target: str) -> Recipe:
     """A project file's recipe, or a gallery/builder name with random weights (fast)."""
-    if target.endswith(".json") or os.path.isfile(target) or os.path.isdir(target):
+    # Anything on disk (a pipe, a device, a link) is a would-be project: load_project says what it is.
+    if target.endswith(".json") or os.path.lexists(target):
         return load_project(target).recipe
     if ":" not in target:
         model_info(target)  # unknown names fail here, with suggestions
@@ -198,9 +200,7 @@ def _print_messages(messages) -> None:
 def cmd_new(args) -> int:
     weights = args.weights
     if weights not in ("default", "none"):
-        if not os.path.isfile(weights):
-            raise DesignerError(f"The weights file '{weights}' does not exist.",
-                                hint="Pass --weights default, --weights none, or an existing file.")
+        regular_file(weights, "weights file", hint="Pass --weights default, --weights none, or an existing file.")
         weights = os.path.abspath(weights)  # the project may be opened from another folder
     if ":" not in args.model:
         model_info(args.model)

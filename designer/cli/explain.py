@@ -4,7 +4,7 @@ For each image: its predicted class, its true class when the image sits in a fol
 after one of the classes (as in a labelled image folder), and any ``--class`` given. One
 overlay per class and method, ``<image>.<method>.<class>.png``. The layer is ``--layer``,
 else the project's choice (``explain.layer``, set in the window's graph), else the last
-spatial layer before the head.
+layer before the head whose map is at least 7x7 (or the largest there is).
 
 Every image is checked before the network is built: a missing or unreadable one is refused
 in one line (exit status 2), like any bad input.
@@ -20,6 +20,7 @@ from designer.app.explain import ExplainRequest, ExplainSummary, explain, write_
 from designer.app.project import load_project
 from designer.base.errors import DesignerError
 from designer.base.jobs import JobControl, Progress
+from designer.base.safeio import check_new_folder, file_kind
 from designer.cli.flags import number
 from designer.cli.train import _run_classes, load_design
 from designer.data.images import check_image
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=(*METHODS, "both"), default="gradcam",
                    help="gradcam (default), ablation (gradient-free) or both")
     p.add_argument("--layer", metavar="PATH", help="the layer to map (default: the project's choice, else the "
-                   "last spatial layer before the head)")
+                   "last layer before the head whose map is at least 7x7)")
     p.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
                    help="also map this class (may be repeated)")
     p.add_argument("--opacity", type=number(0, 1), default=0.5, help="strength of the overlay, 0..1")
@@ -52,15 +53,18 @@ def check_images(paths: list[str]) -> None:
     if len(paths) > MAX_IMAGES:
         raise DesignerError(f"{len(paths):,} images were given; at most {MAX_IMAGES:,} at a time.")
     for path in paths:
-        if not Path(path).is_file():
+        kind = file_kind(path)  # say what is really there: a folder, a pipe and a device are not "missing"
+        if kind == "missing":
             raise DesignerError(f"The image '{path}' does not exist.", hint="Check the path.")
+        if kind != "a file":
+            raise DesignerError(f"The image '{path}' is {kind}, not an image file.", hint="Give image files.")
         problem = check_image(path)
         if problem:
             raise DesignerError(f"The image '{path}' cannot be used: {problem}.")
 
 
 def output_folder(text: str) -> Path:
-    folder = Path(text).expanduser()
+    folder = check_new_folder(Path(text).expanduser())
     if folder.exists() and not folder.is_dir():
         raise DesignerError(f"'{folder}' is a file, not a folder.", hint="Give -o a folder for the PNG files.")
     try:

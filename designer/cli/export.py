@@ -3,7 +3,9 @@
 Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
 ``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its SLURM
 launch file ``train.sbatch``, plus ``model.card.json``), verifies each one and prints its
-parity (max abs difference of the outputs) and the files written with it. Exporting a
+parity (max abs difference of the outputs) and the files written with it. ``--weights best``
+takes the project's finished run with the best validation accuracy; a run no better than
+guessing gets a warning. Exporting a
 run's weights (``--weights RUN``) writes that run's split beside the script
 (``split.json``), so the script trains on the same images. Any failed format makes the
 exit code 2, after the other formats have been written.
@@ -13,13 +15,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from designer.app.jobs import run_export_info
 from designer.app.project import load_project
+from designer.app.shipping import BEST, best_run_of_project, chance_warning, percent
+from designer.base.errors import DesignerError
 from designer.cli.flags import file_stem, number
 from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
 from designer.model.build import build
 from designer.model.trained import design_with_weights
+from designer.train.runs import load_run
 
 ALL = "all"
 
@@ -30,8 +36,8 @@ def register(subparsers) -> None:
         description="Export a project's network and check that every export reproduces it.",
     )
     p.add_argument("project", help="project file (.json)")
-    p.add_argument("--weights", help="trained weights to export, e.g. RUN_DIR/best.pt or RUN_DIR "
-                   "(default: the design's own weights)")
+    p.add_argument("--weights", help="trained weights to export: 'best' (the project's finished run with the "
+                   "best validation accuracy), RUN_DIR/best.pt or RUN_DIR (default: the design's own weights)")
     p.add_argument("--format", dest="formats", action="append", required=True,
                    choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
     p.add_argument("-o", "--output", required=True, help="folder to write into")
@@ -45,6 +51,9 @@ def register(subparsers) -> None:
 
 def cmd_export(args) -> int:
     project = load_project(args.project)
+    if args.weights == BEST:
+        args.weights = str(_best_run(args.project, project).path)
+    _warn_if_at_chance(args.weights, project)
     prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
     # Weights are loaded once: a bad file fails here, not once per format.
     design = design_with_weights(project.recipe, args.weights) if args.weights else build(project.recipe)
@@ -61,6 +70,27 @@ def cmd_export(args) -> int:
             failed += 1
             _report_failure(args, outcome.format, outcome.error)
     return 2 if failed else 0
+
+
+def _best_run(path, project):
+    """The project's best finished run (``app.shipping``), named on stderr so --json stays clean."""
+    run = best_run_of_project(Path(path).resolve().parent / "runs", project.runs)
+    print(f"Exporting the best finished run: {run.path} ({percent(run.best_val_acc)} validation accuracy)",
+          file=sys.stderr)
+    return run
+
+
+def _warn_if_at_chance(weights, project) -> None:
+    """A run no better than guessing is said so before its files are written."""
+    if not weights:
+        return
+    try:
+        run = load_run(weights)
+    except DesignerError:
+        return  # a plain weights file: no run, no accuracy to judge
+    warning = chance_warning(run, len(project.classes or []))
+    if warning:
+        print(f"Warning: {warning}", file=sys.stderr)
 
 
 def _report(args, result, seconds: float) -> None:

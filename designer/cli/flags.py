@@ -76,15 +76,20 @@ def parse_input(text: str) -> SetInput:
     return SetInput(h, w, c, mode)
 
 
+MAX_VALUE_TEXT = 200
+
+
 def _value(text: str):
     """'3' -> 3, '0.5' -> 0.5, 'true' -> True, '(7,7)' -> (7, 7), 'none' -> None, else the string."""
     text = text.strip()
     special = {"true": True, "false": False, "none": None, "null": None}
     if text.lower() in special:
         return special[text.lower()]
+    if len(text) > MAX_VALUE_TEXT:  # a layer argument is a short number or tuple, never a novel
+        return text
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):  # deep nesting, 5000 digits
         return text
     return tuple(value) if isinstance(value, list) else value
 

@@ -13,7 +13,9 @@ import sys
 from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
 from designer.cli import audit, core, explain, export, lrfind, train
-from designer.model import builders
+from designer.cli.flags import number
+from designer.inspect import budget
+from designer.zoo import builders
 
 COMMAND_GROUPS = (core, train, lrfind, explain, export, audit)
 NO_BUILD = ("models",)  # commands that never build a network
@@ -39,6 +41,8 @@ def make_parser() -> argparse.ArgumentParser:
             command.add_argument("--trust-builder", action="store_true",
                                  help="allow a design whose base is a Python builder (package.module:function) "
                                       "to run that code; only for code you trust")
+            command.add_argument("--memory-limit", type=number(0.1, 1e6), metavar="GB",
+                                 help="most memory a network may need here (default: 80%% of this computer's RAM)")
     return parser
 
 
@@ -49,20 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     builders.trust_all(bool(getattr(args, "trust_builder", False)))
+    budget.set_limit_gb(getattr(args, "memory_limit", None))
     try:
         return int(args.handler(args) or 0)
     except DesignerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (a name too long, a full disk): the user can act
+        if isinstance(exc, BrokenPipeError):
+            sys.stderr.close()
+            return 0
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: Cannot use{where}: {exc.strerror or exc}.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the output went to a pager or `head` that stopped reading
-        sys.stderr.close()
-        return 0
     except Exception as exc:  # noqa: BLE001 -- a bug of ours: one line and a log, never a traceback
         failure = failure_of(exc)
         print(f"error: {failure.message} Details: {failure.log_path}", file=sys.stderr)
         return 1
     finally:
         builders.trust_all(False)
+        budget.set_limit_gb(None)

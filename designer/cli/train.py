@@ -20,6 +20,7 @@ from pathlib import Path
 
 from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
+from designer.base.safeio import valid_text
 from designer.base.schema import MAX_SEED
 from designer.cli.flags import number
 from designer.data.folders import scan_folder, scan_folders
@@ -33,6 +34,7 @@ from designer.train.evaluate import evaluate, predict
 from designer.train.options import DEVICES, MODES, OPTIMIZERS, PLAN_FIELDS, SCHEDULES, TrainOptions
 from designer.train.runs import (
     check_new_run_dir,
+    check_run_memory,
     load_run,
     new_run_dir,
     plan_resume,
@@ -41,7 +43,7 @@ from designer.train.runs import (
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
-                "weight_decay", "amp", "class_weights")
+                "weight_decay", "amp", "class_weights", "max_minutes")
 
 
 def register(subparsers) -> None:
@@ -55,7 +57,10 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, then "
                    "fine-tune from it; full: fine-tune as the design says; cached-head: only the head, on cached "
                    "features; linear-probe: logistic regression/SVM head; scratch: random init")
-    p.add_argument("--epochs", type=number(1, 100_000, whole=True))
+    p.add_argument("--epochs", type=number(1, 100_000, whole=True), help="used as given in every mode (the "
+                   "recommended mode otherwise plans the length from the data)")
+    p.add_argument("--max-minutes", type=number(0, 1e6), metavar="MIN", help="the recommended mode's time cap: "
+                   "its plan is shortened to end by about this many minutes (default 20; 0: no cap)")
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
     p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
                    "and mode)")
@@ -173,11 +178,15 @@ def cmd_train(args) -> int:
         options = train_options(args, project.training)
         run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
         check_new_run_dir(run_dir)  # before the slow scan: never over another run
+        if not valid_text(str(run_dir)):  # it goes into the project file, which could then not be saved
+            raise DesignerError(f"The run folder name {str(run_dir)!r} is not valid text (UTF-8).",
+                                hint="Choose a name with ordinary characters.")
         split = apply_decisions(scan_data(args.data, args.val_data, args.val_split, options.seed), project.data)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
     _check_classes(project, design, split, args)
+    check_run_memory(design, options)  # before the data summary is printed: a refusal is one line
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
     if not args.json:
         print(split.summary(), file=sys.stderr)
@@ -185,13 +194,22 @@ def cmd_train(args) -> int:
     final = None
     with _sigint_sets(cancel, quiet=args.json):
         events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
-                                  cache_dir=run_dir.parent / ".features", probe={"classifier": args.probe},
+                                  cache_dir=_feature_cache(args, run_dir), probe={"classifier": args.probe},
                                   placement=placement)
         for event in events:
             printer(event)
             final = event
     _remember_run(args.project, project, split, run_dir)
     return {"finished": 0, "stopped": 130}.get(getattr(final, "kind", ""), 1)
+
+
+def _feature_cache(args, run_dir: Path) -> Path | None:
+    """Where computed features are kept: shared by the project's own runs/ folder when the run is
+    made there; inside the run folder (None) for ``-o`` or ``--resume``, whose parent may be a
+    folder others write to (a shared cache there could be read or replaced by anyone)."""
+    if args.output or args.resume:
+        return None
+    return run_dir.parent / ".features"
 
 
 def scan_data(data: str | None, val_data: str | None, val_split: float, seed: int):

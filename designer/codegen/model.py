@@ -20,9 +20,9 @@ from torchvision import models
 from designer.base.errors import DesignerError
 from designer.codegen.literals import comment_text, docstring_text, literal
 from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
-from designer.model.lite0 import BN_DECAY
-from designer.model.timm_zoo import entry as timm_entry
-from designer.model.zoo import arch_kwargs
+from designer.zoo.lite0 import BN_DECAY
+from designer.zoo.sources import arch_kwargs
+from designer.zoo.timm_gallery import entry as timm_entry
 
 VIT_DEFAULT_SIZE = 224
 
@@ -77,9 +77,8 @@ def _docstring(text: str) -> str:
 
 
 def _base(design, all_stages: list[Stage]) -> _Base:
-    builders = {"torchvision": _torchvision, "lite0": _lite0, "builder": _builder, "timm": _timm}
     base = design.recipe.base
-    made = builders[base.source](design, all_stages)
+    made = SCRIPT_BUILDERS[base.source](design, all_stages)
     if base.weights not in ("default", "none"):
         _load_user_weights(made, base.weights)
     return made
@@ -176,3 +175,7 @@ def _load_user_weights(base: _Base, path: str) -> None:
     base.lines.append("    if pretrained:")
     base.lines.append("        load_fitting(model, load_weights(BASE_WEIGHTS))")
     base.helpers.append(LOAD_FITTING)
+
+
+# How the script builds each source's network (keyed like designer.zoo.sources.SOURCES).
+SCRIPT_BUILDERS = {"torchvision": _torchvision, "lite0": _lite0, "builder": _builder, "timm": _timm}

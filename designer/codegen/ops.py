@@ -17,8 +17,9 @@ from designer.base.errors import DesignerError
 from designer.codegen.layers import attr_expr, render_module
 from designer.codegen.literals import literal
 from designer.model.build import BaseCache, build, network_input, set_timm_input_size
-from designer.model.families import SOURCES, has_position_embeddings
 from designer.model.recipe import Recipe
+from designer.zoo.families import has_position_embeddings
+from designer.zoo.sources import SOURCES
 
 
 @dataclass

@@ -26,12 +26,12 @@ from designer.codegen.literals import docstring_text, literal, number
 from designer.codegen.model import ModelCode, model_code
 from designer.codegen.policy import policy_code
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
-from designer.data.images import IMAGE_EXTENSIONS
+from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
 from designer.model.build import network_input
-from designer.model.families import SOURCES
 from designer.model.trained import structure_of
 from designer.train.options import OPTIMIZERS, SCHEDULES, TrainOptions
 from designer.train.recommended import plan as recommended_plan
+from designer.zoo.sources import SOURCES
 
 DEFAULT_VAL_FRACTION = 0.2
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -261,6 +261,8 @@ def _data_constants(split_file: str | None) -> str:
         "",
         "# What the app reads as images, which names it ignores, and the split folders it knows:",
         f"IMAGE_EXTENSIONS = {_strings(sorted(IMAGE_EXTENSIONS))}",
+        "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
+        f"IMAGE_FORMATS = {literal(list(ALLOWED_FORMATS))}",
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
         "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items()) + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"

@@ -110,7 +110,7 @@ DATA = '''
 
 def load_image(path: str) -> Image.Image:
     """Open an image upright (phone photos store their rotation in EXIF) in $pil_mode mode."""
-    with Image.open(path) as img:
+    with Image.open(path, formats=IMAGE_FORMATS) as img:
         return ImageOps.exif_transpose(img).convert("$pil_mode")
 $extra_data_code
 
@@ -129,9 +129,11 @@ def unusable(path: Path) -> str | None:
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image file (unknown extension)"
     try:
+        if not path.is_file():  # a pipe or device would block the open, or never end
+            return "not a regular file"
         if path.stat().st_size == 0:
             return "empty file"
-        with Image.open(path) as img:
+        with Image.open(path, formats=IMAGE_FORMATS) as img:
             img.verify()
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for a bad file: skip it
         return f"cannot be read as an image ({type(exc).__name__}: {exc})"

@@ -14,10 +14,12 @@ full decode later.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from designer.base.errors import DesignerError
+from designer.base.safeio import file_kind, valid_text
 from designer.data.images import check_image
 from designer.data.split import DatasetSplit, stratified
 
@@ -28,27 +30,95 @@ IMBALANCE_WARN_RATIO = 3.0
 # --- scanning ----------------------------------------------------------------------------
 
 
-def _list_files(folder: Path) -> list[Path]:
+MAX_SCAN_FILES = 1_000_000  # files looked at in one scan (ImageNet's training set is 1.28 M: use its split)
+MAX_SCAN_S = 900.0  # seconds one scan may take
+
+
+class ScanLimits:
+    """What one scan may look at: files inside ``root`` only (a class folder linked to ``/`` is not
+    walked), at most ``max_files`` of them, for at most ``max_s`` seconds. What it leaves out, it
+    says (``notes`` end up in the split's warnings)."""
+
+    def __init__(self, root: Path, max_files: int | None = None, max_s: float | None = None):
+        self.root = os.path.realpath(root)
+        self.max_files = MAX_SCAN_FILES if max_files is None else max_files
+        self.max_s = MAX_SCAN_S if max_s is None else max_s
+        self.deadline = time.monotonic() + self.max_s
+        self.seen = 0
+        self.notes: list[str] = []
+        self.stopped = False
+
+    def inside(self, path: Path) -> bool:
+        real = os.path.realpath(path)
+        return real == self.root or real.startswith(self.root + os.sep)
+
+    def count(self) -> bool:
+        """Count one more file; False once a cap is reached (and say which, once)."""
+        if not self.stopped:
+            self.seen += 1
+            if self.seen > self.max_files:
+                self._stop(f"The scan stopped after {self.max_files:,} files (the limit); the rest were left out.")
+            elif time.monotonic() > self.deadline:
+                self._stop(f"The scan stopped after {self.seen - 1:,} files: it took longer than "
+                           f"{self.max_s:.0f} s (the limit); the rest were left out.")
+        return not self.stopped
+
+    def _stop(self, note: str) -> None:
+        self.stopped = True
+        self.notes.append(note)
+
+
+def _list_files(folder: Path, limits: ScanLimits, skipped: list) -> list[Path]:
     files = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    if not limits.inside(folder):
+        skipped.append((_shown(folder), "a link to a folder outside the data folder (not followed)"))
+        return files
+    for dirpath, dirnames, filenames in os.walk(folder):  # never follows links to folders
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and name.lower() not in IGNORED_NAMES:
-                files.append(Path(dirpath) / name)
+            if name.startswith(".") or name.lower() in IGNORED_NAMES:
+                continue
+            if not limits.count():
+                return files
+            path = Path(dirpath) / name
+            if not valid_text(name):  # bytes that are not UTF-8: such a name could not be saved
+                skipped.append((_shown(path), "its name is not valid text (UTF-8); rename it"))
+            elif os.path.islink(path) and not limits.inside(path):
+                skipped.append((_shown(path), "a link to a file outside the data folder (not followed)"))
+            else:
+                files.append(path)
     return files
+
+
+def _shown(path) -> str:
+    """A path as text that can be saved, whatever bytes its name has."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _scan_classes(folder: Path, classes: list[str], skipped: list, progress=None) -> dict[str, list[str]]:
+def _check_class_names(names: list[str], folder: Path) -> None:
+    """Class names are saved in the project and the run: refuse, before any training, a folder name
+    that cannot be (bytes that are not UTF-8)."""
+    for name in names:
+        if not valid_text(name):
+            raise DesignerError(f"The class folder '{_shown(folder / name)}' has a name that is not valid text "
+                                "(UTF-8), so it could not be saved with the project.",
+                                hint="Rename the folder with ordinary characters.")
+
+
+def _scan_classes(folder: Path, classes: list[str], skipped: list, progress=None,
+                  limits: ScanLimits | None = None) -> dict[str, list[str]]:
     """Usable image paths per class name under ``folder/<class>``; bad files go to ``skipped``."""
+    limits = limits or ScanLimits(folder)
+    _check_class_names(classes, folder)
     found: dict[str, list[str]] = {}
     for name in classes:
         good = []
         class_dir = folder / name
-        for path in _list_files(class_dir) if class_dir.is_dir() else []:
+        for path in _list_files(class_dir, limits, skipped) if class_dir.is_dir() else []:
             reason = check_image(str(path))
             if reason:
                 skipped.append((str(path), reason))
@@ -72,12 +142,24 @@ def _find_split_dirs(root: Path) -> dict[str, Path]:
     return out if "train" in out and ("val" in out or "test" in out) else {}
 
 
+def folders_deciding_split(root) -> tuple[str, str] | None:
+    """The names of ``root``'s training and validation sub-folders (e.g. ``("train", "val")``)
+    when they decide the split, so no share is split off here; else None (also for a folder
+    that does not exist or cannot be read: the Data tab asks while the path is being typed)."""
+    try:
+        path = Path(root).expanduser()
+        splits = _find_split_dirs(path) if str(root).strip() and path.is_dir() else {}
+    except OSError:
+        return None
+    return (splits["train"].name, splits["val"].name) if "val" in splits else None
+
+
 def _check_folder(root) -> Path:
     path = Path(root).expanduser()
     if not path.exists():
         raise DesignerError(f"The folder '{root}' does not exist.", hint="Pick an existing image folder.")
     if not path.is_dir():
-        raise DesignerError(f"'{root}' is a file, not a folder.",
+        raise DesignerError(f"'{root}' is {file_kind(path)}, not a folder.",
                             hint="Pick a folder with one sub-folder of images per class.")
     if not _class_dirs(path):
         raise DesignerError(
@@ -113,20 +195,21 @@ def scan_folder(root, val_fraction: float = 0.2, seed: int = 0, test_fraction: f
     path = _check_folder(root)
     skipped: list[tuple[str, str]] = []
     warnings: list[str] = []
+    limits = ScanLimits(path)
     splits = _find_split_dirs(path)
     if splits:
-        result = _scan_split_layout(splits, skipped, warnings, progress, val_fraction, seed)
+        result = _scan_split_layout(splits, skipped, warnings, progress, val_fraction, seed, limits)
     else:
         names = [d.name for d in _class_dirs(path)]
-        per_class = _scan_classes(path, names, skipped, progress)
+        per_class = _scan_classes(path, names, skipped, progress, limits)
         classes = _drop_empty(per_class, warnings, root)
         train, val, test = stratified(per_class, classes, (val_fraction, test_fraction), seed)
         result = DatasetSplit(classes, train, val, test, layout="flat")
-    result.skipped, result.warnings = skipped, warnings
+    result.skipped, result.warnings = skipped, warnings + limits.notes
     result.root, result.val_fraction, result.seed = str(path), val_fraction, seed
     for f in path.iterdir():
         if f.is_file() and not f.name.startswith("."):
-            result.skipped.append((str(f), "not inside a class sub-folder"))
+            result.skipped.append((_shown(f), "not inside a class sub-folder"))
     _add_balance_warnings(result)
     return result
 
@@ -147,12 +230,14 @@ def scan_folders(train_root, val_root, seed: int = 0,
     train.warnings += [f"Class '{name}' has no validation images." for name in missing]
     train.skipped += val.skipped
     train.layout = "train+val folders"
+    train.val_root = val.root
     return train
 
 
-def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val_fraction, seed) -> DatasetSplit:
+def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val_fraction, seed,
+                       limits: ScanLimits) -> DatasetSplit:
     names = [d.name for d in _class_dirs(splits["train"])]
-    train_pc = _scan_classes(splits["train"], names, skipped, progress)
+    train_pc = _scan_classes(splits["train"], names, skipped, progress, limits)
     classes = _drop_empty(train_pc, warnings, splits["train"])
     out = DatasetSplit(classes, [], [], layout="split")
     # No val/ folder (only test/): carve validation out of train/, stratified like the flat layout.
@@ -163,7 +248,7 @@ def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val
         extra = sorted({d.name for d in _class_dirs(splits[which])} - set(classes))
         if extra:
             warnings.append(f"{which} classes {extra} are not in train/ and were left out.")
-        per_class = _scan_classes(splits[which], classes, skipped, progress)
+        per_class = _scan_classes(splits[which], classes, skipped, progress, limits)
         setattr(out, which, [(p, i) for i, c in enumerate(classes) for p in per_class[c]])
     return out
 

@@ -12,14 +12,18 @@ Two things that look like images can still ruin training silently, so they are h
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from designer.base.errors import DesignerError
+from designer.base.safeio import open_regular
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
@@ -32,19 +36,34 @@ class ImageProblem(DesignerError):
     """Why one image file cannot be used (it is skipped and listed, never a crash)."""
 
 
-def _open(path: str) -> Image.Image:
-    """Open lazily (headers only) and refuse an image too large to decode."""
-    with warnings.catch_warnings():
+# Pillow picks a decoder by the file's content, not its name, and some run other programs
+# (EPS and PDF start Ghostscript, with no time limit): only these formats are ever decoded. PPM is
+# pure Python like the others, for the .ppm/.pgm/.pbm names above.
+ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+
+
+@contextlib.contextmanager
+def _open(path: str) -> Iterator[Image.Image]:
+    """Open lazily (headers only) and refuse an image too large to decode. Only a regular file is
+    opened (a pipe would block forever), and only in an allowed format."""
+    try:
+        fh = open_regular(path, "image")
+    except DesignerError as exc:
+        raise ImageProblem(exc.message.replace(f"The image '{path}' ", "", 1).rstrip(".")) from None
+    with fh, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(path)
+            img = Image.open(fh, formats=ALLOWED_FORMATS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageProblem(f"too large to decode safely ({exc})") from exc
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        img.close()
-        raise ImageProblem(f"too large ({width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} million)")
-    return img
+        except Image.UnidentifiedImageError:
+            raise ImageProblem("cannot be read as an image: its contents are not a picture format NetSurgeon "
+                               "reads (PNG, JPEG, BMP, GIF, TIFF, WebP)") from None
+        with img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise ImageProblem(f"too large ({width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} million)")
+            yield img
 
 
 def check_image(path: str) -> str | None:
@@ -52,15 +71,40 @@ def check_image(path: str) -> str | None:
     if Path(path).suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image file (unknown extension)"
     try:
-        if os.path.getsize(path) == 0:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
             return "empty file"
         with _open(path) as img:
             img.verify()
     except ImageProblem as exc:
         return exc.message
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for bad files; all mean "skip it"
-        return f"cannot be read as an image ({type(exc).__name__}: {exc})".strip()
+        return why_unreadable(exc)
     return None
+
+
+def why_unreadable(exc: BaseException) -> str:
+    """Why a file could not be read as an image, in words for whoever owns the images: never an
+    exception's class name (UnidentifiedImageError, OSError), which tells them nothing."""
+    if isinstance(exc, DesignerError):
+        return exc.message
+    if isinstance(exc, FileNotFoundError):
+        return "the file is missing (moved or deleted since the folder was loaded?)"
+    if isinstance(exc, PermissionError):
+        return "this account is not allowed to read the file"
+    if isinstance(exc, IsADirectoryError):
+        return "a folder, not an image file"
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot be read as an image: its contents are not a picture format NetSurgeon reads"
+    text = re.sub(r"^\[Errno \d+\]\s*", "", (str(exc).splitlines() or [""])[0]).strip()
+    if "truncated" in text.lower():
+        return "cannot be read as an image: the file is cut short (truncated)"
+    detail = f" ({text[:200]})" if text and not _looks_like_code(text) else ""
+    return f"cannot be read as an image: the file is damaged{detail}"
+
+
+def _looks_like_code(text: str) -> bool:
+    """A message that is a Python object's repr, not words (e.g. ``<_io.BytesIO object at 0x...>``)."""
+    return "object at 0x" in text or text.startswith(("<", "("))
 
 
 def load_image(path: str) -> Image.Image:

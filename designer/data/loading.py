@@ -17,7 +17,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from designer.base.errors import DesignerError
-from designer.data.images import load_image
+from designer.data.images import load_image, why_unreadable
 from designer.data.split import Sample
 
 
@@ -53,7 +53,7 @@ class ImageDataset(Dataset):
             img = self.loader(path)
             x = self.transform(img) if self.transform is not None else img
         except Exception as exc:  # noqa: BLE001 -- a bad file must not end the epoch; it is reported
-            return Failed(str(path), f"failed to load ({type(exc).__name__}: {exc})")
+            return Failed(str(path), why_unreadable(exc))
         return x, label, index
 
 

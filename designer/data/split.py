@@ -27,6 +27,7 @@ class DatasetSplit:
     layout: str = "flat"
     val_fraction: float = 0.0
     seed: int = 0
+    val_root: str = ""  # the separate validation folder (layout "train+val folders"), if any
 
     def subset(self, which: str) -> list[Sample]:
         if which == "all":
@@ -68,30 +69,89 @@ class DatasetSplit:
             "val": [list(s) for s in self.val], "test": [list(s) for s in self.test],
             "skipped": [list(s) for s in self.skipped], "warnings": list(self.warnings),
             "root": self.root, "layout": self.layout, "val_fraction": self.val_fraction, "seed": self.seed,
+            **({"val_root": self.val_root} if self.val_root else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> DatasetSplit:
         """A split saved by a run (``split.json``). It comes from a folder someone may have sent,
-        so anything malformed (a label outside the classes, a number that is text) is refused."""
+        so anything malformed (a label outside the classes, a number that is text, a seed of
+        Infinity) is refused, and so is an image path outside the data folder it names
+        (``/etc/shadow``, ``/proc/self/mem``): only files under ``root`` are ever opened."""
         try:
-            classes = [str(c) for c in data["classes"]]
-
-            def samples(key):
-                pairs = [(str(p), label) for p, label in data.get(key, [])]
-                if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < len(classes) for _, n in pairs):
-                    raise ValueError(f"a {key} label is not one of the {len(classes)} classes")
-                return pairs
-            return cls(
-                classes=classes, train=samples("train"), val=samples("val"), test=samples("test"),
-                skipped=[(str(p), str(r)) for p, r in data.get("skipped", [])],
-                warnings=[str(w) for w in data.get("warnings", [])], root=str(data.get("root", "")),
-                layout=str(data.get("layout", "flat")), val_fraction=float(data.get("val_fraction", 0.0)),
-                seed=int(data.get("seed", 0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            split = cls(**_checked_fields(data))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise DesignerError(f"The saved data split is damaged ({exc}).",
                                 hint="Train a new run, or load the images again on the Data tab.") from exc
+        outside = split.outside_root()
+        if outside:
+            raise DesignerError(f"The saved data split names an image outside its data folder ('{outside}'); "
+                                "NetSurgeon reads only images inside it.",
+                                hint="Train a new run, or load the images again on the Data tab.")
+        return split
+
+    def outside_root(self) -> str:
+        """The first image path that is not an image file inside ``root`` (or ``val_root``) once
+        links are resolved, or ''."""
+        roots = [os.path.realpath(r) for r in (self.root, self.val_root) if r]
+        roots = [r for r in roots if r != os.path.dirname(r)]  # never the file system's root
+        for path, _ in self.subset("all"):
+            if os.path.splitext(path)[1].lower() not in IMAGE_SUFFIXES:
+                return path
+            real = os.path.realpath(path)
+            if not any(real.startswith(r + os.sep) for r in roots):
+                return path
+        return ""
+
+
+MAX_SAMPLES = 10_000_000
+MAX_SEED = 2**32 - 1
+# The scan's image names (designer.data.images.IMAGE_EXTENSIONS; repeated here, below that module)
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+                            ".pbm"})
+
+
+def _checked_fields(data: dict) -> dict:
+    """The fields of a ``DatasetSplit`` from plain data; ValueError/TypeError on anything malformed."""
+    if not isinstance(data, dict) or not isinstance(data["classes"], list):
+        raise TypeError("it is not an object with a list of classes")
+    classes = [_text(c) for c in data["classes"]]
+
+    def samples(key):
+        raw = data.get(key, [])
+        if not isinstance(raw, list) or len(raw) > MAX_SAMPLES:
+            raise ValueError(f"'{key}' is not a list of images")
+        pairs = [(_text(p), label) for p, label in raw]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < len(classes) for _, n in pairs):
+            raise ValueError(f"a {key} label is not one of the {len(classes)} classes")
+        return pairs
+    fraction, seed = data.get("val_fraction", 0.0), data.get("seed", 0)
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0.0 <= fraction < 1.0:
+        raise ValueError(f"val_fraction {str(fraction)[:20]} is not a fraction")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed {str(seed)[:20]} is not a whole number from 0 to {MAX_SEED}")
+    return {"classes": classes, "train": samples("train"), "val": samples("val"), "test": samples("test"),
+            "skipped": [(_text(p), _text(r)) for p, r in _list(data.get("skipped", []))],
+            "warnings": [_text(w) for w in _list(data.get("warnings", []))], "root": _text(data.get("root", "")),
+            "layout": _text(data.get("layout", "flat")), "val_fraction": float(fraction), "seed": seed,
+            "val_root": _text(data.get("val_root", ""))}
+
+
+def _text(value) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise TypeError(f"{describe(value)} is not text")
+    return str(value)
+
+
+def _list(value) -> list:
+    if not isinstance(value, list):
+        raise TypeError(f"{describe(value)} is not a list")
+    return value
+
+
+def describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def class_weights(counts: list[int]) -> list[float]:

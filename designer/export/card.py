@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import torch
 
 from designer.model.build import network_input
-from designer.model.zoo import weights_origin
+from designer.zoo.sources import weights_origin
 
 CARD_VERSION = 1
 
@@ -40,4 +40,13 @@ def model_card(design, *, classes=None, training=None, metrics=None) -> dict:
         "base_weights": weights_origin(design.recipe.base),
         "training": training,
         "metrics": metrics,
+        "trained_in": _trained_in(metrics),
     }
+
+
+def _trained_in(metrics) -> dict | None:
+    """The run folder the weights come from and its validation accuracy, first thing a reader
+    asks of a model card (None: the design's own weights, not a run's)."""
+    if not metrics or not metrics.get("run_folder"):
+        return None
+    return {"run_folder": metrics["run_folder"], "best_val_acc": metrics.get("best_val_acc")}

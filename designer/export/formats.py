@@ -28,15 +28,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import atomic_write, atomic_write_text
 from designer.base.jobs import JobCancelled, Progress, is_cancelled
 from designer.export.card import model_card
 from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
+from designer.inspect.analysis import check_memory
 from designer.model.build import network_input
-from designer.model.weights import load_strict, plain_state_dict
+from designer.zoo.weights import load_strict, plain_state_dict
 
 FORMATS: dict[str, str] = {
     "pt": "PyTorch state dict (.pt)",
@@ -138,6 +139,8 @@ def export_all(design: Any, formats: list[str], folder: str | Path, *, stem: str
     the window's Export dialog both run this."""
     for fmt in formats:
         _check_format(fmt)
+    if hasattr(design, "model") and hasattr(design, "input_shape"):  # the parity checks run batch 2
+        check_memory(design, "Exporting", batch=2)
     prepare_folder(folder)
     send = report or (lambda progress: None)
     for k, fmt in enumerate(formats):
@@ -153,7 +156,7 @@ def export_all(design: Any, formats: list[str], folder: str | Path, *, stem: str
             yield ExportOutcome(fmt, None, str(exc), time.perf_counter() - start)
             continue
         except Exception as exc:  # noqa: BLE001 -- one format failing must not stop the others
-            yield ExportOutcome(fmt, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+            yield ExportOutcome(fmt, None, plain_reason(exc), time.perf_counter() - start)
             continue
         yield ExportOutcome(fmt, result, "", time.perf_counter() - start)
 

@@ -25,7 +25,7 @@ from designer.export.checks import max_abs_diff
 from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
 from designer.model.policy import param_groups, resolve_policy
-from designer.model.weights import plain_state_dict
+from designer.zoo.weights import plain_state_dict
 
 CHECK_TIMEOUT_S = 300
 

@@ -17,6 +17,7 @@ import networkx as nx
 from torch import nn
 
 from designer.base.errors import DesignerError
+from designer.inspect import budget
 from designer.inspect.graph import format_shape, trace_graph
 from designer.inspect.tracing import model_dtype, propagate
 from designer.model.build import network_input
@@ -31,7 +32,7 @@ from designer.model.ops import (
     SetLayerParams,
 )
 from designer.model.policy import resolve_policy
-from designer.model.zoo import defaults_for
+from designer.zoo.sources import defaults_for
 
 LEVELS = ("error", "warning", "info")
 TRAIN_BATCH = 32  # batch size of the training-memory estimate
@@ -110,6 +111,7 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
         messages.append(Message("info", "", "The graph shows the module tree because tracing failed: "
                                 + graph.graph["reason"].splitlines()[0]))
     activation = sum(d.get("nbytes", 0) for _, d in graph.nodes(data=True))
+    messages += _memory_messages(design.model, activation)
     return Report(
         ok=not any(m.level == "error" for m in messages), params_total=trainable + frozen,
         params_trainable=trainable, params_frozen=frozen, flops=int(graph.graph["flops_total"]),
@@ -118,6 +120,44 @@ def analyze(design, num_classes: int | None = None, data_channels: int | None = 
         train_memory_bytes=_train_memory(design.model, activation, trainable), min_input_size=min_size,
         graph=graph,
     )
+
+
+def _memory_messages(model: nn.Module, activation: int) -> list[Message]:
+    need = activation + _weight_bytes(model)
+    if need <= budget.memory_limit():
+        return []
+    return [Message("error", "", f"One image at a time would need about {budget.gb(need)} of memory; the limit "
+                                 f"here is {budget.gb(budget.memory_limit())}. Use a smaller input size.")]
+
+
+def _weight_bytes(model: nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def memory_need(design, batch: int = 1, training: bool = False) -> int:
+    """The analyzer's memory estimate for ``design`` at ``batch``: activations (plus, when training,
+    gradients and Adam's two moments), plus the weights. Traced on the meta device,
+    nothing allocated; an untraceable network is counted by its input alone."""
+    shape = tuple(getattr(design, "input_shape", ()) or ())
+    floor = 4 * math.prod(shape) if shape else 0
+    try:
+        graph = trace_graph(design.model, network_input(design).shape, _policy(design))
+        activation = max(floor, sum(d.get("nbytes", 0) for _, d in graph.nodes(data=True)))
+    except DesignerError:
+        raise
+    except Exception:  # noqa: BLE001 -- tracing failed: the input-size check still holds
+        activation = floor
+    weights = _weight_bytes(design.model)
+    if not training:
+        return batch * activation + weights
+    trainable = sum(p.numel() for p in design.model.parameters() if p.requires_grad)
+    return batch * activation + weights + 3 * 4 * trainable  # as _train_memory: the analyzer's estimate
+
+
+def check_memory(design, what: str, batch: int = 1, training: bool = False) -> None:
+    """Refuse ``what`` ("Exporting", "Predicting") in one line naming the size when the analyzer says it
+    needs more memory than the limit (``budget``); ``--memory-limit GB`` raises it."""
+    budget.refuse_over_limit(memory_need(design, batch, training), what, batch)
 
 
 def _policy(design):

@@ -7,10 +7,12 @@ few extra tokens (the class token). ``layer_outputs`` runs the network once on t
 propagation does) and records each module's output shape, when it finished and how
 often it ran.
 
-The default (``default_target``) is the last spatial layer before the head: of the
-modules that finish before the classifier starts, the last one to finish with a map of
-more than one position. The last to finish is the outermost block around that output
-(``layer4`` in a ResNet rather than its last ReLU), the usual Grad-CAM choice.
+The default (``default_target``) is the last detailed layer before the head: of the
+modules that finish before the classifier starts, the last one to finish with a map of at
+least 7x7 positions (or, when none is that large, with the largest map there is). A ResNet
+at 224 gives ``layer4`` (7x7), the usual Grad-CAM choice; at 64x64 its ``layer4`` is 2x2 and
+paints uniform blobs, so ``layer2`` (8x8) is taken. The last to finish is the outermost block
+around that output (``layer4`` rather than its last ReLU).
 
 ViT-style models read only the class token after their last block, so the patch tokens of
 the last block's output never reach the prediction and their map would be blank. Their
@@ -30,6 +32,7 @@ from designer.base.errors import DesignerError
 from designer.inspect.tracing import eval_mode, meta_copy, model_dtype
 from designer.model.surgery import get_module
 
+MIN_MAP_SIDE = 7  # the default layer's map is at least 7x7 where the network has one
 MAX_PREFIX_TOKENS = 8  # class token, distillation token, registers
 SEQUENCES = (nn.Sequential, nn.ModuleList)
 
@@ -81,8 +84,9 @@ def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
             try:
                 return _hooked_run(model, input_shape, device, model_dtype(model))
             except Exception as exc:  # noqa: BLE001 -- the design itself does not run
+                detail = (str(exc).splitlines() or [""])[0][:300]
                 raise DesignerError(f"The network does not run on a {'x'.join(map(str, input_shape))} input, "
-                                    f"so no heat map can be made ({type(exc).__name__}: {exc}).",
+                                    f"so no heat map can be made ({detail}).",
                                     hint="Fix the design first (the Design tab's analyzer says where).") from None
 
 
@@ -175,15 +179,14 @@ def target_for(model: nn.Module, input_shape, path: str,
 
 def default_target(model: nn.Module, input_shape, classifier_path: str = "",
                    outputs: dict[str, LayerOutput] | None = None) -> CamTarget:
-    """The last spatial layer before the head (see the module docstring)."""
+    """The last layer before the head with a map of at least 7x7 (see the module docstring)."""
     outputs = layer_outputs(model, input_shape) if outputs is None else outputs
     head = outputs.get(classifier_path)
     before_head = [o for o in outputs.values() if o.calls == 1 and (head is None or o.end < head.start)]
     hw = tuple(input_shape[1:])
     maps = [(o, t) for o in before_head if (t := _as_target(o, hw)) is not None and not t.tokens]
     tokens = [(o, t) for o in before_head if (t := _as_target(o, hw)) is not None and t.tokens]
-    spatial = [(o, t) for o, t in maps if t.grid[0] * t.grid[1] > 1] or maps
-    last_map = max(spatial, key=lambda pair: pair[0].end, default=None)
+    last_map = _last_detailed_map([(o, t) for o, t in maps if _survives(o, outputs)])
     last_tokens = max(tokens, key=lambda pair: pair[0].end, default=None)
     if last_tokens is not None and (last_map is None or last_tokens[0].end > last_map[0].end):
         return _before_last_block(model, outputs, tokens, hw) or last_tokens[1]
@@ -191,6 +194,28 @@ def default_target(model: nn.Module, input_shape, classifier_path: str = "",
         raise DesignerError("No layer of this network keeps a map of the image, so it has no heat map.",
                             hint="Heat maps need a convolutional or ViT-style network.")
     return _map_after(outputs, last_map[0]) or last_map[1]
+
+
+def _survives(out: LayerOutput, outputs) -> bool:
+    """False for a map that its own block makes smaller before handing it on, e.g. the padding
+    inside a strided conv (EfficientNet-Lite0's static padding): it is not what the block shows."""
+    parts = out.path.split(".")
+    for k in range(1, len(parts)):
+        outer = outputs.get(".".join(parts[:k]))
+        if outer is not None and outer.shape is not None and len(outer.shape) == 4 and out.shape is not None \
+                and outer.shape[2] * outer.shape[3] < out.shape[2] * out.shape[3]:
+            return False
+    return True
+
+
+def _last_detailed_map(maps):
+    """Of (output, target) pairs, the last whose map is at least MIN_MAP_SIDE on each side, or,
+    when none is, the last of the largest: a 2x2 map at a 64x64 input paints uniform blobs."""
+    detailed = [(o, t) for o, t in maps if min(t.grid) >= MIN_MAP_SIDE]
+    if not detailed and maps:
+        largest = max(t.grid[0] * t.grid[1] for _, t in maps)
+        detailed = [(o, t) for o, t in maps if t.grid[0] * t.grid[1] == largest]
+    return max(detailed, key=lambda pair: pair[0].end, default=None)
 
 
 def _map_after(outputs, last: LayerOutput) -> CamTarget | None:

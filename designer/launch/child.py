@@ -16,10 +16,13 @@ import os
 import queue
 import re
 import signal
+import stat
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from designer.base.safeio import write_new_text
 
 STOP_GRACE_S = 60.0  # a step of a large model on a CPU can take this long
 KILL_GRACE_S = 5.0
@@ -32,7 +35,15 @@ class ChildProcess:
     def __init__(self, cmd: list[str], cwd: Path, env: dict, log_path: Path, stop_file: Path):
         self.log_path, self.stop_file = Path(log_path), Path(stop_file)
         self.stop_file.unlink(missing_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed in close(), after the reader ends
+        # Appended to, never through a link planted in a run folder from elsewhere (O_NOFOLLOW).
+        # Non-blocking: a pipe planted there fails at once instead of waiting for a reader.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(self.log_path, flags, 0o644)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{self.log_path} is not a regular file")
+        os.set_blocking(fd, True)
+        self._log = os.fdopen(fd, "ab")
         self._lines: queue.Queue = queue.Queue()
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._log, start_new_session=True)
@@ -70,7 +81,7 @@ class ChildProcess:
         """Ask every worker to stop after its current step (they keep last.pt and best.pt)."""
         self.stop_asked = time.monotonic()
         with contextlib.suppress(OSError):
-            self.stop_file.write_text("stop\n")
+            write_new_text(self.stop_file, "stop\n")
 
     def wait(self, timeout: float = STOP_GRACE_S) -> int:
         """The exit code once the child has ended (the group is ended if it has not in ``timeout``)."""

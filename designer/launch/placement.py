@@ -37,7 +37,7 @@ class Placement:
         text = str(text).strip().lower()
         if text in ("here", "gpus"):
             return cls(text)
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 6:  # "²" and "٣" pass isdigit() alone
             return cls("processes", int(text))
         raise DesignerError(f"--where {text!r} is not a place to train.",
                             hint="Use here (this process), gpus (every GPU of this machine) or a number of "

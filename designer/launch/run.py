@@ -30,11 +30,11 @@ import torch
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
+from designer.base.safeio import read_bytes
 from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
 from designer.launch.child import ChildProcess, diagnose, root_cause
 from designer.launch.placement import CHILD_MODES, Placement, threads_per_process
-from designer.model.weights import read_state_dict
 from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
@@ -42,6 +42,7 @@ from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
 from designer.train.runs import train_run
+from designer.zoo.weights import read_state_dict
 
 
 def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
@@ -123,7 +124,7 @@ class _Launch:
 
     def run(self, resume, cache_dir):
         mode = "scratch" if self.options.mode == "scratch" else "full"
-        ts.resolve_policy(self.design, self.design.model, mode)  # freezing, for the counts in the start event
+        ts.apply_policy(self.design, self.design.model, mode)  # freezing, for the counts in the start event
         if resume is None and self.options.mode == "scratch":
             torch.manual_seed(self.options.seed)
             ts.reset_parameters(self.design.model)
@@ -276,9 +277,9 @@ class _Launch:
         return self._failed(failed, code, log)
 
     def _failed(self, failed: dict | None, code: int, log: Path) -> FailedEvent:
-        try:
-            text = log.read_text(errors="replace")[-200_000:]
-        except OSError:
+        try:  # only a regular file, and only its end: the run folder may come from elsewhere
+            text = read_bytes(log, 64 << 20, "log").decode("utf-8", "replace")[-200_000:]
+        except DesignerError:
             text = ""
         message = diagnose(code, text, self.count)
         first = root_cause(text) or (0, code)

@@ -26,11 +26,9 @@ import torch
 from torch import nn
 from torchvision.models.vision_transformer import interpolate_embeddings
 
-from designer.base.errors import DesignerError
-from designer.model import lite0
-from designer.model.families import has_position_embeddings
+from designer.base.errors import DesignerError, plain_reason
 from designer.model.ops import Op
-from designer.model.recipe import BaseModel, Recipe
+from designer.model.recipe import Recipe
 from designer.model.surgery import (
     adapt_input_conv,
     adapt_stats,
@@ -51,7 +49,10 @@ from designer.model.surgery import (
     set_module,
     shape_into,
 )
-from designer.model.zoo import build_base, defaults_for
+from designer.zoo import lite0
+from designer.zoo.base import BaseModel
+from designer.zoo.families import has_position_embeddings
+from designer.zoo.sources import build_base, defaults_for
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
 MEMO_MAX_PARAMS = 200_000_000
@@ -122,8 +123,8 @@ class _Work:
 class BaseCache:
     """Base models by ``BaseModel`` (built once), plus the last few built structural prefixes.
 
-    ``loader(base) -> (model, LoadReport | None)`` defaults to ``zoo.build_base``;
-    ``defaults(base)`` (input size, mean, std) to ``zoo.defaults_for``. Thread-safe.
+    ``loader(base) -> (model, LoadReport | None)`` defaults to ``sources.build_base``;
+    ``defaults(base)`` (input size, mean, std) to ``sources.defaults_for``. Thread-safe.
     """
 
     def __init__(self, loader: Callable | None = None, defaults: Callable | None = None, keep_built: int = 2):
@@ -231,7 +232,7 @@ def _replay(work: _Work, op: Op, step: int) -> None:
     except DesignerError as exc:
         raise DesignerError(f"Step {step} '{op.describe()}': {_lower_first(exc.message)}", hint=exc.hint) from exc
     except Exception as exc:  # torch can fail in many ways; the user needs the step
-        raise DesignerError(f"Step {step} '{op.describe()}' failed: {type(exc).__name__}: {exc}") from exc
+        raise DesignerError(f"Step {step} '{op.describe()}' failed: {plain_reason(exc)}") from exc
     _refresh_classifier(work)
     work.sizes_changed = work.sizes_changed or op.kind in CHANGES_SIZES
 

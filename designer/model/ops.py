@@ -22,12 +22,13 @@ import re
 from dataclasses import fields
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from designer.base.errors import DesignerError
 from designer.base.schema import (
     IDENTIFIER,
+    MAX_INPUT_VALUES,
     STRICT,
     WORD,
     Channels,
@@ -171,6 +172,15 @@ class SetInput(Op):
     width: Side
     channels: Channels = 3
     conv_mode: Literal["adapt", "replicate"] = "adapt"
+
+    @model_validator(mode="after")
+    def _not_absurd(self):
+        # Each side within its limit can still multiply to 68 GB per image (1024x4096x4096).
+        if self.channels * self.height * self.width > MAX_INPUT_VALUES:
+            raise ValueError(f"an input of {self.channels}x{self.height}x{self.width} is "
+                             f"{self.channels * self.height * self.width / 1e6:,.0f} million values per image; "
+                             f"at most {MAX_INPUT_VALUES / 1e6:.0f} million (e.g. 3x4096x4096)")
+        return self
 
     def describe(self) -> str:
         return f"Set input to {self.channels}x{self.height}x{self.width}"

@@ -16,10 +16,10 @@ import math
 import torch
 from torch import nn
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.schema import MAX_LAYER_PARAMS
-from designer.model.families import CLASSIFIER_PATHS
 from designer.model.ops import LayerSpec
+from designer.zoo.families import CLASSIFIER_PATHS
 
 HEAD_TYPES = (nn.Linear, nn.Conv2d)
 
@@ -430,7 +430,7 @@ def io_shapes(model: nn.Module, path: str, input_shape: tuple) -> tuple[tuple, t
     except Exception as exc:  # any failure means the network does not reach the layer
         raise DesignerError(
             f"The network does not run up to {path} at input {'x'.join(map(str, input_shape))} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}), so the new layer's "
+            f"({plain_reason(exc)}), so the new layer's "
             "size cannot be worked out.", hint="Give its sizes explicitly, or fix the earlier error first.") from exc
     finally:
         handle.remove()

@@ -13,9 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from designer.base.errors import DesignerError
+from designer.base.safeio import regular_file
 from designer.model.build import BaseCache, Design, build
 from designer.model.recipe import Recipe
-from designer.model.weights import load_strict
+from designer.zoo.weights import load_strict
 
 BEST = "best.pt"
 
@@ -28,10 +29,8 @@ def weights_file(source: str | os.PathLike) -> Path:
             raise DesignerError(f"The run folder '{path}' has no saved weights ({BEST} is missing).",
                                 hint="Train the network first, or pick a run folder that has a best.pt.")
         return path / BEST
-    if not path.is_file():
-        raise DesignerError(f"The weights file '{path}' does not exist.",
-                            hint="Check the path, or pick a run folder that has a best.pt.")
-    return path
+    # says what is there instead (a pipe, a device, a link to nothing), never opens it
+    return regular_file(path, "weights file", hint="Check the path, or pick a run folder that has a best.pt.")
 
 
 def structure_of(recipe: Recipe, cache: BaseCache | None = None) -> Design:

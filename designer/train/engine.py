@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import shutil
 import time
@@ -46,7 +47,13 @@ from designer.train.events import (
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, stopped_before_training, write_history
-from designer.train.setup import is_out_of_memory, load_checkpoint, lr_factor, resolve_device, save_checkpoint
+from designer.train.setup import (
+    is_out_of_memory,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    schedule_factor,
+)
 
 ENGINE_MODES = ("full", "scratch")  # head-only / linear-probe modes live in designer.train.features
 
@@ -133,7 +140,7 @@ class _Trainer:
         opts = self.opts
         torch.manual_seed(opts.seed)
         random.seed(opts.seed)
-        self.policy = ts.resolve_policy(self.design, self.model, opts.mode)
+        self.policy = ts.apply_policy(self.design, self.model, opts.mode)
         if opts.mode == "scratch" and resume is None:
             ts.reset_parameters(self.model)
         self.memory_format = ts.memory_format(self.model, self.device)
@@ -154,19 +161,19 @@ class _Trainer:
         try:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise DesignerError("The checkpoint does not match this network or its frozen layers.",
                                 hint="Resume with the same design the run was started with.") from exc
         for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = lr  # today's options win over the saved ones (e.g. a changed LR)
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
-        self.global_step = int(ckpt.get("scheduler", {}).get("global_step", 0))
+        self.global_step = int((ckpt.get("scheduler") or {}).get("global_step", 0))
         self.start_epoch = int(ckpt["epoch"]) + 1
         self.best = dict(ckpt.get("best", self.best))
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not (self.run_dir / "best.pt").exists():
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------
@@ -327,7 +334,7 @@ class _Trainer:
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
     def _set_lr(self) -> float:
-        factor = lr_factor(self.global_step, self.steps_per_epoch, self.opts)
+        factor = schedule_factor(self.global_step, self.steps_per_epoch, self.opts)
         for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = lr * factor
         return self.lr * factor
@@ -452,7 +459,7 @@ class _Trainer:
             self.best = {"val_acc": val_acc, "epoch": epoch}
             save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                  "val_acc": val_acc, "lr": self.lr * lr_factor(max(0, self.global_step - 1),
+                  "val_acc": val_acc, "lr": self.lr * schedule_factor(max(0, self.global_step - 1),
                                                                 self.steps_per_epoch, self.opts),
                   "epoch_time_s": epoch_time}
         self.history.append(record)

@@ -9,6 +9,7 @@ cannot be read never stops the run: ``evaluate`` lists it under ``failed`` and
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,9 +18,10 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
-from designer.data.images import load_image
+from designer.data.images import ImageProblem, load_image, why_unreadable
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
+from designer.inspect.analysis import check_memory
 from designer.train.setup import logits, resolve_device
 
 
@@ -102,6 +104,7 @@ def evaluate(design_or_model, samples, classes, batch_size: int = 64, device: st
     ``progress(done, total)`` is called after each batch with the images scored so far."""
     if not samples:
         raise DesignerError("There are no images to evaluate.", hint="Pick a folder with labelled images.")
+    _check_budget(design_or_model, "Evaluating", min(batch_size, len(samples)))
     model, transform = _model_and_transform(design_or_model, transform)
     dev = resolve_device(device)
     n = len(classes)
@@ -159,10 +162,18 @@ class Prediction:
         return {"path": self.path, "top": [[c, p] for c, p in self.top], "error": self.error}
 
 
+def _check_budget(design_or_model, what: str, batch: int) -> None:
+    """A design (not a bare model) is checked against the memory budget before any image is
+    transformed or passed through it."""
+    if not isinstance(design_or_model, nn.Module):
+        check_memory(design_or_model, what, batch)
+
+
 def predict(design_or_model, image_paths, topk: int = 3, classes=None, device: str = "auto",
             transform=None, batch_size: int = 32) -> list[Prediction]:
     """Top-k class names and probabilities per image, in the order given; unreadable files get
     ``error`` set instead. ``classes`` default to "0", "1", ...."""
+    _check_budget(design_or_model, "Predicting", max(1, min(batch_size, len(image_paths))))
     model, transform = _model_and_transform(design_or_model, transform)
     dev = resolve_device(device)
     out: list[Prediction] = [Prediction(str(p), []) for p in image_paths]
@@ -172,8 +183,10 @@ def predict(design_or_model, image_paths, topk: int = 3, classes=None, device: s
             ready.append((i, transform(load_image(str(path)))))
         except FileNotFoundError:
             out[i].error = "file not found"
+        except ImageProblem as exc:  # not a regular file, a format we do not read, too large
+            out[i].error = "file not found" if not os.path.lexists(path) else exc.message
         except Exception as exc:  # noqa: BLE001 -- any unreadable file gets a per-file message
-            out[i].error = f"cannot be read as an image ({type(exc).__name__}: {exc})"
+            out[i].error = why_unreadable(exc)
     was_training = model.training
     model.to(dev).eval()
     try:

@@ -99,7 +99,7 @@ def head_only(design, options) -> tuple[object, str, str]:
     whose recipe ends with those freezes (same model object); the design itself is unchanged.
     The features are computed once in eval mode, so augmentation and BatchNorm settings cannot
     change them: augmentation is simply not used."""
-    ts.resolve_policy(design, design.model, "full")  # the design's own freezing
+    ts.apply_policy(design, design.model, "full")  # the design's own freezing
     classifier = design.classifier_path
     if not classifier:
         raise DesignerError("Head-only training needs a classifier, and this network has none that NetSurgeon "
@@ -112,7 +112,7 @@ def head_only(design, options) -> tuple[object, str, str]:
     head = head_path(design.model, classifier, in_classifier)
     outside = [n for n in trainable if not _under(n, head)]
     run_design = replace(design, recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
-    ts.resolve_policy(run_design, run_design.model, "full")
+    ts.apply_policy(run_design, run_design.model, "full")
     notes = [f"Head only: the classifier '{head}' is trained on features of the rest of the network, "
              + "computed once."]
     if outside:
@@ -233,11 +233,21 @@ def _load_cached(key: str, cache_dir) -> FeatureSet | None:
         data = torch.load(path, map_location="cpu", weights_only=True) if cache_dir and path.is_file() else {}
     except Exception:  # noqa: BLE001 -- a damaged cache file is rebuilt, never an error
         data = {}
-    if not isinstance(data, dict) or data.get("key") != key:
+    if not _well_formed(data, key):  # a cache file from elsewhere may hold anything: rebuild it
         return None
     fs = FeatureSet(data["features"], data["labels"], list(data["paths"]), [tuple(f) for f in data["failed"]])
     _remember(key, fs)
     return fs
+
+
+def _well_formed(data, key: str) -> bool:
+    if not isinstance(data, dict) or data.get("key") != key:
+        return False
+    features, labels, paths, failed = (data.get(k) for k in ("features", "labels", "paths", "failed"))
+    return (isinstance(features, torch.Tensor) and isinstance(labels, torch.Tensor) and features.dim() >= 1
+            and labels.dim() == 1 and len(features) == len(labels) and features.is_floating_point()
+            and isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+            and isinstance(failed, list) and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:

@@ -25,6 +25,7 @@ from designer.base.errors import DesignerError
 from designer.base.jobs import JobCancelled, Progress, is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
+from designer.inspect.analysis import check_memory
 from designer.model.policy import set_train_mode
 from designer.train import setup as ts
 
@@ -73,9 +74,11 @@ def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float
     """The range test as a generator: yields ``LRProgress`` after each step, returns the ``LRFinding``."""
     if len(split.train) < 2:
         raise DesignerError("The LR range test needs at least 2 training images.", hint="Add images first.")
+    if hasattr(design, "input_shape"):  # the test trains a copy: weights twice, activations at the batch size
+        check_memory(design, "The LR range test", batch=options.batch_size, training=True)
     device = ts.resolve_device(options.device)
     model = copy.deepcopy(design.model).to(device)  # the design's own network is never trained here
-    policy = ts.resolve_policy(design, model, "full")
+    policy = ts.apply_policy(design, model, "full")
     optimizer = ts.make_optimizer(model, policy, options, 1.0)
     ratios = [g["lr"] for g in optimizer.param_groups]  # each group's factor (base LR 1)
     loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True, seed=options.seed,

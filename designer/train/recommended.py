@@ -45,7 +45,6 @@ import torch
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
 from designer.data.split import class_weights
-from designer.model.policy import resolve_policy
 from designer.train import guards
 from designer.train import setup as ts
 from designer.train.engine import train
@@ -129,7 +128,7 @@ def head_fit_unavailable(design) -> str:
     if linear.bias is None:
         return "the classifier has no bias term."
     recipe = getattr(design, "recipe", None)
-    policy = resolve_policy(recipe, design.model) if recipe is not None else None
+    policy = ts.policy_of(recipe, design.model) if recipe is not None else None
     if policy is not None and any(policy.is_frozen(f"{layer}.{n}") for n, _ in linear.named_parameters()):
         return "the classifier is frozen in the design."
     return ""
@@ -171,7 +170,7 @@ def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None
     """Stage 1 then stage 2 (see the module docstring); yields the engine's events."""
     ts.check_split(design, split)
     run_plan = plan(options, len(split.train))
-    ts.resolve_policy(design, design.model, "full")  # the design's freezing, for the plan's words
+    ts.apply_policy(design, design.model, "full")  # the design's freezing, for the plan's words
     reason = head_fit_unavailable(design)
     warm_start = None if reason else head_fit(design, split, options, cache_dir or run_dir, cancel)
     yield from train(design, split, run_plan.options, run_dir, cancel, resume, pacing=pacing(options),

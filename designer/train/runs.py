@@ -25,10 +25,11 @@ import torch
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, remove_stale_temps, write_json
 from designer.base.jobs import is_cancelled
+from designer.base.safeio import check_new_folder, file_kind, read_bytes
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
+from designer.inspect.analysis import check_memory
 from designer.model.build import build
-from designer.model.weights import load_into, read_state_dict
 from designer.train.engine import train
 from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
@@ -36,6 +37,8 @@ from designer.train.probe import linear_probe
 from designer.train.recommended import plan as recommended_plan
 from designer.train.recommended import steps_per_epoch as recommended_steps
 from designer.train.recommended import train_recommended
+from designer.train.setup import load_checkpoint
+from designer.zoo.weights import load_into, read_state_dict
 
 FINAL_KINDS = ("finished", "stopped", "failed")
 STATUSES = (*FINAL_KINDS, "running")
@@ -94,6 +97,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
     A DesignerError before ``start`` (bad settings) is raised and leaves no run files.
     """
     trainer = trainer or _trainer(options.mode)
+    check_run_memory(design, options)  # before any folder or file: a refusal leaves nothing behind
     run_dir, started = Path(run_dir), time.time()
     kwargs = {}
     if options.mode in ("recommended", "cached-head", "linear-probe"):
@@ -113,9 +117,17 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             yield event
 
 
+def check_run_memory(design, options) -> None:
+    """Refuse a run whose network needs more memory at its batch size than the budget allows
+    (``analysis.check_memory``); the head-only modes only run the network forward."""
+    if hasattr(design, "input_shape"):
+        check_memory(design, "Training", batch=options.batch_size,
+                     training=options.mode not in ("cached-head", "linear-probe"))
+
+
 def check_new_run_dir(run_dir) -> None:
     """A new run goes into a folder that does not exist yet or is empty, never over another run."""
-    run_dir = Path(run_dir)
+    run_dir = check_new_folder(run_dir, "run folder")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with (or "
                             "replace) what is there.",
@@ -167,11 +179,16 @@ class RunLock:
             self.run_dir.rmdir()
 
 
+MAX_PID = 2**22  # Linux's largest pid_max
+
+
 def _lock_owner(path: Path) -> int | None:
+    """The pid in a run.lock, or None; a lock from elsewhere may be a pipe, a link or hold anything."""
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        pid = int(read_bytes(path, 64, "lock file").strip())
+    except (DesignerError, ValueError):
         return None
+    return pid if 0 < pid < MAX_PID else None
 
 
 def _alive(pid: int) -> bool:
@@ -378,10 +395,10 @@ def load_run(run_dir) -> Run:
     path = Path(run_dir)
     if path.is_file() and path.suffix == ".pt":
         path = path.parent  # a best.pt / last.pt names its run
-    if path.is_file():
-        raise DesignerError(f"'{run_dir}' is a file, not a run folder.", hint="Pick a folder under runs/.")
-    if not path.is_dir():
-        raise DesignerError(f"The run folder '{run_dir}' does not exist.", hint="Pick a folder under runs/.")
+    if not path.is_dir():  # says what is there instead: a file, a pipe, a device, a link to nothing
+        kind = file_kind(path)
+        raise DesignerError(f"The run folder '{run_dir}' does not exist." if kind == "missing" else
+                            f"'{run_dir}' is {kind}, not a run folder.", hint="Pick a folder under runs/.")
     run = Run(path, read_json(path / "options.json"), read_json(path / "history.json"),
               read_json(path / "summary.json"))
     if not (run.options or run.history or run.summary):
@@ -446,6 +463,11 @@ class ResumePlan:
     checkpoint: Path
 
 
+def _options_of(run: Run) -> dict:
+    """The run's saved training options ({}: the defaults), whatever type the files hold there."""
+    return next((s for s in (run.options.get("options"), run.history.get("options")) if isinstance(s, dict)), {})
+
+
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     """The plan to continue ``run_dir`` (a run folder or its last.pt) up to ``epochs`` in all
     (default: the epochs it was started with). A finished run needs ``epochs``, its new total: it
@@ -455,7 +477,8 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
                             hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
-    saved = TrainOptions.from_dict(run.options.get("options") or run.history.get("options"))
+    load_checkpoint(last)  # a damaged last.pt is refused now, before any data is read or printed
+    saved = TrainOptions.from_dict(_options_of(run))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
     split = run.split()
     if run.status == "finished" and epochs is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import traceback
+import weakref
 from pathlib import Path
 
 import torch
@@ -13,10 +14,11 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
+from designer.base.safeio import regular_file, write_new_text
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
-from designer.model.weights import read_torch_file
 from designer.train.options import DEFAULT_LR, TrainOptions
+from designer.zoo.weights import read_torch_file
 
 
 def resolve_device(name: str) -> torch.device:
@@ -76,7 +78,7 @@ def weights(model: nn.Module) -> dict:
     return {k: v.contiguous() for k, v in model.state_dict().items()}
 
 
-def lr_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
+def schedule_factor(step: int, steps_per_epoch: int, options: TrainOptions) -> float:
     """Multiplier on every group's LR at optimizer step ``step`` (0-based): warmup, then schedule."""
     warmup = round(options.warmup_epochs * steps_per_epoch)
     if step < warmup:
@@ -102,12 +104,66 @@ def save_checkpoint(obj, path) -> None:
 
 def load_checkpoint(path) -> dict:
     """A ``last.pt`` written by this engine (tensors and plain data only: ``weights_only``)."""
-    if not Path(path).is_file():
-        raise DesignerError(f"The checkpoint '{path}' does not exist.", hint="Pick the run's last.pt.")
+    regular_file(path, "checkpoint", hint="Pick the run's last.pt.")
     ckpt = read_torch_file(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
         raise DesignerError(f"'{path}' is not a training checkpoint (last.pt) from NetSurgeon.")
-    return ckpt
+    problem = _checkpoint_problem(ckpt)
+    if problem:  # a run folder from elsewhere: every field is checked before the engine uses it
+        raise DesignerError(f"The checkpoint '{path}' is damaged: {problem}.",
+                            hint="Resume another run, or start a new one.")
+    best = ckpt.get("best") if isinstance(ckpt.get("best"), dict) else {}
+    return {**ckpt, "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
+            "history": [_record(r) for r in ckpt.get("history") or [] if isinstance(r, dict)
+                        and _whole(r.get("epoch")) is not None]}
+
+
+MAX_EPOCH = 1_000_000
+
+
+def _checkpoint_problem(ckpt: dict) -> str:
+    model = ckpt["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              and v.layout == torch.strided for k, v in model.items()):
+        return "its 'model' entry is not a set of weight tensors"
+    if _whole(ckpt["epoch"]) is None:
+        return f"its epoch is not a whole number from 0 to {MAX_EPOCH:,}"
+    for key in ("optimizer", "scheduler", "scaler", "best"):
+        if ckpt.get(key) is not None and not isinstance(ckpt[key], dict):
+            return f"its '{key}' entry is not a set of values"
+    if not isinstance(ckpt.get("history") or [], list):
+        return "its 'history' entry is not a list"
+    step = (ckpt.get("scheduler") or {}).get("global_step", 0)
+    if _whole(step, 10**12) is None:
+        return "its step count is not a whole number"
+    return ""
+
+
+def _whole(value, most: int = MAX_EPOCH) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+    return value if ok else None
+
+
+def _number(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _record(record: dict) -> dict:
+    """One epoch's record with only plain, finite values (numbers, short text) kept."""
+    out = {}
+    for key, value in list(record.items())[:64]:
+        if not isinstance(key, str):
+            continue
+        if isinstance(value, str):
+            out[key] = value[:200]
+        elif isinstance(value, bool) or value is None:
+            out[key] = value
+        elif isinstance(value, int):
+            out[key] = value if abs(value) <= 10**15 else None
+        elif isinstance(value, float):
+            out[key] = value if math.isfinite(value) else None
+    return out
 
 
 
@@ -162,14 +218,30 @@ def reset_parameters(model: nn.Module) -> None:
             module.reset_parameters()
 
 
-def resolve_policy(design, model: nn.Module, mode: str):
-    """The recipe's freeze/LR-factor policy applied to ``model``; None = all trainable at one LR."""
+_POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (recipe, its policy)
+
+
+def policy_of(recipe, model: nn.Module):
+    """The recipe's freeze/LR-factor policy on ``model``, resolved once per (recipe, model): a run
+    asks for it from the plan's words, stage 1, the engine and the launcher, and the recipe's
+    policy ops are replayed only the first time."""
+    cached = _POLICIES.get(model)
+    if cached is not None and cached[0] is recipe:
+        return cached[1]
+    policy = model_policy.resolve_policy(recipe, model)
+    _POLICIES[model] = (recipe, policy)
+    return policy
+
+
+def apply_policy(design, model: nn.Module, mode: str):
+    """Set ``requires_grad`` on ``model`` as the design's policy says (every layer trains in the
+    scratch mode and for a design without a recipe); returns the policy, or None for one LR."""
     recipe = getattr(design, "recipe", None)
     if recipe is None or mode == "scratch":
         for p in model.parameters():
             p.requires_grad_(True)
         return None
-    policy = model_policy.resolve_policy(recipe, model)
+    policy = policy_of(recipe, model)
     model_policy.apply_freeze(model, policy)
     return policy
 
@@ -193,9 +265,9 @@ def oom_message(device: torch.device, options: TrainOptions) -> tuple[str, str]:
 
 def log_traceback(run_dir: Path) -> None:
     """The full traceback goes to run_dir/error.log for developers; the user sees one line."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # a run folder from elsewhere may hold a planted link
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "error.log").write_text(traceback.format_exc())
+        write_new_text(run_dir / "error.log", traceback.format_exc())
 
 
 def logits(out):

@@ -67,6 +67,21 @@ def test_separate_train_and_val_folders(qtbot, workspace, tmp_path, dialogs):
     assert ws.context.doc.settings["data"]["val_root"] == str(val_dir)
 
 
+def test_train_and_val_sub_folders_disable_the_split_controls(qtbot, workspace, tmp_path, dialogs):
+    """Issue 22, item 7: with train/ and val/ sub-folders, "One folder, split here" and "Validation
+    share 20 %" stayed offered though the folders decide the split."""
+    split_dir = make_shapes_folder(tmp_path / "split", classes=CLASSES, per_class=6, layout="split")
+    flat_dir = make_shapes_folder(tmp_path / "flat", classes=CLASSES, per_class=6)
+    ws = workspace()
+    data = ws.data
+    split = load_data(qtbot, ws, split_dir)
+    assert len(split.val) == 6  # from val/, whatever the share says
+    assert not data.one_folder.isEnabled() and not data.val_fraction.isEnabled()
+    assert not data.split_note.isHidden() and "train/ and val/ sub-folders decide the split" in data.split_note.text()
+    data.root_edit.setText(str(flat_dir))  # a flat folder: the controls are back, the line goes
+    assert data.one_folder.isEnabled() and data.val_fraction.isEnabled() and data.split_note.isHidden()
+
+
 def test_bad_folders_give_clear_messages(qtbot, workspace, tmp_path, dialogs):
     ws = workspace()
     ws.data.load_images()  # nothing chosen

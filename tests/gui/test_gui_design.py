@@ -168,3 +168,29 @@ def test_analyzer_fix_applies_and_undoes(qtbot, make_window, dialogs, weights):
     window.design.actions.undo.trigger()
     wait_idle(qtbot, window)
     assert window.qdoc.state.report.errors
+
+
+def test_undone_history_entries_are_greyed(qtbot):
+    """Issue 22, item 10: the History showed undone edits like done ones."""
+    from PySide6.QtGui import QPalette, QUndoCommand, QUndoStack
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from widgets.design.history import UNDONE_COLOUR, HistoryView
+
+    stack = QUndoStack()
+    view = HistoryView(stack)
+    qtbot.addWidget(view)
+    for text in ("Freeze layer1", "Replace classifier", "Input 1x64x64"):
+        stack.push(QUndoCommand(text))
+    stack.undo()
+    stack.undo()  # the design holds the first edit only
+
+    def colour_and_italic(row: int):
+        option = QStyleOptionViewItem()
+        view.undone.initStyleOption(option, view.model().index(row, 0))
+        return option.palette.color(QPalette.Active, QPalette.Text), option.font.italic()
+
+    assert view.model().rowCount() == 4  # the opened model, then the three edits
+    assert [colour_and_italic(row) == (UNDONE_COLOUR, True) for row in range(4)] == [False, False, True, True]
+    stack.redo()
+    assert [colour_and_italic(row)[1] for row in range(4)] == [False, False, False, True]

@@ -30,6 +30,7 @@ def test_export_script_and_onnx_of_a_trained_run(qtbot, workspace, shapes, tmp_p
         check.setChecked(fmt in ("script", "onnx"))
     out = tmp_path / "exported"
     dialog.folder.setText(str(out))
+    dialogs.answer("ask_export_at_chance", True)  # one epoch from random weights may be at chance
     assert dialog.start_export()
     qtbot.waitUntil(lambda: not dialog.runner.running, timeout=300_000)
     assert set(dialog.results) == {"script", "onnx"}
@@ -89,6 +90,30 @@ def test_the_dialog_keeps_its_choices_until_next_time(qtbot, workspace, tmp_path
     assert third.selected_formats() == ["safetensors", "script"]
     third.reject()
     assert runners_idle(third)
+
+
+def test_the_best_finished_run_is_chosen_and_a_run_at_chance_is_warned_about(qtbot, workspace, dialogs):
+    """Issue 22, item 3: Export opened on the newest run (from scratch, at chance) while the 84 %
+    run sat one line below. The best finished run is chosen; a run at chance is named as such,
+    and exporting it asks first."""
+    from testkit.train import fake_run
+
+    ws = workspace()
+    runs, classes = ws.context.runs_dir(), [f"c{k}" for k in range(10)]
+    fake_run(runs / "20261201-100000-recommended", mode="recommended", best_val_acc=0.84, classes=classes)
+    fake_run(runs / "20261201-103000-full", best_val_acc=0.9, classes=classes, status="stopped")
+    fake_run(runs / "20261201-110000-scratch", mode="scratch", best_val_acc=0.1, classes=classes)
+    dialog = _dialog(qtbot, ws)
+    assert Path(dialog.weights.currentData()).parent.name == "20261201-100000-recommended"
+    assert "best finished run" in dialog.weights.currentText()
+    assert dialog.status.objectName() == "muted" and not dialog.chance_warning()
+    dialog.weights.setCurrentIndex(0)  # the newest: from scratch, 10 % on 10 classes
+    assert "guessing among 10 classes" in dialog.status.text() and dialog.status.objectName() == "warning"
+    asked = dialogs.answer("ask_export_at_chance", False)
+    assert not dialog.start_export() and len(asked) == 1 and "10.0 %" in asked[0][0]
+    assert not dialog.runner.running
+    dialog.reject()
+    assert runners_idle(dialog)
 
 
 def test_python_highlighter_colours_keywords_strings_and_comments(qtbot):

@@ -50,6 +50,9 @@ def test_a_thumbnail_shows_the_map_of_the_true_or_the_predicted_class(qtbot, tmp
     dialog = gallery.enlarge(gallery.item(0))
     qtbot.waitExposed(dialog)
     assert isinstance(dialog, EnlargedView) and len(dialog.map_views) == 2
+    from widgets.base.pictures import ColourScale
+
+    assert dialog.findChild(ColourScale) is not None  # the maps' colours explained beside them
     assert all(view.has_picture() for view in (dialog.view, *dialog.map_views))
     before = dialog.map_views[0].pixmap().toImage()
     dialog.opacity.setValue(100)
@@ -71,13 +74,18 @@ def test_the_results_tab_computes_maps_and_follows_the_layer_chosen_in_the_graph
         assert results.predict_box.predict(images)
     gallery, bar, maps = results.predict_box.gallery, results.heat_bar, results.heat_maps
     assert bar.progress.isHidden() and not maps.runner.running  # nothing computed while off
+    assert bar.scale.isHidden() and bar.layer_label.isHidden()
     plain = _icon_pixels(gallery, 0)
 
     bar.show_combo.setCurrentIndex(bar.show_combo.findData("predicted"))
     assert maps.runner.running and not bar.stop_button.isHidden()
     qtbot.waitUntil(lambda: not maps.runner.running, timeout=60_000)
     assert not gallery.missing_explanations() and bar.stop_button.isHidden()
-    assert "at layer layer3" in bar.layer_label.text()  # resnet18 at 32x32: layer4 is 1x1
+    # Issue 22, item 9: resnet18 at 32x32 maps layer1 (8x8), not a 1x1 layer4 or a 2x2 layer3; the line
+    # names it and says how to choose another; a colour scale stands beside the maps
+    assert "at layer layer1 (64x8x8), the default" in bar.layer_label.text()
+    assert "right-click it in the Design tab's graph" in bar.layer_label.text()
+    assert not bar.layer_label.isHidden() and not bar.scale.isHidden() and not bar.scale.strip.pixmap().isNull()
     explanation = gallery.entries[0].explanation
     assert explanation.predicted in explanation.maps and explanation.maps[explanation.predicted].shape == (32, 32)
     assert not np.array_equal(_icon_pixels(gallery, 0), plain)
@@ -94,7 +102,7 @@ def test_the_results_tab_computes_maps_and_follows_the_layer_chosen_in_the_graph
     assert actions.use_for_heat_maps("layer2")
     assert ws.context.doc.settings["explain"] == {"layer": "layer2"} and ws.context.doc.dirty
     qtbot.waitUntil(lambda: not maps.runner.running and not gallery.missing_explanations(), timeout=60_000)
-    assert "at layer layer2 (128x4x4)" in bar.layer_label.text()
+    assert "at layer layer2 (128x4x4), chosen in the graph" in bar.layer_label.text()
 
     bar.method_combo.setCurrentIndex(bar.method_combo.findData("ablation"))
     qtbot.waitUntil(lambda: not maps.runner.running and not gallery.missing_explanations(), timeout=60_000)

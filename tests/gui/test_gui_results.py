@@ -58,3 +58,27 @@ def test_a_thumbnail_opens_large(qtbot, tmp_path):
     assert missing is not None and not missing.findChild(type(picture)).has_picture()
     missing.close()
     assert gallery.enlarge(gallery.add(None, "x", "y")) is None  # nothing to enlarge without a file
+
+
+def test_classified_new_images_show_their_file_names(qtbot, workspace, tmp_path, dialogs):
+    """Issue 22, item 10: the new images' captions gave the classes only, so one could not tell
+    which file each was; the name is the first line, with room for it (four lines, none cut)."""
+    from designer.app.jobs import thumbnail
+    from designer.train.evaluate import Prediction
+    from widgets.results.views import THUMB
+
+    ws = workspace()
+    box = ws.results.predict_box
+    box.gallery.resize(760, 320)
+    paths = _images(tmp_path, [(80, 80), (60, 90)])
+    long_name = tmp_path / ("a_rather_long_file_name_from_a_camera_" * 3 + ".png")
+    Image.open(paths[0]).save(long_name)
+    top = [("triangle", 0.91), ("circle", 0.07), ("square", 0.02)]
+    box._on_result([(Prediction(p, top), thumbnail(p)) for p in (*paths, str(long_name))]
+                   + [(Prediction(str(tmp_path / "gone.png"), [], error="the file is missing"), None)])
+    captions = [box.gallery.item(k).text().split("\n") for k in range(box.gallery.count())]
+    assert captions[0] == ["image0.png", "triangle: 91\u00a0%", "circle: 7\u00a0%", "square: 2\u00a0%"]
+    assert captions[2][0].startswith("a_rather") and captions[2][0].endswith(".png") and "…" in captions[2][0]
+    assert captions[3][0] == "gone.png"
+    lines = box.gallery.fontMetrics().lineSpacing()
+    assert box.gallery.gridSize().height() >= THUMB + 4 * lines

@@ -14,8 +14,8 @@ from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtTest import QTest
 from testkit.gui import open_model, wait_idle
 
-import main
 from designer.model.ops import Freeze
+from widgets.shell import launcher as main
 
 
 def bound_keys(window) -> dict[str, list[str]]:

@@ -31,7 +31,8 @@ def test_gallery_lists_sorts_and_filters(qtbot, make_window):
     assert "efficientnet_lite0" in names(page) and "vit_b_16" not in names(page)
     page.category.setCurrentIndex(0)
     page.search.setText("no such network")
-    assert page.count_label.text().startswith(f"0 of {total} networks shown")
+    assert page.count_label.text().startswith(f"No network matches this filter (0 of {total} shown)")  # issue 22
+    assert page.table.empty_text.startswith("No network matches this filter")  # where the rows would be
     page.search.clear()
     page.local_only.setChecked(True)
     assert "efficientnet_lite0" in names(page)
@@ -123,3 +124,29 @@ def test_weights_file_needs_a_gallery_row(qtbot, make_window, dialogs):
     window.start._open_weights_file()
     assert dialogs.errors and dialogs.errors[0][0] == "Choose the architecture"
     assert window.qdoc.state is None
+
+
+def test_unknown_values_sort_last_both_ways(qtbot):
+    """Issue 22, item 10: networks without a published top-1 ("–") sorted first or between the
+    worst ones; they go last in either order."""
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QTableView
+
+    from designer.zoo.sources import list_models
+    from widgets.shell.start_page import GalleryFilter, GalleryModel
+
+    infos = [info for info in list_models() if info.top1 is not None and info.gflops is not None][:4]
+    unknown = {f"zz_unknown_{k}": replace(info, name=f"zz_unknown_{k}", top1=None, gflops=None)
+               for k, info in enumerate(infos[:2])}
+    model, proxy, view = GalleryModel(infos + list(unknown.values())), GalleryFilter(), QTableView()
+    qtbot.addWidget(view)
+    proxy.setSourceModel(model)
+    view.setModel(proxy)
+    for column, field in ((5, "gflops"), (6, "top1")):
+        for order in (Qt.AscendingOrder, Qt.DescendingOrder):
+            proxy.sort(column, order)
+            shown = [proxy.data(proxy.index(r, 0), Qt.UserRole) for r in range(proxy.rowCount())]
+            assert {i.name for i in shown[-2:]} == set(unknown), (field, order, [i.name for i in shown])
+            known = [getattr(i, field) for i in shown[:-2]]
+            assert known == sorted(known, reverse=order == Qt.DescendingOrder)

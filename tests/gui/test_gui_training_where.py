@@ -16,10 +16,10 @@ from testkit.procs import processes_naming
 
 from designer.app.document import Document
 from designer.launch.placement import Placement, saved_placement
-from designer.model import builders
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe
 from designer.train.runs import load_run
+from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BUILDER = "testkit.train:tiny_rgb_cnn"  # no BatchNorm: 2 processes of 8 images step like 1 of 16

@@ -50,7 +50,7 @@ def final(events):
     return events[-1]
 
 
-def fake_run(run_dir, mode: str = "full", best_val_acc: float = 0.5):
+def fake_run(run_dir, mode: str = "full", best_val_acc: float = 0.5, classes=None, status: str = "finished"):
     """A run folder as a finished run leaves it (one epoch, a best.pt), without training: for views
     that only list runs."""
     from pathlib import Path
@@ -60,7 +60,8 @@ def fake_run(run_dir, mode: str = "full", best_val_acc: float = 0.5):
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True)
     torch.save({"w": torch.zeros(1)}, run_dir / "best.pt")
-    write_json(run_dir / "history.json", {"status": "finished", "best_val_acc": best_val_acc, "best_epoch": 1,
+    write_json(run_dir / "history.json", {"status": status, "best_val_acc": best_val_acc, "best_epoch": 1,
                                           "epochs": [{"epoch": 1, "val_acc": best_val_acc}]})
-    write_json(run_dir / "summary.json", {"mode": mode, "status": "finished", "best_val_acc": best_val_acc})
+    write_json(run_dir / "summary.json", {"mode": mode, "status": status, "best_val_acc": best_val_acc,
+                                          **({"classes": list(classes)} if classes else {})})
     return run_dir

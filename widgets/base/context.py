@@ -15,9 +15,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from designer.app.jobs import DesignSource
+from designer.app.shipping import project_runs
 from designer.base.errors import DesignerError
 from designer.train.options import TrainOptions
-from designer.train.runs import list_runs, load_run
 
 DATA_KEYS = ("root", "val_root", "val_fraction", "seed")
 
@@ -122,15 +122,7 @@ class TrainingContext(QObject):
 
     def runs(self) -> list:
         """Every run of this project: those listed in it and those in its runs folder, oldest first."""
-        found = {str(r.path.resolve()): r for r in list_runs(self.runs_dir())}
-        for path in self.doc.settings.get("runs") or []:
-            key = str(Path(path).resolve())
-            if key not in found:
-                try:
-                    found[key] = load_run(path)
-                except DesignerError:
-                    continue
-        return sorted(found.values(), key=lambda r: r.name)
+        return project_runs(self.runs_dir(), self.doc.settings.get("runs") or [])
 
     def notify_runs(self) -> None:
         self.runs_changed.emit()

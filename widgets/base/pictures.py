@@ -1,11 +1,14 @@
-"""Pictures from NumPy arrays: a label that scales its image to fit, and array -> QPixmap."""
+"""Pictures from NumPy arrays: a label that scales its image to fit, array -> QPixmap, and the
+heat maps' colour scale."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from designer.inspect.overlay import colourise
 
 
 def array_to_image(array: np.ndarray) -> QImage:
@@ -71,3 +74,25 @@ class PictureLabel(QLabel):
         upscale = size.width() > 2 * self._pixmap.width()
         mode = Qt.FastTransformation if upscale else Qt.SmoothTransformation
         self.setPixmap(self._pixmap.scaled(size, Qt.KeepAspectRatio, mode))
+
+
+SCALE_SIZE = (120, 12)  # the colour scale's strip, px
+
+
+class ColourScale(QWidget):
+    """The heat maps' colour scale, drawn by the same ``colourise`` as the maps: dark blue (no
+    evidence) to red (the strongest)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, toolTip="The colours of the heat maps: dark blue where the layer finds no "
+                                         "evidence for the class, red where it finds the strongest.")
+        width, height = SCALE_SIZE
+        self.values = np.linspace(0.0, 1.0, width, dtype=np.float32)
+        self.strip = QLabel()
+        self.strip.setPixmap(array_to_pixmap(np.ascontiguousarray(
+            np.repeat(colourise(self.values)[None], height, axis=0))))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("no evidence", objectName="muted"))
+        layout.addWidget(self.strip)
+        layout.addWidget(QLabel("strongest", objectName="muted"))

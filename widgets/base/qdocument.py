@@ -20,8 +20,8 @@ from designer.app.document import Document, project_settings
 from designer.app.project import load_project
 from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
-from designer.model import builders
 from designer.model.recipe import Recipe
+from designer.zoo import builders
 from widgets.base.worker import JobRunner
 
 BUSY_DELAY_MS = 150  # short jobs finish before the busy indicator shows

@@ -22,6 +22,14 @@ def ask_stop_training(parent) -> bool:
     return answer == QMessageBox.Yes
 
 
+def ask_export_at_chance(parent, warning: str) -> bool:
+    """Exporting a run that learned (almost) nothing: export it anyway?"""
+    answer = QMessageBox.warning(
+        parent, "This run is at chance", f"{warning}\n\nExport it anyway? A run with a higher validation "
+        "accuracy can be chosen under Weights.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
 def choose_folder(parent, title: str, start: str = "") -> str:
     return QFileDialog.getExistingDirectory(parent, title, start)
 

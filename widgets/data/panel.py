@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.jobs import preview_job, scan_job
+from designer.data.folders import folders_deciding_split
 from designer.model.ops import ReplaceClassifier
 from widgets.base import feedback
 from widgets.base import questions as training_dialogs
@@ -107,10 +108,13 @@ class DataPanel(QWidget):
         self.load_button = QPushButton("Load images", objectName="primary")
         self.cancel_button = QPushButton("Cancel")
         self.scan_status = QLabel("", wordWrap=True, objectName="muted")
+        self.split_note = QLabel("", wordWrap=True, objectName="muted")  # why the split controls are off
+        self.split_note.hide()
         form = QFormLayout(box)
         form.addRow(self.one_folder)
         form.addRow(self.two_folders)
         form.addRow("Folder", root_row)
+        form.addRow(self.split_note)
         form.addRow("Validation folder", val_row)
         form.addRow("Validation share", self.val_fraction)
         form.addRow("Split seed", self.seed)
@@ -178,6 +182,7 @@ class DataPanel(QWidget):
         self.load_button.clicked.connect(self.load_images)
         self.cancel_button.clicked.connect(self.scan_runner.cancel)
         self.two_folders.toggled.connect(self._update_enabled)
+        self.root_edit.textChanged.connect(self._update_enabled)
         self.scan_runner.progress.connect(self._on_scan_progress)
         self.scan_runner.cancelled.connect(self._on_scan_cancelled)
         self.scan_runner.result.connect(self._on_scanned)
@@ -206,14 +211,26 @@ class DataPanel(QWidget):
 
     def _fields(self) -> dict:
         return {"root": self.root_edit.text().strip(),
-                "val_root": self.val_edit.text().strip() if self.two_folders.isChecked() else "",
+                "val_root": self.val_edit.text().strip() if self._two_folders_used() else "",
                 "val_fraction": self.val_fraction.value() / 100, "seed": self.seed.value()}
+
+    def _two_folders_used(self) -> bool:
+        """A second folder counts only where the first is not split into train/ and val/ already."""
+        return self.two_folders.isChecked() and not folders_deciding_split(self.root_edit.text())
 
     @Slot()
     def _update_enabled(self, *_) -> None:
         two = self.two_folders.isChecked()
-        self.val_edit.setEnabled(two)
-        self.val_fraction.setEnabled(not two)
+        decided = folders_deciding_split(self.root_edit.text())
+        # A folder with train/ and val/ inside is split already: the split controls would do nothing.
+        self.one_folder.setEnabled(not decided)
+        self.two_folders.setEnabled(not decided)
+        self.val_edit.setEnabled(two and not decided)
+        self.val_fraction.setEnabled(not two and not decided)
+        self.split_note.setVisible(bool(decided))
+        if decided:
+            self.split_note.setText(f"The folder's {decided[0]}/ and {decided[1]}/ sub-folders decide the split, "
+                                    "so it is not split here.")
         scanning = self.scan_runner.running
         self.load_button.setEnabled(not scanning)
         self.cancel_button.setVisible(scanning)

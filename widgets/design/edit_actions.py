@@ -65,7 +65,7 @@ class EditActions(QObject):
                                        "Heat maps in the Results tab look at this layer's output")
         self.heat_layer.setCheckable(True)
         self.heat_default = self._action("Heat maps: back to the default layer", self.default_heat_layer,
-                                         "Heat maps look at the last spatial layer before the head again")
+                                         "Heat maps look at the default layer again (the last with a map of at least 7x7)")
         self.selection_actions = (self.freeze, self.unfreeze, self.freeze_until, self.set_lr, self.delete)
         qdoc.selection_changed.connect(self._update)
         qdoc.recipe_changed.connect(self._update)
@@ -205,7 +205,7 @@ class EditActions(QObject):
     # --- heat maps ------------------------------------------------------------------------------------
 
     def heat_map_layer(self) -> str:
-        """The layer chosen for heat maps ("" = the default: the last spatial layer before the head)."""
+        """The layer chosen for heat maps ("" = the default: the last layer whose map is at least 7x7)."""
         return (self.qdoc.doc.settings.get("explain") or {}).get("layer") or ""
 
     @Slot()

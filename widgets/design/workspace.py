@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QUndoView
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
 from widgets.design.analyzer_panel import AnalyzerPanel
 from widgets.design.edit_actions import EditActions
+from widgets.design.history import HistoryView
 from widgets.design.layer_library import LayerLibrary
 from widgets.design.layer_tree import LayerTree
 from widgets.design.properties import Properties
@@ -28,8 +29,7 @@ class DesignWorkspace(QMainWindow):
         self.tree = LayerTree(qdoc)
         self.properties = Properties(qdoc)
         self.analyzer = AnalyzerPanel(qdoc)
-        self.history = QUndoView(qdoc.undo_stack)
-        self.history.setEmptyLabel("Opened model")
+        self.history = HistoryView(qdoc.undo_stack)
         self.docks = {}
         self._dock("library", "Layer Library", self.library, Qt.LeftDockWidgetArea)
         self._dock("tree", "Layer tree", self.tree, Qt.LeftDockWidgetArea)

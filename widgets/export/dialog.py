@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.app.jobs import export_job, script_job
+from designer.app.shipping import best_run, chance_warning
 from designer.base.errors import DesignerError
 from designer.export.formats import FORMATS
 from widgets.base import questions as training_dialogs
@@ -47,6 +48,7 @@ FORMAT_TIPS = {
               "trains it with your settings: python train.py, or torchrun for several GPUs; "
               "beside it train.sbatch runs it on a SLURM cluster (sbatch train.sbatch).",
 }
+CHECK_NOTE = "Each file is checked: it is read back and its outputs are compared with the network's."
 COLUMNS = ("Format", "File", "Largest difference", "Check")
 
 
@@ -76,6 +78,7 @@ class ExportDialog(QDialog):
         self._fill_weights()
         self.folder.setText(str(self._default_folder()))
         self._restore_choices()
+        self._show_weights_note()
         self.refresh_script()
 
     # --- building ----------------------------------------------------------------------------------
@@ -105,8 +108,7 @@ class ExportDialog(QDialog):
         keep.setRetainSizeWhenHidden(True)  # hidden, it still holds the row: Export/Close stay button-sized
         self.progress.setSizePolicy(keep)
         self.progress.hide()
-        self.status = QLabel("Each file is checked: it is read back and its outputs are compared with the "
-                             "network's.", wordWrap=True, objectName="muted")
+        self.status = QLabel(CHECK_NOTE, wordWrap=True, objectName="muted")
         self.table = self._results_table()
         self.script = QPlainTextEdit(readOnly=True, lineWrapMode=QPlainTextEdit.NoWrap)
         self.script.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
@@ -146,22 +148,46 @@ class ExportDialog(QDialog):
         self.runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_finished)
         self.weights.currentIndexChanged.connect(self.refresh_script)
+        self.weights.currentIndexChanged.connect(self._show_weights_note)
         self.script_runner.result.connect(self._on_script)
         self.script_runner.failed.connect(self._on_script_failed)
         self.script_runner.finished.connect(self._on_script_finished)
 
     def _fill_weights(self) -> None:
+        """Every run with weights, newest first, with the best finished run chosen: the run
+        that ships is the best one, not the last one trained (``app.shipping``)."""
         try:
             runs = [r for r in self.context.runs() if r.has_weights]  # not runs stopped before an epoch
         except DesignerError:
             runs = []
+        self._runs = {str(run.best_weights): run for run in runs}
+        best = best_run(runs)
         self.weights.blockSignals(True)  # one preview is generated when the dialog opens
         for run in reversed(runs):
             label = f"Best weights of {run.name} ({MODE_NAMES.get(run.mode, run.mode)}, " \
-                    f"{acc_text(run.best_val_acc)})"
+                    f"{acc_text(run.best_val_acc)}{', best finished run' if run is best else ''})"
             self.weights.addItem(label, str(run.best_weights))
         self.weights.addItem("The network as it is now (not trained here)", None)
+        if best is not None:
+            self.weights.setCurrentIndex(self.weights.findData(str(best.best_weights)))
         self.weights.blockSignals(False)
+
+    def chance_warning(self) -> str:
+        """The warning for the chosen weights when they are a run at chance, else ""."""
+        run = self._runs.get(self.weights.currentData() or "")
+        return chance_warning(run, len(self.context.doc.classes or [])) if run is not None else ""
+
+    @Slot()
+    def _show_weights_note(self, *_) -> None:
+        """A run at chance is named as such as soon as it is chosen, not only when exporting."""
+        warning = self.chance_warning()
+        self._set_status(warning or CHECK_NOTE, warning=bool(warning))
+
+    def _set_status(self, text: str, warning: bool = False) -> None:
+        self.status.setText(text)
+        if self.status.objectName() != ("warning" if warning else "muted"):
+            self.status.setObjectName("warning" if warning else "muted")
+            self.status.style().polish(self.status)  # the style sheet picks the colour by object name
 
     def _default_folder(self) -> Path:
         return self.context.runs_dir().parent / "export"
@@ -238,6 +264,9 @@ class ExportDialog(QDialog):
         if not formats or not folder:
             self.status.setText("Choose at least one format and a folder.")
             return False
+        warning = self.chance_warning()
+        if warning and not training_dialogs.ask_export_at_chance(self, warning):
+            return False
         try:
             source = self.context.design_source()
         except DesignerError as exc:
@@ -249,7 +278,7 @@ class ExportDialog(QDialog):
         self.progress.setValue(0)
         self.progress.show()
         self.export_button.setEnabled(False)
-        self.status.setText("Exporting…")
+        self._set_status("Exporting…")
         self.tabs.setCurrentWidget(self.table)
         self.runner.start(export_job, source, formats, folder, self.weights.currentData(),
                           self.context.training_settings() or None, self.context.doc.classes or None,

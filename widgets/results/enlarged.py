@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from designer.app.jobs import thumbnail
 from designer.inspect.overlay import overlay
-from widgets.base.pictures import PictureLabel
+from widgets.base.pictures import ColourScale, PictureLabel
 
 ENLARGED = 560  # the enlarged view's picture area, px
 WITH_MAPS = 420  # each picture's side when the maps stand beside the image
@@ -40,6 +40,7 @@ class EnlargedView(QDialog):
             row = QHBoxLayout()
             row.addWidget(QLabel("Heat-map opacity"))
             row.addWidget(self.opacity, 1)
+            row.addWidget(ColourScale())
             layout.addLayout(row)
         self.opacity.valueChanged.connect(self._draw_maps)
         self._draw_maps()

@@ -10,15 +10,27 @@ layer (chosen in the graph: right-click a layer, *Use for heat maps*) changes.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.app.explain import ExplainRequest, explain_job
 from designer.base.errors import DesignerError
 from designer.inspect.cam import METHODS
+from widgets.base.pictures import ColourScale
 from widgets.base.worker import JobRunner
 
 ROLES = (("off", "Image only"), ("predicted", "Heat map: predicted class"), ("true", "Heat map: true class"))
-DEFAULT_LAYER = "the last spatial layer before the head"
+DEFAULT_LAYER = "the last layer with a map of at least 7x7"
+HOW_TO_CHOOSE = ("To map another layer, right-click it in the Design tab's graph and choose "
+                 "\u201cUse for heat maps\u201d.")
 
 
 class HeatMapBar(QWidget):
@@ -40,16 +52,21 @@ class HeatMapBar(QWidget):
             self.method_combo.addItem(label, value)
         self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50, maximumWidth=160,
                                toolTip="How strongly the heat maps are drawn over the images.")
-        self.layer_label = QLabel("", objectName="muted")
+        self.layer_label = QLabel("", objectName="muted", wordWrap=True)  # which layer, how to pick another
+        self.scale = ColourScale()
         self.progress = QProgressBar(maximumWidth=160, maximumHeight=14, textVisible=False)
         self.stop_button = QPushButton("Stop", toolTip="Stop computing heat maps.")
-        layout = QHBoxLayout(self)
+        row = QHBoxLayout()
+        for widget in (self.show_combo, self.method_combo, QLabel("Opacity"), self.opacity, self.scale,
+                       self.progress, self.stop_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.show_combo, self.method_combo, QLabel("Opacity"), self.opacity, self.progress,
-                       self.stop_button, self.layer_label):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.layer_label)
         self.set_busy(False)
+        self._show_when_on()
         self.show_combo.currentIndexChanged.connect(self._on_changed)
         self.method_combo.currentIndexChanged.connect(self._on_changed)
         self.opacity.valueChanged.connect(self._on_opacity)
@@ -67,9 +84,16 @@ class HeatMapBar(QWidget):
         self.progress.setVisible(busy)
         self.stop_button.setVisible(busy)
 
+    def _show_when_on(self) -> None:
+        """The colour scale and the layer's line only while maps are drawn."""
+        on = self.role() != "off"
+        self.method_combo.setEnabled(on)
+        self.scale.setVisible(on)
+        self.layer_label.setVisible(on)
+
     @Slot()
     def _on_changed(self, *_) -> None:
-        self.method_combo.setEnabled(self.role() != "off")
+        self._show_when_on()
         self.changed.emit()
 
     @Slot(int)
@@ -202,11 +226,15 @@ class HeatMaps(QObject):
             self.refresh()
 
     def _show_layer(self, target) -> None:
+        """One line naming the layer the maps come from and how to choose another."""
         chosen = self.layer()
         where = target.describe() if target is not None else (f"layer {chosen}" if chosen else DEFAULT_LAYER)
-        self.bar.layer_label.setText(f"at {where}")
-        self.bar.layer_label.setToolTip("Change it in the Design tab: right-click a layer in the graph and "
-                                        "choose 'Use for heat maps'.")
+        if chosen:
+            where += ", chosen in the graph"
+        elif target is not None:
+            where += f", the default: {DEFAULT_LAYER}"
+        self.bar.layer_label.setText(f"Heat maps at {where}. {HOW_TO_CHOOSE}")
+        self.bar.layer_label.setToolTip(HOW_TO_CHOOSE)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

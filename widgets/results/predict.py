@@ -31,7 +31,7 @@ class PredictBox(QWidget):
         self.topk.setValue(3)
         self.status = QLabel("Drop image files here, or choose them, to see what the trained network says.",
                              wordWrap=True, objectName="muted")
-        self.gallery = Gallery()
+        self.gallery = Gallery(extra_lines=1)  # the file name above the classes
         self.gallery.setAcceptDrops(False)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Try it on new images", objectName="sectionTitle"))
@@ -100,10 +100,12 @@ class PredictBox(QWidget):
             name = Path(prediction.path).name
             if prediction.error:
                 errors += 1
-                self.gallery.add(None, f"{name}\n{prediction.error[:40]}", f"{prediction.path}\n{prediction.error}")
+                self.gallery.add(None, f"{self.gallery.caption_line(name)}\n{prediction.error[:40]}",
+                                 f"{prediction.path}\n{prediction.error}")
                 continue
             lines = [f"{c}: {100 * p:.0f}\u00a0%" for c, p in prediction.top]
-            self.gallery.add(thumb, "\n".join(lines[:3]), f"{prediction.path}\n" + "\n".join(lines), prediction.path)
+            caption = "\n".join([self.gallery.caption_line(name), *lines[:3]])  # which image: its file name
+            self.gallery.add(thumb, caption, f"{prediction.path}\n" + "\n".join(lines), prediction.path)
         run = self.run_path()
         weights = f"the best weights of {Path(run).name}" if run else "the network's current weights"
         extra = f"; {errors} could not be read" if errors else ""

@@ -143,11 +143,12 @@ class Gallery(QListWidget):
     """Thumbnails with a caption: the misclassified images, or predictions. Each can show its
     heat map for the true or the predicted class (``show_heat``)."""
 
-    def __init__(self, empty_text: str = "", parent=None):
+    def __init__(self, empty_text: str = "", parent=None, extra_lines: int = 0):
         super().__init__(parent)
         self.setViewMode(QListView.IconMode)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 64, THUMB + 52))
+        # ``extra_lines``: captions longer than the usual three lines get the room, not a cut
+        self.setGridSize(QSize(THUMB + 64, THUMB + 52 + extra_lines * self.fontMetrics().lineSpacing()))
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setWordWrap(True)
@@ -169,6 +170,11 @@ class Gallery(QListWidget):
     def clear(self) -> None:
         super().clear()
         self.entries = []
+
+    def caption_line(self, text: str) -> str:
+        """``text`` shortened in the middle to fit one caption line (a long file name keeps its
+        start and its extension)."""
+        return self.fontMetrics().elidedText(text, Qt.ElideMiddle, self.gridSize().width() - 8)
 
     def add(self, thumb, caption: str, tip: str, path: str | None = None,
             true: str | None = None) -> QListWidgetItem:

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QTabWidget
 
 from designer.app.document import Document
 from designer.base.errors import DesignerError
-from designer.model import builders
 from designer.model.recipe import Recipe
-from designer.model.zoo import GALLERY_SOURCES, model_info
+from designer.zoo import builders
+from designer.zoo.sources import GALLERY_SOURCES, model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
 from widgets.design.workspace import DesignWorkspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.model.families import DEFAULT_MODEL
-from designer.model.zoo import CATEGORIES, GALLERY_SOURCES, list_models
+from designer.zoo.families import DEFAULT_MODEL
+from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models
 from widgets.base import feedback
 
 COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")
@@ -86,7 +86,8 @@ class GalleryModel(QAbstractTableModel):
 
     @staticmethod
     def _key(info, col: int):
-        return (info.name, info.source, info.family, info.category, info.params, info.gflops or 0.0, info.top1 or 0.0,
+        """The value a column sorts by; None where it is unknown ("–"), which sorts last."""
+        return (info.name, info.source, info.family, info.category, info.params or None, info.gflops, info.top1,
                 info.input_size, int(info.weights_available))[col]
 
 
@@ -108,12 +109,38 @@ class GalleryFilter(QSortFilterProxyModel):
     def _set(self, text: str, category: str, local_only: bool, source: str) -> None:
         self.text, self.category, self.local_only, self.source = text.strip().lower(), category, local_only, source
 
+    def lessThan(self, left, right) -> bool:
+        """Unknown values ("–") go last whichever way the column is sorted: a network without a
+        published top-1 is not the worst one, nor the best."""
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a is None or b is None:
+            if (a is None) == (b is None):
+                return False
+            # a descending sort reverses the order lessThan gives, so unknowns must then compare lowest
+            return (b is None) if self.sortOrder() == Qt.AscendingOrder else (a is None)
+        return a < b
+
     def filterAcceptsRow(self, row: int, parent) -> bool:
         info = self.sourceModel().infos[row]
         return ((not self.text or self.text in info.name.lower() or self.text in info.family.lower())
                 and (not self.category or info.category == self.category)
                 and (not self.source or info.source == self.source)
                 and (not self.local_only or info.weights_available))
+
+
+class GalleryTable(QTableView):
+    """The gallery's table; when the filter leaves no row, it says so where the rows would be."""
+
+    empty_text = ""
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0 and self.empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#6b7280"))
+            painter.drawText(self.viewport().rect().adjusted(16, 16, -16, -16),
+                             Qt.AlignCenter | Qt.TextWordWrap, self.empty_text)
+            painter.end()
 
 
 class StartPage(QWidget):
@@ -203,7 +230,7 @@ class StartPage(QWidget):
         filters.addWidget(self.category)
         filters.addWidget(self.local_only)
         col.addLayout(filters)
-        self.table = QTableView()
+        self.table = GalleryTable()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
@@ -245,6 +272,12 @@ class StartPage(QWidget):
     def _show_count(self) -> None:
         """How many networks the table shows: all of them, or how many of all pass the filter."""
         total, shown = len(self.model.infos), self.proxy.rowCount()
+        self.table.empty_text = "" if shown or not total else \
+            "No network matches this filter. Change the search, the library or the category, or clear them."
+        self.table.viewport().update()
+        if not shown and total:
+            self.count_label.setText(f"No network matches this filter (0 of {total} shown)")
+            return
         count = f"{total} networks" if shown == total else f"{shown} of {total} networks shown"
         self.count_label.setText(f"{count} · click a column to sort · double-click to open")
 

@@ -113,6 +113,16 @@ def test_bad_files_give_clear_errors(tmp_path, content, message):
         load_project(path)
 
 
+@pytest.mark.parametrize("content", [[1, 2], {"some": "thing"}, "\"text\"", {"format": None, "version": 1}])
+def test_a_file_that_is_not_a_project_is_said_in_words(tmp_path, content):
+    """Issue 22, item 10: the message read "(format None)" or named a Python type ("list")."""
+    with pytest.raises(DesignerError) as caught:
+        load_project(write(tmp_path / "other.json", content))
+    text = f"{caught.value.message} {caught.value.hint}"
+    assert "not a NetSurgeon project" in text and "None" not in text and "list" not in text.replace("a list", "")
+    assert "str" not in text and "dict" not in text
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(DesignerError, match="does not exist"):
         load_project(tmp_path / "nope.nsd.json")

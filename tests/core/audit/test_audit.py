@@ -102,7 +102,10 @@ def test_fifo_and_link_in_the_folder_and_html_into_a_link(shapes_project, tmp_pa
     report = json.loads(capsys.readouterr().out)
     odd = {o["path"]: o["problems"] for o in report["odd_images"]}
     assert not any("pipe.png" in p for g in report["duplicates"] for p in g["paths"])
-    assert any("link.png" in p and "not read" in " ".join(v) for p, v in odd.items())
+    # a link out of the data folder is skipped by the scan; if one got through, the audit would not read it
+    assert not any("link.png" in p for p in odd) or any("link.png" in p and "not read" in " ".join(v)
+                                                         for p, v in odd.items())
+    assert not any("link.png" in i["path"] for i in report["label_issues"])
 
 
 def test_odd_images_tiny_blank_dark_and_blurry(tmp_path):
@@ -131,3 +134,15 @@ def test_exact_copies_group_and_say_when_they_cross_the_split(tmp_path):
     hashes = ["a", "a", "b", None]
     groups = duplicate_groups(paths, unit_rows(feats), hashes, {paths[0]: "train", paths[1]: "val"})
     assert len(groups) == 1 and groups[0].kind == "exact" and groups[0].crosses_split
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and links (POSIX)")
+def test_pixel_checks_never_follow_a_link_or_open_a_fifo(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (32, 32), 90).save(tmp_path / "real.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "real.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    assert "not read" in pixel_facts(str(tmp_path / "link.png")).problem
+    assert "not read" in pixel_facts(str(tmp_path / "pipe.png")).problem  # returns at once, never blocks
+    assert pixel_facts(str(tmp_path / "real.png")).digest

@@ -45,7 +45,7 @@ def test_a_crash_is_one_line_and_a_log(tmp_path):
         return 1 / 0
 
     (failure,) = run_job(crash, JobControl(), log_dir=tmp_path)
-    assert failure.message == "Unexpected problem (ZeroDivisionError): division by zero"
+    assert failure.message == "Unexpected problem: division by zero"  # issue 22: no exception class names
     assert "ZeroDivisionError" in Path(failure.log_path).read_text()
 
 
@@ -81,3 +81,14 @@ def test_throttled_progress_keeps_the_first_and_the_last():
     for k in range(1, 11):
         report(Progress(k, 10))
     assert [p.done for p in sent] == [1, 10]
+
+
+def test_plain_reason_drops_the_exception_class_name():
+    """Issue 22, item 10: messages named 'OSError', 'ZeroDivisionError' and the like."""
+    from designer.base.errors import DesignerError, plain_reason
+
+    assert plain_reason(ZeroDivisionError("division by zero")) == "division by zero"
+    assert plain_reason(PermissionError(13, "Permission denied", "/x/model.onnx")) == "Permission denied: /x/model.onnx"
+    assert plain_reason(ValueError("first line\nsecond line")) == "first line"
+    assert plain_reason(RuntimeError()) == "no details were given"
+    assert plain_reason(DesignerError("Bad.", hint="Fix it.")) == "Bad. Fix it."

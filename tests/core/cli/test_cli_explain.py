@@ -70,7 +70,7 @@ def test_the_layer_comes_from_the_flag_or_the_project(project, tmp_path, capsys)
     assert _explain(str(tmp_path / "chosen.nsd.json"), image, "-o", str(tmp_path / "b")) == 0
     assert "at layer 3 (32x12x12)" in capsys.readouterr().err
     assert _explain(path, image, "-o", str(tmp_path / "c")) == 0
-    assert "at layer 5 (32x2x2)" in capsys.readouterr().err  # the default: last map before the head
+    assert "at layer 4 (32x12x12)" in capsys.readouterr().err  # the default: the last map of 7x7 or more
 
 
 def _one_line_error(capsys) -> str:

@@ -14,9 +14,9 @@ from testkit.data import make_shapes_folder
 from designer.base.errors import DesignerError
 from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
-from designer.model import builders
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
 from designer.train.recommended import MAX_AUTO_EPOCHS, steps_per_epoch
+from designer.zoo import builders
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -71,7 +71,9 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     data = make_shapes_folder(root / "data", per_class=10, size=24)
     path = str(root / "p.json")
-    # A builder is code: without --trust-builder nothing is imported and nothing is written.
+    # A builder is code: without --trust-builder nothing is imported and nothing is written. (Trust is
+    # process-wide: a module of tests run earlier may have granted it, so it is withdrawn first.)
+    builders._TRUSTED.discard("testkit.train:tiny_rgb_cnn")
     assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path]) == 2 and not Path(path).exists()
     assert main(["new", "testkit.train:tiny_rgb_cnn", "-o", path, "--trust-builder"]) == 0
     assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
@@ -219,3 +221,15 @@ def test_explicit_epochs_and_batch_size_are_used_in_the_recommended_mode(project
     assert start["epochs"] == 2 and start["steps_per_epoch"] == steps_per_epoch(summary["num_train"], 32)
     assert "You set the epochs, the batch size" in start["plan"]
     assert sorted(json.loads((run / "options.json").read_text())["options"]["fixed"]) == ["batch_size", "epochs"]
+
+
+def test_the_time_cap_is_a_flag(project, capsys):
+    root, data, path = project
+    run = root / "capped"
+    assert main(["train", path, "--data", str(data), "--max-minutes", "0.0001", "--device", "cpu", "--json",
+                 "-o", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert "time cap" in summary["outcome"] and "by about 0.0001 min" in summary["plan"]
+    with pytest.raises(SystemExit) as exc:
+        main(["train", path, "--data", str(data), "--max-minutes", "nan", "-o", str(root / "x")])
+    assert exc.value.code == 2

@@ -9,8 +9,8 @@ import pytest
 from testkit.data import make_shapes_folder
 
 from designer.cli.main import main
-from designer.model import builders
 from designer.train.runs import load_run
+from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -19,8 +19,10 @@ PEAK_MEMORY_MB = 1500  # measured ~1.0 GB (torch alone ~0.7 GB); unpacking the z
 def _run_driver(tmp_path):
     root, out, marker = tmp_path / "hostile", tmp_path / "results.jsonl", tmp_path / "MARKER"
     (root / "builders").mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "NETSURGEON_BUILDER_TIMEOUT": "8",
-           "NETSURGEON_OFFLINE": "1", "OMP_NUM_THREADS": "1", "NETSURGEON_HOSTILE_MARKER": str(marker)}
+    # this checkout's designer, not whichever copy the environment installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO / "tests"), str(REPO))),
+           "NETSURGEON_BUILDER_TIMEOUT": "8", "NETSURGEON_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "NETSURGEON_HOSTILE_MARKER": str(marker)}
     proc = subprocess.run([sys.executable, "-m", "testkit.hostile", str(root), str(out)], cwd=root / "builders",
                           env=env, capture_output=True, text=True, timeout=1200, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -30,7 +30,7 @@ from designer.export.script import expected_lr_factors
 from designer.model.ops import SetInput
 from designer.model.recipe import Recipe
 from designer.model.surgery import LAYER_LIBRARY
-from designer.model.weights import plain_state_dict
+from designer.zoo.weights import plain_state_dict
 
 ROOT = REPO
 EXAMPLE = ROOT / "docs" / "example_script.py"

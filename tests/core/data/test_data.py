@@ -220,3 +220,15 @@ def test_digits_folder_is_grey(tmp_path):
     assert len(split.classes) == 10 and len(split.train) == 30
     with Image.open(split.train[0][0]) as img:
         assert img.mode == "L" and img.size == (16, 16)
+
+
+def test_folders_deciding_split_names_train_and_val_only_when_both_are_there(tmp_path):
+    """Issue 22, item 7: the Data tab disables its split controls where train/ and val/ decide."""
+    from designer.data.folders import folders_deciding_split
+
+    split = make_shapes_folder(tmp_path / "split", per_class=3, size=16, layout="split")
+    assert folders_deciding_split(split) == ("train", "val")
+    assert folders_deciding_split(make_shapes_folder(tmp_path / "flat", per_class=3, size=16)) is None
+    (split / "val").rename(split / "test")  # train/ and test/ only: validation is still split off here
+    assert folders_deciding_split(split) is None
+    assert folders_deciding_split(tmp_path / "missing") is None and folders_deciding_split("") is None

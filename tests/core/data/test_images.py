@@ -52,3 +52,30 @@ def test_images_above_the_pixel_limit_are_skipped_and_named(tmp_path, monkeypatc
     assert [p for p, _ in split.skipped if p.endswith("huge.png")] and "too large" in split.summary()
     with pytest.raises(ImageProblem, match="too large"):
         load_image(str(root / "circle" / "huge.png"))  # a file that grew after the scan
+
+
+def test_unreadable_files_are_explained_without_exception_class_names(tmp_path):
+    """Issue 22, item 10: the Data tab listed 'UnidentifiedImageError' and 'OSError' as reasons."""
+    from testkit.data import write_bad_files
+
+    from designer.data.loading import ImageDataset
+    from designer.train.evaluate import predict
+
+    bad = write_bad_files(tmp_path / "bad", 2)  # a truncated PNG and text named .jpg
+    reasons = [check_image(str(p)) for p in bad]
+    loaded = [ImageDataset([(str(p), 0)])[0].reason for p in bad]
+    predicted = [p.error for p in predict(_tiny_model(), [str(p) for p in bad], topk=1,
+                                          transform=lambda img: img)]
+    for text in (*reasons, *loaded, *predicted):
+        assert text and not any(name in text for name in ("Error", "OSError", "Exception", "object at 0x")), text
+    assert "truncated" in reasons[0] and "not a picture format" in reasons[1]
+    assert images.why_unreadable(PermissionError(13, "Permission denied")) == \
+        "this account is not allowed to read the file"
+    assert images.why_unreadable(OSError("broken data stream")) == \
+        "cannot be read as an image: the file is damaged (broken data stream)"
+
+
+def _tiny_model():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))

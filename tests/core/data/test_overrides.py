@@ -15,7 +15,7 @@ from designer.cli.main import main
 from designer.data.folders import scan_folder
 from designer.data.overrides import Override, apply_decisions, overrides_from_list
 from designer.data.split import keep_groups_together, key_for
-from designer.model import builders
+from designer.zoo import builders
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from designer.base.jobs import JobCancelled
 from designer.export import formats as export_mod
 from designer.export.checks import sample_input
 from designer.export.formats import FORMATS, card_path_for, default_path, export
-from designer.model.weights import plain_state_dict
-from designer.model.weights import read_state_dict as read_weights
+from designer.zoo.weights import plain_state_dict
+from designer.zoo.weights import read_state_dict as read_weights
 
 TOL = 1e-4
 MEASURED: dict[tuple[str, str], float] = {}
@@ -87,8 +87,8 @@ def test_model_card_names_everything_needed_to_deploy(tmp_path):
     assert card["input"]["mean"] == [0.5, 0.5, 0.5] and card["input"]["std"] == [0.5, 0.5, 0.5]
     assert card["recipe"] == d.recipe.to_dict()
     assert card["training"] == training and card["metrics"] == metrics
-    from designer.model.lite0 import weights_path
-    from designer.model.weights import file_sha256
+    from designer.zoo.lite0 import weights_path
+    from designer.zoo.weights import file_sha256
 
     assert card["base_weights"]["sha256"] == file_sha256(weights_path())
 

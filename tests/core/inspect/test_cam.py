@@ -114,13 +114,28 @@ def test_default_layers_of_real_architectures():
     from designer.model.build import build
     from designer.model.recipe import Recipe
 
-    assert default_target(resnet18(num_classes=3), (3, 64, 64), "fc").path == "layer4"
-    assert default_target(resnet18(num_classes=3), (3, 32, 32), "fc").path == "layer3"  # layer4 is 1x1 there
+    # Issue 22, item 9: the last layer whose map is at least 7x7, not a 2x2 one that paints blobs
+    assert default_target(resnet18(num_classes=3), (3, 224, 224), "fc").path == "layer4"  # 7x7
+    assert default_target(resnet18(num_classes=3), (3, 64, 64), "fc").grid == (8, 8)  # layer4 is 2x2 there
+    assert default_target(resnet18(num_classes=3), (3, 64, 64), "fc").path == "layer2"
+    assert default_target(resnet18(num_classes=3), (3, 32, 32), "fc").path == "layer1"
     lite0 = build(Recipe.for_model("efficientnet_lite0", weights="none"))
-    target = default_target(lite0.model, (3, 64, 64), lite0.classifier_path)
+    target = default_target(lite0.model, (3, 224, 224), lite0.classifier_path)
     # its last map goes through ReLU6, a module the stem uses too: the map is taken where the pooling gets it
-    assert (target.path, target.on_input, target.grid, target.channels) == ("_avg_pooling", True, (2, 2), 1280)
-    assert target.describe() == "the input of layer _avg_pooling (1280x2x2)"
+    assert (target.path, target.on_input, target.grid, target.channels) == ("_avg_pooling", True, (7, 7), 1280)
+    assert target.describe() == "the input of layer _avg_pooling (1280x7x7)"
+    # at 64x64 a block's output, not the padding inside a strided conv (larger than what its block gives)
+    target = default_target(lite0.model, (3, 64, 64), lite0.classifier_path)
+    assert (target.path, target.grid) == ("_blocks.4", (8, 8))
+
+
+def test_without_a_7x7_map_the_largest_map_is_the_default():
+    from torchvision.models import resnet18
+
+    assert default_target(resnet18(num_classes=3), (3, 16, 16), "fc").grid == (8, 8)  # the stem's
+    small = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2))
+    assert default_target(small, (1, 6, 6), "5").grid == (6, 6)  # the first conv's: none is 7x7
 
 
 def tiny_vit():
@@ -213,3 +228,11 @@ def test_ablation_still_works_when_the_network_reshapes_by_its_input_batch(train
     np.testing.assert_allclose(class_maps(net, corner_image(), [1], target, "ablation"),
                                class_maps(trained, corner_image(), [1], target_for(trained, (1, SIDE, SIDE), "4"),
                                           "ablation"), atol=1e-6)
+
+
+def test_a_network_that_does_not_run_is_said_without_an_exception_class_name():
+    """Issue 22, item 10: the message named 'RuntimeError'."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 5), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(DesignerError, match="does not run on a 3x3x3 input") as caught:
+        default_target(model, (3, 3, 3), "2")
+    assert "Error" not in caught.value.message

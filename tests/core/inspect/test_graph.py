@@ -10,7 +10,7 @@ from torch import nn
 
 from designer.inspect.fold import fold
 from designer.inspect.graph import format_shape, layout, trace_graph
-from designer.model import lite0
+from designer.zoo import lite0
 
 REQUIRED = ("label", "op_type", "kind", "path", "module", "out_shape", "params", "trainable",
             "frozen", "lr_factor", "flops", "depth", "order")

@@ -20,12 +20,12 @@ from designer.data.folders import scan_folder
 from designer.launch.child import group_members
 from designer.launch.placement import Placement
 from designer.launch.run import planned_length, train_run_placed
-from designer.model import builders
 from designer.model.build import build
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe
 from designer.train.options import TrainOptions
 from designer.train.runs import load_run, plan_resume
+from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BUILDER = "testkit.train:tiny_rgb_cnn"  # no BatchNorm: 2 processes of 8 images step like 1 of 16
@@ -229,7 +229,7 @@ import sys
 from designer.data.folders import scan_folder
 from designer.launch.placement import Placement
 from designer.launch.run import planned_length, train_run_placed
-from designer.model import builders
+from designer.zoo import builders
 from designer.model.build import build
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe

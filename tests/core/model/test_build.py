@@ -7,7 +7,6 @@ from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.model import build as build_mod
-from designer.model import lite0
 from designer.model.build import BaseCache, build
 from designer.model.ops import (
     DeleteLayer,
@@ -20,7 +19,9 @@ from designer.model.ops import (
     SetLayerParams,
     SetLRFactor,
 )
-from designer.model.recipe import BaseModel, Recipe
+from designer.model.recipe import Recipe
+from designer.zoo import lite0
+from designer.zoo.base import BaseModel
 
 
 @pytest.fixture(scope="module")

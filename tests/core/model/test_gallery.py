@@ -16,7 +16,7 @@ from designer.inspect.analysis import analyze
 from designer.model.build import BaseCache, build
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe
-from designer.model.zoo import list_models
+from designer.zoo.sources import list_models
 
 GALLERY = [info.name for info in list_models(("torchvision", "lite0"))]  # timm: test_timm.py
 SIZE = 64

@@ -7,7 +7,6 @@ from torch import nn
 from torchvision.models import get_model
 
 from designer.base.errors import DesignerError
-from designer.model import lite0
 from designer.model.ops import LayerSpec
 from designer.model.surgery import (
     LAYER_LIBRARY,
@@ -24,6 +23,7 @@ from designer.model.surgery import (
     rebuild_layer,
     set_module,
 )
+from designer.zoo import lite0
 
 # One model per torchvision family: (first conv, classifier).
 FAMILIES = {

@@ -13,6 +13,7 @@ from testkit.train import final, tiny_design
 from designer.base.jobs import drain
 from designer.data.folders import scan_folder
 from designer.train import engine, features
+from designer.train import setup as ts
 from designer.train.logistic import better, fit_grid
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
@@ -163,3 +164,20 @@ def test_early_stop_needs_patience_and_a_quarter_of_the_steps():
     assert pacing.should_stop(steps_since_best=30, total_steps=100)
     assert not pacing.should_stop(steps_since_best=20, total_steps=100)  # too early in the run
     assert not Pacing(patience=0).should_stop(1000, 100)
+
+
+def test_the_policy_is_resolved_once_per_run(digits, tmp_path, monkeypatch):
+    """Issue 24: the plan's words, stage 1, the engine and the optimizer share one resolved policy."""
+    from designer.model import policy as model_policy
+    from designer.model.build import build
+    from designer.model.ops import FreezeUntil, ReplaceClassifier, SetInput
+    from designer.model.recipe import Recipe
+
+    design = build(Recipe.for_model("mobilenet_v3_small", weights="none").with_ops(
+        SetInput(16, 16, 1), ReplaceClassifier(10), FreezeUntil("features.2")))
+    calls = []
+    real = model_policy.resolve_policy
+    monkeypatch.setattr(model_policy, "resolve_policy", lambda recipe, model: calls.append(1) or real(recipe, model))
+    ts._POLICIES.pop(design.model, None)  # the same design may have been built (and resolved) before
+    done = final(list(train_recommended(design, digits, opts(epochs=5, fixed=["epochs"]), tmp_path)))
+    assert done.kind == "finished" and len(calls) == 1

@@ -14,9 +14,9 @@ from testkit.train import final, tiny_design
 from designer.base.errors import DesignerError
 from designer.cli.main import main
 from designer.data.folders import scan_folder
-from designer.model import builders
 from designer.train.options import TrainOptions
 from designer.train.runs import load_run, plan_resume, train_run
+from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -12,9 +12,9 @@ from testkit.train import final, tiny_design
 
 from designer.base.errors import DesignerError
 from designer.data.folders import scan_folder
-from designer.model import builders
 from designer.train.options import TrainOptions
 from designer.train.runs import compare_runs, list_runs, load_run, load_run_weights, new_run_dir, train_run
+from designer.zoo import builders
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -17,7 +17,7 @@ from designer.data.transforms import Augment
 from designer.train.engine import train
 from designer.train.events import event_from_dict
 from designer.train.options import TrainOptions, default_lr
-from designer.train.setup import load_checkpoint, lr_factor, resolve_device
+from designer.train.setup import load_checkpoint, resolve_device, schedule_factor
 
 # Tiny convs run ~10x slower with 2 threads on a busy 2-core box.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -235,11 +235,11 @@ def test_device_resolution():
 
 def test_lr_schedule_shapes():
     o = TrainOptions(epochs=4, schedule="cosine", warmup_epochs=1)
-    assert lr_factor(0, 10, o) == pytest.approx(0.1) and lr_factor(9, 10, o) == pytest.approx(1.0)
-    assert lr_factor(10, 10, o) == pytest.approx(1.0) and lr_factor(39, 10, o) < 0.01
-    assert lr_factor(99, 10, o) == pytest.approx(0.0)  # clamped past the end
+    assert schedule_factor(0, 10, o) == pytest.approx(0.1) and schedule_factor(9, 10, o) == pytest.approx(1.0)
+    assert schedule_factor(10, 10, o) == pytest.approx(1.0) and schedule_factor(39, 10, o) < 0.01
+    assert schedule_factor(99, 10, o) == pytest.approx(0.0)  # clamped past the end
     s = TrainOptions(epochs=6, schedule="step", step_size=2, gamma=0.5)
-    assert [lr_factor(e * 10, 10, s) for e in range(6)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+    assert [schedule_factor(e * 10, 10, s) for e in range(6)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
 
 
 def test_scratch_mode_reinitialises(split, tmp_path):

@@ -1,7 +1,7 @@
 """Regenerate the designer screenshots in docs/screenshots/ from a real window.
 
 Run under a display (or Xvfb):
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m tools.screenshots.design
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ GUIDE_WIDTH = 960
 SIZE = (1600, 1000)
 
 
-def _wait(app, window, extra: float = 0.3) -> None:
+def wait_idle(app, window, extra: float = 0.3) -> None:
     while window.qdoc.busy:
         app.processEvents()
         time.sleep(0.01)
@@ -32,8 +32,8 @@ def _wait(app, window, extra: float = 0.3) -> None:
         time.sleep(0.01)
 
 
-def _save(app, window, name: str) -> str:
-    _wait(app, window)
+def save_window(app, window, name: str) -> str:
+    wait_idle(app, window)
     return save_grab(window, name)
 
 
@@ -60,10 +60,10 @@ def _edit_lite0(app, window) -> None:
     head = ReplaceClassifier(5, dropout=0.2, hidden=256, batchnorm=True)
     for op in (head, FreezeUntil("_blocks.10"), SetLRFactor("_blocks.14", 0.1), SetLRFactor("_blocks.15", 0.1)):
         q.edit([op])
-        _wait(app, window, 0.05)
+        wait_idle(app, window, 0.05)
     classifier = q.state.design.classifier_path
     q.edit([SetLRFactor(classifier.rpartition(".")[0] or classifier, 10.0)])
-    _wait(app, window, 0.05)
+    wait_idle(app, window, 0.05)
 
 
 def _centre_on(window, node: str, zoom: float, dy: float = 0.0) -> None:
@@ -78,7 +78,7 @@ def open_window(settings_path: str):
     Imports run here, after the caller has set NETSURGEON_DATA_DIR."""
     from PySide6.QtCore import QSettings
 
-    import main as launcher
+    from widgets.shell import launcher
     from widgets.shell.main_window import MainWindow
 
     app = launcher.make_app()
@@ -95,35 +95,35 @@ def main() -> int:
     os.environ.setdefault("NETSURGEON_DATA_DIR", tempfile.mkdtemp(prefix="ns-shots-"))
     app, window = open_window(os.path.join(os.environ["NETSURGEON_DATA_DIR"], "s.ini"))
     window.start.select_name("efficientnet_lite0")
-    _save(app, window, "start-page.png")
+    save_window(app, window, "start-page.png")
     window.open_model("efficientnet_lite0", "default")
-    _wait(app, window)
+    wait_idle(app, window)
     _edit_lite0(app, window)
     window.design.canvas.reveal("_blocks.10")  # frozen up to here: Properties shows it frozen
     _centre_on(window, "_blocks.11", 0.8)
-    _save(app, window, "designer-lite0-edited.png")
+    save_window(app, window, "designer-lite0-edited.png")
     window.design.canvas.reveal(window.qdoc.state.design.classifier_path)
     _centre_on(window, "_fc.1", 0.8, dy=40)
-    _save(app, window, "designer-lite0-head.png")
+    save_window(app, window, "designer-lite0-head.png")
     window.design.canvas.set_depth(None)
     window.design.canvas.find("_blocks.15._project_conv")
     window.design.canvas.view.set_zoom(0.12)
-    _save(app, window, "designer-lite0-zoomed-out.png")
+    save_window(app, window, "designer-lite0-zoomed-out.png")
     window.qdoc.doc.mark_saved()
     window.open_model("alexnet", "none")
-    _wait(app, window)
+    wait_idle(app, window)
     from designer.model.ops import SetInput
 
     window.qdoc.edit([SetInput(32, 32, 3)])
-    _wait(app, window)
+    wait_idle(app, window)
     report = window.qdoc.state.report
     if report.errors:
         window.design.focus_node(report.errors[0].node)
-    _save(app, window, "designer-analyzer-error.png")
+    save_window(app, window, "designer-analyzer-error.png")
     guide = window.show_guide()
     guide.move(40, 40)
     guide.browser.scrollToAnchor("3-add-your-images-data--training--data")
-    _wait(app, window, 0.6)
+    wait_idle(app, window, 0.6)
     save_grab(guide, "help-guide.png")
     guide.close()
     window.qdoc.doc.mark_saved()

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from designer.model import lite0
-from designer.model.weights import read_state_dict
+from designer.zoo import lite0
+from designer.zoo.weights import read_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models import mnasnet0_5, resnet18
 
 from designer.base.errors import DesignerError
-from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
+from designer.zoo.weights import LoadReport, file_sha256, load_into, read_state_dict
 
 
 class _Evil:
@@ -50,8 +50,9 @@ def test_missing_and_junk_files_give_clear_errors(tmp_path):
         read_state_dict(junk)
     bad_st = tmp_path / "junk.safetensors"
     bad_st.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
-    with pytest.raises(DesignerError, match="not a weights file"):
+    with pytest.raises(DesignerError, match="not a weights file") as caught:
         read_state_dict(bad_st)
+    assert "Error" not in str(caught.value)  # issue 22, item 10: no exception class names for the user
     no_tensors = tmp_path / "meta.pt"
     torch.save({"epoch": 3, "lr": 0.1}, no_tensors)
     with pytest.raises(DesignerError, match="no weight tensors"):
@@ -133,7 +134,7 @@ def test_versioned_layers_load_from_safetensors_without_metadata(tmp_path):
 
 
 def test_weights_of_the_wrong_kind_or_not_finite_are_refused(tmp_path):
-    from designer.model.weights import load_strict
+    from designer.zoo.weights import load_strict
 
     good = _small().state_dict()
     for name, change, words in (("nan", lambda v: torch.full_like(v, float("nan")), "NaN or infinite"),

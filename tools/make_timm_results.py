@@ -1,10 +1,10 @@
-"""Write designer/model/timm_results.csv from a checkout of timm's repository.
+"""Write designer/zoo/timm_results.csv from a checkout of timm's repository.
 
 timm publishes ImageNet top-1, parameter counts and GMACs in its repository's
 ``results/`` folder, not in the wheel. The gallery shows them without building
 anything, so a small extract ships with NetSurgeon:
 
-    python -m designer.model.make_timm_results /path/to/pytorch-image-models
+    python -m tools.make_timm_results /path/to/pytorch-image-models
 
 Columns: model (with its pretrained tag), top1 (%), params_m (millions), gmacs
 (per image at the benchmark size; by architecture). Source: timm's
@@ -20,7 +20,7 @@ from pathlib import Path
 
 RESULTS = "results/results-imagenet.csv"
 BENCHMARK = "results/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv"
-OUT = Path(__file__).resolve().parent / "timm_results.csv"
+OUT = Path(__file__).resolve().parent.parent / "designer" / "model" / "timm_results.csv"
 
 
 def _rows(path: Path) -> list[dict]:

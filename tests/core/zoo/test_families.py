@@ -3,10 +3,10 @@ about it holds for the built network."""
 
 import pytest
 
-from designer.model import families
 from designer.model.build import build
 from designer.model.recipe import Recipe
-from designer.model.zoo import list_models
+from designer.zoo import families
+from designer.zoo.sources import SOURCES, list_models
 
 
 def test_every_gallery_model_has_a_known_family_and_source():
@@ -31,4 +31,4 @@ def test_sizing_and_aux_heads_are_data():
     assert families.family_of("vit_b_16").sizing == "vit"
     assert families.family_of("efficientnet_lite0").sizing == "same"
     assert families.family_of("inception_v3").aux_prefixes and families.family_of("googlenet").arch_kwargs
-    assert families.SOURCES["lite0"].builder_takes_size and not families.SOURCES["torchvision"].builder_takes_size
+    assert SOURCES["lite0"].builder_takes_size and not SOURCES["torchvision"].builder_takes_size

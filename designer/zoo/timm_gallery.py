@@ -6,7 +6,7 @@ gallery needs (input size, mean/std, ``first_conv``, ``classifier``, where the
 weights live) are read once from timm's pretrained configs and kept in a JSON
 cache per timm version. ImageNet top-1, parameters and GMACs are not in timm's
 wheel; they come from ``timm_results.csv``, an extract of timm's published
-``results/`` tables (``designer/model/make_timm_results.py``).
+``results/`` tables (``tools/make_timm_results.py``).
 
 Weights are "on this computer" when the Hugging Face hub cache (or, for the few
 configs with a plain URL, the torch hub cache) holds the file: checked on disk,
@@ -25,7 +25,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from urllib.parse import urlparse
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import read_json, write_json
 
 SOURCE = "timm"
@@ -153,7 +153,7 @@ def entry(name: str) -> TimmEntry:
 @functools.lru_cache(maxsize=1)
 def published() -> dict[str, tuple[float | None, float | None, float | None]]:
     """name (with tag, or bare architecture) -> (top-1 %, params in millions, GMACs)."""
-    text = (resources.files("designer.model") / RESULTS_FILE).read_text(encoding="utf-8")
+    text = (resources.files("designer.zoo") / RESULTS_FILE).read_text(encoding="utf-8")
     return {row["model"]: (_number(row["top1"]), _number(row["params_m"]), _number(row["gmacs"]))
             for row in csv.DictReader(io.StringIO(text))}
 
@@ -229,7 +229,7 @@ def download_weights(item: TimmEntry) -> Path:
             return Path(hf_hub_download(repo_id=repo, filename=name, revision=revision or None))
         except Exception as exc:  # noqa: BLE001 -- offline, missing file, firewall: try the next, then say so
             last = exc
-    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded: {type(last).__name__}.")
+    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded ({plain_reason(last)}).")
 
 
 def create(name: str):
@@ -239,4 +239,4 @@ def create(name: str):
     try:
         return timm.create_model(name, pretrained=False)
     except Exception as exc:  # timm can fail in many ways for an odd config; the user needs one line
-        raise DesignerError(f"timm could not build {name}: {type(exc).__name__}: {exc}") from exc
+        raise DesignerError(f"timm could not build {name}: {plain_reason(exc)}") from exc

@@ -6,7 +6,7 @@ new images classified with their maps.
 module takes the same window and data through one shorter run in the default mode (about a
 minute on two CPU cores), then shoots. Under a display (or Xvfb):
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots_heatmaps
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m tools.screenshots.heatmaps
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from widgets.shell.screenshots import OUT, open_window
-from widgets.shell.screenshots_training import CLASSES, IMAGE, _grab, _make_images, _train, _until
+from tools.screenshots.design import OUT, open_window
+from tools.screenshots.training import CLASSES, IMAGE, finish, grab, make_images, train_run, until
 
 # Lite0 at 64x64 ends in a 2x2 map; a block at stride 16 gives 4x4, which shows more of where it
 # looked: chosen as a user would, from the graph's context menu ("Use for heat maps").
@@ -36,21 +36,21 @@ def shoot_heatmaps(app, window, ws, new_images: list[str] = ()) -> None:
     bar = results.heat_bar
     bar.opacity.setValue(55)
     bar.show_combo.setCurrentIndex(bar.show_combo.findData("predicted"))
-    _until(app, lambda: not results.heat_maps.runner.running and not results.gallery.missing_explanations(),
+    until(app, lambda: not results.heat_maps.runner.running and not results.gallery.missing_explanations(),
            "the heat maps", 300)
-    _grab(app, window, "results-heatmaps.png", settle=1.0)
+    grab(app, window, "results-heatmaps.png", settle=1.0)
     dialog = results.gallery.enlarge(results.gallery.item(0))
     dialog.move(120, 80)
-    _grab(app, dialog, "heatmap-enlarged.png", settle=1.0)
+    grab(app, dialog, "heatmap-enlarged.png", settle=1.0)
     dialog.close()
     if new_images:
         box = results.predict_box
         results.lower_tabs.setCurrentWidget(box)
         box.predict(list(new_images))
-        _until(app, lambda: not box.runner.running and box.gallery.count() == len(new_images), "the predictions")
-        _until(app, lambda: not results.heat_maps.runner.running and not box.gallery.missing_explanations(),
+        until(app, lambda: not box.runner.running and box.gallery.count() == len(new_images), "the predictions")
+        until(app, lambda: not results.heat_maps.runner.running and not box.gallery.missing_explanations(),
                "their heat maps", 300)
-        _grab(app, window, "results-heatmaps-predict.png", settle=1.0)
+        grab(app, window, "results-heatmaps-predict.png", settle=1.0)
 
 
 def _new_images(root: Path) -> list[str]:
@@ -74,28 +74,25 @@ def main() -> int:
     torch.set_num_threads(1)
     app, window = open_window(str(tmp / "s.ini"))
     window.open_model("efficientnet_lite0", "default")
-    _until(app, lambda: window.qdoc.state is not None and not window.qdoc.busy, "the model to open")
+    until(app, lambda: window.qdoc.state is not None and not window.qdoc.busy, "the model to open")
     for op in (SetInput(IMAGE, IMAGE, 3), ReplaceClassifier(len(CLASSES), dropout=0.2)):
         window.qdoc.edit([op])
-        _until(app, lambda: not window.qdoc.busy, "an edit")
+        until(app, lambda: not window.qdoc.busy, "an edit")
     ws = window.findChild(TrainingWorkspace)
     window.tabs.setCurrentWidget(ws)
-    ws.data.root_edit.setText(str(_make_images(tmp)))
+    ws.data.root_edit.setText(str(make_images(tmp)))
     ws.data.load_images()
-    _until(app, lambda: ws.context.split is not None and not ws.data.scan_runner.running, "the scan")
+    until(app, lambda: ws.context.split is not None and not ws.data.scan_runner.running, "the scan")
     ws.tabs.setCurrentWidget(ws.training)
-    _train(app, ws, MODE, epochs=EPOCHS)
+    train_run(app, ws, MODE, epochs=EPOCHS)
     ws.tabs.setCurrentWidget(ws.results)
     results = ws.results
-    _until(app, lambda: results.result is not None and not results.runner.running, "the evaluation", 120)
+    until(app, lambda: results.result is not None and not results.runner.running, "the evaluation", 120)
     # every image, so the gallery holds the mislabelled files too (their maps show what the network saw)
     results.subset_combo.setCurrentIndex(results.subset_combo.findData("all"))
-    _until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
+    until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
     shoot_heatmaps(app, window, ws, _new_images(tmp))
-    window.qdoc.doc.mark_saved()
-    ws.shutdown()
-    window.close()
-    return 0
+    return finish(window, ws)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ the scratch run overlaid; its results;
 the export dialog after an export (parity checks) and its script preview. A few minutes
 on two CPU cores. Run under a display (or Xvfb):
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m widgets.shell.screenshots_training
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m tools.screenshots.training
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from widgets.shell.screenshots import OUT, open_window, save_grab
+from tools.screenshots.design import OUT, open_window, save_grab
 
 CLASSES = ("circle", "square", "triangle", "cross")
 IMAGE = 64
@@ -27,14 +27,14 @@ SCRATCH_EPOCHS = 10  # as many steps as the recommended run
 TIMEOUT_S = 600
 
 
-def _pump(app, seconds: float) -> None:
+def pump(app, seconds: float) -> None:
     end = time.time() + seconds
     while time.time() < end:
         app.processEvents()
         time.sleep(0.01)
 
 
-def _until(app, condition, what: str, timeout: float = TIMEOUT_S) -> None:
+def until(app, condition, what: str, timeout: float = TIMEOUT_S) -> None:
     end = time.time() + timeout
     while not condition():
         if time.time() > end:
@@ -43,12 +43,12 @@ def _until(app, condition, what: str, timeout: float = TIMEOUT_S) -> None:
         time.sleep(0.02)
 
 
-def _grab(app, widget, name: str, settle: float = 0.6) -> str:
-    _pump(app, settle)
+def grab(app, widget, name: str, settle: float = 0.6) -> str:
+    pump(app, settle)
     return save_grab(widget, name)
 
 
-def _make_images(root: Path) -> Path:
+def make_images(root: Path) -> Path:
     """Four shape classes, a little uneven, with what real folders have: two unreadable files
     (the Data tab lists them) and a few mislabelled images (the Results tab's gallery shows them)."""
     import numpy as np
@@ -66,7 +66,7 @@ def _make_images(root: Path) -> Path:
     return folder
 
 
-def _train(app, ws, mode: str, epochs: int = EPOCHS, until_epoch: int | None = None, on_mid_run=None):
+def train_run(app, ws, mode: str, epochs: int = EPOCHS, until_epoch: int | None = None, on_mid_run=None):
     panel = ws.training
     panel.form.set_mode(mode)
     ws.context.update_training(epochs=epochs, batch_size=8, seed=0, workers=0)
@@ -75,10 +75,10 @@ def _train(app, ws, mode: str, epochs: int = EPOCHS, until_epoch: int | None = N
         bar = panel.progress.bar
         # half-way through epoch ``until_epoch`` (its predecessors' validation points drawn)
         # (or its end: the recommended mode may stop early, and then the shot shows the whole run)
-        _until(app, lambda: not panel.training or (panel.progress.steps > 1 and bar.maximum() > 1
+        until(app, lambda: not panel.training or (panel.progress.steps > 1 and bar.maximum() > 1
                and bar.value() >= (until_epoch - 1 + 0.5) * panel.progress.steps), "mid-run")
         on_mid_run()
-    _until(app, lambda: not panel.training, f"the {mode} run to end")
+    until(app, lambda: not panel.training, f"the {mode} run to end")
     final = panel.final_event
     print(f"{mode}: {final.kind}, best {final.best_val_acc}", flush=True)
     return final
@@ -97,51 +97,56 @@ def main() -> int:
     torch.set_num_threads(1)  # two threads spin against other processes on a shared 2-core box
     app, window = open_window(str(tmp / "s.ini"))
     window.open_model("efficientnet_lite0", "default")
-    _until(app, lambda: window.qdoc.state is not None and window.qdoc.state.design is not None
+    until(app, lambda: window.qdoc.state is not None and window.qdoc.state.design is not None
            and not window.qdoc.busy, "the model to open")
     for op in (SetInput(IMAGE, IMAGE, 3), ReplaceClassifier(len(CLASSES), dropout=0.2)):
         window.qdoc.edit([op])
-        _until(app, lambda: not window.qdoc.busy, "an edit")
+        until(app, lambda: not window.qdoc.busy, "an edit")
     ws = window.findChild(TrainingWorkspace)
     window.tabs.setCurrentWidget(ws)
 
-    folder = _make_images(tmp)
+    folder = make_images(tmp)
     ws.tabs.setCurrentWidget(ws.data)
     ws.data.root_edit.setText(str(folder))
     ws.data.load_images()
-    _until(app, lambda: ws.context.split is not None and not ws.data.scan_runner.running, "the scan")
-    _until(app, lambda: not ws.data.preview_runner.running and not ws.data.preview_timer.isActive(),
+    until(app, lambda: ws.context.split is not None and not ws.data.scan_runner.running, "the scan")
+    until(app, lambda: not ws.data.preview_runner.running and not ws.data.preview_timer.isActive(),
            "the preview", 60)
-    _grab(app, window, "data.png", settle=1.5)
+    grab(app, window, "data.png", settle=1.5)
 
     ws.tabs.setCurrentWidget(ws.training)
-    scratch = _train(app, ws, "scratch", epochs=SCRATCH_EPOCHS)
+    scratch = train_run(app, ws, "scratch", epochs=SCRATCH_EPOCHS)
     ws.training.runs.set_checked(str(Path(scratch.run_dir).resolve()))
-    _train(app, ws, "recommended", until_epoch=5,
-           on_mid_run=lambda: _grab(app, window, "training-mid-run.png", settle=0.3))
+    train_run(app, ws, "recommended", until_epoch=5,
+           on_mid_run=lambda: grab(app, window, "training-mid-run.png", settle=0.3))
 
     ws.tabs.setCurrentWidget(ws.results)
     results = ws.results
-    _until(app, lambda: results.result is not None and not results.runner.running, "the evaluation", 120)
+    until(app, lambda: results.result is not None and not results.runner.running, "the evaluation", 120)
     if not results.result.evaluation.misclassified:  # the mislabelled files all fell in the training part
         results.subset_combo.setCurrentIndex(results.subset_combo.findData("all"))
-        _until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
-    _grab(app, window, "results.png", settle=1.0)
+        until(app, lambda: results.result.subset == "all" and not results.runner.running, "evaluation", 120)
+    grab(app, window, "results.png", settle=1.0)
 
     dialog = ExportDialog(window.qdoc, window, context=ws.context)
     dialog.resize(1100, 760)
     dialog.show()
-    _until(app, lambda: "import torch" in dialog.script.toPlainText(), "the script preview", 120)
+    until(app, lambda: "import torch" in dialog.script.toPlainText(), "the script preview", 120)
     for fmt, check in dialog.checks.items():
         check.setChecked(fmt in ("pt", "safetensors", "onnx", "script"))
     dialog.folder.setText(str(tmp / "export"))
     assert dialog.start_export()
-    _until(app, lambda: not dialog.runner.running, "the export", 300)
-    _grab(app, dialog, "export.png", settle=0.5)
+    until(app, lambda: not dialog.runner.running, "the export", 300)
+    grab(app, dialog, "export.png", settle=0.5)
     dialog.tabs.setCurrentWidget(dialog.script)
-    _grab(app, dialog, "export-script.png", settle=0.5)
+    grab(app, dialog, "export-script.png", settle=0.5)
     dialog.close()
 
+    return finish(window, ws)
+
+
+def finish(window, ws) -> int:
+    """Close without the unsaved-changes question, the workers stopped."""
     window.qdoc.doc.mark_saved()
     ws.shutdown()
     window.close()

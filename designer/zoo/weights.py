@@ -26,6 +26,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from designer.base.errors import DesignerError
+from designer.base.safeio import regular_file
 
 # Checkpoints often nest the weights under one of these keys (Lightning, timm, DDP scripts).
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights")
@@ -94,12 +95,8 @@ def _existing_file(path: str | os.PathLike) -> Path:
     if p.is_dir():
         raise DesignerError(f"'{p}' is a folder, not a weights file.",
                             hint="Pick the .pt, .pth or .safetensors file inside it (a run's best.pt).")
-    if not p.is_file():
-        raise DesignerError(
-            f"The weights file '{p}' does not exist.",
-            hint="Check the path, or pick the file again.",
-        )
-    return p
+    # Only a regular file: a pipe would block torch.load forever and /dev/zero never ends.
+    return regular_file(p, "weights file", hint="Check the path, or pick the file again.")
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
@@ -192,7 +189,8 @@ def _pickle_has_code(p: Path) -> bool:
 
 def _not_weights(p: Path, exc: Exception) -> DesignerError:
     return DesignerError(
-        f"'{p.name}' is not a weights file NetSurgeon can read ({type(exc).__name__}).",
+        f"'{p.name}' is not a weights file NetSurgeon can read (its contents are not a saved PyTorch or "
+        "safetensors file, or it is damaged).",
         hint="Pick a PyTorch state dict (.pth/.pt) or a .safetensors file.",
     )
 
@@ -213,13 +211,18 @@ def _clean(obj: object, p: Path) -> dict[str, Tensor]:
     if not isinstance(obj, dict):
         obj = {}
     tensors = OrderedDict((str(k), v) for k, v in obj.items() if isinstance(v, Tensor))
+    odd = next((k for k, v in tensors.items() if v.layout != torch.strided or v.device.type != "cpu"), None)
+    if odd is not None:  # sparse or meta tensors hold no plain numbers to load
+        kind = "sparse" if tensors[odd].layout != torch.strided else "placeholder (meta)"
+        raise DesignerError(f"'{p.name}' holds a {kind} tensor ('{odd}'), not plain weights.",
+                            hint="Save the weights with torch.save(model.state_dict()) or as .safetensors.")
     if not tensors:
         raise DesignerError(
             f"'{p.name}' holds no weight tensors.",
             hint="Pick a file saved with torch.save(model.state_dict()) or safetensors.",
         )
     # Module versions (torch's state-dict "_metadata") steer how some layers load old files.
-    metadata = dict(getattr(obj, "_metadata", None) or {})
+    metadata = _metadata(obj)
     for prefix in STRIP_PREFIXES:
         if all(k.startswith(prefix) for k in tensors):
             tensors = OrderedDict((k[len(prefix):], v) for k, v in tensors.items())
@@ -227,6 +230,18 @@ def _clean(obj: object, p: Path) -> dict[str, Tensor]:
     if metadata:
         tensors._metadata = metadata  # type: ignore[attr-defined]
     return tensors
+
+
+def _metadata(obj) -> dict:
+    """torch's module versions ``{"layer": {"version": 2}}``, or {} when the file's are malformed
+    (they only steer how old files load, so wrong ones are dropped rather than trusted)."""
+    raw = getattr(obj, "_metadata", None)
+    if not isinstance(raw, dict) or len(raw) > 100_000:
+        return {}
+    good = all(isinstance(k, str) and isinstance(v, dict) and all(
+        isinstance(a, str) and isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 1000
+        for a, b in v.items()) for k, v in raw.items())
+    return dict(raw) if good else {}
 
 
 def _strip(key: str, name: str) -> str:

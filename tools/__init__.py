@@ -1,0 +1,1 @@
+"""Maintainers' tools: screenshots, data extracts. Not installed with the app."""

@@ -1,0 +1,1 @@
+"""Scripts that regenerate docs/screenshots from a real window under Xvfb (not part of the app)."""
