@@ -24,6 +24,7 @@ from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
 from designer.codegen.script import generate_script
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.images import load_image
+from designer.data.overrides import apply_decisions
 from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform, preview_grid
 from designer.export.formats import export_all
@@ -103,8 +104,10 @@ def scan_job(control: JobControl, data: dict):
                             hint="It should hold one sub-folder of images per class.")
     fraction, seed = float(data.get("val_fraction", 0.2)), int(data.get("seed", 0))
     if val_root:
-        return scan_folders(root, val_root, seed, progress=_scan_progress(control))
-    return scan_folder(root, fraction, seed, progress=_scan_progress(control))
+        split = scan_folders(root, val_root, seed, progress=_scan_progress(control))
+    else:
+        split = scan_folder(root, fraction, seed, progress=_scan_progress(control))
+    return apply_decisions(split, data)  # the project's relabel / exclude decisions and duplicate groups
 
 
 def preview_job(control: JobControl, samples: list, shape, augment, count: int, seed: int):

@@ -33,6 +33,7 @@ from designer.base.schema import (
     describe_value,
     friendly,
 )
+from designer.data.overrides import groups_from_list, overrides_from_list
 from designer.model.recipe import Recipe
 from designer.train.options import TrainOptions
 
@@ -93,6 +94,8 @@ def check_settings(data: dict, training: dict, where: str = "The project", expla
     as the CLI's flags and the window's fields); unknown keys from newer versions are ignored."""
     try:
         DataSettings.from_dict(data)
+        overrides_from_list(data.get("overrides", []))
+        groups_from_list(data.get("duplicate_groups", []))
         TrainOptions.from_dict(training)
         ExplainSettings.from_dict(explain or {})
     except DesignerError as exc:

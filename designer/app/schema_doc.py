@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from designer.app.project import DataSettings, ExplainSettings
 from designer.base.fileio import atomic_write_text
+from designer.data.overrides import Override
 from designer.data.transforms import Augment
 from designer.model.ops import OP_TYPES
 from designer.train.options import TrainOptions
@@ -69,12 +70,17 @@ def table(cls, skip: tuple[str, ...] = (), rules: dict | None = None) -> str:
     return "\n".join(rows)
 
 
+OVERRIDE_PATH = ("text of 1 to 4,096 characters: the image's path relative to the data folder, with `/` "
+                 "(a full path for a file outside it)")
+
+
 def tables() -> str:
     parts = ["### `recipe.base`", "", table(BaseModel), ""]
     for kind, cls in OP_TYPES.items():
         where = "structural" if cls.structural else "policy"
         parts += [f"#### `{kind}` ({cls.title}, {where})", "", table(cls), ""]
     parts += ["### `data`", "", table(DataSettings), "",
+              "### `data.overrides` (each entry)", "", table(Override, rules={"path": OVERRIDE_PATH}), "",
               "### `training`", "", table(TrainOptions, skip=("augment",)), "",
               "### `training.augment`", "", table(Augment), "",
               "### `explain`", "", table(ExplainSettings, rules={"layer": EXPLAIN_LAYER}), ""]

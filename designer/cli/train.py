@@ -24,6 +24,7 @@ from designer.base.safeio import valid_text
 from designer.base.schema import MAX_SEED
 from designer.cli.flags import duration, number
 from designer.data.folders import scan_folder, scan_folders
+from designer.data.overrides import apply_decisions
 from designer.data.transforms import Augment
 from designer.launch.placement import Placement, saved_placement
 from designer.launch.run import train_run_placed
@@ -199,7 +200,7 @@ def cmd_train(args) -> int:
         if not valid_text(str(run_dir)):  # it goes into the project file, which could then not be saved
             raise DesignerError(f"The run folder name {str(run_dir)!r} is not valid text (UTF-8).",
                                 hint="Choose a name with ordinary characters.")
-        split = scan_data(args.data, args.val_data, args.val_split, options.seed)
+        split = apply_decisions(scan_data(args.data, args.val_data, args.val_split, options.seed), project.data)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)

@@ -182,3 +182,39 @@ def stratified(per_class: dict[str, list[str]], classes: list[str], fractions: t
         test += [(p, label) for p in paths[n_val:n_val + n_test]]
         train += [(p, label) for p in paths[n_val + n_test:]]
     return train, val, test
+
+
+def key_for(path: str, root: str) -> str:
+    """How a decision or a duplicate group names ``path``: relative to the data folder when inside it
+    (the project survives the folder moving), with / separators; else its full path."""
+    if root:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        if not rel.startswith(".."):
+            return rel.replace(os.sep, "/")
+    return os.path.abspath(path)
+
+
+def keep_groups_together(split: DatasetSplit, groups: list[list[str]]) -> int:
+    """Move near-duplicate groups (from an audit) whole into one split, so validation never scores a
+    copy of a training image. Each group goes where most of its members are (ties: training).
+    Returns how many images moved; the split is changed in place."""
+    where: dict[str, tuple[str, int]] = {}
+    for which in ("train", "val", "test"):
+        for path, label in split.subset(which):
+            where[key_for(path, split.root)] = (which, label)
+    move: dict[str, str] = {}
+    for group in groups:
+        keys = [k for k in (key_for(p, split.root) if os.path.isabs(p) else p for p in group) if k in where]
+        counts = Counter(where[k][0] for k in keys)
+        if len(counts) < 2:
+            continue
+        target = max(("train", "val", "test"), key=lambda w: (counts.get(w, 0), w == "train"))
+        move.update({k: target for k in keys if where[k][0] != target})
+    if not move:
+        return 0
+    parts: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for which in ("train", "val", "test"):
+        for path, label in split.subset(which):
+            parts[move.get(key_for(path, split.root), which)].append((path, label))
+    split.train, split.val, split.test = parts["train"], parts["val"], parts["test"]
+    return len(move)

@@ -36,6 +36,7 @@ from widgets.base import questions as training_dialogs
 from widgets.base.context import DATA_KEYS
 from widgets.base.pictures import PictureLabel
 from widgets.base.worker import JobRunner
+from widgets.data.audit import CheckMyData
 from widgets.data.augment import AugmentForm
 from widgets.data.charts import ClassCountChart
 
@@ -57,6 +58,7 @@ class DataPanel(QWidget):
         self.context = context
         self.scan_runner = JobRunner(self, "scan")
         self.preview_runner = JobRunner(self, "preview")
+        self.check = CheckMyData(context, lambda: self.scan(force=True), self)
         self.preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self.preview_seed = 0
         self._requested = None  # data key of the last scan started
@@ -119,8 +121,10 @@ class DataPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.check.button)
         form.addRow(buttons)
         form.addRow(self.scan_status)
+        form.addRow(self.check.status)
         return box
 
     def _folder_row(self, title: str, tip: str):

@@ -1,0 +1,95 @@
+"""How long the data audit takes on a 10,000-image folder, against one fine-tuning epoch of the same
+network on the same images (the issue's bar: "well under the time of one fine-tuning epoch").
+
+    .venv/bin/python bench/bench_audit.py [--images 10000] [--size 32] [--threads 1] [--epoch-sample 2000]
+
+The folder is sklearn's digits with augmentation (shift, rotation, contrast, noise), ``--size`` pixels,
+10 % of training labels moved and some copies planted, so the audit has real work. The audit runs from
+cold (no feature cache). The epoch is a plain full fine-tune ("full" mode, SGD, batch 32) of Lite0, timed
+on ``--epoch-sample`` training images and scaled to the whole training set (time is linear in images);
+``--epoch-sample 0`` times the whole epoch. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+import torch
+from PIL import Image
+
+from designer.audit.run import audit
+from designer.base.jobs import drain
+from designer.data.folders import scan_folder
+from designer.data.split import DatasetSplit
+from designer.model.build import build
+from designer.model.ops import ReplaceClassifier, SetInput
+from designer.model.recipe import Recipe
+from designer.train.engine import train
+from designer.train.options import TrainOptions
+
+
+def make_folder(root: Path, count: int, size: int, seed: int = 0) -> None:
+    """``count`` augmented digits in ``root/<digit>/``; every tenth label is moved to a wrong class."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    for d in range(10):
+        (root / str(d)).mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        i = int(rng.integers(len(digits.target)))
+        img = Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8), "L").resize((size, size),
+                                                                                          Image.BILINEAR)
+        img = img.rotate(float(rng.uniform(-12, 12)), translate=tuple(rng.integers(-2, 3, 2).tolist()))
+        a = np.asarray(img, np.float32) * rng.uniform(0.8, 1.1) + rng.normal(0, 4, (size, size))
+        label = int(digits.target[i]) if k % 10 else int((digits.target[i] + 1 + k % 9) % 10)
+        Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L").save(root / str(label) / f"a{k:05d}.png")
+
+
+def epoch_seconds(recipe, split: DatasetSplit, sample: int, run_dir: Path) -> float:
+    design = build(recipe)
+    part = split.train[:sample] if sample else split.train
+    small = DatasetSplit(split.classes, part, [], root=split.root)
+    options = TrainOptions(mode="full", epochs=1, device="cpu", checkpoint_interval_s=1e9)
+    t = time.perf_counter()
+    drain(train(design, small, options, run_dir))
+    return (time.perf_counter() - t) * len(split.train) / len(part)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core box)")
+    parser.add_argument("--epoch-sample", type=int, default=2000)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    recipe = Recipe.for_model("efficientnet_lite0").with_ops(SetInput(args.size, args.size, 1, "replicate"),
+                                                             ReplaceClassifier(10))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "digits"
+        t = time.perf_counter()
+        make_folder(root, args.images, args.size)
+        split = scan_folder(root, 0.2, seed=0)
+        print(f"made and scanned {args.images:,} images of {args.size}x{args.size} in {time.perf_counter() - t:.0f} s",
+              file=sys.stderr)
+        t = time.perf_counter()
+        report = drain(audit(build(recipe), split, TrainOptions(device="cpu")))
+        audit_s = time.perf_counter() - t
+        epoch_s = epoch_seconds(recipe, split, args.epoch_sample, Path(tmp) / "run")
+    print("| images | size | threads | audit s | fine-tune epoch s | audit / epoch | label issues | dup groups |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {args.images:,} | {args.size} | {args.threads} | {audit_s:.0f} | {epoch_s:.0f} | {audit_s / epoch_s:.2f} "
+          f"| {len(report.label_issues)} | {len(report.duplicates)} |")
+
+
+if __name__ == "__main__":
+    main()

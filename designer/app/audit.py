@@ -1,0 +1,136 @@
+"""The data audit as the window and the CLI both run it: load the project's design and options,
+scan the folder (with the project's decisions applied), run ``designer.audit``, and write the HTML
+report. Printing is the CLI's; showing is the window's."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import html
+import io
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from designer.app.project import load_project, save_project
+from designer.audit.report import AuditReport
+from designer.audit.run import audit
+from designer.base.errors import DesignerError
+from designer.base.fileio import atomic_write_text
+from designer.base.jobs import Progress
+from designer.data.images import load_image
+from designer.data.overrides import apply_decisions
+from designer.data.split import key_for
+from designer.model.build import build
+from designer.train.options import TrainOptions
+
+THUMB = 96
+MAX_THUMBS = 200  # per section: the report stays a few MB however many images are flagged
+
+
+def audit_job(control, recipe, split, data: dict, training: dict, cache_dir=None, device: str | None = None):
+    """Job (the window's and the CLI's): audit ``split`` (scanned already) with the features of
+    ``recipe``'s network, after the project's decisions (``data``). Returns an ``AuditReport``."""
+    split = apply_decisions(copy.deepcopy(split), data)  # the caller's split is the window's: never changed
+    options = TrainOptions.from_dict(training)
+    if device:
+        options = replace(options, device=device)
+    yield Progress(0, None, "Building the network…")
+    design = build(recipe)
+    return (yield from audit(design, split, options, cache_dir, control))
+
+
+def audit_project(project_path: str, split, device: str | None = None):
+    """``audit_job`` for a saved project: its design, settings and decisions; the features are cached
+    where the CLI's training keeps them (``runs/.features`` beside the project)."""
+    project = load_project(project_path)
+    cache = Path(project_path).resolve().parent / "runs" / ".features"
+    return (yield from audit_job(None, project.recipe, split, project.data, project.training, cache, device))
+
+
+def remember_groups(project_path: str, report: AuditReport) -> int:
+    """Save the report's duplicate groups in the project, so every split keeps each group together."""
+    project = load_project(project_path)
+    groups = [[key_for(p, report.root) for p in g.paths] for g in report.duplicates]
+    save_project(replace(project, data={**project.data, "duplicate_groups": groups}), project_path)
+    return len(groups)
+
+
+def report_dict(report: AuditReport) -> dict:
+    """The report as the CLI's --json prints it: paths relative to the data folder where inside it
+    (they are also what the project's decisions name)."""
+    data = report.to_dict()
+    rel = (lambda p: key_for(p, report.root))
+    for item in data["label_issues"] + data["outliers"] + data["odd_images"]:
+        item["path"] = rel(item["path"])
+    for group in data["duplicates"]:
+        group["paths"] = [rel(p) for p in group["paths"]]
+    return data
+
+
+# --- the HTML report ----------------------------------------------------------------------------
+
+
+def _thumb(path: str) -> str:
+    try:
+        img = load_image(path).convert("RGB")
+        img.thumbnail((THUMB, THUMB))
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+    except Exception:  # noqa: BLE001 -- an unreadable image gets a placeholder, not a broken report
+        return '<div class="none">no preview</div>'
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _card(path: str, root: str, lines: list[str]) -> str:
+    text = "".join(f"<div>{html.escape(t)}</div>" for t in lines)
+    return (f'<figure>{_thumb(path)}<figcaption><div class="path">{html.escape(key_for(path, root))}</div>'
+            f"{text}</figcaption></figure>")
+
+
+def _section(title: str, cards: list[str], total: int) -> str:
+    more = f"<p>… and {total - len(cards)} more (see --json).</p>" if total > len(cards) else ""
+    return f"<h2>{html.escape(title)} ({total})</h2><div class=\"grid\">{''.join(cards)}</div>{more}"
+
+
+def render_html(report: AuditReport) -> str:
+    root = report.root
+    issues = [_card(i.path, root, [f"labelled {i.given}", f"looks like {i.suggested}", f"score {i.score:.2f}"])
+              for i in report.label_issues[:MAX_THUMBS]]
+    groups = []
+    for g in report.duplicates[:MAX_THUMBS // 4]:
+        note = "crosses train / validation" if g.crosses_split else "same split"
+        cards = [_card(p, root, [f"{g.kind} copy, {note}"]) for p in g.paths[:6]]
+        groups.append(f'<div class="group">{"".join(cards)}</div>')
+    outl = [_card(o.path, root, [f"class {o.given}", f"unlike its class ({o.score:.1f})"])
+            for o in report.outliers[:MAX_THUMBS]]
+    odd = [_card(o.path, root, [", ".join(o.problems), f"{o.width}x{o.height}"]) for o in report.odd_images[:MAX_THUMBS]]
+    imb = ""
+    if report.imbalance:
+        rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{n}</td><td>{report.imbalance.weights[c]:.2f}</td></tr>"
+                       for c, n in report.imbalance.counts.items())
+        imb = ("<h2>Classes</h2><table><tr><th>class</th><th>training images</th><th>class weight</th></tr>"
+               f"{rows}</table>")
+    summary = "".join(f"<li>{html.escape(s)}</li>" for s in report.summary_lines())
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Data check</title><style>{_CSS}</style>"
+            f"</head><body><h1>Data check of {html.escape(root)}</h1><ul>{summary}</ul>"
+            + _section("Possibly wrong labels", issues, len(report.label_issues))
+            + f"<h2>Duplicates ({len(report.duplicates)})</h2>{''.join(groups)}"
+            + _section("Unlike their class", outl, len(report.outliers))
+            + _section("Odd images", odd, len(report.odd_images)) + imb + "</body></html>\n")
+
+
+_CSS = ("body{font-family:sans-serif;margin:2em}.grid,.group{display:flex;flex-wrap:wrap;gap:8px}"
+        ".group{border:1px solid #ccc;padding:4px;margin:4px 0}figure{margin:0;width:120px;font-size:11px}"
+        ".path{word-break:break-all;color:#555}img{image-rendering:pixelated;width:96px}")
+
+
+def write_html(report: AuditReport, path) -> Path:
+    """Write the report atomically; never through a link (it could point at any file)."""
+    path = Path(os.fspath(path))
+    if path.is_symlink():
+        raise DesignerError(f"{path} is a link; the report is not written through links.",
+                            hint="Give the path of a new or ordinary file.")
+    if path.is_dir():
+        raise DesignerError(f"{path} is a folder.", hint="Give a file name such as report.html.")
+    return atomic_write_text(path, render_html(report))

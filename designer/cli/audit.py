@@ -1,0 +1,73 @@
+"""CLI: ``python -m designer audit PROJECT --data DIR [--json] [--html report.html]``: check the images
+for wrong labels, duplicates (and those that leak into validation), outliers, imbalance and odd images.
+Printing only; the work is ``designer.app.audit``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from designer.app.audit import audit_project, remember_groups, report_dict, write_html
+from designer.base.jobs import Progress
+from designer.cli.flags import number
+from designer.cli.train import scan_data
+from designer.train.options import DEVICES
+
+SHOWN = 15  # rows per finding in the plain listing
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("audit", help="check the images: wrong labels, duplicates, outliers, imbalance",
+                              description="Find images that may carry the wrong label, copies across the "
+                                          "train/validation split, images unlike their class, class imbalance "
+                                          "and tiny, blank, dark or blurry images, from the network's features. "
+                                          "Nothing on disk is changed.")
+    p.add_argument("project", help="project .json (its design gives the features)")
+    p.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
+    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder")
+    p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")
+    p.add_argument("--seed", type=number(0, 2**32 - 1, whole=True), default=0)
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails")
+    p.add_argument("--save-groups", action="store_true",
+                   help="remember the duplicate groups in the project: every split then keeps each group together")
+    p.set_defaults(handler=cmd_audit)
+
+
+def cmd_audit(args) -> int:
+    split = scan_data(args.data, args.val_data, args.val_split, args.seed)
+    gen = audit_project(args.project, split, args.device)
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            report = stop.value
+            break
+        if isinstance(item, Progress) and not args.json:
+            sys.stderr.write(f"\r{item.text[:100]:100}")
+    if not args.json:
+        sys.stderr.write("\n")
+    if args.html:
+        write_html(report, args.html)
+    if args.save_groups:
+        remember_groups(args.project, report)
+    if args.json:
+        print(json.dumps(report_dict(report)))
+    else:
+        _print(report_dict(report), report.summary_lines(), args)
+    return 0
+
+
+def _print(data: dict, summary: list[str], args) -> None:
+    print("\n".join(summary))
+    rows = [("wrong label?", f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
+            for i in data["label_issues"][:SHOWN]]
+    rows += [("duplicates", ("LEAK " if g["crosses_split"] else "") + ", ".join(g["paths"][:4]))
+             for g in data["duplicates"][:SHOWN]]
+    rows += [("unlike class", f"{o['path']} ({o['given']}, {o['score']:.1f})") for o in data["outliers"][:SHOWN]]
+    rows += [("odd image", f"{o['path']}: {', '.join(o['problems'])}") for o in data["odd_images"][:SHOWN]]
+    for kind, text in rows:
+        print(f"  {kind:13} {text}")
+    if args.html:
+        print(f"report with thumbnails: {args.html}")

@@ -1,0 +1,59 @@
+"""The "Check my data" review: findings grouped by issue, worst first; R / X / K decide from the
+keyboard, and the decisions become the project's overrides."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from designer.audit.report import AuditReport, DuplicateGroup, LabelIssue, OddImage, Outlier
+from widgets.data.audit import AuditReview
+
+
+def _report(tmp_path) -> AuditReport:
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(5):
+        p = tmp_path / "data" / "cat" / f"{k}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    return AuditReport(
+        ["cat", "dog"], str(tmp_path / "data"), 5,
+        label_issues=[LabelIssue(paths[0], "cat", "dog", 0.6), LabelIssue(paths[1], "cat", "dog", 0.9)],
+        duplicates=[DuplicateGroup(paths[2:4], "near", 0.99, True)],
+        outliers=[Outlier(paths[4], "cat", 5.0)], odd_images=[OddImage(paths[4], ["tiny"], 20, 20)])
+
+
+def test_review_groups_sorts_and_decides_by_keyboard(qtbot, tmp_path):
+    review = AuditReview()
+    qtbot.addWidget(review)
+    review.set_report(_report(tmp_path))
+    assert [review.kind.itemText(i) for i in range(4)] == [
+        "Possibly wrong labels (2)", "Duplicates (2)", "Unlike their class (1)", "Odd images (1)"]
+    view = review.view
+    assert view.count() == 2 and view.item(0).data(Qt.UserRole).endswith("1.png")  # the worst first
+    assert "cat → dog?" in view.item(0).text()
+
+    with qtbot.waitSignal(review.decisions_changed) as relabelled:
+        qtbot.keyClick(view, Qt.Key_R)
+    assert relabelled.args[0] == [{"path": "cat/1.png", "action": "relabel", "label": "dog"}]
+    assert view.currentRow() == 1 and "→ dog" in view.item(0).text()
+    with qtbot.waitSignal(review.decisions_changed) as excluded:
+        qtbot.keyClick(view, Qt.Key_X)
+    assert {"path": "cat/0.png", "action": "exclude"} in excluded.args[0] and "left out" in view.item(1).text()
+    view.setCurrentRow(0)
+    with qtbot.waitSignal(review.decisions_changed) as kept:
+        qtbot.keyClick(view, Qt.Key_K)
+    assert kept.args[0] == [{"path": "cat/0.png", "action": "exclude"}]
+
+    review.kind.setCurrentIndex(1)
+    assert view.count() == 2 and view.item(0).text().startswith("leak:")
+
+
+def test_review_shows_earlier_decisions(qtbot, tmp_path):
+    review = AuditReview()
+    qtbot.addWidget(review)
+    review.set_report(_report(tmp_path), [{"path": "cat/0.png", "action": "exclude"}])
+    assert "left out" in review.view.item(1).text()
