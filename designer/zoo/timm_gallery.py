@@ -29,7 +29,10 @@ from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import read_json, write_json
 
 SOURCE = "timm"
-CACHE_FORMAT = 1  # bump when TimmEntry changes, so old caches are rebuilt
+CACHE_FORMAT = 2  # bump when TimmEntry or its family rule changes, so old caches are rebuilt
+# Architectures timm defines inside another family's module that users know as their own family:
+# MobileNetV4 lives in timm's mobilenetv3.py, but it is a different network (issue 22).
+OWN_FAMILY_PREFIXES = ("mobilenetv4",)
 RESULTS_FILE = "timm_results.csv"
 # Files timm's loader looks for in a model's hub repository, safest first.
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -127,11 +130,18 @@ def _scan() -> dict[str, TimmEntry]:
         arch = name.split(".")[0]
         classifier = (cfg.classifier,) if isinstance(cfg.classifier, str) else tuple(cfg.classifier)
         found[name] = TimmEntry(
-            name=name, family=_registry._model_to_module.get(arch, arch), input_size=tuple(cfg.input_size),
+            name=name, family=family_of(arch, _registry._model_to_module.get(arch, arch)),
+            input_size=tuple(cfg.input_size),
             num_classes=int(cfg.num_classes), mean=tuple(cfg.mean), std=tuple(cfg.std),
             first_conv=str(cfg.first_conv), classifier=classifier, hf_hub_id=cfg.hf_hub_id or "",
             url=cfg.url if isinstance(cfg.url, str) else "", fixed_input_size=bool(cfg.fixed_input_size))
     return found
+
+
+def family_of(arch: str, module: str) -> str:
+    """The gallery's family of a timm architecture: the module that defines it, unless it is one of
+    ``OWN_FAMILY_PREFIXES`` (then that prefix)."""
+    return next((p for p in OWN_FAMILY_PREFIXES if arch.startswith(p)), module)
 
 
 def entry(name: str) -> TimmEntry:

@@ -79,6 +79,9 @@ def test_gallery_lists_timm_classifiers_beside_torchvision():
     assert all("." in i.name and i.input_size > 0 and i.family for i in timm_rows)
     resnet = model_info("resnet50.a1_in1k")
     assert resnet.top1 is not None and 11e6 < resnet.params < 26e6 * 1.1 and resnet.family == "resnet"
+    v4 = [i for i in timm_rows if i.name.startswith("mobilenetv4")]
+    v3 = [i for i in timm_rows if i.name.startswith("mobilenetv3")]
+    assert v4 and v3 and {i.family for i in v4} == {"mobilenetv4"} and {i.family for i in v3} == {"mobilenetv3"}
 
 
 def test_every_name_in_the_spread_is_a_listed_classifier():
