@@ -231,7 +231,10 @@ def run_export_info(weights: str | Path | None, training: dict | None):
     epochs = data.get("epochs") or [{}]
     metrics = {"best_val_acc": data.get("best_val_acc"), "best_epoch": data.get("best_epoch"),
                "final_epoch": epochs[-1], "status": data.get("status")}
-    return data.get("options") or training, metrics, split
+    # options.json holds what the run was asked (its mode, say recommended); history.json what its
+    # engine ran (the recommended mode's stage 2 alone, as "full"), which is not the recipe to ship
+    asked = (read_json(path.with_name("options.json")) or {}).get("options")
+    return asked or data.get("options") or training, metrics, split
 
 
 def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None,
