@@ -237,6 +237,23 @@ def _strings(items: list[str]) -> str:
     return "[\n" + "".join(f"    {literal(str(s))},\n" for s in items) + "]"
 
 
+def assign(name: str, value, width: int = 100) -> str:
+    """``name = value`` for a list or dict of literals, its items wrapped under the bracket."""
+    if isinstance(value, dict):
+        items, brackets = [f"{literal(k)}: {literal(v)}" for k, v in value.items()], "{}"
+    else:
+        items, brackets = [literal(v) for v in value], "[]"
+    lines, line = [], f"{name} = {brackets[0]}"
+    indent = " " * len(line)
+    for k, item in enumerate(items):
+        piece = item + (", " if k < len(items) - 1 else brackets[1])
+        if len(line) + len(piece.rstrip()) > width and line.strip() not in (f"{name} = {brackets[0]}",):
+            lines.append(line.rstrip())
+            line = indent
+        line += piece
+    return "\n".join([*lines, line or indent + brackets[1]]) if items else f"{name} = {brackets}"
+
+
 def _floats(values) -> str:
     items = ", ".join(number(float(f"{float(v):.6g}")) for v in values)
     return f"({items},)" if len(values) == 1 else f"({items})"
@@ -277,7 +294,7 @@ def _data_constants(split_file: str | None) -> str:
     lines = [
         "",
         "# What the app reads as images, which names it ignores, and the split folders it knows:",
-        f"IMAGE_EXTENSIONS = {_strings(sorted(IMAGE_EXTENSIONS))}",
+        assign("IMAGE_EXTENSIONS", sorted(IMAGE_EXTENSIONS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
         "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items()) + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
@@ -333,19 +350,19 @@ def _mode_constants(design, options: TrainOptions) -> str:
         "# except that the recommended mode plans those in PLANNED from the data (unless set in the app:",
         "# FIXED) with the numbers in PLAN. DEFAULT_LR: the from-scratch rates, also the LR ceiling.",
         f"MODE = {literal(script_mode(options))}",
-        f"SETTINGS = {literal(script_settings(options))}",
+        assign("SETTINGS", script_settings(options)),
         f"PLANNED, FIXED = {literal(list(PLAN_FIELDS))}, {literal([str(f) for f in options.fixed])}",
-        f"DEFAULT_LR = {literal({k: float(v) for k, v in DEFAULT_LR.items()})}",
+        assign("DEFAULT_LR", {k: float(v) for k, v in DEFAULT_LR.items()}),
         f"FULL_RATE_MODES, LR_DIVISOR = {literal(list(FULL_RATE_MODES))}, {number(FINE_TUNE_LR_DIVISOR)}",
-        f"PLAN = {literal(plan)}",
+        assign("PLAN", plan),
         "# Validation's share of the time, patience (validations), the share of the steps the best must",
         "# be old to stop early, and a time cap in minutes (0: none), by mode:",
-        f"PACING = {literal(pacing)}",
+        assign("PACING", pacing),
         f"HEAD = {literal(head)}  # " + ("the final Linear: stage 1 fits it" if head else
                                          comment_text(f"no stage 1: {reason}")),
         f"L2_GRID = {literal([float(x) for x in logistic.L2_GRID])}  # stage 1's L2 strengths",
         "# Stage 2's guards: restart when it diverges, give up when it cannot beat stage 1",
-        f"GUARDS = {literal(guard)}",
+        assign("GUARDS", guard),
     ]
     return "\n".join(lines) + "\n"
 

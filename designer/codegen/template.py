@@ -314,20 +314,13 @@ def parse_args() -> argparse.Namespace:
                         help="continue a stopped run from its last.pt")
     parser.add_argument("--mode", choices=$modes, default=$mode,
                         help="recommended: fit the classifier on features computed once, then "
-                        "fine-tune from a fresh one for a length planned from the data; full: "
-                        "fine-tune; scratch: train every layer from random weights")
-
-    def planned(name: str) -> str:
-        fixed = name in FIXED
-        return f"default: {SETTINGS[name]}" + ("" if fixed else ", or planned from the data in the recommended mode")
-
-    parser.add_argument("--epochs", type=int, help=planned("epochs"))
-    parser.add_argument("--batch-size", type=int, help="per process; " + planned("batch_size"))
-    parser.add_argument("--lr", type=float, help="base LR, times each LR factor (default: the "
-                        "app's: " + (f"{SETTINGS['lr']}" if SETTINGS["lr"] else "by optimizer and mode") + ")")
+                        "fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
+    # Flags left out (None) are settled by the mode: SETTINGS, or planned (see settle)
+    for flag, kind in (("--epochs", int), ("--batch-size", int), ("--warmup-epochs", float)):
+        parser.add_argument(flag, type=kind, help="default: planned (recommended) or SETTINGS")
+    parser.add_argument("--lr", type=float, help="base LR, times each LR factor")
     parser.add_argument("--optimizer", choices=$optimizers, default=$optimizer)
-    parser.add_argument("--schedule", choices=$schedules, help=planned("schedule"))
-    parser.add_argument("--warmup-epochs", type=float, help=planned("warmup_epochs"))
+    parser.add_argument("--schedule", choices=$schedules)
     parser.add_argument("--weight-decay", type=float, default=$weight_decay)
     parser.add_argument("--seed", type=int, default=$seed)
     parser.add_argument("--val-fraction", type=float, default=$val_fraction,
@@ -335,26 +328,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--split-seed", type=int, default=$split_seed,
                         help="which images are held out (the app's split seed)")
     parser.add_argument("--workers", type=int, default=$workers, help="data loading processes")
-    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=$class_weights,
+    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction,
+                        default=$class_weights,
                         help="weigh classes by inverse frequency")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=$amp,
                         help="bfloat16 mixed precision")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto: the GPUs when PyTorch sees one, else the CPU")
-    pacing = ", ".join(f"{mode}: {values}" for mode, values in PACING.items())
-    parser.add_argument("--val-budget", type=float, help="share of the wall time validation may "
-                        f"take (1: after every epoch); the defaults of this and the next three, "
-                        f"by mode: {pacing}")
+    parser.add_argument("--val-budget", type=float, help="share of the time validation may take "
+                        "(1: after every epoch); this and the next three default to PACING[mode]")
     parser.add_argument("--patience", type=int, help="stop when validation accuracy has not "
                         "improved for this many validations (0: never)")
     parser.add_argument("--patience-fraction", type=float,
                         help="... and the best is at least this share of the epochs old")
-    parser.add_argument("--max-minutes", type=float, help="time cap: the plan is shortened to "
-                        "end by about then (0: none)")
+    parser.add_argument("--max-minutes", type=float, help="time cap (0: none)")
     parser.add_argument("--baseline-acc", type=float, default=None,
                         help="best.pt is only replaced by weights that beat this validation "
-                        "accuracy (the app passes its stage-1 classifier's; the "
-                        "recommended mode then skips its own stage 1)")
+                        "accuracy (the app's stage 1: then the script skips its own)")
     parser.add_argument("--events", action="store_true",
                         help="print the run's events as JSON lines on stdout (what NetSurgeon "
                         "reads); text for people goes to stderr")
