@@ -358,8 +358,9 @@ def _mode_constants(design, options: TrainOptions) -> str:
         "# Validation's share of the time, patience (validations), the share of the steps the best must",
         "# be old to stop early, and a time cap in minutes (0: none), by mode:",
         assign("PACING", pacing),
-        f"HEAD = {literal(head)}  # " + ("the final Linear: stage 1 fits it" if head else
-                                         comment_text(f"no stage 1: {reason}")),
+        *([] if head else textwrap.wrap(comment_text(f"No stage 1: {reason}"), 98, initial_indent="# ",
+                                        subsequent_indent="# ")),
+        f"HEAD = {literal(head)}" + ("  # the final Linear: stage 1 fits it" if head else ""),
         f"L2_GRID = {literal([float(x) for x in logistic.L2_GRID])}  # stage 1's L2 strengths",
         "# Stage 2's guards: restart when it diverges, give up when it cannot beat stage 1",
         assign("GUARDS", guard),

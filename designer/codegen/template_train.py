@@ -318,7 +318,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     model = load_model(args.weights).to(device)
     if args.mode == "scratch" and not (args.weights or args.resume):
         reset_parameters(model)
-    run = Run(args, model, len(train_loader), events, device, rank)
+    run = Run(args, model, len(train_loader), events, rank)
     events.say(f"Images: {how}")
     events.say(f"Training on {world_size} x {device.type}, {args.mode} mode: {len(train_set)} "
                f"training and {len(val_set)} validation images, {args.epochs} epochs of "
@@ -335,7 +335,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         run.stage1(train_set, val_set)
     run.make_optimizer()
     if args.resume:
-        run.state = resume_from(args.resume, model, run.optimizer, run.scheduler, run.factor, events)
+        run.state = resume_from(args.resume, model, run.optimizer, run.scheduler, run.factor,
+                                events)
         run.pacing.last = run.state["epoch"]
     net = model  # what trains; under torchrun, wrapped so gradients are averaged over processes
     if world_size > 1:
@@ -377,13 +378,13 @@ class Run:
     """One run: its state (epoch, step, best, history), best.pt and last.pt, the schedule, and
     what ends it early (the recommended mode's guards, early stopping, the time cap)."""
 
-    def __init__(self, args, model: nn.Module, steps: int, events: Events, device, rank: int):
-        self.args, self.model, self.events, self.device, self.rank = args, model, events, device, rank
+    def __init__(self, args, model: nn.Module, steps: int, events: Events, rank: int):
+        self.args, self.model, self.events, self.rank = args, model, events, rank
         self.steps, self.out, self.started = steps, Path(args.out), time.perf_counter()
         # best starts at --baseline-acc: weights that do not beat it never replace best.pt
         best = {"val_acc": args.baseline_acc, "epoch": 0}
         self.state = {"epoch": 0, "global_step": 0, "best": best, "history": []}
-        self.tuned = {"val_acc": None, "epoch": 0}  # this stage's own best: early stop counts from it
+        self.tuned = {"val_acc": None, "epoch": 0}  # this stage's own best (for early stopping)
         self.pacing, self.factor = Pacing(args, 0), schedule_factor(args, steps)
         self.stage1_weights, self.restarted, self.notes = None, False, []
         if rank == 0:
@@ -393,7 +394,8 @@ class Run:
         """Fit the head (the baseline: epoch 0, best.pt), then start stage 2 from a fresh one."""
         head = self.model.get_submodule(HEAD)
         fresh = {k: v.detach().clone() for k, v in head.state_dict().items()}
-        record = fit_head(self.args, self.model, train_set, val_set, self.device)
+        device = next(self.model.parameters()).device
+        record = fit_head(self.args, self.model, train_set, val_set, device)
         # what a validation pass costs, from the feature pass: the pacing spaces the first one
         self.pacing.val_s = record["epoch_time_s"] * len(val_set) / (len(train_set) + len(val_set))
         self.events.say(f"stage 1: the classifier fitted on features (L2 {record['l2']:g})")
@@ -482,7 +484,8 @@ class Run:
         left = max(0.0, cap - (time.perf_counter() - self.started))
         fits = max(epoch, min(planned, epoch + int(left // max(epoch_s, 1e-9))))
         world = dist.get_world_size() if dist.is_initialized() else 1
-        fits = int(all_sum([fits], self.device)[0] // world)  # all processes end together
+        device = next(self.model.parameters()).device
+        fits = int(all_sum([fits], device)[0] // world)  # all processes end together
         if fits < planned:
             self.args.epochs = fits
             self.note(f"The time cap ({self.args.max_minutes:g} min) shortened the run from "
