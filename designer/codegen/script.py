@@ -2,13 +2,16 @@
 
 The script rebuilds the edited network from torchvision (or the same builder
 the app used) plus each recipe op written out as plain PyTorch, applies the
-freezing, LR factors and BatchNorm policy as small tables, and trains with the
-app's settings as its argparse defaults. It runs with ``python train.py`` and
-unchanged with ``torchrun --nproc_per_node=N train.py`` (DistributedDataParallel).
-It imports nothing from NetSurgeon.
+freezing, LR factors and BatchNorm policy as small tables, and trains as the app
+does in the mode it was exported from (``--mode``: the recommended mode's two stages,
+fine-tuning, or from scratch), with the app's settings and its numbers (the recommended
+plan, pacing, L2 grid, guards) written as constants from the app's own modules. It runs
+with ``python train.py`` and unchanged with ``torchrun --nproc_per_node=N train.py``
+(DistributedDataParallel). It imports nothing from NetSurgeon.
 
 ``generate_script`` returns the text; ``write_script`` writes it atomically.
-Model code comes from ``codegen_model``; the fixed parts from ``script_template``.
+Model code comes from ``codegen.model``; the fixed parts from ``template`` (policy, model
+I/O, data, arguments), ``template_modes`` (the modes) and ``template_train`` (the loop).
 """
 
 from __future__ import annotations

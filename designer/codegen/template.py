@@ -2,9 +2,10 @@
 
 ``codegen`` fills the ``$name`` placeholders (``string.Template``) with the
 parts that depend on the design: the header, the imports, the model builder,
-the freeze / LR tables, the transforms and the training defaults. The rest is
+the freeze / LR tables, the transforms and the argument defaults. The rest is
 the same for every design: plain PyTorch that reads like a hand-written
-fine-tuning script and runs unchanged under ``python`` and ``torchrun``.
+fine-tuning script and runs unchanged under ``python`` and ``torchrun``. The
+modes and the training loop are in ``template_modes`` and ``template_train``.
 """
 
 POLICY = '''

@@ -320,8 +320,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         reset_parameters(model)
     run = Run(args, model, len(train_loader), events, rank)
     events.say(f"Images: {how}")
-    events.say(f"Training on {world_size} x {device.type}, {args.mode} mode: {len(train_set)} "
-               f"training and {len(val_set)} validation images, {args.epochs} epochs of "
+    events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
+               f"{len(val_set)} validation images; {args.mode} mode, {args.epochs} epochs of "
                f"batches of {args.batch_size}")
     report_skipped(events, skipped)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
