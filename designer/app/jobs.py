@@ -235,7 +235,13 @@ def run_export_info(weights: str | Path | None, training: dict | None):
     final = epochs[-1] if isinstance(epochs, list) and epochs and isinstance(epochs[-1], dict) else {}
     metrics = {"run_folder": str(path.parent.resolve()), "best_val_acc": data.get("best_val_acc"),
                "best_epoch": data.get("best_epoch"), "final_epoch": final, "status": data.get("status")}
+    # options.json holds what the run was asked (its mode, say recommended); history.json what its
+    # engine ran (the recommended mode's stage 2 alone, as "full"), which is not the recipe to ship
+    recorded = read_json(path.with_name("options.json"))
+    asked = recorded.get("options") if isinstance(recorded, dict) else None
     options = data.get("options")
+    if isinstance(asked, dict) and asked:
+        return asked, metrics, split
     return options if isinstance(options, dict) and options else training, metrics, split
 
 

@@ -2,13 +2,16 @@
 
 The script rebuilds the edited network from torchvision (or the same builder
 the app used) plus each recipe op written out as plain PyTorch, applies the
-freezing, LR factors and BatchNorm policy as small tables, and trains with the
-app's settings as its argparse defaults. It runs with ``python train.py`` and
-unchanged with ``torchrun --nproc_per_node=N train.py`` (DistributedDataParallel).
-It imports nothing from NetSurgeon.
+freezing, LR factors and BatchNorm policy as small tables, and trains as the app
+does in the mode it was exported from (``--mode``: the recommended mode's two stages,
+fine-tuning, or from scratch), with the app's settings and its numbers (the recommended
+plan, pacing, L2 grid, guards) written as constants from the app's own modules. It runs
+with ``python train.py`` and unchanged with ``torchrun --nproc_per_node=N train.py``
+(DistributedDataParallel). It imports nothing from NetSurgeon.
 
 ``generate_script`` returns the text; ``write_script`` writes it atomically.
-Model code comes from ``codegen_model``; the fixed parts from ``script_template``.
+Model code comes from ``codegen.model``; the fixed parts from ``template`` (policy, model
+I/O, data, arguments), ``template_modes`` (the modes) and ``template_train`` (the loop).
 """
 
 from __future__ import annotations
@@ -22,18 +25,32 @@ from designer import __version__
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text
 from designer.codegen import template as tpl
-from designer.codegen.literals import docstring_text, literal, number
+from designer.codegen.literals import comment_text, docstring_text, literal, number
 from designer.codegen.model import ModelCode, model_code
 from designer.codegen.policy import policy_code
+from designer.codegen.template_modes import MODES as MODES_CODE
+from designer.codegen.template_train import TRAINING
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
 from designer.model.build import network_input
 from designer.model.trained import structure_of
-from designer.train.options import OPTIMIZERS, SCHEDULES, TrainOptions
-from designer.train.recommended import plan as recommended_plan
+from designer.train import guards, logistic
+from designer.train import recommended as rec
+from designer.train.options import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    FINE_TUNE_LR_DIVISOR,
+    FULL_RATE_MODES,
+    OPTIMIZERS,
+    PLAN_FIELDS,
+    SCHEDULES,
+    TrainOptions,
+)
+from designer.train.probe import probe_layer
 from designer.zoo.sources import SOURCES
 
 DEFAULT_VAL_FRACTION = 0.2
+SCRIPT_MODES = ("recommended", "full", "scratch")  # the app's modes the script runs (--mode)
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
@@ -44,13 +61,12 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     ``training``: ``TrainOptions`` or its dict. ``split_file``: the name of the app's split file
     written beside the script (``export.splitfile``), which the script then uses by default;
     ``val_fraction`` and ``split_seed``: how the script splits DATA itself without one.
-    ``num_train``: training images, for the recommended mode's step-counted schedule."""
+    ``num_train``: training images, for the header's words on the recommended mode's plan (the
+    script plans it from the data it is given)."""
     design = structure(design)
     options = _options(training)
     if options.mode == "search":  # the script trains what the search tries first: the recommended plan
         options = replace(options, mode="recommended")
-    recommended = options.mode == "recommended"
-    options = _script_options(options, num_train)
     classes = list(classes) if classes else None
     if classes and len(classes) != design.num_classes:
         raise DesignerError(
@@ -61,15 +77,17 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     policy = policy_code(design)
     frac = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
     parts = [
-        _header(design, name, options, split_file, recommended),
+        _header(design, name, options, split_file, num_train),
         _imports(code),
         _constants(design, classes, options, code.constants + policy.constants()),
+        _mode_constants(design, options),
         _data_constants(split_file),
         code.text,
         Template(tpl.POLICY).substitute(set_train_mode=tpl.SET_TRAIN_MODE[policy.bn_mode].strip("\n")),
         Template(tpl.MODEL_IO).substitute(build_call=code.build_call),
         _data(design),
-        tpl.TRAINING,
+        MODES_CODE,
+        TRAINING,
         Template(tpl.MAIN).substitute(_main_defaults(options, frac, split_seed)),
     ]
     return "".join(parts).rstrip("\n") + "\n"
@@ -98,22 +116,10 @@ def _options(training):
     return TrainOptions.from_dict(dict(training))
 
 
-def _script_options(options: TrainOptions, num_train: int | None) -> TrainOptions:
-    """The settings the script trains with. The recommended mode's stage 1 (the classifier fitted on
-    cached features) is the app's; the script does its stage 2, at the same schedule: planned from
-    the number of training images when known, else the epochs asked for with a tenth of warm-up."""
-    if options.mode != "recommended":
-        return options
-    if num_train:
-        return recommended_plan(options, num_train).options
-    return replace(options, mode="full", lr=options.resolved_lr, schedule="cosine",
-                   warmup_epochs=round(0.1 * options.epochs, 3))
-
-
 # --- header, imports, constants -------------------------------------------------------------
 
 
-def _header(design, name: str, options, split_file: str | None = None, recommended: bool = False) -> str:
+def _header(design, name: str, options, split_file: str | None = None, num_train: int | None = None) -> str:
     steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape
@@ -125,7 +131,7 @@ Generated by NetSurgeon {__version__} from this design:
     base: {docstring_text(design.recipe.base.describe())}
 {steps}
 
-{_rebuilt_paragraph(design, options, recommended)}
+{_rebuilt_paragraph(design, options, num_train)}
 
 {_data_paragraph(split_file)}
 
@@ -161,16 +167,31 @@ def _usage(name: str) -> str:
     return "\n".join(f"    {c:<{width}}  # {why}" for c, why in commands)
 
 
-def _rebuilt_paragraph(design, options, recommended: bool = False) -> str:
+def _rebuilt_paragraph(design, options, num_train: int | None = None) -> str:
     text = (f"The network is rebuilt below from {_builder_words(design)} plus each edit, written out "
-            f"as plain PyTorch. Training defaults are the app's settings ({options.optimizer}, "
-            f"lr {number(options.resolved_lr)}, {options.schedule} schedule, {options.epochs} epochs, "
-            f"batch {options.batch_size}).")
-    if recommended:
-        text += (" In the app the recommended mode first fits the classifier on features computed once, "
-                 "then fine-tunes from it; this script does the fine-tuning, with that schedule, from the "
-                 "weights given with --weights (the app's run) or from the pretrained network.")
+            f"as plain PyTorch. It trains as the app does, in its {script_mode(options)} mode (--mode). ")
+    if script_mode(options) == "recommended":
+        text += ("Stage 1 fits the new classifier on what the pretrained network makes of each image "
+                 "(features computed once, a logistic regression fitted with L-BFGS): the baseline, "
+                 "saved as best.pt. Stage 2 fine-tunes from a fresh classifier for a length planned from "
+                 "the data")
+        if num_train:
+            plan = rec.plan(options, num_train)
+            text += (f" (on the app's {num_train} training images: {plan.options.epochs} epochs of "
+                     f"{plan.steps_per_epoch} batches of {plan.options.batch_size})")
+        text += (", warming up, then lowering the rate along a cosine; it stops early when validation "
+                 "stops improving, and stage 1's classifier is kept unless stage 2 beats it.")
+    else:
+        text += (f"Defaults: {options.optimizer}, lr {number(options.resolved_lr)}, {options.schedule} "
+                 f"schedule, {options.epochs} epochs, batch {options.batch_size}.")
+    if options.mode not in SCRIPT_MODES:
+        text += f" (The app's {options.mode} mode has no script: it fine-tunes instead.)"
     return textwrap.fill(docstring_text(text), 88)
+
+
+def script_mode(options: TrainOptions) -> str:
+    """The script's --mode default: the app's mode, or plain fine-tuning for the head-only modes."""
+    return options.mode if options.mode in SCRIPT_MODES else "full"
 
 
 def _builder_words(design) -> str:
@@ -222,6 +243,23 @@ def _strings(items: list[str]) -> str:
     return "[\n" + "".join(f"    {literal(str(s))},\n" for s in items) + "]"
 
 
+def assign(name: str, value, width: int = 100) -> str:
+    """``name = value`` for a list or dict of literals, its items wrapped under the bracket."""
+    if isinstance(value, dict):
+        items, brackets = [f"{literal(k)}: {literal(v)}" for k, v in value.items()], "{}"
+    else:
+        items, brackets = [literal(v) for v in value], "[]"
+    lines, line = [], f"{name} = {brackets[0]}"
+    indent = " " * len(line)
+    for k, item in enumerate(items):
+        piece = item + (", " if k < len(items) - 1 else brackets[1])
+        if len(line) + len(piece.rstrip()) > width and line.strip() not in (f"{name} = {brackets[0]}",):
+            lines.append(line.rstrip())
+            line = indent
+        line += piece
+    return "\n".join([*lines, line or indent + brackets[1]]) if items else f"{name} = {brackets}"
+
+
 def _floats(values) -> str:
     items = ", ".join(number(float(f"{float(v):.6g}")) for v in values)
     return f"({items},)" if len(values) == 1 else f"({items})"
@@ -262,9 +300,9 @@ def _data_constants(split_file: str | None) -> str:
     lines = [
         "",
         "# What the app reads as images, which names it ignores, and the split folders it knows:",
-        f"IMAGE_EXTENSIONS = {_strings(sorted(IMAGE_EXTENSIONS))}",
+        assign("IMAGE_EXTENSIONS", sorted(IMAGE_EXTENSIONS)),
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
-        f"IMAGE_FORMATS = {literal(list(ALLOWED_FORMATS))}",
+        assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
         "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items()) + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
@@ -291,15 +329,60 @@ def tile_channels(image: torch.Tensor) -> torch.Tensor:
     return Template(tpl.DATA).substitute(pil_mode=mode, extra_data_code=extra, channel_steps=steps)
 
 
+def script_settings(options: TrainOptions) -> dict:
+    """The settings each mode starts from (the script's SETTINGS): what the form said; lr None where
+    the app's default rate for the optimizer and mode applies."""
+    return {"epochs": int(options.epochs), "batch_size": int(options.batch_size),
+            "warmup_epochs": float(options.warmup_epochs), "schedule": _choice(options.schedule, SCHEDULES),
+            "lr": None if options.lr is None else float(options.lr)}
+
+
+def _mode_constants(design, options: TrainOptions) -> str:
+    """How the app trains, as data (each value from the app's own modules): the settings, the
+    recommended mode's plan, pacing, stage 1's head and L2 grid, and stage 2's guards."""
+    reason = rec.head_fit_unavailable(design)
+    head = None if reason else probe_layer(design)
+    plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}  # engine's Pacing()
+    pacing = {mode: [plain["val_budget"], plain["patience"], plain["patience_fraction"], plain["minutes"]]
+              for mode in SCRIPT_MODES}
+    pacing["recommended"] = [rec.VAL_BUDGET, rec.PATIENCE, rec.PATIENCE_FRACTION, float(options.max_minutes)]
+    plan = {"images": rec.AUTO_IMAGES, "min_epochs": DEFAULT_EPOCHS, "max_epochs": rec.MAX_AUTO_EPOCHS,
+            "min_batch": rec.MIN_BATCH, "steps_per_tiny_epoch": rec.STEPS_PER_TINY_EPOCH,
+            "warmup_fraction": rec.WARMUP_FRACTION, "min_warmup_steps": rec.MIN_WARMUP_STEPS}
+    guard = {"diverged_x": guards.DIVERGED_X, "diverged_epochs": guards.DIVERGED_EPOCHS,
+             "losing_after": guards.LOSING_AFTER, "losing_margin": guards.LOSING_MARGIN,
+             "restart_lr_divisor": guards.RESTART_LR_DIVISOR}
+    lines = [
+        "",
+        "# How the app trains. --mode picks one; the settings not given as flags come from SETTINGS,",
+        "# except that the recommended mode plans those in PLANNED from the data (unless set in the app:",
+        "# FIXED) with the numbers in PLAN. DEFAULT_LR: the from-scratch rates, also the LR ceiling.",
+        f"MODE = {literal(script_mode(options))}",
+        assign("SETTINGS", script_settings(options)),
+        f"PLANNED, FIXED = {literal(list(PLAN_FIELDS))}, {literal([str(f) for f in options.fixed])}",
+        assign("DEFAULT_LR", {k: float(v) for k, v in DEFAULT_LR.items()}),
+        f"FULL_RATE_MODES, LR_DIVISOR = {literal(list(FULL_RATE_MODES))}, {number(FINE_TUNE_LR_DIVISOR)}",
+        assign("PLAN", plan),
+        "# Validation's share of the time, patience (validations), the share of the steps the best must",
+        "# be old to stop early, and a time cap in minutes (0: none), by mode:",
+        assign("PACING", pacing),
+        *([] if head else textwrap.wrap(comment_text(f"No stage 1: {reason}"), 98, initial_indent="# ",
+                                        subsequent_indent="# ")),
+        f"HEAD = {literal(head)}" + ("  # the final Linear: stage 1 fits it" if head else ""),
+        f"L2_GRID = {literal([float(x) for x in logistic.L2_GRID])}  # stage 1's L2 strengths",
+        "# Stage 2's guards: restart when it diverges, give up when it cannot beat stage 1",
+        assign("GUARDS", guard),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _main_defaults(options, val_fraction: float, split_seed: int) -> dict:
     """The script's argparse defaults: every one a literal of a checked plain type, never pasted text."""
     return {
-        "epochs": literal(int(options.epochs)), "batch_size": literal(int(options.batch_size)),
-        "lr": number(float(options.resolved_lr)),
+        "mode": literal(script_mode(options)), "modes": literal(list(SCRIPT_MODES)),
         "optimizer": literal(_choice(options.optimizer, OPTIMIZERS)),
-        "schedule": literal(_choice(options.schedule, SCHEDULES)),
         "optimizers": literal(list(OPTIMIZERS)), "schedules": literal(list(SCHEDULES)),
-        "warmup_epochs": number(float(options.warmup_epochs)), "weight_decay": number(float(options.weight_decay)),
+        "weight_decay": number(float(options.weight_decay)),
         "seed": literal(int(options.seed)), "val_fraction": number(float(val_fraction)),
         "split_seed": literal(int(split_seed)),
         "workers": literal(int(options.workers)),

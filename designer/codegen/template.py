@@ -2,9 +2,10 @@
 
 ``codegen`` fills the ``$name`` placeholders (``string.Template``) with the
 parts that depend on the design: the header, the imports, the model builder,
-the freeze / LR tables, the transforms and the training defaults. The rest is
+the freeze / LR tables, the transforms and the argument defaults. The rest is
 the same for every design: plain PyTorch that reads like a hand-written
-fine-tuning script and runs unchanged under ``python`` and ``torchrun``.
+fine-tuning script and runs unchanged under ``python`` and ``torchrun``. The
+modes and the training loop are in ``template_modes`` and ``template_train``.
 """
 
 POLICY = '''
@@ -294,368 +295,17 @@ def check_classes(found: list[str]) -> None:
         print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
 '''
 
-TRAINING = '''
-
-EVENT_INTERVAL_S = 0.25  # with --events: a 'batch' event at most this often
-
-def setup_distributed(device_name: str) -> tuple[torch.device, int, int]:
-    """Under torchrun, join the process group (nccl on GPUs, gloo on CPU); else one process."""
-    use_cuda = torch.cuda.is_available() and device_name != "cpu"
-    if device_name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda was asked for, but PyTorch sees no CUDA GPU here.")
-    if "RANK" not in os.environ:
-        return torch.device("cuda" if use_cuda else "cpu"), 0, 1
-    if use_cuda:
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        dist.init_process_group("nccl")
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    else:
-        dist.init_process_group("gloo")
-        device = torch.device("cpu")
-    return device, dist.get_rank(), dist.get_world_size()
-
-
-def all_sum(values: list[float], device: torch.device) -> list[float]:
-    """Sum numbers over all processes (a no-op on one process)."""
-    total = torch.tensor(values, dtype=torch.float64, device=device)
-    if dist.is_initialized():
-        dist.all_reduce(total)
-    return total.tolist()
-
-
-class Events:
-    """What the run tells the outside. People get lines of text. With --events, process 0 also
-    prints each step of the run as one JSON line on stdout (start, batch, epoch, checkpoint, and
-    one of finished, stopped or failed): NetSurgeon reads them to draw its live plot, and the text
-    for people goes to stderr instead."""
-
-    def __init__(self, enabled: bool, rank: int):
-        self.enabled, self.rank = enabled and rank == 0, rank
-        self.text = sys.stderr if enabled else sys.stdout
-
-    def say(self, line: str) -> None:
-        if self.rank == 0:
-            print(line, file=self.text, flush=True)
-
-    def emit(self, kind: str, **fields) -> None:
-        if self.enabled:
-            print(json.dumps({"kind": kind, **fields}), flush=True)
-
-
-def stop_requested(stop_file: str | None, device: torch.device) -> bool:
-    """True on every process once --stop-file exists. Process 0 looks and all of them agree, so
-    they all stop after the same step and none is left waiting for the others."""
-    if not stop_file:
-        return False
-    looks = not dist.is_initialized() or dist.get_rank() == 0
-    seen = 1.0 if looks and os.path.exists(stop_file) else 0.0
-    return all_sum([seen], device)[0] > 0
-
-
-def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float):
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
-    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    return optimizers[name](groups, lr=lr, weight_decay=weight_decay)
-
-
-def schedule_factor(name: str, epochs: int, steps_per_epoch: int, warmup_epochs: float):
-    """The LR multiplier at each step: linear warmup, then constant, step decay or cosine to 0."""
-    warmup = round(warmup_epochs * steps_per_epoch)
-    total = max(1, epochs * steps_per_epoch - warmup)
-    step_every = (STEP_SIZE or max(1, epochs // 3)) * steps_per_epoch
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if name == "step":
-            return GAMMA ** (step // step_every)
-        if name == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / total)))
-        return 1.0
-
-    return factor
-
-
-def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
-              after_step=None):
-    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
-    loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
-    after each training step; when it returns True, the pass ends there."""
-    loss_sum, correct, seen, stopped = 0.0, 0, 0, False
-    with torch.set_grad_enabled(optimizer is not None):
-        for step, batch in enumerate(loader, 1):
-            if batch is None:  # every image of this batch failed to load
-                continue
-            images, labels = batch
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(images)
-                loss = criterion(logits.float(), labels)
-            if optimizer is not None:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            loss_sum += loss.item() * labels.numel()
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += labels.numel()
-            if after_step is not None and after_step(step, loss_sum, correct, seen):
-                stopped = True
-                break
-    loss_sum, correct, seen = all_sum([loss_sum, correct, seen], device)
-    return loss_sum / max(seen, 1), correct / max(seen, 1), stopped
-
-
-class BatchReports:
-    """After each training step: a 'batch' event at most every EVENT_INTERVAL_S (always on an
-    epoch's first and last step; NetSurgeon estimates the time left from them); then whether
-    the run was asked to stop."""
-
-    def __init__(self, args, events: Events, steps: int, world_size: int, device: torch.device):
-        self.args, self.events, self.steps = args, events, steps
-        self.world_size, self.device, self.last = world_size, device, 0.0
-
-    def begin(self, epoch: int, global_step: int, lr) -> None:
-        self.epoch, self.global_step, self.lr = epoch, global_step, lr
-        self.start = time.perf_counter()
-
-    def __call__(self, step: int, loss_sum: float, correct: int, seen: int) -> bool:
-        now = time.perf_counter()
-        if step in (1, self.steps) or now - self.last >= EVENT_INTERVAL_S:
-            self.last = now
-            self.events.emit("batch", epoch=self.epoch, step=step, steps_per_epoch=self.steps,
-                             global_step=self.global_step + step, loss=loss_sum / seen,
-                             acc=correct / seen, lr=self.lr(self.global_step + step - 1), eta_s=0.0,
-                             images_per_s=seen * self.world_size / max(now - self.start, 1e-9))
-        return stop_requested(self.args.stop_file, self.device)
-
-
-class Pacing:
-    """When to validate and when to stop early. Validation may take about --val-budget of the
-    wall time (on 100 training and 1,700 validation images, validating after every epoch is most
-    of the run): it runs again once enough training has passed, and always after the last epoch.
-    With --patience N, the run stops once its best accuracy is N validations old and at least
-    --patience-fraction of the epochs old."""
-
-    def __init__(self, args, epochs_done: int):
-        self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
-
-    def validate_now(self, epoch: int, train_s: float, device: torch.device) -> bool:
-        budget = self.args.val_budget
-        due = epoch >= self.args.epochs or budget >= 1 or self.val_s is None or (
-            (epoch - self.last) * train_s >= self.val_s * (1 - budget) / budget)
-        return all_sum([float(due)], device)[0] > 0  # one process due: all validate together
-
-    def validated(self, epoch: int, seconds: float, improved: bool) -> None:
-        self.last, self.val_s = epoch, seconds
-        self.since_best = 0 if improved else self.since_best + 1
-
-    def stop_early(self, epoch: int, best_epoch: int) -> bool:
-        args = self.args
-        if not args.patience or epoch >= args.epochs or self.since_best < args.patience:
-            return False
-        return epoch - best_epoch >= args.patience_fraction * args.epochs
-
-
-def make_loaders(args, rank: int, world_size: int):
-    train_set, val_set, notes = load_datasets(args)
-    # Each process gets its own shard; one process (world_size 1) gets everything.
-    sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
-    val_shard = Subset(val_set, range(rank, len(val_set), world_size))
-    batch_size = args.batch_size
-    drop_last = len(sampler) > batch_size and len(sampler) % batch_size == 1  # BatchNorm needs 2+
-    train_loader = DataLoader(train_set, batch_size, sampler=sampler, num_workers=args.workers,
-                              drop_last=drop_last, pin_memory=torch.cuda.is_available(),
-                              collate_fn=collate_loaded)
-    val_loader = DataLoader(val_shard, batch_size, num_workers=args.workers,
-                            collate_fn=collate_loaded)
-    return train_loader, val_loader, train_set, len(val_set), notes
-
-
-def class_counts(dataset: ImageFiles) -> list[int]:
-    return [dataset.targets.count(c) for c in range(NUM_CLASSES)]
-
-
-def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
-    """Cross-entropy; with --class-weights, classes weigh by inverse frequency (mean 1)."""
-    if not args.class_weights:
-        return nn.CrossEntropyLoss()
-    inverse = [1.0 / c if c else 0.0 for c in class_counts(train_set)]
-    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
-    return nn.CrossEntropyLoss(weight=torch.tensor([w / mean for w in inverse], device=device))
-
-
-def report_skipped(events: Events, skipped: list, shown: int = 10) -> None:
-    """Say which files were left out and why (the app lists the same ones)."""
-    if not skipped:
-        return
-    events.say(f"Skipped {len(skipped)} file(s) that are not usable images:")
-    for path, reason in skipped[:shown]:
-        events.say(f"  {path}: {reason}")
-    if len(skipped) > shown:
-        events.say(f"  ... and {len(skipped) - shown} more")
-
-
-def save_file(obj, path: Path) -> None:
-    """torch.save to a temporary file first, so a crash never leaves half a file."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def checkpoint(model, optimizer, state: dict) -> dict:
-    """What last.pt holds to continue the run with --resume (the same keys as the app's)."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": {"global_step": state["global_step"]}, "epoch": state["epoch"],
-            "best": dict(state["best"]), "history": list(state["history"]), "classes": CLASSES}
-
-
-def resume_from(path: str, model, optimizer, scheduler, factor, events: Events) -> dict:
-    """Continue a run from its last.pt: weights, optimizer state, schedule position, best and
-    history."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(saved["model"])
-    names = [group.get("param_names") for group in saved["optimizer"]["param_groups"]]
-    if names == [group["param_names"] for group in optimizer.param_groups]:
-        optimizer.load_state_dict(saved["optimizer"])
-    else:
-        events.say("Note: the checkpoint's optimizer state is for other layers; it starts afresh.")
-    step = int(saved["scheduler"]["global_step"])
-    scheduler.last_epoch = step
-    for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
-        group["lr"] = base_lr * factor(step)
-    return {"epoch": int(saved["epoch"]), "global_step": step, "best": dict(saved["best"]),
-            "history": list(saved.get("history", []))}
-
-
-def train(args) -> None:
-    device, rank, world_size = setup_distributed(args.device)
-    events = Events(args.events, rank)
-    try:
-        fit(args, device, rank, world_size, events)
-    except BaseException as exc:
-        message = f"Training failed: {type(exc).__name__}: {exc}"
-        events.emit("failed", message=str(exc) if isinstance(exc, SystemExit) else message)
-        raise
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def fit(args, device: torch.device, rank: int, world_size: int, events: Events) -> None:
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    loaders = make_loaders(args, rank, world_size)
-    train_loader, val_loader, train_set, num_val, (how, skipped) = loaders
-    model = load_model(args.weights).to(device)
-    optimizer = make_optimizer(args.optimizer, param_groups(model, args.lr, args.weight_decay),
-                               args.lr, args.weight_decay)
-    steps = len(train_loader)
-    factor = schedule_factor(args.schedule, args.epochs, steps, args.warmup_epochs)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    criterion = make_criterion(args, train_set, device)
-    # best["val_acc"] starts at --baseline-acc: weights that do not beat it never replace best.pt
-    best = {"val_acc": args.baseline_acc, "epoch": 0}
-    state = {"epoch": 0, "global_step": 0, "best": best, "history": []}
-    if args.resume:
-        state = resume_from(args.resume, model, optimizer, scheduler, factor, events)
-    net = model  # what trains; under torchrun, wrapped so gradients are averaged over processes
-    if world_size > 1:
-        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    out, started = Path(args.out), time.perf_counter()
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    events.say(f"Images: {how}")
-    events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
-               f"{num_val} validation images")
-    report_skipped(events, skipped)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters()) - trainable
-    events.emit("start", epochs=args.epochs, start_epoch=state["epoch"] + 1, steps_per_epoch=steps,
-                device=f"{world_size} x {device.type}", lr=args.lr, amp=args.amp,
-                num_train=len(train_set), num_val=num_val, classes=CLASSES,
-                trainable_params=trainable, frozen_params=frozen, run_dir=str(out))
-    reports = BatchReports(args, events, steps, world_size, device)
-    pacing, note = Pacing(args, state["epoch"]), ""
-    for epoch in range(state["epoch"] + 1, args.epochs + 1):
-        start = time.perf_counter()
-        train_loader.sampler.set_epoch(epoch)
-        set_train_mode(model, True)
-        reports.begin(epoch, state["global_step"], lambda step: args.lr * factor(step))
-        train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device, optimizer,
-                                                   scheduler, args.amp, reports)
-        state["global_step"] = scheduler.last_epoch
-        if stopped:  # asked to stop mid-epoch: keep this state to resume, and the best weights
-            finish(events, "stopped", args, model, optimizer, state, started, rank)
-            return
-        if not math.isfinite(train_loss):  # every later step would spread it through the weights
-            raise SystemExit(f"Training stopped at epoch {epoch}: the loss became {train_loss}. "
-                             "Lower the learning rate, or check the images for damage.")
-        train_s = time.perf_counter() - start
-        val_loss = val_acc = None
-        if num_val and pacing.validate_now(epoch, train_s, device):
-            set_train_mode(model, False)
-            val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
-        val_s = time.perf_counter() - start - train_s
-        best = state["best"]
-        # No validation images: the latest count as the best; not validated now (pacing): not kept
-        beats = val_acc is not None and (best["val_acc"] is None or val_acc > best["val_acc"])
-        is_best = not num_val or beats
-        if val_acc is not None:
-            pacing.validated(epoch, val_s, is_best)
-        if is_best:
-            state["best"] = {"val_acc": val_acc, "epoch": epoch}
-            if rank == 0:
-                save_file(model.state_dict(), out / "best.pt")
-        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                  "val_loss": val_loss, "val_acc": val_acc,
-                  "lr": args.lr * factor(max(0, state["global_step"] - 1)),
-                  "epoch_time_s": time.perf_counter() - start}
-        state["history"].append(record)
-        state["epoch"] = epoch
-        events.say(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:.3f}  "
-                   + (f"val loss {val_loss:.4f} acc {val_acc:.3f}  " if val_acc is not None else "")
-                   + f"({record['epoch_time_s']:.1f} s)")
-        events.emit("epoch", **record, best_val_acc=state["best"]["val_acc"],
-                     best_epoch=state["best"]["epoch"], is_best=is_best)
-        if rank == 0:
-            save_file(checkpoint(model, optimizer, state), out / "last.pt")
-        events.emit("checkpoint", epoch=epoch, path=str(out / "last.pt"),
-                    best_path=str(out / "best.pt"))
-        if pacing.stop_early(epoch, state["best"]["epoch"]):
-            note = (f"Stopped early after epoch {epoch} of {args.epochs}: validation accuracy "
-                    f"had not improved for {pacing.since_best} validations.")
-            events.say(note)
-            break
-    finish(events, "finished", args, model, optimizer, state, started, rank, note)
-
-
-def finish(events, kind, args, model, optimizer, state, started, rank, note="") -> None:
-    """Write last.pt (to resume from) and say how the run ended."""
-    out, best = Path(args.out), state["best"]
-    if rank == 0:
-        save_file(checkpoint(model, optimizer, state), out / "last.pt")
-    seconds = time.perf_counter() - started
-    if best["val_acc"] is not None:
-        events.say(f"Best validation accuracy {best['val_acc']:.3f} (epoch {best['epoch']}); "
-                   f"weights in {out / 'best.pt'}")
-    if kind == "stopped":
-        events.say(f"Stopped; continue with --resume {out / 'last.pt'}")
-        events.emit("stopped", epoch=state["epoch"], best_val_acc=best["val_acc"],
-                    best_epoch=best["epoch"], checkpoint=str(out / "last.pt"), time_s=seconds)
-    else:
-        events.emit("finished", epochs_done=sum(1 for r in state["history"] if r["epoch"] > 0),
-                    best_val_acc=best["val_acc"], best_epoch=best["epoch"], time_s=seconds,
-                    run_dir=str(out), outcome=note)
-'''
-
 MAIN = '''
 
+class Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where the mode decides it (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=Help)
     parser.add_argument("--data", help="image folder: one sub-folder per class, or train/ and val/")
     parser.add_argument("--split", help="the app's split file: the images it trained and "
                         "validated on (default: the one exported beside this script, if any); "
@@ -665,12 +315,15 @@ def parse_args() -> argparse.Namespace:
                         "last.pt (a checkpoint to continue from)")
     parser.add_argument("--resume", metavar="LAST_PT",
                         help="continue a stopped run from its last.pt")
-    parser.add_argument("--epochs", type=int, default=$epochs)
-    parser.add_argument("--batch-size", type=int, default=$batch_size, help="per process")
-    parser.add_argument("--lr", type=float, default=$lr, help="base LR, times each LR factor")
+    parser.add_argument("--mode", choices=$modes, default=$mode,
+                        help="recommended: fit the classifier on features computed once, then "
+                        "fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
+    # Flags left out (None) are settled by the mode: SETTINGS, or planned (see settle)
+    for flag, kind in (("--epochs", int), ("--batch-size", int), ("--warmup-epochs", float)):
+        parser.add_argument(flag, type=kind, help="default: planned (recommended) or SETTINGS")
+    parser.add_argument("--lr", type=float, help="base LR, times each LR factor")
     parser.add_argument("--optimizer", choices=$optimizers, default=$optimizer)
-    parser.add_argument("--schedule", choices=$schedules, default=$schedule)
-    parser.add_argument("--warmup-epochs", type=float, default=$warmup_epochs)
+    parser.add_argument("--schedule", choices=$schedules)
     parser.add_argument("--weight-decay", type=float, default=$weight_decay)
     parser.add_argument("--seed", type=int, default=$seed)
     parser.add_argument("--val-fraction", type=float, default=$val_fraction,
@@ -678,22 +331,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--split-seed", type=int, default=$split_seed,
                         help="which images are held out (the app's split seed)")
     parser.add_argument("--workers", type=int, default=$workers, help="data loading processes")
-    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=$class_weights,
+    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction,
+                        default=$class_weights,
                         help="weigh classes by inverse frequency")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=$amp,
                         help="bfloat16 mixed precision")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto: the GPUs when PyTorch sees one, else the CPU")
-    parser.add_argument("--val-budget", type=float, default=1.0,
-                        help="share of the wall time validation may take (1: after every epoch)")
-    parser.add_argument("--patience", type=int, default=0,
-                        help="stop when validation accuracy has not improved for this many "
-                        "validations (0: never)")
-    parser.add_argument("--patience-fraction", type=float, default=0.0,
+    parser.add_argument("--val-budget", type=float, help="share of the time validation may take "
+                        "(1: after every epoch); this and the next three default to PACING[mode]")
+    parser.add_argument("--patience", type=int, help="stop when validation accuracy has not "
+                        "improved for this many validations (0: never)")
+    parser.add_argument("--patience-fraction", type=float,
                         help="... and the best is at least this share of the epochs old")
+    parser.add_argument("--max-minutes", type=float, help="time cap (0: none)")
     parser.add_argument("--baseline-acc", type=float, default=None,
                         help="best.pt is only replaced by weights that beat this validation "
-                        "accuracy (the app passes its stage-1 classifier's)")
+                        "accuracy (the app's stage 1: then the script skips its own)")
     parser.add_argument("--events", action="store_true",
                         help="print the run's events as JSON lines on stdout (what NetSurgeon "
                         "reads); text for people goes to stderr")

@@ -26,8 +26,14 @@ from designer.codegen.literals import comment_text
 
 # The one place that turns training options into the script's argparse defaults; the launch file
 # passes the very same values (a public helper in codegen.script would be tidier).
-from designer.codegen.script import DEFAULT_VAL_FRACTION, _main_defaults, _options, _script_options
-from designer.train.options import OPTIMIZERS, SCHEDULES
+from designer.codegen.script import (
+    DEFAULT_VAL_FRACTION,
+    _main_defaults,
+    _options,
+    script_mode,
+    script_settings,
+)
+from designer.train.options import OPTIMIZERS, PLAN_FIELDS, SCHEDULES
 
 SBATCH_SUFFIX = ".sbatch"
 PLACEHOLDER_DATA = "/path/to/images"
@@ -70,16 +76,24 @@ def write_sbatch(design, script: str | Path, *, training=None, num_train: int | 
 
 
 def launch_settings(training=None, num_train: int | None = None) -> list[tuple[str, str]]:
-    """(flag, value) for each setting the launch file passes: the script's own argparse defaults
-    for ``training`` (``TrainOptions`` or its dict), so both say the same. Switches have no value."""
-    defaults = _main_defaults(_script_options(_options(training), num_train), DEFAULT_VAL_FRACTION, 0)
-    out = []
+    """(flag, value) for each setting the launch file passes: the script's own defaults for
+    ``training`` (``TrainOptions`` or its dict), so both say the same. The settings the script's mode
+    decides from the data (the recommended mode's plan, the default rate) are not passed, or they would
+    be fixed. Switches have no value. (``num_train`` is kept for callers; the script plans itself.)"""
+    options = _options(training)
+    defaults = _main_defaults(options, DEFAULT_VAL_FRACTION, 0)
+    settings = script_settings(options)
+    mode = script_mode(options)
+    out = [("--mode", _safe(mode))]
     for flag, key, _ in _VALUES:
-        value = defaults[key]
-        if key in ("optimizer", "schedule"):
-            value = json.loads(value)
-            if value not in (OPTIMIZERS if key == "optimizer" else SCHEDULES):
-                raise DesignerError(f"'{value}' cannot be written into the launch file.")
+        if key in settings:
+            value = settings[key]
+            if value is None or (mode == "recommended" and key in PLAN_FIELDS and not options.is_fixed(key)):
+                continue
+        else:
+            value = json.loads(defaults[key]) if key == "optimizer" else defaults[key]
+        if key in ("optimizer", "schedule") and value not in (OPTIMIZERS if key == "optimizer" else SCHEDULES):
+            raise DesignerError(f"'{value}' cannot be written into the launch file.")
         out.append((flag, _safe(value)))
     for name, _ in _SWITCHES:
         on = defaults[name.replace("-", "_")] == "True"

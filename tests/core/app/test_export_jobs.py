@@ -33,6 +33,8 @@ def lite0_run(tmp_path_factory):
     run = root / "runs" / "20261201-000000-full"
     run.mkdir(parents=True)
     torch.save(design.model.state_dict(), run / "best.pt")
+    # a recommended run: options.json holds what it was asked, history.json what its engine ran (stage 2)
+    write_json(run / "options.json", {"options": {**RUN_OPTIONS, "mode": "recommended"}})
     write_json(run / "history.json", {"status": "finished", "options": RUN_OPTIONS, "best_val_acc": 0.5,
                                       "best_epoch": 2, "epochs": [{"epoch": 1}, {"epoch": 2}]})
     split = scan_folder(data, 0.25, seed=4)
@@ -61,8 +63,8 @@ def test_a_runs_weights_export_a_script_and_card_with_the_pretrained_base(lite0_
     card = json.loads((out / "model.card.json").read_text())
     assert card["base_weights"]["weights"] == "default" and card["base_weights"].get("sha256")
     assert card["training"]["optimizer"] == "adamw" and card["metrics"]["best_val_acc"] == 0.5
-    # the run's own options are the script's defaults, and its split lies beside the script
-    assert 'default="adamw"' in text and "default=2)" in text
+    # the run's own mode and options are the script's defaults, and its split lies beside the script
+    assert 'default="adamw"' in text and 'MODE = "recommended"' in text and '"epochs": 2' in text
     written = json.loads((out / SPLIT_NAME).read_text())
     assert written["val"] == [[Path(p).relative_to(split.root).as_posix(), label] for p, label in split.val]
     assert "app's split" in outcomes["script"].result.note
@@ -82,4 +84,5 @@ def test_export_info_of_plain_weights_or_none(lite0_run):
     _, run, split = lite0_run
     assert run_export_info(None, {"epochs": 3}) == ({"epochs": 3}, None, None)
     training, metrics, run_split = run_export_info(run, None)
-    assert training == RUN_OPTIONS and metrics["best_epoch"] == 2 and run_split.val == split.val
+    assert training == {**RUN_OPTIONS, "mode": "recommended"}  # options.json: what the run was asked
+    assert metrics["best_epoch"] == 2 and run_split.val == split.val

@@ -102,7 +102,8 @@ def shapes4(tmp_path_factory):
 def test_script_trains_and_keeps_frozen_layers_fixed(launcher, shapes4, tmp_path):
     d = design("mobilenet_frozen")
     script = write_script(d, tmp_path / "train.py", classes=sorted(SHAPES4),
-                          training={"epochs": 1, "batch_size": 4, "optimizer": "adamw", "lr": 1e-2})
+                          training={"mode": "full", "epochs": 1, "batch_size": 4, "optimizer": "adamw",
+                                    "lr": 1e-2})
     start = plain_state_dict(d.model)
     save_file(start, str(tmp_path / "start.safetensors"))
     args = [str(script), "--data", str(shapes4), "--weights", str(tmp_path / "start.safetensors"),

@@ -1,0 +1,157 @@
+"""The app's training modes, as the generated script runs them (pasted as it is, no placeholders).
+
+- ``settle``: the settings a mode decides (``--epochs`` and the others left out), from the app's
+  settings or, in the recommended mode, planned from the data as ``designer.train.recommended.plan``
+  does;
+- the recommended mode's stage 1 (``fit_head``): features computed once, a multinomial logistic
+  regression fitted with full-batch L-BFGS (``designer.train.logistic``), in plain torch;
+- stage 2's guards (``designer.train.guards``).
+
+The constants these read (``PLAN``, ``L2_GRID``, ``GUARDS`` ...) are written by ``codegen.script``
+from the app's own modules, so the numbers have one source.
+"""
+
+MODES = '''
+
+# --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
+
+
+def settle(args, num_train: int) -> None:
+    """Each setting not given as a flag: the app's (SETTINGS), but the recommended mode plans
+    those the user did not fix in the app (PLANNED, FIXED) from the data (plan_recommended)."""
+    if args.lr is None:  # the app's default: the from-scratch rate, a tenth of it to fine-tune
+        rate = DEFAULT_LR[args.optimizer]
+        args.lr = SETTINGS["lr"] or (rate if args.mode in FULL_RATE_MODES else rate / LR_DIVISOR)
+    planned = {name for name in PLANNED if getattr(args, name) is None
+               and args.mode == "recommended" and name not in FIXED}
+    for name, value in SETTINGS.items():
+        if getattr(args, name) is None and name not in planned:
+            setattr(args, name, value)
+    plan_recommended(args, num_train, planned)
+    for name, value in zip(("val_budget", "patience", "patience_fraction", "max_minutes"),
+                           PACING[args.mode], strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
+def steps_per_epoch(num_train: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch (a last batch of one image is dropped: BatchNorm)."""
+    drop_last = num_train > batch_size and num_train % batch_size == 1
+    return max(1, num_train // batch_size if drop_last else math.ceil(num_train / batch_size))
+
+
+def plan_recommended(args, num_train: int, planned: set) -> None:
+    """The recommended mode's stage 2, from the data: batches of a twelfth of the training images
+    (at least PLAN["min_batch"] for BatchNorm, at most the batch setting), whole epochs to see
+    about PLAN["images"] images, a linear warm-up over a tenth of the steps, then cosine."""
+    if "batch_size" in planned:
+        tiny = max(PLAN["min_batch"], num_train // PLAN["steps_per_tiny_epoch"])
+        args.batch_size = max(1, min(SETTINGS["batch_size"], tiny))
+    per_epoch = steps_per_epoch(num_train, args.batch_size)
+    if "epochs" in planned:
+        wanted = math.ceil(PLAN["images"] / max(1, num_train))
+        args.epochs = max(PLAN["min_epochs"], min(PLAN["max_epochs"], wanted))
+    total = args.epochs * per_epoch
+    if "warmup_epochs" in planned:
+        warmup = max(PLAN["min_warmup_steps"], round(PLAN["warmup_fraction"] * total))
+        args.warmup_epochs = min(total, warmup) / per_epoch
+    if "schedule" in planned:
+        args.schedule = "cosine"
+
+
+@torch.no_grad()
+def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: int):
+    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
+    if not len(dataset):
+        return None, None
+    seen, labels = [], []
+    hook = model.get_submodule(HEAD).register_forward_pre_hook(
+        lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
+    model.eval()
+    try:
+        for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
+            if batch is not None:
+                model(batch[0].to(device))
+                labels.append(batch[1])
+    finally:
+        hook.remove()
+    return torch.cat(seen), torch.cat(labels)
+
+
+def logistic_fit(x, y, l2: float, scale: float, weight=None):
+    """Multinomial logistic regression, full-batch L-BFGS in float64 on x / scale (one scale for
+    all features: scaling each by its own spread gives near-constant ones huge weights). Returns
+    (weight, bias) of a Linear on the unscaled features."""
+    x = x.double() / scale
+    w = torch.zeros(NUM_CLASSES, x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(NUM_CLASSES, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=200, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6,
+                                  tolerance_change=1e-9)
+
+    def closure():
+        optimizer.zero_grad()
+        logits = x @ w.T + b
+        loss = nn.functional.cross_entropy(logits, y, weight=weight) + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return (w.detach() / scale).float(), b.detach().float()
+
+
+def score(weight, bias, x, y) -> tuple:
+    """(loss, accuracy) of a Linear head on features; (None, None) without any."""
+    if x is None:
+        return None, None
+    logits = x @ weight.T + bias
+    accuracy = int((logits.argmax(1) == y).sum()) / len(y)
+    return nn.functional.cross_entropy(logits, y).item(), accuracy
+
+
+def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -> dict:
+    """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
+    the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
+    start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
+    train_x, train_y = features(model, eval_train, device, args.workers)
+    val_x, val_y = features(model, val_set, device, args.workers)
+    scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
+    weight = None
+    if args.class_weights:
+        weight = torch.tensor(class_weights(train_set), dtype=torch.float64)
+    best, best_key = {}, None
+    for l2 in L2_GRID:
+        w, b = logistic_fit(train_x, train_y, l2, scale, weight)
+        (train_loss, train_acc), (val_loss, val_acc) = score(w, b, train_x, train_y), score(
+            w, b, val_x, val_y)
+        key = (val_acc, -val_loss) if val_acc is not None else (train_acc, -train_loss)
+        if best_key is None or key > best_key:
+            best_key = key
+            best = {"w": w, "b": b, "l2": l2, "train_loss": train_loss, "train_acc": train_acc,
+                    "val_loss": val_loss, "val_acc": val_acc}
+    head = model.get_submodule(HEAD)
+    with torch.no_grad():
+        head.weight.copy_(best.pop("w").reshape(head.weight.shape))
+        head.bias.copy_(best.pop("b"))
+    seconds = time.perf_counter() - start
+    return {"epoch": 0, "stage": "head", **best, "lr": 0.0, "epoch_time_s": seconds}
+
+
+def diverged(history: list[dict], warmup_done: bool) -> bool:
+    """Stage 2's last epochs, all after the warm-up, had a runaway loss (far above a uniform
+    guess's, or not finite): it does not come back from that."""
+    limit = GUARDS["diverged_x"] * math.log(max(2, NUM_CLASSES))
+    recent = [r["train_loss"] for r in history if r["epoch"] > 0][-GUARDS["diverged_epochs"]:]
+    return warmup_done and len(recent) == GUARDS["diverged_epochs"] and all(
+        loss is not None and (not math.isfinite(loss) or loss > limit) for loss in recent)
+
+
+def losing(history: list[dict], done_steps: int, total_steps: int) -> bool:
+    """Validated past GUARDS["losing_after"] of the steps, and still well below stage 1."""
+    head = history[0]["val_acc"] if history and history[0]["epoch"] == 0 else None
+    tuned = [r["val_acc"] for r in history if r["epoch"] > 0 and r["val_acc"] is not None]
+    if head is None or not tuned or history[-1]["val_acc"] is None:
+        return False
+    late = done_steps >= GUARDS["losing_after"] * total_steps
+    return late and max(tuned) < head - GUARDS["losing_margin"]
+'''
