@@ -164,10 +164,22 @@ _TRACEBACK_SIGNAL = re.compile(r"Signal (\d+) \((SIG\w+)\)")
 _LAST_ERROR = re.compile(r"^(\w+(?:\.\w+)*(?:Error|Exception|Interrupt)\b.*)$", re.MULTILINE)
 
 
+_FAILURE = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.DOTALL)
+
+
 def root_cause(log_text: str) -> tuple[int, int] | None:
-    """(rank, exit code) of the process that failed first, as torchrun reports it; None if it did not."""
+    """(rank, exit code) of the process that failed first, as torchrun reports it; None if it did not.
+    A rank that aborted (SIGABRT) is what gloo does when a peer vanishes, and torchrun may observe it
+    first: when another rank was killed by a signal of its own, that one is the cause."""
     found = _ROOT_CAUSE.search(log_text)
-    return (int(found.group(1)), int(found.group(2))) if found else None
+    if not found:
+        return None
+    first = (int(found.group(1)), int(found.group(2)))
+    if first[1] != -signal.SIGABRT:
+        return first
+    others = [(int(r), int(c)) for r, c in _FAILURE.findall(log_text)]
+    killed = [f for f in others if f[1] < 0 and f[1] != -signal.SIGABRT]
+    return killed[0] if killed else first
 
 
 def diagnose(exit_code: int, log_text: str, count: int) -> str:

@@ -226,6 +226,14 @@ def test_a_failure_is_told_in_one_sentence():
     crash = "Traceback (most recent call last):\n  ...\nValueError: bad value in layer 3\n"
     assert diagnose(1, crash, 1) == "The training process ended with exit code 1: ValueError: bad value in layer 3."
     assert diagnose(-15, "", 1) == "The training process was killed (SIGTERM)."
+    # gloo aborts the surviving rank when a peer vanishes, and torchrun may observe that abort first
+    aborted_first = TORCHRUN_ROOT_CAUSE.replace("exitcode  : -15 (pid: 26942)  (SIGTERM)", "exitcode  : -9 (pid: 1)")
+    aborted_first = aborted_first.replace("rank      : 1 (local_rank: 1)\n  exitcode  : -9 (pid: 26943)  (SIGKILL)",
+                                          "rank      : 0 (local_rank: 0)\n  exitcode  : -6 (pid: 26943)  (SIGABRT)")
+    aborted_first = aborted_first.replace("rank      : 0 (local_rank: 0)\n  exitcode  : -9 (pid: 1)",
+                                          "rank      : 1 (local_rank: 1)\n  exitcode  : -9 (pid: 1)")
+    assert root_cause(aborted_first) == (1, -9)
+    assert root_cause(aborted_first.replace("-9 (pid: 1)", "-6 (pid: 1)")) == (0, -6)  # all aborted: the first
 
 
 ORPHAN = """\
