@@ -9,7 +9,7 @@ import sys
 
 from designer.app.audit import audit_project, remember_groups, report_dict, write_html
 from designer.base.jobs import Progress
-from designer.cli.flags import number
+from designer.cli.flags import add_data_flags, number
 from designer.cli.train import scan_data
 from designer.train.options import DEVICES
 
@@ -23,9 +23,7 @@ def register(subparsers) -> None:
                                           "and tiny, blank, dark or blurry images, from the network's features. "
                                           "Nothing on disk is changed.")
     p.add_argument("project", help="project .json (its design gives the features)")
-    p.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
-    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder")
-    p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")
+    add_data_flags(p)
     p.add_argument("--seed", type=number(0, 2**32 - 1, whole=True), default=0)
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -191,3 +191,10 @@ def format_op_flag(op: Op) -> str:
         SetBatchNormMode: lambda: f"--bn-mode {op.mode}",
     }
     return simple[type(op)]() if type(op) in simple else op.describe()
+
+
+def add_data_flags(parser, val_help: str = "a separate validation folder") -> None:
+    """--data (required), --val-data and --val-split: the image folder flags every data command takes."""
+    parser.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
+    parser.add_argument("--val-data", metavar="DIR", help=val_help)
+    parser.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")

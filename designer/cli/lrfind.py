@@ -11,7 +11,7 @@ import math
 import sys
 
 from designer.app.project import load_project
-from designer.cli.flags import number
+from designer.cli.flags import add_data_flags, number
 from designer.cli.train import scan_data, train_options
 from designer.model.build import build
 from designer.train.lr_find import find_lr
@@ -24,9 +24,7 @@ def register(subparsers) -> None:
                                           "rate and suggest the base LR (fastai's lr_find, 'valley' rule). The "
                                           "design's freezing and LR factors apply; nothing is saved.")
     p.add_argument("project", help="project .json")
-    p.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
-    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder (not used by the test)")
-    p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")
+    add_data_flags(p, "a separate validation folder (not used by the test)")
     p.add_argument("--steps", type=number(10, 1000, whole=True), default=100, help="steps of the test")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
