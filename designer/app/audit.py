@@ -56,6 +56,32 @@ def remember_groups(project_path: str, report: AuditReport) -> int:
     return len(groups)
 
 
+def has_decisions(data: dict) -> bool:
+    return bool(data.get("overrides") or data.get("duplicate_groups"))
+
+
+def export_split(split, data: dict):
+    """The split an exported script trains on, with the project's decisions (``data``) applied, so
+    the script drops the excluded images, uses the new labels and keeps duplicate groups together
+    (they travel inside ``split.json``; the script reads its lists as they are):
+
+    - ``split`` given (a run's, or the loaded one): a copy with the decisions applied. A run trained
+      before the decisions gets them too; applying them twice changes nothing.
+    - no split, but decisions and a data folder in the project: that folder scanned as the Data tab
+      does, then decided, so the script does not split the raw folder itself;
+    - else None (the script splits ``--data`` itself)."""
+    if split is not None:
+        return apply_decisions(copy.deepcopy(split), data) if has_decisions(data) else split
+    root = (data.get("root") or "").strip()
+    if not has_decisions(data) or not root:
+        return None
+    from designer.data.folders import scan_folder, scan_folders
+
+    fraction, seed, val_root = float(data.get("val_fraction", 0.2)), int(data.get("seed", 0)), data.get("val_root")
+    scanned = scan_folders(root, val_root, seed) if val_root else scan_folder(root, fraction, seed)
+    return apply_decisions(scanned, data)
+
+
 def report_dict(report: AuditReport) -> dict:
     """The report as the CLI's --json prints it: paths relative to the data folder where inside it
     (they are also what the project's decisions name)."""

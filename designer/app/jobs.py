@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.app.audit import export_split
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
@@ -204,17 +205,20 @@ def predict_job(control: JobControl, source: DesignSource, run_dir: str | None, 
 
 
 def export_job(control: JobControl, source: DesignSource, formats: list[str], folder: str,
-               weights: str | None, training: dict | None, classes: list[str] | None, split=None):
+               weights: str | None, training: dict | None, classes: list[str] | None, split=None,
+               data: dict | None = None):
     """Export each format in turn (``export.formats.export_all``); yields ``Progress`` and one
     ``ExportOutcome`` per format. A run's weights go out with that run's options, metrics and
-    split (``run_export_info``); ``split`` (the loaded data) serves otherwise."""
+    split (``run_export_info``); ``split`` (the loaded data) serves otherwise. The project's
+    decisions (``data``) are applied to the split the script gets (``app.audit.export_split``)."""
     if not folder:
         raise DesignerError("Choose a folder to export to.")
     design = design_for(source, weights=weights)
     training, metrics, run_split = run_export_info(weights, training)
+    split = export_split(run_split or split, data or {})
     try:
         yield from export_all(design, formats, Path(folder).expanduser(), classes=classes or None,
-                              training=training, metrics=metrics, split=run_split or split,
+                              training=training, metrics=metrics, split=split,
                               report=control.report, cancel=control)
     except JobCancelled:
         return None

@@ -28,14 +28,15 @@ def _prepare(features: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_classes: int,
-                              seed: int = 0, cancel=None) -> np.ndarray:
-    """(N, classes) probabilities, each row from a head that never saw that image."""
+                              seed: int = 0, cancel=None, prepared: np.ndarray | None = None) -> np.ndarray:
+    """(N, classes) probabilities, each row from a head that never saw that image. ``prepared``:
+    ``_prepare(features)`` when the caller has it already."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     from designer.base.jobs import is_cancelled
 
-    x = _prepare(features)
+    x = prepared if prepared is not None else _prepare(features)
     probs = np.full((len(labels), num_classes), 1.0 / num_classes)
     smallest = np.bincount(labels, minlength=num_classes)
     folds = int(min(FOLDS, smallest[smallest > 0].min()))

@@ -46,6 +46,22 @@ class Imbalance:
 
 
 @dataclass
+class LeakEstimate:
+    val_images: int  # validation images checked
+    crossing: int  # of them, copies of a training image
+    with_copies: float  # estimated validation accuracy as a run would report it
+    without_copies: float  # on the validation images that have no copy in training
+    inflation: float  # with - without: how much the copies flatter the figure
+
+    def sentence(self) -> str:
+        if not self.crossing:
+            return "No validation image is a copy of a training image."
+        return (f"{self.crossing} of {self.val_images} validation images are copies of training images: the "
+                f"reported validation accuracy would be about {self.with_copies:.1%} where the images it has "
+                f"not seen give {self.without_copies:.1%} ({self.inflation * 100:+.1f} points).")
+
+
+@dataclass
 class AuditReport:
     classes: list[str]
     root: str
@@ -56,6 +72,7 @@ class AuditReport:
     imbalance: Imbalance | None = None
     odd_images: list[OddImage] = field(default_factory=list)
     split_of: dict[str, str] = field(default_factory=dict)  # path -> train / val / test
+    leak: LeakEstimate | None = None  # what the crossing duplicates do to the reported accuracy
     oof_accuracy: float | None = None  # out-of-fold accuracy of the logistic head on the given labels
     seconds: float = 0.0
 
@@ -66,6 +83,8 @@ class AuditReport:
         lines.append(f"{len(self.duplicates)} groups of duplicates ({crossing} cross the train/validation split"
                      + (": validation accuracy is flattered by images the network trained on)." if crossing
                         else ")."))
+        if self.leak is not None and self.leak.crossing:
+            lines.append(self.leak.sentence())
         lines.append(f"{len(self.outliers)} images look unlike the rest of their class.")
         lines.append(f"{len(self.odd_images)} images are tiny, blank, very dark, very bright or very blurry.")
         if self.imbalance and self.imbalance.note:

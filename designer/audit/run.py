@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 from designer.audit.images import odd_images, pixel_facts, signatures
-from designer.audit.labels import label_issues, out_of_fold_probabilities
+from designer.audit.labels import _prepare, label_issues, out_of_fold_probabilities
+from designer.audit.leak import estimate_leak
 from designer.audit.report import AuditReport, Imbalance
 from designer.audit.similar import NEAR_COSINE, duplicate_groups, outliers, unit_rows
 from designer.base.errors import DesignerError
@@ -76,7 +77,8 @@ def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None, nea
         if k % 200 == 0 or k == len(paths):
             yield Progress(k, len(paths), f"Checking pixels ({k:,} of {len(paths):,} images)…")
     yield Progress(0, None, "Looking for wrong labels…")
-    probs = out_of_fold_probabilities(feats, labels, len(split.classes), options.seed, cancel)
+    prepared = _prepare(feats)
+    probs = out_of_fold_probabilities(feats, labels, len(split.classes), options.seed, cancel, prepared)
     if probs is None:
         return None
     split_of, unit = _split_of(split), unit_rows(feats)
@@ -86,6 +88,7 @@ def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None, nea
     yield Progress(0, None, "Looking for duplicates and outliers…")
     report.duplicates = duplicate_groups(paths, unit, [f.digest for f in facts], split_of, near_cosine,
                                          signatures(facts))
+    report.leak = estimate_leak(feats, labels, paths, split_of, report.duplicates, prepared)
     report.outliers = outliers(unit, labels, paths, split.classes)
     report.imbalance = _imbalance(split)
     report.odd_images = odd_images(paths, facts)

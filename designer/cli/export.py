@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.app.audit import export_split
 from designer.app.jobs import run_export_info
 from designer.app.project import load_project
 from designer.app.shipping import BEST, best_run_of_project, chance_warning, percent
@@ -59,6 +60,7 @@ def cmd_export(args) -> int:
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
     saved = dict(project.training) if getattr(project, "training", None) else None
     training, metrics, split = run_export_info(args.weights, saved)
+    split = export_split(split, project.data)  # the project's relabel / exclude decisions and groups
     _warn_if_at_chance(args.weights, project)  # once the run is known to be sound: a refusal stays one line
     failed = 0
     for outcome in export_all(design, formats, args.output, stem=args.name, classes=project.classes or None,

@@ -282,7 +282,7 @@ class ExportDialog(QDialog):
         self.tabs.setCurrentWidget(self.table)
         self.runner.start(export_job, source, formats, folder, self.weights.currentData(),
                           self.context.training_settings() or None, self.context.doc.classes or None,
-                          self.context.split)
+                          self.context.split, data=self.context.data_settings())
         return True
 
     @Slot(object)

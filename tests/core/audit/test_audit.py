@@ -64,6 +64,8 @@ def test_planted_wrong_labels_and_copies_are_found(planted):
     assert found >= 18
     leaking = [g for g in report["duplicates"] if g["crosses_split"]]
     assert len(leaking) >= 18
+    leak = report["leak"]  # what the copies do to the reported accuracy (memorised copies score right)
+    assert leak["crossing"] >= 18 and leak["with_copies"] >= leak["without_copies"]
     issue = report["label_issues"][0]
     assert set(issue) == {"path", "given", "suggested", "score"} and issue["given"] != issue["suggested"]
     assert set(report) >= {"label_issues", "duplicates", "outliers", "imbalance", "odd_images"}
