@@ -5,9 +5,13 @@ Printing only; the work is ``designer.app.audit``."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from designer.app.audit import audit_project, remember_groups, report_dict, write_html
+from designer.app.project import load_project
+from designer.audit.moves import move_excluded, read_log, undo_moves
+from designer.base.errors import DesignerError
 from designer.base.jobs import Progress
 from designer.cli.flags import add_data_flags, number
 from designer.cli.train import scan_data
@@ -30,10 +34,34 @@ def register(subparsers) -> None:
     p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails")
     p.add_argument("--save-groups", action="store_true",
                    help="remember the duplicate groups in the project: every split then keeps each group together")
+    moves = p.add_mutually_exclusive_group()
+    moves.add_argument("--move-excluded", metavar="DIR",
+                   help="instead of checking: move the images the project leaves out from --data into DIR "
+                        "(outside it), with an undo log DIR/netsurgeon-moves.json; never done by default")
+    moves.add_argument("--undo-move", metavar="LOG", help="instead of checking: put back the images a "
+                   "--move-excluded moved (LOG: the log, or the folder holding it) into --data")
     p.set_defaults(handler=cmd_audit)
 
 
+def cmd_move(args) -> int:
+    """--move-excluded / --undo-move: files only, no audit."""
+    if args.undo_move:
+        root, _ = read_log(args.undo_move)
+        if os.path.realpath(root) != os.path.realpath(args.data):
+            raise DesignerError(f"The log moved images out of '{root}', not --data '{args.data}'.",
+                                hint=f"Run it with --data {root}.")
+        result = undo_moves(args.undo_move)
+        print(result.sentence("Put back"))
+    else:
+        overrides = load_project(args.project).data.get("overrides", [])
+        result = move_excluded(args.data, overrides, args.move_excluded)
+        print(result.sentence() + ("" if overrides else " The project leaves no image out."))
+    return 1 if result.skipped else 0
+
+
 def cmd_audit(args) -> int:
+    if args.move_excluded or args.undo_move:
+        return cmd_move(args)
     split = scan_data(args.data, args.val_data, args.val_split, args.seed)
     gen = audit_project(args.project, split, args.device)
     while True:
