@@ -10,9 +10,11 @@ import html
 import io
 import os
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from designer.app.project import load_project, save_project
+from designer.audit.fixes import fix_counts, merge_decisions, suggested_fixes
 from designer.audit.report import AuditReport
 from designer.audit.run import audit
 from designer.base.errors import DesignerError
@@ -48,12 +50,47 @@ def audit_project(project_path: str, split, device: str | None = None):
     return (yield from audit_job(None, project.recipe, split, project.data, project.training, cache, device))
 
 
-def remember_groups(project_path: str, report: AuditReport) -> int:
-    """Save the report's duplicate groups in the project, so every split keeps each group together."""
+def remember_groups(project_path: str, report: AuditReport, fixes: bool = False) -> int:
+    """Save the report's duplicate groups in the project, so every split keeps each group together,
+    and which audit this was; ``fixes``: add its suggested fixes to the decisions (the user's own win)."""
     project = load_project(project_path)
     groups = [[key_for(p, report.root) for p in g.paths] for g in report.duplicates]
-    save_project(replace(project, data={**project.data, "duplicate_groups": groups}), project_path)
+    data = {**project.data, "duplicate_groups": groups, "audit": audit_record(report)}
+    if fixes:
+        data["overrides"] = merge_decisions(project.data.get("overrides", []), suggested_fixes(report))
+    save_project(replace(project, data=data), project_path)
     return len(groups)
+
+
+def audit_record(report: AuditReport) -> dict:
+    """Which audit this was, saved in the project's data section when it runs: the runs trained on
+    its decisions name it (``run_record``)."""
+    when = datetime.now()
+    return {"id": "audit-" + when.strftime("%Y%m%d-%H%M%S"), "time": when.isoformat(timespec="seconds"),
+            "images": report.images, "label_issues": len(report.label_issues),
+            "duplicate_groups": len(report.duplicates)}
+
+
+def run_record(data: dict) -> dict:
+    """What a new run notes in its options.json about the data it trains on: the audit whose
+    decisions it uses and how many images they relabel and leave out ({} without an audit or
+    without decisions)."""
+    audit, overrides = data.get("audit"), data.get("overrides") or []
+    if not isinstance(audit, dict) or not has_decisions(data):
+        return {}
+    return {"audit": {"id": str(audit.get("id", ""))[:80], "time": str(audit.get("time", ""))[:40],
+                      **fix_counts(overrides), "groups": len(data.get("duplicate_groups") or [])}}
+
+
+def audit_note(options: dict) -> str:
+    """A run's audit in a few words for the runs list ('' when it used none). ``options`` is the run's
+    options.json, read from a folder someone may have sent: every value is checked."""
+    audit = options.get("audit") if isinstance(options, dict) else None
+    if not isinstance(audit, dict) or not isinstance(audit.get("id"), str):
+        return ""
+    counts = [(audit.get(k), word) for k, word in (("relabelled", "relabelled"), ("excluded", "left out"))]
+    said = ", ".join(f"{n} {word}" for n, word in counts if isinstance(n, int) and not isinstance(n, bool))
+    return f"cleaned data ({audit['id'][:80]}{': ' + said if said else ''})"
 
 
 def has_decisions(data: dict) -> bool:

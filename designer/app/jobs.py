@@ -136,9 +136,11 @@ def thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
 
 
 def train_job(control: JobControl, source: DesignSource, split, options, run_dir: str,
-              resume: str | None = None, cache_dir: str | None = None, placement: Placement | None = None):
+              resume: str | None = None, cache_dir: str | None = None, placement: Placement | None = None,
+              record: dict | None = None):
     """Build this run's own model, then yield the training engine's events (``runs.train_run``),
     trained where ``placement`` says (``launch.train_run_placed``; None: in this process).
+    ``record``: more for the run's options.json (``app.audit.run_record``).
     A resumed run's checkpoint holds every weight, so only the structure is built for it."""
     if resume is not None and source.recipe is not None:
         design = structure_of(source.recipe)
@@ -146,7 +148,7 @@ def train_job(control: JobControl, source: DesignSource, split, options, run_dir
         design = design_for(source, scratch=options.mode == "scratch")
     control.check()
     yield from train_run_placed(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir,
-                                placement=placement)
+                                placement=placement, record=record)
 
 
 def lr_find_job(control: JobControl, source: DesignSource, split, options, steps: int = 100):

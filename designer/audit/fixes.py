@@ -1,7 +1,11 @@
 """The audit's suggested fixes as project decisions (``data["overrides"]`` entries), the ones a
 reviewer pressing R on every wrong-label suspect and X on every leaking copy would make:
 
-- each label issue: relabel to the class the out-of-fold head suggests;
+- each label issue: leave the image out. Not relabel it: about a quarter of the suspects carry the
+  right label (precision 0.75 on the planted digits), and relabelling them teaches a wrong label where
+  leaving them out only costs an image; on those digits relabelling every suspect gave 0.969
+  validation accuracy against 0.994 clean (``bench/bench_audit.py --done-when``). The review's R
+  key relabels one image the user has looked at;
 - each duplicate group that crosses the split: leave out its validation and test copies, so
   validation never scores an image the network trained on (a flat folder's split also keeps the
   group together, ``remember_groups``; a folder's own train/ and val/ are the user's, so only
@@ -21,7 +25,7 @@ def suggested_fixes(report: AuditReport) -> list[dict]:
     decisions: dict[str, dict] = {}
     for issue in report.label_issues:
         key = key_for(issue.path, report.root)
-        decisions[key] = {"path": key, "action": "relabel", "label": issue.suggested}
+        decisions[key] = {"path": key, "action": "exclude", "label": ""}
     for group in report.duplicates:
         if not group.crosses_split:
             continue

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails")
+    p.add_argument("--apply-fixes", action="store_true",
+                   help="add the suggested fixes to the project's decisions (relabel the suspects, leave out "
+                        "validation copies of training images; your own decisions win) and remember the groups")
     p.add_argument("--save-groups", action="store_true",
                    help="remember the duplicate groups in the project: every split then keeps each group together")
     moves = p.add_mutually_exclusive_group()
@@ -76,8 +79,8 @@ def cmd_audit(args) -> int:
         sys.stderr.write("\n")
     if args.html:
         write_html(report, args.html)
-    if args.save_groups:
-        remember_groups(args.project, report)
+    if args.save_groups or args.apply_fixes:
+        remember_groups(args.project, report, fixes=args.apply_fixes)
     if args.json:
         print(json.dumps(report_dict(report)))
     else:

@@ -27,6 +27,7 @@ from designer.data.folders import scan_folder, scan_folders
 from designer.data.overrides import apply_decisions
 from designer.data.transforms import Augment
 from designer.launch.placement import Placement, saved_placement
+from designer.app.audit import run_record
 from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
@@ -214,7 +215,7 @@ def cmd_train(args) -> int:
     with _sigint_sets(cancel, quiet=args.json):
         events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
                                   cache_dir=_feature_cache(args, run_dir), probe={"classifier": args.probe},
-                                  placement=placement)
+                                  placement=placement, record=None if resume else run_record(project.data))
         for event in events:
             printer(event)
             final = event

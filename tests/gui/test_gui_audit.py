@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
 
+from designer.app.audit import audit_note, run_record
 from designer.audit.report import AuditReport, DuplicateGroup, LabelIssue, OddImage, Outlier
-from widgets.data.audit import AuditReview
+from widgets.data.audit import AuditReview, CheckMyData
 
 
 def _report(tmp_path) -> AuditReport:
@@ -57,3 +59,44 @@ def test_review_shows_earlier_decisions(qtbot, tmp_path):
     qtbot.addWidget(review)
     review.set_report(_report(tmp_path), [{"path": "cat/0.png", "action": "exclude"}])
     assert "left out" in review.view.item(1).text()
+
+
+class _Context(QObject):
+    """What ``CheckMyData`` uses of the window's context: the data settings and the loaded split."""
+
+    split_changed = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict = {}
+        self.split = None
+
+    def data_settings(self) -> dict:
+        return dict(self.data)
+
+    def update_data(self, **values) -> None:
+        self.data.update(values)
+
+    def set_split(self, split) -> None:
+        self.split = split
+        self.split_changed.emit(split)
+
+
+def test_accept_all_then_retrain_loads_the_decisions_and_starts_train(qtbot, tmp_path):
+    context, parent = _Context(), QWidget()
+    qtbot.addWidget(parent)
+    scans = []
+    check = CheckMyData(context, lambda: (scans.append(dict(context.data)), context.set_split("loaded")), parent)
+    report = _report(tmp_path)
+    check._on_result(report)
+    assert context.data["audit"]["id"].startswith("audit-") and context.data["audit"]["label_issues"] == 2
+    added = check.review.accept_suggestions()
+    assert added == 2  # the two suspects; the leaking copy is in training here (no split recorded)
+    assert {o["path"] for o in context.data["overrides"]} == {"cat/0.png", "cat/1.png"}
+    with qtbot.waitSignal(check.retrain_requested):
+        check.retrain()
+    assert scans and scans[0]["overrides"] == context.data["overrides"]  # loaded again WITH the decisions
+    record = run_record(context.data)["audit"]
+    assert record["id"] == context.data["audit"]["id"] and record["excluded"] == 2
+    assert audit_note({"audit": record}).startswith("cleaned data (audit-") and "2 left out" in audit_note(
+        {"audit": record})

@@ -5,6 +5,9 @@ with its given and suggested label; the keyboard decides.
   decision); arrow keys move between images.
 - Decisions go into the project's ``data["overrides"]`` (``designer.data.overrides``), which every scan
   and training run applies. Nothing on disk is moved or deleted.
+- "Accept all suggestions" adds the audit's suggested fixes (``designer.audit.fixes``) to the
+  decisions; "Retrain on the cleaned data" loads the images again with the decisions and starts the
+  default Train; the run notes which audit it used (``designer.app.audit.run_record``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -23,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.audit import audit_job
+from designer.app.audit import audit_job, audit_record
+from designer.audit.fixes import merge_decisions, suggested_fixes
 from designer.data.images import load_image
 from designer.data.split import key_for
 from widgets.base import feedback
@@ -114,6 +119,18 @@ class AuditReview(QWidget):
         mark = "" if entry is None else ("\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
         item.setText(caption + mark)
 
+    def accept_suggestions(self) -> int:
+        """Add every suggested fix to the decisions (the ones already made stay); how many were new."""
+        if self.report is None:
+            return 0
+        before = len(self.decisions)
+        merged = merge_decisions(list(self.decisions.values()), suggested_fixes(self.report))
+        self.decisions = {o["path"]: o for o in merged}
+        for row in range(self.view.count()):
+            self._caption(self.view.item(row))
+        self.decisions_changed.emit(list(self.decisions.values()))
+        return len(self.decisions) - before
+
     def eventFilter(self, obj, event) -> bool:
         if obj is self.view and event.type() == event.Type.KeyPress and event.key() in ACTION_KEYS:
             self.decide(ACTION_KEYS[event.key()])
@@ -140,7 +157,10 @@ class AuditReview(QWidget):
 
 class CheckMyData(QObject):
     """The Data tab's "Check my data" button: runs the audit in a worker thread on the loaded images and
-    opens the review; decisions are saved in the project and the images are loaded again with them."""
+    opens the review; decisions are saved in the project and the images are loaded again with them.
+    ``retrain_requested``: the review's retrain button, once the images are loaded with the decisions."""
+
+    retrain_requested = Signal()
 
     def __init__(self, context, rescan, parent: QWidget):
         super().__init__(parent)
@@ -152,7 +172,9 @@ class CheckMyData(QObject):
         self.dialog: QDialog | None = None
         self.review: AuditReview | None = None
         self._changed = False  # decisions made since the review opened: load the images again on close
+        self._retrain_pending = False  # retrain once the images are loaded again with the decisions
         self.button.clicked.connect(self.start)
+        context.split_changed.connect(self._on_split_changed)
         self.runner.progress.connect(self._on_progress)
         self.runner.result.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
@@ -181,16 +203,48 @@ class CheckMyData(QObject):
         if report is None:
             return
         self.status.setText(" ".join(report.summary_lines()[:2]))
+        self.context.update_data(audit=audit_record(report))  # the runs trained on its decisions name it
         if self.dialog is None:
-            self.dialog = QDialog(self.parent_widget, windowTitle="Check my data")
-            self.dialog.resize(900, 640)
-            self.review = AuditReview(self.dialog)
-            QVBoxLayout(self.dialog).addWidget(self.review)
-            self.review.decisions_changed.connect(self._on_decisions)
-            self.dialog.finished.connect(self._on_closed)
+            self._make_dialog()
         self.review.set_report(report, self.context.data_settings().get("overrides", []))
         self.dialog.show()
         self._changed = False
+
+    def _make_dialog(self) -> None:
+        self.dialog = QDialog(self.parent_widget, windowTitle="Check my data")
+        self.dialog.resize(900, 640)
+        self.review = AuditReview(self.dialog)
+        accept = QPushButton("Accept all suggestions", toolTip="Leave out every wrong-label suspect (R relabels "
+                             "one you have looked at) and the validation copies of training images; your own "
+                             "decisions stay.")
+        retrain = QPushButton("Retrain on the cleaned data", toolTip="Load the images again with these "
+                              "decisions and start Train; the run notes this audit.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(accept)
+        buttons.addStretch(1)
+        buttons.addWidget(retrain)
+        layout = QVBoxLayout(self.dialog)
+        layout.addWidget(self.review)
+        layout.addLayout(buttons)
+        accept.clicked.connect(self.review.accept_suggestions)
+        retrain.clicked.connect(self.retrain)
+        self.review.decisions_changed.connect(self._on_decisions)
+        self.dialog.finished.connect(self._on_closed)
+
+    @Slot()
+    def retrain(self) -> None:
+        """Load the images again with the decisions; ``retrain_requested`` once they are loaded."""
+        self._retrain_pending, self._changed = True, False
+        if self.dialog is not None:
+            self.dialog.hide()
+        self.status.setText("Loading the images with your decisions, then training…")
+        self.rescan()
+
+    @Slot(object)
+    def _on_split_changed(self, split) -> None:
+        if self._retrain_pending and split is not None:
+            self._retrain_pending = False
+            self.retrain_requested.emit()
 
     @Slot(list)
     def _on_decisions(self, overrides: list) -> None:

@@ -35,6 +35,7 @@ class TrainingWorkspace(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         self.training.run_ended.connect(self._on_run_ended)
+        self.data.check.retrain_requested.connect(self._retrain_cleaned)
         self._watched: QObject | None = None
         self._close_when_stopped = False
 
@@ -68,6 +69,12 @@ class TrainingWorkspace(QWidget):
             self._close_when_stopped = True
             self.training.stop()
         return True  # the window closes once the run has stopped (see _on_run_ended)
+
+    @Slot()
+    def _retrain_cleaned(self) -> None:
+        """"Check my data"'s retrain button: the default Train on the data with the decisions."""
+        if self.training.start():
+            self.tabs.setCurrentWidget(self.training)
 
     @Slot(str, str)
     def _on_run_ended(self, run_dir: str, kind: str) -> None:

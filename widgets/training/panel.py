@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.app.audit import run_record
 from designer.app.jobs import train_job
 from designer.base.errors import DesignerError
 from designer.launch.placement import CHILD_MODES, Placement, saved_placement
@@ -198,7 +199,9 @@ class TrainingPanel(QWidget):
         elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while the network is built
             self.plot.set_planned(*planned_length(options, len(split.train), placement))
         self.progress.reset("Preparing the network…", placement.describe(options.device) if placement.in_child else "")
-        self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir), placement)
+        record = None if resume else run_record(self.context.data_settings())  # the audit it trains after
+        self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir), placement,
+                          record=record)
         self._update_buttons()
         self.run_started.emit(str(run_dir))
         return True

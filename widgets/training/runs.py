@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from designer.app.audit import audit_note
 from designer.base.errors import DesignerError
 from designer.launch.placement import Placement
 from designer.train.runs import compare_runs
@@ -137,7 +138,9 @@ class RunTable(QTableWidget):
         check.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
         check.setData(PATH_ROLE, str(run.path))
         check.setToolTip("Overlay this run's curves on the plot")
-        cells = (run.name, mode_text(run.mode, run_where(run)), status_text(run), acc_text(run.best_val_acc),
+        cleaned = audit_note(run.options)  # the audit whose decisions it trained on
+        mode = mode_text(run.mode, run_where(run)) + (f"; {cleaned}" if cleaned else "")
+        cells = (run.name, mode, status_text(run), acc_text(run.best_val_acc),
                  str(run.trained_epochs), time_text(run.time_s))
         self.setItem(row, 0, check)
         why = "\n\n".join(filter(None, (run.outcome, run.plan)))  # the recommended mode's two stages

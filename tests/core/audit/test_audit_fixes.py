@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from testkit.data import make_shapes_folder
 
+from designer.app.audit import audit_note
 from designer.app.project import Project, save_project
 from designer.audit.fixes import fix_counts, merge_decisions, suggested_fixes
 from designer.audit.leak import estimate_leak
@@ -72,15 +73,15 @@ def _report() -> AuditReport:
     return report
 
 
-def test_suggested_fixes_relabel_suspects_and_drop_leaking_validation_copies():
+def test_suggested_fixes_leave_out_suspects_and_leaking_validation_copies():
     fixes = suggested_fixes(_report())
-    assert {"path": "a/1.png", "action": "relabel", "label": "b"} in fixes
+    assert {"path": "a/1.png", "action": "exclude", "label": ""} in fixes
     assert {"path": "a/3.png", "action": "exclude", "label": ""} in fixes
     assert len(fixes) == 2  # a group inside training is not a leak: nothing to fix
-    assert fix_counts(fixes) == {"relabelled": 1, "excluded": 1}
-    mine = [{"path": "a/1.png", "action": "exclude", "label": ""}]
+    assert fix_counts(fixes) == {"relabelled": 0, "excluded": 2}
+    mine = [{"path": "a/1.png", "action": "relabel", "label": "b"}]  # the user looked: their word wins
     merged = merge_decisions(mine, fixes)
-    assert {"path": "a/1.png", "action": "exclude", "label": ""} in merged and len(merged) == 2
+    assert mine[0] in merged and len(merged) == 2
 
 
 def test_the_leak_estimate_counts_memorised_copies_as_right():
@@ -97,3 +98,17 @@ def test_the_leak_estimate_counts_memorised_copies_as_right():
     assert leak.with_copies == round((leak.without_copies * 10 + 10) / 20, 4)
     assert leak.inflation > 0 and "10 of 20 validation images" in leak.sentence()
     assert estimate_leak(feats, labels, paths, split_of, []).crossing == 0
+
+
+def test_a_run_trained_after_an_audit_names_it(tmp_path):
+    project, root, data = _project_with_decisions(tmp_path)
+    saved = json.loads(Path(project).read_text())
+    saved["data"]["audit"] = {"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "images": 24}
+    Path(project).write_text(json.dumps(saved))
+    run = tmp_path / "run"
+    assert main(["train", project, "--data", str(root), "--mode", "linear-probe", "-o", str(run), "--json"]) == 0
+    options = json.loads((run / "options.json").read_text())
+    assert options["audit"] == {"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "relabelled": 1,
+                                "excluded": 1, "groups": 1}
+    assert audit_note(options) == "cleaned data (audit-20261206-070000: 1 relabelled, 1 left out)"
+    assert audit_note({"audit": {"id": 3}}) == "" and audit_note({}) == ""  # a run from elsewhere: checked
