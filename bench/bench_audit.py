@@ -106,9 +106,10 @@ def done_when(args) -> None:
         flagged, truth = {i.path for i in report.label_issues}, set(wrong)
         groups = [set(g.paths) for g in report.duplicates]
         found = sum(any({a, b} <= g for g in groups) for a, b in pairs)
-        print(f"audit {audit_s:.0f} s: {len(flagged)} flagged, precision {len(flagged & truth) / max(1, len(flagged)):.3f}, "
-              f"recall {len(flagged & truth) / len(truth):.3f}; {found}/{len(pairs)} planted pairs; fixes {fix_counts(fixes)}; "
-              f"{report.leak.sentence() if report.leak else ''}", file=sys.stderr)
+        hits = len(flagged & truth)
+        print(f"audit {audit_s:.0f} s: {len(flagged)} flagged, precision {hits / max(1, len(flagged)):.3f}, "
+              f"recall {hits / len(truth):.3f}; {found}/{len(pairs)} planted pairs; "
+              f"fixes {fix_counts(fixes)}; {report.leak.sentence() if report.leak else ''}", file=sys.stderr)
         accs = {}
         for name, split in (("clean", clean), ("planted", planted), ("fixed", fixed)):
             t = time.perf_counter()
@@ -118,14 +119,16 @@ def done_when(args) -> None:
     print("| data | train / val images | best val. acc. | minus clean |")
     print("|---|---|---|---|")
     for name, split in (("clean", clean), ("planted", planted), ("fixed", fixed)):
-        print(f"| {name} | {len(split.train)} / {len(split.val)} | {accs[name]:.4f} | {accs[name] - accs['clean']:+.4f} |")
+        print(f"| {name} | {len(split.train)} / {len(split.val)} | {accs[name]:.4f} "
+              f"| {accs[name] - accs['clean']:+.4f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core box)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1 is fastest on a busy 2-core box)")
     parser.add_argument("--epoch-sample", type=int, default=2000)
     parser.add_argument("--done-when", action="store_true",
                         help="clean / planted / fixed digits through the default Train (use --size 64)")
@@ -141,15 +144,18 @@ def main() -> None:
         t = time.perf_counter()
         make_folder(root, args.images, args.size)
         split = scan_folder(root, 0.2, seed=0)
-        print(f"made and scanned {args.images:,} images of {args.size}x{args.size} in {time.perf_counter() - t:.0f} s",
+        print(f"made and scanned {args.images:,} images of {args.size}x{args.size} in "
+              f"{time.perf_counter() - t:.0f} s",
               file=sys.stderr)
         t = time.perf_counter()
         report = drain(audit(build(recipe), split, TrainOptions(device="cpu")))
         audit_s = time.perf_counter() - t
         epoch_s = epoch_seconds(recipe, split, args.epoch_sample, Path(tmp) / "run")
-    print("| images | size | threads | audit s | fine-tune epoch s | audit / epoch | label issues | dup groups |")
+    print("| images | size | threads | audit s | fine-tune epoch s | audit / epoch | label issues "
+          "| dup groups |")
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {args.images:,} | {args.size} | {args.threads} | {audit_s:.0f} | {epoch_s:.0f} | {audit_s / epoch_s:.2f} "
+    print(f"| {args.images:,} | {args.size} | {args.threads} | {audit_s:.0f} | {epoch_s:.0f} "
+          f"| {audit_s / epoch_s:.2f} "
           f"| {len(report.label_issues)} | {len(report.duplicates)} |")
 
 

@@ -18,7 +18,7 @@ from designer.audit.fixes import fix_counts, merge_decisions, suggested_fixes
 from designer.audit.report import AuditReport
 from designer.audit.run import audit
 from designer.base.errors import DesignerError
-from designer.base.fileio import atomic_write_text
+from designer.base.fileio import atomic_write_text, read_json, write_json
 from designer.base.jobs import Progress
 from designer.data.images import load_image
 from designer.data.overrides import apply_decisions
@@ -82,6 +82,18 @@ def run_record(data: dict) -> dict:
                       **fix_counts(overrides), "groups": len(data.get("duplicate_groups") or [])}}
 
 
+def recording_audit(events, run_dir, record: dict | None):
+    """``events`` (a run's, ``train_run``) passed through; once the run has written its options.json
+    (its "start" event), ``record`` (``run_record``) is added to it. Nothing for a resumed run."""
+    for event in events:
+        if record and getattr(event, "kind", "") == "start":
+            path = Path(run_dir) / "options.json"
+            options = read_json(path)
+            if isinstance(options, dict) and "audit" not in options:
+                write_json(path, {**options, **record})
+        yield event
+
+
 def audit_note(options: dict) -> str:
     """A run's audit in a few words for the runs list ('' when it used none). ``options`` is the run's
     options.json, read from a folder someone may have sent: every value is checked."""
@@ -114,7 +126,8 @@ def export_split(split, data: dict):
         return None
     from designer.data.folders import scan_folder, scan_folders
 
-    fraction, seed, val_root = float(data.get("val_fraction", 0.2)), int(data.get("seed", 0)), data.get("val_root")
+    fraction, seed = float(data.get("val_fraction", 0.2)), int(data.get("seed", 0))
+    val_root = data.get("val_root")
     scanned = scan_folders(root, val_root, seed) if val_root else scan_folder(root, fraction, seed)
     return apply_decisions(scanned, data)
 
@@ -123,7 +136,9 @@ def report_dict(report: AuditReport) -> dict:
     """The report as the CLI's --json prints it: paths relative to the data folder where inside it
     (they are also what the project's decisions name)."""
     data = report.to_dict()
-    rel = (lambda p: key_for(p, report.root))
+
+    def rel(path: str) -> str:
+        return key_for(path, report.root)
     for item in data["label_issues"] + data["outliers"] + data["odd_images"]:
         item["path"] = rel(item["path"])
     for group in data["duplicates"]:
@@ -158,7 +173,8 @@ def _section(title: str, cards: list[str], total: int) -> str:
 
 def render_html(report: AuditReport) -> str:
     root = report.root
-    issues = [_card(i.path, root, [f"labelled {i.given}", f"looks like {i.suggested}", f"score {i.score:.2f}"])
+    issues = [_card(i.path, root,
+                    [f"labelled {i.given}", f"looks like {i.suggested}", f"score {i.score:.2f}"])
               for i in report.label_issues[:MAX_THUMBS]]
     groups = []
     for g in report.duplicates[:MAX_THUMBS // 4]:
@@ -167,15 +183,18 @@ def render_html(report: AuditReport) -> str:
         groups.append(f'<div class="group">{"".join(cards)}</div>')
     outl = [_card(o.path, root, [f"class {o.given}", f"unlike its class ({o.score:.1f})"])
             for o in report.outliers[:MAX_THUMBS]]
-    odd = [_card(o.path, root, [", ".join(o.problems), f"{o.width}x{o.height}"]) for o in report.odd_images[:MAX_THUMBS]]
+    odd = [_card(o.path, root, [", ".join(o.problems), f"{o.width}x{o.height}"])
+           for o in report.odd_images[:MAX_THUMBS]]
     imb = ""
     if report.imbalance:
-        rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{n}</td><td>{report.imbalance.weights[c]:.2f}</td></tr>"
+        rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{n}</td>"
+                       f"<td>{report.imbalance.weights[c]:.2f}</td></tr>"
                        for c, n in report.imbalance.counts.items())
         imb = ("<h2>Classes</h2><table><tr><th>class</th><th>training images</th><th>class weight</th></tr>"
                f"{rows}</table>")
     summary = "".join(f"<li>{html.escape(s)}</li>" for s in report.summary_lines())
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Data check</title><style>{_CSS}</style>"
+    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Data check</title>"
+            f"<style>{_CSS}</style>"
             f"</head><body><h1>Data check of {html.escape(root)}</h1><ul>{summary}</ul>"
             + _section("Possibly wrong labels", issues, len(report.label_issues))
             + f"<h2>Duplicates ({len(report.duplicates)})</h2>{''.join(groups)}"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from designer.app.audit import export_split
+from designer.app.audit import export_split, recording_audit
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
@@ -147,8 +147,9 @@ def train_job(control: JobControl, source: DesignSource, split, options, run_dir
     else:
         design = design_for(source, scratch=options.mode == "scratch")
     control.check()
-    yield from train_run_placed(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir,
-                                placement=placement, record=record)
+    events = train_run_placed(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir,
+                              placement=placement)
+    yield from recording_audit(events, run_dir, None if resume else record)
 
 
 def lr_find_job(control: JobControl, source: DesignSource, split, options, steps: int = 100):
@@ -178,7 +179,8 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split,
     design = design_for(source, weights=run.best_weights)
     report = throttled(control.report)
     ev = evaluate(design, samples, run_split.classes, cancel=control,
-                  progress=lambda done, total: report(Progress(done, total, f"Scored {done:,} of {total:,} images")))
+                  progress=lambda done, total: report(Progress(done, total,
+                                                               f"Scored {done:,} of {total:,} images")))
     if ev is None:
         return None
     thumbs = {}
@@ -252,12 +254,12 @@ def run_export_info(weights: str | Path | None, training: dict | None):
 
 
 def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None,
-               weights: str | None = None, split=None) -> str:
+               weights: str | None = None, split=None, data: dict | None = None) -> str:
     """The standalone training script's text, for the preview: the script ``export_job`` writes
     for the same arguments."""
     target = source.recipe if source.recipe is not None else design_for(source)
     training, _, run_split = run_export_info(weights, training)
-    split = run_split or split
+    split = export_split(run_split or split, data or {})
     how = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
                                     "split_seed": int(split.seed), "num_train": len(split.train)}
     return generate_script(target, training=training, classes=classes or None, **how)

@@ -53,7 +53,8 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_clas
     return probs
 
 
-def label_issues(probs: np.ndarray, labels: np.ndarray, paths: list[str], classes: list[str]) -> list[LabelIssue]:
+def label_issues(probs: np.ndarray, labels: np.ndarray, paths: list[str],
+                 classes: list[str]) -> list[LabelIssue]:
     """Images cleanlab thinks are mislabelled, worst first, each with the label the head suggests."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -70,5 +71,6 @@ def label_issues(probs: np.ndarray, labels: np.ndarray, paths: list[str], classe
         suggested = int(np.argmax(probs[i]))
         if suggested == labels[i]:
             continue  # cleanlab's rank can keep a borderline image whose best guess is its own label
-        out.append(LabelIssue(paths[i], classes[labels[i]], classes[suggested], round(1.0 - float(quality[i]), 4)))
+        score = round(1.0 - float(quality[i]), 4)
+        out.append(LabelIssue(paths[i], classes[labels[i]], classes[suggested], score))
     return out

@@ -13,6 +13,7 @@ mode's stage 1), so the estimate costs one fit, not a training run."""
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 
 from designer.audit.report import DuplicateGroup, LeakEstimate
@@ -25,7 +26,8 @@ def _twin_labels(groups: list[DuplicateGroup], index: dict[str, int], split_of: 
     for group in groups:
         if not group.crosses_split:
             continue
-        train_labels = {int(labels[index[p]]) for p in group.paths if split_of.get(p) == "train" and p in index}
+        train_labels = {int(labels[index[p]]) for p in group.paths
+                        if split_of.get(p) == "train" and p in index}
         for p in group.paths:
             if split_of.get(p) == "val" and p in index and train_labels:
                 twins[index[p]] = train_labels

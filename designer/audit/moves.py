@@ -143,8 +143,9 @@ def read_log(path: str) -> tuple[str, list[tuple[str, str]]]:
     pairs_ok = isinstance(moves, list) and all(
         isinstance(m, list) and len(m) == 2 and all(isinstance(p, str) for p in m) for m in moves)
     if data.get("format") != LOG_FORMAT or not isinstance(root, str) or not pairs_ok:
-        raise DesignerError(f"'{path}' is not a move log NetSurgeon wrote.", hint="Give the netsurgeon-moves.json "
-                            "file in the folder the images were moved into.")
+        raise DesignerError(f"'{path}' is not a move log NetSurgeon wrote.",
+                            hint="Give the netsurgeon-moves.json file in the folder the images were moved "
+                                 "into.")
     return root, [(s, d) for s, d in moves]
 
 

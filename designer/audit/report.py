@@ -80,7 +80,8 @@ class AuditReport:
         crossing = sum(g.crosses_split for g in self.duplicates)
         lines = [f"Checked {self.images:,} images in {self.seconds:.1f} s."]
         lines.append(f"{len(self.label_issues)} images may have the wrong label.")
-        lines.append(f"{len(self.duplicates)} groups of duplicates ({crossing} cross the train/validation split"
+        lines.append(f"{len(self.duplicates)} groups of duplicates ({crossing} cross the train/validation "
+                     "split"
                      + (": validation accuracy is flattered by images the network trained on)." if crossing
                         else ")."))
         if self.leak is not None and self.leak.crossing:

@@ -27,12 +27,13 @@ def _split_of(split: DatasetSplit) -> dict[str, str]:
 
 def _imbalance(split: DatasetSplit) -> Imbalance:
     counts = split.class_counts("train")
-    weights = dict(zip(split.classes, class_weights(list(counts.values()))))
+    weights = dict(zip(split.classes, class_weights(list(counts.values())), strict=True))
     ratio = split.imbalance_ratio("train")
     note = ""
     if ratio > IMBALANCE_NOTE_RATIO:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)
-        note = (f"Classes are imbalanced: '{big}' has {counts[big]} training images, '{small}' {counts[small]} "
+        note = (f"Classes are imbalanced: '{big}' has {counts[big]} training images, "
+                f"'{small}' {counts[small]} "
                 f"({ratio:.1f}x). Training with class weights counts each '{small}' image "
                 f"{weights[small] / max(weights[big], 1e-12):.1f} times as much as a '{big}' image.")
     return Imbalance(counts, {k: round(v, 4) for k, v in weights.items()}, round(ratio, 3), note)
@@ -45,7 +46,8 @@ def _features(design, split, options, cache_dir, cancel):
     except DesignerError:
         layer = design.classifier_path  # a head with a hidden layer: what goes into it
     if not layer:
-        raise DesignerError("This network has no classifier NetSurgeon can find, so its features cannot be used.",
+        raise DesignerError("This network has no classifier NetSurgeon can find, so its features cannot be "
+                            "used.",
                             hint="Replace the classifier on the Design tab first.")
     lists = [s for s in (split.train, split.val, split.test) if s]
     gen = cached_features(design, layer, lists, options, cache_dir, cancel)
@@ -62,7 +64,8 @@ def _features(design, split, options, cache_dir, cancel):
     return feats, labels, [p for s in sets for p in s.paths]
 
 
-def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None, near_cosine: float = NEAR_COSINE):
+def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None,
+          near_cosine: float = NEAR_COSINE):
     """Check ``split``'s images with ``design``'s features. Generator: Progress items; returns the report."""
     t0 = time.perf_counter()
     found = yield from _features(design, split, options, cache_dir, cancel)

@@ -23,9 +23,9 @@ SHOWN = 15  # rows per finding in the plain listing
 def register(subparsers) -> None:
     p = subparsers.add_parser("audit", help="check the images: wrong labels, duplicates, outliers, imbalance",
                               description="Find images that may carry the wrong label, copies across the "
-                                          "train/validation split, images unlike their class, class imbalance "
-                                          "and tiny, blank, dark or blurry images, from the network's features. "
-                                          "Nothing on disk is changed.")
+                                          "train/validation split, images unlike their class, class "
+                                          "imbalance and tiny, blank, dark or blurry images, from the "
+                                          "network's features. Nothing on disk is changed.")
     p.add_argument("project", help="project .json (its design gives the features)")
     add_data_flags(p)
     p.add_argument("--seed", type=number(0, 2**32 - 1, whole=True), default=0)
@@ -33,16 +33,20 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails")
     p.add_argument("--apply-fixes", action="store_true",
-                   help="add the suggested fixes to the project's decisions (relabel the suspects, leave out "
-                        "validation copies of training images; your own decisions win) and remember the groups")
+                   help="add the suggested fixes to the project's decisions (leave out the wrong-label "
+                        "suspects and the validation copies of training images; your own decisions win) "
+                        "and remember the groups")
     p.add_argument("--save-groups", action="store_true",
-                   help="remember the duplicate groups in the project: every split then keeps each group together")
+                   help="remember the duplicate groups in the project: every split then keeps each group "
+                        "together")
     moves = p.add_mutually_exclusive_group()
     moves.add_argument("--move-excluded", metavar="DIR",
-                   help="instead of checking: move the images the project leaves out from --data into DIR "
-                        "(outside it), with an undo log DIR/netsurgeon-moves.json; never done by default")
-    moves.add_argument("--undo-move", metavar="LOG", help="instead of checking: put back the images a "
-                   "--move-excluded moved (LOG: the log, or the folder holding it) into --data")
+                       help="instead of checking: move the images the project leaves out from --data into "
+                            "DIR (outside it), with an undo log DIR/netsurgeon-moves.json; never done by "
+                            "default")
+    moves.add_argument("--undo-move", metavar="LOG",
+                       help="instead of checking: put back the images a --move-excluded moved (LOG: the log, "
+                            "or the folder holding it) into --data")
     p.set_defaults(handler=cmd_audit)
 
 
@@ -90,11 +94,13 @@ def cmd_audit(args) -> int:
 
 def _print(data: dict, summary: list[str], args) -> None:
     print("\n".join(summary))
-    rows = [("wrong label?", f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
+    rows = [("wrong label?",
+             f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
             for i in data["label_issues"][:SHOWN]]
     rows += [("duplicates", ("LEAK " if g["crosses_split"] else "") + ", ".join(g["paths"][:4]))
              for g in data["duplicates"][:SHOWN]]
-    rows += [("unlike class", f"{o['path']} ({o['given']}, {o['score']:.1f})") for o in data["outliers"][:SHOWN]]
+    rows += [("unlike class", f"{o['path']} ({o['given']}, {o['score']:.1f})")
+             for o in data["outliers"][:SHOWN]]
     rows += [("odd image", f"{o['path']}: {', '.join(o['problems'])}") for o in data["odd_images"][:SHOWN]]
     for kind, text in rows:
         print(f"  {kind:13} {text}")

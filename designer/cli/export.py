@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("project", help="project file (.json)")
     p.add_argument("--weights", help="trained weights to export: 'best' (the project's finished run with the "
-                   "best validation accuracy), RUN_DIR/best.pt or RUN_DIR (default: the design's own weights)")
+                   "best validation accuracy), RUN_DIR/best.pt or RUN_DIR (default: the design's own "
+                   "weights)")
     p.add_argument("--format", dest="formats", action="append", required=True,
                    choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
     p.add_argument("-o", "--output", required=True, help="folder to write into")

@@ -18,6 +18,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from designer.app.audit import recording_audit, run_record
 from designer.app.project import load_project, save_project
 from designer.base.errors import DesignerError
 from designer.base.safeio import valid_text
@@ -27,7 +28,6 @@ from designer.data.folders import scan_folder, scan_folders
 from designer.data.overrides import apply_decisions
 from designer.data.transforms import Augment
 from designer.launch.placement import Placement, saved_placement
-from designer.app.audit import run_record
 from designer.launch.run import train_run_placed
 from designer.model.build import build
 from designer.model.trained import design_with_weights, structure_of
@@ -62,24 +62,26 @@ def register(subparsers) -> None:
     p.add_argument("project", help="project .json")
     p.add_argument("--data", help="image folder: one sub-folder per class, or train/ + val/ "
                    "(not needed with --resume: a run continues on its own images)")
-    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder (one sub-folder per class)")
+    p.add_argument("--val-data", metavar="DIR",
+                   help="a separate validation folder (one sub-folder per class)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<time>-<mode> beside "
                    "the project)")
-    p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, then "
-                   "fine-tune from it; full: fine-tune as the design says; cached-head: only the head, on cached "
-                   "features; linear-probe: logistic regression/SVM head; scratch: random init; search: several "
-                   "fine-tunes within --budget, the best kept")
+    p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, "
+                   "then fine-tune from it; full: fine-tune as the design says; cached-head: only the head, "
+                   "on cached features; linear-probe: logistic regression/SVM head; scratch: random init; "
+                   "search: several fine-tunes within --budget, the best kept")
     p.add_argument("--epochs", type=number(1, 100_000, whole=True), help="used as given in every mode (the "
                    "recommended mode otherwise plans the length from the data)")
-    p.add_argument("--max-minutes", type=number(0, 1e6), metavar="MIN", help="the recommended mode's time cap: "
-                   "its plan is shortened to end by about this many minutes (default 20; 0: no cap)")
+    p.add_argument("--max-minutes", type=number(0, 1e6), metavar="MIN", help="the recommended mode's time "
+                   "cap: its plan is shortened to end by about this many minutes (default 20; 0: no cap)")
     p.add_argument("--batch-size", type=number(1, 4096, whole=True))
-    p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on optimizer "
-                   "and mode)")
+    p.add_argument("--lr", type=number(0, 10, above=True), help="base learning rate (default depends on "
+                   "optimizer and mode)")
     p.add_argument("--budget", dest="budget_s", metavar="TIME", type=duration(MIN_BUDGET_S, MAX_BUDGET_S),
                    help="--mode search: the time it may take, e.g. 90s, 10m or 1h (default 10m)")
     p.add_argument("--trials", dest="max_trials", metavar="N", type=number(1, 1000, whole=True),
-                   help="--mode search: at most this many trials (default 30; the budget usually ends it first)")
+                   help="--mode search: at most this many trials (default 30; the budget usually ends it "
+                        "first)")
     p.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F",
                    help="validation fraction (flat folders)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
@@ -87,18 +89,21 @@ def register(subparsers) -> None:
     p.add_argument("--weight-decay", type=number(0, 1))
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
-    p.add_argument("--class-weights", action="store_true", default=None, help="weight classes against imbalance")
+    p.add_argument("--class-weights", action="store_true", default=None,
+                   help="weight classes against imbalance")
     p.add_argument("--seed", type=number(0, MAX_SEED, whole=True))
     p.add_argument("--workers", type=number(0, 64, whole=True), help="data loading processes")
     p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
-    p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the data's")
-    p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its own "
-                   "folder, with its own options and images, up to --epochs in all; a finished run needs --epochs, "
-                   "its new total (its first finish stays in its history)")
-    p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus (one "
-                   "process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: on the "
-                   "GPUs when there are that many, else the CPU); default: the project's choice, else here")
+    p.add_argument("--new-classes", action="store_true",
+                   help="replace the project's class list with the data's")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its "
+                   "own folder, with its own options and images, up to --epochs in all; a finished run needs "
+                   "--epochs, its new total (its first finish stays in its history)")
+    p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus "
+                   "(one process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: "
+                   "on the GPUs when there are that many, else the CPU); default: the project's choice, else "
+                   "here")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
 
@@ -152,7 +157,8 @@ def parse_augment(text: str | None):
             kwargs["color"] = number
         elif name != "none":
             raise DesignerError(f"Unknown augmentation '{name}'.",
-                                hint="Use flip, vflip, rotate[=deg], translate[=f], scale[=f], color[=s] or none.")
+                                hint="Use flip, vflip, rotate[=deg], translate[=f], scale[=f], color[=s] or "
+                                     "none.")
     return Augment(**kwargs)
 
 
@@ -164,8 +170,9 @@ def train_options(args, project_training: dict | None):
     options = TrainOptions.from_dict({**(project_training or {}), **given})
     misplaced = [flag for name, flag in SEARCH_FLAGS.items() if name in given and options.mode != "search"]
     if misplaced:
-        raise DesignerError(f"{' and '.join(misplaced)} set{'s' if len(misplaced) == 1 else ''} the search, but this "
-                            f"run's mode is '{options.mode}'.", hint="Add --mode search, or leave it out.")
+        raise DesignerError(f"{' and '.join(misplaced)} set{'s' if len(misplaced) == 1 else ''} the search, "
+                            f"but this run's mode is '{options.mode}'.",
+                            hint="Add --mode search, or leave it out.")
     flagged = [f for f in PLAN_FIELDS if f in given]  # a flag given is used as given, in every mode
     return replace(options, fixed=sorted(set(options.fixed) | set(flagged))) if flagged else options
 
@@ -196,12 +203,14 @@ def cmd_train(args) -> int:
         design = structure_of(project.recipe)  # the checkpoint holds every weight
     else:
         options = train_options(args, project.training)
-        run_dir = Path(args.output) if args.output else new_run_dir(Path(args.project).parent / "runs", options.mode)
+        runs_dir = Path(args.project).parent / "runs"
+        run_dir = Path(args.output) if args.output else new_run_dir(runs_dir, options.mode)
         check_new_run_dir(run_dir)  # before the slow scan: never over another run
         if not valid_text(str(run_dir)):  # it goes into the project file, which could then not be saved
             raise DesignerError(f"The run folder name {str(run_dir)!r} is not valid text (UTF-8).",
                                 hint="Choose a name with ordinary characters.")
-        split = apply_decisions(scan_data(args.data, args.val_data, args.val_split, options.seed), project.data)
+        scanned = scan_data(args.data, args.val_data, args.val_split, options.seed)
+        split = apply_decisions(scanned, project.data)
         resume = None
         # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
         design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
@@ -215,8 +224,8 @@ def cmd_train(args) -> int:
     with _sigint_sets(cancel, quiet=args.json):
         events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
                                   cache_dir=_feature_cache(args, run_dir), probe={"classifier": args.probe},
-                                  placement=placement, record=None if resume else run_record(project.data))
-        for event in events:
+                                  placement=placement)
+        for event in recording_audit(events, run_dir, None if resume else run_record(project.data)):
             printer(event)
             final = event
     _remember_run(args.project, project, split, run_dir)
@@ -258,8 +267,8 @@ def _resume(args):
     if plan.split is None:
         raise DesignerError(f"The run '{plan.run.name}' has no saved data split, so it cannot be resumed.")
     if plan.run.status == "finished":  # trained further, not silently: its first finish is kept
-        print(f"The run '{plan.run.name}' had finished its {plan.run.trained_epochs} epochs; it now trains on to "
-              f"{plan.options.epochs} epochs in all (--epochs). Its first finish stays in its history.",
+        print(f"The run '{plan.run.name}' had finished its {plan.run.trained_epochs} epochs; it now trains "
+              f"on to {plan.options.epochs} epochs in all (--epochs). Its first finish stays in its history.",
               file=sys.stderr)
     changes = {k: getattr(args, k) for k in ("device", "workers") if getattr(args, k) is not None}
     return replace(plan.options, **changes), plan.split, plan.run.path, str(plan.checkpoint)
@@ -333,8 +342,9 @@ class ProgressPrinter:
 
     def _start(self, e) -> None:
         self.epochs, self.unit = e.epochs, "trial" if e.unit == "trial" else "epoch"
-        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} {self.unit}s, "
-                   f"lr {e.lr:g}, {e.trainable_params:,} trainable / {e.frozen_params:,} frozen parameters", True)
+        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, "
+                   f"{e.epochs} {self.unit}s, lr {e.lr:g}, {e.trainable_params:,} trainable / "
+                   f"{e.frozen_params:,} frozen parameters", True)
         if e.plan:
             self.stream.write(textwrap.fill(e.plan, min(self.width, 100)) + "\n")
 
@@ -342,18 +352,21 @@ class ProgressPrinter:
         if e.epoch == 0:
             text = f"computing features {e.step}/{e.steps_per_epoch}  ETA {_clock(e.eta_s)}"
         else:
-            text = (f"{self.unit} {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  loss {e.loss:.4f}  "
-                    f"acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
+            text = (f"{self.unit} {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  "
+                    f"loss {e.loss:.4f}  acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
         self._line(text, False)
 
     def _epoch(self, e) -> None:
         if e.stage == "head":
-            val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "no validation data"
+            val = (f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None
+                   else "no validation data")
             self._line(f"stage 1: classifier fitted on cached features  train loss {e.train_loss:.4f} acc "
                        f"{e.train_acc:.3f}  {val}  {e.epoch_time_s:.1f}s", True)
             return
-        val = f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None else "not validated"
-        train = f"train loss {e.train_loss:.4f} acc {e.train_acc:.3f}" if e.train_loss is not None else "not trained"
+        val = (f"val loss {e.val_loss:.4f} acc {_acc(e.val_acc)}" if e.val_loss is not None
+               else "not validated")
+        train = (f"train loss {e.train_loss:.4f} acc {e.train_acc:.3f}" if e.train_loss is not None
+                 else "not trained")
         self._line(f"{self.unit} {e.epoch}/{self.epochs}  {train}  {val}  "
                    f"best {_acc(e.best_val_acc)} ({self.unit} {e.best_epoch})  {e.epoch_time_s:.1f}s"
                    + ("  *" if e.is_best else ""), True)
@@ -366,9 +379,9 @@ class ProgressPrinter:
         self._skipped(e.skipped)
 
     def _stopped(self, e) -> None:
-        self._line(f"stopped after {e.epoch} {self.unit}s: best val acc {_acc(e.best_val_acc)} at {self.unit} "
-                   f"{e.best_epoch} kept" + (f"; resume with --resume {e.checkpoint}" if e.checkpoint else ""),
-                   True)
+        resume = f"; resume with --resume {e.checkpoint}" if e.checkpoint else ""
+        self._line(f"stopped after {e.epoch} {self.unit}s: best val acc {_acc(e.best_val_acc)} at "
+                   f"{self.unit} {e.best_epoch} kept{resume}", True)
 
     def _failed(self, e) -> None:
         self._line(f"failed: {e.message} {e.hint}".rstrip(), True)
@@ -412,7 +425,8 @@ def cmd_evaluate(args) -> int:
     known = project.classes or _run_classes(args.weights)
     if known and list(known) != list(classes):
         raise DesignerError(f"The network was trained on classes {', '.join(known)}, but the folder has "
-                            f"{', '.join(classes)}.", hint="Evaluate on a folder with the same class sub-folders.")
+                            f"{', '.join(classes)}.",
+                            hint="Evaluate on a folder with the same class sub-folders.")
     design = load_design(project, args.weights)
     result = evaluate(design, samples, classes, batch_size=args.batch_size, device=args.device)
     print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())

@@ -46,16 +46,14 @@ from designer.zoo.weights import read_state_dict
 
 
 def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
-                     probe: dict | None = None, placement: Placement | None = None, record: dict | None = None):
-    """``runs.train_run``, trained where ``placement`` says (None or "here": this process).
-    ``record``: more to note in the run's options.json (the audit whose decisions it uses)."""
+                     probe: dict | None = None, placement: Placement | None = None):
+    """``runs.train_run``, trained where ``placement`` says (None or "here": this process)."""
     if placement is None or not placement.in_child or options.mode not in CHILD_MODES:
-        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, probe=probe,
-                         record=record)
+        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, probe=probe)
     check_placement(design, options, placement)
     trainer = functools.partial(train_in_child, placement=placement)
     return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, trainer=trainer,
-                     record={**(record or {}), "placement": placement.to_dict()})
+                     record={"placement": placement.to_dict()})
 
 
 def planned_length(options: TrainOptions, num_train: int, placement: Placement | None = None) -> tuple[int, int]:

@@ -116,7 +116,10 @@ class AuditReview(QWidget):
         caption = caption if caption is not None else item.data(Qt.UserRole + 2)
         item.setData(Qt.UserRole + 2, caption)
         entry = self.decisions.get(key_for(item.data(PATH_ROLE), self.report.root))
-        mark = "" if entry is None else ("\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
+        if entry is None:
+            mark = ""
+        else:
+            mark = "\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}"
         item.setText(caption + mark)
 
     def accept_suggestions(self) -> int:
@@ -166,8 +169,9 @@ class CheckMyData(QObject):
         super().__init__(parent)
         self.context, self.rescan, self.parent_widget = context, rescan, parent
         self.runner = JobRunner(self, "audit")
-        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies that "
-                                  "leak into validation, outliers and odd images. Nothing on disk is changed.")
+        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies "
+                                  "that leak into validation, outliers and odd images. Nothing on disk is "
+                                  "changed.")
         self.status = QLabel("", wordWrap=True, objectName="muted")
         self.dialog: QDialog | None = None
         self.review: AuditReview | None = None
@@ -186,8 +190,8 @@ class CheckMyData(QObject):
             self.status.setText("Open a network and load the images first.")
             return
         cache = self.context.runs_dir() / ".features"
-        self.runner.start(audit_job, recipe, split, self.context.data_settings(), self.context.training_settings(),
-                          cache)
+        self.runner.start(audit_job, recipe, split, self.context.data_settings(),
+                          self.context.training_settings(), cache)
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
@@ -214,9 +218,9 @@ class CheckMyData(QObject):
         self.dialog = QDialog(self.parent_widget, windowTitle="Check my data")
         self.dialog.resize(900, 640)
         self.review = AuditReview(self.dialog)
-        accept = QPushButton("Accept all suggestions", toolTip="Leave out every wrong-label suspect (R relabels "
-                             "one you have looked at) and the validation copies of training images; your own "
-                             "decisions stay.")
+        accept = QPushButton("Accept all suggestions", toolTip="Leave out every wrong-label suspect (R "
+                             "relabels one you have looked at) and the validation copies of training images; "
+                             "your own decisions stay.")
         retrain = QPushButton("Retrain on the cleaned data", toolTip="Load the images again with these "
                               "decisions and start Train; the run notes this audit.")
         buttons = QHBoxLayout()

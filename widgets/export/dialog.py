@@ -238,7 +238,8 @@ class ExportDialog(QDialog):
             self.script.setPlainText(f"# {exc}")
             return
         self.script_runner.start(script_job, source, self.context.training_settings() or None,
-                                 self.context.doc.classes or None, self.weights.currentData(), self.context.split)
+                                 self.context.doc.classes or None, self.weights.currentData(),
+                                 self.context.split, data=self.context.data_settings())
 
     @Slot(object)
     def _on_script(self, text: str) -> None:
@@ -299,7 +300,8 @@ class ExportDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         ok = result is not None and result.ok
-        diff = "not checked" if result is None or result.max_abs_diff is None else _diff_text(result.max_abs_diff)
+        unchecked = result is None or result.max_abs_diff is None
+        diff = "not checked" if unchecked else _diff_text(result.max_abs_diff)
         cells = (FORMATS[fmt], _files_text(result) if result else message, diff if result else "–",
                  "✓ ok" if ok else "✗ failed")
         for col, text in enumerate(cells):

@@ -63,8 +63,8 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton("Start training", objectName="primary")
         self.start_button.setToolTip("Train a new run with these options on the data from the Data tab.")
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current batch. The best weights of the finished epochs are "
-                                    "kept (none before the first epoch ends) and the run can be resumed.")
+        self.stop_button.setToolTip("Stop after the current batch. The best weights of the finished epochs "
+                                    "are kept (none before the first epoch ends) and the run can be resumed.")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the run selected in the history below from where it "
                                       "stopped, up to the number of epochs set above (a finished run asks "
@@ -196,9 +196,10 @@ class TrainingPanel(QWidget):
         self.trials.setVisible(options.mode == "search")
         if resume:
             self._preload_history(run_dir)
-        elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while the network is built
+        elif options.mode in CHILD_MODES:  # the axes take the run's length now, not once the network is built
             self.plot.set_planned(*planned_length(options, len(split.train), placement))
-        self.progress.reset("Preparing the network…", placement.describe(options.device) if placement.in_child else "")
+        where = placement.describe(options.device) if placement.in_child else ""
+        self.progress.reset("Preparing the network…", where)
         record = None if resume else run_record(self.context.data_settings())  # the audit it trains after
         self.runner.start(train_job, source, split, options, str(run_dir), resume, str(cache_dir), placement,
                           record=record)

@@ -126,7 +126,8 @@ def test_odd_images_tiny_blank_dark_and_blurry(tmp_path):
     paths += [tmp_path / n for n in ("tiny_blank.png", "dark.png", "blurry.png")]
     found = {Path(o.path).name: o.problems for o in odd_images([str(p) for p in paths],
                                                                 [pixel_facts(str(p)) for p in paths])}
-    assert found == {"tiny_blank.png": ["tiny", "blank"], "dark.png": ["very dark"], "blurry.png": ["very blurry"]}
+    assert found == {"tiny_blank.png": ["tiny", "blank"], "dark.png": ["very dark"],
+                     "blurry.png": ["very blurry"]}
 
 
 def test_exact_copies_group_and_say_when_they_cross_the_split(tmp_path):

@@ -106,7 +106,8 @@ def test_a_run_trained_after_an_audit_names_it(tmp_path):
     saved["data"]["audit"] = {"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "images": 24}
     Path(project).write_text(json.dumps(saved))
     run = tmp_path / "run"
-    assert main(["train", project, "--data", str(root), "--mode", "linear-probe", "-o", str(run), "--json"]) == 0
+    args = ["train", project, "--data", str(root), "--mode", "linear-probe", "-o", str(run), "--json"]
+    assert main(args) == 0
     options = json.loads((run / "options.json").read_text())
     assert options["audit"] == {"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "relabelled": 1,
                                 "excluded": 1, "groups": 1}
