@@ -15,6 +15,7 @@ from pathlib import Path
 
 from designer.app.project import load_project, save_project
 from designer.audit.fixes import fix_counts, merge_decisions, suggested_fixes
+from designer.audit.moves import move_excluded, undo_moves
 from designer.audit.report import AuditReport
 from designer.audit.run import audit
 from designer.base.errors import DesignerError
@@ -103,6 +104,22 @@ def audit_note(options: dict) -> str:
     counts = [(audit.get(k), word) for k, word in (("relabelled", "relabelled"), ("excluded", "left out"))]
     said = ", ".join(f"{n} {word}" for n, word in counts if isinstance(n, int) and not isinstance(n, bool))
     return f"cleaned data ({audit['id'][:80]}{': ' + said if said else ''})"
+
+
+def move_job(control, root: str, overrides: list[dict], dest: str):
+    """Job: move the left-out images into ``dest`` (``audit.moves``); returns the ``MoveResult``."""
+    def report(done: int, total: int) -> None:
+        if control is not None:
+            control.report(Progress(done, total, f"Moving images ({done:,} of {total:,})…"))
+    return move_excluded(root, overrides, dest, report, control)
+
+
+def undo_move_job(control, log: str):
+    """Job: put back what a move's log names; returns the ``MoveResult``."""
+    def report(done: int, total: int) -> None:
+        if control is not None:
+            control.report(Progress(done, total, f"Putting images back ({done:,} of {total:,})…"))
+    return undo_moves(log, report, control)
 
 
 def has_decisions(data: dict) -> bool:

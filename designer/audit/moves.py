@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import is_cancelled
 from designer.base.safeio import check_new_folder, file_kind, loads_json, read_text, write_new_text
 
 LOG_NAME = "netsurgeon-moves.json"
@@ -36,7 +37,7 @@ class MoveResult:
     log: Path | None = None
 
     def sentence(self, verb: str = "Moved") -> str:
-        text = f"{verb} {self.moved} images."
+        text = f"{verb} {self.moved} image{'' if self.moved == 1 else 's'}."
         if self.skipped:
             shown = "; ".join(f"{p} ({why})" for p, why in self.skipped[:5])
             text += f" {len(self.skipped)} skipped: {shown}"
@@ -106,8 +107,16 @@ def plan_moves(root: str, overrides: list[dict], dest: str) -> tuple[Pairs, Pair
     return moves, skipped
 
 
-def move_excluded(root: str, overrides: list[dict], dest: str) -> MoveResult:
-    """Move the excluded images of ``overrides`` from ``root`` into ``dest``; the undo log first."""
+def _step(progress, cancel, done: int, total: int) -> bool:
+    """Report progress; True when the caller asked to stop (what is done so far stays undoable)."""
+    if progress is not None and (done % 50 == 0 or done == total):
+        progress(done, total)
+    return is_cancelled(cancel)
+
+
+def move_excluded(root: str, overrides: list[dict], dest: str, progress=None, cancel=None) -> MoveResult:
+    """Move the excluded images of ``overrides`` from ``root`` into ``dest``; the undo log first.
+    ``progress(done, total)`` is called as it goes; ``cancel`` stops it between files."""
     moves, skipped = plan_moves(root, overrides, dest)
     result = MoveResult(skipped=skipped)
     if not moves:
@@ -120,7 +129,9 @@ def move_excluded(root: str, overrides: list[dict], dest: str) -> MoveResult:
     write_new_text(log, json.dumps({"format": LOG_FORMAT, "root": os.path.abspath(root), "time": time.time(),
                                     "moves": [[s, d] for s, d in moves]}, indent=1) + "\n")
     result.log = log
-    for src, dst in moves:
+    for k, (src, dst) in enumerate(moves):
+        if _step(progress, cancel, k, len(moves)):
+            break
         if not _inside(os.path.dirname(dst), dest):  # a linked sub-folder made inside dest meanwhile
             result.skipped.append((src, "its new folder is a link"))
             continue
@@ -149,7 +160,7 @@ def read_log(path: str) -> tuple[str, list[tuple[str, str]]]:
     return root, [(s, d) for s, d in moves]
 
 
-def undo_moves(log_path: str) -> MoveResult:
+def undo_moves(log_path: str, progress=None, cancel=None) -> MoveResult:
     """Put back every image the log names; the log is removed when all are back."""
     log_path = str(log_path)
     if os.path.isdir(log_path):
@@ -157,7 +168,10 @@ def undo_moves(log_path: str) -> MoveResult:
     root, moves = read_log(log_path)
     folder = os.path.dirname(os.path.abspath(log_path))
     result = MoveResult()
-    for src, dst in moves:
+    for k, (src, dst) in enumerate(moves):
+        if _step(progress, cancel, k, len(moves)):
+            result.skipped.append((log_path, "stopped before every image was back: undo again"))
+            break
         if not _inside(src, root) or not _inside(dst, folder):
             result.skipped.append((src, "the log names a place outside its folders"))
             continue

@@ -105,3 +105,27 @@ def test_accept_all_then_retrain_loads_the_decisions_and_starts_train(qtbot, tmp
     assert record["id"] == context.data["audit"]["id"] and record["excluded"] == 2
     assert audit_note({"audit": record}).startswith("cleaned data (audit-") and "2 left out" in audit_note(
         {"audit": record})
+
+
+def test_move_left_out_files_and_put_them_back(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    report = _report(tmp_path)
+    context, parent = _Context(), QWidget()
+    qtbot.addWidget(parent)
+    left_out = {"path": "cat/2.png", "action": "exclude", "label": ""}
+    context.data = {"root": report.root, "overrides": [left_out]}
+    scans = []
+    check = CheckMyData(context, lambda: scans.append(1), parent)
+    check._on_result(report)
+    out = tmp_path / "moved"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    check.move_files()
+    qtbot.waitUntil(lambda: scans == [1], timeout=10_000)
+    assert (out / "cat" / "2.png").is_file() and not (tmp_path / "data" / "cat" / "2.png").exists()
+    assert "Moved 1 image." in check.status.text()
+    log = str(out / "netsurgeon-moves.json")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (log, ""))
+    check.undo_move()
+    qtbot.waitUntil(lambda: scans == [1, 1], timeout=10_000)
+    assert (tmp_path / "data" / "cat" / "2.png").is_file() and "Put back 1 image." in check.status.text()

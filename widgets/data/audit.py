@@ -18,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.app.audit import audit_job, audit_record
+from designer.app.audit import audit_job, audit_record, move_job, undo_move_job
 from designer.audit.fixes import merge_decisions, suggested_fixes
 from designer.data.images import load_image
 from designer.data.split import key_for
@@ -169,6 +170,8 @@ class CheckMyData(QObject):
         super().__init__(parent)
         self.context, self.rescan, self.parent_widget = context, rescan, parent
         self.runner = JobRunner(self, "audit")
+        self.mover = JobRunner(self, "audit-move")  # moving left-out files, only when asked
+        self._moving_verb = "Moved"
         self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies "
                                   "that leak into validation, outliers and odd images. Nothing on disk is "
                                   "changed.")
@@ -182,6 +185,9 @@ class CheckMyData(QObject):
         self.runner.progress.connect(self._on_progress)
         self.runner.result.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
+        self.mover.progress.connect(self._on_progress)
+        self.mover.result.connect(self._on_moved)
+        self.mover.failed.connect(self._on_failed)
 
     @Slot()
     def start(self) -> None:
@@ -223,10 +229,17 @@ class CheckMyData(QObject):
                              "your own decisions stay.")
         retrain = QPushButton("Retrain on the cleaned data", toolTip="Load the images again with these "
                               "decisions and start Train; the run notes this audit.")
+        move = QPushButton("Move left-out files…", toolTip="Move the images you left out into a folder "
+                           "outside the data folder, with an undo log there. Not needed: leaving out is "
+                           "enough.")
+        undo = QPushButton("Put moved files back…", toolTip="Choose the netsurgeon-moves.json log of a move.")
         buttons = QHBoxLayout()
-        buttons.addWidget(accept)
+        for button in (accept, move, undo):
+            buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(retrain)
+        move.clicked.connect(self.move_files)
+        undo.clicked.connect(self.undo_move)
         layout = QVBoxLayout(self.dialog)
         layout.addWidget(self.review)
         layout.addLayout(buttons)
@@ -234,6 +247,36 @@ class CheckMyData(QObject):
         retrain.clicked.connect(self.retrain)
         self.review.decisions_changed.connect(self._on_decisions)
         self.dialog.finished.connect(self._on_closed)
+
+    @Slot()
+    def move_files(self) -> None:
+        """Ask for a folder, then move the left-out images there (``designer.audit.moves``)."""
+        data = self.context.data_settings()
+        excluded = [o for o in data.get("overrides", []) if o.get("action") == "exclude"]
+        split = self.context.split
+        root = split.root if split is not None else data.get("root", "")
+        if not excluded or not root:
+            self.status.setText("No image is left out, so there is nothing to move.")
+            return
+        dest = QFileDialog.getExistingDirectory(self.dialog, "Move the left-out images into (outside the "
+                                                "data folder)")
+        if dest:
+            self._moving_verb = "Moved"
+            self.mover.start(move_job, root, excluded, dest)
+
+    @Slot()
+    def undo_move(self) -> None:
+        """Ask for a move's log, then put its images back."""
+        log, _ = QFileDialog.getOpenFileName(self.dialog, "The log of the move to undo", "",
+                                             "Move log (netsurgeon-moves.json)")
+        if log:
+            self._moving_verb = "Put back"
+            self.mover.start(undo_move_job, log)
+
+    @Slot(object)
+    def _on_moved(self, result) -> None:
+        self.status.setText(result.sentence(self._moving_verb))
+        self.rescan()  # the folder changed: load the images again
 
     @Slot()
     def retrain(self) -> None:

@@ -90,3 +90,18 @@ def test_the_cli_moves_only_when_asked_and_undoes(tmp_path, capsys):
     assert "not --data" in capsys.readouterr().err
     assert main(["audit", str(project), "--data", str(root), "--undo-move", str(out)]) == 0
     assert "Put back 2 images" in capsys.readouterr().out and (root / keys[0]).is_file()
+
+
+def test_a_stopped_move_reports_progress_and_is_still_undone(tmp_path):
+    import threading
+
+    root, keys = _folder(tmp_path)
+    seen, stop = [], threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        stop.set()  # stop after the first report: the rest stays where it was
+    result = move_excluded(str(root), _excluded(*keys[:3]), str(tmp_path / "out"), progress, stop)
+    assert seen == [(0, 3)] and result.moved == 0 and all((root / k).is_file() for k in keys[:3])
+    back = undo_moves(str(tmp_path / "out"))  # the log listed all three: none was moved, nothing to do
+    assert back.moved == 3 and not back.skipped and not (tmp_path / "out" / LOG_NAME).exists()
