@@ -43,15 +43,16 @@ def planted(tmp_path_factory):
         html = root / "report.html"
         out = io.StringIO()
         with contextlib.redirect_stdout(out):  # a module fixture has no capsys
-            code = main(["audit", project, "--data", str(root / "digits"), "--json", "--html", str(html)])
+            code = main(["audit", project, "--data", str(root / "digits"), "--json", "--html", str(html),
+                         "--apply-fixes"])
     finally:
         torch.set_num_threads(old)
-    return root, wrong, pairs, code, html, out.getvalue()
+    return root, wrong, pairs, code, html, out.getvalue(), project
 
 
 @pytest.mark.slow
 def test_planted_wrong_labels_and_copies_are_found(planted):
-    root, wrong, pairs, code, _, out = planted
+    root, wrong, pairs, code, _, out, _ = planted
     assert code == 0
     report = json.loads(out)
     data = root / "digits"
@@ -74,7 +75,7 @@ def test_planted_wrong_labels_and_copies_are_found(planted):
 
 @pytest.mark.slow
 def test_the_html_report_has_thumbnails_and_escaped_paths(planted):
-    _, _, _, code, html, _ = planted
+    _, _, _, code, html, _, _ = planted
     text = html.read_text()
     assert code == 0 and text.count("data:image/png;base64,") > 50 and "Possibly wrong labels" in text
 
@@ -149,3 +150,17 @@ def test_pixel_checks_never_follow_a_link_or_open_a_fifo(tmp_path):
     assert "not read" in pixel_facts(str(tmp_path / "link.png")).problem
     assert "not read" in pixel_facts(str(tmp_path / "pipe.png")).problem  # returns at once, never blocks
     assert pixel_facts(str(tmp_path / "real.png")).digest
+
+
+@pytest.mark.slow
+def test_apply_fixes_saves_the_suggestions_and_which_audit(planted):
+    root, _, pairs, code, _, out, project = planted
+    report, data = json.loads(out), json.loads(Path(project).read_text())["data"]
+    assert code == 0 and data["audit"]["id"].startswith("audit-")
+    assert data["audit"]["images"] == report["images"]
+    excluded = {o["path"] for o in data["overrides"] if o["action"] == "exclude"}
+    copies = {key_for(b, str(root / "digits")) for _, b in pairs}
+    assert copies <= excluded  # every leaking validation copy is left out
+    suspects = {i["path"] for i in report["label_issues"] if i["path"].startswith("train/")}
+    assert suspects <= excluded and excluded <= suspects | copies  # validation suspects are the user's call
+    assert data["duplicate_groups"]
