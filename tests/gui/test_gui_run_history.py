@@ -19,3 +19,19 @@ def test_the_run_history_shows_its_first_runs_in_full(qtbot, workspace, dialogs)
     for row in range(3):
         rect = table.visualRect(table.model().index(row, 1))
         assert viewport.contains(rect), f"run {row + 1} of 3 is cut off: {rect} outside {viewport}"
+
+
+def test_a_run_trained_after_an_audit_says_so_in_the_list(qtbot, workspace, dialogs):
+    from designer.base.fileio import write_json
+
+    ws = workspace()
+    run = fake_run(ws.context.runs_dir() / "20261206-000000-recommended", mode="recommended")
+    write_json(run / "options.json", {"mode": "recommended", "audit": {
+        "id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "relabelled": 2, "excluded": 151,
+        "groups": 20}})
+    fake_run(ws.context.runs_dir() / "20261206-000001-full")
+    ws.context.notify_runs()
+    table = ws.training.runs
+    modes = sorted(table.item(row, 2).text() for row in range(table.rowCount()))
+    cleaned = "recommended; cleaned data (audit-20261206-070000: 2 relabelled, 151 left out)"
+    assert modes == ["fine-tune", cleaned]
