@@ -129,3 +129,30 @@ def test_move_left_out_files_and_put_them_back(qtbot, tmp_path, monkeypatch):
     check.undo_move()
     qtbot.waitUntil(lambda: scans == [1, 1], timeout=10_000)
     assert (tmp_path / "data" / "cat" / "2.png").is_file() and "Put back 1 image." in check.status.text()
+
+
+def test_retrain_from_the_review_trains_on_the_decisions_and_names_the_audit(qtbot, workspace, shapes,
+                                                                              dialogs):
+    import json
+    from pathlib import Path
+
+    from testkit.gui import load_data
+
+    ws = workspace()
+    split = load_data(qtbot, ws, shapes)
+    left_out = split.train[0][0]
+    ws.context.update_training(epochs=1, batch_size=8, mode="full")
+    key = Path(left_out).relative_to(shapes).as_posix()
+    ws.context.update_data(overrides=[{"path": key, "action": "exclude", "label": ""}],
+                           audit={"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00"})
+    ws.data.check.retrain()  # the review's button: load the images with the decisions, then Train
+    qtbot.waitUntil(lambda: ws.training.training or ws.training.final_event is not None, timeout=30_000)
+    assert ws.tabs.currentWidget() is ws.training
+    qtbot.waitUntil(lambda: not ws.training.training, timeout=120_000)
+    run = Path(ws.training.run_dir)
+    assert json.loads((run / "options.json").read_text())["audit"] == {
+        "id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "relabelled": 0, "excluded": 1,
+        "groups": 0}
+    trained_on = json.loads((run / "split.json").read_text())
+    assert left_out not in [p for p, _ in trained_on["train"] + trained_on["val"]]
+    assert not dialogs.errors
