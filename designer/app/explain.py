@@ -33,7 +33,7 @@ from designer.inspect.analysis import check_memory
 from designer.inspect.cam import METHODS, class_maps
 from designer.inspect.cam_layers import CamTarget, default_target, layer_outputs, target_for
 from designer.inspect.overlay import overlay
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.train.runs import load_run
 from designer.train.setup import logits, resolve_device
 
@@ -73,7 +73,7 @@ class ExplainSummary:
     failed: int
 
 
-def resolve_target(design, layer: str | None = None) -> CamTarget:
+def resolve_target(design: Design, layer: str | None = None) -> CamTarget:
     """The project's layer ``layer`` (checked) or, without one, the default: the last spatial
     layer before the head."""
     shape = network_input(design).shape
@@ -83,7 +83,7 @@ def resolve_target(design, layer: str | None = None) -> CamTarget:
     return default_target(design.model, shape, getattr(design, "classifier_path", ""), outputs)
 
 
-def class_names(design, classes) -> list[str]:
+def class_names(design: Design, classes) -> list[str]:
     """The names of the network's outputs: ``classes`` when they fit, else "0", "1", ...."""
     outputs = int(getattr(design, "num_classes", 0) or 0)
     names = [str(c) for c in (classes or [])]
@@ -93,7 +93,7 @@ def class_names(design, classes) -> list[str]:
     return names or [str(k) for k in range(outputs)]
 
 
-def explain(control: JobControl, design, requests: list[ExplainRequest], classes=None, layer: str | None = None,
+def explain(control: JobControl, design: Design, requests: list[ExplainRequest], classes=None, layer: str | None = None,
             method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
     """Map each request's predicted and true class (and ``extra`` ones); see the module docstring."""
     if method not in METHODS:

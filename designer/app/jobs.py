@@ -31,7 +31,7 @@ from designer.export.formats import export_all
 from designer.export.splitfile import SPLIT_NAME
 from designer.launch.placement import Placement
 from designer.launch.run import train_run_placed
-from designer.model.build import build
+from designer.model.build import Design, build
 from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
 from designer.train.lr_find import find_lr
@@ -54,7 +54,7 @@ class DesignSource:
     num_classes: int | None = None
 
     @classmethod
-    def of(cls, design) -> DesignSource:
+    def of(cls, design: Design) -> DesignSource:
         """Snapshot ``design`` (the document's current one) for worker threads (GUI thread)."""
         if design is None:
             raise DesignerError("There is no network yet.", hint="Open a model on the Start page first.")

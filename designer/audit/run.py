@@ -14,6 +14,7 @@ from designer.audit.similar import NEAR_COSINE, duplicate_groups, outliers, unit
 from designer.base.errors import DesignerError
 from designer.base.jobs import Progress, is_cancelled
 from designer.data.split import DatasetSplit, class_weights
+from designer.model.build import Design
 from designer.train.features import cached_features
 from designer.train.probe import probe_layer
 
@@ -37,7 +38,7 @@ def _imbalance(split: DatasetSplit) -> Imbalance:
     return Imbalance(counts, {k: round(v, 4) for k, v in weights.items()}, round(ratio, 3), note)
 
 
-def _features(design, split, options, cache_dir, cancel):
+def _features(design: Design, split, options, cache_dir, cancel):
     """(features, labels, paths) of every image that loaded, train + val + test."""
     try:
         layer = probe_layer(design)  # the stage-1 features: their cache is shared with training
@@ -61,7 +62,7 @@ def _features(design, split, options, cache_dir, cancel):
     return feats, labels, [p for s in sets for p in s.paths]
 
 
-def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None, near_cosine: float = NEAR_COSINE):
+def audit(design: Design, split: DatasetSplit, options, cache_dir=None, cancel=None, near_cosine: float = NEAR_COSINE):
     """Check ``split``'s images with ``design``'s features. Generator: Progress items; returns the report."""
     t0 = time.perf_counter()
     found = yield from _features(design, split, options, cache_dir, cancel)

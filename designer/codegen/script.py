@@ -32,7 +32,7 @@ from designer.codegen.template_modes import MODES as MODES_CODE
 from designer.codegen.template_train import TRAINING
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.model.trained import structure_of
 from designer.train import guards, logistic
 from designer.train import recommended as rec
@@ -54,7 +54,7 @@ SCRIPT_MODES = ("recommended", "full", "scratch")  # the app's modes the script 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
-def generate_script(design, *, training=None, classes=None, val_fraction: float | None = None,
+def generate_script(design: Design, *, training=None, classes=None, val_fraction: float | None = None,
                     split_seed: int = 0, name: str = "train.py", split_file: str | None = None,
                     num_train: int | None = None) -> str:
     """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded).
@@ -93,7 +93,7 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     return "".join(parts).rstrip("\n") + "\n"
 
 
-def write_script(design, path: str | Path, **kwargs) -> Path:
+def write_script(design: Design, path: str | Path, **kwargs) -> Path:
     path = Path(path)
     atomic_write_text(path, generate_script(design, name=path.name, **kwargs))
     return path
@@ -119,7 +119,7 @@ def _options(training):
 # --- header, imports, constants -------------------------------------------------------------
 
 
-def _header(design, name: str, options, split_file: str | None = None, num_train: int | None = None) -> str:
+def _header(design: Design, name: str, options, split_file: str | None = None, num_train: int | None = None) -> str:
     steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape
@@ -167,7 +167,7 @@ def _usage(name: str) -> str:
     return "\n".join(f"    {c:<{width}}  # {why}" for c, why in commands)
 
 
-def _rebuilt_paragraph(design, options, num_train: int | None = None) -> str:
+def _rebuilt_paragraph(design: Design, options, num_train: int | None = None) -> str:
     text = (f"The network is rebuilt below from {_builder_words(design)} plus each edit, written out "
             f"as plain PyTorch. It trains as the app does, in its {script_mode(options)} mode (--mode). ")
     if script_mode(options) == "recommended":
@@ -194,7 +194,7 @@ def script_mode(options: TrainOptions) -> str:
     return options.mode if options.mode in SCRIPT_MODES else "full"
 
 
-def _builder_words(design) -> str:
+def _builder_words(design: Design) -> str:
     base = design.recipe.base
     words = SOURCES[base.source].description
     return f"{words} {base.name}" if base.source == "builder" else words
@@ -217,7 +217,7 @@ def _imports(code: ModelCode) -> str:
     return "\n".join(["", *_STDLIB, "", *third_party]) + "\n"
 
 
-def _constants(design, classes, options, extra: list[str]) -> str:
+def _constants(design: Design, classes, options, extra: list[str]) -> str:
     (channels, height, width), mean, std = network_input(design)
     lines = [
         "",
@@ -311,7 +311,7 @@ def _data_constants(split_file: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _data(design) -> str:
+def _data(design: Design) -> str:
     channels = network_input(design).shape[0]
     replicate = bool(getattr(design, "replicate_grey", False))
     mode = "L" if replicate else _PIL_MODES.get(channels, "RGB")
@@ -337,7 +337,7 @@ def script_settings(options: TrainOptions) -> dict:
             "lr": None if options.lr is None else float(options.lr)}
 
 
-def _mode_constants(design, options: TrainOptions) -> str:
+def _mode_constants(design: Design, options: TrainOptions) -> str:
     """How the app trains, as data (each value from the app's own modules): the settings, the
     recommended mode's plan, pacing, stage 1's head and L2 grid, and stage 2's guards."""
     reason = rec.head_fit_unavailable(design)

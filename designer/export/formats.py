@@ -36,7 +36,7 @@ from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
 from designer.inspect.analysis import check_memory
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.zoo.weights import load_strict, plain_state_dict
 
 FORMATS: dict[str, str] = {
@@ -314,7 +314,7 @@ def card_path_for(path: Path) -> Path:
     return path.with_name(name + ".card.json")
 
 
-def write_model_card(design, path: Path, *, classes=None, training=None, metrics=None) -> Path:
+def write_model_card(design: Design, path: Path, *, classes=None, training=None, metrics=None) -> Path:
     card = model_card(design, classes=classes, training=training, metrics=metrics)
     target = card_path_for(path)
     atomic_write_text(target, json.dumps(card, indent=2, default=str) + "\n")

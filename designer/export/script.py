@@ -24,13 +24,14 @@ from designer.codegen.script import write_script
 from designer.export.checks import max_abs_diff
 from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
+from designer.model.build import Design
 from designer.model.policy import param_groups, resolve_policy
 from designer.zoo.weights import plain_state_dict
 
 CHECK_TIMEOUT_S = 300
 
 
-def export_script(design, job, out_path: Path, *, training=None, classes=None, split=None, check=True):
+def export_script(design: Design, job, out_path: Path, *, training=None, classes=None, split=None, check=True):
     """Write the script, and beside it the app's ``split`` (a ``DatasetSplit``) when given, which
     the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
     the logits or None, note, the files written beside the script)."""
@@ -77,7 +78,7 @@ def run_check(script: Path, model) -> dict:
         raise DesignerError("The generated script's check printed no readable report.") from exc
 
 
-def _compare_structure(report: dict, model, design) -> None:
+def _compare_structure(report: dict, model, design: Design) -> None:
     keys = list(model.state_dict())
     if report["keys"] != keys:
         missing = sorted(set(keys) - set(report["keys"]))[:3]
@@ -93,7 +94,7 @@ def _compare_structure(report: dict, model, design) -> None:
                             "from the app.", hint="Please report this design.")
 
 
-def expected_lr_factors(design) -> dict[str, float] | None:
+def expected_lr_factors(design: Design) -> dict[str, float] | None:
     """Parameter name -> LR factor for every trainable parameter, as the app trains them."""
     policy = resolve_policy(design.recipe, design.model)
     groups = param_groups(design.model, policy, 1.0, 0.0)

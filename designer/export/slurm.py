@@ -33,6 +33,7 @@ from designer.codegen.script import (
     script_mode,
     script_settings,
 )
+from designer.model.build import Design
 from designer.train.options import OPTIMIZERS, PLAN_FIELDS, SCHEDULES
 
 SBATCH_SUFFIX = ".sbatch"
@@ -61,7 +62,7 @@ def sbatch_path_for(script: str | Path) -> Path:
     return Path(script).with_suffix(SBATCH_SUFFIX)
 
 
-def write_sbatch(design, script: str | Path, *, training=None, num_train: int | None = None,
+def write_sbatch(design: Design, script: str | Path, *, training=None, num_train: int | None = None,
                  data_root: str | None = None) -> Path:
     """Write the launch file for ``script`` (generated from ``design`` with ``training``; ``num_train``
     as for the script) beside it, atomically; ``data_root``: the data folder the app used."""

@@ -20,7 +20,7 @@ from designer.base.errors import DesignerError
 from designer.inspect import budget
 from designer.inspect.graph import format_shape, trace_graph
 from designer.inspect.tracing import model_dtype, propagate
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.model.ops import (
     Freeze,
     InsertAfter,
@@ -86,7 +86,7 @@ class Report:
         return out
 
 
-def analyze(design, num_classes: int | None = None, data_channels: int | None = None,
+def analyze(design: Design, num_classes: int | None = None, data_channels: int | None = None,
             graph: nx.DiGraph | None = None) -> Report:
     """Check ``design`` at its input size; ``num_classes``/``data_channels`` describe the data.
 
@@ -134,7 +134,7 @@ def _weight_bytes(model: nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def memory_need(design, batch: int = 1, training: bool = False) -> int:
+def memory_need(design: Design, batch: int = 1, training: bool = False) -> int:
     """The analyzer's memory estimate for ``design`` at ``batch``: activations (plus, when training,
     gradients and Adam's two moments), plus the weights. Traced on the meta device,
     nothing allocated; an untraceable network is counted by its input alone."""
@@ -154,13 +154,13 @@ def memory_need(design, batch: int = 1, training: bool = False) -> int:
     return batch * activation + weights + 3 * 4 * trainable  # as _train_memory: the analyzer's estimate
 
 
-def check_memory(design, what: str, batch: int = 1, training: bool = False) -> None:
+def check_memory(design: Design, what: str, batch: int = 1, training: bool = False) -> None:
     """Refuse ``what`` ("Exporting", "Predicting") in one line naming the size when the analyzer says it
     needs more memory than the limit (``budget``); ``--memory-limit GB`` raises it."""
     budget.refuse_over_limit(memory_need(design, batch, training), what, batch)
 
 
-def _policy(design):
+def _policy(design: Design):
     """The recipe's resolved policy (freeze, LR factors, BN mode)."""
     return resolve_policy(design.recipe, design.model)
 
@@ -200,7 +200,7 @@ def layer_rows(graph: nx.DiGraph) -> list[dict]:
 # --- shape errors --------------------------------------------------------------------
 
 
-def _shape_messages(design, graph) -> tuple[list[Message], int | None]:
+def _shape_messages(design: Design, graph) -> tuple[list[Message], int | None]:
     error = graph.graph.get("shape_error")
     if not error:
         return [], None
@@ -286,7 +286,7 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
     return []
 
 
-def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int | None]:
+def _size_messages(design: Design, graph, node, data, error) -> tuple[list[Message], int | None]:
     c, h, w = network_input(design).shape
     where = f"{node} ({data.get('op_type', '?')})" if data else node
     gm = graph.graph.get("gm")
@@ -308,7 +308,7 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
     return [Message("error", node, text, fix, f"Set input to {fits}x{fits}")], smallest
 
 
-def _runs_at_default_size(design, graph) -> bool:
+def _runs_at_default_size(design: Design, graph) -> bool:
     """Does the network run at its gallery size (so the size, not an edit, is what breaks it)?"""
     c, h, w = network_input(design).shape
     size, gm = _default_size(design), graph.graph.get("gm")
@@ -329,7 +329,7 @@ def _clean(error: str) -> str:
     return re.sub(r"\s*but got Proxy\([^)]*\)", "", error).rstrip("!. ")
 
 
-def _default_size(design) -> int:
+def _default_size(design: Design) -> int:
     try:
         return int(defaults_for(design.recipe.base).input_size)
     except DesignerError:  # not a gallery name: ImageNet's usual size
@@ -359,7 +359,7 @@ def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT, dtype=None) 
 # --- other checks ----------------------------------------------------------------------
 
 
-def _class_messages(design, output_shape, num_classes) -> list[Message]:
+def _class_messages(design: Design, output_shape, num_classes) -> list[Message]:
     if num_classes is None or not output_shape or output_shape[-1] == num_classes:
         return []
     node = design.classifier_path or "output"
@@ -368,7 +368,7 @@ def _class_messages(design, output_shape, num_classes) -> list[Message]:
                     f"Replace the classifier for {num_classes} classes")]
 
 
-def _channel_messages(design, data_channels) -> list[Message]:
+def _channel_messages(design: Design, data_channels) -> list[Message]:
     c, h, w = design.input_shape
     if not data_channels or data_channels == c or getattr(design, "replicate_grey", False) and data_channels == 1:
         return []

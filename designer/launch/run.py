@@ -35,6 +35,7 @@ from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
 from designer.launch.child import ChildProcess, diagnose, root_cause
 from designer.launch.placement import CHILD_MODES, Placement, threads_per_process
+from designer.model.build import Design
 from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
@@ -45,7 +46,7 @@ from designer.train.runs import train_run
 from designer.zoo.weights import read_state_dict
 
 
-def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_run_placed(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
                      probe: dict | None = None, placement: Placement | None = None):
     """``runs.train_run``, trained where ``placement`` says (None or "here": this process)."""
     if placement is None or not placement.in_child or options.mode not in CHILD_MODES:
@@ -67,7 +68,7 @@ def planned_length(options: TrainOptions, num_train: int, placement: Placement |
     return epochs * per_epoch, epochs
 
 
-def check_placement(design, options: TrainOptions, placement: Placement) -> None:
+def check_placement(design: Design, options: TrainOptions, placement: Placement) -> None:
     """Refuse, before anything starts, what a child process cannot train."""
     if getattr(design, "recipe", None) is None:
         raise DesignerError("This network has no design recipe, so it cannot be written as a training script "
@@ -81,7 +82,7 @@ def check_placement(design, options: TrainOptions, placement: Placement) -> None
                             f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per GPU.")
 
 
-def train_in_child(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_in_child(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
                    *, placement: Placement):
     """A trainer (``runs.TRAINERS``' arguments and events) whose training runs in child processes."""
     ts.check_split(design, split)
@@ -90,7 +91,7 @@ def train_in_child(design, split, options: TrainOptions, run_dir, cancel=None, r
 
 
 class _Launch:
-    def __init__(self, design, split, options, run_dir: Path, cancel, placement: Placement):
+    def __init__(self, design: Design, split, options, run_dir: Path, cancel, placement: Placement):
         self.design, self.split, self.options, self.run_dir = design, split, options, run_dir
         self.cancel, self.placement = cancel, placement
         self.count = placement.count(options.device)

@@ -52,6 +52,10 @@ class Policy:
         return float(self.lr_factor.get(name, 1.0))
 
 
+# A module's (frozen: True / False / None when mixed or without parameters, LR factor), for the views.
+LayerState = tuple[bool | None, float]
+
+
 # --- resolving the recipe's policy ops -------------------------------------------------------------
 
 
@@ -248,10 +252,10 @@ def set_train_mode(model: nn.Module, policy: Policy | None, training: bool) -> N
             module.eval()
 
 
-def module_state(model: nn.Module, policy: Policy | None) -> dict[str, tuple[bool | None, float]]:
+def module_state(model: nn.Module, policy: Policy | None) -> dict[str, LayerState]:
     """Module path -> (frozen: True / False / None when mixed or without parameters, LR factor).
     The factor is the one most of the module's trainable weights (by count) get."""
-    out = {}
+    out: dict[str, LayerState] = {}
     for path, module in model.named_modules():
         rows = [((f"{path}.{n}" if path else n), p.numel()) for n, p in module.named_parameters()]
         if policy is None:

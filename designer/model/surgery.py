@@ -40,6 +40,14 @@ def get_module(model: nn.Module, path: str) -> nn.Module:
     return module
 
 
+def get_conv(model: nn.Module, path: str) -> nn.Conv2d:
+    """The convolution at ``path``; a clear error when something else is there."""
+    module = get_module(model, path)
+    if not isinstance(module, nn.Conv2d):
+        raise DesignerError(f"The layer {path} is a {type(module).__name__}, not a 2-D convolution.")
+    return module
+
+
 def set_module(model: nn.Module, path: str, new: nn.Module) -> None:
     """Put ``new`` at ``path``, replacing what was there."""
     if not path:
@@ -126,7 +134,7 @@ def _last_head_layer(model: nn.Module) -> str | None:
     return last
 
 
-def head_layers(module: nn.Module) -> list[nn.Module]:
+def head_layers(module: nn.Module) -> list[nn.Linear | nn.Conv2d]:
     """The Linear / Conv2d layers inside a head (the module itself if it is one)."""
     return [m for m in module.modules() if isinstance(m, HEAD_TYPES)]
 
@@ -331,7 +339,7 @@ def layer_params(module: nn.Module) -> dict:
         sig = inspect.signature(type(module).__init__)
     except (TypeError, ValueError):
         return {}
-    out = {}
+    out: dict[str, object] = {}
     for name, param in sig.parameters.items():
         if name in _SKIP_ARGS or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue

@@ -32,6 +32,7 @@ from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform
+from designer.model.build import Design
 from designer.model.policy import set_train_mode
 from designer.train import guards
 from designer.train import setup as ts
@@ -69,7 +70,7 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
                             hint="Lower the learning rate (or use Automatic), or check the images for damage.")
 
 
-def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
+def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
     """Train ``design.model`` in place on ``split``; yields events (see module docstring).
 
     ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
@@ -91,7 +92,7 @@ def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=No
                              **run_kwargs)
 
 
-def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
+def train_loaders(design: Design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
                   resume=None, classes=None, class_counts=None, pacing: Pacing | None = None,
                   warm_start=None, plan: str = ""):
     """``train`` on ready-made loaders yielding ``(images, labels[, ...])`` or ``data.Batch``.
@@ -107,7 +108,7 @@ def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_d
 
 
 class _Trainer:
-    def __init__(self, design, train_loader, val_loader, options, run_dir, cancel, classes, class_counts):
+    def __init__(self, design: Design, train_loader, val_loader, options, run_dir, cancel, classes, class_counts):
         if options.mode not in ENGINE_MODES:
             raise DesignerError(f"Training mode '{options.mode}' is not run by the main engine.",
                                 hint="Use the head-only / linear-probe trainer for that mode.")

@@ -31,6 +31,7 @@ from designer.base.fileio import read_json, write_json
 from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
+from designer.model.build import Design
 from designer.model.ops import Freeze
 from designer.train import setup as ts
 from designer.train.engine import train_loaders
@@ -92,7 +93,7 @@ def head_path(model: nn.Module, classifier_path: str, trainable: list[str]) -> s
     return head
 
 
-def head_only(design, options) -> tuple[object, str, str]:
+def head_only(design: Design, options) -> tuple[object, str, str]:
     """(design for the run, head path, what the run does in plain words) for head-only training.
 
     Everything outside the head is frozen for this run only: the run gets a copy of the design
@@ -259,7 +260,7 @@ def _store(key: str, fs: FeatureSet, cache_dir) -> None:
                            Path(cache_dir) / f"features-{key[:20]}.pt")
 
 
-def cached_features(design, layer, sample_lists, options, cache_dir=None, cancel=None, pool=False):
+def cached_features(design: Design, layer, sample_lists, options, cache_dir=None, cancel=None, pool=False):
     """Generator over several sample lists: yields (done, total) batches; returns [FeatureSet] or None."""
     device = ts.resolve_device(options.device)
     design.model.to(device)
@@ -311,7 +312,7 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     return train, val
 
 
-def train_cached_head(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None):
+def train_cached_head(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None):
     """Train only the head on cached backbone features; yields ``training`` events.
 
     Raises DesignerError before ``start`` when the design cannot be (see ``head_only``).
@@ -340,7 +341,7 @@ def train_cached_head(design, split, options, run_dir, cancel=None, resume=None,
     yield from _train_head(design, head, flatten, result, split, options, run_dir, cancel, resume, plan)
 
 
-def _train_head(design, head, flatten, feature_sets, split, options, run_dir, cancel, resume, plan=""):
+def _train_head(design: Design, head, flatten, feature_sets, split, options, run_dir, cancel, resume, plan=""):
     train_fs, val_fs = feature_sets
     module = design.model.get_submodule(head)
 

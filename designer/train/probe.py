@@ -26,6 +26,7 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.base.jobs import drain, is_cancelled
 from designer.data.split import class_weights
+from designer.model.build import Design
 from designer.train import setup as ts
 from designer.train.events import CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
 from designer.train.features import FeatureSet, cached_features
@@ -75,7 +76,7 @@ def _score(weight, bias, fs: FeatureSet | None):
     return loss, int((logits.argmax(1) == fs.labels).sum()) / len(fs.labels)
 
 
-def probe_layer(design) -> str:
+def probe_layer(design: Design) -> str:
     """Path of the classifier's final Linear, whose input the probe learns from. Parameter-free
     layers before it in the head (Dropout) are fine; a hidden layer is not (it would stay random)."""
     head = design.model.get_submodule(design.classifier_path)
@@ -90,7 +91,7 @@ def probe_layer(design) -> str:
     return ".".join(filter(None, (design.classifier_path, path)))
 
 
-def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
+def linear_probe(design: Design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
                  strengths=None):
     """Fit a linear classifier on the classifier's input features and make it the model's head.
 
@@ -126,7 +127,7 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
 
 
 class _ProbeFit:
-    def __init__(self, design, feature_sets, split, options, run_dir, cancel, classifier, t0):
+    def __init__(self, design: Design, feature_sets, split, options, run_dir, cancel, classifier, t0):
         self.design, self.options, self.run_dir, self.cancel = design, options, run_dir, cancel
         self.train_fs, self.val_fs = feature_sets
         self.classes, self.classifier, self.t0 = list(split.classes), classifier, t0
@@ -211,7 +212,7 @@ class _ProbeFit:
         return StoppedEvent(epoch=epochs_done, checkpoint=str(last) if last.is_file() else "", **common)
 
 
-def probe_layer_accuracy(design, split, layer: str, options, classifier: str = "logistic", c: float = 0.1,
+def probe_layer_accuracy(design: Design, split, layer: str, options, classifier: str = "logistic", c: float = 0.1,
                          cache_dir=None) -> float | None:
     """Validation accuracy of a linear probe on any layer's input (pooled over H, W) -- to compare
     layers; the model is left unchanged (see the module docstring for why)."""

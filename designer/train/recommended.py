@@ -45,6 +45,7 @@ import torch
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
 from designer.data.split import class_weights
+from designer.model.build import Design
 from designer.train import guards
 from designer.train import setup as ts
 from designer.train.engine import train
@@ -118,7 +119,7 @@ def plan(options: TrainOptions, num_train: int) -> Plan:
     return Plan(stage2, per_epoch, total, warmup)
 
 
-def head_fit_unavailable(design) -> str:
+def head_fit_unavailable(design: Design) -> str:
     """Why stage 1 cannot fit this design's head ("" when it can)."""
     try:
         layer = probe_layer(design)
@@ -134,7 +135,7 @@ def head_fit_unavailable(design) -> str:
     return ""
 
 
-def describe(design, run_plan: Plan, skipped_reason: str = "") -> str:
+def describe(design: Design, run_plan: Plan, skipped_reason: str = "") -> str:
     """What the mode will do, in plain words (the start event, history.json and summary.json)."""
     opts = run_plan.options
     params = list(design.model.parameters())
@@ -166,7 +167,7 @@ def _fixed_words(options: TrainOptions) -> str:
     return f" You set {', '.join(fixed)}; the rest is planned from the data." if fixed else ""
 
 
-def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None):
+def train_recommended(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None):
     """Stage 1 then stage 2 (see the module docstring); yields the engine's events."""
     ts.check_split(design, split)
     run_plan = plan(options, len(split.train))
@@ -177,7 +178,7 @@ def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None
                      warm_start=warm_start, plan=describe(design, run_plan, reason))
 
 
-def head_fit(design, split, options, cache_dir, cancel):
+def head_fit(design: Design, split, options, cache_dir, cancel):
     """The engine's warm start: a generator function of the trainer (see ``engine.train_loaders``; the
     trainer is only told the files that failed to load and what one image costs in eval mode)."""
 
@@ -219,7 +220,7 @@ def head_fit(design, split, options, cache_dir, cancel):
     return warm_start
 
 
-def _fit(design, train_fs, val_fs, options, cancel):
+def _fit(design: Design, train_fs, val_fs, options, cancel):
     """The best logistic fit over the L2 grid, or None when cancelled between fits."""
     weight = None
     if options.class_weights:  # the same weights the engine's loss uses

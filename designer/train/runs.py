@@ -29,7 +29,7 @@ from designer.base.safeio import check_new_folder, file_kind, read_bytes
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
 from designer.inspect.analysis import check_memory
-from designer.model.build import build
+from designer.model.build import Design, build
 from designer.train.engine import train
 from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
@@ -87,7 +87,7 @@ def _trainer(mode: str):
     return TRAINERS[mode]
 
 
-def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None,
+def train_run(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None,
               trainer=None, record: dict | None = None):
     """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
 
@@ -118,7 +118,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             yield event
 
 
-def check_run_memory(design, options) -> None:
+def check_run_memory(design: Design, options) -> None:
     """Refuse a run whose network needs more memory at its batch size than the budget allows
     (``analysis.check_memory``); the head-only modes only run the network forward."""
     if hasattr(design, "input_shape"):
@@ -204,7 +204,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _record_start(design, split, options, run_dir: Path, started: float, record: dict | None = None) -> None:
+def _record_start(design: Design, split, options, run_dir: Path, started: float, record: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
     write_json(run_dir / "options.json", {
@@ -224,7 +224,7 @@ def _mark_running(run_dir: Path) -> None:
         write_json(run_dir / "summary.json", {**summary, "status": "running", "finishes": finishes})
 
 
-def write_summary(run_dir, design, split, options, final, started: float, resumed: bool = False) -> dict:
+def write_summary(run_dir, design: Design, split, options, final, started: float, resumed: bool = False) -> dict:
     """summary.json from the run's last event and history.json. A resumed run adds this leg's time to
     the earlier legs', and every finish is kept in ``finishes`` (also copied into history.json): a
     finished run trained further keeps its first result and when it got there."""
@@ -498,7 +498,7 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
 # --- weights and comparisons ---------------------------------------------------------------------
 
 
-def load_run_weights(design, source):
+def load_run_weights(design: Design, source):
     """Load a run's weights (its folder, best.pt or last.pt) into ``design.model``.
 
     This is the hand-over from head-only training to fine-tuning: rebuild the design with

@@ -39,6 +39,7 @@ from designer.base.errors import DesignerError
 from designer.base.fileio import write_json
 from designer.base.jobs import is_cancelled
 from designer.data.transforms import Augment
+from designer.model.build import Design
 from designer.model.ops import FreezeUntil
 from designer.model.policy import decay_units
 from designer.train import recommended as rec
@@ -80,7 +81,7 @@ class Space:
     freeze_path: str  # the last layer "early" freezes ("" when the design offers none)
 
 
-def early_layers(design) -> str:
+def early_layers(design: Design) -> str:
     """The last of the first third of the layers that hold weights (the classifier not counted), or ""."""
     head = getattr(design, "classifier_path", "") or ""
     units = [path for path, _ in decay_units(design.model, head)
@@ -88,7 +89,7 @@ def early_layers(design) -> str:
     return units[math.ceil(len(units) / 3) - 1] if len(units) >= 2 else ""
 
 
-def search_space(design, options) -> Space:
+def search_space(design: Design, options) -> Space:
     centre = options.resolved_lr
     augments = ("yours", *AUGMENTS) if options.augment != Augment() else tuple(AUGMENTS)
     path = early_layers(design)
@@ -119,7 +120,7 @@ def trial_plan(options, params: dict, base: rec.Plan, num_train: int, remaining_
     return rec.plan(chosen, num_train)
 
 
-def trial_design(design, freeze_path: str):
+def trial_design(design: Design, freeze_path: str):
     """The design with everything up to ``freeze_path`` frozen (a policy op: the network is the same)."""
     if not freeze_path:
         return design
@@ -159,7 +160,7 @@ def _optuna():
     return optuna
 
 
-def train_search(design, split, options, run_dir, cancel=None, cache_dir=None, pruner=None):
+def train_search(design: Design, split, options, run_dir, cancel=None, cache_dir=None, pruner=None):
     """The search (see the module docstring); yields the engine's events. One "epoch" of the run is one
     trial (the start event's unit); epoch 0 is stage 1's fitted classifier. ``pruner``: an Optuna pruner
     instead of Hyperband (tests)."""
@@ -200,7 +201,7 @@ class _Trial:
 
 
 class _Search:
-    def __init__(self, design, split, options, run_dir: Path, cancel, cache_dir: Path, pruner):
+    def __init__(self, design: Design, split, options, run_dir: Path, cancel, cache_dir: Path, pruner):
         self.design, self.split, self.options, self.run_dir = design, split, options, run_dir
         self.cancel, self.cache_dir, self.pruner, self.max_trials = cancel, cache_dir, pruner, options.max_trials
         self.t0 = _now()

@@ -17,6 +17,7 @@ from designer.base.fileio import atomic_write
 from designer.base.safeio import regular_file, write_new_text
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
+from designer.model.build import Design
 from designer.train.options import DEFAULT_LR, TrainOptions
 from designer.zoo.weights import read_torch_file
 
@@ -233,7 +234,7 @@ def policy_of(recipe, model: nn.Module):
     return policy
 
 
-def apply_policy(design, model: nn.Module, mode: str):
+def apply_policy(design: Design, model: nn.Module, mode: str):
     """Set ``requires_grad`` on ``model`` as the design's policy says (every layer trains in the
     scratch mode and for a design without a recipe); returns the policy, or None for one LR."""
     recipe = getattr(design, "recipe", None)
@@ -246,7 +247,7 @@ def apply_policy(design, model: nn.Module, mode: str):
     return policy
 
 
-def check_split(design, split) -> None:
+def check_split(design: Design, split) -> None:
     num_classes = getattr(design, "num_classes", None)
     if num_classes is not None and num_classes != len(split.classes):
         raise DesignerError(

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -56,8 +57,8 @@ class ModelInfo:
     gflops: float | None
     top1: float | None
     input_size: int  # default square H=W
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]  # per channel (three for RGB)
+    std: tuple[float, ...]
     weights_available: bool  # pretrained file already in the local cache / a package
     source: str = "torchvision"
     weights_url: str = ""
@@ -275,7 +276,7 @@ def arch_kwargs(name: str, pretrained: bool | None = None) -> dict:
 def _fix_keys(state_dict: dict, name: str) -> dict:
     """Rename legacy DenseNet keys and drop auxiliary heads the eval graph does not have."""
     aux = families.family_of(name).aux_prefixes
-    fixed = type(state_dict)()
+    fixed: Any = type(state_dict)()  # the same dict class, which may carry torch's ``_metadata``
     for key, value in state_dict.items():
         if aux and key.startswith(aux):
             continue

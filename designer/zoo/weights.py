@@ -10,6 +10,7 @@ a user loading a fine-tuned checkpoint into an edited network needs to see.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import pickle
 import pickletools
@@ -134,7 +135,9 @@ def _numpy_data_globals() -> list:
     """NumPy numbers and arrays that training scripts often save next to the weights
     (``"best_acc": np.float64(...)``). They rebuild data only; object arrays would still
     need a refused global, so allowing these lets no code in."""
-    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    # numpy 2 moved numpy.core to numpy._core; import by name so either version type-checks
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core")
+                                         else "numpy.core.multiarray")
     numeric = [type(np.dtype(t)) for t in "?bhilqBHILQefdFD"]  # bool, ints, floats, complex
     return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
 
