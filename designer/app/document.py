@@ -69,7 +69,7 @@ class DesignState:
 
     recipe: Recipe
     design: Design
-    graph: nx.DiGraph  # from graph.trace_graph, annotated with the policy
+    graph: nx.DiGraph[str]  # node ids; from graph.trace_graph, annotated with the policy
     report: Report
     policy: Policy | None = None
     layer_state: dict[str, LayerState] = field(default_factory=dict)  # module path -> (frozen, lr factor)

@@ -15,6 +15,7 @@ one over the image at any size.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +177,10 @@ def overlay_name(explanation: Explanation, class_name: str, method: str, taken: 
     return name
 
 
+def _save_png(picture: np.ndarray, path: Path) -> None:
+    Image.fromarray(picture).save(path, format="PNG")
+
+
 def write_overlays(explanation: Explanation, folder: Path, method: str, opacity: float,
                    taken: set[str]) -> list[Path]:
     """One PNG per mapped class of ``explanation`` in ``folder`` (written atomically)."""
@@ -183,6 +188,6 @@ def write_overlays(explanation: Explanation, folder: Path, method: str, opacity:
     for class_name, heat in explanation.maps.items():
         picture = overlay_picture(explanation.path, heat, opacity)
         path = folder / overlay_name(explanation, class_name, method, taken)
-        atomic_write(path, lambda tmp, a=picture: Image.fromarray(a).save(tmp, format="PNG"))
+        atomic_write(path, functools.partial(_save_png, picture))
         written.append(path)
     return written

@@ -21,7 +21,7 @@ import numpy as np
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
-from designer.codegen.script import generate_script
+from designer.codegen.script import SplitArgs, generate_script
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.images import load_image
 from designer.data.overrides import apply_decisions
@@ -252,6 +252,6 @@ def script_job(control: JobControl, source: DesignSource, training: dict | None,
     target = source.recipe if source.recipe is not None else design_for(source)
     training, _, run_split = run_export_info(weights, training)
     split = run_split or split
-    how = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
+    how: SplitArgs = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
                                     "split_seed": int(split.seed), "num_train": len(split.train)}
     return generate_script(target, training=training, classes=classes or None, **how)

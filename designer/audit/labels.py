@@ -28,8 +28,8 @@ def _prepare(features: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_classes: int,
-                              seed: int = 0, cancel=None) -> np.ndarray:
-    """(N, classes) probabilities, each row from a head that never saw that image."""
+                              seed: int = 0, cancel=None) -> np.ndarray | None:
+    """(N, classes) probabilities, each row from a head that never saw that image; None if cancelled."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 

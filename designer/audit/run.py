@@ -31,7 +31,7 @@ def _imbalance(split: DatasetSplit) -> Imbalance:
     ratio = split.imbalance_ratio("train")
     note = ""
     if ratio > IMBALANCE_NOTE_RATIO:
-        big, small = max(counts, key=counts.get), min(counts, key=counts.get)
+        big, small = max(counts, key=counts.__getitem__), min(counts, key=counts.__getitem__)
         note = (f"Classes are imbalanced: '{big}' has {counts[big]} training images, '{small}' {counts[small]} "
                 f"({ratio:.1f}x). Training with class weights counts each '{small}' image "
                 f"{weights[small] / max(weights[big], 1e-12):.1f} times as much as a '{big}' image.")

@@ -20,6 +20,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 from string import Template
+from typing import TypedDict
 
 from designer import __version__
 from designer.base.errors import DesignerError
@@ -33,6 +34,7 @@ from designer.codegen.template_train import TRAINING
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
 from designer.model.build import Design, network_input
+from designer.model.recipe import Recipe
 from designer.model.trained import structure_of
 from designer.train import guards, logistic
 from designer.train import recommended as rec
@@ -54,7 +56,16 @@ SCRIPT_MODES = ("recommended", "full", "scratch")  # the app's modes the script 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
-def generate_script(design: Design, *, training=None, classes=None, val_fraction: float | None = None,
+class SplitArgs(TypedDict, total=False):
+    """How the script finds the app's split, as ``generate_script``'s keyword arguments take it."""
+
+    split_file: str | None
+    val_fraction: float | None
+    split_seed: int
+    num_train: int | None
+
+
+def generate_script(target: Design | Recipe, *, training=None, classes=None, val_fraction: float | None = None,
                     split_seed: int = 0, name: str = "train.py", split_file: str | None = None,
                     num_train: int | None = None) -> str:
     """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded).
@@ -63,7 +74,7 @@ def generate_script(design: Design, *, training=None, classes=None, val_fraction
     ``val_fraction`` and ``split_seed``: how the script splits DATA itself without one.
     ``num_train``: training images, for the header's words on the recommended mode's plan (the
     script plans it from the data it is given)."""
-    design = structure(design)
+    design = structure(target)
     options = _options(training)
     if options.mode == "search":  # the script trains what the search tries first: the recommended plan
         options = replace(options, mode="recommended")
@@ -93,19 +104,18 @@ def generate_script(design: Design, *, training=None, classes=None, val_fraction
     return "".join(parts).rstrip("\n") + "\n"
 
 
-def write_script(design: Design, path: str | Path, **kwargs) -> Path:
+def write_script(target: Design | Recipe, path: str | Path, **kwargs) -> Path:
     path = Path(path)
-    atomic_write_text(path, generate_script(design, name=path.name, **kwargs))
+    atomic_write_text(path, generate_script(target, name=path.name, **kwargs))
     return path
 
 
-def structure(target):
+def structure(target: Design | Recipe) -> Design:
     """``target`` (a built ``Design`` or a ``Recipe``) as a design whose structure is all that
     matters here: a design with random base weights is used as it is, anything else is rebuilt."""
-    recipe = getattr(target, "recipe", target)
-    if recipe.base.weights == "none" and hasattr(target, "model"):
+    if isinstance(target, Design) and target.recipe.base.weights == "none":
         return target
-    return structure_of(recipe)
+    return structure_of(target.recipe if isinstance(target, Design) else target)
 
 
 def _options(training):

@@ -69,7 +69,7 @@ class ScanLimits:
 
 
 def _list_files(folder: Path, limits: ScanLimits, skipped: list) -> list[Path]:
-    files = []
+    files: list[Path] = []
     if not limits.inside(folder):
         skipped.append((_shown(folder), "a link to a folder outside the data folder (not followed)"))
         return files
@@ -263,8 +263,8 @@ def _add_balance_warnings(split: DatasetSplit) -> None:
             split.warnings.append(f"Class '{name}' has no validation images ({n} for training).")
     ratio = split.imbalance_ratio("train")
     if ratio > IMBALANCE_WARN_RATIO:
-        big = max(counts, key=counts.get)
-        small = min(counts, key=counts.get)
+        big = max(counts, key=counts.__getitem__)
+        small = min(counts, key=counts.__getitem__)
         split.warnings.append(
             f"Classes are imbalanced: '{big}' has {counts[big]} training images, '{small}' only "
             f"{counts[small]} ({ratio:.1f}x). Consider class weights or more images of '{small}'."

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save_file
 
 from designer.base.errors import DesignerError
-from designer.codegen.script import write_script
+from designer.codegen.script import SplitArgs, write_script
 from designer.export.checks import max_abs_diff
 from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
@@ -36,11 +36,13 @@ def export_script(design: Design, job, out_path: Path, *, training=None, classes
     the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
     the logits or None, note, the files written beside the script)."""
     job.step(0.1, "Writing the training script")
-    split_file, how, beside = None, {}, []
+    split_file, beside = None, []
+    how: SplitArgs = {}
     if split is not None:
         beside.append(write_split(split, out_path.parent))
         split_file = beside[-1].name
-        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed), "num_train": len(split.train)}
+        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
+               "num_train": len(split.train)}
     write_script(design, out_path, training=training, classes=classes, split_file=split_file, **how)
     beside.append(write_sbatch(design, out_path, training=training, num_train=how.get("num_train"),
                                data_root=split.root if split is not None else None))

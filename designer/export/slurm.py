@@ -34,6 +34,7 @@ from designer.codegen.script import (
     script_settings,
 )
 from designer.model.build import Design
+from designer.model.recipe import Recipe
 from designer.train.options import OPTIMIZERS, PLAN_FIELDS, SCHEDULES
 
 SBATCH_SUFFIX = ".sbatch"
@@ -62,12 +63,12 @@ def sbatch_path_for(script: str | Path) -> Path:
     return Path(script).with_suffix(SBATCH_SUFFIX)
 
 
-def write_sbatch(design: Design, script: str | Path, *, training=None, num_train: int | None = None,
+def write_sbatch(design: Design | Recipe, script: str | Path, *, training=None, num_train: int | None = None,
                  data_root: str | None = None) -> Path:
     """Write the launch file for ``script`` (generated from ``design`` with ``training``; ``num_train``
     as for the script) beside it, atomically; ``data_root``: the data folder the app used."""
     script = Path(script)
-    base = getattr(design, "recipe", design).base
+    base = (design.recipe if isinstance(design, Design) else design).base
     path = sbatch_path_for(script)
     text = sbatch_text(script_name=script.name, title=f"fine-tune {base.name} as designed in NetSurgeon",
                        job=f"{base.name}-{script.stem}", settings=launch_settings(training, num_train),

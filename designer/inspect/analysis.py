@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
+from typing import Literal
 
 import networkx as nx
 from torch import nn
@@ -294,7 +295,7 @@ def _size_messages(design: Design, graph, node, data, error) -> tuple[list[Messa
         return [Message("error", node, f"The network fails at {where} with a {h}x{w} input: {error}")], None
     limit = min(SCAN_LIMIT, max(2 * max(h, w), _default_size(design), 64))
     smallest, fits = smallest_input_size(gm, c, limit, model_dtype(design.model))
-    if smallest is None:
+    if smallest is None or fits is None:
         return [Message("error", node, f"The network fails at {where} with a {h}x{w} input, and no square "
                         f"input up to {limit}x{limit} works: {_clean(error)}.")], None
     # "too small" only where bigger inputs keep working; ViT/MaxViT run at their built size
@@ -372,7 +373,7 @@ def _channel_messages(design: Design, data_channels) -> list[Message]:
     c, h, w = design.input_shape
     if not data_channels or data_channels == c or getattr(design, "replicate_grey", False) and data_channels == 1:
         return []
-    mode = "replicate" if data_channels == 1 else "adapt"
+    mode: Literal["adapt", "replicate"] = "replicate" if data_channels == 1 else "adapt"
     return [Message("warning", "input", f"The images have {data_channels} channel(s) but the network "
                     f"takes {c}.", SetInput(h, w, data_channels, mode),
                     f"Set input to {data_channels} channel(s) ({mode})")]

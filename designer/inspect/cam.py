@@ -148,7 +148,8 @@ def class_maps(model: nn.Module, image: torch.Tensor, classes: list[int], target
     x = image.unsqueeze(0).to(device).repeat(len(classes), 1, 1, 1)
     with eval_mode(model), map_layer(model, target) as layer:
         attr = _attribute(model, layer, x, list(classes), method, target.grid, cancel)
-    return normalise(attr.detach().float(), tuple(image.shape[1:]))
+    height, width = image.shape[1:]
+    return normalise(attr.detach().float(), (height, width))
 
 
 def normalise(attr: torch.Tensor, size: tuple[int, int]) -> np.ndarray:

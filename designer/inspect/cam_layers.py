@@ -227,7 +227,8 @@ def _map_after(outputs, last: LayerOutput) -> CamTarget | None:
     following = min(later, key=lambda o: o.start, default=None)
     if following is None or following.in_shape != last.shape or following.fed_by == last.path:
         return None
-    return replace(_as_target(last, (0, 0)), path=following.path, on_input=True)
+    target = _as_target(last, (0, 0))
+    return None if target is None else replace(target, path=following.path, on_input=True)
 
 
 def _before_last_block(model, outputs, tokens, input_hw) -> CamTarget | None:

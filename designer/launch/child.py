@@ -52,6 +52,8 @@ class ChildProcess:
         self.stop_asked: float | None = None
 
     def _read(self) -> None:
+        if self.proc.stdout is None:  # never: Popen was asked for a pipe
+            return
         for raw in self.proc.stdout:
             event = _event(raw)
             if event is None:

@@ -38,7 +38,16 @@ from designer.launch.placement import CHILD_MODES, Placement, threads_per_proces
 from designer.model.build import Design
 from designer.train import recommended as rec
 from designer.train import setup as ts
-from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
+from designer.train.events import (
+    BatchEvent,
+    Best,
+    EpochEvent,
+    FailedEvent,
+    FinishedEvent,
+    StoppedEvent,
+    event_from_dict,
+    event_of,
+)
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
@@ -99,7 +108,7 @@ class _Launch:
         self.total_steps, epochs = planned_length(options, len(split.train), placement)  # per process
         self.steps_per_epoch = self.total_steps // epochs
         self.history: list[dict] = []
-        self.best = {"val_acc": None, "epoch": 0}
+        self.best: Best = {"val_acc": None, "epoch": 0}
         self.t0 = time.perf_counter()
         self.skip_reason = ""  # why the recommended mode's stage 1 cannot fit this head ("" when it can)
         self._first_step: tuple[float, int] | None = None  # (when, global step) of the child's first batch event
@@ -148,8 +157,7 @@ class _Launch:
     def _load_resume(self, resume) -> None:
         ckpt = ts.load_checkpoint(resume)
         self.history = [r for r in ckpt.get("history", []) if isinstance(r, dict)]
-        best = ckpt.get("best") if isinstance(ckpt.get("best"), dict) else {}
-        self.best = {"val_acc": best.get("val_acc"), "epoch": int(best.get("epoch", 0) or 0)}
+        self.best = ckpt["best"]  # load_checkpoint checked it: {"val_acc": float | None, "epoch": int}
 
     def _start_event(self, stages: int, start_epoch: int):
         event = start_event(self.design, self.stage2, self.split, self.steps_per_epoch, self.stage2.epochs,
@@ -227,7 +235,7 @@ class _Launch:
             for data in child.events(lambda: is_cancelled(self.cancel)):
                 kind = data.get("kind")
                 if kind == "batch":
-                    yield self._with_eta(event_from_dict(data))
+                    yield self._with_eta(event_of(data, BatchEvent))
                 elif kind == "checkpoint":
                     yield event_from_dict(data)
                 elif kind == "epoch":
@@ -241,7 +249,7 @@ class _Launch:
             child.close()
         yield self._ending(final, failed, code, log)
 
-    def _with_eta(self, event):
+    def _with_eta(self, event: BatchEvent) -> BatchEvent:
         """The batch event with the time left: the pace since the child's first step (validation and
         checkpoints included) times the steps to go."""
         now = time.perf_counter()
@@ -249,10 +257,11 @@ class _Launch:
             self._first_step = (now, event.global_step)
         t0, step0 = self._first_step
         done = event.global_step - step0
-        return replace(event, eta_s=(now - t0) / done * max(0, self.total_steps - event.global_step) if done > 0 else 0.0)
+        left = max(0, self.total_steps - event.global_step)
+        return replace(event, eta_s=(now - t0) / done * left if done > 0 else 0.0)
 
     def _epoch(self, data: dict) -> EpochEvent:
-        event = event_from_dict(data)
+        event = event_of(data, EpochEvent)
         record = {k: getattr(event, k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                                                   "epoch_time_s")}
         self.history = [r for r in self.history if r.get("epoch") != event.epoch] + [record]
@@ -265,9 +274,11 @@ class _Launch:
         if final is not None and code == 0:
             outcome = stage_outcome(self.history, self.best, final.get("outcome", ""))
             self._write_history(final["kind"], outcome)
-            event = event_from_dict(final)
-            return replace(event, outcome=outcome, time_s=time.perf_counter() - self.t0, **({"run_dir": str(self.run_dir)} if final["kind"] == "finished"
-                                                     else {"checkpoint": str(self.run_dir / "last.pt")}))
+            event, elapsed = event_from_dict(final), time.perf_counter() - self.t0
+            if isinstance(event, FinishedEvent):
+                return replace(event, outcome=outcome, time_s=elapsed, run_dir=str(self.run_dir))
+            if isinstance(event, StoppedEvent):  # _drive keeps only finished and stopped lines here
+                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=str(self.run_dir / "last.pt"))
         if is_cancelled(self.cancel):  # ended from outside after a stop that did not come in time
             self._write_history("stopped")
             last = self.run_dir / "last.pt"

@@ -312,7 +312,8 @@ def set_timm_input_size(model: nn.Module, height: int, width: int) -> bool:
     if not callable(setter) or not hasattr(model, "pretrained_cfg"):
         return False
     try:  # first on a data-free copy, so a failure leaves the real network untouched
-        meta_copy(model).set_input_size(img_size=(height, width))
+        trial: Any = meta_copy(model)  # a timm model: set_input_size is its own
+        trial.set_input_size(img_size=(height, width))
     except Exception:  # noqa: BLE001 -- timm asserts in many ways; the analyzer reports the size instead
         return False
     setter(img_size=(height, width))

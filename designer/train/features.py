@@ -93,7 +93,7 @@ def head_path(model: nn.Module, classifier_path: str, trainable: list[str]) -> s
     return head
 
 
-def head_only(design: Design, options) -> tuple[object, str, str]:
+def head_only(design: Design, options) -> tuple[Design, str, str]:
     """(design for the run, head path, what the run does in plain words) for head-only training.
 
     Everything outside the head is frozen for this run only: the run gets a copy of the design
@@ -135,7 +135,8 @@ def _check_head_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
     finally:
         handle.remove()
     flatten = got is not None and got.shape != ref.shape and got.numel() == ref.numel()
-    got = got.reshape(ref.shape) if flatten else got
+    if got is not None and flatten:
+        got = got.reshape(ref.shape)
     if got is None or got.shape != ref.shape or not torch.allclose(got, ref, rtol=1e-4, atol=1e-5):
         raise DesignerError(f"This network does more after its classifier '{head}' (or calls it twice), "
                             "so the classifier cannot be trained on cached features.",

@@ -27,8 +27,8 @@ class LogisticFit:
     l2: float
     val_acc: float | None
     val_loss: float | None
-    train_acc: float
-    train_loss: float
+    train_acc: float | None  # None only without training features, as score gives
+    train_loss: float | None
 
 
 def fit(features: torch.Tensor, labels: torch.Tensor, num_classes: int, l2: float,

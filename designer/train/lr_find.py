@@ -85,7 +85,8 @@ def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, star
     loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True, seed=options.seed,
                          drop_last=len(split.train) > options.batch_size and len(split.train) % options.batch_size == 1)
     criterion = ts.make_criterion(options, list(split.class_counts("train").values()), device)
-    lrs, losses = [], []
+    lrs: list[float] = []
+    losses: list[float] = []
     yield from _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel,
                       lrs, losses)
     if is_cancelled(cancel):

@@ -28,7 +28,7 @@ from designer.base.jobs import drain, is_cancelled
 from designer.data.split import class_weights
 from designer.model.build import Design
 from designer.train import setup as ts
-from designer.train.events import CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.events import Best, CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
 from designer.train.features import FeatureSet, cached_features
 from designer.train.logistic import L2_GRID
 from designer.train.logistic import fit as fit_logistic
@@ -55,7 +55,8 @@ def _estimator(kind: str, c: float, options):
     return LinearSVC(C=c, class_weight=weight, random_state=options.seed, max_iter=5000)
 
 
-def probe_weights(estimator, mean: np.ndarray, std: np.ndarray, num_classes: int):
+def probe_weights(estimator, mean: np.ndarray, std: np.ndarray,
+                  num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(weight, bias) of an ``nn.Linear`` giving the estimator's decision on *unscaled* features:
     the standardisation (x - mean) / std is folded in, and a binary model becomes two logits."""
     coef, icpt = np.asarray(estimator.coef_, np.float64), np.asarray(estimator.intercept_, np.float64)
@@ -68,7 +69,8 @@ def probe_weights(estimator, mean: np.ndarray, std: np.ndarray, num_classes: int
     return torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32)
 
 
-def _score(weight, bias, fs: FeatureSet | None):
+def _score(weight: torch.Tensor, bias: torch.Tensor,
+           fs: FeatureSet | None) -> tuple[float | None, float | None]:
     if fs is None or not len(fs.labels):
         return None, None
     logits = fs.features.flatten(1) @ weight.T + bias
@@ -131,10 +133,13 @@ class _ProbeFit:
         self.design, self.options, self.run_dir, self.cancel = design, options, run_dir, cancel
         self.train_fs, self.val_fs = feature_sets
         self.classes, self.classifier, self.t0 = list(split.classes), classifier, t0
-        self.linear = design.model.get_submodule(probe_layer(design))
+        linear = design.model.get_submodule(probe_layer(design))
+        if not isinstance(linear, nn.Linear):  # probe_layer found one there; this says so to mypy
+            raise DesignerError(f"The linear probe needs a Linear classifier, not a {type(linear).__name__}.")
+        self.linear = linear
         self.history: list[dict] = []
-        self.best = {"val_acc": None, "epoch": 0}
-        self.best_weights = None
+        self.best: Best = {"val_acc": None, "epoch": 0}
+        self.best_weights: tuple[torch.Tensor, torch.Tensor] | None = None
         failed = self.train_fs.failed + (self.val_fs.failed if self.val_fs else [])
         self.skipped = [list(f) for f in sorted(set(failed))]
 

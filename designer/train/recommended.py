@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, replace
 
 import torch
+from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
@@ -209,6 +210,8 @@ def head_fit(design: Design, split, options, cache_dir, cancel):
         if fit is None:
             return None
         linear = design.model.get_submodule(layer)
+        if not isinstance(linear, nn.Linear):  # probe_layer found one there; this says so to mypy
+            raise DesignerError(f"The head fit needs a Linear classifier, not a {type(linear).__name__}.")
         fresh = {f"{layer}.{k}": v.detach().clone() for k, v in linear.state_dict().items()}
         with torch.no_grad():
             linear.weight.copy_(fit.weight.reshape(linear.weight.shape).to(linear.weight.device))

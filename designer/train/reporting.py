@@ -11,7 +11,7 @@ from designer.base.errors import DesignerError
 from designer.base.fileio import write_json
 from designer.model.build import Design
 from designer.train import setup as ts
-from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
+from designer.train.events import BatchEvent, Best, FailedEvent, StartEvent, StoppedEvent
 
 
 def start_event(design: Design, options, split, steps, epochs, run_dir, start_epoch=1, trained: str | None = None,
@@ -69,7 +69,7 @@ def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
                        hint="Details are in error.log in the run folder.")
 
 
-def stage_outcome(history: list[dict], best: dict, early_stop: str = "") -> str:
+def stage_outcome(history: list[dict], best: Best, early_stop: str = "") -> str:
     """Which weights a run kept and why, in plain words ("" for a plain run): the recommended
     mode's stage 1 (epoch 0 of ``history``) against its fine-tuning, and an early stop."""
     parts = [early_stop] if early_stop else []

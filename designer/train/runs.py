@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import torch
 
@@ -55,9 +56,14 @@ def _text(value, limit: int = 2000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
     """A positive whole number (not a bool): a count read from a run folder."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000
+
+
+def _count(value: object) -> int | None:
+    """``value`` if it is such a count, else None."""
+    return value if _whole(value) else None
 
 
 def _fraction(value) -> float | None:
@@ -343,12 +349,11 @@ class Run:
         for records in (self.history, self.options):
             options = records.get("options")
             if isinstance(options, dict) and _whole(options.get("batch_size")):
-                batch = options["batch_size"]
+                batch = _count(options["batch_size"])
                 break
-        images = self.summary.get("num_train")
-        if not _whole(images):  # a run still training has no summary yet: its split says it
-            images = self._split_size()
-        if not (_whole(batch) and _whole(images)):
+        # a run still training has no summary yet: its split says it
+        images = _count(self.summary.get("num_train")) or _count(self._split_size())
+        if batch is None or images is None:
             return 1
         count = self._processes()  # in child processes each step is counted per process, on its share
         return recommended_steps(math.ceil(images / count), max(1, batch // count))  # the engine's rule
@@ -361,7 +366,7 @@ class Run:
         if not isinstance(placement, dict) or placement.get("where") not in ("processes", "gpus"):
             return 1
         if placement["where"] == "processes":
-            return placement.get("processes") if _whole(placement.get("processes")) else 1
+            return _count(placement.get("processes")) or 1
         return max(1, torch.cuda.device_count())  # one per GPU, as on the machine that trained it
 
     @property

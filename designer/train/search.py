@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 
@@ -45,15 +46,16 @@ from designer.model.policy import decay_units
 from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.engine import train
-from designer.train.events import BatchEvent, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.events import BatchEvent, Best, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import failed_event, start_event, stopped_before_training, write_history
 from designer.train.search_text import REDUCTION, describe, outcome
 
 LR_SPREAD = 5.0  # a trial's rate lies within 5x of the plan's either way: 0.002 to 0.05 around SGD's 0.01
 LENGTHS = (0.5, 1.0, 2.0)  # times the planned epochs
-LIGHT = {"rotation": 10.0, "translate": 0.05, "scale": (0.9, 1.1)}  # no mirroring: letters and digits mind it
-AUGMENTS = {"off": Augment(), "light": Augment(**LIGHT), "light+flip": Augment(hflip=True, **LIGHT)}
+LIGHT = Augment(rotation=10.0, translate=0.05, scale=(0.9, 1.1))  # no mirroring: letters and digits mind it
+AUGMENTS = {"off": Augment(), "light": LIGHT, "light+flip": replace(LIGHT, hflip=True)}
 FREEZES = ("none", "early")  # "early": the first third of the layers that hold weights
 # Validation may take a fifth of a trial's time, twice the recommended mode's share: each validation is
 # a report to the pruner, and at a tenth a small set's trial first validated at epoch 11 of 15, past the
@@ -125,8 +127,10 @@ def trial_design(design: Design, freeze_path: str):
     if not freeze_path:
         return design
     op = FreezeUntil(freeze_path)
-    recipe = getattr(design, "recipe", None)
-    return replace(design, recipe=recipe.with_op(op) if recipe is not None else _PolicyOps((op,)))
+    recipe = getattr(design, "recipe", None)  # None on a design built by hand (tests' FakeDesign)
+    # Any: a hand-built design gets a stand-in that carries only the policy ops, not a Recipe
+    with_op: Any = recipe.with_op(op) if recipe is not None else _PolicyOps((op,))
+    return replace(design, recipe=with_op)
 
 
 def default_pruner(base: rec.Plan):
@@ -212,8 +216,9 @@ class _Search:
         self.initial = {k: v.detach().clone() for k, v in design.model.state_dict().items()}
         self.records: list[dict] = []  # trials.json
         self.history: list[dict] = []  # history.json's epochs: 0 is stage 1, k is trial k
-        self.best = {"val_acc": None, "epoch": 0}
-        self.winner_options = None  # the options that trained the kept weights (history.json)
+        self.best: Best = {"val_acc": None, "epoch": 0}
+        # the options that trained the kept weights (history.json)
+        self.winner_options: TrainOptions | None = None
         self.skipped: set = set()
         self.val_seconds_per_image = None
         self.first_validation_s: list[float] = []  # how long each trial took to its first validation
@@ -350,7 +355,7 @@ class _Search:
     def _end_trial(self, run: _Trial, folder: Path) -> EpochEvent:
         best, wall = run.best, _now() - run.started
         improved = best is not None and (self.best["val_acc"] is None or best["val_acc"] > self.best["val_acc"])
-        if improved and (folder / "best.pt").is_file():
+        if best is not None and improved and (folder / "best.pt").is_file():
             ts.save_checkpoint(torch.load(folder / "best.pt", map_location="cpu", weights_only=True),
                                self.run_dir / "best.pt")
             self.best, self.winner_options = {"val_acc": best["val_acc"], "epoch": run.number}, run.plan.options

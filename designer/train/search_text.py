@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from designer.train.events import Best
+
 REDUCTION = 3  # Hyperband's successive halving keeps the best third at each rung (designer.train.search)
 
 
@@ -51,7 +53,7 @@ def params_text(params: dict) -> str:
             f"{AUGMENT_WORDS.get(params['augment'], params['augment'])}, {freeze}")
 
 
-def outcome(records: list[dict], best: dict, elapsed_s: float) -> str:
+def outcome(records: list[dict], best: Best, elapsed_s: float) -> str:
     """Which trial won and what the others did, in plain words."""
     trials = [r for r in records if r["number"] > 0]
     if not records:

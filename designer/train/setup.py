@@ -8,6 +8,7 @@ import math
 import traceback
 import weakref
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -113,7 +114,8 @@ def load_checkpoint(path) -> dict:
     if problem:  # a run folder from elsewhere: every field is checked before the engine uses it
         raise DesignerError(f"The checkpoint '{path}' is damaged: {problem}.",
                             hint="Resume another run, or start a new one.")
-    best = ckpt.get("best") if isinstance(ckpt.get("best"), dict) else {}
+    saved = ckpt.get("best")
+    best = saved if isinstance(saved, dict) else {}
     return {**ckpt, "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
             "history": [_record(r) for r in ckpt.get("history") or [] if isinstance(r, dict)
                         and _whole(r.get("epoch")) is not None]}
@@ -152,7 +154,7 @@ def _number(value) -> float | None:
 
 def _record(record: dict) -> dict:
     """One epoch's record with only plain, finite values (numbers, short text) kept."""
-    out = {}
+    out: dict[str, str | bool | int | float | None] = {}
     for key, value in list(record.items())[:64]:
         if not isinstance(key, str):
             continue
@@ -180,6 +182,7 @@ def lr_ceiling(options: TrainOptions, lr: float | None = None) -> float:
 def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -> torch.optim.Optimizer:
     """Optimizer over the trainable parameters: the policy's groups (LR factors), or one group."""
     wd = options.weight_decay
+    groups: list[dict[str, Any]]  # torch's param-group dicts: params, lr, name, weight_decay
     if policy is None:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr, "name": "all"}]
     else:
@@ -215,8 +218,9 @@ def make_criterion(options: TrainOptions, class_counts, device) -> nn.Module:
 def reset_parameters(model: nn.Module) -> None:
     """Re-initialise every layer that knows how: a true from-scratch baseline."""
     for module in model.modules():
-        if callable(getattr(module, "reset_parameters", None)):
-            module.reset_parameters()
+        reset: Any = getattr(module, "reset_parameters", None)  # a layer's own, where it has one
+        if callable(reset):
+            reset()
 
 
 _POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (recipe, its policy)
