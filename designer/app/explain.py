@@ -94,7 +94,8 @@ def class_names(design: Design, classes) -> list[str]:
     return names or [str(k) for k in range(outputs)]
 
 
-def explain(control: JobControl, design: Design, requests: list[ExplainRequest], classes=None, layer: str | None = None,
+def explain(control: JobControl, design: Design, requests: list[ExplainRequest], classes=None,
+            layer: str | None = None,
             method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
     """Map each request's predicted and true class (and ``extra`` ones); see the module docstring."""
     if method not in METHODS:
@@ -139,7 +140,8 @@ def _explain_one(control, model, transform, request, names, target, method, extr
     return out
 
 
-def explain_job(control: JobControl, source: DesignSource, run_dir: str | None, requests: list[ExplainRequest],
+def explain_job(control: JobControl, source: DesignSource, run_dir: str | None,
+                requests: list[ExplainRequest],
                 classes: list[str], layer: str | None = None, method: str = "gradcam"):
     """``explain`` with a run's best weights (or the design's own), on this thread's own model."""
     weights = None

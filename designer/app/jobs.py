@@ -252,6 +252,7 @@ def script_job(control: JobControl, source: DesignSource, training: dict | None,
     target = source.recipe if source.recipe is not None else design_for(source)
     training, _, run_split = run_export_info(weights, training)
     split = run_split or split
-    how: SplitArgs = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
-                                    "split_seed": int(split.seed), "num_train": len(split.train)}
+    how: SplitArgs = {} if split is None else {
+        "split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
+        "num_train": len(split.train)}
     return generate_script(target, training=training, classes=classes or None, **how)

@@ -59,7 +59,8 @@ def _sharpness(grey: Image.Image) -> float:
 
 
 def _signature(grey: Image.Image) -> np.ndarray:
-    a = np.asarray(grey.resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BILINEAR), np.float32).ravel()
+    small = grey.resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BILINEAR)
+    a = np.asarray(small, np.float32).ravel()
     a = a - a.mean()
     return a / max(float(np.linalg.norm(a)), 1e-6)
 

@@ -62,7 +62,8 @@ def _features(design: Design, split, options, cache_dir, cancel):
     return feats, labels, [p for s in sets for p in s.paths]
 
 
-def audit(design: Design, split: DatasetSplit, options, cache_dir=None, cancel=None, near_cosine: float = NEAR_COSINE):
+def audit(design: Design, split: DatasetSplit, options, cache_dir=None, cancel=None,
+          near_cosine: float = NEAR_COSINE):
     """Check ``split``'s images with ``design``'s features. Generator: Progress items; returns the report."""
     t0 = time.perf_counter()
     found = yield from _features(design, split, options, cache_dir, cancel)

@@ -65,7 +65,8 @@ class SplitArgs(TypedDict, total=False):
     num_train: int | None
 
 
-def generate_script(target: Design | Recipe, *, training=None, classes=None, val_fraction: float | None = None,
+def generate_script(target: Design | Recipe, *, training=None, classes=None,
+                    val_fraction: float | None = None,
                     split_seed: int = 0, name: str = "train.py", split_file: str | None = None,
                     num_train: int | None = None) -> str:
     """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded).
@@ -129,7 +130,8 @@ def _options(training):
 # --- header, imports, constants -------------------------------------------------------------
 
 
-def _header(design: Design, name: str, options, split_file: str | None = None, num_train: int | None = None) -> str:
+def _header(design: Design, name: str, options, split_file: str | None = None,
+            num_train: int | None = None) -> str:
     steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape

@@ -31,7 +31,8 @@ from designer.zoo.weights import plain_state_dict
 CHECK_TIMEOUT_S = 300
 
 
-def export_script(design: Design, job, out_path: Path, *, training=None, classes=None, split=None, check=True):
+def export_script(design: Design, job, out_path: Path, *, training=None, classes=None, split=None,
+                  check=True):
     """Write the script, and beside it the app's ``split`` (a ``DatasetSplit``) when given, which
     the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
     the logits or None, note, the files written beside the script)."""

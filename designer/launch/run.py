@@ -55,7 +55,8 @@ from designer.train.runs import train_run
 from designer.zoo.weights import read_state_dict
 
 
-def train_run_placed(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_run_placed(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                     cache_dir=None,
                      probe: dict | None = None, placement: Placement | None = None):
     """``runs.train_run``, trained where ``placement`` says (None or "here": this process)."""
     if placement is None or not placement.in_child or options.mode not in CHILD_MODES:
@@ -91,7 +92,8 @@ def check_placement(design: Design, options: TrainOptions, placement: Placement)
                             f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per GPU.")
 
 
-def train_in_child(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_in_child(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                   cache_dir=None,
                    *, placement: Placement):
     """A trainer (``runs.TRAINERS``' arguments and events) whose training runs in child processes."""
     ts.check_split(design, split)
@@ -278,7 +280,8 @@ class _Launch:
             if isinstance(event, FinishedEvent):
                 return replace(event, outcome=outcome, time_s=elapsed, run_dir=str(self.run_dir))
             if isinstance(event, StoppedEvent):  # _drive keeps only finished and stopped lines here
-                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=str(self.run_dir / "last.pt"))
+                last = str(self.run_dir / "last.pt")
+                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=last)
         if is_cancelled(self.cancel):  # ended from outside after a stop that did not come in time
             self._write_history("stopped")
             last = self.run_dir / "last.pt"

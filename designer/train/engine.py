@@ -72,7 +72,8 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
                             hint="Lower the learning rate (or use Automatic), or check the images for damage.")
 
 
-def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
+def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None,
+          **run_kwargs):
     """Train ``design.model`` in place on ``split``; yields events (see module docstring).
 
     ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
@@ -110,7 +111,8 @@ def train_loaders(design: Design, train_loader, val_loader, options: TrainOption
 
 
 class _Trainer:
-    def __init__(self, design: Design, train_loader, val_loader, options, run_dir, cancel, classes, class_counts):
+    def __init__(self, design: Design, train_loader, val_loader, options, run_dir, cancel, classes,
+                 class_counts):
         if options.mode not in ENGINE_MODES:
             raise DesignerError(f"Training mode '{options.mode}' is not run by the main engine.",
                                 hint="Use the head-only / linear-probe trainer for that mode.")
@@ -134,7 +136,8 @@ class _Trainer:
         self.early_stop = ""  # why the run ended before its last epoch
         self._last_val_s = 0.0  # seconds of the latest validation pass (pacing spaces the next one)
         self.memory_format = torch.contiguous_format  # the run's layout, from _setup (ts.memory_format)
-        self.stage1_state: dict[str, torch.Tensor] | None = None  # stage 1's weights, while a stage 2 after a fitted head runs
+        # stage 1's weights, while a stage 2 after a fitted head runs
+        self.stage1_state: dict[str, torch.Tensor] | None = None
         self.restarted = self.capped = ""  # what the divergence guard and the time cap did, in words
         self.give_up = False  # the losing guard ended stage 2
 
@@ -289,8 +292,8 @@ class _Trainer:
         elif guards.losing(self.history, self.global_step, self.opts.epochs * self.steps_per_epoch):
             head, tuned = guards.stage_accuracies(self.history)  # losing() found both
             total = self.opts.epochs * self.steps_per_epoch
-            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {total} steps: its best validation "
-                               f"({(tuned or 0.0) * 100:.1f} %) was still well below stage 1's "
+            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {total} steps: its best "
+                               f"validation ({(tuned or 0.0) * 100:.1f} %) was still well below stage 1's "
                                f"({(head or 0.0) * 100:.1f} %).")
             self.give_up = True
 

@@ -342,7 +342,8 @@ def train_cached_head(design: Design, split, options, run_dir, cancel=None, resu
     yield from _train_head(design, head, flatten, result, split, options, run_dir, cancel, resume, plan)
 
 
-def _train_head(design: Design, head, flatten, feature_sets, split, options, run_dir, cancel, resume, plan=""):
+def _train_head(design: Design, head, flatten, feature_sets, split, options, run_dir, cancel, resume,
+                plan=""):
     train_fs, val_fs = feature_sets
     module = design.model.get_submodule(head)
 

@@ -58,7 +58,8 @@ class LRProgress(Progress):
     losses: tuple = field(default=())
 
 
-def find_lr(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR,
+def find_lr(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR,
+            end: float = END_LR,
             report=None) -> LRFinding:
     """Run the range test on ``split.train`` (no augmentation); ``report`` gets each ``LRProgress``.
     Cancelled before the first step it raises ``JobCancelled``; later it returns what it measured."""
@@ -71,7 +72,8 @@ def find_lr(design: Design, split, options, cancel=None, steps: int = 100, start
             return stop.value
 
 
-def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR):
+def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR,
+             end: float = END_LR):
     """The range test as a generator: yields ``LRProgress`` after each step, returns the ``LRFinding``."""
     if len(split.train) < 2:
         raise DesignerError("The LR range test needs at least 2 training images.", hint="Add images first.")

@@ -93,7 +93,8 @@ def probe_layer(design: Design) -> str:
     return ".".join(filter(None, (design.classifier_path, path)))
 
 
-def linear_probe(design: Design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
+def linear_probe(design: Design, split, options, run_dir, cancel=None, cache_dir=None,
+                 classifier: str = "logistic",
                  strengths=None):
     """Fit a linear classifier on the classifier's input features and make it the model's head.
 
@@ -217,7 +218,8 @@ class _ProbeFit:
         return StoppedEvent(epoch=epochs_done, checkpoint=str(last) if last.is_file() else "", **common)
 
 
-def probe_layer_accuracy(design: Design, split, layer: str, options, classifier: str = "logistic", c: float = 0.1,
+def probe_layer_accuracy(design: Design, split, layer: str, options, classifier: str = "logistic",
+                         c: float = 0.1,
                          cache_dir=None) -> float | None:
     """Validation accuracy of a linear probe on any layer's input (pooled over H, W) -- to compare
     layers; the model is left unchanged (see the module docstring for why)."""

@@ -168,7 +168,8 @@ def _fixed_words(options: TrainOptions) -> str:
     return f" You set {', '.join(fixed)}; the rest is planned from the data." if fixed else ""
 
 
-def train_recommended(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None):
+def train_recommended(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                      cache_dir=None):
     """Stage 1 then stage 2 (see the module docstring); yields the engine's events."""
     ts.check_split(design, split)
     run_plan = plan(options, len(split.train))

@@ -14,7 +14,8 @@ from designer.train import setup as ts
 from designer.train.events import BatchEvent, Best, FailedEvent, StartEvent, StoppedEvent
 
 
-def start_event(design: Design, options, split, steps, epochs, run_dir, start_epoch=1, trained: str | None = None,
+def start_event(design: Design, options, split, steps, epochs, run_dir, start_epoch=1,
+                trained: str | None = None,
                 plan: str = "", unit: str = "epoch", lr: float | None = None) -> StartEvent:
     """``trained``: the module path the run trains (its weights count as trainable, every other one as
     frozen); None counts ``requires_grad``."""

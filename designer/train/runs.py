@@ -93,7 +93,8 @@ def _trainer(mode: str):
     return TRAINERS[mode]
 
 
-def train_run(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None,
+def train_run(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None,
+              probe: dict | None = None,
               trainer=None, record: dict | None = None):
     """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
 
@@ -210,7 +211,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _record_start(design: Design, split, options, run_dir: Path, started: float, record: dict | None = None) -> None:
+def _record_start(design: Design, split, options, run_dir: Path, started: float,
+                  record: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
     write_json(run_dir / "options.json", {
@@ -230,7 +232,8 @@ def _mark_running(run_dir: Path) -> None:
         write_json(run_dir / "summary.json", {**summary, "status": "running", "finishes": finishes})
 
 
-def write_summary(run_dir, design: Design, split, options, final, started: float, resumed: bool = False) -> dict:
+def write_summary(run_dir, design: Design, split, options, final, started: float,
+                  resumed: bool = False) -> dict:
     """summary.json from the run's last event and history.json. A resumed run adds this leg's time to
     the earlier legs', and every finish is kept in ``finishes`` (also copied into history.json): a
     finished run trained further keeps its first result and when it got there."""
