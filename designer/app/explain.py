@@ -156,7 +156,8 @@ def explain_job(control: JobControl, source: DesignSource, run_dir: str | None,
 # --- pictures ------------------------------------------------------------------------------------
 
 
-def overlay_picture(path: str, heat: np.ndarray, opacity: float, max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
+def overlay_picture(path: str, heat: np.ndarray, opacity: float,
+                    max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
     """The image at ``path`` (RGB, at most ``max_side`` px) with ``heat`` drawn over it."""
     img = load_image(path).convert("RGB")
     img.thumbnail((max_side, max_side))

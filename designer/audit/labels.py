@@ -52,7 +52,8 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_clas
     return probs
 
 
-def label_issues(probs: np.ndarray, labels: np.ndarray, paths: list[str], classes: list[str]) -> list[LabelIssue]:
+def label_issues(probs: np.ndarray, labels: np.ndarray, paths: list[str],
+                 classes: list[str]) -> list[LabelIssue]:
     """Images cleanlab thinks are mislabelled, worst first, each with the label the head suggests."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores

@@ -354,7 +354,8 @@ def _mode_constants(design: Design, options: TrainOptions) -> str:
     recommended mode's plan, pacing, stage 1's head and L2 grid, and stage 2's guards."""
     reason = rec.head_fit_unavailable(design)
     head = None if reason else probe_layer(design)
-    plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}  # engine's Pacing()
+    # engine's Pacing()
+    plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}
     pacing = {mode: [plain["val_budget"], plain["patience"], plain["patience_fraction"], plain["minutes"]]
               for mode in SCRIPT_MODES}
     pacing["recommended"] = [rec.VAL_BUDGET, rec.PATIENCE, rec.PATIENCE_FRACTION, float(options.max_minutes)]

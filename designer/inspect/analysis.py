@@ -337,7 +337,8 @@ def _default_size(design: Design) -> int:
         return 224
 
 
-def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT, dtype=None) -> tuple[int | None, int | None]:
+def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT,
+                        dtype=None) -> tuple[int | None, int | None]:
     """(exact smallest square size that runs, smallest multiple of 8 that runs).
 
     Sizes are scanned upwards in steps of 8 (not bisected: ViT and MaxViT run

@@ -60,14 +60,16 @@ def train_run_placed(design: Design, split, options: TrainOptions, run_dir, canc
                      probe: dict | None = None, placement: Placement | None = None):
     """``runs.train_run``, trained where ``placement`` says (None or "here": this process)."""
     if placement is None or not placement.in_child or options.mode not in CHILD_MODES:
-        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, probe=probe)
+        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir,
+                         probe=probe)
     check_placement(design, options, placement)
     trainer = functools.partial(train_in_child, placement=placement)
-    return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, trainer=trainer,
-                     record={"placement": placement.to_dict()})
+    return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir,
+                     trainer=trainer, record={"placement": placement.to_dict()})
 
 
-def planned_length(options: TrainOptions, num_train: int, placement: Placement | None = None) -> tuple[int, int]:
+def planned_length(options: TrainOptions, num_train: int,
+                   placement: Placement | None = None) -> tuple[int, int]:
     """(optimizer steps, epochs) a new run of a ``CHILD_MODES`` mode plans, as its start event will say
     (steps per process: ``DistributedSampler`` gives each a ceil(n / count) share of a split batch)."""
     count = placement.count(options.device) if placement is not None and placement.in_child else 1
@@ -89,7 +91,8 @@ def check_placement(design: Design, options: TrainOptions, placement: Placement)
     count = placement.count(options.device)
     if options.device == "cuda" and torch.cuda.device_count() < count:
         raise DesignerError(f"{count} processes were asked for on the GPU, but this machine has "
-                            f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per GPU.")
+                            f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per "
+                                                                         "GPU.")
 
 
 def train_in_child(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
@@ -113,7 +116,8 @@ class _Launch:
         self.best: Best = {"val_acc": None, "epoch": 0}
         self.t0 = time.perf_counter()
         self.skip_reason = ""  # why the recommended mode's stage 1 cannot fit this head ("" when it can)
-        self._first_step: tuple[float, int] | None = None  # (when, global step) of the child's first batch event
+        # (when, global step) of the child's first batch event
+        self._first_step: tuple[float, int] | None = None
         self._stage2_options()
 
     def _stage2_options(self) -> None:
@@ -147,7 +151,8 @@ class _Launch:
         if stage1:
             record = yield from self._fit_head(cache_dir)
             if record is None:  # stopped while the features were computed: nothing to keep
-                yield stopped_before_training(self.design, self.run_dir, self.stage2, self.split.classes, self.t0)
+                yield stopped_before_training(self.design, self.run_dir, self.stage2, self.split.classes,
+                                              self.t0)
                 return
             yield record
         script_dir = self._write_script(resume)
@@ -168,8 +173,10 @@ class _Launch:
 
     def _fit_head(self, cache_dir):
         """Stage 1 of the recommended mode, here (the features are cached for other runs too)."""
-        sink = SimpleNamespace(pacing=SimpleNamespace(val_seconds_per_image=0.0), skipped=[])  # what it reports
-        warm_start = rec.head_fit(self.design, self.split, self.options, cache_dir or self.run_dir, self.cancel)
+        # a stand-in trainer for what head_fit reports into
+        sink = SimpleNamespace(pacing=SimpleNamespace(val_seconds_per_image=0.0), skipped=[])
+        warm_start = rec.head_fit(self.design, self.split, self.options, cache_dir or self.run_dir,
+                                  self.cancel)
         record = yield from warm_start(sink)
         if record is None:
             return None
@@ -181,8 +188,8 @@ class _Launch:
             self.design.model.load_state_dict(stage2_start, strict=False)
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
-        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
-                          is_best=True, stage="head")
+        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"],
+                          best_epoch=0, is_best=True, stage="head")
 
     # --- the child -----------------------------------------------------------------------
 
@@ -202,8 +209,8 @@ class _Launch:
         return folder
 
     def _command(self, script_dir: Path, resume) -> list[str]:
-        args = [str(script_dir / "train.py"), "--split", str(script_dir / "split.json"), "--out", str(self.run_dir),
-                "--epochs", str(self.stage2.epochs), "--device", self.device, "--events",
+        args = [str(script_dir / "train.py"), "--split", str(script_dir / "split.json"), "--out",
+                str(self.run_dir), "--epochs", str(self.stage2.epochs), "--device", self.device, "--events",
                 "--stop-file", str(self.run_dir / "stop")]
         if resume is not None:
             args += ["--resume", str(resume)]
@@ -217,8 +224,8 @@ class _Launch:
                      "--patience-fraction", repr(float(self.pacing.patience_fraction))]
         if self.count == 1:
             return [sys.executable, *args]
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={self.count}",
-                *args]
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={self.count}", *args]
 
     def _env(self) -> dict:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -264,8 +271,8 @@ class _Launch:
 
     def _epoch(self, data: dict) -> EpochEvent:
         event = event_of(data, EpochEvent)
-        record = {k: getattr(event, k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                                                  "epoch_time_s")}
+        names = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
+        record = {k: getattr(event, k) for k in names}
         self.history = [r for r in self.history if r.get("epoch") != event.epoch] + [record]
         self.best = {"val_acc": event.best_val_acc, "epoch": event.best_epoch}
         self._write_history("running")
@@ -315,7 +322,8 @@ class _Launch:
         extra = {"plan": self.plan_text, "placement": self.placement.to_dict()}
         if outcome:
             extra["outcome"] = outcome
-        write_history(self.run_dir, status, self.stage2, self.split.classes, self.history, self.best, [], extra)
+        write_history(self.run_dir, status, self.stage2, self.split.classes, self.history, self.best, [],
+                      extra)
 
 
 def builder_paths(recipe) -> list[str]:

@@ -193,7 +193,8 @@ def timm_layer_ids(model: nn.Module) -> dict[str, int]:
         return {}
     try:
         return dict(manipulate.group_parameters(model, matcher(coarse=False), reverse=True))
-    except Exception:  # noqa: BLE001 -- an edit renamed what the patterns expect: fall back to the module tree
+    # an edit renamed what the patterns expect: fall back to the module tree
+    except Exception:  # noqa: BLE001
         return {}
 
 

@@ -181,7 +181,8 @@ class _Trainer:
         self.best = ckpt["best"]  # load_checkpoint checked it: {"val_acc": float | None, "epoch": int}
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
+        # never through a dangling link
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------
@@ -456,7 +457,8 @@ class _Trainer:
 
     # --- epoch end, checkpoints, endings -------------------------------------------------
 
-    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time, validated=True) -> EpochEvent:
+    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time,
+                   validated=True) -> EpochEvent:
         best = self.best["val_acc"]
         if validated:  # without validation data the latest weights count as the best
             is_best = val_acc is None or best is None or val_acc > best

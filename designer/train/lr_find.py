@@ -98,7 +98,8 @@ def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, star
     return _finding(lrs, losses, steps)
 
 
-def _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel, lrs, losses):
+def _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel, lrs,
+           losses):
     """Train with a growing LR, appending to ``lrs`` and ``losses``; ends early when cancelled or diverged."""
     average, lowest, step = 0.0, math.inf, 0
     if policy is None:

@@ -80,7 +80,8 @@ def _augment(value):
         return Augment.from_dict(value)
     if not isinstance(value, Augment):
         # pydantic turns a ValueError (not a TypeError) into its own message for this field
-        raise ValueError(f"augmentation should be an object of settings, not {describe_value(value)}")  # noqa: TRY004
+        raise ValueError(  # noqa: TRY004
+            f"augmentation should be an object of settings, not {describe_value(value)}")
     return value
 
 

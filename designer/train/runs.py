@@ -83,8 +83,8 @@ def new_run_dir(runs_dir, mode: str) -> Path:
     return path
 
 
-TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train, "cached-head": train_cached_head,
-            "linear-probe": linear_probe, "search": train_search}
+TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train,
+            "cached-head": train_cached_head, "linear-probe": linear_probe, "search": train_search}
 
 
 def _trainer(mode: str):
@@ -137,7 +137,8 @@ def check_new_run_dir(run_dir) -> None:
     """A new run goes into a folder that does not exist yet or is empty, never over another run."""
     run_dir = check_new_folder(run_dir, "run folder")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with (or "
+        raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with "
+                            "(or "
                             "replace) what is there.",
                             hint="Pick a new folder name, or leave the folder out to get a fresh one.")
 
@@ -252,7 +253,8 @@ def write_summary(run_dir, design: Design, split, options, final, started: float
         "classes": list(split.classes), "num_train": len(split.train), "num_val": len(split.val),
         "recipe": recipe.to_dict() if recipe is not None else None,
         "message": getattr(final, "message", ""),
-        "plan": history.get("plan", ""), "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
+        "plan": history.get("plan", ""),
+        "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
         "finishes": _finishes(earlier.get("finishes")),
     }
     if final.kind == "finished":
@@ -315,7 +317,8 @@ class Run:
             epoch = record.get("epoch") if isinstance(record, dict) else None
             if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch <= 1_000_000:
                 stage = "head" if epoch == 0 else ""  # epoch 0: the recommended mode's fitted head
-                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch, "stage": stage})
+                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch,
+                            "stage": stage})
         return out
 
     @property
@@ -474,7 +477,8 @@ class ResumePlan:
 
 def _options_of(run: Run) -> dict:
     """The run's saved training options ({}: the defaults), whatever type the files hold there."""
-    return next((s for s in (run.options.get("options"), run.history.get("options")) if isinstance(s, dict)), {})
+    saved = (run.options.get("options"), run.history.get("options"))
+    return next((s for s in saved if isinstance(s, dict)), {})
 
 
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
@@ -530,7 +534,8 @@ def scratch_recipe(recipe):
     return recipe.with_weights("none")
 
 
-def compare_modes(recipe, split, options, runs_dir, modes=("recommended", "scratch", "linear-probe"), cancel=None):
+def compare_modes(recipe, split, options, runs_dir, modes=("recommended", "scratch", "linear-probe"),
+                  cancel=None):
     """Train one run per mode on the SAME split (same seed and options); yields (mode, run_dir, event).
 
     "scratch" uses ``scratch_recipe`` (random init, every layer trained, from-scratch LR);
