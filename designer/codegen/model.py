@@ -163,7 +163,8 @@ def _builder(design: Design, all_stages) -> _Base:
     _identifier(attr, "builder function")
     if "." in attr:
         raise DesignerError(f"The builder '{design.recipe.base.name}' cannot be written as an import.")
-    return _Base([f"    model = {attr}()"], False, f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
+    return _Base([f"    model = {attr}()"], False,
+                 f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
                  imports=[f"from {module} import {attr}"])
 
 

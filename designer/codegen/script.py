@@ -132,7 +132,8 @@ def _options(training):
 
 def _header(design: Design, name: str, options, split_file: str | None = None,
             num_train: int | None = None) -> str:
-    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in enumerate(design.recipe.ops, 1))
+    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i,
+                      op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape
     return f'''"""Fine-tune {docstring_text(design.recipe.base.name)} ({channels}x{height}x{width} input, \
@@ -236,7 +237,8 @@ def _constants(design: Design, classes, options, extra: list[str]) -> str:
         "# Class names in output order (the data's class sub-folders, sorted by name):",
         f"CLASSES = {_strings(classes)}" if classes else "CLASSES: list[str] = []  # not known when generated",
         f"NUM_CLASSES = {literal(int(design.num_classes))}",
-        f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, {literal(int(width))}",
+        (f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, "
+         f"{literal(int(width))}"),
         f"MEAN = {_floats(mean)}",
         f"STD = {_floats(std)}",
         f"MOMENTUM = {number(options.momentum)}  # SGD only",
@@ -316,7 +318,8 @@ def _data_constants(split_file: str | None) -> str:
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
-        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items()) + "}",
+        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k,
+                                     v in split_dirs.items()) + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
@@ -405,5 +408,6 @@ def _main_defaults(options, val_fraction: float, split_seed: int) -> dict:
 
 def _choice(value, choices) -> str:
     if value not in choices:
-        raise DesignerError(f"'{value}' cannot be written into the script: expected one of {', '.join(choices)}.")
+        raise DesignerError(f"'{value}' cannot be written into the script: expected one of "
+                            f"{', '.join(choices)}.")
     return value

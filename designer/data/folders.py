@@ -57,7 +57,8 @@ class ScanLimits:
         if not self.stopped:
             self.seen += 1
             if self.seen > self.max_files:
-                self._stop(f"The scan stopped after {self.max_files:,} files (the limit); the rest were left out.")
+                self._stop(f"The scan stopped after {self.max_files:,} files (the limit); the rest were left "
+                           "out.")
             elif time.monotonic() > self.deadline:
                 self._stop(f"The scan stopped after {self.seen - 1:,} files: it took longer than "
                            f"{self.max_s:.0f} s (the limit); the rest were left out.")
@@ -104,8 +105,8 @@ def _check_class_names(names: list[str], folder: Path) -> None:
     that cannot be (bytes that are not UTF-8)."""
     for name in names:
         if not valid_text(name):
-            raise DesignerError(f"The class folder '{_shown(folder / name)}' has a name that is not valid text "
-                                "(UTF-8), so it could not be saved with the project.",
+            raise DesignerError(f"The class folder '{_shown(folder / name)}' has a name that is not valid "
+                                "text (UTF-8), so it could not be saved with the project.",
                                 hint="Rename the folder with ordinary characters.")
 
 
@@ -241,7 +242,8 @@ def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val
     classes = _drop_empty(train_pc, warnings, splits["train"])
     out = DatasetSplit(classes, [], [], layout="split")
     # No val/ folder (only test/): carve validation out of train/, stratified like the flat layout.
-    out.train, out.val, _ = stratified(train_pc, classes, (0.0 if "val" in splits else val_fraction, 0.0), seed)
+    out.train, out.val, _ = stratified(train_pc, classes, (0.0 if "val" in splits else val_fraction, 0.0),
+                                       seed)
     for which in ("val", "test"):
         if which not in splits:
             continue
@@ -257,7 +259,8 @@ def _add_balance_warnings(split: DatasetSplit) -> None:
     counts = split.class_counts("train")
     val_counts = split.class_counts("val")
     if not split.val:
-        split.warnings.append("There are no validation images: accuracy can only be measured on training data.")
+        split.warnings.append("There are no validation images: accuracy can only be measured on training "
+                              "data.")
     for name, n in counts.items():
         if split.val and not val_counts[name]:
             split.warnings.append(f"Class '{name}' has no validation images ({n} for training).")

@@ -231,7 +231,8 @@ def _export_pt(job: ExportJob, path: Path, check: bool):
 
 
 def _export_safetensors(job: ExportJob, path: Path, check: bool):
-    atomic_write(path, lambda tmp: save_file(plain_state_dict(job.model), str(tmp), metadata={"format": "pt"}))
+    atomic_write(path,
+                 lambda tmp: save_file(plain_state_dict(job.model), str(tmp), metadata={"format": "pt"}))
     if not check:
         return None, ""
     job.step(0.5, "Checking the saved weights")
@@ -288,7 +289,8 @@ def _export_torchscript(job: ExportJob, path: Path, check: bool):
         diff = None
         if check:
             job.step(0.6, "Checking the saved module")
-            diff = max_abs_diff(job.reference(), torch.jit.load(str(path), map_location="cpu")(job.verify_input))
+            diff = max_abs_diff(job.reference(),
+                                torch.jit.load(str(path), map_location="cpu")(job.verify_input))
     return diff, "TorchScript is deprecated by PyTorch; prefer pt2 (torch.export) or ONNX."
 
 

@@ -94,7 +94,8 @@ def launch_settings(training=None, num_train: int | None = None) -> list[tuple[s
                 continue
         else:
             value = json.loads(defaults[key]) if key == "optimizer" else defaults[key]
-        if key in ("optimizer", "schedule") and value not in (OPTIMIZERS if key == "optimizer" else SCHEDULES):
+        allowed = OPTIMIZERS if key == "optimizer" else SCHEDULES
+        if key in ("optimizer", "schedule") and value not in allowed:
             raise DesignerError(f"'{value}' cannot be written into the launch file.")
         out.append((flag, _safe(value)))
     for name, _ in _SWITCHES:

@@ -127,8 +127,9 @@ def _memory_messages(model: nn.Module, activation: int) -> list[Message]:
     need = activation + _weight_bytes(model)
     if need <= budget.memory_limit():
         return []
-    return [Message("error", "", f"One image at a time would need about {budget.gb(need)} of memory; the limit "
-                                 f"here is {budget.gb(budget.memory_limit())}. Use a smaller input size.")]
+    return [Message("error", "",
+                    f"One image at a time would need about {budget.gb(need)} of memory; the limit "
+                    f"here is {budget.gb(budget.memory_limit())}. Use a smaller input size.")]
 
 
 def _weight_bytes(model: nn.Module) -> int:
@@ -243,7 +244,8 @@ def _linear_mismatch(graph, node, path, linear: nn.Linear, in_shape) -> list[Mes
     if pool is None:
         return [Message("error", node, text, resize, f"Resize {node} to take {got} features")]
     fix, label = pool
-    return [Message("error", node, text + " Adaptive pooling keeps its pretrained weights usable.", fix, label),
+    return [Message("error", node, text + " Adaptive pooling keeps its pretrained weights usable.", fix,
+                    label),
             Message("info", node, f"Alternatively resize {node} to take {got} features "
                     "(its weights are then re-initialised).", resize, f"Resize {node} to {got} inputs")]
 
@@ -277,8 +279,8 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
     if module is None or not in_shape or len(in_shape) < 2:
         return []
     got = in_shape[1]
-    for cls, attr in ((nn.modules.conv._ConvNd, "in_channels"), (nn.modules.batchnorm._NormBase, "num_features"),
-                      (nn.GroupNorm, "num_channels")):
+    for cls, attr in ((nn.modules.conv._ConvNd, "in_channels"),
+                      (nn.modules.batchnorm._NormBase, "num_features"), (nn.GroupNorm, "num_channels")):
         if isinstance(module, cls) and getattr(module, attr) != got:
             text = (f"{node} ({data['op_type']}) expects {getattr(module, attr)} channels but receives {got} "
                     f"(shape {format_shape(in_shape)}).")
@@ -320,7 +322,8 @@ def _runs_at_default_size(design: Design, graph) -> bool:
 
 def _inputs_text(graph, node) -> str:
     """ " (inputs 64x56x56, 64x28x28)" when a node joins tensor inputs that disagree, else ""."""
-    shapes = [graph.nodes[i].get("out_shape") for i in graph.nodes[node].get("inputs", [])] if node in graph else []
+    shapes = [graph.nodes[i].get("out_shape") for i in graph.nodes[node].get("inputs",
+                                                                             [])] if node in graph else []
     shapes = [format_shape(s) for s in shapes if s is not None]
     return f" (inputs {', '.join(shapes)})" if len(set(shapes)) > 1 else ""
 
@@ -372,7 +375,8 @@ def _class_messages(design: Design, output_shape, num_classes) -> list[Message]:
 
 def _channel_messages(design: Design, data_channels) -> list[Message]:
     c, h, w = design.input_shape
-    if not data_channels or data_channels == c or getattr(design, "replicate_grey", False) and data_channels == 1:
+    if not data_channels or data_channels == c or getattr(design, "replicate_grey",
+                                                          False) and data_channels == 1:
         return []
     mode: Literal["adapt", "replicate"] = "replicate" if data_channels == 1 else "adapt"
     return [Message("warning", "input", f"The images have {data_channels} channel(s) but the network "

@@ -141,7 +141,8 @@ def class_maps(model: nn.Module, image: torch.Tensor, classes: list[int], target
                method: str = "gradcam", cancel=None) -> np.ndarray:
     """(K, H, W) float32 maps in 0..1 for one prepared image (C, H, W) and K class indices."""
     if method not in METHODS:
-        raise DesignerError(f"'{method}' is not a heat-map method.", hint=f"Use one of: {', '.join(METHODS)}.")
+        raise DesignerError(f"'{method}' is not a heat-map method.",
+                            hint=f"Use one of: {', '.join(METHODS)}.")
     if not classes:
         return np.zeros((0, *image.shape[1:]), dtype=np.float32)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))

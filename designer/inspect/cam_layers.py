@@ -69,8 +69,8 @@ class CamTarget:
         return f"{where} ({self.channels}x{h}x{w})"
 
     def to_dict(self) -> dict:
-        return {"layer": self.path, "on_input": self.on_input, "channels": self.channels, "grid": list(self.grid),
-                "tokens": self.tokens, "prefix": self.prefix}
+        return {"layer": self.path, "on_input": self.on_input, "channels": self.channels,
+                "grid": list(self.grid), "tokens": self.tokens, "prefix": self.prefix}
 
 
 def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
@@ -116,7 +116,8 @@ def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, Layer
 
     for path, module in model.named_modules():
         if path:
-            handles += [module.register_forward_pre_hook(before(path)), module.register_forward_hook(after(path))]
+            handles += [module.register_forward_pre_hook(before(path)),
+                        module.register_forward_hook(after(path))]
     try:
         with eval_mode(model):
             model(torch.zeros((1, *input_shape), dtype=dtype, device=device))
@@ -173,7 +174,8 @@ def target_for(model: nn.Module, input_shape, path: str,
     if target is None:
         shown = "x".join(str(s) for s in out.shape[1:]) if out.shape else "no single tensor"
         raise DesignerError(f"The layer {path} gives {shown}, not a map over the image (channels x height x "
-                            "width, or a grid of tokens).", hint="Pick a layer before the pooling and the head.")
+                            "width, or a grid of tokens).", hint="Pick a layer before the pooling and the "
+                                                                 "head.")
     return target
 
 

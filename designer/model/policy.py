@@ -116,7 +116,8 @@ def params_up_to(model: nn.Module, path: str) -> list[str]:
 
 def _set_lr_factor(policy: Policy, model: nn.Module, op) -> None:
     if op.factor < 0:
-        raise DesignerError(f"An LR factor cannot be negative ({op.factor}).", hint="Use 0 or more, e.g. 0.1 or 10.")
+        raise DesignerError(f"An LR factor cannot be negative ({op.factor}).",
+                            hint="Use 0 or more, e.g. 0.1 or 10.")
     for name in params_under(model, op.path):
         policy.lr_factor[name] = float(op.factor)
 
@@ -132,14 +133,16 @@ def _lr_preset(policy: Policy, model: nn.Module, op) -> None:
             policy.lr_factor[name] = float(op.head_factor if name in inside else op.rest_factor)
         return
     if not 0 < op.decay <= 1:
-        raise DesignerError(f"Layer decay must be between 0 and 1, not {op.decay}.", hint="A usual value is 0.7.")
+        raise DesignerError(f"Layer decay must be between 0 and 1, not {op.decay}.",
+                            hint="A usual value is 0.7.")
     for name, distance in layer_distances(model, head).items():
         policy.lr_factor[name] = float(op.decay ** distance)
 
 
 def _bn_mode(policy: Policy, model: nn.Module, op) -> None:
     if op.mode not in BN_MODES:
-        raise DesignerError(f"Unknown BatchNorm mode '{op.mode}'.", hint=f"Use one of: {', '.join(BN_MODES)}.")
+        raise DesignerError(f"Unknown BatchNorm mode '{op.mode}'.",
+                            hint=f"Use one of: {', '.join(BN_MODES)}.")
     policy.bn_mode = op.mode
 
 
@@ -227,7 +230,8 @@ def param_groups(model: nn.Module, policy: Policy, base_lr: float, weight_decay:
         if policy.is_frozen(name):
             continue
         factor = policy.factor(name)
-        group = groups.setdefault(factor, {"name": f"x{factor:g}", "lr": base_lr * factor, "lr_factor": factor,
+        group = groups.setdefault(factor,
+                                  {"name": f"x{factor:g}", "lr": base_lr * factor, "lr_factor": factor,
                                            "weight_decay": weight_decay, "params": [], "param_names": []})
         group["params"].append(p)
         group["param_names"].append(name)

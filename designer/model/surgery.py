@@ -51,7 +51,8 @@ def get_conv(model: nn.Module, path: str) -> nn.Conv2d:
 def set_module(model: nn.Module, path: str, new: nn.Module) -> None:
     """Put ``new`` at ``path``, replacing what was there."""
     if not path:
-        raise DesignerError("The whole network cannot be replaced by one layer.", hint="Pick a layer inside it.")
+        raise DesignerError("The whole network cannot be replaced by one layer.",
+                            hint="Pick a layer inside it.")
     parent_path, _, name = path.rpartition(".")
     parent = get_module(model, parent_path)
     if name not in parent._modules:
@@ -123,7 +124,8 @@ def _is_head(module: nn.Module) -> bool:
 def companion_heads(model: nn.Module, path: str) -> tuple[str, ...]:
     """Other classifiers the network declares besides ``path`` (a distilled ViT averages two heads),
     which a new head must replace too, or their outputs would no longer add up."""
-    return tuple(p for p in declared_paths(model, "classifier") if p != path and _is_head(get_module(model, p)))
+    return tuple(p for p in declared_paths(model,
+                                           "classifier") if p != path and _is_head(get_module(model, p)))
 
 
 def _last_head_layer(model: nn.Module) -> str | None:
@@ -310,7 +312,8 @@ def _infer(type_name: str, name: str, in_shape) -> int:
     elif name in INFER:
         dim, ranks, what = INFER[name]
     else:
-        raise DesignerError(f"The {type_name} layer needs a value for '{name}'.", hint=f"Give {name} explicitly.")
+        raise DesignerError(f"The {type_name} layer needs a value for '{name}'.",
+                            hint=f"Give {name} explicitly.")
     if in_shape is None:
         raise DesignerError(f"The {type_name} layer needs '{name}', and it cannot be worked out here.",
                             hint=f"Give {name} explicitly.")

@@ -103,8 +103,8 @@ def head_only(design: Design, options) -> tuple[Design, str, str]:
     ts.apply_policy(design, design.model, "full")  # the design's own freezing
     classifier = design.classifier_path
     if not classifier:
-        raise DesignerError("Head-only training needs a classifier, and this network has none that NetSurgeon "
-                            "can find.", hint="Replace the classifier, or train in 'full' mode.")
+        raise DesignerError("Head-only training needs a classifier, and this network has none that "
+                            "NetSurgeon can find.", hint="Replace the classifier, or train in 'full' mode.")
     trainable = [n for n, p in design.model.named_parameters() if p.requires_grad]
     in_classifier = [n for n in trainable if _under(n, classifier)]
     if not in_classifier:
@@ -112,13 +112,14 @@ def head_only(design: Design, options) -> tuple[Design, str, str]:
                             hint="Unfreeze the classifier.")
     head = head_path(design.model, classifier, in_classifier)
     outside = [n for n in trainable if not _under(n, head)]
-    run_design = replace(design, recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
+    run_design = replace(design,
+                         recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
     ts.apply_policy(run_design, run_design.model, "full")
     notes = [f"Head only: the classifier '{head}' is trained on features of the rest of the network, "
              + "computed once."]
     if outside:
-        notes.append(f"The design trains {len(outside)} weight tensors before it; they are frozen for this run only "
-                     "(the design is unchanged).")
+        notes.append(f"The design trains {len(outside)} weight tensors before it; they are frozen for this "
+                     "run only (the design is unchanged).")
     if options.augment.active:
         notes.append("Augmentation is not used: the features are computed once, from the plain images.")
     return run_design, head, " ".join(notes)
@@ -249,7 +250,8 @@ def _well_formed(data, key: str) -> bool:
     return (isinstance(features, torch.Tensor) and isinstance(labels, torch.Tensor) and features.dim() >= 1
             and labels.dim() == 1 and len(features) == len(labels) and features.is_floating_point()
             and isinstance(paths, list) and all(isinstance(p, str) for p in paths)
-            and isinstance(failed, list) and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
+            and isinstance(failed, list)
+            and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:
@@ -304,7 +306,8 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     n, bs, device = len(train_fs.labels), options.batch_size, ts.resolve_device(options.device)
     g = torch.Generator()
     g.manual_seed(options.seed)
-    train = torch.utils.data.DataLoader(_FeatureData(train_fs, device), batch_size=bs, shuffle=True, generator=g,
+    train = torch.utils.data.DataLoader(_FeatureData(train_fs, device), batch_size=bs, shuffle=True,
+                                        generator=g,
                                         drop_last=n > bs and n % bs == 1, collate_fn=_FeatureData.collate)
     val = None
     if val_fs is not None:

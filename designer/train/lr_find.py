@@ -84,7 +84,8 @@ def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, star
     policy = ts.apply_policy(design, model, "full")
     optimizer = ts.make_optimizer(model, policy, options, 1.0)
     ratios = [g["lr"] for g in optimizer.param_groups]  # each group's factor (base LR 1)
-    loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True, seed=options.seed,
+    loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True,
+                         seed=options.seed,
                          drop_last=len(split.train) > options.batch_size and len(split.train) % options.batch_size == 1)
     criterion = ts.make_criterion(options, list(split.class_counts("train").values()), device)
     lrs: list[float] = []

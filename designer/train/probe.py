@@ -84,7 +84,8 @@ def probe_layer(design: Design) -> str:
     head = design.model.get_submodule(design.classifier_path)
     linears = [p for p, m in head.named_modules() if isinstance(m, nn.Linear)]
     path = linears[-1] if linears else None
-    other = [n for n, _ in head.named_parameters() if path is None or not n.startswith(f"{path}.".lstrip("."))]
+    prefix = f"{path}.".lstrip(".")
+    other = [n for n, _ in head.named_parameters() if path is None or not n.startswith(prefix)]
     if path is None or other:
         kind = "a hidden layer" if path is not None else f"a {type(head).__name__}, not a Linear layer"
         raise DesignerError(f"A linear probe needs a plain Linear classifier, but '{design.classifier_path}' "
@@ -112,11 +113,11 @@ def linear_probe(design: Design, split, options, run_dir, cancel=None, cache_dir
     strengths = tuple(strengths or (L2_GRID if classifier == "logistic" else PROBE_C_VALUES))
     run_dir, t0 = Path(run_dir), time.perf_counter()
     what = "logistic regression" if classifier == "logistic" else "a linear SVM"
-    plan = (f"Linear probe: {what} on what the pretrained network sees in each image (features computed once), "
-            f"fitted for {len(strengths)} regularisation strengths; the best on the validation images becomes the "
-            "classifier. Nothing else is trained, and augmentation is not used.")
-    yield start_event(design, options, split, 1, len(strengths), run_dir, trained=layer, plan=plan, unit="fit",
-                      lr=0.0)
+    plan = (f"Linear probe: {what} on what the pretrained network sees in each image (features computed "
+            f"once), fitted for {len(strengths)} regularisation strengths; the best on the validation images "
+            "becomes the classifier. Nothing else is trained, and augmentation is not used.")
+    yield start_event(design, options, split, 1, len(strengths), run_dir, trained=layer, plan=plan,
+                      unit="fit", lr=0.0)
     try:
         gen = cached_features(design, layer, [split.train, split.val], options,
                               cache_dir or run_dir, cancel)
@@ -171,7 +172,8 @@ class _ProbeFit:
         xs, y = (x - mean) / std, self.train_fs.labels.numpy()
 
         def fit(c: float):
-            return probe_weights(_estimator("svm", c, self.options).fit(xs, y), mean, std, self.design.num_classes)
+            return probe_weights(_estimator("svm", c, self.options).fit(xs, y), mean, std,
+                                 self.design.num_classes)
         return fit
 
     def _set(self, weight, bias) -> None:

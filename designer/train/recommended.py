@@ -67,7 +67,8 @@ PATIENCE, PATIENCE_FRACTION = 3, 0.25
 def pacing(options: TrainOptions) -> Pacing:
     """Stage 2's pacing, a fresh one per run (the engine counts its validations in it)."""
     cap = options.max_minutes * 60.0 if options.max_minutes else None
-    return Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION, time_cap_s=cap)
+    return Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION,
+                  time_cap_s=cap)
 
 
 @dataclass(frozen=True)
@@ -146,15 +147,17 @@ def describe(design: Design, run_plan: Plan, skipped_reason: str = "") -> str:
               "regression on features computed once). " if not skipped_reason else
               f"Stage 1 (fitting the classifier on cached features) is skipped: {skipped_reason} ")
     cap = f" It stops by about {opts.max_minutes:g} min (the time cap)." if opts.max_minutes else ""
-    return (f"{stage1}Stage 2: fine-tune {what} from a fresh classifier for up to {run_plan.total_steps} optimizer "
-            f"steps ({opts.epochs} epochs of {run_plan.steps_per_epoch} batches of {opts.batch_size} images) with "
-            f"{opts.optimizer.upper()} at learning rate {opts.lr:g} (times each layer's LR factor, never above "
-            f"{ts.lr_ceiling(opts):g}), warming up over {run_plan.warmup_steps} steps, then "
-            f"{SCHEDULE_WORDS.get(opts.schedule, opts.schedule)}.{_fixed_words(opts)} BatchNorm layers that train use the statistics of each batch; frozen ones keep the "
-            "pretrained ones. Validation takes about a tenth of the time; training stops early when it stops "
-            "improving, restarts once at a tenth of the rate if it diverges, gives up when it is still well below "
-            f"stage 1 past {guards.LOSING_AFTER:.0%} of its steps, and the stage-1 classifier is kept if fine-tuning "
-            f"does not beat it.{cap}")
+    return (f"{stage1}Stage 2: fine-tune {what} from a fresh classifier for up to {run_plan.total_steps} "
+            f"optimizer steps ({opts.epochs} epochs of {run_plan.steps_per_epoch} batches of "
+            f"{opts.batch_size} images) with {opts.optimizer.upper()} at learning rate {opts.lr:g} (times "
+            f"each layer's LR factor, never above {ts.lr_ceiling(opts):g}), warming up over "
+            f"{run_plan.warmup_steps} steps, then "
+            f"{SCHEDULE_WORDS.get(opts.schedule, opts.schedule)}.{_fixed_words(opts)} BatchNorm layers that "
+            "train use the statistics of each batch; frozen ones keep the pretrained ones. Validation takes "
+            "about a tenth of the time; training stops early when it stops improving, restarts once at a "
+            "tenth of the rate if it diverges, gives up when it is still well below stage 1 past "
+            f"{guards.LOSING_AFTER:.0%} of its steps, and the stage-1 classifier is kept if fine-tuning does "
+            f"not beat it.{cap}")
 
 
 SCHEDULE_WORDS = {"cosine": "lowering it along a cosine to zero", "step": "lowering it in steps",

@@ -30,7 +30,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise DesignerError("No CUDA GPU is available on this machine.", hint="Choose device 'auto' or 'cpu'.")
+        raise DesignerError("No CUDA GPU is available on this machine.",
+                            hint="Choose device 'auto' or 'cpu'.")
     if name == "mps" and not has_mps:
         raise DesignerError("Apple GPU (MPS) is not available on this machine.",
                             hint="Choose device 'auto' or 'cpu'.")
@@ -116,7 +117,8 @@ def load_checkpoint(path) -> dict:
                             hint="Resume another run, or start a new one.")
     saved = ckpt.get("best")
     best = saved if isinstance(saved, dict) else {}
-    return {**ckpt, "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
+    return {**ckpt,
+            "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
             "history": [_record(r) for r in ckpt.get("history") or [] if isinstance(r, dict)
                         and _whole(r.get("epoch")) is not None]}
 
@@ -192,7 +194,8 @@ def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -
     for g in groups:  # an LR factor never lifts a layer past a safe rate (see lr_ceiling)
         g["lr"] = min(g["lr"], ceiling)
     if not groups:
-        raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze at least the classifier.")
+        raise DesignerError("Nothing to train: every layer is frozen.",
+                            hint="Unfreeze at least the classifier.")
     for g in groups:
         g.setdefault("weight_decay", wd)
     if options.optimizer == "sgd":

@@ -28,7 +28,8 @@ def _plain_text(value: str) -> str:
 
 
 ModelName = Annotated[str, Field(min_length=1, max_length=256),
-                      matching(MODEL_NAME, "a gallery name (resnet18, timm's resnet18.a1_in1k) or a builder reference "
+                      matching(MODEL_NAME,
+                               "a gallery name (resnet18, timm's resnet18.a1_in1k) or a builder reference "
                                 "(package.module:function)")]
 WeightsChoice = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
 

@@ -354,7 +354,8 @@ def _build_timm(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     path = timm_gallery.weights_file(item) or _download_timm(item)
     report = load_into(model, read_state_dict(path))
     if not report.ok:
-        raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. {report.summary()}",
+        raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. "
+                            f"{report.summary()}",
                             hint=f"Delete {path} and try again, or use --weights none.")
     return model, report
 
@@ -368,7 +369,8 @@ def _download_timm(item: timm_gallery.TimmEntry) -> Path:
     raise DesignerError(
         f"Pretrained weights for {item.name} are not on this computer and could not be downloaded.",
         hint=("Continue with random weights (--weights none), or pick a weights file. To use them offline, "
-              f"download {item.hf_hub_id or item.url} into the Hugging Face cache ({timm_gallery.hub_cache_dir()})."),
+              f"download {item.hf_hub_id or item.url} into the Hugging Face cache "
+              f"({timm_gallery.hub_cache_dir()})."),
     )
 
 

@@ -290,12 +290,13 @@ def check_values(key: str, value: Tensor, own: Tensor) -> None:
     """A tensor from a file may take ``own``'s place only with numbers of the same kind (floating
     point for weights, whole numbers for counters) that are all finite."""
     if own.is_floating_point() != value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-        raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} values "
-                            f"where the network needs {str(own.dtype).removeprefix('torch.')}.",
+        raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} "
+                            f"values where the network needs {str(own.dtype).removeprefix('torch.')}.",
                             hint="The file was not saved from this kind of network; pick another.")
     if value.is_floating_point() and not bool(torch.isfinite(value).all()):
         raise DesignerError(f"'{key}' in the weights file holds NaN or infinite values.",
-                            hint="The weights are damaged (a run that diverged?); pick an earlier or other file.")
+                            hint="The weights are damaged (a run that diverged?); pick an earlier or other "
+                                 "file.")
 
 
 def load_strict(model: nn.Module, weights: str | os.PathLike | dict[str, Tensor]) -> None:
