@@ -101,7 +101,8 @@ def remove_stale_temps(folder: str | os.PathLike, older_than_s: float = 0.0) -> 
         return 0
     now = time.time()
     for entry in entries:
-        if entry.name.startswith(TMP_PREFIX) and entry.is_file() and now - entry.stat().st_mtime >= older_than_s:
+        if (entry.name.startswith(TMP_PREFIX) and entry.is_file()
+                and now - entry.stat().st_mtime >= older_than_s):
             try:
                 entry.unlink()
                 removed += 1

@@ -56,8 +56,10 @@ def model_code(design: Design) -> ModelCode:
     number = {id(op): i for i, op in enumerate(design.recipe.ops, 1)}
     for stage in all_stages:
         rendered = render_stage(stage)
-        comment = f"{number[id(stage.op)]}. {stage.op.describe()}" + (f": {rendered.why}." if rendered.why else ".")
-        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment_text(comment), 90, subsequent_indent="   ")]
+        why = f": {rendered.why}." if rendered.why else "."
+        comment = f"{number[id(stage.op)]}. {stage.op.describe()}{why}"
+        wrapped = textwrap.wrap(comment_text(comment), 90, subsequent_indent="   ")
+        body += [""] + [f"    # {line}" for line in wrapped]
         body += [f"    {line}" if line else "" for line in rendered.lines]
         helpers += [h for h in rendered.helpers if h not in helpers]
     signature = "def build_model(pretrained: bool = True) -> nn.Module:" if base.pretrained else \
@@ -99,7 +101,8 @@ def _torchvision(design: Design, all_stages) -> _Base:
     kwargs = "".join(f", {k}={literal(v)}" for k, v in _arch_kwargs(name).items())
     if design.recipe.base.weights != "default":
         return _Base([f"    model = models.{name}(weights=None{kwargs})"], False,
-                     f"{name} from torchvision, then the edits made in NetSurgeon.", torchvision_names={"models"})
+                     f"{name} from torchvision, then the edits made in NetSurgeon.",
+                     torchvision_names={"models"})
     enum = type(models.get_model_weights(name).DEFAULT)
     if getattr(models, enum.__name__, None) is not enum or getattr(models, name, None) is None:
         raise DesignerError(f"torchvision has no top-level builder for '{name}' to write into the script.")

@@ -222,7 +222,8 @@ def _imports(code: ModelCode) -> str:
         "import torch", "import torch.distributed as dist", "from PIL import Image, ImageOps",
         "from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
         "from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset",
-        *([f"from torchvision import {', '.join(sorted(code.torchvision_names))}"] if code.torchvision_names else []),
+        *([f"from torchvision import {', '.join(sorted(code.torchvision_names))}"]
+          if code.torchvision_names else []),
         "from torchvision.transforms import v2", *code.imports,
     ]
     # isort's order: plain imports first, then from-imports, each by module name
@@ -235,7 +236,8 @@ def _constants(design: Design, classes, options, extra: list[str]) -> str:
     lines = [
         "",
         "# Class names in output order (the data's class sub-folders, sorted by name):",
-        f"CLASSES = {_strings(classes)}" if classes else "CLASSES: list[str] = []  # not known when generated",
+        (f"CLASSES = {_strings(classes)}" if classes
+         else "CLASSES: list[str] = []  # not known when generated"),
         f"NUM_CLASSES = {literal(int(design.num_classes))}",
         (f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, "
          f"{literal(int(width))}"),

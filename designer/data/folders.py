@@ -191,7 +191,8 @@ def scan_folder(root, val_fraction: float = 0.2, seed: int = 0, test_fraction: f
     is called with each file path as it is checked (for a progress bar).
     """
     if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
-        raise DesignerError(f"Validation fraction {val_fraction} (plus test {test_fraction}) must be below 1.",
+        raise DesignerError(f"Validation fraction {val_fraction} (plus test {test_fraction}) "
+                            "must be below 1.",
                             hint="A typical choice is 0.2.")
     path = _check_folder(root)
     skipped: list[tuple[str, str]] = []

@@ -56,7 +56,8 @@ def export_script(design: Design, job, out_path: Path, *, training=None, classes
         reference = job.model(job.example)  # the script checks the same seeded batch of two
     _compare_structure(report, job.model, design)
     diff = max_abs_diff(reference, torch.tensor(report["logits"]))
-    return diff, "checked by running it with the model's weights in a fresh Python" + with_split, tuple(beside)
+    note = "checked by running it with the model's weights in a fresh Python" + with_split
+    return diff, note, tuple(beside)
 
 
 def run_check(script: Path, model) -> dict:
@@ -70,7 +71,8 @@ def run_check(script: Path, model) -> dict:
             proc = subprocess.run(cmd, check=False, cwd=tmp, env=env, capture_output=True, text=True,
                                   timeout=CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
-            raise DesignerError(f"The generated script did not finish its check in {CHECK_TIMEOUT_S} s.") from exc
+            raise DesignerError(
+                f"The generated script did not finish its check in {CHECK_TIMEOUT_S} s.") from exc
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
         raise DesignerError(f"The generated script failed when run: {last}",

@@ -219,7 +219,8 @@ def _shape_messages(design: Design, graph) -> tuple[list[Message], int | None]:
     if joined and not _runs_at_default_size(design, graph):  # e.g. a residual add after an edit changed
         # one branch; no input size mends that. (LeViT's attention biases meet a smaller grid: size.)
         return [Message("error", node, f"The tensors meeting at {node} ({data.get('op_type', '?')}) do not "
-                        f"match{joined}: {_clean(error['message'])}. Check the edits on the paths into it.")], None
+                        f"match{joined}: {_clean(error['message'])}. "
+                        "Check the edits on the paths into it.")], None
     return _size_messages(design, graph, node, data, error["message"])
 
 

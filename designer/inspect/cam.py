@@ -133,7 +133,8 @@ def _attribute(model, layer, x, classes, method, grid, cancel) -> torch.Tensor:
         ablation = LayerFeatureAblation(_scores(model, cancel, copies_of_one=True), layer)
         mask = region_mask(grid).to(x.device)
         attr = torch.cat([ablation.attribute(x[k:k + 1], target=int(c), layer_mask=mask,
-                                             perturbations_per_eval=ABLATION_BATCH) for k, c in enumerate(classes)])
+                                             perturbations_per_eval=ABLATION_BATCH)
+                          for k, c in enumerate(classes)])
     return attr[:, :1]  # every channel of a region holds that region's score drop
 
 

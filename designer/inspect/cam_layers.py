@@ -85,9 +85,11 @@ def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
                 return _hooked_run(model, input_shape, device, model_dtype(model))
             except Exception as exc:  # noqa: BLE001 -- the design itself does not run
                 detail = (str(exc).splitlines() or [""])[0][:300]
-                raise DesignerError(f"The network does not run on a {'x'.join(map(str, input_shape))} input, "
+                size = "x".join(map(str, input_shape))
+                raise DesignerError(f"The network does not run on a {size} input, "
                                     f"so no heat map can be made ({detail}).",
-                                    hint="Fix the design first (the Design tab's analyzer says where).") from None
+                                    hint="Fix the design first (the Design tab's analyzer says "
+                                         "where).") from None
 
 
 def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, LayerOutput]:
@@ -102,7 +104,8 @@ def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, Layer
             row["calls"] += 1
             if first is not None and row["calls"] == 1:
                 row["in_shape"] = tuple(first.shape)
-                row["fed_by"] = made[id(first)][0] if id(first) in made and made[id(first)][1] is first else None
+                maker = made.get(id(first))
+                row["fed_by"] = maker[0] if maker is not None and maker[1] is first else None
             clock[0] += 1
         return hook
 

@@ -49,7 +49,8 @@ def timm_notrace() -> tuple[tuple[type, ...], tuple]:
     fx_hints = sys.modules.get("timm.layers._fx")
     if fx_hints is None:
         return (), ()
-    return tuple(fx_hints.get_notrace_modules()), tuple(f for f in fx_hints.get_notrace_functions() if callable(f))
+    modules = tuple(fx_hints.get_notrace_modules())
+    return modules, tuple(f for f in fx_hints.get_notrace_functions() if callable(f))
 
 
 def is_leaf(module: nn.Module) -> bool:

@@ -168,7 +168,8 @@ class _Launch:
 
     def _start_event(self, stages: int, start_epoch: int):
         event = start_event(self.design, self.stage2, self.split, self.steps_per_epoch, self.stage2.epochs,
-                            self.run_dir, start_epoch=start_epoch, plan=self.plan_text, lr=self.stage2.resolved_lr)
+                            self.run_dir, start_epoch=start_epoch, plan=self.plan_text,
+                            lr=self.stage2.resolved_lr)
         return replace(event, stages=stages, device=f"{self.count} x {self.device}")
 
     def _fit_head(self, cache_dir):

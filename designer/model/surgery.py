@@ -442,11 +442,13 @@ def io_shapes(model: nn.Module, path: str, input_shape: tuple) -> tuple[tuple, t
         raise DesignerError(
             f"The network does not run up to {path} at input {'x'.join(map(str, input_shape))} "
             f"({plain_reason(exc)}), so the new layer's "
-            "size cannot be worked out.", hint="Give its sizes explicitly, or fix the earlier error first.") from exc
+            "size cannot be worked out.",
+            hint="Give its sizes explicitly, or fix the earlier error first.") from exc
     finally:
         handle.remove()
     if "io" not in seen:
-        raise DesignerError(f"{path} is not used when the network runs, so the size flowing there is unknown.",
+        raise DesignerError(f"{path} is not used when the network runs, "
+                            "so the size flowing there is unknown.",
                             hint="Give the new layer's sizes explicitly.")
     return seen["io"]
 

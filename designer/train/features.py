@@ -361,7 +361,8 @@ def _train_head(design: Design, head, flatten, feature_sets, split, options, run
         # the engine runs "full" on features; the head keeps this mode's LR (a new head: the from-scratch one)
         engine_options = replace(options, mode="full", lr=options.resolved_lr)
         events = train_loaders(design, train, val, engine_options, run_dir, cancel, resume,
-                               plan=plan, classes=split.classes, class_counts=list(split.class_counts("train").values()))
+                               plan=plan, classes=split.classes,
+                               class_counts=list(split.class_counts("train").values()))
         for event in events:
             if hasattr(event, "skipped"):
                 event.skipped = skipped  # files that failed while caching, not in the feature loader

@@ -86,7 +86,8 @@ def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, star
     ratios = [g["lr"] for g in optimizer.param_groups]  # each group's factor (base LR 1)
     loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True,
                          seed=options.seed,
-                         drop_last=len(split.train) > options.batch_size and len(split.train) % options.batch_size == 1)
+                         drop_last=(len(split.train) > options.batch_size
+                                    and len(split.train) % options.batch_size == 1))
     criterion = ts.make_criterion(options, list(split.class_counts("train").values()), device)
     lrs: list[float] = []
     losses: list[float] = []

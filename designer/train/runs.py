@@ -217,7 +217,8 @@ def _record_start(design: Design, split, options, run_dir: Path, started: float,
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
     write_json(run_dir / "options.json", {
-        "options": options.to_dict(), "mode": options.mode, "started": datetime.fromtimestamp(started).isoformat(),
+        "options": options.to_dict(), "mode": options.mode,
+        "started": datetime.fromtimestamp(started).isoformat(),
         "recipe": recipe.to_dict() if recipe is not None else None, "data": split.root,
         "classes": list(split.classes), **(record or {})})
     write_json(run_dir / "split.json", split.to_dict())
@@ -387,7 +388,8 @@ class Run:
 
     @property
     def classes(self) -> list[str]:
-        names = self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or []
+        names = (self.summary.get("classes") or self.options.get("classes")
+                 or self.history.get("classes") or [])
         return [str(n)[:MAX_NAME] for n in names] if isinstance(names, list) else []
 
     def _split_size(self) -> int | None:
@@ -454,7 +456,8 @@ def compare_runs(run_dirs) -> dict:
         head = by_epoch.get(0)  # the recommended mode's stage 1: the classifier fitted before any epoch
         stage1 = {k: head.get(k) for k in ("val_acc", "val_loss")} if head else None
         out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
-                    "best_val_acc": run.best_val_acc, "time_s": run.time_s, "steps_per_epoch": run.steps_per_epoch,
+                    "best_val_acc": run.best_val_acc, "time_s": run.time_s,
+                    "steps_per_epoch": run.steps_per_epoch,
                     **curves, "elapsed_s": elapsed, "stage1": stage1})
     return {"epochs": axis, "runs": out}
 
@@ -489,7 +492,8 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     last = run.path / "last.pt"
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
-                            hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
+                            hint="Only stopped fine-tune, from-scratch and head-only runs "
+                                 "with a last.pt can.")
     load_checkpoint(last)  # a damaged last.pt is refused now, before any data is read or printed
     saved = TrainOptions.from_dict(_options_of(run))
     done, target = run.trained_epochs, int(epochs or saved.epochs)

@@ -3,8 +3,8 @@
 ``list_models`` reads torchvision's weight enums and timm's cached pretrained
 configs only (no model is built), so the gallery opens instantly. ``build_base``
 turns a ``BaseModel`` into a network with weights: from the torch hub or Hugging
-Face cache, a download when online, the Lite0 package, or a file the user picked. Model-specific knowledge (families,
-categories, constructor arguments) lives in the tables below, not in branches.
+Face cache, a download when online, the Lite0 package, or a file the user picked. Model-specific
+knowledge (families, categories, constructor arguments) lives in the tables below, not in branches.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def _timm_info(item: timm_gallery.TimmEntry) -> ModelInfo:
     top1, params, gmacs = timm_gallery.figures(item.name)
     return ModelInfo(
         name=item.name, family=item.family, category=category_of(item.family, gmacs, top1), params=params,
-        gflops=gmacs, top1=top1, input_size=int(item.input_size[1]), mean=tuple(item.mean), std=tuple(item.std),
+        gflops=gmacs, top1=top1, input_size=int(item.input_size[1]),
+        mean=tuple(item.mean), std=tuple(item.std),
         weights_available=False, source=timm_gallery.SOURCE, weights_url=item.hf_hub_id or item.url,
     )
 
@@ -214,7 +215,8 @@ def _torchvision_origin(base: BaseModel) -> tuple[dict, Path | None]:
 
 def _timm_origin(base: BaseModel) -> tuple[dict, Path | None]:
     item = timm_gallery.entry(base.name)
-    return {"description": f"timm pretrained weights {item.hf_hub_id or item.url}"}, timm_gallery.weights_file(item)
+    description = {"description": f"timm pretrained weights {item.hf_hub_id or item.url}"}
+    return description, timm_gallery.weights_file(item)
 
 
 def _builder_origin(base: BaseModel) -> tuple[dict, Path | None]:

@@ -289,7 +289,8 @@ def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
 def check_values(key: str, value: Tensor, own: Tensor) -> None:
     """A tensor from a file may take ``own``'s place only with numbers of the same kind (floating
     point for weights, whole numbers for counters) that are all finite."""
-    if own.is_floating_point() != value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+    if (own.is_floating_point() != value.is_floating_point() or value.is_complex()
+            or value.dtype == torch.bool):
         raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} "
                             f"values where the network needs {str(own.dtype).removeprefix('torch.')}.",
                             hint="The file was not saved from this kind of network; pick another.")
