@@ -288,8 +288,8 @@ class _Launch:
             if isinstance(event, FinishedEvent):
                 return replace(event, outcome=outcome, time_s=elapsed, run_dir=str(self.run_dir))
             if isinstance(event, StoppedEvent):  # _drive keeps only finished and stopped lines here
-                last = str(self.run_dir / "last.pt")
-                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=last)
+                resume_from = str(self.run_dir / "last.pt")
+                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=resume_from)
         if is_cancelled(self.cancel):  # ended from outside after a stop that did not come in time
             self._write_history("stopped")
             last = self.run_dir / "last.pt"
