@@ -36,8 +36,8 @@ def audit_job(control, recipe, split, data: dict, training: dict, cache_dir=None
     ``recipe``'s network, after the project's decisions (``data``). Returns an ``AuditReport``."""
     split = apply_decisions(copy.deepcopy(split), data)  # the caller's split is the window's: never changed
     options = TrainOptions.from_dict(training)
-    if device:
-        options = replace(options, device=device)
+    if device:  # a name from outside (a flag): checked as a saved setting is
+        options = TrainOptions.from_dict({**options.to_dict(), "device": device})
     yield Progress(0, None, "Building the network…")
     design = build(recipe)
     return (yield from audit(design, split, options, cache_dir, control))

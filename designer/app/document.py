@@ -24,13 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+from torch import nn
+
 from designer.app.project import Project, load_project, save_project
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json, write_json
-from designer.inspect.analysis import analyze
+from designer.inspect.analysis import Report, analyze
 from designer.inspect.graph import annotate_policy, trace_graph
-from designer.model.build import BaseCache, build, network_input
-from designer.model.policy import module_state, resolve_policy
+from designer.model.build import BaseCache, Design, build, network_input
+from designer.model.policy import LayerState, Policy, module_state, resolve_policy
 from designer.model.recipe import Recipe
 
 PROJECT_SUFFIX = ".nsd.json"
@@ -65,14 +68,14 @@ class DesignState:
     """Everything the views show for one recipe. Treat as read-only."""
 
     recipe: Recipe
-    design: Any  # designer.model.build.Design
-    graph: Any  # networkx DiGraph from graph.trace_graph, annotated with the policy
-    report: Any  # designer.inspect.analysis.Report
-    policy: Any = None  # designer.model.policy.Policy
-    layer_state: dict = field(default_factory=dict)  # module path -> (frozen, lr factor)
+    design: Design
+    graph: nx.DiGraph[str]  # node ids; from graph.trace_graph, annotated with the policy
+    report: Report
+    policy: Policy | None = None
+    layer_state: dict[str, LayerState] = field(default_factory=dict)  # module path -> (frozen, lr factor)
 
     @property
-    def modules(self) -> dict:
+    def modules(self) -> dict[str, nn.Module]:
         if "_modules" not in self.__dict__:
             self.__dict__["_modules"] = dict(self.design.model.named_modules())
         return self.__dict__["_modules"]
@@ -158,7 +161,7 @@ class Document:
                 return state
         return None
 
-    def _analyze(self, design, graph):
+    def _analyze(self, design: Design, graph: nx.DiGraph) -> Report:
         classes = self.settings["classes"]
         return analyze(design, num_classes=len(classes) or None, graph=graph)
 
@@ -230,9 +233,10 @@ class Document:
         if not path.endswith(PROJECT_SUFFIX) and not path.endswith(".json"):
             path += PROJECT_SUFFIX
         save_project(self.to_project(), path)
-        self._set_path(os.path.abspath(path))
+        saved = os.path.abspath(path)
+        self._set_path(saved)
         self.mark_saved()
-        return self.path
+        return saved
 
     def _set_path(self, path: str | None) -> None:
         if path != self.path:

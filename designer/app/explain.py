@@ -15,6 +15,7 @@ one over the image at any size.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from designer.inspect.analysis import check_memory
 from designer.inspect.cam import METHODS, class_maps
 from designer.inspect.cam_layers import CamTarget, default_target, layer_outputs, target_for
 from designer.inspect.overlay import overlay
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.train.runs import load_run
 from designer.train.setup import logits, resolve_device
 
@@ -73,7 +74,7 @@ class ExplainSummary:
     failed: int
 
 
-def resolve_target(design, layer: str | None = None) -> CamTarget:
+def resolve_target(design: Design, layer: str | None = None) -> CamTarget:
     """The project's layer ``layer`` (checked) or, without one, the default: the last spatial
     layer before the head."""
     shape = network_input(design).shape
@@ -83,7 +84,7 @@ def resolve_target(design, layer: str | None = None) -> CamTarget:
     return default_target(design.model, shape, getattr(design, "classifier_path", ""), outputs)
 
 
-def class_names(design, classes) -> list[str]:
+def class_names(design: Design, classes) -> list[str]:
     """The names of the network's outputs: ``classes`` when they fit, else "0", "1", ...."""
     outputs = int(getattr(design, "num_classes", 0) or 0)
     names = [str(c) for c in (classes or [])]
@@ -93,7 +94,8 @@ def class_names(design, classes) -> list[str]:
     return names or [str(k) for k in range(outputs)]
 
 
-def explain(control: JobControl, design, requests: list[ExplainRequest], classes=None, layer: str | None = None,
+def explain(control: JobControl, design: Design, requests: list[ExplainRequest], classes=None,
+            layer: str | None = None,
             method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
     """Map each request's predicted and true class (and ``extra`` ones); see the module docstring."""
     if method not in METHODS:
@@ -138,7 +140,8 @@ def _explain_one(control, model, transform, request, names, target, method, extr
     return out
 
 
-def explain_job(control: JobControl, source: DesignSource, run_dir: str | None, requests: list[ExplainRequest],
+def explain_job(control: JobControl, source: DesignSource, run_dir: str | None,
+                requests: list[ExplainRequest],
                 classes: list[str], layer: str | None = None, method: str = "gradcam"):
     """``explain`` with a run's best weights (or the design's own), on this thread's own model."""
     weights = None
@@ -153,7 +156,8 @@ def explain_job(control: JobControl, source: DesignSource, run_dir: str | None, 
 # --- pictures ------------------------------------------------------------------------------------
 
 
-def overlay_picture(path: str, heat: np.ndarray, opacity: float, max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
+def overlay_picture(path: str, heat: np.ndarray, opacity: float,
+                    max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
     """The image at ``path`` (RGB, at most ``max_side`` px) with ``heat`` drawn over it."""
     img = load_image(path).convert("RGB")
     img.thumbnail((max_side, max_side))
@@ -176,6 +180,10 @@ def overlay_name(explanation: Explanation, class_name: str, method: str, taken: 
     return name
 
 
+def _save_png(picture: np.ndarray, path: Path) -> None:
+    Image.fromarray(picture).save(path, format="PNG")
+
+
 def write_overlays(explanation: Explanation, folder: Path, method: str, opacity: float,
                    taken: set[str]) -> list[Path]:
     """One PNG per mapped class of ``explanation`` in ``folder`` (written atomically)."""
@@ -183,6 +191,6 @@ def write_overlays(explanation: Explanation, folder: Path, method: str, opacity:
     for class_name, heat in explanation.maps.items():
         picture = overlay_picture(explanation.path, heat, opacity)
         path = folder / overlay_name(explanation, class_name, method, taken)
-        atomic_write(path, lambda tmp, a=picture: Image.fromarray(a).save(tmp, format="PNG"))
+        atomic_write(path, functools.partial(_save_png, picture))
         written.append(path)
     return written

@@ -22,7 +22,7 @@ from designer.app.audit import export_split, recording_audit
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
-from designer.codegen.script import generate_script
+from designer.codegen.script import SplitArgs, generate_script
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.images import load_image
 from designer.data.overrides import apply_decisions
@@ -32,7 +32,7 @@ from designer.export.formats import export_all
 from designer.export.splitfile import SPLIT_NAME
 from designer.launch.placement import Placement
 from designer.launch.run import train_run_placed
-from designer.model.build import build
+from designer.model.build import Design, build
 from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
 from designer.train.lr_find import find_lr
@@ -55,7 +55,7 @@ class DesignSource:
     num_classes: int | None = None
 
     @classmethod
-    def of(cls, design) -> DesignSource:
+    def of(cls, design: Design) -> DesignSource:
         """Snapshot ``design`` (the document's current one) for worker threads (GUI thread)."""
         if design is None:
             raise DesignerError("There is no network yet.", hint="Open a model on the Start page first.")
@@ -260,6 +260,7 @@ def script_job(control: JobControl, source: DesignSource, training: dict | None,
     target = source.recipe if source.recipe is not None else design_for(source)
     training, _, run_split = run_export_info(weights, training)
     split = export_split(run_split or split, data or {})
-    how = {} if split is None else {"split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction),
-                                    "split_seed": int(split.seed), "num_train": len(split.train)}
+    how: SplitArgs = {} if split is None else {
+        "split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
+        "num_train": len(split.train)}
     return generate_script(target, training=training, classes=classes or None, **how)

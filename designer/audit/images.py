@@ -53,13 +53,14 @@ def _read_regular(path: str) -> bytes:
 
 def _sharpness(grey: Image.Image) -> float:
     """Variance of the Laplacian at a fixed size: low means no edges (blur, or a flat image)."""
-    a = np.asarray(grey.resize((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.BILINEAR), np.float32)
+    a = np.asarray(grey.resize((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BILINEAR), np.float32)
     lap = a[1:-1, :-2] + a[1:-1, 2:] + a[:-2, 1:-1] + a[2:, 1:-1] - 4 * a[1:-1, 1:-1]
     return float(lap.var())
 
 
 def _signature(grey: Image.Image) -> np.ndarray:
-    a = np.asarray(grey.resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.BILINEAR), np.float32).ravel()
+    small = grey.resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BILINEAR)
+    a = np.asarray(small, np.float32).ravel()
     a = a - a.mean()
     return a / max(float(np.linalg.norm(a)), 1e-6)
 

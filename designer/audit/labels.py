@@ -28,9 +28,10 @@ def _prepare(features: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_classes: int,
-                              seed: int = 0, cancel=None, prepared: np.ndarray | None = None) -> np.ndarray:
-    """(N, classes) probabilities, each row from a head that never saw that image. ``prepared``:
-    ``_prepare(features)`` when the caller has it already."""
+                              seed: int = 0, cancel=None,
+                              prepared: np.ndarray | None = None) -> np.ndarray | None:
+    """(N, classes) probabilities, each row from a head that never saw that image; None if cancelled.
+    ``prepared``: ``_prepare(features)`` when the caller has it already."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 

@@ -153,7 +153,8 @@ def read_log(path: str) -> tuple[str, list[tuple[str, str]]]:
     moves, root = data.get("moves"), data.get("root")
     pairs_ok = isinstance(moves, list) and all(
         isinstance(m, list) and len(m) == 2 and all(isinstance(p, str) for p in m) for m in moves)
-    if data.get("format") != LOG_FORMAT or not isinstance(root, str) or not pairs_ok:
+    if data.get("format") != LOG_FORMAT or not isinstance(root, str) or not isinstance(moves, list) \
+            or not pairs_ok:
         raise DesignerError(f"'{path}' is not a move log NetSurgeon wrote.",
                             hint="Give the netsurgeon-moves.json file in the folder the images were moved "
                                  "into.")

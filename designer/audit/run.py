@@ -15,6 +15,7 @@ from designer.audit.similar import NEAR_COSINE, duplicate_groups, outliers, unit
 from designer.base.errors import DesignerError
 from designer.base.jobs import Progress, is_cancelled
 from designer.data.split import DatasetSplit, class_weights
+from designer.model.build import Design
 from designer.train.features import cached_features
 from designer.train.probe import probe_layer
 
@@ -31,7 +32,7 @@ def _imbalance(split: DatasetSplit) -> Imbalance:
     ratio = split.imbalance_ratio("train")
     note = ""
     if ratio > IMBALANCE_NOTE_RATIO:
-        big, small = max(counts, key=counts.get), min(counts, key=counts.get)
+        big, small = max(counts, key=counts.__getitem__), min(counts, key=counts.__getitem__)
         note = (f"Classes are imbalanced: '{big}' has {counts[big]} training images, "
                 f"'{small}' {counts[small]} "
                 f"({ratio:.1f}x). Training with class weights counts each '{small}' image "
@@ -39,7 +40,7 @@ def _imbalance(split: DatasetSplit) -> Imbalance:
     return Imbalance(counts, {k: round(v, 4) for k, v in weights.items()}, round(ratio, 3), note)
 
 
-def _features(design, split, options, cache_dir, cancel):
+def _features(design: Design, split, options, cache_dir, cancel):
     """(features, labels, paths) of every image that loaded, train + val + test."""
     try:
         layer = probe_layer(design)  # the stage-1 features: their cache is shared with training
@@ -64,7 +65,7 @@ def _features(design, split, options, cache_dir, cancel):
     return feats, labels, [p for s in sets for p in s.paths]
 
 
-def audit(design, split: DatasetSplit, options, cache_dir=None, cancel=None,
+def audit(design: Design, split: DatasetSplit, options, cache_dir=None, cancel=None,
           near_cosine: float = NEAR_COSINE):
     """Check ``split``'s images with ``design``'s features. Generator: Progress items; returns the report."""
     t0 = time.perf_counter()

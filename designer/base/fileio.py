@@ -63,7 +63,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, fsync: bool = False) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), fsync=fsync)
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    return atomic_write(path, write, fsync=fsync)
 
 
 def write_json(path: str | os.PathLike, data, *, indent: int | None = 1) -> Path:
@@ -98,7 +101,8 @@ def remove_stale_temps(folder: str | os.PathLike, older_than_s: float = 0.0) -> 
         return 0
     now = time.time()
     for entry in entries:
-        if entry.name.startswith(TMP_PREFIX) and entry.is_file() and now - entry.stat().st_mtime >= older_than_s:
+        if (entry.name.startswith(TMP_PREFIX) and entry.is_file()
+                and now - entry.stat().st_mtime >= older_than_s):
             try:
                 entry.unlink()
                 removed += 1

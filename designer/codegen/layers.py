@@ -101,7 +101,9 @@ def _keyword_order(module: nn.Module):
 
 def _repr_keywords(module: nn.Module) -> list[str]:
     call = ast.parse(f"f({module.extra_repr()})", mode="eval").body
-    return [kw.arg for kw in call.keywords]
+    if not isinstance(call, ast.Call):  # an extra_repr such as "a) or (b" parses as something else
+        return []
+    return [kw.arg for kw in call.keywords if kw.arg is not None]
 
 
 def _same(call: ast.Call, target: str) -> bool:

@@ -20,6 +20,7 @@ from torchvision import models
 from designer.base.errors import DesignerError
 from designer.codegen.literals import comment_text, docstring_text, literal
 from designer.codegen.ops import HELPER_IMPORTS, LOAD_FITTING, Stage, render_stage, stages
+from designer.model.build import Design
 from designer.zoo.lite0 import BN_DECAY
 from designer.zoo.sources import arch_kwargs
 from designer.zoo.timm_gallery import entry as timm_entry
@@ -47,7 +48,7 @@ class _Base:
     helpers: list[str] = field(default_factory=list)
 
 
-def model_code(design) -> ModelCode:
+def model_code(design: Design) -> ModelCode:
     all_stages = stages(design)
     base = _base(design, all_stages)
     helpers = list(base.helpers)
@@ -55,8 +56,10 @@ def model_code(design) -> ModelCode:
     number = {id(op): i for i, op in enumerate(design.recipe.ops, 1)}
     for stage in all_stages:
         rendered = render_stage(stage)
-        comment = f"{number[id(stage.op)]}. {stage.op.describe()}" + (f": {rendered.why}." if rendered.why else ".")
-        body += [""] + [f"    # {line}" for line in textwrap.wrap(comment_text(comment), 90, subsequent_indent="   ")]
+        why = f": {rendered.why}." if rendered.why else "."
+        comment = f"{number[id(stage.op)]}. {stage.op.describe()}{why}"
+        wrapped = textwrap.wrap(comment_text(comment), 90, subsequent_indent="   ")
+        body += [""] + [f"    # {line}" for line in wrapped]
         body += [f"    {line}" if line else "" for line in rendered.lines]
         helpers += [h for h in rendered.helpers if h not in helpers]
     signature = "def build_model(pretrained: bool = True) -> nn.Module:" if base.pretrained else \
@@ -76,7 +79,7 @@ def _docstring(text: str) -> str:
     return "\n".join(f"    {line}" for line in lines)
 
 
-def _base(design, all_stages: list[Stage]) -> _Base:
+def _base(design: Design, all_stages: list[Stage]) -> _Base:
     base = design.recipe.base
     made = SCRIPT_BUILDERS[base.source](design, all_stages)
     if base.weights not in ("default", "none"):
@@ -91,14 +94,15 @@ def _identifier(name: str, what: str) -> str:
     return name
 
 
-def _torchvision(design, all_stages) -> _Base:
+def _torchvision(design: Design, all_stages) -> _Base:
     name = _identifier(design.recipe.base.name, "torchvision model name")
     if getattr(models, name, None) is None:
         raise DesignerError(f"torchvision has no top-level builder for '{name}' to write into the script.")
     kwargs = "".join(f", {k}={literal(v)}" for k, v in _arch_kwargs(name).items())
     if design.recipe.base.weights != "default":
         return _Base([f"    model = models.{name}(weights=None{kwargs})"], False,
-                     f"{name} from torchvision, then the edits made in NetSurgeon.", torchvision_names={"models"})
+                     f"{name} from torchvision, then the edits made in NetSurgeon.",
+                     torchvision_names={"models"})
     enum = type(models.get_model_weights(name).DEFAULT)
     if getattr(models, enum.__name__, None) is not enum or getattr(models, name, None) is None:
         raise DesignerError(f"torchvision has no top-level builder for '{name}' to write into the script.")
@@ -108,7 +112,7 @@ def _torchvision(design, all_stages) -> _Base:
     return _Base(lines, True, doc, torchvision_names={"models"})
 
 
-def _timm(design, all_stages) -> _Base:
+def _timm(design: Design, all_stages) -> _Base:
     """``timm.create_model`` with the pretrained name checked against timm's registry (it is
     written only as a string literal); timm fetches its own weights when ``pretrained``."""
     name = timm_entry(design.recipe.base.name).name
@@ -156,13 +160,14 @@ def _lite0(design, all_stages) -> _Base:
     return _Base(lines, True, doc, imports=imports)
 
 
-def _builder(design, all_stages) -> _Base:
+def _builder(design: Design, all_stages) -> _Base:
     module, _, attr = design.recipe.base.name.partition(":")
     _identifier(module, "builder module")
     _identifier(attr, "builder function")
     if "." in attr:
         raise DesignerError(f"The builder '{design.recipe.base.name}' cannot be written as an import.")
-    return _Base([f"    model = {attr}()"], False, f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
+    return _Base([f"    model = {attr}()"], False,
+                 f"Your builder {module}:{attr}, then the edits made in NetSurgeon.",
                  imports=[f"from {module} import {attr}"])
 
 

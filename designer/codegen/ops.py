@@ -16,7 +16,8 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.codegen.layers import attr_expr, render_module
 from designer.codegen.literals import literal
-from designer.model.build import BaseCache, build, network_input, set_timm_input_size
+from designer.model.build import BaseCache, Design, build, network_input, set_timm_input_size
+from designer.model.ops import DeleteLayer, InsertAfter, Op
 from designer.model.recipe import Recipe
 from designer.zoo.families import has_position_embeddings
 from designer.zoo.sources import SOURCES
@@ -26,9 +27,9 @@ from designer.zoo.sources import SOURCES
 class Stage:
     """One structural op with the network before and after it (built ``Design`` objects)."""
 
-    op: object
-    before: object
-    after: object
+    op: Op
+    before: Design
+    after: Design
     base_kwargs: dict = field(default_factory=dict)  # builder arguments this op sets (image_size)
 
 
@@ -41,7 +42,7 @@ class Rendered:
     baseline: nn.Module | None = None  # the network the lines start from, when not the one before the op
 
 
-def stages(design) -> list[Stage]:
+def stages(design: Design) -> list[Stage]:
     """Replay the structural ops one by one (the base model is built once and cached)."""
     cache = BaseCache()
     ops = design.recipe.structural_ops
@@ -116,7 +117,8 @@ HELPER_IMPORTS = {RESIZE_VIT: "from torchvision.models.vision_transformer import
 def _set_input(stage: Stage) -> Rendered:
     channels = network_input(stage.after).shape[0]
     out = Rendered([])
-    if has_position_embeddings(stage.after.model) and stage.after.model.image_size != stage.before.model.image_size:
+    after, before = stage.after.model, stage.before.model
+    if has_position_embeddings(after) and after.image_size != before.image_size:
         out.lines.append(f"resize_vit(model, {stage.after.model.image_size})")
         out.helpers.append(RESIZE_VIT)
         out.covers.append("encoder")
@@ -174,7 +176,8 @@ def _replace_at_changed(stage: Stage, keep_weights: bool = False) -> Rendered:
     paths = [p for p in changed_paths(stage.before.model, stage.after.model) if not _is_padding(p)]
     for path in paths:
         if not path:
-            raise DesignerError(f"'{stage.op.describe()}' replaced the whole network; the script cannot write that.")
+            raise DesignerError(f"'{stage.op.describe()}' replaced the whole network; "
+                                "the script cannot write that.")
         target = attr_expr(path)
         code = render_module(get(stage.after.model, path))
         if keep_weights:
@@ -200,13 +203,22 @@ def _replace_classifier(stage: Stage) -> Rendered:
     return rendered
 
 
+def _layer_path(stage: Stage) -> str:
+    """The layer a per-layer op (delete, insert after) acts on."""
+    if not isinstance(stage.op, (DeleteLayer, InsertAfter)):
+        raise DesignerError(f"'{stage.op.describe()}' names no layer; "
+                            "the script cannot write it as a layer edit.")
+    return stage.op.path
+
+
 def _delete(stage: Stage) -> Rendered:
-    return Rendered([f"{attr_expr(stage.op.path)} = nn.Identity()"], "an Identity keeps the module paths stable",
-                    covers=[stage.op.path])
+    path = _layer_path(stage)
+    return Rendered([f"{attr_expr(path)} = nn.Identity()"], "an Identity keeps the module paths stable",
+                    covers=[path])
 
 
 def _insert_after(stage: Stage) -> Rendered:
-    path = stage.op.path
+    path = _layer_path(stage)
     new = get(stage.after.model, path)
     old = get(stage.before.model, path)
     if not (isinstance(new, nn.Sequential) and len(new) == 2 and repr(new[0]) == repr(old)):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from designer.codegen.literals import comment_text, literal, number
+from designer.model.build import Design
 from designer.model.policy import resolve_policy
 
 
@@ -37,7 +38,7 @@ class PolicyCode:
         ]
 
 
-def policy_code(design) -> PolicyCode:
+def policy_code(design: Design) -> PolicyCode:
     policy = resolve_policy(design.recipe, design.model)
     params = dict(design.model.named_parameters())
     frozen = {n: bool(policy.frozen.get(n, False)) for n in params}

@@ -20,6 +20,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 from string import Template
+from typing import TypedDict
 
 from designer import __version__
 from designer.base.errors import DesignerError
@@ -32,7 +33,8 @@ from designer.codegen.template_modes import MODES as MODES_CODE
 from designer.codegen.template_train import TRAINING
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
+from designer.model.recipe import Recipe
 from designer.model.trained import structure_of
 from designer.train import guards, logistic
 from designer.train import recommended as rec
@@ -54,7 +56,17 @@ SCRIPT_MODES = ("recommended", "full", "scratch")  # the app's modes the script 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
-def generate_script(design, *, training=None, classes=None, val_fraction: float | None = None,
+class SplitArgs(TypedDict, total=False):
+    """How the script finds the app's split, as ``generate_script``'s keyword arguments take it."""
+
+    split_file: str | None
+    val_fraction: float | None
+    split_seed: int
+    num_train: int | None
+
+
+def generate_script(target: Design | Recipe, *, training=None, classes=None,
+                    val_fraction: float | None = None,
                     split_seed: int = 0, name: str = "train.py", split_file: str | None = None,
                     num_train: int | None = None) -> str:
     """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded).
@@ -63,7 +75,7 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     ``val_fraction`` and ``split_seed``: how the script splits DATA itself without one.
     ``num_train``: training images, for the header's words on the recommended mode's plan (the
     script plans it from the data it is given)."""
-    design = structure(design)
+    design = structure(target)
     options = _options(training)
     if options.mode == "search":  # the script trains what the search tries first: the recommended plan
         options = replace(options, mode="recommended")
@@ -93,19 +105,18 @@ def generate_script(design, *, training=None, classes=None, val_fraction: float 
     return "".join(parts).rstrip("\n") + "\n"
 
 
-def write_script(design, path: str | Path, **kwargs) -> Path:
+def write_script(target: Design | Recipe, path: str | Path, **kwargs) -> Path:
     path = Path(path)
-    atomic_write_text(path, generate_script(design, name=path.name, **kwargs))
+    atomic_write_text(path, generate_script(target, name=path.name, **kwargs))
     return path
 
 
-def structure(target):
+def structure(target: Design | Recipe) -> Design:
     """``target`` (a built ``Design`` or a ``Recipe``) as a design whose structure is all that
     matters here: a design with random base weights is used as it is, anything else is rebuilt."""
-    recipe = getattr(target, "recipe", target)
-    if recipe.base.weights == "none" and hasattr(target, "model"):
+    if isinstance(target, Design) and target.recipe.base.weights == "none":
         return target
-    return structure_of(recipe)
+    return structure_of(target.recipe if isinstance(target, Design) else target)
 
 
 def _options(training):
@@ -119,8 +130,10 @@ def _options(training):
 # --- header, imports, constants -------------------------------------------------------------
 
 
-def _header(design, name: str, options, split_file: str | None = None, num_train: int | None = None) -> str:
-    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in enumerate(design.recipe.ops, 1))
+def _header(design: Design, name: str, options, split_file: str | None = None,
+            num_train: int | None = None) -> str:
+    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i,
+                      op in enumerate(design.recipe.ops, 1))
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape
     return f'''"""Fine-tune {docstring_text(design.recipe.base.name)} ({channels}x{height}x{width} input, \
@@ -167,7 +180,7 @@ def _usage(name: str) -> str:
     return "\n".join(f"    {c:<{width}}  # {why}" for c, why in commands)
 
 
-def _rebuilt_paragraph(design, options, num_train: int | None = None) -> str:
+def _rebuilt_paragraph(design: Design, options, num_train: int | None = None) -> str:
     text = (f"The network is rebuilt below from {_builder_words(design)} plus each edit, written out "
             f"as plain PyTorch. It trains as the app does, in its {script_mode(options)} mode (--mode). ")
     if script_mode(options) == "recommended":
@@ -194,7 +207,7 @@ def script_mode(options: TrainOptions) -> str:
     return options.mode if options.mode in SCRIPT_MODES else "full"
 
 
-def _builder_words(design) -> str:
+def _builder_words(design: Design) -> str:
     base = design.recipe.base
     words = SOURCES[base.source].description
     return f"{words} {base.name}" if base.source == "builder" else words
@@ -209,7 +222,8 @@ def _imports(code: ModelCode) -> str:
         "import torch", "import torch.distributed as dist", "from PIL import Image, ImageOps",
         "from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
         "from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset",
-        *([f"from torchvision import {', '.join(sorted(code.torchvision_names))}"] if code.torchvision_names else []),
+        *([f"from torchvision import {', '.join(sorted(code.torchvision_names))}"]
+          if code.torchvision_names else []),
         "from torchvision.transforms import v2", *code.imports,
     ]
     # isort's order: plain imports first, then from-imports, each by module name
@@ -217,14 +231,16 @@ def _imports(code: ModelCode) -> str:
     return "\n".join(["", *_STDLIB, "", *third_party]) + "\n"
 
 
-def _constants(design, classes, options, extra: list[str]) -> str:
+def _constants(design: Design, classes, options, extra: list[str]) -> str:
     (channels, height, width), mean, std = network_input(design)
     lines = [
         "",
         "# Class names in output order (the data's class sub-folders, sorted by name):",
-        f"CLASSES = {_strings(classes)}" if classes else "CLASSES: list[str] = []  # not known when generated",
+        (f"CLASSES = {_strings(classes)}" if classes
+         else "CLASSES: list[str] = []  # not known when generated"),
         f"NUM_CLASSES = {literal(int(design.num_classes))}",
-        f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, {literal(int(width))}",
+        (f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, "
+         f"{literal(int(width))}"),
         f"MEAN = {_floats(mean)}",
         f"STD = {_floats(std)}",
         f"MOMENTUM = {number(options.momentum)}  # SGD only",
@@ -304,14 +320,15 @@ def _data_constants(split_file: str | None) -> str:
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
-        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items()) + "}",
+        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k,
+                                     v in split_dirs.items()) + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _data(design) -> str:
+def _data(design: Design) -> str:
     channels = network_input(design).shape[0]
     replicate = bool(getattr(design, "replicate_grey", False))
     mode = "L" if replicate else _PIL_MODES.get(channels, "RGB")
@@ -337,12 +354,13 @@ def script_settings(options: TrainOptions) -> dict:
             "lr": None if options.lr is None else float(options.lr)}
 
 
-def _mode_constants(design, options: TrainOptions) -> str:
+def _mode_constants(design: Design, options: TrainOptions) -> str:
     """How the app trains, as data (each value from the app's own modules): the settings, the
     recommended mode's plan, pacing, stage 1's head and L2 grid, and stage 2's guards."""
     reason = rec.head_fit_unavailable(design)
     head = None if reason else probe_layer(design)
-    plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}  # engine's Pacing()
+    # engine's Pacing()
+    plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}
     pacing = {mode: [plain["val_budget"], plain["patience"], plain["patience_fraction"], plain["minutes"]]
               for mode in SCRIPT_MODES}
     pacing["recommended"] = [rec.VAL_BUDGET, rec.PATIENCE, rec.PATIENCE_FRACTION, float(options.max_minutes)]
@@ -392,5 +410,6 @@ def _main_defaults(options, val_fraction: float, split_seed: int) -> dict:
 
 def _choice(value, choices) -> str:
     if value not in choices:
-        raise DesignerError(f"'{value}' cannot be written into the script: expected one of {', '.join(choices)}.")
+        raise DesignerError(f"'{value}' cannot be written into the script: expected one of "
+                            f"{', '.join(choices)}.")
     return value

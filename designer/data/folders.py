@@ -57,7 +57,8 @@ class ScanLimits:
         if not self.stopped:
             self.seen += 1
             if self.seen > self.max_files:
-                self._stop(f"The scan stopped after {self.max_files:,} files (the limit); the rest were left out.")
+                self._stop(f"The scan stopped after {self.max_files:,} files (the limit); the rest were left "
+                           "out.")
             elif time.monotonic() > self.deadline:
                 self._stop(f"The scan stopped after {self.seen - 1:,} files: it took longer than "
                            f"{self.max_s:.0f} s (the limit); the rest were left out.")
@@ -69,7 +70,7 @@ class ScanLimits:
 
 
 def _list_files(folder: Path, limits: ScanLimits, skipped: list) -> list[Path]:
-    files = []
+    files: list[Path] = []
     if not limits.inside(folder):
         skipped.append((_shown(folder), "a link to a folder outside the data folder (not followed)"))
         return files
@@ -104,8 +105,8 @@ def _check_class_names(names: list[str], folder: Path) -> None:
     that cannot be (bytes that are not UTF-8)."""
     for name in names:
         if not valid_text(name):
-            raise DesignerError(f"The class folder '{_shown(folder / name)}' has a name that is not valid text "
-                                "(UTF-8), so it could not be saved with the project.",
+            raise DesignerError(f"The class folder '{_shown(folder / name)}' has a name that is not valid "
+                                "text (UTF-8), so it could not be saved with the project.",
                                 hint="Rename the folder with ordinary characters.")
 
 
@@ -190,7 +191,8 @@ def scan_folder(root, val_fraction: float = 0.2, seed: int = 0, test_fraction: f
     is called with each file path as it is checked (for a progress bar).
     """
     if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
-        raise DesignerError(f"Validation fraction {val_fraction} (plus test {test_fraction}) must be below 1.",
+        raise DesignerError(f"Validation fraction {val_fraction} (plus test {test_fraction}) "
+                            "must be below 1.",
                             hint="A typical choice is 0.2.")
     path = _check_folder(root)
     skipped: list[tuple[str, str]] = []
@@ -241,7 +243,8 @@ def _scan_split_layout(splits: dict[str, Path], skipped, warnings, progress, val
     classes = _drop_empty(train_pc, warnings, splits["train"])
     out = DatasetSplit(classes, [], [], layout="split")
     # No val/ folder (only test/): carve validation out of train/, stratified like the flat layout.
-    out.train, out.val, _ = stratified(train_pc, classes, (0.0 if "val" in splits else val_fraction, 0.0), seed)
+    out.train, out.val, _ = stratified(train_pc, classes, (0.0 if "val" in splits else val_fraction, 0.0),
+                                       seed)
     for which in ("val", "test"):
         if which not in splits:
             continue
@@ -257,14 +260,15 @@ def _add_balance_warnings(split: DatasetSplit) -> None:
     counts = split.class_counts("train")
     val_counts = split.class_counts("val")
     if not split.val:
-        split.warnings.append("There are no validation images: accuracy can only be measured on training data.")
+        split.warnings.append("There are no validation images: accuracy can only be measured on training "
+                              "data.")
     for name, n in counts.items():
         if split.val and not val_counts[name]:
             split.warnings.append(f"Class '{name}' has no validation images ({n} for training).")
     ratio = split.imbalance_ratio("train")
     if ratio > IMBALANCE_WARN_RATIO:
-        big = max(counts, key=counts.get)
-        small = min(counts, key=counts.get)
+        big = max(counts, key=counts.__getitem__)
+        small = min(counts, key=counts.__getitem__)
         split.warnings.append(
             f"Classes are imbalanced: '{big}' has {counts[big]} training images, '{small}' only "
             f"{counts[small]} ({ratio:.1f}x). Consider class weights or more images of '{small}'."

@@ -32,7 +32,7 @@ from torchvision.transforms import v2
 from designer.base.errors import DesignerError
 from designer.base.schema import STRICT, describe_value, friendly
 from designer.data.images import load_image
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 
 ZOOM = Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
 
@@ -169,7 +169,7 @@ def augment_steps(augment: Augment | None) -> list:
     return steps
 
 
-def make_transform(design, augment: Augment | None = None, train: bool = False) -> DesignTransform:
+def make_transform(design: Design, augment: Augment | None = None, train: bool = False) -> DesignTransform:
     """The transform for ``design`` (anything with ``input_shape`` (C,H,W), ``mean``,
     ``std`` and ``replicate_grey``). Augmentation applies only when ``train``."""
     # A grey-replicated network takes RGB whether input_shape says 1 (the data) or 3 channels.

@@ -12,13 +12,13 @@ from datetime import datetime, timezone
 
 import torch
 
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.zoo.sources import weights_origin
 
 CARD_VERSION = 1
 
 
-def model_card(design, *, classes=None, training=None, metrics=None) -> dict:
+def model_card(design: Design, *, classes=None, training=None, metrics=None) -> dict:
     (channels, height, width), mean, std = network_input(design)
     return {
         "card_version": CARD_VERSION,

@@ -36,7 +36,7 @@ from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
 from designer.export.script import export_script
 from designer.inspect.analysis import check_memory
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.zoo.weights import load_strict, plain_state_dict
 
 FORMATS: dict[str, str] = {
@@ -231,7 +231,8 @@ def _export_pt(job: ExportJob, path: Path, check: bool):
 
 
 def _export_safetensors(job: ExportJob, path: Path, check: bool):
-    atomic_write(path, lambda tmp: save_file(plain_state_dict(job.model), str(tmp), metadata={"format": "pt"}))
+    atomic_write(path,
+                 lambda tmp: save_file(plain_state_dict(job.model), str(tmp), metadata={"format": "pt"}))
     if not check:
         return None, ""
     job.step(0.5, "Checking the saved weights")
@@ -288,7 +289,8 @@ def _export_torchscript(job: ExportJob, path: Path, check: bool):
         diff = None
         if check:
             job.step(0.6, "Checking the saved module")
-            diff = max_abs_diff(job.reference(), torch.jit.load(str(path), map_location="cpu")(job.verify_input))
+            diff = max_abs_diff(job.reference(),
+                                torch.jit.load(str(path), map_location="cpu")(job.verify_input))
     return diff, "TorchScript is deprecated by PyTorch; prefer pt2 (torch.export) or ONNX."
 
 
@@ -314,7 +316,7 @@ def card_path_for(path: Path) -> Path:
     return path.with_name(name + ".card.json")
 
 
-def write_model_card(design, path: Path, *, classes=None, training=None, metrics=None) -> Path:
+def write_model_card(design: Design, path: Path, *, classes=None, training=None, metrics=None) -> Path:
     card = model_card(design, classes=classes, training=training, metrics=metrics)
     target = card_path_for(path)
     atomic_write_text(target, json.dumps(card, indent=2, default=str) + "\n")

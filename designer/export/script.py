@@ -20,26 +20,30 @@ import torch
 from safetensors.torch import save_file
 
 from designer.base.errors import DesignerError
-from designer.codegen.script import write_script
+from designer.codegen.script import SplitArgs, write_script
 from designer.export.checks import max_abs_diff
 from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
+from designer.model.build import Design
 from designer.model.policy import param_groups, resolve_policy
 from designer.zoo.weights import plain_state_dict
 
 CHECK_TIMEOUT_S = 300
 
 
-def export_script(design, job, out_path: Path, *, training=None, classes=None, split=None, check=True):
+def export_script(design: Design, job, out_path: Path, *, training=None, classes=None, split=None,
+                  check=True):
     """Write the script, and beside it the app's ``split`` (a ``DatasetSplit``) when given, which
     the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
     the logits or None, note, the files written beside the script)."""
     job.step(0.1, "Writing the training script")
-    split_file, how, beside = None, {}, []
+    split_file, beside = None, []
+    how: SplitArgs = {}
     if split is not None:
         beside.append(write_split(split, out_path.parent))
         split_file = beside[-1].name
-        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed), "num_train": len(split.train)}
+        how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
+               "num_train": len(split.train)}
     write_script(design, out_path, training=training, classes=classes, split_file=split_file, **how)
     beside.append(write_sbatch(design, out_path, training=training, num_train=how.get("num_train"),
                                data_root=split.root if split is not None else None))
@@ -52,7 +56,8 @@ def export_script(design, job, out_path: Path, *, training=None, classes=None, s
         reference = job.model(job.example)  # the script checks the same seeded batch of two
     _compare_structure(report, job.model, design)
     diff = max_abs_diff(reference, torch.tensor(report["logits"]))
-    return diff, "checked by running it with the model's weights in a fresh Python" + with_split, tuple(beside)
+    note = "checked by running it with the model's weights in a fresh Python" + with_split
+    return diff, note, tuple(beside)
 
 
 def run_check(script: Path, model) -> dict:
@@ -66,7 +71,8 @@ def run_check(script: Path, model) -> dict:
             proc = subprocess.run(cmd, check=False, cwd=tmp, env=env, capture_output=True, text=True,
                                   timeout=CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
-            raise DesignerError(f"The generated script did not finish its check in {CHECK_TIMEOUT_S} s.") from exc
+            raise DesignerError(
+                f"The generated script did not finish its check in {CHECK_TIMEOUT_S} s.") from exc
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
         raise DesignerError(f"The generated script failed when run: {last}",
@@ -77,7 +83,7 @@ def run_check(script: Path, model) -> dict:
         raise DesignerError("The generated script's check printed no readable report.") from exc
 
 
-def _compare_structure(report: dict, model, design) -> None:
+def _compare_structure(report: dict, model, design: Design) -> None:
     keys = list(model.state_dict())
     if report["keys"] != keys:
         missing = sorted(set(keys) - set(report["keys"]))[:3]
@@ -93,7 +99,7 @@ def _compare_structure(report: dict, model, design) -> None:
                             "from the app.", hint="Please report this design.")
 
 
-def expected_lr_factors(design) -> dict[str, float] | None:
+def expected_lr_factors(design: Design) -> dict[str, float] | None:
     """Parameter name -> LR factor for every trainable parameter, as the app trains them."""
     policy = resolve_policy(design.recipe, design.model)
     groups = param_groups(design.model, policy, 1.0, 0.0)

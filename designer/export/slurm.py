@@ -33,6 +33,8 @@ from designer.codegen.script import (
     script_mode,
     script_settings,
 )
+from designer.model.build import Design
+from designer.model.recipe import Recipe
 from designer.train.options import OPTIMIZERS, PLAN_FIELDS, SCHEDULES
 
 SBATCH_SUFFIX = ".sbatch"
@@ -61,12 +63,12 @@ def sbatch_path_for(script: str | Path) -> Path:
     return Path(script).with_suffix(SBATCH_SUFFIX)
 
 
-def write_sbatch(design, script: str | Path, *, training=None, num_train: int | None = None,
+def write_sbatch(design: Design | Recipe, script: str | Path, *, training=None, num_train: int | None = None,
                  data_root: str | None = None) -> Path:
     """Write the launch file for ``script`` (generated from ``design`` with ``training``; ``num_train``
     as for the script) beside it, atomically; ``data_root``: the data folder the app used."""
     script = Path(script)
-    base = getattr(design, "recipe", design).base
+    base = (design.recipe if isinstance(design, Design) else design).base
     path = sbatch_path_for(script)
     text = sbatch_text(script_name=script.name, title=f"fine-tune {base.name} as designed in NetSurgeon",
                        job=f"{base.name}-{script.stem}", settings=launch_settings(training, num_train),
@@ -92,7 +94,8 @@ def launch_settings(training=None, num_train: int | None = None) -> list[tuple[s
                 continue
         else:
             value = json.loads(defaults[key]) if key == "optimizer" else defaults[key]
-        if key in ("optimizer", "schedule") and value not in (OPTIMIZERS if key == "optimizer" else SCHEDULES):
+        allowed = OPTIMIZERS if key == "optimizer" else SCHEDULES
+        if key in ("optimizer", "schedule") and value not in allowed:
             raise DesignerError(f"'{value}' cannot be written into the launch file.")
         out.append((flag, _safe(value)))
     for name, _ in _SWITCHES:

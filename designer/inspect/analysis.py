@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
+from typing import Literal
 
 import networkx as nx
 from torch import nn
@@ -20,7 +21,7 @@ from designer.base.errors import DesignerError
 from designer.inspect import budget
 from designer.inspect.graph import format_shape, trace_graph
 from designer.inspect.tracing import model_dtype, propagate
-from designer.model.build import network_input
+from designer.model.build import Design, network_input
 from designer.model.ops import (
     Freeze,
     InsertAfter,
@@ -86,7 +87,7 @@ class Report:
         return out
 
 
-def analyze(design, num_classes: int | None = None, data_channels: int | None = None,
+def analyze(design: Design, num_classes: int | None = None, data_channels: int | None = None,
             graph: nx.DiGraph | None = None) -> Report:
     """Check ``design`` at its input size; ``num_classes``/``data_channels`` describe the data.
 
@@ -126,15 +127,16 @@ def _memory_messages(model: nn.Module, activation: int) -> list[Message]:
     need = activation + _weight_bytes(model)
     if need <= budget.memory_limit():
         return []
-    return [Message("error", "", f"One image at a time would need about {budget.gb(need)} of memory; the limit "
-                                 f"here is {budget.gb(budget.memory_limit())}. Use a smaller input size.")]
+    return [Message("error", "",
+                    f"One image at a time would need about {budget.gb(need)} of memory; the limit "
+                    f"here is {budget.gb(budget.memory_limit())}. Use a smaller input size.")]
 
 
 def _weight_bytes(model: nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def memory_need(design, batch: int = 1, training: bool = False) -> int:
+def memory_need(design: Design, batch: int = 1, training: bool = False) -> int:
     """The analyzer's memory estimate for ``design`` at ``batch``: activations (plus, when training,
     gradients and Adam's two moments), plus the weights. Traced on the meta device,
     nothing allocated; an untraceable network is counted by its input alone."""
@@ -154,13 +156,13 @@ def memory_need(design, batch: int = 1, training: bool = False) -> int:
     return batch * activation + weights + 3 * 4 * trainable  # as _train_memory: the analyzer's estimate
 
 
-def check_memory(design, what: str, batch: int = 1, training: bool = False) -> None:
+def check_memory(design: Design, what: str, batch: int = 1, training: bool = False) -> None:
     """Refuse ``what`` ("Exporting", "Predicting") in one line naming the size when the analyzer says it
     needs more memory than the limit (``budget``); ``--memory-limit GB`` raises it."""
     budget.refuse_over_limit(memory_need(design, batch, training), what, batch)
 
 
-def _policy(design):
+def _policy(design: Design):
     """The recipe's resolved policy (freeze, LR factors, BN mode)."""
     return resolve_policy(design.recipe, design.model)
 
@@ -200,7 +202,7 @@ def layer_rows(graph: nx.DiGraph) -> list[dict]:
 # --- shape errors --------------------------------------------------------------------
 
 
-def _shape_messages(design, graph) -> tuple[list[Message], int | None]:
+def _shape_messages(design: Design, graph) -> tuple[list[Message], int | None]:
     error = graph.graph.get("shape_error")
     if not error:
         return [], None
@@ -217,7 +219,8 @@ def _shape_messages(design, graph) -> tuple[list[Message], int | None]:
     if joined and not _runs_at_default_size(design, graph):  # e.g. a residual add after an edit changed
         # one branch; no input size mends that. (LeViT's attention biases meet a smaller grid: size.)
         return [Message("error", node, f"The tensors meeting at {node} ({data.get('op_type', '?')}) do not "
-                        f"match{joined}: {_clean(error['message'])}. Check the edits on the paths into it.")], None
+                        f"match{joined}: {_clean(error['message'])}. "
+                        "Check the edits on the paths into it.")], None
     return _size_messages(design, graph, node, data, error["message"])
 
 
@@ -242,7 +245,8 @@ def _linear_mismatch(graph, node, path, linear: nn.Linear, in_shape) -> list[Mes
     if pool is None:
         return [Message("error", node, text, resize, f"Resize {node} to take {got} features")]
     fix, label = pool
-    return [Message("error", node, text + " Adaptive pooling keeps its pretrained weights usable.", fix, label),
+    return [Message("error", node, text + " Adaptive pooling keeps its pretrained weights usable.", fix,
+                    label),
             Message("info", node, f"Alternatively resize {node} to take {got} features "
                     "(its weights are then re-initialised).", resize, f"Resize {node} to {got} inputs")]
 
@@ -276,8 +280,8 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
     if module is None or not in_shape or len(in_shape) < 2:
         return []
     got = in_shape[1]
-    for cls, attr in ((nn.modules.conv._ConvNd, "in_channels"), (nn.modules.batchnorm._NormBase, "num_features"),
-                      (nn.GroupNorm, "num_channels")):
+    for cls, attr in ((nn.modules.conv._ConvNd, "in_channels"),
+                      (nn.modules.batchnorm._NormBase, "num_features"), (nn.GroupNorm, "num_channels")):
         if isinstance(module, cls) and getattr(module, attr) != got:
             text = (f"{node} ({data['op_type']}) expects {getattr(module, attr)} channels but receives {got} "
                     f"(shape {format_shape(in_shape)}).")
@@ -286,7 +290,7 @@ def _channel_mismatch(node, data, module, in_shape) -> list[Message]:
     return []
 
 
-def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int | None]:
+def _size_messages(design: Design, graph, node, data, error) -> tuple[list[Message], int | None]:
     c, h, w = network_input(design).shape
     where = f"{node} ({data.get('op_type', '?')})" if data else node
     gm = graph.graph.get("gm")
@@ -294,7 +298,7 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
         return [Message("error", node, f"The network fails at {where} with a {h}x{w} input: {error}")], None
     limit = min(SCAN_LIMIT, max(2 * max(h, w), _default_size(design), 64))
     smallest, fits = smallest_input_size(gm, c, limit, model_dtype(design.model))
-    if smallest is None:
+    if smallest is None or fits is None:
         return [Message("error", node, f"The network fails at {where} with a {h}x{w} input, and no square "
                         f"input up to {limit}x{limit} works: {_clean(error)}.")], None
     # "too small" only where bigger inputs keep working; ViT/MaxViT run at their built size
@@ -308,7 +312,7 @@ def _size_messages(design, graph, node, data, error) -> tuple[list[Message], int
     return [Message("error", node, text, fix, f"Set input to {fits}x{fits}")], smallest
 
 
-def _runs_at_default_size(design, graph) -> bool:
+def _runs_at_default_size(design: Design, graph) -> bool:
     """Does the network run at its gallery size (so the size, not an edit, is what breaks it)?"""
     c, h, w = network_input(design).shape
     size, gm = _default_size(design), graph.graph.get("gm")
@@ -319,7 +323,8 @@ def _runs_at_default_size(design, graph) -> bool:
 
 def _inputs_text(graph, node) -> str:
     """ " (inputs 64x56x56, 64x28x28)" when a node joins tensor inputs that disagree, else ""."""
-    shapes = [graph.nodes[i].get("out_shape") for i in graph.nodes[node].get("inputs", [])] if node in graph else []
+    shapes = [graph.nodes[i].get("out_shape") for i in graph.nodes[node].get("inputs",
+                                                                             [])] if node in graph else []
     shapes = [format_shape(s) for s in shapes if s is not None]
     return f" (inputs {', '.join(shapes)})" if len(set(shapes)) > 1 else ""
 
@@ -329,14 +334,15 @@ def _clean(error: str) -> str:
     return re.sub(r"\s*but got Proxy\([^)]*\)", "", error).rstrip("!. ")
 
 
-def _default_size(design) -> int:
+def _default_size(design: Design) -> int:
     try:
         return int(defaults_for(design.recipe.base).input_size)
     except DesignerError:  # not a gallery name: ImageNet's usual size
         return 224
 
 
-def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT, dtype=None) -> tuple[int | None, int | None]:
+def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT,
+                        dtype=None) -> tuple[int | None, int | None]:
     """(exact smallest square size that runs, smallest multiple of 8 that runs).
 
     Sizes are scanned upwards in steps of 8 (not bisected: ViT and MaxViT run
@@ -359,7 +365,7 @@ def smallest_input_size(gm, channels: int, limit: int = SCAN_LIMIT, dtype=None) 
 # --- other checks ----------------------------------------------------------------------
 
 
-def _class_messages(design, output_shape, num_classes) -> list[Message]:
+def _class_messages(design: Design, output_shape, num_classes) -> list[Message]:
     if num_classes is None or not output_shape or output_shape[-1] == num_classes:
         return []
     node = design.classifier_path or "output"
@@ -368,11 +374,12 @@ def _class_messages(design, output_shape, num_classes) -> list[Message]:
                     f"Replace the classifier for {num_classes} classes")]
 
 
-def _channel_messages(design, data_channels) -> list[Message]:
+def _channel_messages(design: Design, data_channels) -> list[Message]:
     c, h, w = design.input_shape
-    if not data_channels or data_channels == c or getattr(design, "replicate_grey", False) and data_channels == 1:
+    if not data_channels or data_channels == c or getattr(design, "replicate_grey",
+                                                          False) and data_channels == 1:
         return []
-    mode = "replicate" if data_channels == 1 else "adapt"
+    mode: Literal["adapt", "replicate"] = "replicate" if data_channels == 1 else "adapt"
     return [Message("warning", "input", f"The images have {data_channels} channel(s) but the network "
                     f"takes {c}.", SetInput(h, w, data_channels, mode),
                     f"Set input to {data_channels} channel(s) ({mode})")]

@@ -133,7 +133,8 @@ def _attribute(model, layer, x, classes, method, grid, cancel) -> torch.Tensor:
         ablation = LayerFeatureAblation(_scores(model, cancel, copies_of_one=True), layer)
         mask = region_mask(grid).to(x.device)
         attr = torch.cat([ablation.attribute(x[k:k + 1], target=int(c), layer_mask=mask,
-                                             perturbations_per_eval=ABLATION_BATCH) for k, c in enumerate(classes)])
+                                             perturbations_per_eval=ABLATION_BATCH)
+                          for k, c in enumerate(classes)])
     return attr[:, :1]  # every channel of a region holds that region's score drop
 
 
@@ -141,14 +142,16 @@ def class_maps(model: nn.Module, image: torch.Tensor, classes: list[int], target
                method: str = "gradcam", cancel=None) -> np.ndarray:
     """(K, H, W) float32 maps in 0..1 for one prepared image (C, H, W) and K class indices."""
     if method not in METHODS:
-        raise DesignerError(f"'{method}' is not a heat-map method.", hint=f"Use one of: {', '.join(METHODS)}.")
+        raise DesignerError(f"'{method}' is not a heat-map method.",
+                            hint=f"Use one of: {', '.join(METHODS)}.")
     if not classes:
         return np.zeros((0, *image.shape[1:]), dtype=np.float32)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     x = image.unsqueeze(0).to(device).repeat(len(classes), 1, 1, 1)
     with eval_mode(model), map_layer(model, target) as layer:
         attr = _attribute(model, layer, x, list(classes), method, target.grid, cancel)
-    return normalise(attr.detach().float(), tuple(image.shape[1:]))
+    height, width = image.shape[1:]
+    return normalise(attr.detach().float(), (height, width))
 
 
 def normalise(attr: torch.Tensor, size: tuple[int, int]) -> np.ndarray:

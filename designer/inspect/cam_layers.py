@@ -69,8 +69,8 @@ class CamTarget:
         return f"{where} ({self.channels}x{h}x{w})"
 
     def to_dict(self) -> dict:
-        return {"layer": self.path, "on_input": self.on_input, "channels": self.channels, "grid": list(self.grid),
-                "tokens": self.tokens, "prefix": self.prefix}
+        return {"layer": self.path, "on_input": self.on_input, "channels": self.channels,
+                "grid": list(self.grid), "tokens": self.tokens, "prefix": self.prefix}
 
 
 def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
@@ -85,9 +85,11 @@ def layer_outputs(model: nn.Module, input_shape) -> dict[str, LayerOutput]:
                 return _hooked_run(model, input_shape, device, model_dtype(model))
             except Exception as exc:  # noqa: BLE001 -- the design itself does not run
                 detail = (str(exc).splitlines() or [""])[0][:300]
-                raise DesignerError(f"The network does not run on a {'x'.join(map(str, input_shape))} input, "
+                size = "x".join(map(str, input_shape))
+                raise DesignerError(f"The network does not run on a {size} input, "
                                     f"so no heat map can be made ({detail}).",
-                                    hint="Fix the design first (the Design tab's analyzer says where).") from None
+                                    hint="Fix the design first (the Design tab's analyzer says "
+                                         "where).") from None
 
 
 def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, LayerOutput]:
@@ -102,7 +104,8 @@ def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, Layer
             row["calls"] += 1
             if first is not None and row["calls"] == 1:
                 row["in_shape"] = tuple(first.shape)
-                row["fed_by"] = made[id(first)][0] if id(first) in made and made[id(first)][1] is first else None
+                maker = made.get(id(first))
+                row["fed_by"] = maker[0] if maker is not None and maker[1] is first else None
             clock[0] += 1
         return hook
 
@@ -116,7 +119,8 @@ def _hooked_run(model: nn.Module, input_shape, device, dtype) -> dict[str, Layer
 
     for path, module in model.named_modules():
         if path:
-            handles += [module.register_forward_pre_hook(before(path)), module.register_forward_hook(after(path))]
+            handles += [module.register_forward_pre_hook(before(path)),
+                        module.register_forward_hook(after(path))]
     try:
         with eval_mode(model):
             model(torch.zeros((1, *input_shape), dtype=dtype, device=device))
@@ -173,7 +177,8 @@ def target_for(model: nn.Module, input_shape, path: str,
     if target is None:
         shown = "x".join(str(s) for s in out.shape[1:]) if out.shape else "no single tensor"
         raise DesignerError(f"The layer {path} gives {shown}, not a map over the image (channels x height x "
-                            "width, or a grid of tokens).", hint="Pick a layer before the pooling and the head.")
+                            "width, or a grid of tokens).", hint="Pick a layer before the pooling and the "
+                                                                 "head.")
     return target
 
 
@@ -227,7 +232,8 @@ def _map_after(outputs, last: LayerOutput) -> CamTarget | None:
     following = min(later, key=lambda o: o.start, default=None)
     if following is None or following.in_shape != last.shape or following.fed_by == last.path:
         return None
-    return replace(_as_target(last, (0, 0)), path=following.path, on_input=True)
+    target = _as_target(last, (0, 0))
+    return None if target is None else replace(target, path=following.path, on_input=True)
 
 
 def _before_last_block(model, outputs, tokens, input_hw) -> CamTarget | None:

@@ -53,12 +53,12 @@ def fold(graph: nx.DiGraph, depth: int | None = None, expanded=()) -> nx.DiGraph
     failed = failed_order(graph)
     keep = [n for n, d in graph.nodes(data=True) if not is_shape_only(d, failed)]
     order = {n: graph.nodes[n]["order"] for n in keep}
-    keep.sort(key=order.get)
+    keep.sort(key=order.__getitem__)
     key = {n: fold_key(n, graph.nodes[n]["path"], depth, expanded) for n in keep}
     groups: dict[str, list[str]] = defaultdict(list)
     for n in keep:
         groups[key[n]].append(n)
-    out = nx.DiGraph()
+    out: nx.DiGraph[str] = nx.DiGraph()
     out.graph.update(graph.graph, folded=depth is not None, fold_depth=depth)
     for block, members in groups.items():
         if members == [block]:
@@ -89,7 +89,7 @@ def block_attrs(graph: nx.DiGraph, block: str, members: list[str]) -> dict:
         "trainable": sum(d.get("trainable") or 0 for d in datas),
         "frozen": None if not with_params else all(d.get("frozen") for d in with_params),
         "partly_frozen": any(d.get("frozen") for d in with_params),
-        "lr_factor": max(lr_weight, key=lr_weight.get) if lr_weight else None,
+        "lr_factor": max(lr_weight, key=lr_weight.__getitem__) if lr_weight else None,
         "flops": sum(d.get("flops") or 0 for d in datas), "nbytes": sum(d.get("nbytes", 0) for d in datas),
         "order": datas[0]["order"], "folded": True, "children": len(members), "members": list(members),
         "shared": False,

@@ -55,7 +55,11 @@ def trace_graph(model: nn.Module, input_shape, policy=None) -> nx.DiGraph:
 
 
 def _graph_from_fx(gm, owners, prop, states) -> nx.DiGraph:
-    graph, ids, used, counts, seen_modules = nx.DiGraph(), {}, set(), Counter(), set()
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    counts: Counter[str] = Counter()
+    seen_modules: set[str] = set()
     for order, n in enumerate(gm.graph.nodes):
         base = base_name(n, owners.get(n.name, ""))
         node_id = _unique(base, used, counts)
@@ -153,7 +157,7 @@ def _aggregate_state(rows) -> dict:
     weight: dict[float, int] = defaultdict(int)
     for numel, _, lr in rows:
         weight[lr] += numel
-    return {"frozen": all(r[1] for r in rows), "lr_factor": max(weight, key=weight.get)}
+    return {"frozen": all(r[1] for r in rows), "lr_factor": max(weight, key=weight.__getitem__)}
 
 
 def _label(node_id: str, op_type: str) -> str:
@@ -191,7 +195,7 @@ def fallback_graph(model: nn.Module, input_shape, policy, reason: str) -> nx.DiG
     leaves = _leaf_paths(model)
     states = _param_states(model, policy)
     shapes, failed, error = _hook_shapes(model, [p for p, _ in leaves], input_shape)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     chain = [("input", {"kind": "input", "op_type": "Input", "path": "input", "module": "",
                         "out_shape": (1, *input_shape), **_policy_attrs([], states)})]
     for path, mod in leaves:
@@ -227,7 +231,9 @@ def _hook_shapes(model, paths, input_shape):
 
 
 def _run_hooked(model, paths, input_shape, dtype, device):
-    shapes, started, handles = {}, [], []
+    shapes: dict[str, tuple] = {}
+    started: list[str] = []
+    handles = []
     modules = dict(model.named_modules())
     for path in paths:
         handles.append(modules[path].register_forward_pre_hook(lambda m, a, p=path: started.append(p)))

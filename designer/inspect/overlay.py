@@ -32,7 +32,7 @@ def resize_heat(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if heat.shape == (height, width):
         return np.asarray(heat, dtype=np.float32)
     img = Image.fromarray(np.ascontiguousarray(heat, dtype=np.float32))  # mode "F"
-    return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.float32)
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def overlay(picture: np.ndarray, heat: np.ndarray, opacity: float = 0.5) -> np.ndarray:

@@ -16,6 +16,7 @@ import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torchvision
@@ -48,7 +49,8 @@ def timm_notrace() -> tuple[tuple[type, ...], tuple]:
     fx_hints = sys.modules.get("timm.layers._fx")
     if fx_hints is None:
         return (), ()
-    return tuple(fx_hints.get_notrace_modules()), tuple(f for f in fx_hints.get_notrace_functions() if callable(f))
+    modules = tuple(fx_hints.get_notrace_modules())
+    return modules, tuple(f for f in fx_hints.get_notrace_functions() if callable(f))
 
 
 def is_leaf(module: nn.Module) -> bool:
@@ -67,7 +69,9 @@ class PathTracer(fx.Tracer):
     """Records, for every fx node, the dotted path of the module whose forward made it."""
 
     def __init__(self):
-        super().__init__(autowrap_modules=(math, torchvision.ops), autowrap_functions=timm_notrace()[1])
+        # torch annotates autowrap_modules as a 1-tuple (Tuple[ModuleType]); it takes any number
+        super().__init__(autowrap_modules=(math, torchvision.ops),  # type: ignore[arg-type]
+                         autowrap_functions=timm_notrace()[1])
         self.owner: dict[str, str] = {}
         self._current = ""
 
@@ -202,7 +206,8 @@ def _fast_forward(mod: nn.Module, args, kwargs):
         _check_norm(mod, x)
         return x
     if forward in _CONV_FORWARDS:
-        return mod._conv_forward(x, to_meta(mod.weight), to_meta(mod.bias))
+        conv: Any = mod  # a Conv1d/2d/3d: each defines its own _conv_forward, their base does not
+        return conv._conv_forward(x, to_meta(conv.weight), to_meta(conv.bias))
     if forward is nn.Linear.forward:
         return F.linear(x, to_meta(mod.weight), to_meta(mod.bias))
     return _NOT_FAST
@@ -335,7 +340,7 @@ def propagate(gm: fx.GraphModule, input_shape, batch: int = 1, count_flops: bool
     only when an op has no meta implementation.
     """
     result = _run(gm, input_shape, batch, count_flops, dtype, meta=True)
-    if not result.ok and _is_meta_limitation(result.exc):
+    if not result.ok and result.exc is not None and _is_meta_limitation(result.exc):
         with torch.no_grad():
             result = _run(gm, input_shape, batch, count_flops, dtype, meta=False)
     return result

@@ -37,7 +37,8 @@ class ChildProcess:
         self.stop_file.unlink(missing_ok=True)
         # Appended to, never through a link planted in a run folder from elsewhere (O_NOFOLLOW).
         # Non-blocking: a pipe planted there fails at once instead of waiting for a reader.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        flags = (os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                 | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         fd = os.open(self.log_path, flags, 0o644)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
@@ -52,6 +53,8 @@ class ChildProcess:
         self.stop_asked: float | None = None
 
     def _read(self) -> None:
+        if self.proc.stdout is None:  # never: Popen was asked for a pipe
+            return
         for raw in self.proc.stdout:
             event = _event(raw)
             if event is None:

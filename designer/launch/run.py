@@ -35,9 +35,19 @@ from designer.codegen.script import write_script
 from designer.export.splitfile import write_split
 from designer.launch.child import ChildProcess, diagnose, root_cause
 from designer.launch.placement import CHILD_MODES, Placement, threads_per_process
+from designer.model.build import Design
 from designer.train import recommended as rec
 from designer.train import setup as ts
-from designer.train.events import EpochEvent, FailedEvent, StoppedEvent, event_from_dict
+from designer.train.events import (
+    BatchEvent,
+    Best,
+    EpochEvent,
+    FailedEvent,
+    FinishedEvent,
+    StoppedEvent,
+    event_from_dict,
+    event_of,
+)
 from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import stage_outcome, start_event, stopped_before_training, write_history
@@ -45,18 +55,21 @@ from designer.train.runs import train_run
 from designer.zoo.weights import read_state_dict
 
 
-def train_run_placed(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_run_placed(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                     cache_dir=None,
                      probe: dict | None = None, placement: Placement | None = None):
     """``runs.train_run``, trained where ``placement`` says (None or "here": this process)."""
     if placement is None or not placement.in_child or options.mode not in CHILD_MODES:
-        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, probe=probe)
+        return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir,
+                         probe=probe)
     check_placement(design, options, placement)
     trainer = functools.partial(train_in_child, placement=placement)
-    return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir, trainer=trainer,
-                     record={"placement": placement.to_dict()})
+    return train_run(design, split, options, run_dir, cancel, resume=resume, cache_dir=cache_dir,
+                     trainer=trainer, record={"placement": placement.to_dict()})
 
 
-def planned_length(options: TrainOptions, num_train: int, placement: Placement | None = None) -> tuple[int, int]:
+def planned_length(options: TrainOptions, num_train: int,
+                   placement: Placement | None = None) -> tuple[int, int]:
     """(optimizer steps, epochs) a new run of a ``CHILD_MODES`` mode plans, as its start event will say
     (steps per process: ``DistributedSampler`` gives each a ceil(n / count) share of a split batch)."""
     count = placement.count(options.device) if placement is not None and placement.in_child else 1
@@ -67,7 +80,7 @@ def planned_length(options: TrainOptions, num_train: int, placement: Placement |
     return epochs * per_epoch, epochs
 
 
-def check_placement(design, options: TrainOptions, placement: Placement) -> None:
+def check_placement(design: Design, options: TrainOptions, placement: Placement) -> None:
     """Refuse, before anything starts, what a child process cannot train."""
     if getattr(design, "recipe", None) is None:
         raise DesignerError("This network has no design recipe, so it cannot be written as a training script "
@@ -78,10 +91,12 @@ def check_placement(design, options: TrainOptions, placement: Placement) -> None
     count = placement.count(options.device)
     if options.device == "cuda" and torch.cuda.device_count() < count:
         raise DesignerError(f"{count} processes were asked for on the GPU, but this machine has "
-                            f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per GPU.")
+                            f"{torch.cuda.device_count()} GPU(s).", hint="Ask for at most one process per "
+                                                                         "GPU.")
 
 
-def train_in_child(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None,
+def train_in_child(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                   cache_dir=None,
                    *, placement: Placement):
     """A trainer (``runs.TRAINERS``' arguments and events) whose training runs in child processes."""
     ts.check_split(design, split)
@@ -90,7 +105,7 @@ def train_in_child(design, split, options: TrainOptions, run_dir, cancel=None, r
 
 
 class _Launch:
-    def __init__(self, design, split, options, run_dir: Path, cancel, placement: Placement):
+    def __init__(self, design: Design, split, options, run_dir: Path, cancel, placement: Placement):
         self.design, self.split, self.options, self.run_dir = design, split, options, run_dir
         self.cancel, self.placement = cancel, placement
         self.count = placement.count(options.device)
@@ -98,10 +113,11 @@ class _Launch:
         self.total_steps, epochs = planned_length(options, len(split.train), placement)  # per process
         self.steps_per_epoch = self.total_steps // epochs
         self.history: list[dict] = []
-        self.best = {"val_acc": None, "epoch": 0}
+        self.best: Best = {"val_acc": None, "epoch": 0}
         self.t0 = time.perf_counter()
         self.skip_reason = ""  # why the recommended mode's stage 1 cannot fit this head ("" when it can)
-        self._first_step: tuple[float, int] | None = None  # (when, global step) of the child's first batch event
+        # (when, global step) of the child's first batch event
+        self._first_step: tuple[float, int] | None = None
         self._stage2_options()
 
     def _stage2_options(self) -> None:
@@ -135,7 +151,8 @@ class _Launch:
         if stage1:
             record = yield from self._fit_head(cache_dir)
             if record is None:  # stopped while the features were computed: nothing to keep
-                yield stopped_before_training(self.design, self.run_dir, self.stage2, self.split.classes, self.t0)
+                yield stopped_before_training(self.design, self.run_dir, self.stage2, self.split.classes,
+                                              self.t0)
                 return
             yield record
         script_dir = self._write_script(resume)
@@ -147,18 +164,20 @@ class _Launch:
     def _load_resume(self, resume) -> None:
         ckpt = ts.load_checkpoint(resume)
         self.history = [r for r in ckpt.get("history", []) if isinstance(r, dict)]
-        best = ckpt.get("best") if isinstance(ckpt.get("best"), dict) else {}
-        self.best = {"val_acc": best.get("val_acc"), "epoch": int(best.get("epoch", 0) or 0)}
+        self.best = ckpt["best"]  # load_checkpoint checked it: {"val_acc": float | None, "epoch": int}
 
     def _start_event(self, stages: int, start_epoch: int):
         event = start_event(self.design, self.stage2, self.split, self.steps_per_epoch, self.stage2.epochs,
-                            self.run_dir, start_epoch=start_epoch, plan=self.plan_text, lr=self.stage2.resolved_lr)
+                            self.run_dir, start_epoch=start_epoch, plan=self.plan_text,
+                            lr=self.stage2.resolved_lr)
         return replace(event, stages=stages, device=f"{self.count} x {self.device}")
 
     def _fit_head(self, cache_dir):
         """Stage 1 of the recommended mode, here (the features are cached for other runs too)."""
-        sink = SimpleNamespace(pacing=SimpleNamespace(val_seconds_per_image=0.0), skipped=[])  # what it reports
-        warm_start = rec.head_fit(self.design, self.split, self.options, cache_dir or self.run_dir, self.cancel)
+        # a stand-in trainer for what head_fit reports into
+        sink = SimpleNamespace(pacing=SimpleNamespace(val_seconds_per_image=0.0), skipped=[])
+        warm_start = rec.head_fit(self.design, self.split, self.options, cache_dir or self.run_dir,
+                                  self.cancel)
         record = yield from warm_start(sink)
         if record is None:
             return None
@@ -170,8 +189,8 @@ class _Launch:
             self.design.model.load_state_dict(stage2_start, strict=False)
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
-        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
-                          is_best=True, stage="head")
+        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"],
+                          best_epoch=0, is_best=True, stage="head")
 
     # --- the child -----------------------------------------------------------------------
 
@@ -191,8 +210,8 @@ class _Launch:
         return folder
 
     def _command(self, script_dir: Path, resume) -> list[str]:
-        args = [str(script_dir / "train.py"), "--split", str(script_dir / "split.json"), "--out", str(self.run_dir),
-                "--epochs", str(self.stage2.epochs), "--device", self.device, "--events",
+        args = [str(script_dir / "train.py"), "--split", str(script_dir / "split.json"), "--out",
+                str(self.run_dir), "--epochs", str(self.stage2.epochs), "--device", self.device, "--events",
                 "--stop-file", str(self.run_dir / "stop")]
         if resume is not None:
             args += ["--resume", str(resume)]
@@ -206,8 +225,8 @@ class _Launch:
                      "--patience-fraction", repr(float(self.pacing.patience_fraction))]
         if self.count == 1:
             return [sys.executable, *args]
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={self.count}",
-                *args]
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={self.count}", *args]
 
     def _env(self) -> dict:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -226,7 +245,7 @@ class _Launch:
             for data in child.events(lambda: is_cancelled(self.cancel)):
                 kind = data.get("kind")
                 if kind == "batch":
-                    yield self._with_eta(event_from_dict(data))
+                    yield self._with_eta(event_of(data, BatchEvent))
                 elif kind == "checkpoint":
                     yield event_from_dict(data)
                 elif kind == "epoch":
@@ -240,7 +259,7 @@ class _Launch:
             child.close()
         yield self._ending(final, failed, code, log)
 
-    def _with_eta(self, event):
+    def _with_eta(self, event: BatchEvent) -> BatchEvent:
         """The batch event with the time left: the pace since the child's first step (validation and
         checkpoints included) times the steps to go."""
         now = time.perf_counter()
@@ -248,12 +267,13 @@ class _Launch:
             self._first_step = (now, event.global_step)
         t0, step0 = self._first_step
         done = event.global_step - step0
-        return replace(event, eta_s=(now - t0) / done * max(0, self.total_steps - event.global_step) if done > 0 else 0.0)
+        left = max(0, self.total_steps - event.global_step)
+        return replace(event, eta_s=(now - t0) / done * left if done > 0 else 0.0)
 
     def _epoch(self, data: dict) -> EpochEvent:
-        event = event_from_dict(data)
-        record = {k: getattr(event, k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                                                  "epoch_time_s")}
+        event = event_of(data, EpochEvent)
+        names = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
+        record = {k: getattr(event, k) for k in names}
         self.history = [r for r in self.history if r.get("epoch") != event.epoch] + [record]
         self.best = {"val_acc": event.best_val_acc, "epoch": event.best_epoch}
         self._write_history("running")
@@ -264,9 +284,12 @@ class _Launch:
         if final is not None and code == 0:
             outcome = stage_outcome(self.history, self.best, final.get("outcome", ""))
             self._write_history(final["kind"], outcome)
-            event = event_from_dict(final)
-            return replace(event, outcome=outcome, time_s=time.perf_counter() - self.t0, **({"run_dir": str(self.run_dir)} if final["kind"] == "finished"
-                                                     else {"checkpoint": str(self.run_dir / "last.pt")}))
+            event, elapsed = event_from_dict(final), time.perf_counter() - self.t0
+            if isinstance(event, FinishedEvent):
+                return replace(event, outcome=outcome, time_s=elapsed, run_dir=str(self.run_dir))
+            if isinstance(event, StoppedEvent):  # _drive keeps only finished and stopped lines here
+                resume_from = str(self.run_dir / "last.pt")
+                return replace(event, outcome=outcome, time_s=elapsed, checkpoint=resume_from)
         if is_cancelled(self.cancel):  # ended from outside after a stop that did not come in time
             self._write_history("stopped")
             last = self.run_dir / "last.pt"
@@ -300,7 +323,8 @@ class _Launch:
         extra = {"plan": self.plan_text, "placement": self.placement.to_dict()}
         if outcome:
             extra["outcome"] = outcome
-        write_history(self.run_dir, status, self.stage2, self.split.classes, self.history, self.best, [], extra)
+        write_history(self.run_dir, status, self.stage2, self.split.classes, self.history, self.best, [],
+                      extra)
 
 
 def builder_paths(recipe) -> list[str]:

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from designer.model.surgery import (
     companion_heads,
     find_classifier,
     find_first_conv,
+    get_conv,
     get_module,
     head_layers,
     head_out_features,
@@ -52,7 +53,7 @@ from designer.model.surgery import (
 from designer.zoo import lite0
 from designer.zoo.base import BaseModel
 from designer.zoo.families import has_position_embeddings
-from designer.zoo.sources import build_base, defaults_for
+from designer.zoo.sources import ModelInfo, build_base, defaults_for
 
 # Built prefixes bigger than this are not memoized: a copy of vit_h_14 is 2.5 GB.
 MEMO_MAX_PARAMS = 200_000_000
@@ -86,7 +87,7 @@ class NetworkInput(NamedTuple):
     std: tuple
 
 
-def network_input(design) -> NetworkInput:
+def network_input(design: Design | _Work) -> NetworkInput:
     """The network's input for ``design`` (anything with ``input_shape``, ``mean``, ``std`` and
     ``replicate_grey``): grey data replicated to RGB still enters the network with 3 channels, and
     its one mean/std is repeated for them. The one place this rule lives."""
@@ -188,10 +189,11 @@ class BaseCache:
                 self._built.popitem(last=False)
 
 
-def _initial_work(model: nn.Module, info) -> _Work:
-    size = int(getattr(model, "image_size", 0) or info.input_size) if has_position_embeddings(model) else int(info.input_size)
+def _initial_work(model: nn.Module, info: ModelInfo) -> _Work:
+    baked = has_position_embeddings(model)
+    size = int(getattr(model, "image_size", 0) or info.input_size) if baked else int(info.input_size)
     try:
-        channels = get_module(model, find_first_conv(model)).in_channels
+        channels = get_conv(model, find_first_conv(model)).in_channels
     except DesignerError:
         channels = 3
     try:
@@ -218,7 +220,7 @@ def build(recipe: Recipe, cache: BaseCache | None = None) -> Design:
         _refresh_static_padding(work)
         work.sizes_changed = False
         cache.remember(recipe.base, ops, work)
-    return Design(model=work.model, recipe=recipe, input_shape=tuple(work.input_shape),
+    return Design(model=work.model, recipe=recipe, input_shape=work.input_shape,
                   mean=tuple(work.mean), std=tuple(work.std), replicate_grey=work.replicate_grey,
                   classifier_path=work.classifier_path, num_classes=work.num_classes, load_report=report)
 
@@ -271,9 +273,10 @@ def _adapt_first_conv(model: nn.Module, channels: int, shape: tuple[int, int, in
     'SAME'-padding conv stays one) and adapting its pretrained filters; so too every other
     conv that reads the image itself (FastViT's stem has parallel branches)."""
     for path in dict.fromkeys([find_first_conv(model), *input_convs(model, shape)]):
-        conv = get_module(model, path)
+        conv = get_conv(model, path)
         if conv.groups != 1:
-            raise DesignerError(f"The first convolution {path} is grouped, so its input channels cannot be changed.")
+            raise DesignerError(f"The first convolution {path} is grouped, so its input channels "
+                                "cannot be changed.")
         new = copy.deepcopy(conv)
         new.weight = nn.Parameter(adapt_input_conv(conv.weight.detach(), channels),
                                   requires_grad=conv.weight.requires_grad)
@@ -284,31 +287,33 @@ def _adapt_first_conv(model: nn.Module, channels: int, shape: tuple[int, int, in
 def _resize_vit(model: nn.Module, height: int, width: int) -> None:
     """What rebuilding a ViT with ``image_size`` and ``interpolate_embeddings`` gives, done in place
     (so earlier edits, such as a new head, survive): new position embeddings and image size."""
-    if not has_position_embeddings(model) or (height == width == model.image_size):
+    vit: Any = model  # torchvision's VisionTransformer, untyped: its attributes are its own
+    if not has_position_embeddings(vit) or (height == width == vit.image_size):
         return
-    patch = model.patch_size
+    patch = vit.patch_size
     if height != width:
         raise DesignerError(f"A Vision Transformer takes square images only, not {height}x{width}.",
                             hint=f"Use {height}x{height}, ideally a multiple of its patch size {patch}.")
     if height < patch:
         raise DesignerError(f"A Vision Transformer with {patch}-pixel patches needs images of at least "
                             f"{patch}x{patch}, not {height}x{width}.", hint=f"Use a multiple of {patch}, e.g. 64.")
-    old = model.encoder.pos_embedding
+    old = vit.encoder.pos_embedding
     state = interpolate_embeddings(height, patch, {"encoder.pos_embedding": old.detach()})
-    model.encoder.pos_embedding = nn.Parameter(state["encoder.pos_embedding"], requires_grad=old.requires_grad)
-    model.image_size = height
-    model.seq_length = model.encoder.pos_embedding.shape[1]
+    vit.encoder.pos_embedding = nn.Parameter(state["encoder.pos_embedding"], requires_grad=old.requires_grad)
+    vit.image_size = height
+    vit.seq_length = vit.encoder.pos_embedding.shape[1]
 
 
 def set_timm_input_size(model: nn.Module, height: int, width: int) -> bool:
     """timm's own way to take another size where the size is baked in (position embeddings, window
     attention biases): ``model.set_input_size``. Where timm cannot, the network stays as it was and
     the analyzer says which sizes work. True when the size was set."""
-    setter = getattr(model, "set_input_size", None)
+    setter: Any = getattr(model, "set_input_size", None)  # timm's, where the model has one
     if not callable(setter) or not hasattr(model, "pretrained_cfg"):
         return False
     try:  # first on a data-free copy, so a failure leaves the real network untouched
-        meta_copy(model).set_input_size(img_size=(height, width))
+        trial: Any = meta_copy(model)  # a timm model: set_input_size is its own
+        trial.set_input_size(img_size=(height, width))
     except Exception:  # noqa: BLE001 -- timm asserts in many ways; the analyzer reports the size instead
         return False
     setter(img_size=(height, width))
@@ -323,7 +328,7 @@ def _replace_classifier(work: _Work, op) -> None:
         raise DesignerError(f"The classifier {path} has no Linear layer to take its input size from.")
     first = layers[0]
     conv = isinstance(first, nn.Conv2d)
-    in_features = first.in_channels if conv else first.in_features
+    in_features = first.in_channels if isinstance(first, nn.Conv2d) else first.in_features
     for target in (path, *companion_heads(work.model, path)):
         head = make_head(in_features, op.num_classes, op.dropout, op.hidden, op.batchnorm, conv=conv)
         set_module(work.model, target, head.to(first.weight.device))
@@ -404,7 +409,7 @@ def _refresh_static_padding(work: _Work) -> None:
     except DesignerError:
         return  # the design does not run; analysis says where
     for path, (height, width) in sizes.items():
-        conv = get_module(work.model, path)
+        conv = get_conv(work.model, path)
         conv.static_padding = lite0.same_padding(conv, height, width)
 
 

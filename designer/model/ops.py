@@ -122,7 +122,8 @@ class LayerSpec:
             raise DesignerError(f"{where} must be written as {{\"type\": ..., \"args\": {{...}}}}, not "
                                 f"{_short(data)}.")
         try:
-            return cls(type=data.get("type"), args=frozen_items(data.get("args", {})))
+            raw_type: Any = data.get("type")  # unchecked outside input: pydantic checks it here
+            return cls(type=raw_type, args=frozen_items(data.get("args", {})))
         except DesignerError as exc:
             raise DesignerError(exc.message.replace("The layer", where, 1), hint=exc.hint) from None
 

@@ -52,6 +52,10 @@ class Policy:
         return float(self.lr_factor.get(name, 1.0))
 
 
+# A module's (frozen: True / False / None when mixed or without parameters, LR factor), for the views.
+LayerState = tuple[bool | None, float]
+
+
 # --- resolving the recipe's policy ops -------------------------------------------------------------
 
 
@@ -112,7 +116,8 @@ def params_up_to(model: nn.Module, path: str) -> list[str]:
 
 def _set_lr_factor(policy: Policy, model: nn.Module, op) -> None:
     if op.factor < 0:
-        raise DesignerError(f"An LR factor cannot be negative ({op.factor}).", hint="Use 0 or more, e.g. 0.1 or 10.")
+        raise DesignerError(f"An LR factor cannot be negative ({op.factor}).",
+                            hint="Use 0 or more, e.g. 0.1 or 10.")
     for name in params_under(model, op.path):
         policy.lr_factor[name] = float(op.factor)
 
@@ -128,14 +133,16 @@ def _lr_preset(policy: Policy, model: nn.Module, op) -> None:
             policy.lr_factor[name] = float(op.head_factor if name in inside else op.rest_factor)
         return
     if not 0 < op.decay <= 1:
-        raise DesignerError(f"Layer decay must be between 0 and 1, not {op.decay}.", hint="A usual value is 0.7.")
+        raise DesignerError(f"Layer decay must be between 0 and 1, not {op.decay}.",
+                            hint="A usual value is 0.7.")
     for name, distance in layer_distances(model, head).items():
         policy.lr_factor[name] = float(op.decay ** distance)
 
 
 def _bn_mode(policy: Policy, model: nn.Module, op) -> None:
     if op.mode not in BN_MODES:
-        raise DesignerError(f"Unknown BatchNorm mode '{op.mode}'.", hint=f"Use one of: {', '.join(BN_MODES)}.")
+        raise DesignerError(f"Unknown BatchNorm mode '{op.mode}'.",
+                            hint=f"Use one of: {', '.join(BN_MODES)}.")
     policy.bn_mode = op.mode
 
 
@@ -189,7 +196,8 @@ def timm_layer_ids(model: nn.Module) -> dict[str, int]:
         return {}
     try:
         return dict(manipulate.group_parameters(model, matcher(coarse=False), reverse=True))
-    except Exception:  # noqa: BLE001 -- an edit renamed what the patterns expect: fall back to the module tree
+    # an edit renamed what the patterns expect: fall back to the module tree
+    except Exception:  # noqa: BLE001
         return {}
 
 
@@ -222,7 +230,8 @@ def param_groups(model: nn.Module, policy: Policy, base_lr: float, weight_decay:
         if policy.is_frozen(name):
             continue
         factor = policy.factor(name)
-        group = groups.setdefault(factor, {"name": f"x{factor:g}", "lr": base_lr * factor, "lr_factor": factor,
+        group = groups.setdefault(factor,
+                                  {"name": f"x{factor:g}", "lr": base_lr * factor, "lr_factor": factor,
                                            "weight_decay": weight_decay, "params": [], "param_names": []})
         group["params"].append(p)
         group["param_names"].append(name)
@@ -248,10 +257,10 @@ def set_train_mode(model: nn.Module, policy: Policy | None, training: bool) -> N
             module.eval()
 
 
-def module_state(model: nn.Module, policy: Policy | None) -> dict[str, tuple[bool | None, float]]:
+def module_state(model: nn.Module, policy: Policy | None) -> dict[str, LayerState]:
     """Module path -> (frozen: True / False / None when mixed or without parameters, LR factor).
     The factor is the one most of the module's trainable weights (by count) get."""
-    out = {}
+    out: dict[str, LayerState] = {}
     for path, module in model.named_modules():
         rows = [((f"{path}.{n}" if path else n), p.numel()) for n, p in module.named_parameters()]
         if policy is None:

@@ -40,10 +40,19 @@ def get_module(model: nn.Module, path: str) -> nn.Module:
     return module
 
 
+def get_conv(model: nn.Module, path: str) -> nn.Conv2d:
+    """The convolution at ``path``; a clear error when something else is there."""
+    module = get_module(model, path)
+    if not isinstance(module, nn.Conv2d):
+        raise DesignerError(f"The layer {path} is a {type(module).__name__}, not a 2-D convolution.")
+    return module
+
+
 def set_module(model: nn.Module, path: str, new: nn.Module) -> None:
     """Put ``new`` at ``path``, replacing what was there."""
     if not path:
-        raise DesignerError("The whole network cannot be replaced by one layer.", hint="Pick a layer inside it.")
+        raise DesignerError("The whole network cannot be replaced by one layer.",
+                            hint="Pick a layer inside it.")
     parent_path, _, name = path.rpartition(".")
     parent = get_module(model, parent_path)
     if name not in parent._modules:
@@ -115,7 +124,8 @@ def _is_head(module: nn.Module) -> bool:
 def companion_heads(model: nn.Module, path: str) -> tuple[str, ...]:
     """Other classifiers the network declares besides ``path`` (a distilled ViT averages two heads),
     which a new head must replace too, or their outputs would no longer add up."""
-    return tuple(p for p in declared_paths(model, "classifier") if p != path and _is_head(get_module(model, p)))
+    return tuple(p for p in declared_paths(model,
+                                           "classifier") if p != path and _is_head(get_module(model, p)))
 
 
 def _last_head_layer(model: nn.Module) -> str | None:
@@ -126,7 +136,7 @@ def _last_head_layer(model: nn.Module) -> str | None:
     return last
 
 
-def head_layers(module: nn.Module) -> list[nn.Module]:
+def head_layers(module: nn.Module) -> list[nn.Linear | nn.Conv2d]:
     """The Linear / Conv2d layers inside a head (the module itself if it is one)."""
     return [m for m in module.modules() if isinstance(m, HEAD_TYPES)]
 
@@ -302,7 +312,8 @@ def _infer(type_name: str, name: str, in_shape) -> int:
     elif name in INFER:
         dim, ranks, what = INFER[name]
     else:
-        raise DesignerError(f"The {type_name} layer needs a value for '{name}'.", hint=f"Give {name} explicitly.")
+        raise DesignerError(f"The {type_name} layer needs a value for '{name}'.",
+                            hint=f"Give {name} explicitly.")
     if in_shape is None:
         raise DesignerError(f"The {type_name} layer needs '{name}', and it cannot be worked out here.",
                             hint=f"Give {name} explicitly.")
@@ -331,7 +342,7 @@ def layer_params(module: nn.Module) -> dict:
         sig = inspect.signature(type(module).__init__)
     except (TypeError, ValueError):
         return {}
-    out = {}
+    out: dict[str, object] = {}
     for name, param in sig.parameters.items():
         if name in _SKIP_ARGS or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
@@ -431,11 +442,13 @@ def io_shapes(model: nn.Module, path: str, input_shape: tuple) -> tuple[tuple, t
         raise DesignerError(
             f"The network does not run up to {path} at input {'x'.join(map(str, input_shape))} "
             f"({plain_reason(exc)}), so the new layer's "
-            "size cannot be worked out.", hint="Give its sizes explicitly, or fix the earlier error first.") from exc
+            "size cannot be worked out.",
+            hint="Give its sizes explicitly, or fix the earlier error first.") from exc
     finally:
         handle.remove()
     if "io" not in seen:
-        raise DesignerError(f"{path} is not used when the network runs, so the size flowing there is unknown.",
+        raise DesignerError(f"{path} is not used when the network runs, "
+                            "so the size flowing there is unknown.",
                             hint="Give the new layer's sizes explicitly.")
     return seen["io"]
 

@@ -23,6 +23,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,11 +33,13 @@ from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform
+from designer.model.build import Design
 from designer.model.policy import set_train_mode
 from designer.train import guards
 from designer.train import setup as ts
 from designer.train.events import (
     BatchEvent,
+    Best,
     CheckpointEvent,
     EpochEvent,
     FailedEvent,
@@ -69,7 +72,8 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
                             hint="Lower the learning rate (or use Automatic), or check the images for damage.")
 
 
-def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
+def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None,
+          **run_kwargs):
     """Train ``design.model`` in place on ``split``; yields events (see module docstring).
 
     ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
@@ -91,7 +95,7 @@ def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=No
                              **run_kwargs)
 
 
-def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
+def train_loaders(design: Design, train_loader, val_loader, options: TrainOptions, run_dir, cancel=None,
                   resume=None, classes=None, class_counts=None, pacing: Pacing | None = None,
                   warm_start=None, plan: str = ""):
     """``train`` on ready-made loaders yielding ``(images, labels[, ...])`` or ``data.Batch``.
@@ -107,7 +111,8 @@ def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_d
 
 
 class _Trainer:
-    def __init__(self, design, train_loader, val_loader, options, run_dir, cancel, classes, class_counts):
+    def __init__(self, design: Design, train_loader, val_loader, options, run_dir, cancel, classes,
+                 class_counts):
         if options.mode not in ENGINE_MODES:
             raise DesignerError(f"Training mode '{options.mode}' is not run by the main engine.",
                                 hint="Use the head-only / linear-probe trainer for that mode.")
@@ -119,18 +124,20 @@ class _Trainer:
         self.lr = options.resolved_lr
         self.history: list[dict] = []
         self.skipped: list[tuple[str, str]] = []
-        self.best = {"val_acc": None, "epoch": 0}
+        self.best: Best = {"val_acc": None, "epoch": 0}
         self.global_step, self.start_epoch, self.t_start = 0, 1, time.perf_counter()
         self.last_save = self.t_start  # when last.pt was last written (see checkpoint_interval_s)
         self.train_time, self.train_steps, self.val_time = 0.0, 0, 0.0
         self.pacing, self.warm_start, self.plan = Pacing(), None, ""
         # this run's own best validation and its step: early stopping counts from it. Not stage 1's head:
         # stage 2 starts from a fresh classifier, and may climb for a while before it passes stage 1
-        self.tuned_best, self.best_step = None, 0
+        self.tuned_best: float | None = None
+        self.best_step = 0
         self.early_stop = ""  # why the run ended before its last epoch
         self._last_val_s = 0.0  # seconds of the latest validation pass (pacing spaces the next one)
         self.memory_format = torch.contiguous_format  # the run's layout, from _setup (ts.memory_format)
-        self.stage1_state = None  # stage 1's weights, while a stage 2 after a fitted head runs
+        # stage 1's weights, while a stage 2 after a fitted head runs
+        self.stage1_state: dict[str, torch.Tensor] | None = None
         self.restarted = self.capped = ""  # what the divergence guard and the time cap did, in words
         self.give_up = False  # the losing guard ended stage 2
 
@@ -144,7 +151,8 @@ class _Trainer:
         if opts.mode == "scratch" and resume is None:
             ts.reset_parameters(self.model)
         self.memory_format = ts.memory_format(self.model, self.device)
-        self.model.to(self.device, memory_format=self.memory_format)
+        # Module.to takes memory_format (documented), but torch's overloads leave it out
+        self.model.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.optimizer = ts.make_optimizer(self.model, self.policy, opts, self.lr)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.amp_dtype = ts.amp_dtype(opts, self.device)
@@ -170,10 +178,11 @@ class _Trainer:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.global_step = int((ckpt.get("scheduler") or {}).get("global_step", 0))
         self.start_epoch = int(ckpt["epoch"]) + 1
-        self.best = dict(ckpt.get("best", self.best))
+        self.best = ckpt["best"]  # load_checkpoint checked it: {"val_acc": float | None, "epoch": int}
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
+        # never through a dangling link
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------
@@ -282,14 +291,17 @@ class _Trainer:
         if self._can_restart() and guards.diverged(self.history, classes, warmup_done):
             self._restart_from_stage1()
         elif guards.losing(self.history, self.global_step, self.opts.epochs * self.steps_per_epoch):
-            head, tuned = guards.stage_accuracies(self.history)
-            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {self.opts.epochs * self.steps_per_epoch} "
-                               f"steps: its best validation ({tuned * 100:.1f} %) was still well below stage 1's "
-                               f"({head * 100:.1f} %).")
+            head, tuned = guards.stage_accuracies(self.history)  # losing() found both
+            total = self.opts.epochs * self.steps_per_epoch
+            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {total} steps: its best "
+                               f"validation ({(tuned or 0.0) * 100:.1f} %) was still well below stage 1's "
+                               f"({(head or 0.0) * 100:.1f} %).")
             self.give_up = True
 
     def _restart_from_stage1(self) -> None:
         """Back to stage 1's weights, a fresh optimizer at a tenth of the rate, the same schedule."""
+        if self.stage1_state is None:  # no stage 1 in this run (_can_restart says so first)
+            return
         self.model.load_state_dict(self.stage1_state)
         self.lr /= guards.RESTART_LR_DIVISOR
         self.base_lrs = [lr / guards.RESTART_LR_DIVISOR for lr in self.base_lrs]
@@ -302,7 +314,8 @@ class _Trainer:
         fits = self.pacing.epochs_within_cap(epoch, planned, time.perf_counter() - self.t_start, epoch_s)
         if fits < planned:
             self.opts = replace(self.opts, epochs=fits)
-            self.capped = (f"The time cap ({self.pacing.time_cap_s / 60:g} min) shortened the run from {planned} "
+            cap_min = (self.pacing.time_cap_s or 0.0) / 60  # a shortened plan means a cap was set
+            self.capped = (f"The time cap ({cap_min:g} min) shortened the run from {planned} "
                            f"to {fits} epochs.")
 
     def _num_val(self) -> int:
@@ -415,7 +428,7 @@ class _Trainer:
         return per_pass / every
 
     @torch.no_grad()
-    def _validate(self):
+    def _validate(self) -> tuple[float | None, float | None] | None:
         """(val_loss, val_acc), (None, None) without validation data, or None if cancelled."""
         if self.val_loader is None or len(self.val_loader) == 0:
             return None, None
@@ -444,7 +457,8 @@ class _Trainer:
 
     # --- epoch end, checkpoints, endings -------------------------------------------------
 
-    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time, validated=True) -> EpochEvent:
+    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time,
+                   validated=True) -> EpochEvent:
         best = self.best["val_acc"]
         if validated:  # without validation data the latest weights count as the best
             is_best = val_acc is None or best is None or val_acc > best
@@ -473,7 +487,8 @@ class _Trainer:
         save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
-        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
+        values: dict[str, Any] = {k: record.get(k) for k in fields}  # the warm start's plain record
+        return EpochEvent(**values, best_val_acc=self.best["val_acc"], best_epoch=0,
                           is_best=True, skipped=self._skipped(), stage=record.get("stage", "head"))
 
     def _outcome(self) -> str:

@@ -9,9 +9,16 @@ engine, cached head, linear probe) speaks these; they are the items of its job
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, TypedDict, TypeVar
 
 from designer.base.errors import DesignerError
+
+
+class Best(TypedDict):
+    """A run's best validation so far and its epoch (0: the fitted head, or none yet)."""
+
+    val_acc: float | None
+    epoch: int
 
 
 @dataclass
@@ -117,6 +124,8 @@ class FailedEvent(Event):
     out_of_memory: bool = False
 
 
+E = TypeVar("E", bound=Event)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls for cls in (StartEvent, BatchEvent, EpochEvent, CheckpointEvent, FinishedEvent,
                               StoppedEvent, FailedEvent)
@@ -130,3 +139,11 @@ def event_from_dict(data: dict) -> Event:
         raise DesignerError(f"Unknown training event {data.get('kind')!r}.")
     known = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def event_of(data: dict, kind: type[E]) -> E:
+    """``event_from_dict`` for a line that must be a ``kind`` event (a clear error otherwise)."""
+    event = event_from_dict(data)
+    if not isinstance(event, kind):
+        raise DesignerError(f"Expected a '{kind.kind}' training event, got {event.kind!r}.")
+    return event

@@ -31,6 +31,7 @@ from designer.base.fileio import read_json, write_json
 from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
+from designer.model.build import Design
 from designer.model.ops import Freeze
 from designer.train import setup as ts
 from designer.train.engine import train_loaders
@@ -92,7 +93,7 @@ def head_path(model: nn.Module, classifier_path: str, trainable: list[str]) -> s
     return head
 
 
-def head_only(design, options) -> tuple[object, str, str]:
+def head_only(design: Design, options) -> tuple[Design, str, str]:
     """(design for the run, head path, what the run does in plain words) for head-only training.
 
     Everything outside the head is frozen for this run only: the run gets a copy of the design
@@ -102,8 +103,8 @@ def head_only(design, options) -> tuple[object, str, str]:
     ts.apply_policy(design, design.model, "full")  # the design's own freezing
     classifier = design.classifier_path
     if not classifier:
-        raise DesignerError("Head-only training needs a classifier, and this network has none that NetSurgeon "
-                            "can find.", hint="Replace the classifier, or train in 'full' mode.")
+        raise DesignerError("Head-only training needs a classifier, and this network has none that "
+                            "NetSurgeon can find.", hint="Replace the classifier, or train in 'full' mode.")
     trainable = [n for n, p in design.model.named_parameters() if p.requires_grad]
     in_classifier = [n for n in trainable if _under(n, classifier)]
     if not in_classifier:
@@ -111,13 +112,14 @@ def head_only(design, options) -> tuple[object, str, str]:
                             hint="Unfreeze the classifier.")
     head = head_path(design.model, classifier, in_classifier)
     outside = [n for n in trainable if not _under(n, head)]
-    run_design = replace(design, recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
+    run_design = replace(design,
+                         recipe=design.recipe.with_ops(*(Freeze(n) for n in outside))) if outside else design
     ts.apply_policy(run_design, run_design.model, "full")
     notes = [f"Head only: the classifier '{head}' is trained on features of the rest of the network, "
              + "computed once."]
     if outside:
-        notes.append(f"The design trains {len(outside)} weight tensors before it; they are frozen for this run only "
-                     "(the design is unchanged).")
+        notes.append(f"The design trains {len(outside)} weight tensors before it; they are frozen for this "
+                     "run only (the design is unchanged).")
     if options.augment.active:
         notes.append("Augmentation is not used: the features are computed once, from the plain images.")
     return run_design, head, " ".join(notes)
@@ -134,7 +136,8 @@ def _check_head_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
     finally:
         handle.remove()
     flatten = got is not None and got.shape != ref.shape and got.numel() == ref.numel()
-    got = got.reshape(ref.shape) if flatten else got
+    if got is not None and flatten:
+        got = got.reshape(ref.shape)
     if got is None or got.shape != ref.shape or not torch.allclose(got, ref, rtol=1e-4, atol=1e-5):
         raise DesignerError(f"This network does more after its classifier '{head}' (or calls it twice), "
                             "so the classifier cannot be trained on cached features.",
@@ -247,7 +250,8 @@ def _well_formed(data, key: str) -> bool:
     return (isinstance(features, torch.Tensor) and isinstance(labels, torch.Tensor) and features.dim() >= 1
             and labels.dim() == 1 and len(features) == len(labels) and features.is_floating_point()
             and isinstance(paths, list) and all(isinstance(p, str) for p in paths)
-            and isinstance(failed, list) and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
+            and isinstance(failed, list)
+            and all(isinstance(f, (list, tuple)) and len(f) == 2 for f in failed))
 
 
 def _store(key: str, fs: FeatureSet, cache_dir) -> None:
@@ -259,7 +263,7 @@ def _store(key: str, fs: FeatureSet, cache_dir) -> None:
                            Path(cache_dir) / f"features-{key[:20]}.pt")
 
 
-def cached_features(design, layer, sample_lists, options, cache_dir=None, cancel=None, pool=False):
+def cached_features(design: Design, layer, sample_lists, options, cache_dir=None, cancel=None, pool=False):
     """Generator over several sample lists: yields (done, total) batches; returns [FeatureSet] or None."""
     device = ts.resolve_device(options.device)
     design.model.to(device)
@@ -302,7 +306,8 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     n, bs, device = len(train_fs.labels), options.batch_size, ts.resolve_device(options.device)
     g = torch.Generator()
     g.manual_seed(options.seed)
-    train = torch.utils.data.DataLoader(_FeatureData(train_fs, device), batch_size=bs, shuffle=True, generator=g,
+    train = torch.utils.data.DataLoader(_FeatureData(train_fs, device), batch_size=bs, shuffle=True,
+                                        generator=g,
                                         drop_last=n > bs and n % bs == 1, collate_fn=_FeatureData.collate)
     val = None
     if val_fs is not None:
@@ -311,7 +316,7 @@ def _feature_loaders(train_fs: FeatureSet, val_fs: FeatureSet | None, options):
     return train, val
 
 
-def train_cached_head(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None):
+def train_cached_head(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None):
     """Train only the head on cached backbone features; yields ``training`` events.
 
     Raises DesignerError before ``start`` when the design cannot be (see ``head_only``).
@@ -340,7 +345,8 @@ def train_cached_head(design, split, options, run_dir, cancel=None, resume=None,
     yield from _train_head(design, head, flatten, result, split, options, run_dir, cancel, resume, plan)
 
 
-def _train_head(design, head, flatten, feature_sets, split, options, run_dir, cancel, resume, plan=""):
+def _train_head(design: Design, head, flatten, feature_sets, split, options, run_dir, cancel, resume,
+                plan=""):
     train_fs, val_fs = feature_sets
     module = design.model.get_submodule(head)
 
@@ -355,7 +361,8 @@ def _train_head(design, head, flatten, feature_sets, split, options, run_dir, ca
         # the engine runs "full" on features; the head keeps this mode's LR (a new head: the from-scratch one)
         engine_options = replace(options, mode="full", lr=options.resolved_lr)
         events = train_loaders(design, train, val, engine_options, run_dir, cancel, resume,
-                               plan=plan, classes=split.classes, class_counts=list(split.class_counts("train").values()))
+                               plan=plan, classes=split.classes,
+                               class_counts=list(split.class_counts("train").values()))
         for event in events:
             if hasattr(event, "skipped"):
                 event.skipped = skipped  # files that failed while caching, not in the feature loader

@@ -27,20 +27,21 @@ class LogisticFit:
     l2: float
     val_acc: float | None
     val_loss: float | None
-    train_acc: float
-    train_loss: float
+    train_acc: float | None  # None only without training features, as score gives
+    train_loss: float | None
 
 
 def fit(features: torch.Tensor, labels: torch.Tensor, num_classes: int, l2: float,
-        scale: float | None = None, class_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        scale: float | None = None, class_weight: torch.Tensor | None = None) -> tuple[torch.Tensor,
+                                                                                       torch.Tensor]:
     """(weight, bias) of a Linear for ``features`` (N x D) -> ``num_classes`` logits."""
     x = features.flatten(1).double()
     scale = scale or float(x.pow(2).mean().sqrt().clamp_min(1e-12))
     x = x / scale
     w = torch.zeros(num_classes, x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=MAX_ITER, history_size=20, line_search_fn="strong_wolfe",
-                                  tolerance_grad=1e-6, tolerance_change=1e-9)
+    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=MAX_ITER, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
     weight = None if class_weight is None else class_weight.double()
 
     def closure():

@@ -26,6 +26,7 @@ from designer.base.jobs import JobCancelled, Progress, is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
 from designer.inspect.analysis import check_memory
+from designer.model.build import Design
 from designer.model.policy import set_train_mode
 from designer.train import setup as ts
 
@@ -57,7 +58,8 @@ class LRProgress(Progress):
     losses: tuple = field(default=())
 
 
-def find_lr(design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR,
+def find_lr(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR,
+            end: float = END_LR,
             report=None) -> LRFinding:
     """Run the range test on ``split.train`` (no augmentation); ``report`` gets each ``LRProgress``.
     Cancelled before the first step it raises ``JobCancelled``; later it returns what it measured."""
@@ -70,7 +72,8 @@ def find_lr(design, split, options, cancel=None, steps: int = 100, start: float 
             return stop.value
 
 
-def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float = START_LR, end: float = END_LR):
+def lr_sweep(design: Design, split, options, cancel=None, steps: int = 100, start: float = START_LR,
+             end: float = END_LR):
     """The range test as a generator: yields ``LRProgress`` after each step, returns the ``LRFinding``."""
     if len(split.train) < 2:
         raise DesignerError("The LR range test needs at least 2 training images.", hint="Add images first.")
@@ -81,10 +84,13 @@ def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float
     policy = ts.apply_policy(design, model, "full")
     optimizer = ts.make_optimizer(model, policy, options, 1.0)
     ratios = [g["lr"] for g in optimizer.param_groups]  # each group's factor (base LR 1)
-    loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True, seed=options.seed,
-                         drop_last=len(split.train) > options.batch_size and len(split.train) % options.batch_size == 1)
+    loader = make_loader(split.train, make_transform(design), options.batch_size, shuffle=True,
+                         seed=options.seed,
+                         drop_last=(len(split.train) > options.batch_size
+                                    and len(split.train) % options.batch_size == 1))
     criterion = ts.make_criterion(options, list(split.class_counts("train").values()), device)
-    lrs, losses = [], []
+    lrs: list[float] = []
+    losses: list[float] = []
     yield from _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel,
                       lrs, losses)
     if is_cancelled(cancel):
@@ -94,7 +100,8 @@ def lr_sweep(design, split, options, cancel=None, steps: int = 100, start: float
     return _finding(lrs, losses, steps)
 
 
-def _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel, lrs, losses):
+def _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, start, end, cancel, lrs,
+           losses):
     """Train with a growing LR, appending to ``lrs`` and ``losses``; ends early when cancelled or diverged."""
     average, lowest, step = 0.0, math.inf, 0
     if policy is None:

@@ -5,7 +5,7 @@ generated script offer."""
 from __future__ import annotations
 
 from dataclasses import asdict, field, fields
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field
 from pydantic.dataclasses import dataclass
@@ -14,14 +14,20 @@ from designer.base.errors import DesignerError
 from designer.base.schema import STRICT_MUTABLE, Seed, describe_value, friendly
 from designer.data.transforms import Augment
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+# Each choice list is a Literal type (what the options' fields accept, checked by pydantic and by mypy)
+# and the same names as a tuple (what menus and flags offer).
+Optimizer = Literal["sgd", "adam", "adamw"]
+Schedule = Literal["constant", "step", "cosine"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+DEVICES: tuple[str, ...] = get_args(Device)
 # recommended: fit the head on cached features, then fine-tune from it (designer.train.recommended);
 # full: fine-tune as designed; cached-head: only the head, on cached features; linear-probe: a
 # linear classifier made the head; scratch: random weights, the baseline; search: several fine-tunes
 # tried within a time budget, the best kept (designer.train.search).
-MODES = ("recommended", "full", "cached-head", "linear-probe", "scratch", "search")
+Mode = Literal["recommended", "full", "cached-head", "linear-probe", "scratch", "search"]
+MODES: tuple[str, ...] = get_args(Mode)
 DEFAULT_LR = {"sgd": 1e-2, "adam": 1e-3, "adamw": 1e-3}
 # Plain fine-tuning from a random head keeps the textbook "10x smaller than from scratch". The
 # recommended mode does not: its head is fitted first, and at a tenth of the rate 100 steps on
@@ -40,27 +46,32 @@ DEFAULT_EPOCHS = 5
 DEFAULT_MAX_MINUTES = 20.0
 # What the recommended mode plans from the data unless the user fixes it (TrainOptions.fixed): the
 # window shows the planned values, marked automatic; the CLI fixes each one given as a flag.
-PLAN_FIELDS = ("epochs", "batch_size", "warmup_epochs", "schedule")
+PlanField = Literal["epochs", "batch_size", "warmup_epochs", "schedule"]
+PLAN_FIELDS: tuple[str, ...] = get_args(PlanField)
 # The search mode's time budget: 10 min by default, from 10 s (a few epochs of a tiny set) to a week.
 DEFAULT_BUDGET_S, MIN_BUDGET_S, MAX_BUDGET_S = 600.0, 10.0, 7 * 24 * 3600.0
 MAX_TRIALS = 30  # the search's default upper bound on trials: on a GPU a 10-min budget may fit many
 
 
 def default_lr(optimizer: str, mode: str = "recommended") -> float:
-    """Default base LR: the usual from-scratch value for ``FULL_RATE_MODES``, 10x less for plain fine-tuning."""
+    """Default base LR: the usual from-scratch value for ``FULL_RATE_MODES``, 10x less for plain
+    fine-tuning."""
     base = DEFAULT_LR.get(optimizer)
     if base is None:
         raise DesignerError(f"Unknown optimizer '{optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
     return base if mode in FULL_RATE_MODES else base / FINE_TUNE_LR_DIVISOR
 
 
-def _number(lo: float, hi: float, *, low_open: bool = False):
-    return Annotated[float, Field(gt=lo, le=hi, allow_inf_nan=False) if low_open else
-                     Field(ge=lo, le=hi, allow_inf_nan=False)]
+# The bounds sit in Annotated[...] metadata, so mypy sees a plain float or int and pydantic the range.
+def _between(lo: float, hi: float, *, low_open: bool = False) -> Any:
+    """A finite number in [lo, hi] (or (lo, hi] with ``low_open``), for ``Annotated[float, ...]``."""
+    return (Field(gt=lo, le=hi, allow_inf_nan=False) if low_open else
+            Field(ge=lo, le=hi, allow_inf_nan=False))
 
 
-def _whole(lo: int, hi: int):
-    return Annotated[int, Field(ge=lo, le=hi)]
+def _whole(lo: int, hi: int) -> Any:
+    """A whole number in [lo, hi], for ``Annotated[int, ...]``."""
+    return Field(ge=lo, le=hi)
 
 
 def _augment(value):
@@ -69,7 +80,8 @@ def _augment(value):
         return Augment.from_dict(value)
     if not isinstance(value, Augment):
         # pydantic turns a ValueError (not a TypeError) into its own message for this field
-        raise ValueError(f"augmentation should be an object of settings, not {describe_value(value)}")  # noqa: TRY004
+        raise ValueError(  # noqa: TRY004
+            f"augmentation should be an object of settings, not {describe_value(value)}")
     return value
 
 
@@ -90,33 +102,34 @@ class TrainOptions:
     features take milliseconds, and writing the model each one cost ~10x the training.
     """
 
-    optimizer: Literal[OPTIMIZERS] = "sgd"
-    lr: _number(0.0, 10.0, low_open=True) | None = None
-    momentum: _number(0.0, 0.999) = 0.9
-    schedule: Literal[SCHEDULES] = "cosine"
-    warmup_epochs: _number(0.0, 1000.0) = 0.0
-    step_size: _whole(0, 100_000) = 0  # "step" schedule: epochs between x gamma drops; 0 = a third
-    gamma: _number(0.0, 1.0, low_open=True) = 0.1
-    epochs: _whole(1, 100_000) = DEFAULT_EPOCHS
-    batch_size: _whole(1, 4096) = 32
-    weight_decay: _number(0.0, 1.0) = 1e-4
-    device: Literal[DEVICES] = "auto"
+    optimizer: Optimizer = "sgd"
+    lr: Annotated[float, _between(0.0, 10.0, low_open=True)] | None = None
+    momentum: Annotated[float, _between(0.0, 0.999)] = 0.9
+    schedule: Schedule = "cosine"
+    warmup_epochs: Annotated[float, _between(0.0, 1000.0)] = 0.0
+    # the "step" schedule: epochs between x gamma drops; 0 = a third of them
+    step_size: Annotated[int, _whole(0, 100_000)] = 0
+    gamma: Annotated[float, _between(0.0, 1.0, low_open=True)] = 0.1
+    epochs: Annotated[int, _whole(1, 100_000)] = DEFAULT_EPOCHS
+    batch_size: Annotated[int, _whole(1, 4096)] = 32
+    weight_decay: Annotated[float, _between(0.0, 1.0)] = 1e-4
+    device: Device = "auto"
     amp: bool = False
     seed: Seed = 0
-    workers: _whole(0, 64) = 0
+    workers: Annotated[int, _whole(0, 64)] = 0
     class_weights: bool = False
     augment: Annotated[Augment, BeforeValidator(_augment)] = field(default_factory=Augment)
-    mode: Literal[MODES] = "recommended"
-    event_interval_s: _number(0.0, 3600.0) = 0.1
-    checkpoint_interval_s: _number(0.0, 1e9) = 10.0
+    mode: Mode = "recommended"
+    event_interval_s: Annotated[float, _between(0.0, 3600.0)] = 0.1
+    checkpoint_interval_s: Annotated[float, _between(0.0, 1e9)] = 10.0
     restore_best: bool = True
     # the recommended mode's time cap: its plan is shortened to end by about this many minutes (0: none)
-    max_minutes: _number(0.0, 1e6) = DEFAULT_MAX_MINUTES
+    max_minutes: Annotated[float, _between(0.0, 1e6)] = DEFAULT_MAX_MINUTES
     # the search mode's time budget in seconds: no trial starts after it, the last one is cut to it
-    budget_s: _number(MIN_BUDGET_S, MAX_BUDGET_S) = DEFAULT_BUDGET_S
-    max_trials: _whole(1, 1000) = MAX_TRIALS  # ... and at most this many trials
+    budget_s: Annotated[float, _between(MIN_BUDGET_S, MAX_BUDGET_S)] = DEFAULT_BUDGET_S
+    max_trials: Annotated[int, _whole(1, 1000)] = MAX_TRIALS  # ... and at most this many trials
     # the recommended mode plans PLAN_FIELDS itself, except those named here: the user set them
-    fixed: Annotated[list[Literal[PLAN_FIELDS]], Field(max_length=len(PLAN_FIELDS))] = field(default_factory=list)
+    fixed: Annotated[list[PlanField], Field(max_length=len(PLAN_FIELDS))] = field(default_factory=list)
 
     @property
     def resolved_lr(self) -> float:
@@ -136,7 +149,8 @@ class TrainOptions:
         """Options from saved plain data (a project, a run's options.json, the window's settings);
         settings this version does not know are ignored, known ones are checked."""
         if data is not None and not isinstance(data, dict):
-            raise DesignerError(f"Training options should be an object of settings, not {describe_value(data)}.")
+            raise DesignerError("Training options should be an object of settings, "
+                                f"not {describe_value(data)}.")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in (data or {}).items() if k in known}
         return cls(**kwargs)

@@ -26,8 +26,9 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.base.jobs import drain, is_cancelled
 from designer.data.split import class_weights
+from designer.model.build import Design
 from designer.train import setup as ts
-from designer.train.events import CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.events import Best, CheckpointEvent, EpochEvent, FinishedEvent, StoppedEvent
 from designer.train.features import FeatureSet, cached_features
 from designer.train.logistic import L2_GRID
 from designer.train.logistic import fit as fit_logistic
@@ -54,7 +55,8 @@ def _estimator(kind: str, c: float, options):
     return LinearSVC(C=c, class_weight=weight, random_state=options.seed, max_iter=5000)
 
 
-def probe_weights(estimator, mean: np.ndarray, std: np.ndarray, num_classes: int):
+def probe_weights(estimator, mean: np.ndarray, std: np.ndarray,
+                  num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(weight, bias) of an ``nn.Linear`` giving the estimator's decision on *unscaled* features:
     the standardisation (x - mean) / std is folded in, and a binary model becomes two logits."""
     coef, icpt = np.asarray(estimator.coef_, np.float64), np.asarray(estimator.intercept_, np.float64)
@@ -67,7 +69,8 @@ def probe_weights(estimator, mean: np.ndarray, std: np.ndarray, num_classes: int
     return torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32)
 
 
-def _score(weight, bias, fs: FeatureSet | None):
+def _score(weight: torch.Tensor, bias: torch.Tensor,
+           fs: FeatureSet | None) -> tuple[float | None, float | None]:
     if fs is None or not len(fs.labels):
         return None, None
     logits = fs.features.flatten(1) @ weight.T + bias
@@ -75,13 +78,14 @@ def _score(weight, bias, fs: FeatureSet | None):
     return loss, int((logits.argmax(1) == fs.labels).sum()) / len(fs.labels)
 
 
-def probe_layer(design) -> str:
+def probe_layer(design: Design) -> str:
     """Path of the classifier's final Linear, whose input the probe learns from. Parameter-free
     layers before it in the head (Dropout) are fine; a hidden layer is not (it would stay random)."""
     head = design.model.get_submodule(design.classifier_path)
     linears = [p for p, m in head.named_modules() if isinstance(m, nn.Linear)]
     path = linears[-1] if linears else None
-    other = [n for n, _ in head.named_parameters() if path is None or not n.startswith(f"{path}.".lstrip("."))]
+    prefix = f"{path}.".lstrip(".")
+    other = [n for n, _ in head.named_parameters() if path is None or not n.startswith(prefix)]
     if path is None or other:
         kind = "a hidden layer" if path is not None else f"a {type(head).__name__}, not a Linear layer"
         raise DesignerError(f"A linear probe needs a plain Linear classifier, but '{design.classifier_path}' "
@@ -90,7 +94,8 @@ def probe_layer(design) -> str:
     return ".".join(filter(None, (design.classifier_path, path)))
 
 
-def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, classifier: str = "logistic",
+def linear_probe(design: Design, split, options, run_dir, cancel=None, cache_dir=None,
+                 classifier: str = "logistic",
                  strengths=None):
     """Fit a linear classifier on the classifier's input features and make it the model's head.
 
@@ -108,11 +113,11 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
     strengths = tuple(strengths or (L2_GRID if classifier == "logistic" else PROBE_C_VALUES))
     run_dir, t0 = Path(run_dir), time.perf_counter()
     what = "logistic regression" if classifier == "logistic" else "a linear SVM"
-    plan = (f"Linear probe: {what} on what the pretrained network sees in each image (features computed once), "
-            f"fitted for {len(strengths)} regularisation strengths; the best on the validation images becomes the "
-            "classifier. Nothing else is trained, and augmentation is not used.")
-    yield start_event(design, options, split, 1, len(strengths), run_dir, trained=layer, plan=plan, unit="fit",
-                      lr=0.0)
+    plan = (f"Linear probe: {what} on what the pretrained network sees in each image (features computed "
+            f"once), fitted for {len(strengths)} regularisation strengths; the best on the validation images "
+            "becomes the classifier. Nothing else is trained, and augmentation is not used.")
+    yield start_event(design, options, split, 1, len(strengths), run_dir, trained=layer, plan=plan,
+                      unit="fit", lr=0.0)
     try:
         gen = cached_features(design, layer, [split.train, split.val], options,
                               cache_dir or run_dir, cancel)
@@ -126,14 +131,17 @@ def linear_probe(design, split, options, run_dir, cancel=None, cache_dir=None, c
 
 
 class _ProbeFit:
-    def __init__(self, design, feature_sets, split, options, run_dir, cancel, classifier, t0):
+    def __init__(self, design: Design, feature_sets, split, options, run_dir, cancel, classifier, t0):
         self.design, self.options, self.run_dir, self.cancel = design, options, run_dir, cancel
         self.train_fs, self.val_fs = feature_sets
         self.classes, self.classifier, self.t0 = list(split.classes), classifier, t0
-        self.linear = design.model.get_submodule(probe_layer(design))
+        linear = design.model.get_submodule(probe_layer(design))
+        if not isinstance(linear, nn.Linear):  # probe_layer found one there; this says so to mypy
+            raise DesignerError(f"The linear probe needs a Linear classifier, not a {type(linear).__name__}.")
+        self.linear = linear
         self.history: list[dict] = []
-        self.best = {"val_acc": None, "epoch": 0}
-        self.best_weights = None
+        self.best: Best = {"val_acc": None, "epoch": 0}
+        self.best_weights: tuple[torch.Tensor, torch.Tensor] | None = None
         failed = self.train_fs.failed + (self.val_fs.failed if self.val_fs else [])
         self.skipped = [list(f) for f in sorted(set(failed))]
 
@@ -164,7 +172,8 @@ class _ProbeFit:
         xs, y = (x - mean) / std, self.train_fs.labels.numpy()
 
         def fit(c: float):
-            return probe_weights(_estimator("svm", c, self.options).fit(xs, y), mean, std, self.design.num_classes)
+            return probe_weights(_estimator("svm", c, self.options).fit(xs, y), mean, std,
+                                 self.design.num_classes)
         return fit
 
     def _set(self, weight, bias) -> None:
@@ -211,7 +220,8 @@ class _ProbeFit:
         return StoppedEvent(epoch=epochs_done, checkpoint=str(last) if last.is_file() else "", **common)
 
 
-def probe_layer_accuracy(design, split, layer: str, options, classifier: str = "logistic", c: float = 0.1,
+def probe_layer_accuracy(design: Design, split, layer: str, options, classifier: str = "logistic",
+                         c: float = 0.1,
                          cache_dir=None) -> float | None:
     """Validation accuracy of a linear probe on any layer's input (pooled over H, W) -- to compare
     layers; the model is left unchanged (see the module docstring for why)."""

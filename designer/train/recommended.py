@@ -41,10 +41,12 @@ import time
 from dataclasses import dataclass, replace
 
 import torch
+from torch import nn
 
 from designer.base.errors import DesignerError
 from designer.base.jobs import is_cancelled
 from designer.data.split import class_weights
+from designer.model.build import Design
 from designer.train import guards
 from designer.train import setup as ts
 from designer.train.engine import train
@@ -65,7 +67,8 @@ PATIENCE, PATIENCE_FRACTION = 3, 0.25
 def pacing(options: TrainOptions) -> Pacing:
     """Stage 2's pacing, a fresh one per run (the engine counts its validations in it)."""
     cap = options.max_minutes * 60.0 if options.max_minutes else None
-    return Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION, time_cap_s=cap)
+    return Pacing(val_budget=VAL_BUDGET, patience=PATIENCE, patience_fraction=PATIENCE_FRACTION,
+                  time_cap_s=cap)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def plan(options: TrainOptions, num_train: int) -> Plan:
     return Plan(stage2, per_epoch, total, warmup)
 
 
-def head_fit_unavailable(design) -> str:
+def head_fit_unavailable(design: Design) -> str:
     """Why stage 1 cannot fit this design's head ("" when it can)."""
     try:
         layer = probe_layer(design)
@@ -134,7 +137,7 @@ def head_fit_unavailable(design) -> str:
     return ""
 
 
-def describe(design, run_plan: Plan, skipped_reason: str = "") -> str:
+def describe(design: Design, run_plan: Plan, skipped_reason: str = "") -> str:
     """What the mode will do, in plain words (the start event, history.json and summary.json)."""
     opts = run_plan.options
     params = list(design.model.parameters())
@@ -144,15 +147,17 @@ def describe(design, run_plan: Plan, skipped_reason: str = "") -> str:
               "regression on features computed once). " if not skipped_reason else
               f"Stage 1 (fitting the classifier on cached features) is skipped: {skipped_reason} ")
     cap = f" It stops by about {opts.max_minutes:g} min (the time cap)." if opts.max_minutes else ""
-    return (f"{stage1}Stage 2: fine-tune {what} from a fresh classifier for up to {run_plan.total_steps} optimizer "
-            f"steps ({opts.epochs} epochs of {run_plan.steps_per_epoch} batches of {opts.batch_size} images) with "
-            f"{opts.optimizer.upper()} at learning rate {opts.lr:g} (times each layer's LR factor, never above "
-            f"{ts.lr_ceiling(opts):g}), warming up over {run_plan.warmup_steps} steps, then "
-            f"{SCHEDULE_WORDS.get(opts.schedule, opts.schedule)}.{_fixed_words(opts)} BatchNorm layers that train use the statistics of each batch; frozen ones keep the "
-            "pretrained ones. Validation takes about a tenth of the time; training stops early when it stops "
-            "improving, restarts once at a tenth of the rate if it diverges, gives up when it is still well below "
-            f"stage 1 past {guards.LOSING_AFTER:.0%} of its steps, and the stage-1 classifier is kept if fine-tuning "
-            f"does not beat it.{cap}")
+    return (f"{stage1}Stage 2: fine-tune {what} from a fresh classifier for up to {run_plan.total_steps} "
+            f"optimizer steps ({opts.epochs} epochs of {run_plan.steps_per_epoch} batches of "
+            f"{opts.batch_size} images) with {opts.optimizer.upper()} at learning rate {opts.lr:g} (times "
+            f"each layer's LR factor, never above {ts.lr_ceiling(opts):g}), warming up over "
+            f"{run_plan.warmup_steps} steps, then "
+            f"{SCHEDULE_WORDS.get(opts.schedule, opts.schedule)}.{_fixed_words(opts)} BatchNorm layers that "
+            "train use the statistics of each batch; frozen ones keep the pretrained ones. Validation takes "
+            "about a tenth of the time; training stops early when it stops improving, restarts once at a "
+            "tenth of the rate if it diverges, gives up when it is still well below stage 1 past "
+            f"{guards.LOSING_AFTER:.0%} of its steps, and the stage-1 classifier is kept if fine-tuning does "
+            f"not beat it.{cap}")
 
 
 SCHEDULE_WORDS = {"cosine": "lowering it along a cosine to zero", "step": "lowering it in steps",
@@ -166,7 +171,8 @@ def _fixed_words(options: TrainOptions) -> str:
     return f" You set {', '.join(fixed)}; the rest is planned from the data." if fixed else ""
 
 
-def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None, resume=None, cache_dir=None):
+def train_recommended(design: Design, split, options: TrainOptions, run_dir, cancel=None, resume=None,
+                      cache_dir=None):
     """Stage 1 then stage 2 (see the module docstring); yields the engine's events."""
     ts.check_split(design, split)
     run_plan = plan(options, len(split.train))
@@ -177,7 +183,7 @@ def train_recommended(design, split, options: TrainOptions, run_dir, cancel=None
                      warm_start=warm_start, plan=describe(design, run_plan, reason))
 
 
-def head_fit(design, split, options, cache_dir, cancel):
+def head_fit(design: Design, split, options, cache_dir, cancel):
     """The engine's warm start: a generator function of the trainer (see ``engine.train_loaders``; the
     trainer is only told the files that failed to load and what one image costs in eval mode)."""
 
@@ -208,6 +214,8 @@ def head_fit(design, split, options, cache_dir, cancel):
         if fit is None:
             return None
         linear = design.model.get_submodule(layer)
+        if not isinstance(linear, nn.Linear):  # probe_layer found one there; this says so to mypy
+            raise DesignerError(f"The head fit needs a Linear classifier, not a {type(linear).__name__}.")
         fresh = {f"{layer}.{k}": v.detach().clone() for k, v in linear.state_dict().items()}
         with torch.no_grad():
             linear.weight.copy_(fit.weight.reshape(linear.weight.shape).to(linear.weight.device))
@@ -219,7 +227,7 @@ def head_fit(design, split, options, cache_dir, cancel):
     return warm_start
 
 
-def _fit(design, train_fs, val_fs, options, cancel):
+def _fit(design: Design, train_fs, val_fs, options, cancel):
     """The best logistic fit over the L2 grid, or None when cancelled between fits."""
     weight = None
     if options.class_weights:  # the same weights the engine's loss uses

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from designer.base.errors import DesignerError
 from designer.base.fileio import write_json
+from designer.model.build import Design
 from designer.train import setup as ts
-from designer.train.events import BatchEvent, FailedEvent, StartEvent, StoppedEvent
+from designer.train.events import BatchEvent, Best, FailedEvent, StartEvent, StoppedEvent
 
 
-def start_event(design, options, split, steps, epochs, run_dir, start_epoch=1, trained: str | None = None,
+def start_event(design: Design, options, split, steps, epochs, run_dir, start_epoch=1,
+                trained: str | None = None,
                 plan: str = "", unit: str = "epoch", lr: float | None = None) -> StartEvent:
     """``trained``: the module path the run trains (its weights count as trainable, every other one as
     frozen); None counts ``requires_grad``."""
@@ -50,7 +52,7 @@ def write_history(run_dir: Path, status: str, options, classes, history, best, s
     write_json(run_dir / "history.json", data)
 
 
-def stopped_before_training(design, run_dir: Path, options, classes, t0) -> StoppedEvent:
+def stopped_before_training(design: Design, run_dir: Path, options, classes, t0) -> StoppedEvent:
     """Cancelled while extracting: nothing was trained, so no best.pt (the run is no result)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_history(run_dir, "stopped", options, classes, [], {"val_acc": None, "epoch": 0}, [])
@@ -68,7 +70,7 @@ def failed_event(exc: Exception, run_dir: Path, options) -> FailedEvent:
                        hint="Details are in error.log in the run folder.")
 
 
-def stage_outcome(history: list[dict], best: dict, early_stop: str = "") -> str:
+def stage_outcome(history: list[dict], best: Best, early_stop: str = "") -> str:
     """Which weights a run kept and why, in plain words ("" for a plain run): the recommended
     mode's stage 1 (epoch 0 of ``history``) against its fine-tuning, and an early stop."""
     parts = [early_stop] if early_stop else []

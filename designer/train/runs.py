@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import torch
 
@@ -29,7 +30,7 @@ from designer.base.safeio import check_new_folder, file_kind, read_bytes
 from designer.base.schema import MAX_NAME
 from designer.data.split import DatasetSplit
 from designer.inspect.analysis import check_memory
-from designer.model.build import build
+from designer.model.build import Design, build
 from designer.train.engine import train
 from designer.train.features import train_cached_head
 from designer.train.options import MODES, TrainOptions
@@ -55,9 +56,14 @@ def _text(value, limit: int = 2000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
     """A positive whole number (not a bool): a count read from a run folder."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000
+
+
+def _count(value: object) -> int | None:
+    """``value`` if it is such a count, else None."""
+    return value if _whole(value) else None
 
 
 def _fraction(value) -> float | None:
@@ -77,8 +83,8 @@ def new_run_dir(runs_dir, mode: str) -> Path:
     return path
 
 
-TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train, "cached-head": train_cached_head,
-            "linear-probe": linear_probe, "search": train_search}
+TRAINERS = {"recommended": train_recommended, "full": train, "scratch": train,
+            "cached-head": train_cached_head, "linear-probe": linear_probe, "search": train_search}
 
 
 def _trainer(mode: str):
@@ -87,7 +93,8 @@ def _trainer(mode: str):
     return TRAINERS[mode]
 
 
-def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_dir=None, probe: dict | None = None,
+def train_run(design: Design, split, options, run_dir, cancel=None, resume=None, cache_dir=None,
+              probe: dict | None = None,
               trainer=None, record: dict | None = None):
     """Train in ``options.mode`` and record the run in ``run_dir``; yields the engine's events.
 
@@ -118,7 +125,7 @@ def train_run(design, split, options, run_dir, cancel=None, resume=None, cache_d
             yield event
 
 
-def check_run_memory(design, options) -> None:
+def check_run_memory(design: Design, options) -> None:
     """Refuse a run whose network needs more memory at its batch size than the budget allows
     (``analysis.check_memory``); the head-only modes only run the network forward."""
     if hasattr(design, "input_shape"):
@@ -130,7 +137,8 @@ def check_new_run_dir(run_dir) -> None:
     """A new run goes into a folder that does not exist yet or is empty, never over another run."""
     run_dir = check_new_folder(run_dir, "run folder")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with (or "
+        raise DesignerError(f"The run folder '{run_dir}' already holds files, so a new run would mix with "
+                            "(or "
                             "replace) what is there.",
                             hint="Pick a new folder name, or leave the folder out to get a fresh one.")
 
@@ -204,11 +212,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _record_start(design, split, options, run_dir: Path, started: float, record: dict | None = None) -> None:
+def _record_start(design: Design, split, options, run_dir: Path, started: float,
+                  record: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = getattr(design, "recipe", None)
     write_json(run_dir / "options.json", {
-        "options": options.to_dict(), "mode": options.mode, "started": datetime.fromtimestamp(started).isoformat(),
+        "options": options.to_dict(), "mode": options.mode,
+        "started": datetime.fromtimestamp(started).isoformat(),
         "recipe": recipe.to_dict() if recipe is not None else None, "data": split.root,
         "classes": list(split.classes), **(record or {})})
     write_json(run_dir / "split.json", split.to_dict())
@@ -224,7 +234,8 @@ def _mark_running(run_dir: Path) -> None:
         write_json(run_dir / "summary.json", {**summary, "status": "running", "finishes": finishes})
 
 
-def write_summary(run_dir, design, split, options, final, started: float, resumed: bool = False) -> dict:
+def write_summary(run_dir, design: Design, split, options, final, started: float,
+                  resumed: bool = False) -> dict:
     """summary.json from the run's last event and history.json. A resumed run adds this leg's time to
     the earlier legs', and every finish is kept in ``finishes`` (also copied into history.json): a
     finished run trained further keeps its first result and when it got there."""
@@ -243,7 +254,8 @@ def write_summary(run_dir, design, split, options, final, started: float, resume
         "classes": list(split.classes), "num_train": len(split.train), "num_val": len(split.val),
         "recipe": recipe.to_dict() if recipe is not None else None,
         "message": getattr(final, "message", ""),
-        "plan": history.get("plan", ""), "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
+        "plan": history.get("plan", ""),
+        "outcome": getattr(final, "outcome", "") or history.get("outcome", ""),
         "finishes": _finishes(earlier.get("finishes")),
     }
     if final.kind == "finished":
@@ -306,7 +318,8 @@ class Run:
             epoch = record.get("epoch") if isinstance(record, dict) else None
             if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch <= 1_000_000:
                 stage = "head" if epoch == 0 else ""  # epoch 0: the recommended mode's fitted head
-                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch, "stage": stage})
+                out.append({**{k: _finite(record.get(k)) for k in EPOCH_NUMBERS}, "epoch": epoch,
+                            "stage": stage})
         return out
 
     @property
@@ -343,12 +356,11 @@ class Run:
         for records in (self.history, self.options):
             options = records.get("options")
             if isinstance(options, dict) and _whole(options.get("batch_size")):
-                batch = options["batch_size"]
+                batch = _count(options["batch_size"])
                 break
-        images = self.summary.get("num_train")
-        if not _whole(images):  # a run still training has no summary yet: its split says it
-            images = self._split_size()
-        if not (_whole(batch) and _whole(images)):
+        # a run still training has no summary yet: its split says it
+        images = _count(self.summary.get("num_train")) or _count(self._split_size())
+        if batch is None or images is None:
             return 1
         count = self._processes()  # in child processes each step is counted per process, on its share
         return recommended_steps(math.ceil(images / count), max(1, batch // count))  # the engine's rule
@@ -361,7 +373,7 @@ class Run:
         if not isinstance(placement, dict) or placement.get("where") not in ("processes", "gpus"):
             return 1
         if placement["where"] == "processes":
-            return placement.get("processes") if _whole(placement.get("processes")) else 1
+            return _count(placement.get("processes")) or 1
         return max(1, torch.cuda.device_count())  # one per GPU, as on the machine that trained it
 
     @property
@@ -376,7 +388,8 @@ class Run:
 
     @property
     def classes(self) -> list[str]:
-        names = self.summary.get("classes") or self.options.get("classes") or self.history.get("classes") or []
+        names = (self.summary.get("classes") or self.options.get("classes")
+                 or self.history.get("classes") or [])
         return [str(n)[:MAX_NAME] for n in names] if isinstance(names, list) else []
 
     def _split_size(self) -> int | None:
@@ -443,7 +456,8 @@ def compare_runs(run_dirs) -> dict:
         head = by_epoch.get(0)  # the recommended mode's stage 1: the classifier fitted before any epoch
         stage1 = {k: head.get(k) for k in ("val_acc", "val_loss")} if head else None
         out.append({"name": run.name, "path": str(run.path), "mode": run.mode, "status": run.status,
-                    "best_val_acc": run.best_val_acc, "time_s": run.time_s, "steps_per_epoch": run.steps_per_epoch,
+                    "best_val_acc": run.best_val_acc, "time_s": run.time_s,
+                    "steps_per_epoch": run.steps_per_epoch,
                     **curves, "elapsed_s": elapsed, "stage1": stage1})
     return {"epochs": axis, "runs": out}
 
@@ -466,7 +480,8 @@ class ResumePlan:
 
 def _options_of(run: Run) -> dict:
     """The run's saved training options ({}: the defaults), whatever type the files hold there."""
-    return next((s for s in (run.options.get("options"), run.history.get("options")) if isinstance(s, dict)), {})
+    saved = (run.options.get("options"), run.history.get("options"))
+    return next((s for s in saved if isinstance(s, dict)), {})
 
 
 def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
@@ -477,7 +492,8 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
     last = run.path / "last.pt"
     if run.mode not in RESUMABLE_MODES or not last.is_file():
         raise DesignerError(f"The run '{run.name}' cannot be resumed.",
-                            hint="Only stopped fine-tune, from-scratch and head-only runs with a last.pt can.")
+                            hint="Only stopped fine-tune, from-scratch and head-only runs "
+                                 "with a last.pt can.")
     load_checkpoint(last)  # a damaged last.pt is refused now, before any data is read or printed
     saved = TrainOptions.from_dict(_options_of(run))
     done, target = run.trained_epochs, int(epochs or saved.epochs)
@@ -498,7 +514,7 @@ def plan_resume(run_dir, epochs: int | None = None) -> ResumePlan:
 # --- weights and comparisons ---------------------------------------------------------------------
 
 
-def load_run_weights(design, source):
+def load_run_weights(design: Design, source):
     """Load a run's weights (its folder, best.pt or last.pt) into ``design.model``.
 
     This is the hand-over from head-only training to fine-tuning: rebuild the design with
@@ -522,7 +538,8 @@ def scratch_recipe(recipe):
     return recipe.with_weights("none")
 
 
-def compare_modes(recipe, split, options, runs_dir, modes=("recommended", "scratch", "linear-probe"), cancel=None):
+def compare_modes(recipe, split, options, runs_dir, modes=("recommended", "scratch", "linear-probe"),
+                  cancel=None):
     """Train one run per mode on the SAME split (same seed and options); yields (mode, run_dir, event).
 
     "scratch" uses ``scratch_recipe`` (random init, every layer trained, from-scratch LR);

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import torch
 
@@ -39,20 +40,22 @@ from designer.base.errors import DesignerError
 from designer.base.fileio import write_json
 from designer.base.jobs import is_cancelled
 from designer.data.transforms import Augment
+from designer.model.build import Design
 from designer.model.ops import FreezeUntil
 from designer.model.policy import decay_units
 from designer.train import recommended as rec
 from designer.train import setup as ts
 from designer.train.engine import train
-from designer.train.events import BatchEvent, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.events import BatchEvent, Best, EpochEvent, FinishedEvent, StoppedEvent
+from designer.train.options import TrainOptions
 from designer.train.pacing import Pacing
 from designer.train.reporting import failed_event, start_event, stopped_before_training, write_history
 from designer.train.search_text import REDUCTION, describe, outcome
 
 LR_SPREAD = 5.0  # a trial's rate lies within 5x of the plan's either way: 0.002 to 0.05 around SGD's 0.01
 LENGTHS = (0.5, 1.0, 2.0)  # times the planned epochs
-LIGHT = {"rotation": 10.0, "translate": 0.05, "scale": (0.9, 1.1)}  # no mirroring: letters and digits mind it
-AUGMENTS = {"off": Augment(), "light": Augment(**LIGHT), "light+flip": Augment(hflip=True, **LIGHT)}
+LIGHT = Augment(rotation=10.0, translate=0.05, scale=(0.9, 1.1))  # no mirroring: letters and digits mind it
+AUGMENTS = {"off": Augment(), "light": LIGHT, "light+flip": replace(LIGHT, hflip=True)}
 FREEZES = ("none", "early")  # "early": the first third of the layers that hold weights
 # Validation may take a fifth of a trial's time, twice the recommended mode's share: each validation is
 # a report to the pruner, and at a tenth a small set's trial first validated at epoch 11 of 15, past the
@@ -80,7 +83,7 @@ class Space:
     freeze_path: str  # the last layer "early" freezes ("" when the design offers none)
 
 
-def early_layers(design) -> str:
+def early_layers(design: Design) -> str:
     """The last of the first third of the layers that hold weights (the classifier not counted), or ""."""
     head = getattr(design, "classifier_path", "") or ""
     units = [path for path, _ in decay_units(design.model, head)
@@ -88,11 +91,12 @@ def early_layers(design) -> str:
     return units[math.ceil(len(units) / 3) - 1] if len(units) >= 2 else ""
 
 
-def search_space(design, options) -> Space:
+def search_space(design: Design, options) -> Space:
     centre = options.resolved_lr
     augments = ("yours", *AUGMENTS) if options.augment != Augment() else tuple(AUGMENTS)
     path = early_layers(design)
-    return Space((centre / LR_SPREAD, min(10.0, centre * LR_SPREAD)), augments, FREEZES if path else ("none",), path)
+    return Space((centre / LR_SPREAD, min(10.0, centre * LR_SPREAD)), augments,
+                 FREEZES if path else ("none",), path)
 
 
 def suggest(trial, space: Space) -> dict:
@@ -114,18 +118,20 @@ def trial_plan(options, params: dict, base: rec.Plan, num_train: int, remaining_
     epochs = max(1, round(params["length"] * base.options.epochs))
     augment = options.augment if params["augment"] == "yours" else AUGMENTS[params["augment"]]
     fixed = sorted({*options.fixed, "epochs"})
-    chosen = replace(options, mode="recommended", lr=params["lr"], epochs=epochs, augment=augment, fixed=fixed,
-                     max_minutes=max(1.0, remaining_s) / 60.0)
+    chosen = replace(options, mode="recommended", lr=params["lr"], epochs=epochs, augment=augment,
+                     fixed=fixed, max_minutes=max(1.0, remaining_s) / 60.0)
     return rec.plan(chosen, num_train)
 
 
-def trial_design(design, freeze_path: str):
+def trial_design(design: Design, freeze_path: str):
     """The design with everything up to ``freeze_path`` frozen (a policy op: the network is the same)."""
     if not freeze_path:
         return design
     op = FreezeUntil(freeze_path)
-    recipe = getattr(design, "recipe", None)
-    return replace(design, recipe=recipe.with_op(op) if recipe is not None else _PolicyOps((op,)))
+    recipe = getattr(design, "recipe", None)  # None on a design built by hand (tests' FakeDesign)
+    # Any: a hand-built design gets a stand-in that carries only the policy ops, not a Recipe
+    with_op: Any = recipe.with_op(op) if recipe is not None else _PolicyOps((op,))
+    return replace(design, recipe=with_op)
 
 
 def default_pruner(base: rec.Plan):
@@ -159,15 +165,17 @@ def _optuna():
     return optuna
 
 
-def train_search(design, split, options, run_dir, cancel=None, cache_dir=None, pruner=None):
+def train_search(design: Design, split, options, run_dir, cancel=None, cache_dir=None, pruner=None):
     """The search (see the module docstring); yields the engine's events. One "epoch" of the run is one
     trial (the start event's unit); epoch 0 is stage 1's fitted classifier. ``pruner``: an Optuna pruner
     instead of Hyperband (tests)."""
     ts.check_split(design, split)
     if not split.val:
-        raise DesignerError("The search compares its trials on the validation images, and this data has none.",
+        raise DesignerError("The search compares its trials on the validation images, "
+                            "and this data has none.",
                             hint="Keep a validation share (e.g. 0.2), or give a validation folder.")
-    yield from _Search(design, split, options, Path(run_dir), cancel, Path(cache_dir or run_dir), pruner).run()
+    yield from _Search(design, split, options, Path(run_dir), cancel, Path(cache_dir or run_dir),
+                       pruner).run()
 
 
 @dataclass
@@ -192,7 +200,9 @@ class _Trial:
         kind = getattr(self.final, "kind", "failed")
         if self.user_stop:
             return "stopped"
-        return ("pruned" if self.pruned else "cut" if self.cut else "failed" if kind == "failed" else "complete")
+        if self.pruned or self.cut:
+            return "pruned" if self.pruned else "cut"
+        return "failed" if kind == "failed" else "complete"
 
     @property
     def best(self) -> dict | None:
@@ -200,9 +210,10 @@ class _Trial:
 
 
 class _Search:
-    def __init__(self, design, split, options, run_dir: Path, cancel, cache_dir: Path, pruner):
+    def __init__(self, design: Design, split, options, run_dir: Path, cancel, cache_dir: Path, pruner):
         self.design, self.split, self.options, self.run_dir = design, split, options, run_dir
-        self.cancel, self.cache_dir, self.pruner, self.max_trials = cancel, cache_dir, pruner, options.max_trials
+        self.cancel, self.cache_dir, self.pruner = cancel, cache_dir, pruner
+        self.max_trials = options.max_trials
         self.t0 = _now()
         self.deadline = self.t0 + options.budget_s
         self.base = rec.plan(options, len(split.train))
@@ -211,8 +222,9 @@ class _Search:
         self.initial = {k: v.detach().clone() for k, v in design.model.state_dict().items()}
         self.records: list[dict] = []  # trials.json
         self.history: list[dict] = []  # history.json's epochs: 0 is stage 1, k is trial k
-        self.best = {"val_acc": None, "epoch": 0}
-        self.winner_options = None  # the options that trained the kept weights (history.json)
+        self.best: Best = {"val_acc": None, "epoch": 0}
+        # the options that trained the kept weights (history.json)
+        self.winner_options: TrainOptions | None = None
         self.skipped: set = set()
         self.val_seconds_per_image = None
         self.first_validation_s: list[float] = []  # how long each trial took to its first validation
@@ -225,7 +237,8 @@ class _Search:
         try:
             fitted = yield from self._stage1()
             if not fitted:
-                yield stopped_before_training(self.design, self.run_dir, self.options, self.split.classes, self.t0)
+                yield stopped_before_training(self.design, self.run_dir, self.options, self.split.classes,
+                                              self.t0)
                 return
             yield from self._trials()
         except Exception as exc:  # noqa: BLE001 -- the caller gets an event, never a traceback
@@ -262,10 +275,10 @@ class _Search:
                              "curve": [{"epoch": 0, "step": 0, "val_acc": record.get("val_acc")}],
                              "time_s": record.get("epoch_time_s")})
         self._write("running")
-        yield EpochEvent(**{k: record.get(k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                                       "lr", "epoch_time_s")},
-                         best_val_acc=self.best["val_acc"], best_epoch=0, is_best=True, skipped=self._skipped(),
-                         stage="head")
+        yield EpochEvent(**{k: record.get(k) for k in ("epoch", "train_loss", "train_acc", "val_loss",
+                                                       "val_acc", "lr", "epoch_time_s")},
+                         best_val_acc=self.best["val_acc"], best_epoch=0, is_best=True,
+                         skipped=self._skipped(), stage="head")
         return True
 
     def _trials(self):
@@ -305,7 +318,8 @@ class _Search:
         for event in train(design, self.split, plan.options, folder, lambda: self._stop_trial(run),
                            pacing=pacing):
             if event.kind == "start":
-                run.steps_per_epoch, run.planned_steps = event.steps_per_epoch, event.epochs * event.steps_per_epoch
+                run.steps_per_epoch = event.steps_per_epoch
+                run.planned_steps = event.epochs * event.steps_per_epoch
             elif event.kind == "batch":
                 yield self._relay(run, event)
             elif event.kind == "epoch":
@@ -329,7 +343,8 @@ class _Search:
         trial as the plain plan's steps, and the time left is the budget's."""
         done = (e.epoch - 1) * e.steps_per_epoch + e.step
         tick = min(self.ticks, round(self.ticks * done / max(1, run.planned_steps)))
-        return BatchEvent(epoch=run.number, step=min(done, run.planned_steps), steps_per_epoch=run.planned_steps,
+        return BatchEvent(epoch=run.number, step=min(done, run.planned_steps),
+                          steps_per_epoch=run.planned_steps,
                           global_step=(run.number - 1) * self.ticks + tick, loss=e.loss, acc=e.acc, lr=e.lr,
                           eta_s=max(0.0, self.deadline - _now()), images_per_s=e.images_per_s)
 
@@ -348,15 +363,18 @@ class _Search:
 
     def _end_trial(self, run: _Trial, folder: Path) -> EpochEvent:
         best, wall = run.best, _now() - run.started
-        improved = best is not None and (self.best["val_acc"] is None or best["val_acc"] > self.best["val_acc"])
-        if improved and (folder / "best.pt").is_file():
+        kept = self.best["val_acc"]
+        improved = best is not None and (kept is None or best["val_acc"] > kept)
+        if best is not None and improved and (folder / "best.pt").is_file():
             ts.save_checkpoint(torch.load(folder / "best.pt", map_location="cpu", weights_only=True),
                                self.run_dir / "best.pt")
-            self.best, self.winner_options = {"val_acc": best["val_acc"], "epoch": run.number}, run.plan.options
+            self.best = {"val_acc": best["val_acc"], "epoch": run.number}
+            self.winner_options = run.plan.options
         shutil.rmtree(folder, ignore_errors=True)  # the search's own sub-folder: its result is read
         last = run.last
         record = {"epoch": run.number, "train_loss": getattr(last, "train_loss", None),
-                  "train_acc": getattr(last, "train_acc", None), "val_loss": best["val_loss"] if best else None,
+                  "train_acc": getattr(last, "train_acc", None),
+                  "val_loss": best["val_loss"] if best else None,
                   "val_acc": best["val_acc"] if best else None, "lr": run.params["lr"], "epoch_time_s": wall}
         self.history.append(record)
         frozen = self.space.freeze_path if run.params["freeze"] == "early" else ""
@@ -394,10 +412,11 @@ class _Search:
         done, elapsed = len(self.records) - (0 if self.stage1_reason else 1), _now() - self.t0
         if stopped:
             return StoppedEvent(epoch=done, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
-                                checkpoint="", time_s=elapsed, skipped=self._skipped(), outcome=self.outcome())
-        return FinishedEvent(epochs_done=done, best_val_acc=self.best["val_acc"], best_epoch=self.best["epoch"],
-                             time_s=elapsed, run_dir=str(self.run_dir), skipped=self._skipped(),
-                             outcome=self.outcome())
+                                checkpoint="", time_s=elapsed, skipped=self._skipped(),
+                                outcome=self.outcome())
+        return FinishedEvent(epochs_done=done, best_val_acc=self.best["val_acc"],
+                             best_epoch=self.best["epoch"], time_s=elapsed, run_dir=str(self.run_dir),
+                             skipped=self._skipped(), outcome=self.outcome())
 
     def _write(self, status: str) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -405,8 +424,8 @@ class _Search:
                                                 "status": status, "trials": self.records})
         options = self.winner_options or self.base.options  # how the kept weights were (or would be) trained
         winner = next((r for r in self.records if r["number"] == self.best["epoch"]), None)
-        write_history(self.run_dir, status, options, self.split.classes, self.history, self.best, self._skipped(),
-                      {"plan": self.describe(), "outcome": self.outcome(), "winner": winner})
+        write_history(self.run_dir, status, options, self.split.classes, self.history, self.best,
+                      self._skipped(), {"plan": self.describe(), "outcome": self.outcome(), "winner": winner})
         if status != "running":
             shutil.rmtree(self.run_dir / TRIALS_DIR, ignore_errors=True)
 

@@ -8,6 +8,7 @@ import math
 import traceback
 import weakref
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +18,7 @@ from designer.base.fileio import atomic_write
 from designer.base.safeio import regular_file, write_new_text
 from designer.data.split import class_weights
 from designer.model import policy as model_policy
+from designer.model.build import Design
 from designer.train.options import DEFAULT_LR, TrainOptions
 from designer.zoo.weights import read_torch_file
 
@@ -28,7 +30,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise DesignerError("No CUDA GPU is available on this machine.", hint="Choose device 'auto' or 'cpu'.")
+        raise DesignerError("No CUDA GPU is available on this machine.",
+                            hint="Choose device 'auto' or 'cpu'.")
     if name == "mps" and not has_mps:
         raise DesignerError("Apple GPU (MPS) is not available on this machine.",
                             hint="Choose device 'auto' or 'cpu'.")
@@ -112,8 +115,10 @@ def load_checkpoint(path) -> dict:
     if problem:  # a run folder from elsewhere: every field is checked before the engine uses it
         raise DesignerError(f"The checkpoint '{path}' is damaged: {problem}.",
                             hint="Resume another run, or start a new one.")
-    best = ckpt.get("best") if isinstance(ckpt.get("best"), dict) else {}
-    return {**ckpt, "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
+    saved = ckpt.get("best")
+    best = saved if isinstance(saved, dict) else {}
+    return {**ckpt,
+            "best": {"val_acc": _number(best.get("val_acc")), "epoch": _whole(best.get("epoch")) or 0},
             "history": [_record(r) for r in ckpt.get("history") or [] if isinstance(r, dict)
                         and _whole(r.get("epoch")) is not None]}
 
@@ -151,7 +156,7 @@ def _number(value) -> float | None:
 
 def _record(record: dict) -> dict:
     """One epoch's record with only plain, finite values (numbers, short text) kept."""
-    out = {}
+    out: dict[str, str | bool | int | float | None] = {}
     for key, value in list(record.items())[:64]:
         if not isinstance(key, str):
             continue
@@ -179,6 +184,7 @@ def lr_ceiling(options: TrainOptions, lr: float | None = None) -> float:
 def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -> torch.optim.Optimizer:
     """Optimizer over the trainable parameters: the policy's groups (LR factors), or one group."""
     wd = options.weight_decay
+    groups: list[dict[str, Any]]  # torch's param-group dicts: params, lr, name, weight_decay
     if policy is None:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr, "name": "all"}]
     else:
@@ -188,7 +194,8 @@ def make_optimizer(model: nn.Module, policy, options: TrainOptions, lr: float) -
     for g in groups:  # an LR factor never lifts a layer past a safe rate (see lr_ceiling)
         g["lr"] = min(g["lr"], ceiling)
     if not groups:
-        raise DesignerError("Nothing to train: every layer is frozen.", hint="Unfreeze at least the classifier.")
+        raise DesignerError("Nothing to train: every layer is frozen.",
+                            hint="Unfreeze at least the classifier.")
     for g in groups:
         g.setdefault("weight_decay", wd)
     if options.optimizer == "sgd":
@@ -214,8 +221,9 @@ def make_criterion(options: TrainOptions, class_counts, device) -> nn.Module:
 def reset_parameters(model: nn.Module) -> None:
     """Re-initialise every layer that knows how: a true from-scratch baseline."""
     for module in model.modules():
-        if callable(getattr(module, "reset_parameters", None)):
-            module.reset_parameters()
+        reset: Any = getattr(module, "reset_parameters", None)  # a layer's own, where it has one
+        if callable(reset):
+            reset()
 
 
 _POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (recipe, its policy)
@@ -233,7 +241,7 @@ def policy_of(recipe, model: nn.Module):
     return policy
 
 
-def apply_policy(design, model: nn.Module, mode: str):
+def apply_policy(design: Design, model: nn.Module, mode: str):
     """Set ``requires_grad`` on ``model`` as the design's policy says (every layer trains in the
     scratch mode and for a design without a recipe); returns the policy, or None for one LR."""
     recipe = getattr(design, "recipe", None)
@@ -246,7 +254,7 @@ def apply_policy(design, model: nn.Module, mode: str):
     return policy
 
 
-def check_split(design, split) -> None:
+def check_split(design: Design, split) -> None:
     num_classes = getattr(design, "num_classes", None)
     if num_classes is not None and num_classes != len(split.classes):
         raise DesignerError(

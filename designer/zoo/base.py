@@ -7,14 +7,14 @@ or a builder reference; weights are "default", "none" or a file path.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 from pydantic.dataclasses import dataclass
 
 from designer.base.errors import DesignerError
 from designer.base.schema import MAX_TEXT, STRICT, checked, describe_value, friendly, matching
-from designer.zoo.families import source_for
+from designer.zoo.families import Source, source_for
 
 DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 TIMM_NAME = r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+"  # architecture.tag: timm's pretrained names
@@ -28,7 +28,8 @@ def _plain_text(value: str) -> str:
 
 
 ModelName = Annotated[str, Field(min_length=1, max_length=256),
-                      matching(MODEL_NAME, "a gallery name (resnet18, timm's resnet18.a1_in1k) or a builder reference "
+                      matching(MODEL_NAME,
+                               "a gallery name (resnet18, timm's resnet18.a1_in1k) or a builder reference "
                                 "(package.module:function)")]
 WeightsChoice = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
 
@@ -47,7 +48,7 @@ class BaseModel:
     (random init) or a path to a ``.pth``/``.pt``/``.safetensors`` state dict.
     """
 
-    source: Literal["torchvision", "lite0", "timm", "builder"]
+    source: Source
     name: ModelName
     weights: WeightsChoice = "default"
 

@@ -14,6 +14,7 @@ module reads it instead of branching on names:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 DEFAULT_MODEL = "efficientnet_lite0"  # the built-in default: its ImageNet weights ship in a pip package
 LITE0 = "efficientnet_lite0"
@@ -85,7 +86,11 @@ def family_of(name: str) -> Family:
 # --- which source a name belongs to (the sources themselves: designer.zoo.sources.SOURCES) ------------
 
 
-def source_for(name: str) -> str:
+# Where a base model comes from (zoo.base.BaseModel.source).
+Source = Literal["torchvision", "lite0", "timm", "builder"]
+
+
+def source_for(name: str) -> Source:
     """The source of a gallery name or a ``module:callable`` builder reference. timm's pretrained
     names carry a tag after a dot (``resnet18.a1_in1k``); torchvision's never do."""
     if ":" in name:

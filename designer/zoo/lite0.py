@@ -86,7 +86,7 @@ def build(pretrained: bool = True, image_size: int | tuple[int, int] = INPUT_SIZ
     return model, report
 
 
-def _static_convs(model: nn.Module) -> list[nn.Module]:
+def _static_convs(model: nn.Module) -> list[nn.Conv2d]:
     # Matched by name and attribute so edited or re-imported copies are found too.
     return [m for m in model.modules()
             if isinstance(m, nn.Conv2d) and hasattr(m, "static_padding")]
@@ -119,7 +119,7 @@ def set_image_size(model: nn.Module, height: int, width: int | None = None, in_c
     convs = _static_convs(model)
     changed = [0]
 
-    def hook(conv: nn.Module, args: tuple) -> None:
+    def hook(conv: nn.Conv2d, args: tuple) -> None:
         new = same_padding(conv, *args[0].shape[-2:])
         if repr(new) != repr(conv.static_padding):
             changed[0] += 1

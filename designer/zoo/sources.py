@@ -3,8 +3,8 @@
 ``list_models`` reads torchvision's weight enums and timm's cached pretrained
 configs only (no model is built), so the gallery opens instantly. ``build_base``
 turns a ``BaseModel`` into a network with weights: from the torch hub or Hugging
-Face cache, a download when online, the Lite0 package, or a file the user picked. Model-specific knowledge (families,
-categories, constructor arguments) lives in the tables below, not in branches.
+Face cache, a download when online, the Lite0 package, or a file the user picked. Model-specific
+knowledge (families, categories, constructor arguments) lives in the tables below, not in branches.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -56,8 +57,8 @@ class ModelInfo:
     gflops: float | None
     top1: float | None
     input_size: int  # default square H=W
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]  # per channel (three for RGB)
+    std: tuple[float, ...]
     weights_available: bool  # pretrained file already in the local cache / a package
     source: str = "torchvision"
     weights_url: str = ""
@@ -103,7 +104,8 @@ def _timm_info(item: timm_gallery.TimmEntry) -> ModelInfo:
     top1, params, gmacs = timm_gallery.figures(item.name)
     return ModelInfo(
         name=item.name, family=item.family, category=category_of(item.family, gmacs, top1), params=params,
-        gflops=gmacs, top1=top1, input_size=int(item.input_size[1]), mean=tuple(item.mean), std=tuple(item.std),
+        gflops=gmacs, top1=top1, input_size=int(item.input_size[1]),
+        mean=tuple(item.mean), std=tuple(item.std),
         weights_available=False, source=timm_gallery.SOURCE, weights_url=item.hf_hub_id or item.url,
     )
 
@@ -213,7 +215,8 @@ def _torchvision_origin(base: BaseModel) -> tuple[dict, Path | None]:
 
 def _timm_origin(base: BaseModel) -> tuple[dict, Path | None]:
     item = timm_gallery.entry(base.name)
-    return {"description": f"timm pretrained weights {item.hf_hub_id or item.url}"}, timm_gallery.weights_file(item)
+    description = {"description": f"timm pretrained weights {item.hf_hub_id or item.url}"}
+    return description, timm_gallery.weights_file(item)
 
 
 def _builder_origin(base: BaseModel) -> tuple[dict, Path | None]:
@@ -275,7 +278,7 @@ def arch_kwargs(name: str, pretrained: bool | None = None) -> dict:
 def _fix_keys(state_dict: dict, name: str) -> dict:
     """Rename legacy DenseNet keys and drop auxiliary heads the eval graph does not have."""
     aux = families.family_of(name).aux_prefixes
-    fixed = type(state_dict)()
+    fixed: Any = type(state_dict)()  # the same dict class, which may carry torch's ``_metadata``
     for key, value in state_dict.items():
         if aux and key.startswith(aux):
             continue
@@ -353,7 +356,8 @@ def _build_timm(base: BaseModel) -> tuple[nn.Module, LoadReport | None]:
     path = timm_gallery.weights_file(item) or _download_timm(item)
     report = load_into(model, read_state_dict(path))
     if not report.ok:
-        raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. {report.summary()}",
+        raise DesignerError(f"The pretrained weights for {base.name} do not fit the network. "
+                            f"{report.summary()}",
                             hint=f"Delete {path} and try again, or use --weights none.")
     return model, report
 
@@ -367,7 +371,8 @@ def _download_timm(item: timm_gallery.TimmEntry) -> Path:
     raise DesignerError(
         f"Pretrained weights for {item.name} are not on this computer and could not be downloaded.",
         hint=("Continue with random weights (--weights none), or pick a weights file. To use them offline, "
-              f"download {item.hf_hub_id or item.url} into the Hugging Face cache ({timm_gallery.hub_cache_dir()})."),
+              f"download {item.hf_hub_id or item.url} into the Hugging Face cache "
+              f"({timm_gallery.hub_cache_dir()})."),
     )
 
 

@@ -10,6 +10,7 @@ a user loading a fine-tuned checkpoint into an edited network needs to see.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import pickle
 import pickletools
@@ -134,7 +135,9 @@ def _numpy_data_globals() -> list:
     """NumPy numbers and arrays that training scripts often save next to the weights
     (``"best_acc": np.float64(...)``). They rebuild data only; object arrays would still
     need a refused global, so allowing these lets no code in."""
-    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    # numpy 2 moved numpy.core to numpy._core; import by name so either version type-checks
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core")
+                                         else "numpy.core.multiarray")
     numeric = [type(np.dtype(t)) for t in "?bhilqBHILQefdFD"]  # bool, ints, floats, complex
     return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
 
@@ -286,13 +289,15 @@ def load_into(model: nn.Module, state_dict: dict[str, Tensor]) -> LoadReport:
 def check_values(key: str, value: Tensor, own: Tensor) -> None:
     """A tensor from a file may take ``own``'s place only with numbers of the same kind (floating
     point for weights, whole numbers for counters) that are all finite."""
-    if own.is_floating_point() != value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-        raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} values "
-                            f"where the network needs {str(own.dtype).removeprefix('torch.')}.",
+    if (own.is_floating_point() != value.is_floating_point() or value.is_complex()
+            or value.dtype == torch.bool):
+        raise DesignerError(f"'{key}' in the weights file holds {str(value.dtype).removeprefix('torch.')} "
+                            f"values where the network needs {str(own.dtype).removeprefix('torch.')}.",
                             hint="The file was not saved from this kind of network; pick another.")
     if value.is_floating_point() and not bool(torch.isfinite(value).all()):
         raise DesignerError(f"'{key}' in the weights file holds NaN or infinite values.",
-                            hint="The weights are damaged (a run that diverged?); pick an earlier or other file.")
+                            hint="The weights are damaged (a run that diverged?); pick an earlier or other "
+                                 "file.")
 
 
 def load_strict(model: nn.Module, weights: str | os.PathLike | dict[str, Tensor]) -> None:
