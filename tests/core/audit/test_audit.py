@@ -162,5 +162,5 @@ def test_apply_fixes_saves_the_suggestions_and_which_audit(planted):
     copies = {key_for(b, str(root / "digits")) for _, b in pairs}
     assert copies <= excluded  # every leaking validation copy is left out
     suspects = {i["path"] for i in report["label_issues"] if i["path"].startswith("train/")}
-    assert suspects <= excluded and excluded <= suspects | copies  # validation suspects are the user's call
+    assert suspects <= excluded <= suspects | copies  # validation suspects are the user's call
     assert data["duplicate_groups"]

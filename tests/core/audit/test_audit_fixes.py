@@ -103,7 +103,7 @@ def test_the_leak_estimate_counts_memorised_copies_as_right():
 
 
 def test_a_run_trained_after_an_audit_names_it(tmp_path):
-    project, root, data = _project_with_decisions(tmp_path)
+    project, root, _data = _project_with_decisions(tmp_path)
     saved = json.loads(Path(project).read_text())
     saved["data"]["audit"] = {"id": "audit-20261206-070000", "time": "2026-12-06T07:00:00", "images": 24}
     Path(project).write_text(json.dumps(saved))

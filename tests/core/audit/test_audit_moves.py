@@ -20,7 +20,7 @@ from designer.model.recipe import Recipe
 def _folder(tmp_path: Path) -> tuple[Path, list[str]]:
     root = make_shapes_folder(tmp_path / "data", per_class=4, size=8)
     odd = root / "circle" / "odd name ü;$(x).png"  # spaces, a non-ASCII letter, shell characters
-    odd.write_bytes((root / "circle" / sorted(os.listdir(root / "circle"))[0]).read_bytes())
+    odd.write_bytes((root / "circle" / min(os.listdir(root / "circle"))).read_bytes())
     keys = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
     return root, keys
 
