@@ -8,10 +8,11 @@ import json
 import sys
 
 from designer.app.audit import audit_project, remember_groups, report_dict, write_html
-from designer.base.jobs import Progress
+from designer.app.jobs import scan_job
+from designer.app.training import data_settings
+from designer.app.vocabulary import DEVICES
+from designer.base.jobs import JobControl, Progress
 from designer.cli.flags import add_data_flags, number
-from designer.cli.train import scan_data
-from designer.train.options import DEVICES
 
 SHOWN = 15  # rows per finding in the plain listing
 
@@ -19,9 +20,9 @@ SHOWN = 15  # rows per finding in the plain listing
 def register(subparsers) -> None:
     p = subparsers.add_parser("audit", help="check the images: wrong labels, duplicates, outliers, imbalance",
                               description="Find images that may carry the wrong label, copies across the "
-                                          "train/validation split, images unlike their class, class imbalance "
-                                          "and tiny, blank, dark or blurry images, from the network's features. "
-                                          "Nothing on disk is changed.")
+                                          "train/validation split, images unlike their class, class "
+                                          "imbalance and tiny, blank, dark or blurry images, from the "
+                                          "network's features. Nothing on disk is changed.")
     p.add_argument("project", help="project .json (its design gives the features)")
     add_data_flags(p)
     p.add_argument("--seed", type=number(0, 2**32 - 1, whole=True), default=0)
@@ -29,12 +30,14 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails")
     p.add_argument("--save-groups", action="store_true",
-                   help="remember the duplicate groups in the project: every split then keeps each group together")
+                   help="remember the duplicate groups in the project: every split then keeps each group "
+                        "together")
     p.set_defaults(handler=cmd_audit)
 
 
 def cmd_audit(args) -> int:
-    split = scan_data(args.data, args.val_data, args.val_split, args.seed)
+    # the folders only: audit_project applies the project's decisions itself
+    split = scan_job(JobControl(), data_settings(None, args.data, args.val_data, args.val_split, args.seed))
     gen = audit_project(args.project, split, args.device)
     while True:
         try:
@@ -59,11 +62,13 @@ def cmd_audit(args) -> int:
 
 def _print(data: dict, summary: list[str], args) -> None:
     print("\n".join(summary))
-    rows = [("wrong label?", f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
+    rows = [("wrong "
+             "label?", f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
             for i in data["label_issues"][:SHOWN]]
     rows += [("duplicates", ("LEAK " if g["crosses_split"] else "") + ", ".join(g["paths"][:4]))
              for g in data["duplicates"][:SHOWN]]
-    rows += [("unlike class", f"{o['path']} ({o['given']}, {o['score']:.1f})") for o in data["outliers"][:SHOWN]]
+    rows += [("unlike "
+              "class", f"{o['path']} ({o['given']}, {o['score']:.1f})") for o in data["outliers"][:SHOWN]]
     rows += [("odd image", f"{o['path']}: {', '.join(o['problems'])}") for o in data["odd_images"][:SHOWN]]
     for kind, text in rows:
         print(f"  {kind:13} {text}")
