@@ -66,8 +66,8 @@ def inspect_target(target: str, input_op: Op | None = None, depth: int | None = 
 def new_project(model: str, weights: str, output: str) -> tuple[Recipe, Any]:
     """Write a project for ``model`` with ``weights`` (default | none | a file); (recipe, design)."""
     if weights not in ("default", "none"):
-        regular_file(weights, "weights "
-                              "file", hint="Pass --weights default, --weights none, or an existing file.")
+        regular_file(weights, "weights file",
+                     hint="Pass --weights default, --weights none, or an existing file.")
         weights = os.path.abspath(weights)  # the project may be opened from another folder
     if ":" not in model:
         model_info(model)

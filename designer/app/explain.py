@@ -95,11 +95,12 @@ def class_names(design, classes) -> list[str]:
 
 
 def explain(control: JobControl, design, requests: list[ExplainRequest], classes=None,
-            layer: str | None = None, method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
+            layer: str | None = None, method: str = "gradcam", extra: tuple[str, ...] = (),
+            device: str = "cpu"):
     """Map each request's predicted and true class (and ``extra`` ones); see the module docstring."""
     if method not in METHODS:
-        raise DesignerError(f"'{method}' is not a heat-map "
-                            "method.", hint=f"Use one of: {', '.join(METHODS)}.")
+        raise DesignerError(f"'{method}' is not a heat-map method.",
+                            hint=f"Use one of: {', '.join(METHODS)}.")
     names = class_names(design, classes)
     unknown = [c for c in extra if c not in names]
     if unknown:

@@ -206,16 +206,16 @@ def known_classes(weights: str | Path | None, classes: list[str] | None) -> list
 
 
 def evaluation_split(control: JobControl, run: Run | None, split: DatasetSplit | None,
-                     data: dict | None = None) -> DatasetSplit:
-    """The images to score a run on. ``data`` (a folder the user names, as for ``scan_job``): the
-    run's own split when it was made from that folder, else the folder scanned. Without ``data``:
-    the run's own split, else ``split`` (the images loaded in the window)."""
+                     data: dict | None = None, subset: str = "val") -> DatasetSplit:
+    """The images to score a run on. ``data`` (a folder the user names, as for ``scan_job``): for its
+    train, val or test images, the run's own split when it was made from that folder; else (and for
+    all of them: the folder as it is now) the folder scanned. Without ``data``: the run's own split,
+    else ``split`` (the images loaded in the window)."""
     own = run.split() if run is not None else None
     if data is not None:
         root = Path(str(data.get("root") or "")).expanduser()
-        if own is not None and root.exists() and Path(own.root).resolve() == root.resolve():
-            return own
-        return scan_job(control, data)
+        of_folder = own is not None and root.exists() and Path(own.root).resolve() == root.resolve()
+        return own if of_folder and own is not None and subset != "all" else scan_job(control, data)
     if own is not None:
         return own
     if split is None:
@@ -230,7 +230,7 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split=
     train or all; all images when the split has none of that subset) of ``evaluation_split``. The
     network's classes (``known_classes``) must be the images' classes."""
     run = run_of(run_dir)
-    run_split = evaluation_split(control, run, split, data)
+    run_split = evaluation_split(control, run, split, data, subset)
     known = known_classes(run_dir, classes)
     if known and known != list(run_split.classes):
         raise DesignerError(f"The network was trained on classes {', '.join(known)}, but the folder has "
@@ -240,9 +240,11 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split=
     control.report(Progress(0, len(samples), "Loading the run's weights"))
     design = design_for(source, weights=run_dir)
     report = throttled(control.report)
+    def scored(done: int, total: int) -> None:
+        report(Progress(done, total, f"Scored {done:,} of {total:,} images"))
+
     ev = evaluate(design, samples, run_split.classes, batch_size=batch_size, device=device, cancel=control,
-                  progress=lambda done, total: report(Progress(done, total, f"Scored {done:,} of {total:,} "
-                                                                            "images")))
+                  progress=scored)
     if ev is None:
         return None
     thumbs = {}

@@ -62,13 +62,13 @@ def cmd_audit(args) -> int:
 
 def _print(data: dict, summary: list[str], args) -> None:
     print("\n".join(summary))
-    rows = [("wrong "
-             "label?", f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
+    rows = [("wrong label?",
+             f"{i['path']}: labelled {i['given']}, looks like {i['suggested']} ({i['score']:.2f})")
             for i in data["label_issues"][:SHOWN]]
     rows += [("duplicates", ("LEAK " if g["crosses_split"] else "") + ", ".join(g["paths"][:4]))
              for g in data["duplicates"][:SHOWN]]
-    rows += [("unlike "
-              "class", f"{o['path']} ({o['given']}, {o['score']:.1f})") for o in data["outliers"][:SHOWN]]
+    rows += [("unlike class", f"{o['path']} ({o['given']}, {o['score']:.1f})")
+             for o in data["outliers"][:SHOWN]]
     rows += [("odd image", f"{o['path']}: {', '.join(o['problems'])}") for o in data["odd_images"][:SHOWN]]
     for kind, text in rows:
         print(f"  {kind:13} {text}")

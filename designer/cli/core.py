@@ -68,8 +68,8 @@ def _register_edit(subparsers) -> None:
                     "built and analyzed before the file is written; on any error the file is unchanged.")
     p.add_argument("project", help="project .json")
     p.add_argument("--input", help="CxHxW[:replicate|:adapt], e.g. 1x32x32:replicate")
-    p.add_argument("--classes", type=number(1, MAX_CLASSES, whole=True), help="replace the classifier for N "
-                                                                              "classes")
+    p.add_argument("--classes", type=number(1, MAX_CLASSES, whole=True),
+                   help="replace the classifier for N classes")
     p.add_argument("--head-dropout", type=number(0, 0.99), default=0.0, metavar="P")
     p.add_argument("--head-hidden", type=number(0, MAX_WIDTH, whole=True), default=0, metavar="H")
     p.add_argument("--head-bn", action="store_true")
@@ -100,8 +100,8 @@ def cmd_models(args) -> int:
              _num(i.gflops, ".2f"), _num(i.top1, ".1f"), str(i.input_size),
              "yes" if i.weights_available else "no"]
             for i in infos]
-    print(_table(["model", "source", "family", "category", "params "
-                                                           "M", "GFLOPs", "top-1", "input", "weights local"],
+    print(_table(["model", "source", "family", "category", "params M", "GFLOPs", "top-1", "input",
+                  "weights local"],
                  rows, right={4, 5, 6, 7}))
     print(f"{len(infos)} models. Pretrained weights not stored locally are downloaded on first use.")
     return 0

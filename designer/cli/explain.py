@@ -27,8 +27,8 @@ from designer.cli.flags import number
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("explain", help="heat maps (Grad-CAM, feature ablation) of images, as PNG "
-                                              "files")
+    p = subparsers.add_parser("explain",
+                              help="heat maps (Grad-CAM, feature ablation) of images, as PNG files")
     p.add_argument("project", help="project .json")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNG files")
@@ -48,8 +48,8 @@ def register(subparsers) -> None:
 def output_folder(text: str) -> Path:
     folder = check_new_folder(Path(text).expanduser())
     if folder.exists() and not folder.is_dir():
-        raise DesignerError(f"'{folder}' is a file, not a "
-                            "folder.", hint="Give -o a folder for the PNG files.")
+        raise DesignerError(f"'{folder}' is a file, not a folder.",
+                            hint="Give -o a folder for the PNG files.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

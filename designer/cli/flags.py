@@ -47,8 +47,8 @@ def number(lo: float | None = None, hi: float | None = None, *, whole: bool = Fa
             shown = (lambda v: f"{int(v):,}") if whole else (lambda v: f"{v:g}")
             low = "" if lo is None else f"above {shown(lo)}" if above else f"at least {shown(lo)}"
             high = "" if hi is None else f"at most {shown(hi)}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be "
-                                             f"{' and '.join(filter(None, (low, high)))}")
+            bounds = " and ".join(filter(None, (low, high)))
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {bounds}")
         return value
     return parse
 
@@ -67,8 +67,8 @@ def duration(lo: float, hi: float):
             raise argparse.ArgumentTypeError(f"{text!r} is not a time: write e.g. 90s, 5m or 1h")
         seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
         if not math.isfinite(seconds) or not lo <= seconds <= hi:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be from {lo:g} s to "
-                                             f"{hi / 3600:g} h")
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: it must be from {lo:g} s to {hi / 3600:g} h")
         return seconds
     return parse
 
@@ -131,8 +131,8 @@ def _kwargs(text: str, where: str) -> dict:
     for part in filter(str.strip, parts):
         key, eq, value = part.partition("=")
         if not eq or not key.strip():
-            raise DesignerError(f"'{part}' in {where} is not "
-                                "key=value.", hint="Write e.g. kernel_size=3,stride=2.")
+            raise DesignerError(f"'{part}' in {where} is not key=value.",
+                                hint="Write e.g. kernel_size=3,stride=2.")
         out[key.strip()] = _value(value)
     return out
 
@@ -151,8 +151,8 @@ def parse_set(text: str) -> tuple[str, dict]:
     path, colon, args = text.partition(":")
     params = _kwargs(args, "--set") if colon else {}
     if not path.strip() or not params:
-        raise DesignerError(f"--set '{text}' is not "
-                            "PATH:k=v,...", hint="For example --set layer4.0.conv1:stride=1")
+        raise DesignerError(f"--set '{text}' is not PATH:k=v,...",
+                            hint="For example --set layer4.0.conv1:stride=1")
     return path.strip(), params
 
 
@@ -202,7 +202,7 @@ def format_op_flag(op: Op) -> str:
 
 def add_data_flags(parser, val_help: str = "a separate validation folder") -> None:
     """--data (required), --val-data and --val-split: the image folder flags every data command takes."""
-    parser.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + "
-                                                      "val/")
+    parser.add_argument("--data", required=True,
+                        help="image folder: one sub-folder per class, or train/ + val/")
     parser.add_argument("--val-data", metavar="DIR", help=val_help)
     parser.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")

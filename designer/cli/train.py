@@ -55,8 +55,8 @@ def register(subparsers) -> None:
     p.add_argument("project", help="project .json")
     p.add_argument("--data", help="image folder: one sub-folder per class, or train/ + val/ "
                    "(not needed with --resume: a run continues on its own images)")
-    p.add_argument("--val-data", metavar="DIR", help="a separate validation folder (one sub-folder per "
-                                                     "class)")
+    p.add_argument("--val-data", metavar="DIR",
+                   help="a separate validation folder (one sub-folder per class)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<time>-<mode> beside "
                    "the project)")
     p.add_argument("--mode", choices=MODES, help="recommended (default): fit the head on cached features, "
@@ -82,14 +82,14 @@ def register(subparsers) -> None:
     p.add_argument("--weight-decay", type=number(0, 1))
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
-    p.add_argument("--class-weights", action="store_true", default=None, help="weight classes against "
-                                                                              "imbalance")
+    p.add_argument("--class-weights", action="store_true", default=None,
+                   help="weight classes against imbalance")
     p.add_argument("--seed", type=number(0, MAX_SEED, whole=True))
     p.add_argument("--workers", type=number(0, 64, whole=True), help="data loading processes")
     p.add_argument("--augment", metavar="LIST", help="e.g. flip,rotate=15,translate,scale,color (none: off)")
     p.add_argument("--probe", choices=("logistic", "svm"), default="logistic", help="linear-probe classifier")
-    p.add_argument("--new-classes", action="store_true", help="replace the project's class list with the "
-                                                              "data's")
+    p.add_argument("--new-classes", action="store_true",
+                   help="replace the project's class list with the data's")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its "
                    "own folder, with its own options and images, up to --epochs in all; a finished run "
                    "needs --epochs, its new total (its first finish stays in its history)")
@@ -327,10 +327,9 @@ class ProgressPrinter:
         self._skipped(e.skipped)
 
     def _stopped(self, e) -> None:
+        resume = f"; resume with --resume {e.checkpoint}" if e.checkpoint else ""
         self._line(f"stopped after {e.epoch} {self.unit}s: best val acc {_acc(e.best_val_acc)} at "
-                   f"{self.unit} {e.best_epoch} kept" + ("; resume with --resume "
-                                             f"{e.checkpoint}" if e.checkpoint else ""),
-                   True)
+                   f"{self.unit} {e.best_epoch} kept{resume}", True)
 
     def _failed(self, e) -> None:
         self._line(f"failed: {e.message} {e.hint}".rstrip(), True)
