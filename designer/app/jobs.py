@@ -211,16 +211,26 @@ def evaluation_split(control: JobControl, run: Run | None, split: DatasetSplit |
     train, val or test images, the run's own split when it was made from that folder; else (and for
     all of them: the folder as it is now) the folder scanned. Without ``data``: the run's own split,
     else ``split`` (the images loaded in the window)."""
-    own = run.split() if run is not None else None
     if data is not None:
+        own = _readable_split(run)
         root = Path(str(data.get("root") or "")).expanduser()
         of_folder = own is not None and root.exists() and Path(own.root).resolve() == root.resolve()
         return own if of_folder and own is not None and subset != "all" else scan_job(control, data)
+    own = run.split() if run is not None else None  # a split that names outside files is refused here
     if own is not None:
         return own
     if split is None:
         raise DesignerError("This run has no data split saved.", hint="Load the data on the Data tab.")
     return split
+
+
+def _readable_split(run: Run | None) -> DatasetSplit | None:
+    """The run's saved split, or None when it has none or it cannot be used (names files outside its
+    folder, say): the folder the user named is scanned instead."""
+    try:
+        return run.split() if run is not None else None
+    except DesignerError:
+        return None
 
 
 def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split=None, subset: str = "val",
