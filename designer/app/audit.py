@@ -15,7 +15,7 @@ from pathlib import Path
 
 from designer.app.project import load_project, save_project
 from designer.audit.fixes import fix_counts, merge_decisions, suggested_fixes
-from designer.audit.moves import move_excluded, undo_moves
+from designer.audit.moves import MoveResult, move_excluded, read_log, undo_moves
 from designer.audit.report import AuditReport
 from designer.audit.run import audit
 from designer.base.errors import DesignerError
@@ -120,6 +120,21 @@ def undo_move_job(control, log: str):
         if control is not None:
             control.report(Progress(done, total, f"Putting images back ({done:,} of {total:,})…"))
     return undo_moves(log, report, control)
+
+
+def move_project_excluded(project_path: str, root: str, dest: str, control=None) -> MoveResult:
+    """Move the images ``project_path``'s decisions leave out of ``root`` into ``dest``, with an
+    undo log there (the CLI's --move-excluded; the review's button runs ``move_job``)."""
+    return move_job(control, root, load_project(project_path).data.get("overrides", []), dest)
+
+
+def undo_project_move(log: str, root: str, control=None) -> MoveResult:
+    """Put back what ``log`` moved, when it moved them out of ``root`` (the CLI's --undo-move)."""
+    moved_from, _ = read_log(log)
+    if os.path.realpath(moved_from) != os.path.realpath(root):
+        raise DesignerError(f"The log moved images out of '{moved_from}', not '{root}'.",
+                            hint=f"Run it with --data {moved_from}.")
+    return undo_move_job(control, log)
 
 
 def has_decisions(data: dict) -> bool:

@@ -24,20 +24,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from designer.app.jobs import DesignSource, design_for
+from designer.app.jobs import DesignSource, design_for, known_classes
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write
 from designer.base.jobs import JobControl, Progress
-from designer.data.images import load_image, why_unreadable
+from designer.base.safeio import file_kind
+from designer.data.images import check_image, load_image, why_unreadable
 from designer.data.transforms import make_transform
 from designer.inspect.analysis import check_memory
 from designer.inspect.cam import METHODS, class_maps
 from designer.inspect.cam_layers import CamTarget, default_target, layer_outputs, target_for
 from designer.inspect.overlay import overlay
 from designer.model.build import Design, network_input
-from designer.train.runs import load_run
 from designer.train.setup import logits, resolve_device
 
+MAX_IMAGES = 10_000  # images one call may explain
 MAX_PICTURE_SIDE = 1024  # overlays written by the CLI are at most this wide or tall
 
 
@@ -95,11 +96,12 @@ def class_names(design: Design, classes) -> list[str]:
 
 
 def explain(control: JobControl, design: Design, requests: list[ExplainRequest], classes=None,
-            layer: str | None = None,
-            method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
+            layer: str | None = None, method: str = "gradcam", extra: tuple[str, ...] = (),
+            device: str = "cpu"):
     """Map each request's predicted and true class (and ``extra`` ones); see the module docstring."""
     if method not in METHODS:
-        raise DesignerError(f"'{method}' is not a heat-map method.", hint=f"Use one of: {', '.join(METHODS)}.")
+        raise DesignerError(f"'{method}' is not a heat-map method.",
+                            hint=f"Use one of: {', '.join(METHODS)}.")
     names = class_names(design, classes)
     unknown = [c for c in extra if c not in names]
     if unknown:
@@ -111,7 +113,8 @@ def explain(control: JobControl, design: Design, requests: list[ExplainRequest],
     failed = 0
     for k, request in enumerate(requests):
         control.check()
-        yield Progress(k, len(requests), f"Heat map of {Path(request.path).name} ({k + 1} of {len(requests)})")
+        yield Progress(k, len(requests), f"Heat map of {Path(request.path).name} ({k + 1} of "
+                                         f"{len(requests)})")
         item = _explain_one(control, design.model, transform, request, names, target, method, extra)
         failed += item.error is not None
         yield item
@@ -136,21 +139,40 @@ def _explain_one(control, model, transform, request, names, target, method, extr
     out.predicted, out.probability = names[best], float(probs[best])
     wanted = list(dict.fromkeys([n for n in (out.true, out.predicted, *extra) if n is not None]))
     maps = class_maps(model, x, [names.index(n) for n in wanted], target, method, cancel=control)
-    out.maps = dict(zip(wanted, maps))
+    out.maps = dict(zip(wanted, maps, strict=True))
     return out
 
 
 def explain_job(control: JobControl, source: DesignSource, run_dir: str | None,
-                requests: list[ExplainRequest],
-                classes: list[str], layer: str | None = None, method: str = "gradcam"):
-    """``explain`` with a run's best weights (or the design's own), on this thread's own model."""
-    weights = None
-    if run_dir:
-        run = load_run(run_dir)
-        weights, classes = run.best_weights, run.classes or classes
-    design = design_for(source, weights=weights)
+                requests: list[ExplainRequest], classes: list[str] | None, layer: str | None = None,
+                method: str = "gradcam", extra: tuple[str, ...] = (), device: str = "cpu"):
+    """``explain`` with a run's best weights (a run folder or a weights file; None: the design's own),
+    on this thread's own model, for the classes ``known_classes`` names."""
+    names = known_classes(run_dir, classes)
+    design = design_for(source, weights=run_dir)
     control.check()
-    return (yield from explain(control, design, requests, classes, layer, method))
+    return (yield from explain(control, design, requests, names, layer, method, extra, device))
+
+
+def check_images(paths: list[str]) -> None:
+    """Every image exists and is a usable image file (headers only), or one clear error."""
+    if len(paths) > MAX_IMAGES:
+        raise DesignerError(f"{len(paths):,} images were given; at most {MAX_IMAGES:,} at a time.")
+    for path in paths:
+        kind = file_kind(path)  # say what is really there: a folder, a pipe and a device are not "missing"
+        if kind == "missing":
+            raise DesignerError(f"The image '{path}' does not exist.", hint="Check the path.")
+        if kind != "a file":
+            raise DesignerError(f"The image '{path}' is {kind}, not an image file.", hint="Give image files.")
+        problem = check_image(path)
+        if problem:
+            raise DesignerError(f"The image '{path}' cannot be used: {problem}.")
+
+
+def requests_for(paths: list[str], classes: list[str]) -> list[ExplainRequest]:
+    """A request per image, with its true class when it sits in a folder named after a class (as in
+    a labelled image folder)."""
+    return [ExplainRequest(p, Path(p).parent.name if Path(p).parent.name in classes else None) for p in paths]
 
 
 # --- pictures ------------------------------------------------------------------------------------

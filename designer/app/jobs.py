@@ -28,7 +28,7 @@ from designer.data.images import load_image
 from designer.data.overrides import apply_decisions
 from designer.data.split import DatasetSplit
 from designer.data.transforms import make_transform, preview_grid
-from designer.export.formats import export_all
+from designer.export.formats import DEFAULT_TOLERANCE, export_all, prepare_folder
 from designer.export.splitfile import SPLIT_NAME
 from designer.launch.placement import Placement
 from designer.launch.run import train_run_placed
@@ -36,7 +36,7 @@ from designer.model.build import Design, build
 from designer.model.trained import design_with_weights, load_weights_into, structure_of, weights_file
 from designer.train.evaluate import evaluate, predict
 from designer.train.lr_find import find_lr
-from designer.train.runs import load_run
+from designer.train.runs import Run, load_run
 
 THUMB_SIZE = 96
 
@@ -63,6 +63,12 @@ class DesignSource:
         fallback = None if recipe is not None else copy.deepcopy(design)
         return cls(recipe, fallback, tuple(design.input_shape), tuple(design.mean), tuple(design.std),
                    bool(getattr(design, "replicate_grey", False)), getattr(design, "num_classes", None))
+
+    @classmethod
+    def of_recipe(cls, recipe) -> DesignSource:
+        """A saved project's recipe, for a job that replays it (the CLI's way in); the shape fields
+        keep their defaults, since only previews read them without building the design."""
+        return cls(recipe=recipe)
 
     def shape_only(self) -> SimpleNamespace:
         """What transforms need (input shape, mean, std, grey replication), without a model."""
@@ -136,20 +142,37 @@ def thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
 
 
 def train_job(control: JobControl, source: DesignSource, split, options, run_dir: str,
-              resume: str | None = None, cache_dir: str | None = None, placement: Placement | None = None,
-              record: dict | None = None):
+              resume: str | None = None, cache_dir: str | Path | None = None,
+              placement: Placement | None = None, probe: dict | None = None,
+              outputs_hint: str = "Replace the classifier for {n} classes first.",
+              expected_classes: list[str] | None = None, record: dict | None = None):
     """Build this run's own model, then yield the training engine's events (``runs.train_run``),
     trained where ``placement`` says (``launch.train_run_placed``; None: in this process).
-    ``record``: more for the run's options.json (``app.audit.run_record``).
-    A resumed run's checkpoint holds every weight, so only the structure is built for it."""
+    A resumed run's checkpoint holds every weight, so only the structure is built for it.
+    A network whose outputs do not match the data's classes is refused with ``outputs_hint``
+    (``{n}``: the data's class count), in the words of the window or the CLI; so are images whose
+    classes are not ``expected_classes`` (the project's, when given).
+    ``record``: more for the run's options.json (``app.audit.run_record``)."""
     if resume is not None and source.recipe is not None:
         design = structure_of(source.recipe)
     else:
         design = design_for(source, scratch=options.mode == "scratch")
+    check_outputs(design, split.classes, outputs_hint)
+    check_same_classes(expected_classes, split.classes)
     control.check()
     events = train_run_placed(design, split, options, run_dir, control, resume=resume, cache_dir=cache_dir,
-                              placement=placement)
+                              probe=probe, placement=placement)
     yield from recording_audit(events, run_dir, None if resume else record)
+
+
+def check_outputs(design, classes: list[str], hint: str) -> None:
+    """The network has one output per class of the data, or a clear error."""
+    outputs = getattr(design, "num_classes", None)
+    if outputs is None or outputs == len(classes):
+        return
+    names = ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
+    raise DesignerError(f"The network's classifier has {outputs} outputs but the data has {len(classes)} "
+                        f"classes ({names}).", hint=hint.format(n=len(classes)))
 
 
 def lr_find_job(control: JobControl, source: DesignSource, split, options, steps: int = 100):
@@ -167,20 +190,74 @@ class EvaluationResult:
     thumbs: dict  # path -> uint8 array (misclassified images)
 
 
-def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split, subset: str = "val",
-                 max_thumbs: int = 60):
-    """Score a run's best weights on its own split's ``subset`` (val, test, train or all)."""
-    run = load_run(run_dir)
-    run_split = run.split() or split
-    if run_split is None:
+def run_of(weights: str | Path | None) -> Run | None:
+    """The run that ``weights`` (a run folder or a file in one) belongs to, or None for a plain
+    weights file (or none at all)."""
+    if not weights:
+        return None
+    try:
+        return load_run(weights)
+    except DesignerError:
+        return None
+
+
+def known_classes(weights: str | Path | None, classes: list[str] | None) -> list[str]:
+    """The class names of a network's outputs: the run's own when ``weights`` are a run's (they are
+    what it was trained on), else ``classes`` (the project's), else none known."""
+    run = run_of(weights)
+    return list((run.classes if run is not None else None) or classes or [])
+
+
+def evaluation_split(control: JobControl, run: Run | None, split: DatasetSplit | None,
+                     data: dict | None = None, subset: str = "val") -> DatasetSplit:
+    """The images to score a run on. ``data`` (a folder the user names, as for ``scan_job``): for its
+    train, val or test images, the run's own split when it was made from that folder; else (and for
+    all of them: the folder as it is now) the folder scanned. Without ``data``: the run's own split,
+    else ``split`` (the images loaded in the window)."""
+    if data is not None:
+        own = _readable_split(run)
+        root = Path(str(data.get("root") or "")).expanduser()
+        of_folder = own is not None and root.exists() and Path(own.root).resolve() == root.resolve()
+        return own if of_folder and own is not None and subset != "all" else scan_job(control, data)
+    own = run.split() if run is not None else None  # a split that names outside files is refused here
+    if own is not None:
+        return own
+    if split is None:
         raise DesignerError("This run has no data split saved.", hint="Load the data on the Data tab.")
+    return split
+
+
+def _readable_split(run: Run | None) -> DatasetSplit | None:
+    """The run's saved split, or None when it has none or it cannot be used (names files outside its
+    folder, say): the folder the user named is scanned instead."""
+    try:
+        return run.split() if run is not None else None
+    except DesignerError:
+        return None
+
+
+def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split=None, subset: str = "val",
+                 max_thumbs: int = 60, data: dict | None = None, classes: list[str] | None = None,
+                 batch_size: int = 64, device: str = "auto"):
+    """Score ``run_dir``'s best weights (a run folder, or a weights file) on ``subset`` (val, test,
+    train or all; all images when the split has none of that subset) of ``evaluation_split``. The
+    network's classes (``known_classes``) must be the images' classes."""
+    run = run_of(run_dir)
+    run_split = evaluation_split(control, run, split, data, subset)
+    known = known_classes(run_dir, classes)
+    if known and known != list(run_split.classes):
+        raise DesignerError(f"The network was trained on classes {', '.join(known)}, but the folder has "
+                            f"{', '.join(run_split.classes)}.",
+                            hint="Evaluate on a folder with the same class sub-folders.")
     samples = run_split.subset(subset) or run_split.subset("all")
     control.report(Progress(0, len(samples), "Loading the run's weights"))
-    design = design_for(source, weights=run.best_weights)
+    design = design_for(source, weights=run_dir)
     report = throttled(control.report)
-    ev = evaluate(design, samples, run_split.classes, cancel=control,
-                  progress=lambda done, total: report(Progress(done, total,
-                                                               f"Scored {done:,} of {total:,} images")))
+    def scored(done: int, total: int) -> None:
+        report(Progress(done, total, f"Scored {done:,} of {total:,} images"))
+
+    ev = evaluate(design, samples, run_split.classes, batch_size=batch_size, device=device, cancel=control,
+                  progress=scored)
     if ev is None:
         return None
     thumbs = {}
@@ -190,19 +267,29 @@ def evaluate_job(control: JobControl, source: DesignSource, run_dir: str, split,
             break
         report(Progress(k + 1, len(shown), "Drawing the misclassified images"))
         thumbs[m.path] = thumbnail(m.path)
-    return EvaluationResult(run.name, subset if run_split.subset(subset) else "all", ev, thumbs)
+    name = run.name if run is not None else Path(run_dir).name
+    return EvaluationResult(name, subset if run_split.subset(subset) else "all", ev, thumbs)
 
 
 def predict_job(control: JobControl, source: DesignSource, run_dir: str | None, paths: list[str], topk: int,
-                classes: list[str]):
-    """Top-k predictions of a run's best weights (or the design's own) for image files."""
-    weights = None
-    if run_dir:
-        run = load_run(run_dir)
-        weights, classes = run.best_weights, run.classes or classes
-    design = design_for(source, weights=weights)
-    predictions = predict(design, paths, topk=topk, classes=classes or None)
-    return [(p, thumbnail(p.path)) for p in predictions]
+                classes: list[str] | None, device: str = "auto", thumbs: bool = True):
+    """Top-k predictions of a run's best weights (a run folder or a weights file; None: the design's
+    own) for image files, each with its thumbnail (None without ``thumbs``)."""
+    names = known_classes(run_dir, classes)
+    design = design_for(source, weights=run_dir)
+    control.check()
+    predictions = predict(design, paths, topk=topk, classes=names or None, device=device)
+    return [(p, thumbnail(p.path) if thumbs else None) for p in predictions]
+
+
+def check_same_classes(expected: list[str] | None, classes: list[str]) -> None:
+    """The data's classes are ``expected`` (the project's; None or empty: any classes)."""
+    if expected and list(expected) != list(classes):
+        names = ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
+        raise DesignerError(f"The project's classes ({', '.join(expected)}) differ from the data "
+                            f"folder's ({names}).",
+                            hint="Use a folder with the same class sub-folders, or pass --new-classes to "
+                                 "train on these classes instead.")
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -210,20 +297,24 @@ def predict_job(control: JobControl, source: DesignSource, run_dir: str | None, 
 
 def export_job(control: JobControl, source: DesignSource, formats: list[str], folder: str,
                weights: str | None, training: dict | None, classes: list[str] | None, split=None,
+               stem: str = "model", check: bool = True, tolerance: float = DEFAULT_TOLERANCE,
                data: dict | None = None):
     """Export each format in turn (``export.formats.export_all``); yields ``Progress`` and one
     ``ExportOutcome`` per format. A run's weights go out with that run's options, metrics and
-    split (``run_export_info``); ``split`` (the loaded data) serves otherwise. The project's
-    decisions (``data``) are applied to the split the script gets (``app.audit.export_split``)."""
+    split (``run_export_info``); ``split`` (the loaded data) serves otherwise. The folder is made
+    and tried first, and the weights loaded once: a bad folder or file fails before any format.
+    The project's decisions (``data``) are applied to the split the script gets
+    (``app.audit.export_split``)."""
     if not folder:
         raise DesignerError("Choose a folder to export to.")
+    target = prepare_folder(Path(folder).expanduser())
     design = design_for(source, weights=weights)
     training, metrics, run_split = run_export_info(weights, training)
     split = export_split(run_split or split, data or {})
     try:
-        yield from export_all(design, formats, Path(folder).expanduser(), classes=classes or None,
+        yield from export_all(design, formats, target, stem=stem, classes=classes or None,
                               training=training, metrics=metrics, split=split,
-                              report=control.report, cancel=control)
+                              check=check, tolerance=tolerance, report=control.report, cancel=control)
     except JobCancelled:
         return None
 

@@ -45,7 +45,8 @@ def best_run_of_project(runs_dir, listed=()) -> Run:
     if run is None:
         what = "no training runs" if not runs else "no finished training run with saved weights"
         raise DesignerError(f"This project has {what}, so there is no best run to export.",
-                            hint=f"Train it first (runs go into '{runs_dir}'), or give --weights a run folder.")
+                            hint=f"Train it first (runs go into '{runs_dir}'), or give --weights a run "
+                                 "folder.")
     return run
 
 
@@ -73,3 +74,15 @@ def run_card(run: Run) -> dict:
     """What the model card says about the run its weights come from."""
     return {"folder": str(run.path), "name": run.name, "mode": run.mode, "status": run.status,
             "best_val_acc": run.best_val_acc}
+
+
+def weights_warning(weights, classes: int | None = None) -> str:
+    """``chance_warning`` for the run that ``weights`` (a run folder or a file in one) belong to;
+    "" for a plain weights file: no run, no accuracy to judge."""
+    if not weights:
+        return ""
+    try:
+        run = load_run(weights)
+    except DesignerError:
+        return ""
+    return chance_warning(run, classes)

@@ -5,17 +5,22 @@ Printing only; the work is ``designer.app.audit``."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from designer.app.audit import audit_project, remember_groups, report_dict, write_html
+from designer.app.audit import (
+    audit_project,
+    move_project_excluded,
+    remember_groups,
+    report_dict,
+    undo_project_move,
+    write_html,
+)
+from designer.app.jobs import scan_job
 from designer.app.project import load_project
-from designer.audit.moves import move_excluded, read_log, undo_moves
-from designer.base.errors import DesignerError
-from designer.base.jobs import Progress
+from designer.app.training import data_settings
+from designer.app.vocabulary import DEVICES
+from designer.base.jobs import JobControl, Progress
 from designer.cli.flags import add_data_flags, number
-from designer.cli.train import scan_data
-from designer.train.options import DEVICES
 
 SHOWN = 15  # rows per finding in the plain listing
 
@@ -53,23 +58,20 @@ def register(subparsers) -> None:
 def cmd_move(args) -> int:
     """--move-excluded / --undo-move: files only, no audit."""
     if args.undo_move:
-        root, _ = read_log(args.undo_move)
-        if os.path.realpath(root) != os.path.realpath(args.data):
-            raise DesignerError(f"The log moved images out of '{root}', not --data '{args.data}'.",
-                                hint=f"Run it with --data {root}.")
-        result = undo_moves(args.undo_move)
+        result = undo_project_move(args.undo_move, args.data)
         print(result.sentence("Put back"))
     else:
-        overrides = load_project(args.project).data.get("overrides", [])
-        result = move_excluded(args.data, overrides, args.move_excluded)
-        print(result.sentence() + ("" if overrides else " The project leaves no image out."))
+        result = move_project_excluded(args.project, args.data, args.move_excluded)
+        left_out = load_project(args.project).data.get("overrides", [])
+        print(result.sentence() + ("" if left_out else " The project leaves no image out."))
     return 1 if result.skipped else 0
 
 
 def cmd_audit(args) -> int:
     if args.move_excluded or args.undo_move:
         return cmd_move(args)
-    split = scan_data(args.data, args.val_data, args.val_split, args.seed)
+    # the folders only: audit_project applies the project's decisions itself
+    split = scan_job(JobControl(), data_settings(None, args.data, args.val_data, args.val_split, args.seed))
     gen = audit_project(args.project, split, args.device)
     while True:
         try:

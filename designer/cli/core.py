@@ -8,20 +8,13 @@ finds an error, so scripts can check a design without parsing its output.
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
-from designer.app.project import Project, load_project, save_project
-from designer.base.errors import DesignerError
-from designer.base.safeio import regular_file
-from designer.base.schema import MAX_CLASSES, MAX_WIDTH
-from designer.cli.flags import format_op_flag, number, parse_input, parse_layer, parse_lr_factor, parse_set
-from designer.inspect.analysis import analyze, layer_rows
-from designer.inspect.fold import fold
-from designer.inspect.graph import format_shape
-from designer.model.build import build
-from designer.model.ops import (
+from designer.app.designs import edit_project, gallery, inspect_target, new_project
+from designer.app.vocabulary import (
     BN_MODES,
+    CATEGORIES,
+    GALLERY_SOURCES,
     LR_PRESETS,
     DeleteLayer,
     Freeze,
@@ -34,9 +27,11 @@ from designer.model.ops import (
     SetBatchNormMode,
     SetLayerParams,
     SetLRFactor,
+    format_shape,
 )
-from designer.model.recipe import Recipe
-from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models, model_info
+from designer.base.errors import DesignerError
+from designer.base.schema import MAX_CLASSES, MAX_WIDTH
+from designer.cli.flags import format_op_flag, number, parse_input, parse_layer, parse_lr_factor, parse_set
 
 
 def register(subparsers) -> None:
@@ -51,8 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("target", metavar="MODEL_OR_PROJECT",
                    help="gallery name, package.module:callable, or a project .json")
     p.add_argument("--input", help="input as CxHxW, e.g. 1x64x64 (add :replicate to keep 3 channels)")
-    p.add_argument("--depth", type=number(1, 100, whole=True), help="fold layers deeper than N path components into "
-                   "blocks")
+    p.add_argument("--depth", type=number(1, 100, whole=True), help="fold layers deeper than N path "
+                   "components into blocks")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_inspect)
 
@@ -73,7 +68,8 @@ def _register_edit(subparsers) -> None:
                     "built and analyzed before the file is written; on any error the file is unchanged.")
     p.add_argument("project", help="project .json")
     p.add_argument("--input", help="CxHxW[:replicate|:adapt], e.g. 1x32x32:replicate")
-    p.add_argument("--classes", type=number(1, MAX_CLASSES, whole=True), help="replace the classifier for N classes")
+    p.add_argument("--classes", type=number(1, MAX_CLASSES, whole=True),
+                   help="replace the classifier for N classes")
     p.add_argument("--head-dropout", type=number(0, 0.99), default=0.0, metavar="P")
     p.add_argument("--head-hidden", type=number(0, MAX_WIDTH, whole=True), default=0, metavar="H")
     p.add_argument("--head-bn", action="store_true")
@@ -96,15 +92,16 @@ def _register_edit(subparsers) -> None:
 
 
 def cmd_models(args) -> int:
-    infos = [i for i in list_models((args.source,) if args.source else ())
-             if (not args.category or i.category == args.category) and (not args.family or i.family == args.family)]
+    infos = gallery(args.source, args.category, args.family)
     if args.json:
         print(json.dumps([asdict(i) for i in infos], indent=1))
         return 0
     rows = [[i.name, i.source, i.family, i.category, _num(i.params / 1e6 if i.params else None, ".1f"),
-             _num(i.gflops, ".2f"), _num(i.top1, ".1f"), str(i.input_size), "yes" if i.weights_available else "no"]
+             _num(i.gflops, ".2f"), _num(i.top1, ".1f"), str(i.input_size),
+             "yes" if i.weights_available else "no"]
             for i in infos]
-    print(_table(["model", "source", "family", "category", "params M", "GFLOPs", "top-1", "input", "weights local"],
+    print(_table(["model", "source", "family", "category", "params M", "GFLOPs", "top-1", "input",
+                  "weights local"],
                  rows, right={4, 5, 6, 7}))
     print(f"{len(infos)} models. Pretrained weights not stored locally are downloaded on first use.")
     return 0
@@ -114,12 +111,12 @@ def _num(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[list[str]], right: set[int] | frozenset[int] = frozenset()) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
@@ -127,26 +124,11 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset
 # --- inspect -----------------------------------------------------------------------------
 
 
-def _target_recipe(target: str) -> Recipe:
-    """A project file's recipe, or a gallery/builder name with random weights (fast)."""
-    # Anything on disk (a pipe, a device, a link) is a would-be project: load_project says what it is.
-    if target.endswith(".json") or os.path.lexists(target):
-        return load_project(target).recipe
-    if ":" not in target:
-        model_info(target)  # unknown names fail here, with suggestions
-    return Recipe.for_model(target, weights="none")
-
-
 def cmd_inspect(args) -> int:
-    recipe = _target_recipe(args.target)
-    if args.input:
-        recipe = recipe.with_op(parse_input(args.input))
-    design = build(recipe)
-    report = analyze(design)
-    graph = fold(report.graph, args.depth) if args.depth else report.graph
-    rows = layer_rows(graph)
+    found = inspect_target(args.target, parse_input(args.input) if args.input else None, args.depth)
+    design, report, rows = found.design, found.report, found.rows
     if args.json:
-        out = {"recipe": recipe.to_dict(), **report.to_dict(), "layers": rows}
+        out = {"recipe": found.recipe.to_dict(), **report.to_dict(), "layers": rows}
         print(json.dumps(out, indent=1, default=list))
     else:
         print(_layer_table(rows))
@@ -171,8 +153,8 @@ def _summary(design, report) -> str:
     c, h, w = design.input_shape
     grey = " (grey, replicated to 3 channels)" if design.replicate_grey else ""
     lines = [
-        (f"input {c}x{h}x{w}{grey}, output {_shape(report.output_shape)}, classifier {design.classifier_path} "
-        f"({design.num_classes} classes)"),
+        (f"input {c}x{h}x{w}{grey}, output {_shape(report.output_shape)}, classifier "
+        f"{design.classifier_path} ({design.num_classes} classes)"),
         (f"params {report.params_total:,} total, {report.params_trainable:,} trainable, "
         f"{report.params_frozen:,} frozen"),
         f"compute {report.flops / 1e9:.3g} GFLOPs (multiply-adds) per image",
@@ -198,15 +180,7 @@ def _print_messages(messages) -> None:
 
 
 def cmd_new(args) -> int:
-    weights = args.weights
-    if weights not in ("default", "none"):
-        regular_file(weights, "weights file", hint="Pass --weights default, --weights none, or an existing file.")
-        weights = os.path.abspath(weights)  # the project may be opened from another folder
-    if ":" not in args.model:
-        model_info(args.model)
-    recipe = Recipe.for_model(args.model, weights=weights)
-    design = build(recipe)  # loads the weights now, so a missing file fails before anything is written
-    save_project(Project(recipe=recipe), args.output)
+    recipe, design = new_project(args.model, args.weights, args.output)
     c, h, w = design.input_shape
     print(f"Created {args.output}: {recipe.base.describe()}, input {c}x{h}x{w}, "
           f"{design.num_classes} classes, classifier {design.classifier_path}")
@@ -245,23 +219,11 @@ def edit_ops(args) -> list[Op]:
 
 
 def cmd_edit(args) -> int:
-    project = load_project(args.project)
     ops = edit_ops(args)
-    if not ops:
-        raise DesignerError("No edits given.", hint="See `python -m designer edit --help`.")
-    recipe = project.recipe.with_ops(*ops)
-    design = build(recipe)  # an impossible op fails here, naming itself; nothing is written yet
-    report = analyze(design)
-    if report.errors and not args.allow_errors:
-        first = report.errors[0]
-        fix = f" Fix: {format_op_flag(first.fix)}." if first.fix else ""
-        raise DesignerError(f"The edited design does not run: {first.text}{fix}",
-                            hint="Nothing was saved (use --allow-errors to save it anyway).")
-    out = args.output or args.project
-    save_project(replace(project, recipe=recipe), out)
+    edited = edit_project(args.project, ops, args.output, args.allow_errors, spell_fix=format_op_flag)
     for op in ops:
         print(f"+ {op.describe()}")
-    print(f"Saved {out} ({len(recipe.ops)} edits).")
-    print(_summary(design, report))
-    _print_messages(report.messages)
+    print(f"Saved {args.output or args.project} ({len(edited.recipe.ops)} edits).")
+    print(_summary(edited.design, edited.report))
+    _print_messages(edited.report.messages)
     return 0

@@ -17,16 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-from designer.app.audit import export_split
-from designer.app.jobs import run_export_info
+from designer.app.jobs import DesignSource, export_job
 from designer.app.project import load_project
-from designer.app.shipping import BEST, best_run_of_project, chance_warning, percent
-from designer.base.errors import DesignerError
+from designer.app.shipping import BEST, best_run_of_project, percent, weights_warning
+from designer.app.vocabulary import DEFAULT_TOLERANCE, FORMATS
+from designer.base.jobs import JobControl
 from designer.cli.flags import file_stem, number
-from designer.export.formats import DEFAULT_TOLERANCE, FORMATS, export_all, prepare_folder
-from designer.model.build import build
-from designer.model.trained import design_with_weights
-from designer.train.runs import load_run
 
 ALL = "all"
 
@@ -37,8 +33,8 @@ def register(subparsers) -> None:
         description="Export a project's network and check that every export reproduces it.",
     )
     p.add_argument("project", help="project file (.json)")
-    p.add_argument("--weights", help="trained weights to export: 'best' (the project's finished run with the "
-                   "best validation accuracy), RUN_DIR/best.pt or RUN_DIR (default: the design's own "
+    p.add_argument("--weights", help="trained weights to export: 'best' (the project's finished run with "
+                   "the best validation accuracy), RUN_DIR/best.pt or RUN_DIR (default: the design's own "
                    "weights)")
     p.add_argument("--format", dest="formats", action="append", required=True,
                    choices=(*FORMATS, ALL), help="repeat for several; 'all' for every format")
@@ -55,18 +51,15 @@ def cmd_export(args) -> int:
     project = load_project(args.project)
     if args.weights == BEST:
         args.weights = str(_best_run(args.project, project).path)
-    prepare_folder(args.output)  # an unwritable folder fails once, before the slow steps
-    # Weights are loaded once: a bad file fails here, not once per format.
-    design = design_with_weights(project.recipe, args.weights) if args.weights else build(project.recipe)
     formats = list(FORMATS) if ALL in args.formats else list(dict.fromkeys(args.formats))
     saved = dict(project.training) if getattr(project, "training", None) else None
-    training, metrics, split = run_export_info(args.weights, saved)
-    split = export_split(split, project.data)  # the project's relabel / exclude decisions and groups
-    _warn_if_at_chance(args.weights, project)  # once the run is known to be sound: a refusal stays one line
+    warn = _warn_once(weights_warning(args.weights, len(project.classes or [])))
+    outcomes = export_job(JobControl(warn), DesignSource.of_recipe(project.recipe), formats, args.output,
+                          args.weights, saved, project.classes or None, stem=args.name,
+                          check=not args.no_check, tolerance=args.tolerance, data=project.data)
     failed = 0
-    for outcome in export_all(design, formats, args.output, stem=args.name, classes=project.classes or None,
-                              training=training, metrics=metrics, split=split, check=not args.no_check,
-                              tolerance=args.tolerance):
+    for outcome in outcomes:
+        warn(outcome)
         if outcome.ok:
             _report(args, outcome.result, outcome.seconds)
         else:
@@ -75,25 +68,25 @@ def cmd_export(args) -> int:
     return 2 if failed else 0
 
 
+def _warn_once(warning: str):
+    """A job reporter that prints ``warning`` at the job's first sign of life: once the folder and
+    the weights are known to be sound (a refusal stays one line), before the first file is written."""
+    pending = [warning]
+
+    def report(_item) -> None:
+        if pending[0]:
+            print(f"Warning: {pending[0]}", file=sys.stderr)
+            pending[0] = ""
+    return report
+
+
 def _best_run(path, project):
     """The project's best finished run (``app.shipping``), named on stderr so --json stays clean."""
     run = best_run_of_project(Path(path).resolve().parent / "runs", project.runs)
-    print(f"Exporting the best finished run: {run.path} ({percent(run.best_val_acc)} validation accuracy)",
+    accuracy = percent(run.best_val_acc) if run.best_val_acc is not None else "no"
+    print(f"Exporting the best finished run: {run.path} ({accuracy} validation accuracy)",
           file=sys.stderr)
     return run
-
-
-def _warn_if_at_chance(weights, project) -> None:
-    """A run no better than guessing is said so before its files are written."""
-    if not weights:
-        return
-    try:
-        run = load_run(weights)
-    except DesignerError:
-        return  # a plain weights file: no run, no accuracy to judge
-    warning = chance_warning(run, len(project.classes or []))
-    if warning:
-        print(f"Warning: {warning}", file=sys.stderr)
 
 
 def _report(args, result, seconds: float) -> None:

@@ -12,8 +12,7 @@ import ast
 import math
 import re
 
-from designer.base.errors import DesignerError
-from designer.model.ops import (
+from designer.app.vocabulary import (
     DeleteLayer,
     Freeze,
     FreezeUntil,
@@ -28,6 +27,7 @@ from designer.model.ops import (
     SetLayerParams,
     SetLRFactor,
 )
+from designer.base.errors import DesignerError
 
 
 def number(lo: float | None = None, hi: float | None = None, *, whole: bool = False, above: bool = False):
@@ -47,7 +47,8 @@ def number(lo: float | None = None, hi: float | None = None, *, whole: bool = Fa
             shown = (lambda v: f"{int(v):,}") if whole else (lambda v: f"{v:g}")
             low = "" if lo is None else f"above {shown(lo)}" if above else f"at least {shown(lo)}"
             high = "" if hi is None else f"at most {shown(hi)}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {' and '.join(filter(None, (low, high)))}")
+            bounds = " and ".join(filter(None, (low, high)))
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {bounds}")
         return value
     return parse
 
@@ -60,12 +61,14 @@ def duration(lo: float, hi: float):
     returned in seconds: finite and from ``lo`` to ``hi``, refused in one line otherwise."""
 
     def parse(text: str) -> float:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", text.lower()) if len(text) <= 40 else None
+        pattern = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*"
+        match = re.fullmatch(pattern, text.lower()) if len(text) <= 40 else None
         if match is None or match.group(2) not in DURATION_UNITS:
             raise argparse.ArgumentTypeError(f"{text!r} is not a time: write e.g. 90s, 5m or 1h")
         seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
         if not math.isfinite(seconds) or not lo <= seconds <= hi:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be from {lo:g} s to {hi / 3600:g} h")
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: it must be from {lo:g} s to {hi / 3600:g} h")
         return seconds
     return parse
 
@@ -73,7 +76,8 @@ def duration(lo: float, hi: float):
 def file_stem(text: str) -> str:
     """A plain file name without folders (``--name``): ``../../x`` would write outside ``-o``."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", text) or ".." in text:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a plain file name (letters, digits, _ . -; no folders)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain file name (letters, digits, _ . -; no "
+                                         "folders)")
     return text
 
 
@@ -91,7 +95,7 @@ def parse_input(text: str) -> SetInput:
         raise DesignerError(f"'{text}' is not an input size.",
                             hint="Write CxHxW, e.g. 3x224x224 or 1x32x32:replicate.")
     c, h, w = sizes
-    return SetInput(h, w, c, mode)
+    return SetInput(h, w, c, "replicate" if mode == "replicate" else "adapt")
 
 
 MAX_VALUE_TEXT = 200
@@ -127,7 +131,8 @@ def _kwargs(text: str, where: str) -> dict:
     for part in filter(str.strip, parts):
         key, eq, value = part.partition("=")
         if not eq or not key.strip():
-            raise DesignerError(f"'{part}' in {where} is not key=value.", hint="Write e.g. kernel_size=3,stride=2.")
+            raise DesignerError(f"'{part}' in {where} is not key=value.",
+                                hint="Write e.g. kernel_size=3,stride=2.")
         out[key.strip()] = _value(value)
     return out
 
@@ -146,7 +151,8 @@ def parse_set(text: str) -> tuple[str, dict]:
     path, colon, args = text.partition(":")
     params = _kwargs(args, "--set") if colon else {}
     if not path.strip() or not params:
-        raise DesignerError(f"--set '{text}' is not PATH:k=v,...", hint="For example --set layer4.0.conv1:stride=1")
+        raise DesignerError(f"--set '{text}' is not PATH:k=v,...",
+                            hint="For example --set layer4.0.conv1:stride=1")
     return path.strip(), params
 
 
@@ -174,27 +180,37 @@ def format_op_flag(op: Op) -> str:
         return layer.type + (f":{args}" if args else "")
 
     if isinstance(op, SetInput):
-        return f"--input {op.channels}x{op.height}x{op.width}" + (":replicate" if op.conv_mode == "replicate" else "")
+        grey = ":replicate" if op.conv_mode == "replicate" else ""
+        return f"--input {op.channels}x{op.height}x{op.width}{grey}"
     if isinstance(op, ReplaceClassifier):
         extra = (f" --head-dropout {op.dropout:g}" if op.dropout else "") + \
             (f" --head-hidden {op.hidden}" if op.hidden else "") + (" --head-bn" if op.batchnorm else "")
         return f"--classes {op.num_classes}{extra}"
-    simple = {
-        DeleteLayer: lambda: f"--delete {op.path}",
-        InsertAfter: lambda: f"--insert-after {op.path}={spec(op.layer)}",
-        ReplaceLayer: lambda: f"--replace {op.path}={spec(op.layer)}",
-        SetLayerParams: lambda: f"--set {op.path}:" + ",".join(f"{k}={_flag_value(v)}" for k, v in op.params),
-        Freeze: lambda: f"--{'freeze' if op.frozen else 'unfreeze'} {op.path}",
-        FreezeUntil: lambda: f"--freeze-until {op.path}",
-        SetLRFactor: lambda: f"--lr-factor {op.path}={op.factor:g}",
-        LRPreset: lambda: f"--lr-preset {op.name}",
-        SetBatchNormMode: lambda: f"--bn-mode {op.mode}",
-    }
-    return simple[type(op)]() if type(op) in simple else op.describe()
+    match op:  # a class pattern narrows ``op`` for each case
+        case DeleteLayer():
+            return f"--delete {op.path}"
+        case InsertAfter():
+            return f"--insert-after {op.path}={spec(op.layer)}"
+        case ReplaceLayer():
+            return f"--replace {op.path}={spec(op.layer)}"
+        case SetLayerParams():
+            return f"--set {op.path}:" + ",".join(f"{k}={_flag_value(v)}" for k, v in op.params)
+        case Freeze():
+            return f"--{'freeze' if op.frozen else 'unfreeze'} {op.path}"
+        case FreezeUntil():
+            return f"--freeze-until {op.path}"
+        case SetLRFactor():
+            return f"--lr-factor {op.path}={op.factor:g}"
+        case LRPreset():
+            return f"--lr-preset {op.name}"
+        case SetBatchNormMode():
+            return f"--bn-mode {op.mode}"
+    return op.describe()
 
 
 def add_data_flags(parser, val_help: str = "a separate validation folder") -> None:
     """--data (required), --val-data and --val-split: the image folder flags every data command takes."""
-    parser.add_argument("--data", required=True, help="image folder: one sub-folder per class, or train/ + val/")
+    parser.add_argument("--data", required=True,
+                        help="image folder: one sub-folder per class, or train/ + val/")
     parser.add_argument("--val-data", metavar="DIR", help=val_help)
     parser.add_argument("--val-split", type=number(0, 0.9), default=0.2, metavar="F")

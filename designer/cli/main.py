@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from designer.app.session import command_settings
 from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
 from designer.cli import audit, core, explain, export, lrfind, train
 from designer.cli.flags import number
-from designer.inspect import budget
-from designer.zoo import builders
 
 COMMAND_GROUPS = (core, train, lrfind, explain, export, audit)
 NO_BUILD = ("models",)  # commands that never build a network
@@ -39,10 +38,11 @@ def make_parser() -> argparse.ArgumentParser:
     for name, command in subparsers.choices.items():
         if name not in NO_BUILD:
             command.add_argument("--trust-builder", action="store_true",
-                                 help="allow a design whose base is a Python builder (package.module:function) "
-                                      "to run that code; only for code you trust")
+                                 help="allow a design whose base is a Python builder "
+                                      "(package.module:function) to run that code; only for code you trust")
             command.add_argument("--memory-limit", type=number(0.1, 1e6), metavar="GB",
-                                 help="most memory a network may need here (default: 80%% of this computer's RAM)")
+                                 help="most memory a network may need here (default: 80%% of this "
+                                      "computer's RAM)")
     return parser
 
 
@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
-    builders.trust_all(bool(getattr(args, "trust_builder", False)))
-    budget.set_limit_gb(getattr(args, "memory_limit", None))
+    with command_settings(bool(getattr(args, "trust_builder", False)), getattr(args, "memory_limit", None)):
+        return _run(args)
+
+
+def _run(args) -> int:
+    """The command's exit status; every failure is one line on stderr, never a traceback."""
     try:
         return int(args.handler(args) or 0)
     except DesignerError as exc:
@@ -73,6 +77,3 @@ def main(argv: list[str] | None = None) -> int:
         failure = failure_of(exc)
         print(f"error: {failure.message} Details: {failure.log_path}", file=sys.stderr)
         return 1
-    finally:
-        builders.trust_all(False)
-        budget.set_limit_gb(None)

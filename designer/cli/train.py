@@ -15,41 +15,36 @@ import signal
 import sys
 import textwrap
 import threading
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from designer.app.audit import recording_audit, run_record
-from designer.app.project import load_project, save_project
-from designer.base.errors import DesignerError
-from designer.base.safeio import valid_text
-from designer.base.schema import MAX_SEED
-from designer.cli.flags import duration, number
-from designer.data.folders import scan_folder, scan_folders
-from designer.data.overrides import apply_decisions
-from designer.data.transforms import Augment
-from designer.launch.placement import Placement, saved_placement
-from designer.launch.run import train_run_placed
-from designer.model.build import build
-from designer.model.trained import design_with_weights, structure_of
-from designer.train.evaluate import evaluate, predict
-from designer.train.options import (
+from designer.app.audit import run_record
+from designer.app.jobs import DesignSource, evaluate_job, predict_job, scan_job, train_job
+from designer.app.project import load_project
+from designer.app.training import (
+    RESUME_MAY_CHANGE,
+    data_settings,
+    feature_cache,
+    merged_options,
+    new_run_folder,
+    placement_for,
+    remember_run,
+    resume_run,
+)
+from designer.app.vocabulary import (
     DEVICES,
     MAX_BUDGET_S,
     MIN_BUDGET_S,
     MODES,
     OPTIMIZERS,
-    PLAN_FIELDS,
     SCHEDULES,
+    Augment,
     TrainOptions,
 )
-from designer.train.runs import (
-    check_new_run_dir,
-    check_run_memory,
-    load_run,
-    new_run_dir,
-    plan_resume,
-    scratch_recipe,
-)
+from designer.base.errors import DesignerError
+from designer.base.jobs import JobControl
+from designer.base.schema import MAX_SEED
+from designer.cli.flags import duration, number
 
 AUGMENT_DEFAULTS = {"rotate": 15.0, "translate": 0.1, "scale": 0.15, "color": 0.2}
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "mode", "optimizer", "schedule", "device", "seed", "workers",
@@ -98,12 +93,12 @@ def register(subparsers) -> None:
     p.add_argument("--new-classes", action="store_true",
                    help="replace the project's class list with the data's")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run (its folder or last.pt) in its "
-                   "own folder, with its own options and images, up to --epochs in all; a finished run needs "
-                   "--epochs, its new total (its first finish stays in its history)")
+                   "own folder, with its own options and images, up to --epochs in all; a finished run "
+                   "needs --epochs, its new total (its first finish stays in its history)")
     p.add_argument("--where", metavar="PLACE", help="where to train: here (this process, the default), gpus "
                    "(one process per GPU of this machine, under torchrun) or a number of processes (e.g. 2: "
-                   "on the GPUs when there are that many, else the CPU); default: the project's choice, else "
-                   "here")
+                   "on the GPUs when there are that many, else the CPU); default: the project's choice, "
+                   "else here")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(handler=cmd_train)
 
@@ -162,134 +157,91 @@ def parse_augment(text: str | None):
     return Augment(**kwargs)
 
 
-def train_options(args, project_training: dict | None):
+def train_options(args, project_training: dict | None) -> TrainOptions:
     """The project's saved training settings, overridden by the flags given."""
     given = {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
     if getattr(args, "augment", None) is not None:
         given["augment"] = parse_augment(args.augment).to_dict()
-    options = TrainOptions.from_dict({**(project_training or {}), **given})
+    options = merged_options(project_training, given)
     misplaced = [flag for name, flag in SEARCH_FLAGS.items() if name in given and options.mode != "search"]
     if misplaced:
-        raise DesignerError(f"{' and '.join(misplaced)} set{'s' if len(misplaced) == 1 else ''} the search, "
-                            f"but this run's mode is '{options.mode}'.",
-                            hint="Add --mode search, or leave it out.")
-    flagged = [f for f in PLAN_FIELDS if f in given]  # a flag given is used as given, in every mode
-    return replace(options, fixed=sorted(set(options.fixed) | set(flagged))) if flagged else options
+        verb = "sets" if len(misplaced) == 1 else "set"
+        raise DesignerError(f"{' and '.join(misplaced)} {verb} the search, but this run's mode is "
+                            f"'{options.mode}'.", hint="Add --mode search, or leave it out.")
+    return options
+
+
+def data_flags(args, project_data: dict | None, seed: int) -> dict:
+    """--data, --val-data and --val-split as the settings ``scan_job`` reads."""
+    if not args.data:
+        raise DesignerError("Say where the training images are: --data FOLDER.",
+                            hint="One sub-folder of images per class.")
+    return data_settings(project_data, args.data, getattr(args, "val_data", None), args.val_split, seed)
 
 
 # --- train ----------------------------------------------------------------------------------
 
 
-def _check_classes(project, design, split, args) -> None:
-    names = ", ".join(split.classes[:8]) + (", ..." if len(split.classes) > 8 else "")
-    if design.num_classes != len(split.classes):
-        raise DesignerError(
-            f"The network's classifier has {design.num_classes} outputs but the data has "
-            f"{len(split.classes)} classes ({names}).",
-            hint=f"Run: python -m designer edit {args.project} --classes {len(split.classes)}")
-    if project.classes and list(project.classes) != list(split.classes) and not args.new_classes:
-        raise DesignerError(f"The project's classes ({', '.join(project.classes)}) differ from the data "
-                            f"folder's ({names}).",
-                            hint="Use a folder with the same class sub-folders, or pass --new-classes to "
-                                 "train on these classes instead.")
-
-
 def cmd_train(args) -> int:
-    placement = Placement.parse(args.where) if args.where else None
+    placement = placement_for(args.where, None) if args.where else None
     project = load_project(args.project)
-    placement = placement or saved_placement(project.training)  # the window's choice, saved in the project
+    placement = placement or placement_for(None, project.training)  # the window's choice, in the project
     if args.resume:
         options, split, run_dir, resume = _resume(args)
-        design = structure_of(project.recipe)  # the checkpoint holds every weight
     else:
         options = train_options(args, project.training)
-        runs_dir = Path(args.project).parent / "runs"
-        run_dir = Path(args.output) if args.output else new_run_dir(runs_dir, options.mode)
-        check_new_run_dir(run_dir)  # before the slow scan: never over another run
-        if not valid_text(str(run_dir)):  # it goes into the project file, which could then not be saved
-            raise DesignerError(f"The run folder name {str(run_dir)!r} is not valid text (UTF-8).",
-                                hint="Choose a name with ordinary characters.")
-        scanned = scan_data(args.data, args.val_data, args.val_split, options.seed)
-        split = apply_decisions(scanned, project.data)
+        run_dir = new_run_folder(args.project, options.mode, args.output)  # before the slow scan
+        split = scan_job(JobControl(), data_flags(args, project.data, options.seed))
         resume = None
-        # From scratch, the base weights would be thrown away: skip loading (or downloading) them.
-        design = build(scratch_recipe(project.recipe) if options.mode == "scratch" else project.recipe)
-    _check_classes(project, design, split, args)
-    check_run_memory(design, options)  # before the data summary is printed: a refusal is one line
     printer = JsonPrinter() if args.json else ProgressPrinter(options.epochs)
-    if not args.json:
-        print(split.summary(), file=sys.stderr)
-    cancel = threading.Event()
+    cancel = JobControl()
     final = None
     with _sigint_sets(cancel, quiet=args.json):
-        events = train_run_placed(design, split, options, run_dir, cancel, resume=resume,
-                                  cache_dir=_feature_cache(args, run_dir), probe={"classifier": args.probe},
-                                  placement=placement)
-        for event in recording_audit(events, run_dir, None if resume else run_record(project.data)):
+        source = DesignSource.of_recipe(project.recipe)
+        events = train_job(cancel, source, split, options, str(run_dir), resume,
+                           feature_cache(run_dir, shared=not (args.output or args.resume)), placement,
+                           probe={"classifier": args.probe},
+                           outputs_hint=f"Run: python -m designer edit {args.project} --classes {{n}}",
+                           expected_classes=None if args.new_classes else project.classes,
+                           record=None if resume else run_record(project.data))
+        for event in events:
+            if final is None and not args.json:  # once the network is built and checked
+                print(split.summary(), file=sys.stderr)
             printer(event)
             final = event
-    _remember_run(args.project, project, split, run_dir)
+    remember_run(args.project, project, split.classes, run_dir)
     return {"finished": 0, "stopped": 130}.get(getattr(final, "kind", ""), 1)
-
-
-def _feature_cache(args, run_dir: Path) -> Path | None:
-    """Where computed features are kept: shared by the project's own runs/ folder when the run is
-    made there; inside the run folder (None) for ``-o`` or ``--resume``, whose parent may be a
-    folder others write to (a shared cache there could be read or replaced by anyone)."""
-    if args.output or args.resume:
-        return None
-    return run_dir.parent / ".features"
-
-
-def scan_data(data: str | None, val_data: str | None, val_split: float, seed: int):
-    """The training images: one folder (split here, or its own train/ and val/), or a pair."""
-    if not data:
-        raise DesignerError("Say where the training images are: --data FOLDER.",
-                            hint="One sub-folder of images per class.")
-    if val_data:
-        return scan_folders(data, val_data, seed)
-    return scan_folder(data, val_split, seed)
-
-
-RESUME_MAY_CHANGE = ("epochs", "device", "workers")
 
 
 def _resume(args):
     """(options, split, run folder, checkpoint) to continue ``--resume``: the run's own options and
-    images (``runs.plan_resume``, as the window does); only epochs, device and workers may change."""
+    images (``app.training.resume_run``, as the window does); only epochs, device and workers may change."""
     fixed = [f for f in (*OPTION_FLAGS, "augment", "data", "val_data", "output")
              if f not in RESUME_MAY_CHANGE and getattr(args, f, None) is not None]
     if fixed:
         flags = ", ".join(SEARCH_FLAGS.get(f) or "--" + f.replace("_", "-") for f in fixed)
         raise DesignerError(f"--resume continues a run with its own settings and images, so {flags} "
                             "cannot be given with it.", hint="Leave them out, or start a new run.")
-    plan = plan_resume(args.resume, args.epochs)
-    if plan.split is None:
-        raise DesignerError(f"The run '{plan.run.name}' has no saved data split, so it cannot be resumed.")
-    if plan.run.status == "finished":  # trained further, not silently: its first finish is kept
+    changes = {k: getattr(args, k) for k in ("device", "workers") if getattr(args, k) is not None}
+    plan = resume_run(args.resume, args.epochs, changes)
+    if plan.was_finished:  # trained further, not silently: its first finish is kept
         print(f"The run '{plan.run.name}' had finished its {plan.run.trained_epochs} epochs; it now trains "
               f"on to {plan.options.epochs} epochs in all (--epochs). Its first finish stays in its history.",
               file=sys.stderr)
-    changes = {k: getattr(args, k) for k in ("device", "workers") if getattr(args, k) is not None}
-    return replace(plan.options, **changes), plan.split, plan.run.path, str(plan.checkpoint)
-
-
-def _remember_run(path, project, split, run_dir) -> None:
-    """Record the classes and the run in the project file (atomic save)."""
-    runs = list(project.runs) + [str(run_dir)] if str(run_dir) not in project.runs else list(project.runs)
-    save_project(replace(project, classes=list(split.classes), runs=runs), path)
+    return plan.options, plan.split, plan.run_dir, plan.checkpoint
 
 
 class _sigint_sets:
     """While active, the first Ctrl+C sets ``cancel`` (stop after this batch); the second aborts."""
 
-    def __init__(self, cancel: threading.Event, quiet: bool = False):
-        self.cancel, self.quiet, self.old = cancel, quiet, None
+    def __init__(self, cancel: JobControl, quiet: bool = False):
+        self.cancel, self.quiet = cancel, quiet
+        self.old: Any = None  # the handler before ours (a callable, SIG_DFL/SIG_IGN or None)
 
     def _handler(self, signum, frame):
-        if self.cancel.is_set():
+        if self.cancel.cancelled:
             raise KeyboardInterrupt
-        self.cancel.set()
+        self.cancel.cancel()
         if not self.quiet:
             print("\nStopping after this batch; the best weights are kept (Ctrl+C again to abort).",
                   file=sys.stderr)
@@ -342,9 +294,9 @@ class ProgressPrinter:
 
     def _start(self, e) -> None:
         self.epochs, self.unit = e.epochs, "trial" if e.unit == "trial" else "epoch"
-        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, "
-                   f"{e.epochs} {self.unit}s, lr {e.lr:g}, {e.trainable_params:,} trainable / "
-                   f"{e.frozen_params:,} frozen parameters", True)
+        self._line(f"training on {e.device}: {e.num_train} train / {e.num_val} val images, {e.epochs} "
+                   f"{self.unit}s, lr {e.lr:g}, {e.trainable_params:,} trainable / {e.frozen_params:,} "
+                   "frozen parameters", True)
         if e.plan:
             self.stream.write(textwrap.fill(e.plan, min(self.width, 100)) + "\n")
 
@@ -352,8 +304,8 @@ class ProgressPrinter:
         if e.epoch == 0:
             text = f"computing features {e.step}/{e.steps_per_epoch}  ETA {_clock(e.eta_s)}"
         else:
-            text = (f"{self.unit} {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  "
-                    f"loss {e.loss:.4f}  acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
+            text = (f"{self.unit} {e.epoch}/{self.epochs}  step {e.step}/{e.steps_per_epoch}  loss "
+                    f"{e.loss:.4f}  acc {e.acc:.3f}  {e.images_per_s:.0f} img/s  ETA {_clock(e.eta_s)}")
         self._line(text, False)
 
     def _epoch(self, e) -> None:
@@ -394,50 +346,21 @@ class ProgressPrinter:
 # --- evaluate and predict ----------------------------------------------------------------------
 
 
-def load_design(project, weights: str | None):
-    """The project's design; with ``weights`` (a file or a run folder), those loaded strictly."""
-    return design_with_weights(project.recipe, weights) if weights else build(project.recipe)
-
-
-def _run_classes(weights: str | None) -> list[str]:
-    try:
-        return load_run(weights).classes if weights else []
-    except DesignerError:
-        return []
-
-
-def _eval_samples(args, weights_path: str):
-    """(classes, samples): the run's own split for val/test/train when it matches the folder."""
-    if args.subset != "all":
-        try:
-            split = load_run(weights_path).split()
-        except DesignerError:
-            split = None
-        if split is not None and Path(split.root).resolve() == Path(args.data).resolve():
-            return split.classes, split.subset(args.subset)
-    split = scan_folder(args.data, args.val_split if args.subset != "all" else 0.0, args.seed)
-    return split.classes, split.subset(args.subset)
-
-
 def cmd_evaluate(args) -> int:
     project = load_project(args.project)
-    classes, samples = _eval_samples(args, args.weights)
-    known = project.classes or _run_classes(args.weights)
-    if known and list(known) != list(classes):
-        raise DesignerError(f"The network was trained on classes {', '.join(known)}, but the folder has "
-                            f"{', '.join(classes)}.",
-                            hint="Evaluate on a folder with the same class sub-folders.")
-    design = load_design(project, args.weights)
-    result = evaluate(design, samples, classes, batch_size=args.batch_size, device=args.device)
-    print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())
+    data = data_settings(project.data, args.data, None, args.val_split if args.subset != "all" else 0.0,
+                         args.seed)
+    result = evaluate_job(JobControl(), DesignSource.of_recipe(project.recipe), args.weights, None,
+                          args.subset, 0, data, project.classes, args.batch_size, args.device)
+    print(json.dumps(result.evaluation.to_dict(), indent=1) if args.json else result.evaluation.format())
     return 0
 
 
 def cmd_predict(args) -> int:
     project = load_project(args.project)
-    design = load_design(project, args.weights)
-    classes = project.classes or _run_classes(args.weights) or None
-    results = predict(design, args.images, topk=args.topk, classes=classes, device=args.device)
+    found = predict_job(JobControl(), DesignSource.of_recipe(project.recipe), args.weights, args.images,
+                        args.topk, project.classes, args.device, thumbs=False)
+    results = [prediction for prediction, _ in found]
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
     for r in results if not args.json else []:

@@ -47,7 +47,7 @@ DEFAULT_MAX_MINUTES = 20.0
 # What the recommended mode plans from the data unless the user fixes it (TrainOptions.fixed): the
 # window shows the planned values, marked automatic; the CLI fixes each one given as a flag.
 PlanField = Literal["epochs", "batch_size", "warmup_epochs", "schedule"]
-PLAN_FIELDS: tuple[str, ...] = get_args(PlanField)
+PLAN_FIELDS: tuple[PlanField, ...] = get_args(PlanField)
 # The search mode's time budget: 10 min by default, from 10 s (a few epochs of a tiny set) to a week.
 DEFAULT_BUDGET_S, MIN_BUDGET_S, MAX_BUDGET_S = 600.0, 10.0, 7 * 24 * 3600.0
 MAX_TRIALS = 30  # the search's default upper bound on trials: on a GPU a 10-min budget may fit many
