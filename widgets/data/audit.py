@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
 from designer.app.audit import audit_job
 from designer.data.images import load_image
 from designer.data.split import key_for
-from widgets.base import feedback
+from widgets.base.panel_job import PanelJob
 from widgets.base.pictures import square_pixmap
-from widgets.base.worker import JobRunner
 
 THUMB = 72
 MAX_ITEMS = 300  # per group: thumbnails are decoded on the GUI thread, so only the worst few hundred
@@ -111,7 +110,8 @@ class AuditReview(QWidget):
         caption = caption if caption is not None else item.data(Qt.UserRole + 2)
         item.setData(Qt.UserRole + 2, caption)
         entry = self.decisions.get(key_for(item.data(PATH_ROLE), self.report.root))
-        mark = "" if entry is None else ("\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
+        mark = "" if entry is None else (
+            "\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
         item.setText(caption + mark)
 
     def eventFilter(self, obj, event) -> bool:
@@ -145,17 +145,16 @@ class CheckMyData(QObject):
     def __init__(self, context, rescan, parent: QWidget):
         super().__init__(parent)
         self.context, self.rescan, self.parent_widget = context, rescan, parent
-        self.runner = JobRunner(self, "audit")
-        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies that "
-                                  "leak into validation, outliers and odd images. Nothing on disk is changed.")
+        self.runner = PanelJob(self, "audit", on_progress=self._on_progress, on_done=self._on_result,
+                               on_failed=self._on_failed, error_title="Cannot check the data")
+        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies "
+                                  "that leak into validation, outliers and odd images. Nothing on disk is "
+                                  "changed.")
         self.status = QLabel("", wordWrap=True, objectName="muted")
         self.dialog: QDialog | None = None
         self.review: AuditReview | None = None
         self._changed = False  # decisions made since the review opened: load the images again on close
         self.button.clicked.connect(self.start)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
 
     @Slot()
     def start(self) -> None:
@@ -164,8 +163,8 @@ class CheckMyData(QObject):
             self.status.setText("Open a network and load the images first.")
             return
         cache = self.context.runs_dir() / ".features"
-        self.runner.start(audit_job, recipe, split, self.context.data_settings(), self.context.training_settings(),
-                          cache)
+        self.runner.start(audit_job, recipe, split, self.context.data_settings(),
+                          self.context.training_settings(), cache)
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
@@ -174,7 +173,6 @@ class CheckMyData(QObject):
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self.status.setText(failure.text)
-        feedback.show_error(self.parent_widget, "Cannot check the data", failure.text)
 
     @Slot(object)
     def _on_result(self, report) -> None:
