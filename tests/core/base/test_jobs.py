@@ -101,7 +101,8 @@ def test_plain_reason_drops_the_exception_class_name():
     from designer.base.errors import DesignerError, plain_reason
 
     assert plain_reason(ZeroDivisionError("division by zero")) == "division by zero"
-    assert plain_reason(PermissionError(13, "Permission denied", "/x/model.onnx")) == "Permission denied: /x/model.onnx"
+    denied = PermissionError(13, "Permission denied", "/x/model.onnx")
+    assert plain_reason(denied) == "Permission denied: /x/model.onnx"
     assert plain_reason(ValueError("first line\nsecond line")) == "first line"
     assert plain_reason(RuntimeError()) == "no details were given"
     assert plain_reason(DesignerError("Bad.", hint="Fix it.")) == "Bad. Fix it."
