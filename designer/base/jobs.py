@@ -7,9 +7,10 @@ nothing about threads or Qt).
 - It may be a generator. What it yields are its *items*: ``Progress`` reports and
   domain events (training events, one ``ExportOutcome`` per format). What it
   returns is its *result*.
-- It checks ``control.cancelled`` between steps, or calls ``control.check()``,
-  which raises ``JobCancelled``. Code written for a ``threading.Event`` or a
-  zero-argument callable works unchanged: a ``JobControl`` is both.
+- It asks ``control.cancelled`` between steps (the one way to ask), or calls
+  ``control.check()``, which raises ``JobCancelled``. Code below the jobs that takes a
+  ``cancel`` flag asks ``is_cancelled(cancel)``, which also reads a ``threading.Event`` or a
+  zero-argument callable (the CLI's and the tests' flags).
 - Deep inside a plain function it reports progress with ``control.report(Progress(...))``.
 - Failures are exceptions. A ``DesignerError`` carries the message the user reads;
   anything else is summarised in one line and its traceback goes to a log file.
@@ -78,11 +79,8 @@ class JobCancelled(DesignerError):
 
 
 class JobControl:
-    """The cancel flag and progress channel a job gets.
-
-    It is also what older code expects of a cancel flag: ``is_set()`` like a
-    ``threading.Event`` and ``control()`` like a zero-argument callable.
-    """
+    """The cancel flag and progress channel a job gets: ``cancel()`` sets the flag, ``cancelled``
+    asks it (the only way), ``check()`` raises ``JobCancelled`` once it is set."""
 
     def __init__(self, report: Callable[[Any], None] | None = None) -> None:
         self._event = threading.Event()
@@ -91,20 +89,12 @@ class JobControl:
     def cancel(self) -> None:
         self._event.set()
 
-    set = cancel  # threading.Event's spelling
-
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set()
-
     def check(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise JobCancelled()
 
     def report(self, item: Any) -> None:
@@ -116,9 +106,12 @@ class JobControl:
 
 
 def is_cancelled(flag) -> bool:
-    """True when ``flag`` (None, an Event-like with ``is_set``, or a callable) says stop."""
+    """True when ``flag`` says stop: a ``JobControl`` (its ``cancelled``), an Event-like with
+    ``is_set``, a zero-argument callable, or None (never)."""
     if flag is None:
         return False
+    if isinstance(flag, JobControl):
+        return flag.cancelled
     return bool(flag.is_set() if hasattr(flag, "is_set") else flag())
 
 

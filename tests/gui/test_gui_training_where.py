@@ -23,7 +23,8 @@ from designer.zoo import builders
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BUILDER = "testkit.train:tiny_rgb_cnn"  # no BatchNorm: 2 processes of 8 images step like 1 of 16
-SETTINGS = {"mode": "full", "epochs": 4, "batch_size": 16, "lr": 0.05, "device": "cpu", "seed": 0, "workers": 0}
+SETTINGS = {"mode": "full", "epochs": 4, "batch_size": 16, "lr": 0.05, "device": "cpu", "seed": 0,
+            "workers": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -70,13 +71,15 @@ def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_pa
     choose(ws.training.form, "processes", 2)
     assert ws.context.training_settings()["placement"] == {"where": "processes", "processes": 2}
     starts = []
-    ws.training.runner.item.connect(lambda e: starts.append(e) if getattr(e, "kind", "") == "start" else None)
+    ws.training.runner.runner.item.connect(
+        lambda e: starts.append(e) if getattr(e, "kind", "") == "start" else None)
     two = train(qtbot, ws, timeout=240_000)
     assert two.kind == "finished", two
     assert starts and starts[0].device == "2 x cpu" and "2 processes on the CPU (gloo)" in starts[0].plan
     assert "Trained in 2 processes on the CPU" in ws.training.progress.status.text()
     plot = ws.training.plot
-    validated = sum(1 for r in load_run(two.run_dir).epochs if r["val_acc"] is not None)  # paced, the last always
+    # paced, the last always
+    validated = sum(1 for r in load_run(two.run_dir).epochs if r["val_acc"] is not None)
     assert validated >= 1
     qtbot.waitUntil(lambda: plot.point_count("train_loss") == 4 and plot.point_count("val_acc") == validated,
                     timeout=5000)
@@ -84,7 +87,8 @@ def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_pa
     rows = {Path(p).name: r for r, p in enumerate(table.paths())}
     mine, theirs = rows[Path(two.run_dir).name], rows[Path(here.run_dir).name]
     assert table.item(mine, 3).text() == table.item(theirs, 3).text() == "finished"
-    assert table.item(mine, 2).text() == "fine-tune, 2 processes" and table.item(theirs, 2).text() == "fine-tune"
+    assert table.item(mine, 2).text() == "fine-tune, 2 processes"
+    assert table.item(theirs, 2).text() == "fine-tune"
     # The same model, schedule and global batch; only the order of the images differs.
     a, b = losses(here.run_dir), losses(two.run_dir)
     assert len(a["train_loss"]) == len(b["train_loss"]) == 4
@@ -97,7 +101,8 @@ def test_two_separate_processes_train_like_this_process(qtbot, workspace, tmp_pa
 
 
 @pytest.mark.slow
-def test_stop_ends_every_child_process_keeps_the_best_weights_and_resumes(qtbot, workspace, tmp_path, shapes24, dialogs):
+def test_stop_ends_every_child_process_keeps_the_best_weights_and_resumes(qtbot, workspace, tmp_path,
+                                                                          shapes24, dialogs):
     ws = ready(qtbot, workspace, tmp_path, shapes24, epochs=200)
     choose(ws.training.form, "processes", 2)
     assert ws.training.start()
@@ -117,7 +122,8 @@ def test_stop_ends_every_child_process_keeps_the_best_weights_and_resumes(qtbot,
     assert "best weights are kept" in ws.training.progress.status.text()
     # Resume it from the history in one separate process, for one more epoch.
     starts = []
-    ws.training.runner.item.connect(lambda e: starts.append(e) if getattr(e, "kind", "") == "start" else None)
+    ws.training.runner.runner.item.connect(
+        lambda e: starts.append(e) if getattr(e, "kind", "") == "start" else None)
     ws.training.runs.select_path(str(run_dir))
     ws.training.form.epochs.setValue(final.epoch + 1)
     choose(ws.training.form, "processes", 1)
@@ -137,7 +143,8 @@ def test_closing_the_window_ends_the_child_process(qtbot, workspace, tmp_path, s
     choose(ws.training.form, "processes", 1)
     assert ws.training.start()
     run_dir = Path(ws.training.run_dir)
-    qtbot.waitUntil(lambda: (run_dir / "best.pt").is_file() and bool(processes_naming(run_dir)), timeout=180_000)
+    qtbot.waitUntil(lambda: (run_dir / "best.pt").is_file() and bool(processes_naming(run_dir)),
+                    timeout=180_000)
     window = ws.window()
     assert not window.close() and asked  # the run stops first, then the window closes
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=120_000)
@@ -151,11 +158,13 @@ def _open(qtbot, ws, path) -> None:
     assert ws.context.doc.path == str(path)
 
 
-HOSTILE = ({"where": "moon"}, {"where": "processes", "processes": 10**9}, {"where": "processes", "processes": True},
+HOSTILE = ({"where": "moon"}, {"where": "processes", "processes": 10**9},
+           {"where": "processes", "processes": True},
            {"where": "processes", "processes": 0}, {"processes": "2"}, {"where": ["gpus"]}, "gpus", [1, 2], 7)
 
 
-def test_the_choice_is_saved_with_the_project_and_a_hostile_one_falls_back(qtbot, workspace, tmp_path, dialogs):
+def test_the_choice_is_saved_with_the_project_and_a_hostile_one_falls_back(qtbot, workspace, tmp_path,
+                                                                           dialogs):
     ws = workspace()
     form = ws.training.form
     assert form.where.placement() == Placement() and form.where.count.isHidden()  # the default
@@ -204,7 +213,8 @@ def test_all_gpus_is_offered_only_with_a_gpu(qtbot, workspace, shapes, dialogs):
     assert "no GPU" in combo.itemData(index, Qt.ToolTipRole) and "no GPU" in combo.toolTip()
     # A project saved where there were GPUs: the choice shows, and Start says why it cannot.
     load_data(qtbot, ws, shapes)
-    ws.context.update_training(mode="full", epochs=1, batch_size=8, placement={"where": "gpus", "processes": 2})
+    ws.context.update_training(mode="full", epochs=1, batch_size=8,
+                               placement={"where": "gpus", "processes": 2})
     assert combo.currentData() == "gpus"
     assert not ws.training.start()
     title, text = dialogs.errors[-1]

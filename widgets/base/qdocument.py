@@ -22,7 +22,7 @@ from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
 from designer.model.recipe import Recipe
 from designer.zoo import builders
-from widgets.base.worker import JobRunner
+from widgets.base.panel_job import PanelJob
 
 BUSY_DELAY_MS = 150  # short jobs finish before the busy indicator shows
 FAILURE_TITLES = {"open": "Could not open the model", "project": "Could not open the project",
@@ -86,10 +86,8 @@ class QtDocument(QObject):
         super().__init__(parent)
         self.doc = doc or Document()
         self.undo_stack = QUndoStack(self)
-        self.runner = JobRunner(self, "prepare")
-        self.runner.result.connect(self._on_prepared)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_runner_finished)
+        self.runner = PanelJob(self, "prepare", on_done=self._on_prepared, on_failed=self._on_failed,
+                               on_finished=self._on_runner_finished)
         self.confirm_builder = None  # (spec) -> bool: asks the user before a project's builder code runs
         self._current: Request | None = None  # the request the runner is computing
         self._pending: Request | None = None  # the latest one asked for meanwhile
@@ -159,7 +157,8 @@ class QtDocument(QObject):
         if self.recipe is None:
             self.failed.emit("Nothing to edit", "Open a model first.")
             return False
-        label = label or (ops[0].describe() if len(ops) == 1 else f"{ops[0].describe()} and {len(ops) - 1} more")
+        label = label or (ops[0].describe() if len(ops) == 1
+                          else f"{ops[0].describe()} and {len(ops) - 1} more")
         return self.set_recipe(self.recipe.with_ops(*ops), label)
 
     def edit_checked(self, make_ops, label: str = "") -> bool:

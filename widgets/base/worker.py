@@ -11,6 +11,8 @@ in a fresh ``QThread`` and relays, queued to the GUI thread:
 
 ``cancel()`` sets the job's flag; it stops at its next check. Nothing here knows
 what a job does: Orange's pattern, where the widget only starts, stops and shows.
+Views do not wire a runner by hand: ``widgets.base.panel_job.PanelJob`` owns one and
+calls the view's handlers.
 """
 
 from __future__ import annotations

@@ -32,9 +32,8 @@ from designer.app.audit import audit_job, audit_record, move_job, undo_move_job
 from designer.audit.fixes import merge_decisions, suggested_fixes
 from designer.data.images import load_image
 from designer.data.split import key_for
-from widgets.base import feedback
+from widgets.base.panel_job import PanelJob
 from widgets.base.pictures import square_pixmap
-from widgets.base.worker import JobRunner
 
 THUMB = 72
 MAX_ITEMS = 300  # per group: thumbnails are decoded on the GUI thread, so only the worst few hundred
@@ -117,10 +116,8 @@ class AuditReview(QWidget):
         caption = caption if caption is not None else item.data(Qt.UserRole + 2)
         item.setData(Qt.UserRole + 2, caption)
         entry = self.decisions.get(key_for(item.data(PATH_ROLE), self.report.root))
-        if entry is None:
-            mark = ""
-        else:
-            mark = "\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}"
+        mark = "" if entry is None else (
+            "\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
         item.setText(caption + mark)
 
     def accept_suggestions(self) -> int:
@@ -169,8 +166,10 @@ class CheckMyData(QObject):
     def __init__(self, context, rescan, parent: QWidget):
         super().__init__(parent)
         self.context, self.rescan, self.parent_widget = context, rescan, parent
-        self.runner = JobRunner(self, "audit")
-        self.mover = JobRunner(self, "audit-move")  # moving left-out files, only when asked
+        self.runner = PanelJob(self, "audit", on_progress=self._on_progress, on_done=self._on_result,
+                               on_failed=self._on_failed, error_title="Cannot check the data")
+        self.mover = PanelJob(self, "audit-move", on_progress=self._on_progress, on_done=self._on_moved,
+                              on_failed=self._on_failed)  # moving left-out files, only when asked
         self._moving_verb = "Moved"
         self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies "
                                   "that leak into validation, outliers and odd images. Nothing on disk is "
@@ -182,12 +181,6 @@ class CheckMyData(QObject):
         self._retrain_pending = False  # retrain once the images are loaded again with the decisions
         self.button.clicked.connect(self.start)
         context.split_changed.connect(self._on_split_changed)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.mover.progress.connect(self._on_progress)
-        self.mover.result.connect(self._on_moved)
-        self.mover.failed.connect(self._on_failed)
 
     @Slot()
     def start(self) -> None:
@@ -206,7 +199,6 @@ class CheckMyData(QObject):
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self.status.setText(failure.text)
-        feedback.show_error(self.parent_widget, "Cannot check the data", failure.text)
 
     @Slot(object)
     def _on_result(self, report) -> None:

@@ -34,8 +34,8 @@ from designer.model.ops import ReplaceClassifier
 from widgets.base import feedback
 from widgets.base import questions as training_dialogs
 from widgets.base.context import DATA_KEYS
+from widgets.base.panel_job import PanelJob
 from widgets.base.pictures import PictureLabel
-from widgets.base.worker import JobRunner
 from widgets.data.audit import CheckMyData
 from widgets.data.augment import AugmentForm
 from widgets.data.charts import ClassCountChart
@@ -56,13 +56,15 @@ class DataPanel(QWidget):
     def __init__(self, context, parent=None):
         super().__init__(parent)
         self.context = context
-        self.scan_runner = JobRunner(self, "scan")
-        self.preview_runner = JobRunner(self, "preview")
+        self.scan_runner = PanelJob(self, "scan", on_progress=self._on_scan_progress,
+                                    on_done=self._on_scanned, on_failed=self._on_scan_failed,
+                                    on_cancelled=self._on_scan_cancelled, on_finished=self._update_enabled,
+                                    error_title="Cannot load the images")
+        self.preview_runner = PanelJob(self, "preview", on_done=self._on_preview)
         self.check = CheckMyData(context, lambda: self.scan(force=True), self)
         self.preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self.preview_seed = 0
         self._requested = None  # data key of the last scan started
-        self._pending = None  # a scan asked for while another runs
         self._build()
         self._connect()
         self.load_settings()
@@ -183,13 +185,6 @@ class DataPanel(QWidget):
         self.cancel_button.clicked.connect(self.scan_runner.cancel)
         self.two_folders.toggled.connect(self._update_enabled)
         self.root_edit.textChanged.connect(self._update_enabled)
-        self.scan_runner.progress.connect(self._on_scan_progress)
-        self.scan_runner.cancelled.connect(self._on_scan_cancelled)
-        self.scan_runner.result.connect(self._on_scanned)
-        self.scan_runner.failed.connect(self._on_scan_failed)
-        self.scan_runner.finished.connect(self._on_scan_finished)
-        self.preview_runner.result.connect(self._on_preview)
-        self.preview_runner.finished.connect(self._on_preview_finished)
         self.preview_timer.timeout.connect(self._start_preview)
         self.augment.edited.connect(self.schedule_preview)
         self.shuffle_button.clicked.connect(self._on_shuffle)
@@ -229,8 +224,8 @@ class DataPanel(QWidget):
         self.val_fraction.setEnabled(not two and not decided)
         self.split_note.setVisible(bool(decided))
         if decided:
-            self.split_note.setText(f"The folder's {decided[0]}/ and {decided[1]}/ sub-folders decide the split, "
-                                    "so it is not split here.")
+            self.split_note.setText(f"The folder's {decided[0]}/ and {decided[1]}/ sub-folders decide the "
+                                    "split, so it is not split here.")
         scanning = self.scan_runner.running
         self.load_button.setEnabled(not scanning)
         self.cancel_button.setVisible(scanning)
@@ -263,11 +258,7 @@ class DataPanel(QWidget):
         if not force and key == self._requested:
             return
         self._requested = key
-        if self.scan_runner.running:
-            self._pending = data
-            self.scan_runner.cancel()
-            return
-        self.scan_status.setText("Checking the image files…")
+        self.scan_status.setText("Checking the image files…")  # a scan still running is cancelled first
         self.scan_runner.start(scan_job, data)
         self._update_enabled()
 
@@ -289,15 +280,6 @@ class DataPanel(QWidget):
         self.scan_status.setText(failure.text)
         self.context.set_split(None)
         self.summary.setText("The images could not be loaded.")
-        feedback.show_error(self, "Cannot load the images", failure.text)
-
-    @Slot()
-    def _on_scan_finished(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self.scan_status.setText("Checking the image files…")
-            self.scan_runner.start(scan_job, pending)
-        self._update_enabled()
 
     @Slot()
     def _on_browse(self) -> None:
@@ -363,17 +345,14 @@ class DataPanel(QWidget):
             return SimpleNamespace(input_shape=(3, 128, 128), mean=(0.5,) * 3, std=(0.5,) * 3,
                                    replicate_grey=False)
         return SimpleNamespace(input_shape=tuple(design.input_shape), mean=tuple(design.mean),
-                               std=tuple(design.std), replicate_grey=bool(getattr(design, "replicate_grey", 0)))
+                               std=tuple(design.std),
+                               replicate_grey=bool(getattr(design, "replicate_grey", 0)))
 
     @Slot()
     def _start_preview(self) -> None:
         split = self.context.split
         if split is None or not split.train:
             return
-        if self.preview_runner.running:
-            self._preview_again = True
-            return
-        self._preview_again = False
         self.preview_runner.start(preview_job, list(split.train), self._shape(), self.augment.augment(),
                                   PREVIEW_COUNT, self.preview_seed)
 
@@ -382,11 +361,6 @@ class DataPanel(QWidget):
         plain, augmented = grids
         self.plain_preview.set_array(plain)
         self.aug_preview.set_array(augmented)
-
-    @Slot()
-    def _on_preview_finished(self) -> None:
-        if getattr(self, "_preview_again", False):
-            self.schedule_preview()
 
     def shutdown(self) -> None:
         self.preview_timer.stop()

@@ -33,7 +33,7 @@ from designer.base.errors import DesignerError
 from designer.export.formats import FORMATS
 from widgets.base import questions as training_dialogs
 from widgets.base.context import TrainingContext
-from widgets.base.worker import JobRunner
+from widgets.base.panel_job import PanelJob
 from widgets.export.highlight import PythonHighlighter
 from widgets.training.runs import MODE_NAMES, acc_text
 
@@ -69,10 +69,12 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self.resize(980, 680)
         self.context = context or TrainingContext(document, self)
-        self.runner = JobRunner(self, "export")
-        self.script_runner = JobRunner(self, "script")
+        self.runner = PanelJob(self, "export", on_item=self._on_item, on_progress=self._on_progress,
+                               on_failed=self._on_failed, on_finished=self._on_finished)
+        # a preview asked for while one is generated replaces it (PanelJob cancels, then runs the new one)
+        self.script_runner = PanelJob(self, "script", on_done=self._on_script,
+                                      on_failed=self._on_script_failed)
         self.results: dict[str, tuple] = {}  # fmt -> (ExportResult | None, message)
-        self._script_stale = False  # the preview is for other weights than those chosen now
         self._build()
         self._connect()
         self._fill_weights()
@@ -143,15 +145,8 @@ class ExportDialog(QDialog):
     def _connect(self) -> None:
         self.export_button.clicked.connect(self.start_export)
         self.close_button.clicked.connect(self.reject)
-        self.runner.item.connect(self._on_item)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
         self.weights.currentIndexChanged.connect(self.refresh_script)
         self.weights.currentIndexChanged.connect(self._show_weights_note)
-        self.script_runner.result.connect(self._on_script)
-        self.script_runner.failed.connect(self._on_script_failed)
-        self.script_runner.finished.connect(self._on_script_finished)
 
     def _fill_weights(self) -> None:
         """Every run with weights, newest first, with the best finished run chosen: the run
@@ -228,10 +223,6 @@ class ExportDialog(QDialog):
     def refresh_script(self, *_) -> None:
         """Preview what Export writes for the chosen weights (a run's script uses its own options
         and split)."""
-        if self.script_runner.running:  # the weights changed while it ran: generate again after
-            self._script_stale = True
-            return
-        self._script_stale = False
         try:
             source = self.context.design_source()
         except DesignerError as exc:
@@ -248,11 +239,6 @@ class ExportDialog(QDialog):
     @Slot(object)
     def _on_script_failed(self, failure) -> None:
         self.script.setPlainText(f"# The script cannot be generated:\n# {failure.text}")
-
-    @Slot()
-    def _on_script_finished(self) -> None:
-        if self._script_stale and self.isVisible():
-            self.refresh_script()
 
     # --- exporting -------------------------------------------------------------------------------------
 
@@ -328,14 +314,10 @@ class ExportDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._remember_choices()
-        self._script_stale = False
         self.runner.shutdown()
         self.script_runner.shutdown()
         super().done(result)
 
     def closeEvent(self, event) -> None:
-        self._remember_choices()
-        self._script_stale = False
-        self.runner.shutdown()
-        self.script_runner.shutdown()
+        self._remember_choices()  # the jobs were cancelled and waited for on Close (PanelJob)
         super().closeEvent(event)

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from designer.app.explain import ExplainRequest, explain_job
 from designer.base.errors import DesignerError
 from designer.inspect.cam import METHODS
+from widgets.base.panel_job import PanelJob
 from widgets.base.pictures import ColourScale
-from widgets.base.worker import JobRunner
 
 ROLES = (("off", "Image only"), ("predicted", "Heat map: predicted class"), ("true", "Heat map: true class"))
 DEFAULT_LAYER = "the last layer with a map of at least 7x7"
@@ -45,9 +45,9 @@ class HeatMapBar(QWidget):
                                             "decide on the class. Blue: no evidence; red: the strongest.")
         for value, label in ROLES:
             self.show_combo.addItem(label, value)
-        self.method_combo = QComboBox(toolTip="Grad-CAM weighs the layer's channels by their gradients (fast). "
-                                              "Feature ablation blanks each region of the layer in turn and "
-                                              "measures the drop in the class score (gradient-free, slower).")
+        self.method_combo = QComboBox(toolTip=(
+            "Grad-CAM weighs the layer's channels by their gradients (fast). Feature ablation blanks each "
+            "region of the layer in turn and measures the drop in the class score (gradient-free, slower)."))
         for value, label in METHODS.items():
             self.method_combo.addItem(label, value)
         self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50, maximumWidth=160,
@@ -110,18 +110,15 @@ class HeatMaps(QObject):
     def __init__(self, context, bar: HeatMapBar, galleries: list, run_path, parent=None):
         super().__init__(parent)
         self.context, self.bar, self.galleries, self.run_path = context, bar, list(galleries), run_path
-        self.runner = JobRunner(self, "explain")
+        self.runner = PanelJob(self, "explain", on_progress=self._on_progress, on_item=self._on_item,
+                               on_done=self._on_result, on_failed=self._on_failed,
+                               on_finished=self._on_finished)
         self._job_key = None  # (run, method, layer) of the maps being computed
         self._shown_key = None  # ... of the maps the galleries hold
         self._again = False  # a refresh was asked for while a job ran
         bar.changed.connect(self.refresh)
         bar.opacity_changed.connect(self._on_opacity)
         bar.stop_button.clicked.connect(self.runner.cancel)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.item.connect(self._on_item)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
         context.qdoc.settings_changed.connect(self._on_settings)
         self._show_layer(None)
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from designer.app.jobs import evaluate_job
 from designer.base.errors import DesignerError
 from widgets.base import feedback
-from widgets.base.worker import JobRunner
+from widgets.base.panel_job import PanelJob
 from widgets.results.heatmaps import HeatMapBar, HeatMaps
 from widgets.results.predict import PredictBox
 from widgets.results.views import ConfusionTable, Gallery, PerClassTable
@@ -43,18 +43,15 @@ class ResultsPanel(QWidget):
     def __init__(self, context, parent=None):
         super().__init__(parent)
         self.context = context
-        self.runner = JobRunner(self, "evaluate")
+        self.runner = PanelJob(self, "evaluate", on_progress=self._on_progress, on_done=self._on_result,
+                               on_failed=self._on_failed, on_cancelled=self._on_cancelled,
+                               on_finished=self._on_finished, error_title="Cannot evaluate")
         self.result = None  # the EvaluationResult shown
         self._stale = False  # the run list changed while the tab was hidden
         self._build()
         self.run_combo.currentIndexChanged.connect(self._on_selection)
         self.subset_combo.currentIndexChanged.connect(self._on_selection)
         self.evaluate_button.clicked.connect(self.evaluate)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.finished.connect(self._on_finished)
         context.runs_changed.connect(self.refresh_runs)
         self.refresh_runs()
 
@@ -71,7 +68,8 @@ class ResultsPanel(QWidget):
         self.progress = QProgressBar(maximumWidth=260, maximumHeight=14, textVisible=False)
         self.progress.hide()
         bar = QHBoxLayout()
-        for w in (QLabel("Run"), self.run_combo, QLabel("on"), self.subset_combo, self.evaluate_button, self.progress):
+        for w in (QLabel("Run"), self.run_combo, QLabel("on"), self.subset_combo, self.evaluate_button,
+                  self.progress):
             bar.addWidget(w)
         bar.addStretch(1)
         self.confusion = ConfusionTable()
@@ -134,7 +132,8 @@ class ResultsPanel(QWidget):
         try:
             self.run_combo.clear()
             for run in reversed(runs):  # newest first
-                label = f"{run.name} · {MODE_NAMES.get(run.mode, run.mode)} · best {acc_text(run.best_val_acc)}"
+                mode = MODE_NAMES.get(run.mode, run.mode)
+                label = f"{run.name} · {mode} · best {acc_text(run.best_val_acc)}"
                 self.run_combo.addItem(label, str(run.path))
             index = self.run_combo.findData(current) if current else 0
             self.run_combo.setCurrentIndex(max(0, index))
@@ -217,7 +216,6 @@ class ResultsPanel(QWidget):
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self.status.setText(failure.text)
-        feedback.show_error(self, "Cannot evaluate", failure.text)
 
     @Slot()
     def _on_cancelled(self) -> None:

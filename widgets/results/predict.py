@@ -11,7 +11,7 @@ from designer.app.jobs import predict_job
 from designer.base.errors import DesignerError
 from widgets.base import feedback
 from widgets.base import questions as training_dialogs
-from widgets.base.worker import JobRunner
+from widgets.base.panel_job import PanelJob
 from widgets.results.views import Gallery
 
 
@@ -23,7 +23,8 @@ class PredictBox(QWidget):
     def __init__(self, context, run_path, parent=None):
         super().__init__(parent)
         self.context, self.run_path = context, run_path
-        self.runner = JobRunner(self, "predict")
+        self.runner = PanelJob(self, "predict", on_done=self._on_result, on_failed=self._on_failed,
+                               on_finished=self._on_finished, error_title="Cannot classify images")
         self.setAcceptDrops(True)
         self.pick_button = QPushButton("Choose images…")
         self.topk = QSpinBox(prefix="top ", toolTip="How many of the most likely classes to show per image.")
@@ -44,9 +45,6 @@ class PredictBox(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.gallery, 1)
         self.pick_button.clicked.connect(self._on_pick)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -115,7 +113,6 @@ class PredictBox(QWidget):
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self.status.setText(failure.text)
-        feedback.show_error(self, "Cannot classify images", failure.text)
 
     @Slot()
     def _on_finished(self) -> None:

@@ -18,12 +18,12 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushB
 from designer.app.jobs import lr_find_job
 from designer.base.errors import DesignerError
 from designer.train.lr_find import END_LR, START_LR
+from widgets.base.panel_job import PanelJob
 from widgets.base.plots import own_menus
-from widgets.base.worker import JobRunner
 
 INTRO = ("Trains a copy of the network for up to 100 small steps while the learning rate grows from "
-         "0.0000001 to 10, and draws how the loss answers. A good rate is where the loss still falls steeply, "
-         "well before it shoots up. The network itself is not changed.")
+         "0.0000001 to 10, and draws how the loss answers. A good rate is where the loss still falls "
+         "steeply, well before it shoots up. The network itself is not changed.")
 CAVEAT = ("On small data sets the suggestion is often lower than what trains best: with 100 images of digits "
           "it suggested 0.0016 where 0.01 gave 90 % against 77 %. The recommended mode uses 0.01 (SGD) when "
           "the learning rate is on Automatic.")
@@ -40,13 +40,10 @@ class LRFinderDialog(QDialog):
         self.setObjectName("lrFinder")
         self.context = context
         self.finding = None
-        self.runner = JobRunner(self, "lr-find")
+        self.runner = PanelJob(self, "lr-find", on_progress=self._on_progress, on_done=self._on_result,
+                               on_failed=self._on_failed, on_cancelled=self._on_stopped,
+                               on_finished=self._update_buttons)  # Close cancels and waits (PanelJob)
         self._build()
-        self.runner.progress.connect(self._on_progress)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(lambda: self._done("Stopped."))
-        self.runner.finished.connect(self._update_buttons)
         self._update_buttons()
 
     def _build(self) -> None:
@@ -115,10 +112,10 @@ class LRFinderDialog(QDialog):
             self._draw(progress.lrs, progress.losses)
 
     def _draw(self, lrs, losses) -> None:
-        points = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+        points = [(lr, loss) for lr, loss in zip(lrs, losses, strict=False) if math.isfinite(loss)]
         if not points:
             return
-        lrs, losses = (np.asarray(v, dtype=float) for v in zip(*points))
+        lrs, losses = (np.asarray(v, dtype=float) for v in zip(*points, strict=True))
         self.curve.setData(lrs, losses)
         top = float(np.percentile(losses, 95)) * 1.1
         self.plot.setYRange(0, top or 1.0, padding=0)
@@ -129,19 +126,24 @@ class LRFinderDialog(QDialog):
         self._draw(finding.lrs, finding.losses)
         if finding.suggestion is None:
             self.marker.hide()
-            self._done(f"Stopped after {len(finding.lrs)} steps, before the loss had fallen enough to suggest a "
-                       "learning rate. The curve shows what was measured; run the test to its end for a suggestion.")
+            self._done(f"Stopped after {len(finding.lrs)} steps, before the loss had fallen enough to "
+                       "suggest a learning rate. The curve shows what was measured; run the test to its end "
+                       "for a suggestion.")
             return
         self.marker.setValue(math.log10(finding.suggestion))
         self.marker.show()
         stopped = (f"Stopped after {len(finding.lrs)} steps. From what was measured, the s" if finding.stopped
                    else "S")
-        self._done(f"{stopped}uggested learning rate is {finding.suggestion:.2g} (dashed line; the loss falls "
-                   f"fastest at {finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
+        self._done(f"{stopped}uggested learning rate is {finding.suggestion:.2g} (dashed line; the loss "
+                   f"falls fastest at {finding.steepest:.2g} and is lowest at {finding.lowest:.2g}).")
 
     @Slot(object)
     def _on_failed(self, failure) -> None:
         self._done(failure.text)
+
+    @Slot()
+    def _on_stopped(self) -> None:
+        self._done("Stopped.")
 
     def _done(self, text: str) -> None:
         if self.finding is not None and not self.finding.stopped:
@@ -164,8 +166,8 @@ class LRFinderDialog(QDialog):
         lr = float(f"{self.finding.suggestion:.2g}")
         self.context.update_training(lr=lr)
         self.lr_chosen.emit(lr)
-        self.result.setText(f"The learning rate is now {lr:g}. Set it back to Automatic in the training options "
-                            "to use the mode's own rate.")
+        self.result.setText(f"The learning rate is now {lr:g}. Set it back to Automatic in the training "
+                            "options to use the mode's own rate.")
 
     @Slot()
     def _update_buttons(self, *_) -> None:
@@ -173,7 +175,3 @@ class LRFinderDialog(QDialog):
         self.run_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.use_button.setEnabled(not busy and self.finding is not None)
-
-    def closeEvent(self, event) -> None:
-        self.runner.shutdown()
-        super().closeEvent(event)

@@ -1,6 +1,6 @@
 """The Training tab: options, Start / Stop / Resume, live curves, progress and the run history.
 
-Training runs in a worker ``QThread`` (``JobRunner`` iterating ``training_jobs.train_job``);
+Training runs in a worker ``QThread`` (``PanelJob`` iterating ``training_jobs.train_job``);
 its events reach this panel's slots through queued signals, and the plot only
 buffers them (it redraws at ~10 Hz). Stop sets the run's cancel flag: the engine
 finishes the batch, saves ``last.pt`` (for Resume) and hands back the best weights.
@@ -30,7 +30,7 @@ from designer.launch.run import check_placement, planned_length
 from designer.train.runs import load_run, new_run_dir, plan_resume
 from designer.train.setup import resolve_device
 from widgets.base import feedback, questions
-from widgets.base.worker import JobRunner
+from widgets.base.panel_job import PanelJob
 from widgets.training.lrfinder import LRFinderDialog
 from widgets.training.options import TrainingOptionsForm
 from widgets.training.plot import MetricsPlot
@@ -46,7 +46,8 @@ class TrainingPanel(QWidget):
     def __init__(self, context, parent=None):
         super().__init__(parent)
         self.context = context
-        self.runner = JobRunner(self, "training")
+        self.runner = PanelJob(self, "training", on_item=self._on_event, on_failed=self._on_failed,
+                               on_finished=self._on_runner_finished)
         self.run_dir: str | None = None  # the run in progress
         self._mode = ""  # its training mode
         self._where = ""  # where it trains, in a few words ("" in this process)
@@ -112,9 +113,6 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume_selected)
         self.form.find_lr.clicked.connect(self.show_lr_finder)
-        self.runner.item.connect(self._on_event)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_runner_finished)
         self.runs.overlay_changed.connect(self._on_overlay_changed)
         self.runs.itemSelectionChanged.connect(self._update_buttons)
         self.context.split_changed.connect(self._update_buttons)
@@ -196,7 +194,7 @@ class TrainingPanel(QWidget):
         self.trials.setVisible(options.mode == "search")
         if resume:
             self._preload_history(run_dir)
-        elif options.mode in CHILD_MODES:  # the axes take the run's length now, not once the network is built
+        elif options.mode in CHILD_MODES:  # the axes take the run's length now, not while it is built
             self.plot.set_planned(*planned_length(options, len(split.train), placement))
         where = placement.describe(options.device) if placement.in_child else ""
         self.progress.reset("Preparing the network…", where)

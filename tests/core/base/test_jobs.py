@@ -3,11 +3,14 @@
 import threading
 from pathlib import Path
 
+import pytest
+
 from designer.base.errors import DesignerError
 from designer.base.jobs import (
     Cancelled,
     Done,
     Failure,
+    JobCancelled,
     JobControl,
     Progress,
     is_cancelled,
@@ -65,14 +68,24 @@ def test_a_job_that_returns_none_after_cancel_counts_as_cancelled():
     assert list(run_job(lambda c: None, control)) == [Cancelled()]
 
 
-def test_control_is_an_event_a_callable_and_a_reporter():
+def test_control_asks_cancelled_one_way_and_reports():
     reports = []
     control = JobControl(reports.append)
-    assert not control.is_set() and not control() and not is_cancelled(control)
+    assert not control.cancelled and not is_cancelled(control)
     control.report(Progress(1, 2))
-    control.set()
-    assert control.is_set() and control() and control.cancelled and reports == [Progress(1, 2)]
-    assert is_cancelled(threading.Event()) is False and is_cancelled(lambda: True) and not is_cancelled(None)
+    control.cancel()
+    assert control.cancelled and is_cancelled(control) and reports == [Progress(1, 2)]
+    with pytest.raises(JobCancelled):
+        control.check()
+    # the one way to ask: no Event or callable spellings left to drift apart
+    assert not hasattr(control, "is_set") and not callable(control) and not hasattr(control, "set")
+
+
+def test_is_cancelled_reads_the_flags_below_the_jobs():
+    event = threading.Event()
+    assert is_cancelled(event) is False and is_cancelled(lambda: True) and not is_cancelled(None)
+    event.set()
+    assert is_cancelled(event)
 
 
 def test_throttled_progress_keeps_the_first_and_the_last():
@@ -88,7 +101,8 @@ def test_plain_reason_drops_the_exception_class_name():
     from designer.base.errors import DesignerError, plain_reason
 
     assert plain_reason(ZeroDivisionError("division by zero")) == "division by zero"
-    assert plain_reason(PermissionError(13, "Permission denied", "/x/model.onnx")) == "Permission denied: /x/model.onnx"
+    denied = PermissionError(13, "Permission denied", "/x/model.onnx")
+    assert plain_reason(denied) == "Permission denied: /x/model.onnx"
     assert plain_reason(ValueError("first line\nsecond line")) == "first line"
     assert plain_reason(RuntimeError()) == "no details were given"
     assert plain_reason(DesignerError("Bad.", hint="Fix it.")) == "Bad. Fix it."
