@@ -87,7 +87,7 @@ def test_the_cli_moves_only_when_asked_and_undoes(tmp_path, capsys):
     assert main(["audit", str(project), "--data", str(root), "--move-excluded", str(out)]) == 0
     assert "Moved 2 images" in capsys.readouterr().out and not (root / keys[0]).exists()
     assert main(["audit", str(project), "--data", str(tmp_path), "--undo-move", str(out)]) != 0
-    assert "not --data" in capsys.readouterr().err
+    assert "Run it with --data" in capsys.readouterr().err
     assert main(["audit", str(project), "--data", str(root), "--undo-move", str(out)]) == 0
     assert "Put back 2 images" in capsys.readouterr().out and (root / keys[0]).is_file()
 
