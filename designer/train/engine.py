@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from designer.base.errors import DesignerError
+from designer.base.errors import DesignerError, plain_reason
 from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.split import DatasetSplit
@@ -66,10 +66,12 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss_sum):
         raise NonFiniteLoss(f"Training stopped at epoch {epoch}, step {step}: the loss became "
                             f"{'NaN' if math.isnan(loss_sum) else 'infinite'}.",
-                            hint="Lower the learning rate (or use Automatic), or check the images for damage.")
+                            hint="Lower the learning rate (or use Automatic), or check the images for "
+                                 "damage.")
 
 
-def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None, **run_kwargs):
+def train(design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None,
+          **run_kwargs):
     """Train ``design.model`` in place on ``split``; yields events (see module docstring).
 
     ``cancel``: a ``threading.Event`` or zero-argument callable; when set, the current
@@ -101,7 +103,8 @@ def train_loaders(design, train_loader, val_loader, options: TrainOptions, run_d
     (not a resumed one); it yields events and returns an epoch-0 history record (its weights are
     then the best so far, saved as best.pt) or None when cancelled. ``plan``: the start event's text.
     """
-    trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes, class_counts)
+    trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes,
+                       class_counts)
     trainer.pacing, trainer.warm_start, trainer.plan = pacing or Pacing(), warm_start, plan
     yield from trainer.run(resume)
 
@@ -164,7 +167,7 @@ class _Trainer:
         except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise DesignerError("The checkpoint does not match this network or its frozen layers.",
                                 hint="Resume with the same design the run was started with.") from exc
-        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             g["lr"] = lr  # today's options win over the saved ones (e.g. a changed LR)
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
@@ -173,7 +176,8 @@ class _Trainer:
         self.best = dict(ckpt.get("best", self.best))
         self.history = list(ckpt.get("history", []))
         old_best = Path(path).with_name("best.pt")
-        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):  # never through a dangling link
+        # never through a dangling link
+        if old_best.is_file() and not os.path.lexists(self.run_dir / "best.pt"):
             shutil.copyfile(old_best, self.run_dir / "best.pt")
 
     # --- the run -----------------------------------------------------------------------
@@ -202,7 +206,8 @@ class _Trainer:
             if resume is None and self.warm_start is not None:
                 record = yield from self.warm_start(self)
                 if record is None:  # cancelled before the head was fitted: nothing to keep or resume
-                    yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes, self.t_start)
+                    yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes,
+                                                  self.t_start)
                     return
                 stage2_start = record.pop("stage2_start", None)
                 yield self._stage_record(record)
@@ -211,7 +216,8 @@ class _Trainer:
         except NonFiniteLoss as exc:  # the weights are ruined from here on: hand back the best ones
             self._restore_best()
             best = self.best["epoch"]
-            kept = f" The best weights (epoch {best}) are kept." if best else " No epoch had finished, so no weights are kept."
+            kept = (f" The best weights (epoch {best}) are kept." if best
+                    else " No epoch had finished, so no weights are kept.")
             yield self._failed(exc.message + kept, exc.hint)
         except DesignerError as exc:
             yield self._failed(exc.message, exc.hint)
@@ -222,7 +228,7 @@ class _Trainer:
         ts.log_traceback(self.run_dir)
         if is_out_of_memory(exc):
             return self._out_of_memory()
-        return self._failed(f"Training failed: {type(exc).__name__}: {exc}",
+        return self._failed(f"Training failed: {plain_reason(exc)}",
                             "Details are in error.log in the run folder.")
 
     def _epochs(self):
@@ -283,8 +289,9 @@ class _Trainer:
             self._restart_from_stage1()
         elif guards.losing(self.history, self.global_step, self.opts.epochs * self.steps_per_epoch):
             head, tuned = guards.stage_accuracies(self.history)
-            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {self.opts.epochs * self.steps_per_epoch} "
-                               f"steps: its best validation ({tuned * 100:.1f} %) was still well below stage 1's "
+            planned = self.opts.epochs * self.steps_per_epoch
+            self.early_stop = (f"Stage 2 gave up after {self.global_step} of {planned} steps: its best "
+                               f"validation ({tuned * 100:.1f} %) was still well below stage 1's "
                                f"({head * 100:.1f} %).")
             self.give_up = True
 
@@ -294,16 +301,17 @@ class _Trainer:
         self.lr /= guards.RESTART_LR_DIVISOR
         self.base_lrs = [lr / guards.RESTART_LR_DIVISOR for lr in self.base_lrs]
         self.optimizer = ts.make_optimizer(self.model, self.policy, self.opts, self.lr)
-        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), so it restarted once "
-                          f"from stage 1's weights at a tenth of the rate ({self.lr:g}) after step {self.global_step}.")
+        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), so it restarted "
+                          f"once from stage 1's weights at a tenth of the rate ({self.lr:g}) after step "
+                          f"{self.global_step}.")
 
     def _apply_time_cap(self, epoch: int, epoch_s: float) -> None:
         planned = self.opts.epochs
         fits = self.pacing.epochs_within_cap(epoch, planned, time.perf_counter() - self.t_start, epoch_s)
         if fits < planned:
             self.opts = replace(self.opts, epochs=fits)
-            self.capped = (f"The time cap ({self.pacing.time_cap_s / 60:g} min) shortened the run from {planned} "
-                           f"to {fits} epochs.")
+            self.capped = (f"The time cap ({self.pacing.time_cap_s / 60:g} min) shortened the run from "
+                           f"{planned} to {fits} epochs.")
 
     def _num_val(self) -> int:
         return len(self.val_loader.dataset) if self.val_loader is not None else 0
@@ -314,8 +322,8 @@ class _Trainer:
         total = self.opts.epochs * self.steps_per_epoch
         if epoch >= self.opts.epochs or not self.pacing.should_stop(self.global_step - self.best_step, total):
             return False
-        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: validation accuracy had not "
-                           f"improved for {self.pacing.since_best} validations "
+        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: validation accuracy "
+                           f"had not improved for {self.pacing.since_best} validations "
                            f"({self.global_step - self.best_step} steps).")
         return True
 
@@ -335,7 +343,7 @@ class _Trainer:
 
     def _set_lr(self) -> float:
         factor = schedule_factor(self.global_step, self.steps_per_epoch, self.opts)
-        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             g["lr"] = lr * factor
         return self.lr * factor
 
@@ -411,7 +419,8 @@ class _Trainer:
         if self.pacing.validations == 0:
             return 0.0
         per_pass = self.val_time / self.pacing.validations
-        every = self.pacing.every(self.train_time / max(1, self.train_steps) * self.steps_per_epoch, self._num_val())
+        epoch_s = self.train_time / max(1, self.train_steps) * self.steps_per_epoch
+        every = self.pacing.every(epoch_s, self._num_val())
         return per_pass / every
 
     @torch.no_grad()
@@ -444,12 +453,12 @@ class _Trainer:
 
     # --- epoch end, checkpoints, endings -------------------------------------------------
 
-    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time, validated=True) -> EpochEvent:
+    def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time,
+                   validated=True) -> EpochEvent:
         best = self.best["val_acc"]
-        if validated:  # without validation data the latest weights count as the best
-            is_best = val_acc is None or best is None or val_acc > best
-        else:  # not validated this epoch (pacing): these weights are not compared, so not kept
-            is_best = False
+        # Without validation data the latest weights count as the best; an epoch not validated
+        # (pacing) is not compared, so not kept.
+        is_best = validated and (val_acc is None or best is None or val_acc > best)
         if validated and val_acc is not None:
             improved = self.tuned_best is None or val_acc > self.tuned_best
             if improved:
@@ -473,8 +482,9 @@ class _Trainer:
         save_checkpoint(ts.weights(self.model), self.run_dir / "best.pt")
         self._write_history("running")
         fields = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
-        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"], best_epoch=0,
-                          is_best=True, skipped=self._skipped(), stage=record.get("stage", "head"))
+        return EpochEvent(**{k: record.get(k) for k in fields}, best_val_acc=self.best["val_acc"],
+                          best_epoch=0, is_best=True, skipped=self._skipped(),
+                          stage=record.get("stage", "head"))
 
     def _outcome(self) -> str:
         notes = " ".join(x for x in (self.restarted, self.capped, self.early_stop) if x)
@@ -502,7 +512,8 @@ class _Trainer:
 
     def _write_history(self, status: str) -> None:
         extra = {k: v for k, v in (("plan", self.plan), ("outcome", self._outcome())) if v}
-        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped(), extra)
+        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped(),
+                      extra)
 
     def _skipped(self) -> list[list[str]]:
         """Files that failed to load so far (each once), for events and history.json."""
@@ -530,7 +541,8 @@ class _Trainer:
         self._restore_best()
         self._default_layout()
         self._write_history("finished")
-        yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0), best_val_acc=self.best["val_acc"],
+        yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0),
+                            best_val_acc=self.best["val_acc"],
                             best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
                             run_dir=str(self.run_dir), skipped=self._skipped(), outcome=self._outcome())
 

@@ -124,7 +124,8 @@ def test_odd_images_tiny_blank_dark_and_blurry(tmp_path):
     paths += [tmp_path / n for n in ("tiny_blank.png", "dark.png", "blurry.png")]
     found = {Path(o.path).name: o.problems for o in odd_images([str(p) for p in paths],
                                                                 [pixel_facts(str(p)) for p in paths])}
-    assert found == {"tiny_blank.png": ["tiny", "blank"], "dark.png": ["very dark"], "blurry.png": ["very blurry"]}
+    assert found == {"tiny_blank.png": ["tiny", "blank"], "dark.png": ["very dark"],
+                     "blurry.png": ["very blurry"]}
 
 
 def test_exact_copies_group_and_say_when_they_cross_the_split(tmp_path):
@@ -146,3 +147,10 @@ def test_pixel_checks_never_follow_a_link_or_open_a_fifo(tmp_path):
     assert "not read" in pixel_facts(str(tmp_path / "link.png")).problem
     assert "not read" in pixel_facts(str(tmp_path / "pipe.png")).problem  # returns at once, never blocks
     assert pixel_facts(str(tmp_path / "real.png")).digest
+
+
+def test_an_undecodable_image_is_described_in_words(tmp_path):
+    """Issue 22, item 10: the audit said 'cannot be decoded (UnidentifiedImageError)'."""
+    (tmp_path / "fake.png").write_bytes(b"this is not a picture" * 10)
+    problem = pixel_facts(str(tmp_path / "fake.png")).problem
+    assert "cannot be read as an image" in problem and "Error" not in problem
