@@ -28,6 +28,7 @@ from designer.data.images import load_image
 from designer.data.split import key_for
 from widgets.base import feedback
 from widgets.base.pictures import square_pixmap
+from widgets.base.screen import resize_to_fit
 from widgets.base.worker import JobRunner
 
 THUMB = 72
@@ -111,7 +112,8 @@ class AuditReview(QWidget):
         caption = caption if caption is not None else item.data(Qt.UserRole + 2)
         item.setData(Qt.UserRole + 2, caption)
         entry = self.decisions.get(key_for(item.data(PATH_ROLE), self.report.root))
-        mark = "" if entry is None else ("\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
+        mark = "" if entry is None else (
+            "\nleft out" if entry["action"] == "exclude" else f"\n→ {entry['label']}")
         item.setText(caption + mark)
 
     def eventFilter(self, obj, event) -> bool:
@@ -146,8 +148,9 @@ class CheckMyData(QObject):
         super().__init__(parent)
         self.context, self.rescan, self.parent_widget = context, rescan, parent
         self.runner = JobRunner(self, "audit")
-        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies that "
-                                  "leak into validation, outliers and odd images. Nothing on disk is changed.")
+        self.button = QPushButton("Check my data", toolTip="Find images that may be mislabelled, copies "
+                                  "that leak into validation, outliers and odd images. Nothing on disk is "
+                                  "changed.")
         self.status = QLabel("", wordWrap=True, objectName="muted")
         self.dialog: QDialog | None = None
         self.review: AuditReview | None = None
@@ -164,8 +167,8 @@ class CheckMyData(QObject):
             self.status.setText("Open a network and load the images first.")
             return
         cache = self.context.runs_dir() / ".features"
-        self.runner.start(audit_job, recipe, split, self.context.data_settings(), self.context.training_settings(),
-                          cache)
+        self.runner.start(audit_job, recipe, split, self.context.data_settings(),
+                          self.context.training_settings(), cache)
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
@@ -183,7 +186,7 @@ class CheckMyData(QObject):
         self.status.setText(" ".join(report.summary_lines()[:2]))
         if self.dialog is None:
             self.dialog = QDialog(self.parent_widget, windowTitle="Check my data")
-            self.dialog.resize(900, 640)
+            resize_to_fit(self.dialog, 900, 640)
             self.review = AuditReview(self.dialog)
             QVBoxLayout(self.dialog).addWidget(self.review)
             self.review.decisions_changed.connect(self._on_decisions)

@@ -149,6 +149,8 @@ class DataPanel(QWidget):
         self.chart = ClassCountChart()
         self.plain_preview = PictureLabel("Images as the network sees them")
         self.aug_preview = PictureLabel("Augmented images appear here when augmentation is on")
+        for picture in (self.plain_preview, self.aug_preview):
+            picture.setMinimumSize(140, 110)  # the window must fit a 700-pixel-high screen
         previews = QSplitter(Qt.Horizontal)
         for title, picture in (("As the network sees them", self.plain_preview),
                                ("With augmentation (training)", self.aug_preview)):
@@ -229,8 +231,8 @@ class DataPanel(QWidget):
         self.val_fraction.setEnabled(not two and not decided)
         self.split_note.setVisible(bool(decided))
         if decided:
-            self.split_note.setText(f"The folder's {decided[0]}/ and {decided[1]}/ sub-folders decide the split, "
-                                    "so it is not split here.")
+            self.split_note.setText(f"The folder's {decided[0]}/ and {decided[1]}/ sub-folders decide the "
+                                    "split, so it is not split here.")
         scanning = self.scan_runner.running
         self.load_button.setEnabled(not scanning)
         self.cancel_button.setVisible(scanning)
@@ -363,7 +365,8 @@ class DataPanel(QWidget):
             return SimpleNamespace(input_shape=(3, 128, 128), mean=(0.5,) * 3, std=(0.5,) * 3,
                                    replicate_grey=False)
         return SimpleNamespace(input_shape=tuple(design.input_shape), mean=tuple(design.mean),
-                               std=tuple(design.std), replicate_grey=bool(getattr(design, "replicate_grey", 0)))
+                               std=tuple(design.std),
+                               replicate_grey=bool(getattr(design, "replicate_grey", 0)))
 
     @Slot()
     def _start_preview(self) -> None:

@@ -33,6 +33,7 @@ from designer.base.errors import DesignerError
 from designer.export.formats import FORMATS
 from widgets.base import questions as training_dialogs
 from widgets.base.context import TrainingContext
+from widgets.base.screen import resize_to_fit
 from widgets.base.worker import JobRunner
 from widgets.export.highlight import PythonHighlighter
 from widgets.training.runs import MODE_NAMES, acc_text
@@ -67,7 +68,7 @@ class ExportDialog(QDialog):
     def __init__(self, document, parent=None, context: TrainingContext | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.resize(980, 680)
+        resize_to_fit(self, 980, 680)
         self.context = context or TrainingContext(document, self)
         self.runner = JobRunner(self, "export")
         self.script_runner = JobRunner(self, "script")
@@ -238,7 +239,8 @@ class ExportDialog(QDialog):
             self.script.setPlainText(f"# {exc}")
             return
         self.script_runner.start(script_job, source, self.context.training_settings() or None,
-                                 self.context.doc.classes or None, self.weights.currentData(), self.context.split)
+                                 self.context.doc.classes or None, self.weights.currentData(),
+                                 self.context.split)
 
     @Slot(object)
     def _on_script(self, text: str) -> None:
@@ -299,7 +301,8 @@ class ExportDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         ok = result is not None and result.ok
-        diff = "not checked" if result is None or result.max_abs_diff is None else _diff_text(result.max_abs_diff)
+        unchecked = result is None or result.max_abs_diff is None
+        diff = "not checked" if unchecked else _diff_text(result.max_abs_diff)
         cells = (FORMATS[fmt], _files_text(result) if result else message, diff if result else "–",
                  "✓ ok" if ok else "✗ failed")
         for col, text in enumerate(cells):

@@ -12,8 +12,8 @@ from designer.launch.placement import Placement
 from designer.train.runs import compare_runs
 
 COLUMNS = ("Compare", "Run", "Mode", "Status", "Best val. acc.", "Epochs", "Time")
-MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)", "linear-probe": "linear probe",
-              "scratch": "from scratch", "search": "search"}
+MODE_NAMES = {"recommended": "recommended", "full": "fine-tune", "cached-head": "head only (cached)",
+              "linear-probe": "linear probe", "scratch": "from scratch", "search": "search"}
 PATH_ROLE = Qt.UserRole + 1
 ROWS_SHOWN = 3  # runs the table shows in full however small the window (more scroll)
 
@@ -68,7 +68,8 @@ def status_text(run) -> str:
         return run.status
     first = finishes[0]
     epochs = f"{first['epochs']} epoch{'s' if first['epochs'] != 1 else ''}"
-    return f"{run.status}; first finished at {epochs}, {acc_text(first['best_val_acc'])} in {time_text(first['time_s'])}"
+    return (f"{run.status}; first finished at {epochs}, {acc_text(first['best_val_acc'])} in "
+            f"{time_text(first['time_s'])}")
 
 
 def steps_per_epoch(run) -> int:
@@ -81,7 +82,7 @@ def overlay_curves(runs) -> list[dict]:
         return []
     data = compare_runs(runs)
     out = []
-    for run, curves in zip(runs, data["runs"]):
+    for run, curves in zip(runs, data["runs"], strict=False):
         out.append({**curves, "name": f"{run.name}", "epochs": data["epochs"],
                     "steps_per_epoch": steps_per_epoch(run)})
     return out
@@ -108,6 +109,10 @@ class RunTable(QTableWidget):
         self.setToolTip("Every training run of this project. Tick runs to draw their curves (dashed) on the "
                         "plot, e.g. fine-tuning against training from scratch on the same data.")
         self.itemChanged.connect(self._on_item_changed)
+        # The header and three runs stay in sight however small the window: below that the
+        # history looked empty (issue 22).
+        rows = 3 * self.verticalHeader().defaultSectionSize()
+        self.setMinimumHeight(self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth() + 2)
         context.runs_changed.connect(self.refresh)
         self.refresh()
 
@@ -181,7 +186,8 @@ class RunTable(QTableWidget):
         rows = min(max(1, self.rowCount()), ROWS_SHOWN)
         row_height = self.verticalHeader().defaultSectionSize()
         scroll = self.horizontalScrollBar().sizeHint().height()  # a narrow window scrolls sideways
-        height = self.horizontalHeader().sizeHint().height() + rows * row_height + 2 * self.frameWidth() + scroll
+        height = (self.horizontalHeader().sizeHint().height() + rows * row_height + 2 * self.frameWidth()
+                  + scroll)
         return QSize(hint.width(), height)
 
     def checked_paths(self) -> list[str]:
