@@ -21,6 +21,8 @@ def test_load_flat_folder_shows_counts_skipped_and_previews(qtbot, workspace, sh
     chart = ws.data.chart
     assert sum(chart.counts["train"]) == len(split.train) and sum(chart.counts["val"]) == len(split.val)
     assert ws.data.skipped.count() == 2 and "bad_" in ws.data.skipped.item(0).text()
+    # issue 22, item 10: a long path and its reason wrap, and the tooltip holds them whole
+    assert ws.data.skipped.wordWrap() and ws.data.skipped.item(0).toolTip() == ws.data.skipped.item(0).text()
     assert f"{len(split.train)} training / {len(split.val)} validation" in ws.data.summary.text()
     qtbot.waitUntil(ws.data.plain_preview.has_picture, timeout=20_000)
     assert not ws.data.aug_preview.has_picture()  # no augmentation yet
@@ -78,7 +80,8 @@ def test_train_and_val_sub_folders_disable_the_split_controls(qtbot, workspace, 
     split = load_data(qtbot, ws, split_dir)
     assert len(split.val) == 6  # from val/, whatever the share says
     assert not data.one_folder.isEnabled() and not data.val_fraction.isEnabled()
-    assert not data.split_note.isHidden() and "train/ and val/ sub-folders decide the split" in data.split_note.text()
+    assert not data.split_note.isHidden()
+    assert "train/ and val/ sub-folders decide the split" in data.split_note.text()
     data.root_edit.setText(str(flat_dir))  # a flat folder: the controls are back, the line goes
     assert data.one_folder.isEnabled() and data.val_fraction.isEnabled() and data.split_note.isHidden()
 
@@ -129,8 +132,8 @@ def test_results_confusion_per_class_misclassified_and_predict(qtbot, workspace,
     assert results.run_combo.count() == 1
     seen = []  # what the page shows while it evaluates (issue 13: a stale hint, no progress)
     results.runner.progress.connect(
-        lambda p: seen.append((results.accuracy.text(), results.progress.isVisible(), results.progress.maximum(),
-                               results.status.text())))
+        lambda p: seen.append((results.accuracy.text(), results.progress.isVisible(),
+                               results.progress.maximum(), results.status.text())))
     ws.tabs.setCurrentWidget(results)  # showing the tab evaluates the newest run
     qtbot.waitUntil(lambda: results.result is not None and not results.runner.running, timeout=60_000)
     assert seen and all(title.startswith("Evaluating") and visible for title, visible, _, _ in seen)
