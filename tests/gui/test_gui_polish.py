@@ -89,10 +89,17 @@ def test_a_long_choice_ends_in_an_ellipsis_with_the_whole_label_in_its_tooltip(q
     assert combo.displayed_text() == label
 
 
-def test_run_history_keeps_three_rows_in_sight(qtbot, workspace):
-    table = workspace().training.runs
-    rows = 3 * table.verticalHeader().defaultSectionSize()
-    assert table.minimumHeight() >= table.horizontalHeader().sizeHint().height() + rows
+def test_a_squeezed_run_name_keeps_its_end_and_tells_it_whole(qtbot, workspace, dialogs):
+    """At 1024 pixels the Run column showed '2026…', which tells one run from no other."""
+    from PySide6.QtCore import Qt
+    from testkit.train import fake_run
+
+    ws = workspace()
+    fake_run(ws.context.runs_dir() / "20261206-074112-scratch", best_val_acc=0.8)
+    ws.context.notify_runs()
+    table = ws.training.runs
+    assert table.textElideMode() == Qt.ElideMiddle
+    assert table.item(0, 1).toolTip().startswith("20261206-074112-scratch")
 
 
 def test_gallery_weights_column_is_never_cut(qtbot, make_window):

@@ -109,10 +109,7 @@ class RunTable(QTableWidget):
         self.setToolTip("Every training run of this project. Tick runs to draw their curves (dashed) on the "
                         "plot, e.g. fine-tuning against training from scratch on the same data.")
         self.itemChanged.connect(self._on_item_changed)
-        # The header and three runs stay in sight however small the window: below that the
-        # history looked empty (issue 22).
-        rows = 3 * self.verticalHeader().defaultSectionSize()
-        self.setMinimumHeight(self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth() + 2)
+        self.setTextElideMode(Qt.ElideMiddle)  # a squeezed run name keeps its mode: "2026…scratch"
         context.runs_changed.connect(self.refresh)
         self.refresh()
 
@@ -149,8 +146,9 @@ class RunTable(QTableWidget):
         for col, text in enumerate(cells, 1):
             item = QTableWidgetItem(text)
             item.setData(PATH_ROLE, str(run.path))
-            if why:
-                item.setToolTip(why)
+            tip = "\n\n".join(filter(None, (text if col == 1 else "", why)))  # the name whole, then why
+            if tip:
+                item.setToolTip(tip)
             if col >= 4:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.setItem(row, col, item)
