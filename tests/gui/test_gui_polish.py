@@ -63,6 +63,9 @@ def test_long_hints_wrap_instead_of_widening(qtbot, make_window):
     window = make_window()
     assert window.start.count_label.wordWrap()
     assert window.design.canvas.fit_note.wordWrap()
+    search = window.design.canvas.search  # its placeholder was cut to "Find layer… (Ctrl+…"
+    margins = 24  # the frame and the text margins of a line edit
+    assert search.fontMetrics().horizontalAdvance(search.placeholderText()) + margins <= search.minimumWidth()
 
 
 def test_graph_legend_takes_two_rows_in_a_narrow_view(qtbot):
@@ -113,6 +116,17 @@ def test_gallery_weights_column_is_never_cut(qtbot, make_window):
         needed = max(table.fontMetrics().horizontalAdvance(window.start.model._text(info, WEIGHTS))
                      for info in window.start.model.infos[:1] + [window.start.model.infos[-1]])
         assert table.horizontalHeader().sectionSize(WEIGHTS) >= needed + 12, width
+
+
+def test_gallery_names_cut_with_an_ellipsis_are_whole_in_their_tooltip(qtbot, make_window):
+    from PySide6.QtCore import Qt
+
+    page = make_window().start
+    page.search.setText("beit3_large_patch16_224.indomain")
+    index = page.proxy.index(0, 0)
+    assert page.proxy.data(index, Qt.ToolTipRole) == page.proxy.data(index, Qt.DisplayRole)
+    family = page.proxy.index(0, 2)
+    assert page.proxy.data(family, Qt.ToolTipRole) == "vision_transformer"
 
 
 def _offline_timm(monkeypatch, tmp_path, download):

@@ -52,7 +52,9 @@ class GraphCanvas(QWidget):
         self.depth_box = QComboBox()
         self.depth_box.setToolTip("How much detail: fold blocks to a depth, or show every layer")
         self.depth_box.activated.connect(self._on_depth_chosen)
-        self.search = QLineEdit(placeholderText="Find layer…  (Ctrl+F, Enter for next)")
+        # Short enough to show whole in the box's least width; the tooltip tells the rest.
+        self.search = QLineEdit(placeholderText="Find layer (Ctrl+F)",
+                                toolTip="Type part of a layer's name; Enter jumps to the next match")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(140)
         self.search.returnPressed.connect(self.find_next)
@@ -74,7 +76,7 @@ class GraphCanvas(QWidget):
         bar.addWidget(self.fit_note)
         bar.addStretch(1)
         bar.addWidget(self.match_label)
-        bar.addWidget(self.search)
+        bar.addWidget(self.search, 1)  # shares the spare room with the stretch before it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

@@ -31,6 +31,7 @@ COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "I
            "Weights")
 NUMBERS = range(4, 8)  # right-aligned columns
 WEIGHTS = 8
+ELIDED = (0, 2)  # Network and Family: timm's longest names do not fit their column
 WEIGHT_TEXTS = {True: "✓ on this computer", False: "download on first use"}
 SORT_ROLE = Qt.UserRole + 1
 CATEGORY_FILTERS = ("All categories", *CATEGORIES)
@@ -69,6 +70,8 @@ class GalleryModel(QAbstractTableModel):
             return self._key(info, col)
         if role == Qt.TextAlignmentRole and col in NUMBERS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole and col in ELIDED:  # long names end in "…" in their column
+            return self._text(info, col)
         if role == Qt.ToolTipRole and col == WEIGHTS:
             return ("Pretrained weights are on this computer" if info.weights_available
                     else "Pretrained weights are downloaded on first use (needs internet)")
