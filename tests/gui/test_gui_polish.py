@@ -105,6 +105,16 @@ def test_a_squeezed_run_name_keeps_its_end_and_tells_it_whole(qtbot, workspace, 
     assert table.item(0, 1).toolTip().startswith("20261206-074112-scratch")
 
 
+def test_training_progress_lines_wrap_in_the_side_panel(qtbot):
+    from widgets.training.progress import TrainingProgress
+
+    progress = TrainingProgress()
+    qtbot.addWidget(progress)
+    progress.stage.setText("Stage 2 of 2 (fine-tuning): epoch 5 of 25 · step 5 of 10")
+    progress.eta.setText("About 1 min 47 s left")
+    assert progress.minimumSizeHint().width() <= 400  # the side panel is 440 wide, its margins included
+
+
 def test_gallery_weights_column_is_never_cut(qtbot, make_window):
     from widgets.shell.start_page import WEIGHTS
 
