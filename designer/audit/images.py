@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from designer.audit.report import OddImage
-from designer.data.images import IMAGE_EXTENSIONS, load_image
+from designer.data.images import IMAGE_EXTENSIONS, load_image, why_unreadable
 
 TINY_SIDE = 24  # pixels: below this the network sees mostly upscaling blur
 BLANK_STD = 2.0  # grey levels: one flat colour
@@ -74,7 +74,7 @@ def pixel_facts(path: str) -> PixelFacts:
     try:
         img = load_image(path) if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS else None
     except Exception as exc:  # noqa: BLE001 -- an unreadable image is a finding, not a crash
-        return PixelFacts(digest, problem=f"cannot be decoded ({type(exc).__name__})")
+        return PixelFacts(digest, problem=why_unreadable(exc))  # words, not a class name
     if img is None:
         return PixelFacts(digest, problem="not an image file")
     grey = img.convert("L")
@@ -97,7 +97,7 @@ def odd_images(paths: list[str], facts: list[PixelFacts]) -> list[OddImage]:
     sharp = [f.sharpness for f in facts if f.digest and not f.problem and f.std > BLANK_STD]
     blur_limit = float(np.median(sharp)) * BLUR_FRACTION if sharp else 0.0
     out = []
-    for path, f in zip(paths, facts):
+    for path, f in zip(paths, facts, strict=True):
         problems = [f.problem] if f.problem else []
         if not f.problem:
             if min(f.width, f.height) < TINY_SIDE:

@@ -25,6 +25,7 @@ import networkx as nx
 import torch
 from torch import nn
 
+from designer.base.errors import plain_reason
 from designer.inspect.tracing import (
     base_name,
     eval_mode,
@@ -46,7 +47,7 @@ def trace_graph(model: nn.Module, input_shape, policy=None) -> nx.DiGraph:
         try:
             gm, owners = trace_module(model)
         except Exception as exc:  # noqa: BLE001 - fx raises many types on dynamic control flow
-            return fallback_graph(model, input_shape, policy, f"{type(exc).__name__}: {exc}")
+            return fallback_graph(model, input_shape, policy, plain_reason(exc))
         prop = propagate(gm, input_shape, dtype=model_dtype(model))
     graph = _graph_from_fx(gm, owners, prop, _param_states(model, policy))
     graph.graph.update(fallback=False, reason="", gm=gm, propagation=prop)
@@ -207,8 +208,8 @@ def fallback_graph(model: nn.Module, input_shape, policy, reason: str) -> nx.DiG
                              "out_shape": chain[-1][1]["out_shape"], **_policy_attrs([], states)}))
     for order, (node_id, attrs) in enumerate(chain):
         attrs.setdefault("nbytes", 0)
-        attrs.update(order=order, inputs=[chain[order - 1][0]] if order else [], flops=0, shared=False, depth=attrs["path"].count(".") + 1,
-                     label=_label(node_id, attrs["op_type"]))
+        attrs.update(order=order, inputs=[chain[order - 1][0]] if order else [], flops=0, shared=False,
+                     depth=attrs["path"].count(".") + 1, label=_label(node_id, attrs["op_type"]))
         graph.add_node(node_id, **attrs)
         if order:
             graph.add_edge(chain[order - 1][0], node_id)

@@ -21,6 +21,8 @@ def test_load_flat_folder_shows_counts_skipped_and_previews(qtbot, workspace, sh
     chart = ws.data.chart
     assert sum(chart.counts["train"]) == len(split.train) and sum(chart.counts["val"]) == len(split.val)
     assert ws.data.skipped.count() == 2 and "bad_" in ws.data.skipped.item(0).text()
+    # issue 22, item 10: a long path and its reason wrap, and the tooltip holds them whole
+    assert ws.data.skipped.wordWrap() and ws.data.skipped.item(0).toolTip() == ws.data.skipped.item(0).text()
     assert f"{len(split.train)} training / {len(split.val)} validation" in ws.data.summary.text()
     qtbot.waitUntil(ws.data.plain_preview.has_picture, timeout=20_000)
     assert not ws.data.aug_preview.has_picture()  # no augmentation yet

@@ -49,6 +49,8 @@ class PictureLabel(QLabel):
         self.placeholder = placeholder
         self._pixmap = QPixmap()
         self.setAlignment(Qt.AlignCenter)
+        self.setWordWrap(True)  # a long placeholder wraps in a narrow picture, never cut at both ends
+        self.setMargin(6)
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # no resize loop with the pixmap
         self.setStyleSheet("QLabel { background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 6px;"

@@ -46,6 +46,7 @@ class Request:
     path: str = ""
     project: Any = None
     recovered_from: str | None = None  # set when the project is the autosaved recovery file
+    cancellable: bool = False  # an open that may wait on a download: the user may give up on it
 
 
 def _prepare(control, doc: Document, recipe: Recipe):
@@ -81,6 +82,7 @@ class QtDocument(QObject):
     failed = Signal(str, str)  # title, message
     opened = Signal()  # a new model or project replaced everything
     open_failed = Signal(object, str)  # recipe, message: a model could not be opened
+    notice = Signal(str)  # a passing word for the status bar
 
     def __init__(self, doc: Document | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -91,6 +93,7 @@ class QtDocument(QObject):
         self.confirm_builder = None  # (spec) -> bool: asks the user before a project's builder code runs
         self._current: Request | None = None  # the request the runner is computing
         self._pending: Request | None = None  # the latest one asked for meanwhile
+        self._abandoned = False  # the user cancelled the running request: its outcome is dropped
         self._busy_timer = QTimer(self, singleShot=True, interval=BUSY_DELAY_MS)
         self._busy_timer.timeout.connect(self._show_busy)
         self.doc.recipe_changed.connect(self.recipe_changed.emit)
@@ -118,9 +121,26 @@ class QtDocument(QObject):
 
     # --- requests --------------------------------------------------------------------------------
 
-    def open_recipe(self, recipe: Recipe, what: str = "") -> None:
-        """Replace the design with a fresh one from ``recipe`` (a new model)."""
-        self._submit(Request("open", recipe, what or f"Opening {recipe.base.name}…"))
+    def open_recipe(self, recipe: Recipe, what: str = "", cancellable: bool = False) -> None:
+        """Replace the design with a fresh one from ``recipe`` (a new model). ``cancellable``: it may
+        wait on a download, so the window offers Cancel (see ``cancel_open``)."""
+        self._submit(Request("open", recipe, what or f"Opening {recipe.base.name}…", cancellable=cancellable))
+
+    @property
+    def can_cancel(self) -> bool:
+        return self._current is not None and self._current.cancellable and not self._abandoned
+
+    def cancel_open(self) -> None:
+        """Give up on the model being opened: the window is idle at once and the design stays as it
+        was. A download cannot be cut off mid-file, so the worker thread ends on its own (its
+        outcome is dropped; a finished file stays in the cache for next time)."""
+        if not self.can_cancel:
+            return
+        self._abandoned = True
+        self.runner.cancel()
+        self._busy_timer.stop()
+        self.busy_changed.emit(False, "")
+        self.notice.emit(f"Cancelled: {self._current.recipe.base.name} was not opened.")
 
     def open_project(self, path: str, recovered_from: str | None = None) -> None:
         try:
@@ -192,6 +212,9 @@ class QtDocument(QObject):
     def _submit(self, request: Request) -> None:
         if self.busy:
             self._pending = request  # only the latest request matters
+            if self._abandoned:  # nothing else says why it waits
+                self.busy_changed.emit(True, f"Waiting for the cancelled download to end, then: "
+                                             f"{request.what}")
             return
         state = self.doc.cached_state(request.recipe)
         if state is not None:
@@ -205,11 +228,14 @@ class QtDocument(QObject):
 
     @Slot(object)
     def _on_prepared(self, state) -> None:
-        self._finish(self._current, state)
+        if not self._abandoned:
+            self._finish(self._current, state)
 
     @Slot(object)
     def _on_failed(self, failure) -> None:
         request = self._current
+        if self._abandoned:
+            return  # the user gave up on it already: no message about it
         if request.mode == "open":
             self.open_failed.emit(request.recipe, failure.text)
             return
@@ -236,7 +262,7 @@ class QtDocument(QObject):
 
     @Slot()
     def _on_runner_finished(self) -> None:
-        self._current = None
+        self._current, self._abandoned = None, False
         self._busy_timer.stop()
         self.busy_changed.emit(False, "")
         request, self._pending = self._pending, None
@@ -245,7 +271,7 @@ class QtDocument(QObject):
 
     @Slot()
     def _show_busy(self) -> None:
-        if self.busy and self._current is not None:
+        if self.busy and self._current is not None and not self._abandoned:
             self.busy_changed.emit(True, self._current.what)
 
     def wait_idle(self, timeout_ms: int = 60000) -> None:

@@ -34,6 +34,7 @@ from designer.data.images import load_image
 from designer.data.split import key_for
 from widgets.base.panel_job import PanelJob
 from widgets.base.pictures import square_pixmap
+from widgets.base.screen import resize_to_fit
 
 THUMB = 72
 MAX_ITEMS = 300  # per group: thumbnails are decoded on the GUI thread, so only the worst few hundred
@@ -214,7 +215,7 @@ class CheckMyData(QObject):
 
     def _make_dialog(self) -> None:
         self.dialog = QDialog(self.parent_widget, windowTitle="Check my data")
-        self.dialog.resize(900, 640)
+        resize_to_fit(self.dialog, 900, 640)
         self.review = AuditReview(self.dialog)
         accept = QPushButton("Accept all suggestions", toolTip="Leave out every wrong-label suspect (R "
                              "relabels one you have looked at) and the validation copies of training images; "

@@ -23,7 +23,7 @@ class ClassCountChart(pg.PlotWidget):
         own_menus(self)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.setMinimumHeight(180)
+        self.setMinimumHeight(130)  # room for a few bars; more would push the window past a small screen
         self.legend = legend_below(self, columns=3)  # under the class names: it never covers a bar
         self.empty_note = EmptyNote(self, EMPTY_TEXT)
         self.bars: dict[str, pg.BarGraphItem] = {}

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -151,6 +152,8 @@ class DataPanel(QWidget):
         self.chart = ClassCountChart()
         self.plain_preview = PictureLabel("Images as the network sees them")
         self.aug_preview = PictureLabel("Augmented images appear here when augmentation is on")
+        for picture in (self.plain_preview, self.aug_preview):
+            picture.setMinimumSize(140, 110)  # the window must fit a 700-pixel-high screen
         previews = QSplitter(Qt.Horizontal)
         for title, picture in (("As the network sees them", self.plain_preview),
                                ("With augmentation (training)", self.aug_preview)):
@@ -162,6 +165,7 @@ class DataPanel(QWidget):
             previews.addWidget(w)
         self.skipped = QListWidget()
         self.skipped.setToolTip("Files that are not readable images. They are left out of training.")
+        self.skipped.setWordWrap(True)  # the reason was cut off behind a sideways scroll bar
         self.skipped_title = QLabel("Skipped files", objectName="sectionTitle")
         bottom = QSplitter(Qt.Vertical)
         top = QWidget()
@@ -306,7 +310,10 @@ class DataPanel(QWidget):
         self.summary.setText(f"{len(split.classes)} classes · {len(split.train):,} training / "
                              f"{len(split.val):,} validation{test} images")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in split.warnings))
-        self.skipped.addItems([f"{path} — {reason}" for path, reason in split.skipped])
+        for path, reason in split.skipped:  # long paths wrap (word wrap), the tooltip repeats it whole
+            item = QListWidgetItem(f"{path} — {reason}")
+            item.setToolTip(item.text())
+            self.skipped.addItem(item)
         self.skipped_title.setText(f"Skipped files ({len(split.skipped)})")
         self._update_mismatch()
         self.schedule_preview()

@@ -20,8 +20,8 @@ from widgets.base import style
 MESSAGE_ROLE = Qt.UserRole + 1
 ICONS = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 TOTALS = (("total", "Parameters"), ("trainable", "Trainable"), ("frozen", "Frozen"),
-          ("flops", "Multiply-adds"), ("memory", "Activations (1 image)"), ("train_memory", "Training memory"),
-          ("input", "Input"), ("output", "Output"))
+          ("flops", "Multiply-adds"), ("memory", "Activations (1 image)"),
+          ("train_memory", "Training memory"), ("input", "Input"), ("output", "Output"))
 
 
 def totals(report, design) -> dict[str, str]:
@@ -69,6 +69,59 @@ class MessageRow(QWidget):
         self.fix_clicked.emit(self.message)
 
 
+class TotalsGrid(QWidget):
+    """The totals as name/value pairs, two pairs a row, or one pair a row where the dock is too
+    narrow for two: the panel must not make the window wider than a small screen."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(14)
+        self.grid.setVerticalSpacing(3)
+        self.values: dict[str, QLabel] = {}
+        self.pairs = []
+        for key, title in TOTALS:
+            name = QLabel(title, objectName="muted")
+            value = QLabel("–", objectName="totalValue")
+            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.values[key] = value
+            self.pairs.append((name, value))
+        self.columns = 0
+        self._place(2)
+
+    def _pair_width(self) -> int:
+        return (max(n.sizeHint().width() for n, _ in self.pairs) + self.grid.horizontalSpacing()
+                + max(v.sizeHint().width() for _, v in self.pairs))
+
+    def _place(self, columns: int) -> None:
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for name, value in self.pairs:
+            self.grid.removeWidget(name)
+            self.grid.removeWidget(value)
+        for i, (name, value) in enumerate(self.pairs):
+            self.grid.addWidget(name, i // columns, (i % columns) * 2)
+            self.grid.addWidget(value, i // columns, (i % columns) * 2 + 1)
+        for column in range(4):
+            self.grid.setColumnStretch(column, int(column % 2 == 1 and column < columns * 2))
+        self.setMinimumWidth(self._pair_width())  # one pair a row is the narrowest it gets
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._reflow()
+
+    def _reflow(self) -> None:
+        two = 2 * self._pair_width() + self.grid.horizontalSpacing()
+        self._place(2 if self.width() >= two else 1)
+
+    def refresh_layout(self) -> None:
+        """Values changed width: place the pairs again for the current width."""
+        self.setMinimumWidth(self._pair_width())
+        self._reflow()
+
+
 class AnalyzerPanel(QWidget):
     node_clicked = Signal(str)  # graph node id of the clicked message
     fix_requested = Signal(object)  # analysis Message
@@ -76,27 +129,16 @@ class AnalyzerPanel(QWidget):
     def __init__(self, qdoc, parent=None):
         super().__init__(parent)
         self.qdoc = qdoc
-        self.values: dict[str, QLabel] = {}
-        self.status = QLabel("", objectName="analyzerStatus")
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(14)
-        grid.setVerticalSpacing(3)
-        for i, (key, title) in enumerate(TOTALS):
-            name = QLabel(title, objectName="muted")
-            value = QLabel("–", objectName="totalValue")
-            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
-            grid.addWidget(name, i // 2, (i % 2) * 2)
-            grid.addWidget(value, i // 2, (i % 2) * 2 + 1)
-            self.values[key] = value
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        self.status = QLabel("", objectName="analyzerStatus", wordWrap=True)
+        self.totals = TotalsGrid()
+        self.values = self.totals.values
         self.messages = QListWidget()
         self.messages.setSelectionMode(QListWidget.SingleSelection)
         self.messages.itemClicked.connect(self._on_item_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.status)
-        layout.addLayout(grid)
+        layout.addWidget(self.totals)
         layout.addWidget(self.messages, 1)
         qdoc.recipe_changed.connect(self.refresh)
         self.refresh()
@@ -111,6 +153,7 @@ class AnalyzerPanel(QWidget):
         report = state.report
         for key, text in totals(report, state.design).items():
             self.values[key].setText(text)
+        self.totals.refresh_layout()
         n_err, n_warn = len(report.errors), len(report.warnings)
         if n_err:
             self.status.setText(f"<span style='color:{style.ERROR.name()}'>✖ {n_err} error(s) — fix before "

@@ -34,6 +34,7 @@ from designer.export.formats import FORMATS
 from widgets.base import questions as training_dialogs
 from widgets.base.context import TrainingContext
 from widgets.base.panel_job import PanelJob
+from widgets.base.screen import resize_to_fit
 from widgets.export.highlight import PythonHighlighter
 from widgets.training.runs import MODE_NAMES, acc_text
 
@@ -67,7 +68,7 @@ class ExportDialog(QDialog):
     def __init__(self, document, parent=None, context: TrainingContext | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.resize(980, 680)
+        resize_to_fit(self, 980, 680)
         self.context = context or TrainingContext(document, self)
         self.runner = PanelJob(self, "export", on_item=self._on_item, on_progress=self._on_progress,
                                on_failed=self._on_failed, on_finished=self._on_finished)

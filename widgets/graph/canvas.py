@@ -52,14 +52,16 @@ class GraphCanvas(QWidget):
         self.depth_box = QComboBox()
         self.depth_box.setToolTip("How much detail: fold blocks to a depth, or show every layer")
         self.depth_box.activated.connect(self._on_depth_chosen)
-        self.search = QLineEdit(placeholderText="Find layer…  (Ctrl+F, Enter for next)")
+        # Short enough to show whole in the box's least width; the tooltip tells the rest.
+        self.search = QLineEdit(placeholderText="Find layer (Ctrl+F)",
+                                toolTip="Type part of a layer's name; Enter jumps to the next match")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(240)
+        self.search.setMinimumWidth(140)
         self.search.returnPressed.connect(self.find_next)
         self.search.textChanged.connect(self._reset_matches)
         self.match_label = QLabel("")
         self.match_label.setObjectName("muted")
-        self.fit_note = QLabel("", objectName="muted")
+        self.fit_note = QLabel("", objectName="muted", wordWrap=True)  # wraps, never widens the window
         self.view.viewport_moved.connect(self._clear_fit_note)
         bar.addWidget(QLabel("Detail"))
         bar.addWidget(self.depth_box)
@@ -74,7 +76,7 @@ class GraphCanvas(QWidget):
         bar.addWidget(self.fit_note)
         bar.addStretch(1)
         bar.addWidget(self.match_label)
-        bar.addWidget(self.search)
+        bar.addWidget(self.search, 1)  # shares the spare room with the stretch before it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -122,7 +124,7 @@ class GraphCanvas(QWidget):
     def _place_overlays(self) -> None:
         vp = self.view.viewport().geometry()
         self.minimap.move(vp.right() - self.minimap.width() - 12, vp.bottom() - self.minimap.height() - 12)
-        self.legend.adjustSize()
+        self.legend.fit_width(vp.width() - 24)
         self.legend.move(vp.left() + 12, vp.bottom() - self.legend.height() - 12)
         self.minimap.setVisible(self.scene.nodes.__len__() > 30)
 
@@ -298,7 +300,8 @@ class GraphCanvas(QWidget):
         if node in graph:
             target, path = node, node_path(node, graph.nodes[node])
         else:  # a container drawn as its layers, e.g. a Sequential head
-            inside = sorted((n for n, d in graph.nodes(data=True) if str(d.get("path", "")).startswith(node + ".")),
+            inside = sorted((n for n, d in graph.nodes(data=True)
+                             if str(d.get("path", "")).startswith(node + ".")),
                             key=lambda n: graph.nodes[n]["order"])
             if not inside:
                 self.qdoc.select([node])

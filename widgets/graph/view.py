@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsView, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QBoxLayout, QFrame, QGraphicsView, QHBoxLayout, QLabel, QWidget
 
 from widgets.base import style
 from widgets.graph.items import TEXT_LOD, _lock_path
@@ -23,7 +23,8 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
-        self.setOptimizationFlags(QGraphicsView.DontSavePainterState | QGraphicsView.DontAdjustForAntialiasing)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState
+                                  | QGraphicsView.DontAdjustForAntialiasing)
         self.setFrameShape(QFrame.NoFrame)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.StrongFocus)
@@ -146,7 +147,8 @@ class Minimap(QWidget):
     def _to_map(self, rect: QRectF) -> QRectF:
         s = self._target.width() / max(self._source.width(), 1e-6)
         return QRectF(self._target.left() + (rect.left() - self._source.left()) * s,
-                      self._target.top() + (rect.top() - self._source.top()) * s, rect.width() * s, rect.height() * s)
+                      self._target.top() + (rect.top() - self._source.top()) * s,
+                      rect.width() * s, rect.height() * s)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -206,26 +208,38 @@ class _Swatch(QWidget):
 
 
 class Legend(QFrame):
-    """What the colours mean: LR factor scale, frozen layers, analyzer outlines."""
+    """What the colours mean: LR factor scale, frozen layers, analyzer outlines. One row, or two
+    (the LR scale above the rest) where the view is too narrow for one: never cut off."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("legend")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(10, 5, 10, 5)
-        row.setSpacing(5)
-        row.addWidget(self._label("Learning rate"))
+        self.rows = QBoxLayout(QBoxLayout.LeftToRight, self)
+        self.rows.setContentsMargins(10, 5, 10, 5)
+        self.rows.setSpacing(8)
+        lr, marks = QHBoxLayout(), QHBoxLayout()
+        for row in (lr, marks):
+            row.setSpacing(5)
+            self.rows.addLayout(row)
+        lr.addWidget(self._label("Learning rate"))
         for factor in style.LR_LEGEND:
-            row.addWidget(_Swatch(style.lr_colour(factor)))
-            row.addWidget(self._label(style.lr_text(factor), muted=True))
-        row.addSpacing(8)
-        row.addWidget(_Swatch(None, frozen=True))
-        row.addWidget(self._label("frozen", muted=True))
-        row.addSpacing(8)
-        row.addWidget(_Swatch(None, outline=style.ERROR))
-        row.addWidget(self._label("error", muted=True))
-        row.addWidget(_Swatch(None, outline=style.WARNING))
-        row.addWidget(self._label("warning", muted=True))
+            lr.addWidget(_Swatch(style.lr_colour(factor)))
+            lr.addWidget(self._label(style.lr_text(factor), muted=True))
+        marks.addWidget(_Swatch(None, frozen=True))
+        marks.addWidget(self._label("frozen", muted=True))
+        marks.addSpacing(8)
+        marks.addWidget(_Swatch(None, outline=style.ERROR))
+        marks.addWidget(self._label("error", muted=True))
+        marks.addWidget(_Swatch(None, outline=style.WARNING))
+        marks.addWidget(self._label("warning", muted=True))
+        marks.addStretch(1)
+        self.one_row_width = self.sizeHint().width()
+
+    def fit_width(self, width: int) -> None:
+        """Two rows when one would not fit in ``width`` pixels."""
+        two = self.one_row_width > width
+        self.rows.setDirection(QBoxLayout.TopToBottom if two else QBoxLayout.LeftToRight)
+        self.adjustSize()
 
     @staticmethod
     def _label(text: str, muted: bool = False) -> QLabel:

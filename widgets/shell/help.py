@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 import resources
 from designer import __version__
+from widgets.base.screen import resize_to_fit
 
 GUIDE = "guide/guide.md"
 _IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
@@ -46,7 +47,7 @@ class UserGuide(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("NetSurgeon user guide")
-        self.resize(1060, 820)
+        resize_to_fit(self, 1060, 820)
         self.browser = GuideBrowser()
         text = guide_text()
         self.browser.pictures = {name: QImage.fromData(resources.read_bytes(f"guide/{name}"))

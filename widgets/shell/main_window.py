@@ -7,7 +7,7 @@ import os
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
 
 from designer.app.document import Document
 from designer.base.errors import DesignerError
@@ -16,6 +16,7 @@ from designer.zoo import builders
 from designer.zoo.sources import GALLERY_SOURCES, model_info
 from widgets.base import feedback, style
 from widgets.base.qdocument import QtDocument
+from widgets.base.screen import resize_to_fit
 from widgets.design.workspace import DesignWorkspace
 from widgets.shell.help import ABOUT, UserGuide
 from widgets.shell.project_files import ProjectFiles
@@ -46,7 +47,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.start.set_recent(self.files.recent())
         self._update_title()
-        self.resize(1500, 920)
+        resize_to_fit(self, 1500, 920)  # or less: the whole window on a small screen
 
     # --- public API for other workspaces --------------------------------------------------------------
 
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         self._export_handler = handler
         self._update_actions()
 
-    # --- building -------------------------------------------------------------------------------------------
+    # --- building ---------------------------------------------------------------------------------
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -67,10 +68,15 @@ class MainWindow(QMainWindow):
         self.busy_bar = QProgressBar(maximumWidth=140, maximumHeight=14, textVisible=False)
         self.busy_bar.setRange(0, 0)
         self.summary = QLabel("", objectName="muted")
+        self.cancel_button = QPushButton("Cancel",
+                                         toolTip="Stop opening this network; the design stays as it was")
+        self.cancel_button.clicked.connect(self.qdoc.cancel_open)
         bar.addPermanentWidget(self.busy_label)
         bar.addPermanentWidget(self.busy_bar)
+        bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.summary)
         self.busy_bar.hide()
+        self.cancel_button.hide()
 
     def _action(self, text, slot, shortcut=None, tip="") -> QAction:
         action = QAction(text, self)
@@ -122,13 +128,14 @@ class MainWindow(QMainWindow):
         q.failed.connect(self._on_failed)
         q.open_failed.connect(self._on_open_failed)
         q.opened.connect(self._on_opened)
+        q.notice.connect(self._status)
         self.start.open_model.connect(self.open_model)
         self.start.open_project.connect(self.open_project)
         self.files.recent_changed.connect(self.start.set_recent)
         self.files.message.connect(self._status)
         self._update_actions()
 
-    # --- slots -----------------------------------------------------------------------------------------------
+    # --- slots ------------------------------------------------------------------------------------
 
     @Slot()
     def show_start(self) -> None:
@@ -145,7 +152,11 @@ class MainWindow(QMainWindow):
             return
         if recipe.base.source == "builder":
             builders.trust(name)  # the user typed this builder themselves
-        self.qdoc.open_recipe(recipe)
+        if _needs_download(recipe):  # it may take minutes, or wait on a network that is not there
+            self.qdoc.open_recipe(recipe, f"Downloading the pretrained weights of {name} (needs internet)…",
+                                  cancellable=True)
+        else:
+            self.qdoc.open_recipe(recipe)
 
     def _confirm_builder(self, spec: str) -> bool:
         return feedback.ask_trust_builder(self, spec)
@@ -156,7 +167,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_open_failed(self, recipe: Recipe, message: str) -> None:
-        if recipe.base.weights != "default" or recipe.base.source not in GALLERY_SOURCES or _weights_local(recipe):
+        base = recipe.base
+        if base.weights != "default" or base.source not in GALLERY_SOURCES or _weights_local(recipe):
             feedback.show_error(self, "Could not open the model", message)
             return
         answer = feedback.ask_missing_weights(self, message)
@@ -183,7 +195,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_state(self, state) -> None:
         report = state.report
-        self.summary.setText(f"{state.recipe.base.name}  ·  {style.human_count(report.params_total)} params  ·  "
+        self.summary.setText(f"{state.recipe.base.name}  ·  {style.human_count(report.params_total)} params"
+                             "  ·  "
                              f"{style.human_count(report.params_trainable)} trainable  ·  "
                              f"{report.flops / 1e9:.2f} G multiply-adds")
         self._update_actions()
@@ -192,6 +205,7 @@ class MainWindow(QMainWindow):
     def _on_busy(self, busy: bool, what: str) -> None:
         self.busy_bar.setVisible(busy)
         self.busy_label.setText(what if busy else "")
+        self.cancel_button.setVisible(busy and self.qdoc.can_cancel)
         self.setCursor(Qt.BusyCursor if busy else Qt.ArrowCursor)
 
     @Slot()
@@ -238,7 +252,7 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         feedback.show_info(self, "About NetSurgeon", ABOUT)
 
-    # --- closing -------------------------------------------------------------------------------------------------
+    # --- closing ----------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
         if not self.files.maybe_save("closing"):
@@ -247,6 +261,12 @@ class MainWindow(QMainWindow):
         self.qdoc.shutdown()
         self.files.shutdown()
         event.accept()
+
+
+def _needs_download(recipe: Recipe) -> bool:
+    """A gallery network's default weights that are not on this computer yet."""
+    base = recipe.base
+    return base.weights == "default" and base.source in GALLERY_SOURCES and not _weights_local(recipe)
 
 
 def _weights_local(recipe: Recipe) -> bool:

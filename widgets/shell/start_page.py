@@ -27,9 +27,12 @@ from designer.zoo.families import DEFAULT_MODEL
 from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES, list_models
 from widgets.base import feedback
 
-COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input", "Weights")
+COLUMNS = ("Network", "Source", "Family", "Category", "Parameters", "GFLOPs", "ImageNet top-1", "Input",
+           "Weights")
 NUMBERS = range(4, 8)  # right-aligned columns
 WEIGHTS = 8
+ELIDED = (0, 2)  # Network and Family: timm's longest names do not fit their column
+WEIGHT_TEXTS = {True: "✓ on this computer", False: "download on first use"}
 SORT_ROLE = Qt.UserRole + 1
 CATEGORY_FILTERS = ("All categories", *CATEGORIES)
 SOURCE_FILTERS = ("All libraries", *GALLERY_SOURCES)
@@ -67,6 +70,8 @@ class GalleryModel(QAbstractTableModel):
             return self._key(info, col)
         if role == Qt.TextAlignmentRole and col in NUMBERS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole and col in ELIDED:  # long names end in "…" in their column
+            return self._text(info, col)
         if role == Qt.ToolTipRole and col == WEIGHTS:
             return ("Pretrained weights are on this computer" if info.weights_available
                     else "Pretrained weights are downloaded on first use (needs internet)")
@@ -82,13 +87,13 @@ class GalleryModel(QAbstractTableModel):
                 f"{info.params / 1e6:.1f} M" if info.params else "–",
                 "–" if info.gflops is None else f"{info.gflops:.2f}",
                 "–" if info.top1 is None else f"{info.top1:.1f} %", f"{info.input_size}",
-                "✓ on this computer" if info.weights_available else "download on first use")[col]
+                WEIGHT_TEXTS[info.weights_available])[col]
 
     @staticmethod
     def _key(info, col: int):
         """The value a column sorts by; None where it is unknown ("–"), which sorts last."""
-        return (info.name, info.source, info.family, info.category, info.params or None, info.gflops, info.top1,
-                info.input_size, int(info.weights_available))[col]
+        return (info.name, info.source, info.family, info.category, info.params or None, info.gflops,
+                info.top1, info.input_size, int(info.weights_available))[col]
 
 
 class GalleryFilter(QSortFilterProxyModel):
@@ -107,7 +112,8 @@ class GalleryFilter(QSortFilterProxyModel):
             self.invalidateFilter()
 
     def _set(self, text: str, category: str, local_only: bool, source: str) -> None:
-        self.text, self.category, self.local_only, self.source = text.strip().lower(), category, local_only, source
+        self.text, self.category = text.strip().lower(), category
+        self.local_only, self.source = local_only, source
 
     def lessThan(self, left, right) -> bool:
         """Unknown values ("–") go last whichever way the column is sorted: a network without a
@@ -173,7 +179,8 @@ class StartPage(QWidget):
         intro.setWordWrap(True)
         col.addWidget(intro)
         col.addSpacing(8)
-        self.default_button = QPushButton("Open EfficientNet-Lite0\npretrained · works offline", objectName="hero")
+        self.default_button = QPushButton("Open EfficientNet-Lite0\npretrained · works offline",
+                                          objectName="hero")
         self.default_button.setToolTip("A small, fast ImageNet network whose weights ship with NetSurgeon")
         self.default_button.clicked.connect(self._open_default)
         col.addWidget(self.default_button)
@@ -182,7 +189,8 @@ class StartPage(QWidget):
         for text, tip, slot in (
             ("Open a project…", "A design saved from NetSurgeon (.nsd.json)", self._open_project_clicked),
             ("Gallery network + weights file…",
-             "The selected gallery network with weights from a .pth/.pt/.safetensors file", self._open_weights_file),
+             "The selected gallery network with weights from a .pth/.pt/.safetensors file",
+             self._open_weights_file),
             ("Python builder…", "A function that returns a network, e.g. torchvision.models:resnet18",
              self._open_builder),
         ):
@@ -222,8 +230,8 @@ class StartPage(QWidget):
         self.category = QComboBox()
         self.category.addItems(CATEGORY_FILTERS)
         self.local_only = QCheckBox("Only weights on this computer")
-        for signal in (self.search.textChanged, self.source.currentIndexChanged, self.category.currentIndexChanged,
-                       self.local_only.toggled):
+        for signal in (self.search.textChanged, self.source.currentIndexChanged,
+                       self.category.currentIndexChanged, self.local_only.toggled):
             signal.connect(self._apply_filter)
         filters.addWidget(self.search, 1)
         filters.addWidget(self.source)
@@ -245,6 +253,10 @@ class StartPage(QWidget):
         metrics = header.fontMetrics()
         for column, width in enumerate(COLUMN_WIDTHS):
             header.resizeSection(column, max(width, metrics.horizontalAdvance(COLUMNS[column]) + 28))
+        # The last column stretches over spare room, but never below its longest value ("download
+        # on first use" was cut to "download on first u" in a narrow window).
+        longest = max(self.table.fontMetrics().horizontalAdvance(text) for text in WEIGHT_TEXTS.values())
+        header.resizeSection(WEIGHTS, longest + 28)
         header.setStretchLastSection(True)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)  # no per-row measuring either
         self.table.doubleClicked.connect(self._open_selected)
@@ -254,7 +266,7 @@ class StartPage(QWidget):
         self.pretrained.setToolTip("Off: random weights (train from scratch)")
         self.open_button = QPushButton("Open selected network", objectName="primary")
         self.open_button.clicked.connect(self._open_selected)
-        self.count_label = QLabel(objectName="muted")
+        self.count_label = QLabel(objectName="muted", wordWrap=True)  # wraps on a small screen, not widens
         self._show_count()
         bottom.addWidget(self.count_label, 1)
         bottom.addWidget(self.pretrained)
@@ -310,7 +322,8 @@ class StartPage(QWidget):
         name = self.selected_name()
         if name is None:
             feedback.show_error(self.window(), "Choose the architecture",
-                                "Select the network the weights file belongs to in the gallery, then try again.")
+                                "Select the network the weights file belongs to in the gallery, then try "
+                                "again.")
             return
         path = feedback.weights_path(self.window(), self.start_folder())
         if path:

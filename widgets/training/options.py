@@ -27,6 +27,7 @@ from designer.launch.placement import saved_placement
 from designer.train import options as core
 from designer.train.options import TrainOptions, default_lr
 from designer.train.recommended import plan as recommended_plan
+from widgets.base.elided import ElidedComboBox
 from widgets.training.where import TIP as WHERE_TIP
 from widgets.training.where import WhereToTrain
 
@@ -34,33 +35,34 @@ from widgets.training.where import WhereToTrain
 # values come from the core: a choice it adds shows up here under its own name until labelled.
 MODE_LABELS = {
     "recommended": ("Recommended: fit the classifier, then fine-tune",
-                    ("First fit the new classifier on what the pretrained network sees in each image (seconds), "
-                     "then fine-tune the layers that are not frozen from there, keeping whichever is better on "
-                     "the validation images. Plans its own length, batch, warm-up and schedule from your data "
-                     "(shown in the form, marked Automatic), stops early when validation stops improving and "
-                     "by the time cap. The best choice for most data.")),
+                    ("First fit the new classifier on what the pretrained network sees in each image "
+                     "(seconds), then fine-tune the layers that are not frozen from there, keeping "
+                     "whichever is better on the validation images. Plans its own length, batch, warm-up "
+                     "and schedule from your data (shown in the form, marked Automatic), stops early when "
+                     "validation stops improving and by the time cap. The best choice for most data.")),
     "full": ("Fine-tune only (train as designed)",
              ("Start from the pretrained weights and a new, random classifier, and train the layers that are "
              "not frozen, each at its own learning-rate factor, with the schedule below.")),
     "cached-head": ("Head only, on cached features (fast)",
                     ("Compute what the rest of the network makes of each image once, then train only the "
-                    "classifier on that. Very fast; everything before the classifier stays as it is for this run "
-                    "(the design is not changed) and augmentation is not used.")),
+                    "classifier on that. Very fast; everything before the classifier stays as it is for "
+                    "this run (the design is not changed) and augmentation is not used.")),
     "linear-probe": ("Linear probe (very few images)",
-                     ("Fit a simple linear classifier (logistic regression) on the pretrained features. Good for "
-                     "a few dozen images per class; no augmentation.")),
+                     ("Fit a simple linear classifier (logistic regression) on the pretrained features. "
+                     "Good for a few dozen images per class; no augmentation.")),
     "search": ("Search (best of several trials)",
                ("For the last point of accuracy: fit the classifier first (the baseline), then try several "
                 "fine-tunes with different learning rates, lengths, augmentation and frozen early layers, "
                 "within the search budget. Weak trials are stopped early to leave time for others; the best "
                 "trial becomes the run. The trials run one after another here, on this computer.")),
     "scratch": ("From scratch (random weights, for comparison)",
-                ("Forget the pretrained weights and train every layer from random values. Needs much more data "
-                "and time; useful as a baseline to see how much pretraining helps.")),
+                ("Forget the pretrained weights and train every layer from random values. Needs much more "
+                "data and time; useful as a baseline to see how much pretraining helps.")),
 }
 PLANNED_MODES = ("recommended", "search")  # they plan the length, batch, warm-up and schedule from the data
 OPTIMIZER_LABELS = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
-SCHEDULE_LABELS = {"cosine": "Cosine (slowly down to zero)", "step": "Step (drop ×0.1 every third of the run)",
+SCHEDULE_LABELS = {"cosine": "Cosine (slowly down to zero)",
+                   "step": "Step (drop ×0.1 every third of the run)",
                    "constant": "Constant"}
 DEVICE_LABELS = {"auto": "Automatic (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
                  "mps": "Apple GPU (MPS)"}
@@ -69,7 +71,8 @@ DEVICE_LABELS = {"auto": "Automatic (GPU if there is one)", "cpu": "CPU", "cuda"
 def choices(values: tuple[str, ...], labels: dict) -> tuple[tuple, ...]:
     """(value, label[, tooltip]) for each of the core's ``values``, labelled ones first, in order."""
     ordered = [v for v in labels if v in values] + [v for v in values if v not in labels]
-    return tuple((v, *labels[v]) if isinstance(labels.get(v), tuple) else (v, labels.get(v, v)) for v in ordered)
+    return tuple((v, *labels[v]) if isinstance(labels.get(v), tuple) else (v, labels.get(v, v))
+                 for v in ordered)
 
 
 MODES = choices(core.MODES, MODE_LABELS)
@@ -86,7 +89,8 @@ TIPS = {
           "safer: too large a step wipes out what the network already knows. Leave it on Automatic "
           "unless the loss does not go down (try smaller) or learning is very slow (try larger).",
     "auto_lr": "Use a good default for the chosen optimizer and mode: the usual from-scratch rate (0.01 for "
-               "SGD) for the recommended mode, head-only and from scratch; 10 times smaller for 'Fine-tune only'.",
+               "SGD) for the recommended mode, head-only and from scratch; 10 times smaller for 'Fine-tune "
+               "only'.",
     "find_lr": "Run a short learning-rate range test on your images and pick a rate from its curve.",
     "schedule": "How the learning rate changes during training. Cosine starts at the full rate and "
                 "lowers it smoothly to zero by the last epoch, which usually gives the best final "
@@ -105,8 +109,8 @@ TIPS = {
     "max_minutes": "The recommended mode trains while validation still improves, but ends by about this "
                    "time: once the first epoch shows what an epoch costs, a longer plan is shortened to fit. "
                    "0 means no cap.",
-    "budget": "How long the search may take in all. No new trial starts once it is spent, and the last one is "
-              "cut to it. Several minutes let it try several settings; on a GPU it tries more.",
+    "budget": "How long the search may take in all. No new trial starts once it is spent, and the last one "
+              "is cut to it. Several minutes let it try several settings; on a GPU it tries more.",
     "batch_size": "How many images the network looks at before each learning step. Larger batches are "
                   "faster per image but need more memory; lower it if you run out of memory.",
     "weight_decay": "A gentle pull of every weight towards zero that keeps the network from "
@@ -133,7 +137,7 @@ def device_available(name: str) -> bool:
 
 
 def _combo(items, tip: str) -> QComboBox:
-    combo = QComboBox(toolTip=tip)
+    combo = ElidedComboBox(tip=tip)  # a label longer than the box ends in "…", whole in the tooltip
     for value, label, *rest in items:
         combo.addItem(label, value)
         if rest:
@@ -144,6 +148,7 @@ def _combo(items, tip: str) -> QComboBox:
     combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(12)
     combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+    combo.set_tip(tip)  # the first item's label, added after construction, heads the tooltip
     return combo
 
 
@@ -186,7 +191,8 @@ class TrainingOptionsForm(QWidget):
         self.max_minutes.setSuffix(" min")
         self.max_minutes.setSpecialValueText("no cap")
         self.batch_size = _spin(1, 4096, TIPS["batch_size"])
-        self.budget = _spin(core.MIN_BUDGET_S / 60.0, core.MAX_BUDGET_S / 60.0, TIPS["budget"], decimals=1, step=1)
+        self.budget = _spin(core.MIN_BUDGET_S / 60.0, core.MAX_BUDGET_S / 60.0, TIPS["budget"], decimals=1,
+                            step=1)
         self.budget.setSuffix(" min")
         self.weight_decay = _spin(0.0, 1.0, TIPS["weight_decay"], decimals=6, step=1e-4)
         self.device = _combo(self._device_items(), TIPS["device"])
@@ -233,9 +239,8 @@ class TrainingOptionsForm(QWidget):
         return {"What to train": "mode", "Optimizer": "optimizer", "Learning rate": "lr",
                 "LR schedule": "schedule", "Warmup epochs": "warmup", "Epochs": "epochs",
                 "Batch size": "batch_size", "Up to about": "max_minutes", "Search budget": "budget",
-                "Weight decay": "weight_decay",
-                "Device": "device",
-                "Where to train": "where", "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
+                "Weight decay": "weight_decay", "Device": "device", "Where to train": "where",
+                "Random seed": "seed", "Loader processes": "workers"}.get(label, "")
 
     @staticmethod
     def _device_items():
@@ -286,7 +291,8 @@ class TrainingOptionsForm(QWidget):
         for box, key in ((self.schedule, "schedule"), (self.warmup, "warmup"), (self.epochs, "epochs"),
                          (self.batch_size, "batch_size")):
             box.setEnabled(not planned)
-            box.setToolTip(TIPS["mode_sets"] if planned else TIPS[key])
+            tip = TIPS["mode_sets"] if planned else TIPS[key]
+            box.set_tip(tip) if isinstance(box, ElidedComboBox) else box.setToolTip(tip)
         if planned:
             self._show_plan()
         self.where.set_mode(mode)

@@ -18,7 +18,9 @@ class TrainingProgress(QWidget):
         self.bar = QProgressBar(textVisible=True)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.stage = QLabel("Not started")
+        # Wraps: "Stage 2 of 2 (fine-tuning): epoch 5 of 25 · step 5 of 10" beside "About 1 min 47 s
+        # left" is wider than the side panel, which then cut both off behind a sideways scroll bar.
+        self.stage = QLabel("Not started", wordWrap=True)
         self.eta = QLabel("")
         self.best = QLabel("")
         self.best.setObjectName("totalValue")
@@ -118,8 +120,10 @@ class TrainingProgress(QWidget):
         best = "" if e.best_val_acc is None else f" Best validation accuracy {acc_text(e.best_val_acc)} " \
                                                   f"({self._where(e.best_epoch)})."
         outcome = f" {e.outcome}" if getattr(e, "outcome", "") else ""
-        resume = " Select the run and press Resume to continue it." if e.kind == "stopped" and e.checkpoint else ""
-        best = f" Trained {self.where}.{best}" if self.where else best  # the plan said it; the end says it again
+        resumable = e.kind == "stopped" and e.checkpoint
+        resume = " Select the run and press Resume to continue it." if resumable else ""
+        # the plan said where it trains; the end says it again
+        best = f" Trained {self.where}.{best}" if self.where else best
         if e.kind == "finished":
             units = f"{e.epochs_done} {self.unit}{'s' if e.epochs_done != 1 else ''}"
             self.stage.setText(f"Finished {units} in {time_text(e.time_s)}")
@@ -129,8 +133,8 @@ class TrainingProgress(QWidget):
             self.status.setText(f"Stopped.{best} The classifier fitted in stage 1 is kept.{resume}")
         elif e.epoch == 0:
             self.stage.setText("Stopped before the first epoch ended")
-            self.status.setText("Stopped before the first epoch ended: nothing was trained, so no weights were "
-                                f"saved.{resume}")
+            self.status.setText("Stopped before the first epoch ended: nothing was trained, so no weights "
+                                f"were saved.{resume}")
         else:
             self.stage.setText(f"Stopped after {e.epoch} complete {self.unit}{'s' if e.epoch != 1 else ''}")
             self.status.setText(f"Stopped.{best}{outcome} The best weights are kept.{resume}")

@@ -110,6 +110,7 @@ class RunTable(QTableWidget):
         self.setToolTip("Every training run of this project. Tick runs to draw their curves (dashed) on the "
                         "plot, e.g. fine-tuning against training from scratch on the same data.")
         self.itemChanged.connect(self._on_item_changed)
+        self.setTextElideMode(Qt.ElideMiddle)  # a squeezed run name keeps its mode: "2026…scratch"
         context.runs_changed.connect(self.refresh)
         self.refresh()
 
@@ -148,8 +149,9 @@ class RunTable(QTableWidget):
         for col, text in enumerate(cells, 1):
             item = QTableWidgetItem(text)
             item.setData(PATH_ROLE, str(run.path))
-            if why:
-                item.setToolTip(why)
+            tip = "\n\n".join(filter(None, (text if col == 1 else "", why)))  # the name whole, then why
+            if tip:
+                item.setToolTip(tip)
             if col >= 4:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.setItem(row, col, item)

@@ -164,3 +164,10 @@ def test_apply_fixes_saves_the_suggestions_and_which_audit(planted):
     suspects = {i["path"] for i in report["label_issues"] if i["path"].startswith("train/")}
     assert suspects <= excluded <= suspects | copies  # validation suspects are the user's call
     assert data["duplicate_groups"]
+
+
+def test_an_undecodable_image_is_described_in_words(tmp_path):
+    """Issue 22, item 10: the audit said 'cannot be decoded (UnidentifiedImageError)'."""
+    (tmp_path / "fake.png").write_bytes(b"this is not a picture" * 10)
+    problem = pixel_facts(str(tmp_path / "fake.png")).problem
+    assert "cannot be read as an image" in problem and "Error" not in problem

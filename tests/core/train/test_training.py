@@ -50,7 +50,8 @@ def split(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    base = {"mode": "full", "epochs": 3, "batch_size": 8, "lr": 0.05, "event_interval_s": 0.0, "device": "cpu"}
+    base = {"mode": "full", "epochs": 3, "batch_size": 8, "lr": 0.05, "event_interval_s": 0.0,
+            "device": "cpu"}
     return TrainOptions(**{**base, **kw})
 
 
@@ -140,7 +141,8 @@ def test_checkpoints_are_throttled_but_the_last_epoch_and_a_stop_always_write_on
             cancel.set()
     assert event.kind == "stopped" and event.epoch == 1
     assert load_checkpoint(tmp_path / "stop" / "last.pt")["epoch"] == 1
-    with pytest.raises(DesignerError, match="'checkpoint_interval_s' is -1; it should be greater than or equal to 0"):
+    with pytest.raises(DesignerError,
+                       match="'checkpoint_interval_s' is -1; it should be greater than or equal to 0"):
         opts(checkpoint_interval_s=-1)
 
 
@@ -169,8 +171,8 @@ def test_lone_last_batch_is_dropped_for_batchnorm(tmp_path):
 
 
 def test_class_weights_option_runs(tmp_path):
-    root = make_shapes_folder(tmp_path / "d", classes=("circle", "square"), per_class={"circle": 12, "square": 4},
-                              size=16)
+    root = make_shapes_folder(tmp_path / "d", classes=("circle", "square"),
+                              per_class={"circle": 12, "square": 4}, size=16)
     split = scan_folder(root)
     events = run_all(train(FakeDesign(tiny_cnn(2), (3, 16, 16), num_classes=2), split,
                            opts(epochs=1, class_weights=True), tmp_path / "run"))
@@ -198,6 +200,7 @@ def test_out_of_memory_becomes_failed_event(split, tmp_path):
 def test_other_errors_become_failed_event_with_log(split, tmp_path):
     events = run_all(train(FakeDesign(Exploding(ValueError("shapes do not match"))), split, opts(), tmp_path))
     assert events[-1].kind == "failed" and "shapes do not match" in events[-1].message
+    assert "ValueError" not in events[-1].message  # words for the user, not a class name (issue 22)
     assert "Traceback" in (tmp_path / "error.log").read_text()
 
 
@@ -209,7 +212,8 @@ def test_mismatched_classes_raise_before_start(split, tmp_path):
 def test_default_lrs_plain_fine_tuning_is_ten_times_below_the_rest():
     for name in ("sgd", "adam", "adamw"):
         assert default_lr(name, "scratch") == pytest.approx(10 * default_lr(name, "full"))
-        assert default_lr(name, "recommended") == default_lr(name, "scratch") == default_lr(name, "cached-head")
+        assert default_lr(name, "recommended") == default_lr(name, "scratch") \
+            == default_lr(name, "cached-head")
     assert TrainOptions().mode == "recommended" and TrainOptions().resolved_lr == pytest.approx(1e-2)
     assert TrainOptions(mode="full").resolved_lr == pytest.approx(1e-3)
     assert TrainOptions(mode="scratch").resolved_lr == pytest.approx(1e-2)
@@ -218,7 +222,8 @@ def test_default_lrs_plain_fine_tuning_is_ten_times_below_the_rest():
 
 
 def test_options_roundtrip_and_validation():
-    o = TrainOptions(optimizer="adamw", schedule="step", epochs=7, augment={"hflip": True, "scale": [0.9, 1.1]})
+    o = TrainOptions(optimizer="adamw", schedule="step", epochs=7,
+                     augment={"hflip": True, "scale": [0.9, 1.1]})
     assert TrainOptions.from_dict(json.loads(json.dumps(o.to_dict()))) == o
     for bad in ({"optimizer": "lbfgs"}, {"epochs": 0}, {"device": "tpu"}, {"lr": -1.0}):
         with pytest.raises(DesignerError):
