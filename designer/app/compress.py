@@ -124,7 +124,8 @@ def write_outputs(result: CompressResult, project, request: CompressRequest, set
 
 def _report(result: CompressResult, request, settings: CompressSettings, kept_int8: bool) -> dict:
     chosen = result.steps[result.chosen]
-    parity = next((p.to_dict() for f, p in result.int8 if p is not None and f is result.kept), None)
+    # every int8 variant's agreement with the float model, whichever was kept
+    parity = {f.label: p.to_dict() for f, p in result.int8 if p is not None}
     return {
         "report_version": REPORT_VERSION,
         "goal": settings.goal.to_dict(), "max_drop": settings.max_drop, "importance": settings.importance,

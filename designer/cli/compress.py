@@ -4,10 +4,12 @@ Parsing and printing only; the work is ``designer.app.compress``. Ctrl+C stops a
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from designer.app.compress import CompressRequest, compress_job
+from designer.base.errors import DesignerError
 from designer.base.jobs import JobControl, Progress
 from designer.cli.flags import add_data_flags, number
 from designer.compress.goal import parse_goal
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("project", help="project .nsd.json")
     p.add_argument("--weights", required=True, metavar="RUN", help="the trained run folder (or its best.pt)")
     add_data_flags(p)
-    p.add_argument("--goal", required=True, type=parse_goal, metavar="GOAL",
+    p.add_argument("--goal", required=True, type=_goal, metavar="GOAL",
                    help="latency=0.5x (batch-1 latency), size=4MB (ONNX file) or params=0.3x")
     p.add_argument("--max-drop", type=number(0, 1), default=0.02,
                    help="most validation accuracy a kept step may lose (default 0.02)")
@@ -44,6 +46,13 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the results")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(handler=cmd_compress)
+
+
+def _goal(text: str):
+    try:
+        return parse_goal(text)
+    except DesignerError as exc:  # argparse then prints it as one flag error
+        raise argparse.ArgumentTypeError(f"{exc.message} {exc.hint}") from None
 
 
 def cmd_compress(args) -> int:

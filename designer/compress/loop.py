@@ -161,6 +161,8 @@ def _finetune(control, design, split, options: TrainOptions, settings, run_dir: 
         elif event.kind == "stopped":
             raise JobCancelled()
     design.model.cpu().eval()
+    for name in ("last.pt", "best.pt"):  # the step's weights are kept once, in weights.pt
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _quantize(control, result: CompressResult, split, folder: Path, settings):

@@ -24,6 +24,8 @@ from designer.model.surgery import companion_heads, find_first_conv, path_exists
 IMPORTANCES = ("magnitude", "taylor")
 ROUND_TO = 8  # channel counts stay multiples of 8 where they can: CPU kernels run faster on them
 TAYLOR_BATCHES = 4
+UNPRUNABLE_HINT = ("Pick another network family: channel shuffles (ShuffleNet) and shifted windows (Swin) "
+                   "are known not to prune.")
 
 
 def kept_layers(design, keep: Iterable[str] = ()) -> list[str]:
@@ -112,10 +114,33 @@ def check_prunable(model: nn.Module, input_shape: tuple, how: str, kept: list[st
 
 
 def refusal(model: nn.Module, example: torch.Tensor, exc: Exception) -> DesignerError:
-    """One line: which layer breaks (the innermost one running when the pruned network fails)."""
-    layer = failing_layer(model, example) or type(exc).__name__
+    """One line: which layer breaks (the innermost one running when the pruned network fails, or
+    the layer feeding the operation Torch-Pruning could not follow)."""
+    layer = failing_layer(model, example)
+    if layer is None:
+        feeding = layer_in_traceback(model, exc)
+        where = f"after layer '{feeding}'" if feeding else "through this network"
+        return DesignerError(f"This network cannot be pruned: Torch-Pruning cannot follow the channels "
+                             f"{where} ({plain_reason(exc)}).", hint=UNPRUNABLE_HINT)
     return DesignerError(f"This network cannot be pruned: layer '{layer}' breaks ({plain_reason(exc)}).",
                          hint=f"Keep it out of pruning with --keep {layer}, or pick another network family.")
+
+
+def layer_in_traceback(model: nn.Module, exc: Exception) -> str | None:
+    """The layer nearest the dependency-graph node Torch-Pruning was handling when it failed (its frames
+    hold it as ``node``; a reshape or shuffle is not a layer, so the layer feeding it is named)."""
+    names = {id(m): n for n, m in model.named_modules() if n}
+    tb, node = exc.__traceback__, None
+    while tb is not None:
+        node = tb.tb_frame.f_locals.get("node", node)
+        tb = tb.tb_next
+    seen = 0
+    while node is not None and seen < 50:  # walk up the inputs until a named module
+        if id(getattr(node, "module", None)) in names:
+            return names[id(node.module)]
+        inputs = getattr(node, "inputs", None)
+        node, seen = (inputs[0] if inputs else None), seen + 1
+    return None
 
 
 def failing_layer(model: nn.Module, example: torch.Tensor) -> str | None:
