@@ -5,11 +5,16 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from testkit.data import make_digits_folder
 
+from designer.app.compress import CompressRequest, compress_job
 from designer.app.project import load_project
+from designer.base.jobs import Cancelled, JobControl, run_job
 from designer.cli.main import main
 from designer.codegen.script import generate_script
+from designer.compress.goal import parse_goal
+from designer.compress.loop import CompressSettings, StepMeasured
 from designer.model.trained import design_with_weights
 
 pytestmark = pytest.mark.slow
@@ -60,9 +65,35 @@ def test_the_compressed_project_is_a_design(compressed, capsys):
                  "--subset", "val", "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["accuracy"] == pytest.approx(kept["val_acc"])  # the same images the report scored
+
+
+def test_the_standalone_script_rebuilds_the_pruned_network(compressed):
+    _, _, out, _ = compressed
+    project = load_project(out / "p.compressed.nsd.json")
     script = generate_script(project.recipe, training=None, classes=project.classes)
     assert "replay_pruning(model, (3, 32, 32), [[" in script
-    compile(script, "script.py", "exec")
+    namespace = {"__name__": "generated"}  # not __main__: defines the functions, trains nothing
+    exec(compile(script, "script.py", "exec"), namespace)  # noqa: S102 -- our own generated script
+    model = namespace["build_model"]().eval()
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True), strict=True)
+    design = design_with_weights(project.recipe, out / "best.pt")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), design.model.eval()(x), atol=1e-5)
+
+
+def test_the_job_stops_when_cancelled(compressed, tmp_path):
+    root, data, _, _ = compressed
+    request = CompressRequest(str(root / "p.nsd.json"), str(root / "run"), str(tmp_path / "out"), str(data))
+    control = JobControl()
+    items = []
+    for item in run_job(compress_job, control, request, CompressSettings(parse_goal("params=0.1x"), steps=4)):
+        items.append(item)
+        if isinstance(item, StepMeasured):
+            control.cancel()  # after the original is measured
+    assert isinstance(items[-1], Cancelled)
+    assert sum(isinstance(i, StepMeasured) for i in items) == 1
+    assert not (tmp_path / "out" / "report.json").exists()
 
 
 def test_a_used_output_folder_is_refused(compressed, capsys):
