@@ -43,3 +43,11 @@ def test_goal_is_checked_on_measured_figures():
     assert parse_goal("size=4MB").met(_figures(size=3.9e6), original)
     assert not parse_goal("params=0.3x").met(_figures(params=3_100_000), original)
     assert parse_goal("params=0.3x").to_dict()["text"] == "params at most 0.3x of the original"
+
+
+def test_the_pareto_front_keeps_what_nothing_beats():
+    from designer.compress.pareto import pareto_front
+
+    points = [(10.0, 0.95), (5.0, 0.94), (6.0, 0.90), (2.0, 0.80), (2.0, 0.85), (12.0, 0.95)]
+    assert pareto_front(points) == [4, 1, 0]
+    assert pareto_front([]) == []
