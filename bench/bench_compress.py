@@ -14,7 +14,8 @@ Data sets: ``digitsfull`` (scikit-learn's digits, 80/20 per class: 1,438 / 359) 
 measured minutes apart in one process.
 
     .venv/bin/python bench/bench_compress.py [--models lite0,resnet18] [--datasets digitsfull,lfw]
-        [--work /tmp/netsurgeon-bench-compress] [--max-minutes 3] [--steps 8] [--json out.json]
+        [--work /tmp/netsurgeon-bench-compress] [--max-minutes 3] [--scratch-epochs 8] [--steps 8]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ def make_project(work: Path, model: str, classes: int) -> Path:
     return project
 
 
-def train(project: Path, folder: Path, run: Path, model: str, max_minutes: float) -> float:
+def train(project: Path, folder: Path, run: Path, model: str, max_minutes: float,
+          scratch_epochs: int) -> float:
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
     # the default mode fits a pretrained network's head first; random weights are trained in full instead
     scratch = MODELS[model][1] == "none"
-    mode = ["--mode", "full", "--epochs", "8", "--lr", "0.01"] if scratch else ["--max-minutes",
-                                                                                 str(max_minutes)]
+    mode = (["--mode", "full", "--epochs", str(scratch_epochs), "--lr", "0.01"] if scratch else
+            ["--max-minutes", str(max_minutes)])
     code = cli(["train", str(project), "--data", str(folder / "train"), "--val-data", str(folder / "val"),
                 "--device", "cpu", *mode, "-o", str(run)])
     assert code == 0, f"training failed ({code})"
@@ -88,6 +90,8 @@ def main() -> int:
     parser.add_argument("--datasets", default="digitsfull,lfw")
     parser.add_argument("--work", default="/tmp/netsurgeon-bench-compress")
     parser.add_argument("--max-minutes", type=float, default=3.0, help="the recommended mode's time cap")
+    parser.add_argument("--scratch-epochs", type=int, default=8, 
+                        help="epochs of resnet18's training from random weights")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--json", help="also write every report here")
     args = parser.parse_args()
@@ -102,7 +106,8 @@ def main() -> int:
         classes = len([p for p in (folder / "train").iterdir() if p.is_dir()])
         for model in args.models.split(","):
             project = make_project(work, model, classes)
-            trained = train(project, folder, work / f"run-{model}-{dataset}", model, args.max_minutes)
+            trained = train(project, folder, work / f"run-{model}-{dataset}", model, args.max_minutes,
+                            args.scratch_epochs)
             report, seconds = compress(project, folder, work / f"run-{model}-{dataset}",
                                        work / f"out-{model}-{dataset}", args.steps)
             reports[f"{model}/{dataset}"] = {**report, "train_s": trained, "compress_s": seconds}
