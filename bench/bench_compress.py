@@ -90,7 +90,7 @@ def main() -> int:
     parser.add_argument("--datasets", default="digitsfull,lfw")
     parser.add_argument("--work", default="/tmp/netsurgeon-bench-compress")
     parser.add_argument("--max-minutes", type=float, default=3.0, help="the recommended mode's time cap")
-    parser.add_argument("--scratch-epochs", type=int, default=8, 
+    parser.add_argument("--scratch-epochs", type=int, default=8,
                         help="epochs of resnet18's training from random weights")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--json", help="also write every report here")
