@@ -13,10 +13,10 @@ import sys
 from designer.app.session import command_settings
 from designer.base.errors import DesignerError
 from designer.base.jobs import failure_of
-from designer.cli import audit, core, explain, export, lrfind, train
+from designer.cli import audit, compress, core, explain, export, lrfind, train
 from designer.cli.flags import number
 
-COMMAND_GROUPS = (core, train, lrfind, explain, export, audit)
+COMMAND_GROUPS = (core, train, lrfind, explain, export, audit, compress)
 NO_BUILD = ("models",)  # commands that never build a network
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from designer.base.errors import DesignerError
 from designer.codegen.layers import attr_expr, render_module
 from designer.codegen.literals import literal
+from designer.codegen.pruning import render_pruning
 from designer.model.build import BaseCache, Design, build, network_input, set_timm_input_size
 from designer.model.ops import DeleteLayer, InsertAfter, Op
 from designer.model.recipe import Recipe
@@ -237,6 +238,11 @@ def _set_layer_params(stage: Stage) -> Rendered:
     return rendered
 
 
+def _prune_channels(stage: Stage) -> Rendered:
+    lines, helpers, covers = render_pruning(stage)
+    return Rendered(lines, "the recorded channel pruning", helpers=helpers, covers=covers)
+
+
 OP_RENDERERS = {
     "set_input": _set_input,
     "replace_classifier": _replace_classifier,
@@ -244,6 +250,7 @@ OP_RENDERERS = {
     "insert_after": _insert_after,
     "replace_layer": _replace_layer,
     "set_layer_params": _set_layer_params,
+    "prune_channels": _prune_channels,
 }
 
 

@@ -28,6 +28,7 @@ from torchvision.models.vision_transformer import interpolate_embeddings
 
 from designer.base.errors import DesignerError, plain_reason
 from designer.model.ops import Op
+from designer.model.pruned import replay_pruning
 from designer.model.recipe import Recipe
 from designer.model.surgery import (
     adapt_input_conv,
@@ -361,6 +362,10 @@ def _set_layer_params(work: _Work, op) -> None:
     set_module(work.model, op.path, rebuild_layer(old, dict(op.params)))
 
 
+def _prune_channels(work: _Work, op) -> None:
+    replay_pruning(work.model, work.network_shape, op.history)
+
+
 def _like(new: nn.Module, old: nn.Module) -> nn.Module:
     """``new`` on ``old``'s device and in its train/eval mode."""
     ref = next(iter(old.parameters()), None)
@@ -379,6 +384,7 @@ OP_HANDLERS: dict[str, Callable[[_Work, Op], None]] = {
     "insert_after": _insert_after,
     "replace_layer": _replace_layer,
     "set_layer_params": _set_layer_params,
+    "prune_channels": _prune_channels,
 }
 
 

@@ -262,6 +262,50 @@ class SetLayerParams(Op):
         return f"Set {self.path}: {args}"
 
 
+MAX_PRUNED_GROUPS = 100_000
+MAX_PRUNED_INDICES = 5_000_000  # every channel index recorded, over all groups
+
+
+def _check_history(history: tuple) -> tuple:
+    total = 0
+    for entry in history:
+        if not (isinstance(entry, tuple) and len(entry) == 3):
+            raise ValueError("each pruned group is [layer path, out channels (true/false), channel indices]")
+        path, out, indices = entry
+        if not (isinstance(path, str) and len(path) <= 512 and re.fullmatch(r"[A-Za-z0-9_.]+", path)):
+            raise ValueError(f"{str(path)[:40]!r} is not a layer path")
+        if not isinstance(out, bool) or not isinstance(indices, tuple):  # pydantic words a ValueError
+            raise ValueError(  # noqa: TRY004
+                f"the pruning of '{path}' is not [path, true/false, [channel indices]]")
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 1_000_000 for i in indices):
+            raise ValueError(f"the pruning of '{path}' has a channel index that is not a whole number "
+                             "from 0")
+        total += len(indices)
+    if total > MAX_PRUNED_INDICES:
+        raise ValueError(f"the pruning lists {total:,} channels; at most {MAX_PRUNED_INDICES:,}")
+    return history
+
+
+PruningHistory = Annotated[tuple[Any, ...], Field(max_length=MAX_PRUNED_GROUPS),
+                           AfterValidator(_check_history)]
+
+
+@friendly(lambda cls: cls.title)
+@dataclass(config=STRICT)
+class PruneChannels(Op):
+    """Structured channel pruning as plain data: Torch-Pruning's ``pruning_history()``, each pruned
+    dependency group as (layer path, out channels?, channel indices), replayed in order on the
+    network the earlier steps built (``model.pruned``). Never a pickled module."""
+
+    kind: ClassVar[str] = "prune_channels"
+    title: ClassVar[str] = "Prune channels"  # how messages name this kind of edit
+    history: PruningHistory
+    note: Annotated[str, Field(max_length=200)] = ""  # what the pruning reached, in words
+
+    def describe(self) -> str:
+        return f"Prune channels ({self.note or f'{len(self.history)} groups'})"
+
+
 # --- policy ops: they shape training, not the network --------------------------------
 
 
@@ -354,7 +398,7 @@ OP_TYPES: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (
         SetInput, ReplaceClassifier, DeleteLayer, InsertAfter, ReplaceLayer,
-        SetLayerParams, Freeze, FreezeUntil, SetLRFactor, LRPreset, SetBatchNormMode,
+        SetLayerParams, PruneChannels, Freeze, FreezeUntil, SetLRFactor, LRPreset, SetBatchNormMode,
     )
 }
 
@@ -375,6 +419,8 @@ def op_from_dict(data: dict, step: int | None = None) -> Op:
     kwargs = {k: v for k, v in data.items() if k != "op"}
     if "layer" in kwargs:
         kwargs["layer"] = LayerSpec.from_dict(kwargs["layer"], f"{where} ({cls.title}), its layer")
+    if "history" in kwargs:
+        kwargs["history"] = frozen_value(kwargs["history"])
     if "params" in kwargs:
         if not isinstance(kwargs["params"], dict):
             raise DesignerError(f"{where} ({cls.title}): 'params' should be an object of settings, "

@@ -1,0 +1,186 @@
+"""The compression job: prune a step, recover with a short fine-tune, measure; repeat until the goal
+is met or the next step would lose more than ``max_drop`` of validation accuracy; then try int8.
+
+A generator in the job protocol (``designer.base.jobs``): it yields ``Progress`` and one
+``StepMeasured`` per measured model, checks the cancel flag between steps, and returns a
+``CompressResult``. The network is pruned in place step after step; each kept step's weights
+and its pruning (plain data) are saved, so the chosen one is rebuilt from the recipe at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from designer.base.errors import DesignerError
+from designer.base.fileio import atomic_write
+from designer.base.jobs import JobCancelled, Progress
+from designer.compress.goal import Goal
+from designer.compress.measure import MIN_RUNS, Figures, measure
+from designer.compress.prune import check_prunable, kept_layers, make_pruner, prune_step
+from designer.compress.quantize import Parity, int8_variants
+from designer.data.loading import make_loader
+from designer.data.transforms import make_transform
+from designer.model.build import Design, network_input
+from designer.model.ops import PruneChannels
+from designer.model.trained import design_with_weights
+from designer.train import recommended
+from designer.train.engine import train
+from designer.train.options import TrainOptions
+
+
+@dataclass(frozen=True)
+class CompressSettings:
+    goal: Goal
+    max_drop: float = 0.02  # the most validation accuracy a kept step may lose against the original
+    importance: str = "magnitude"
+    keep: tuple[str, ...] = ()
+    steps: int = 8  # pruning steps, each removing max_ratio / steps of the prunable channels
+    max_ratio: float = 0.8
+    finetune_epochs: int = 2
+    runs: int = MIN_RUNS  # timed runs per latency figure (the median is reported)
+    quantize: bool = True
+
+
+@dataclass
+class StepMeasured:
+    """One measured model: an item of the job's stream (the trade-off plot's point)."""
+
+    figures: Figures
+    within_floor: bool
+
+
+@dataclass
+class CompressResult:
+    original: Figures
+    steps: list[Figures]  # the original (step 0), then each pruning step
+    chosen: int  # the step kept (0: pruning could not keep the accuracy)
+    design: Design  # the chosen step rebuilt from its recipe, with its weights
+    weights: Path  # the chosen step's state dict
+    stop_reason: str
+    floor: float
+    int8: list[tuple[Figures, Parity | None]] = field(default_factory=list)
+    int8_failed: list[str] = field(default_factory=list)
+    kept: Figures | None = None  # the fastest model within the floor: the chosen float one or an int8 one
+
+
+def compress(control, design, split, options: TrainOptions, settings: CompressSettings, folder: Path):
+    """See the module docstring. ``design`` holds the trained weights; ``split`` is the run's own."""
+    if not split.val:
+        raise DesignerError("Compressing needs validation images, to check the accuracy after each step.",
+                            hint="Use the run's own data folder, or one with enough images for a "
+                                 "validation split.")
+    folder = Path(folder)
+    shape = tuple(network_input(design).shape)
+    kept = kept_layers(design, settings.keep)
+    control.report(Progress(0, None, "Checking that the network can be pruned"))
+    check_prunable(design.model, shape, settings.importance, kept, design.num_classes)
+    original = yield from _measured(control, design, split, folder, 0, "original", settings, -math.inf)
+    floor = original.val_acc - settings.max_drop
+    steps, weights = [original], _save_weights(design.model, folder / "step-0" / "weights.pt")
+    chosen, history, reason = 0, [], f"all {settings.steps} pruning steps were kept, short of the goal"
+    pruner = make_pruner(design.model, shape, settings.importance, kept, settings.steps, settings.max_ratio)
+    for k in range(1, settings.steps + 1):
+        control.check()
+        ratio = settings.max_ratio * k / settings.steps
+        control.report(Progress(k, settings.steps, f"Step {k}: pruning {ratio:.0%} of the prunable channels"))
+        taylor = _taylor_batches(design, split) if settings.importance == "taylor" else None
+        prune_step(pruner, design.model, taylor)
+        step_history = [[p, bool(o), [int(i) for i in idx]] for p, o, idx in pruner.pruning_history()]
+        step_design = _with_pruning(design, step_history, f"{ratio:.0%} of channels")
+        yield from _finetune(control, step_design, split, options, settings, folder / f"step-{k}" / "tune")
+        label = f"pruned {ratio:.0%}"
+        figures = yield from _measured(control, step_design, split, folder, k, label, settings, floor)
+        steps.append(figures)
+        if figures.val_acc < floor:
+            reason = f"step {k} lost more than {settings.max_drop:g} of accuracy; step {chosen} is kept"
+            break
+        chosen, history = k, step_history
+        weights = _save_weights(design.model, folder / f"step-{k}" / "weights.pt")
+        if settings.goal.met(figures, original):
+            reason = f"step {k} met the goal ({settings.goal.describe()})"
+            break
+    final = design_with_weights(_with_pruning(design, history, steps[chosen].label).recipe
+                                if history else design.recipe, weights)
+    result = CompressResult(original, steps, chosen, final, weights, reason, floor, kept=steps[chosen])
+    if settings.quantize:
+        yield from _quantize(control, result, split, folder, settings)
+    return result
+
+
+def _with_pruning(design, history: list, note: str):
+    """``design`` whose recipe records ``history`` (the model is already pruned in place)."""
+    op = PruneChannels(history=tuple((p, o, tuple(i)) for p, o, i in history), note=note[:200])
+    recipe = design.recipe
+    return replace(design, recipe=replace(recipe, ops=recipe.ops + (op,)))
+
+
+def _measured(control, design, split, folder: Path, step: int, label: str, settings, floor: float):
+    control.report(Progress(step, settings.steps, f"Measuring {label}: latency, size, accuracy"))
+    figures = measure(design, folder / f"step-{step}" / "model.onnx", split.val, split.classes, step, label,
+                      settings.runs, control)
+    if control.cancelled:
+        raise JobCancelled()
+    yield StepMeasured(figures, figures.val_acc is not None and figures.val_acc >= floor)
+    return figures
+
+
+def _save_weights(model, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def _taylor_batches(design, split, batches: int = 4, size: int = 16):
+    loader = make_loader(split.train, make_transform(design), size, shuffle=True, workers=0)
+    out = []
+    for batch in loader:
+        out.append((batch[0], batch[1]))
+        if len(out) >= batches:
+            break
+    return out
+
+
+def _finetune(control, design, split, options: TrainOptions, settings, run_dir: Path):
+    """Recover after a pruning step: the recommended mode's stage 2 (its batch, rate and pacing),
+    cut to ``finetune_epochs``, on the run's own split. Yields Progress from the engine's epochs."""
+    stage2 = recommended.plan(options, len(split.train)).options
+    stage2 = replace(stage2, epochs=settings.finetune_epochs, warmup_epochs=min(stage2.warmup_epochs, 0.5))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for event in train(design, split, stage2, run_dir, control, pacing=recommended.pacing(options)):
+        if event.kind == "epoch":
+            acc = "-" if event.val_acc is None else f"{event.val_acc:.3f}"
+            yield Progress(event.epoch, stage2.epochs,
+                           f"Fine-tuning: epoch {event.epoch} of {stage2.epochs}, validation accuracy {acc}")
+        elif event.kind == "failed":
+            raise DesignerError(f"Fine-tuning after pruning failed: {event.message}", hint=event.hint)
+        elif event.kind == "stopped":
+            raise JobCancelled()
+    design.model.cpu().eval()
+    for name in ("last.pt", "best.pt"):  # the step's weights are kept once, in weights.pt
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _quantize(control, result: CompressResult, split, folder: Path, settings):
+    """Int8 variants of the chosen model; keeps the fastest at batch 1 within the accuracy floor."""
+    control.report(Progress(0, None, "Quantizing to int8 (calibrated on training images)"))
+    chosen = result.steps[result.chosen]
+    qfolder = folder / "int8"
+    qfolder.mkdir(parents=True, exist_ok=True)
+    for figures, parity, failed in int8_variants(result.design, Path(chosen.onnx), qfolder, split.train,
+                                                 split.val, chosen.step, settings.runs, control):
+        if failed:
+            result.int8_failed.append(failed)
+            continue
+        figures.params, figures.macs = chosen.params, chosen.macs
+        result.int8.append((figures, parity))
+        within = figures.val_acc is not None and figures.val_acc >= result.floor
+        yield StepMeasured(figures, within)
+        if within and (result.kept is None or figures.latency_b1_ms < result.kept.latency_b1_ms):
+            result.kept = figures
+    if control.cancelled:
+        raise JobCancelled()

@@ -1,0 +1,111 @@
+"""End to end: train a tiny resnet18 on digits, compress it from the CLI, then use the compressed project:
+evaluate it on the same validation images, and write its standalone script."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from testkit.data import make_digits_folder
+
+from designer.app.compress import CompressRequest, compress_job
+from designer.app.project import load_project
+from designer.base.jobs import Cancelled, JobControl, run_job
+from designer.cli.main import main
+from designer.codegen.script import generate_script
+from designer.compress.goal import parse_goal
+from designer.compress.loop import CompressSettings, StepMeasured
+from designer.model.trained import design_with_weights
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compress")
+    data = make_digits_folder(root / "data", per_class=8, size=32)
+    project = str(root / "p.nsd.json")
+    assert main(["new", "resnet18", "--weights", "none", "-o", project]) == 0
+    assert main(["edit", project, "--input", "3x32x32", "--classes", "10"]) == 0
+    assert main(["train", project, "--data", str(data), "--mode", "full", "--epochs", "2", "--device", "cpu",
+                 "-o", str(root / "run")]) == 0
+    out = root / "out"
+    code = main(["compress", project, "--weights", str(root / "run"), "--data", str(data),
+                 "--goal", "params=0.5x", "--max-drop", "1", "--steps", "2", "--finetune-epochs", "1",
+                 "-o", str(out), "--json"])
+    return root, data, out, code
+
+
+def test_compress_writes_the_output_folder(compressed, capsys):
+    _, _, out, code = compressed
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    for name in ("best.pt", "model.onnx", "model_card.json", "p.compressed.nsd.json", "split.json"):
+        assert (out / name).is_file(), name
+    original, kept = report["original"], report["kept"]
+    assert report["chosen_step"] >= 1 and "met the goal" in report["stop_reason"]
+    assert kept["params"] <= 0.5 * original["params"] and kept["size_bytes"] < original["size_bytes"]
+    for step in report["steps"]:
+        assert step["latency_b1_ms"] > 0 and step["latency_b32_ms"] > 0 and step["macs"] > 0
+    assert len(report["int8"]) + len(report["int8_failed"]) == 4
+    assert (out / "model.int8.onnx").is_file() == (kept["format"] == "int8")
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["compression"]["goal"]["kind"] == "params" and card["compression"]["int8_parity"] is not None
+
+
+def test_the_compressed_project_is_a_design(compressed, capsys):
+    _root, data, out, _ = compressed
+    project = load_project(out / "p.compressed.nsd.json")
+    assert project.recipe.ops[-1].kind == "prune_channels"
+    design = design_with_weights(project.recipe, out / "best.pt")  # rebuilt: gallery model + pruning
+    kept = json.loads((out / "report.json").read_text())["chosen"]
+    assert sum(p.numel() for p in design.model.parameters()) == kept["params"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "p.compressed.nsd.json"), "--weights", str(out), "--data", str(data),
+                 "--subset", "val", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["accuracy"] == pytest.approx(kept["val_acc"])  # the same images the report scored
+
+
+def test_the_standalone_script_rebuilds_the_pruned_network(compressed):
+    _, _, out, _ = compressed
+    project = load_project(out / "p.compressed.nsd.json")
+    script = generate_script(project.recipe, training=None, classes=project.classes)
+    assert "replay_pruning(model, (3, 32, 32), [[" in script
+    namespace = {"__name__": "generated"}  # not __main__: defines the functions, trains nothing
+    exec(compile(script, "script.py", "exec"), namespace)  # noqa: S102 -- our own generated script
+    model = namespace["build_model"]().eval()
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True), strict=True)
+    design = design_with_weights(project.recipe, out / "best.pt")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), design.model.eval()(x), atol=1e-5)
+
+
+def test_the_job_stops_when_cancelled(compressed, tmp_path):
+    root, data, _, _ = compressed
+    request = CompressRequest(str(root / "p.nsd.json"), str(root / "run"), str(tmp_path / "out"), str(data))
+    control = JobControl()
+    items = []
+    for item in run_job(compress_job, control, request, CompressSettings(parse_goal("params=0.1x"), steps=4)):
+        items.append(item)
+        if isinstance(item, StepMeasured):
+            control.cancel()  # after the original is measured
+    assert isinstance(items[-1], Cancelled)
+    assert sum(isinstance(i, StepMeasured) for i in items) == 1
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_used_output_folder_is_refused(compressed, capsys):
+    root, data, out, _ = compressed
+    code = main(["compress", str(root / "p.nsd.json"), "--weights", str(root / "run"), "--data", str(data),
+                 "--goal", "params=0.5x", "-o", str(out)])
+    assert code == 2 and "not empty" in capsys.readouterr().err
+
+
+def test_a_bad_goal_is_a_flag_error(compressed, capsys):
+    root, data, _, _ = compressed
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress", str(root / "p.nsd.json"), "--weights", str(root / "run"), "--data", str(data),
+              "--goal", "speed=2x", "-o", str(Path(root) / "elsewhere")])
+    assert exit_info.value.code == 2 and "goal" in capsys.readouterr().err
