@@ -97,7 +97,7 @@ def odd_images(paths: list[str], facts: list[PixelFacts]) -> list[OddImage]:
     sharp = [f.sharpness for f in facts if f.digest and not f.problem and f.std > BLANK_STD]
     blur_limit = float(np.median(sharp)) * BLUR_FRACTION if sharp else 0.0
     out = []
-    for path, f in zip(paths, facts):
+    for path, f in zip(paths, facts, strict=True):
         problems = [f.problem] if f.problem else []
         if not f.problem:
             if min(f.width, f.height) < TINY_SIDE:

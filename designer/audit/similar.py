@@ -46,7 +46,7 @@ def near_pairs(unit: np.ndarray, threshold: float = NEAR_COSINE) -> list[tuple[i
     for start in range(0, len(unit), BLOCK):
         sims = unit[start:start + BLOCK] @ unit.T
         rows, cols = np.nonzero(sims > threshold)
-        for r, c in zip(rows.tolist(), cols.tolist()):
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if start + r < c:
                 pairs.append((start + r, c, float(sims[r, c])))
     return pairs
@@ -91,5 +91,6 @@ def outliers(unit: np.ndarray, labels: np.ndarray, paths: list[str], classes: li
         med = float(np.median(dist))
         mad = float(np.median(np.abs(dist - med))) * 1.4826 or 1e-6
         scores = (dist - med) / mad
-        out += [Outlier(paths[i], classes[label], round(float(s), 2)) for i, s in zip(idx, scores) if s > z]
+        out += [Outlier(paths[i], classes[label], round(float(s), 2))
+                for i, s in zip(idx, scores, strict=True) if s > z]
     return sorted(out, key=lambda o: -o.score)

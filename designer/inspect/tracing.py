@@ -224,7 +224,7 @@ def _fast_cat(args, kwargs):
     ref = tensors[0]
     dim = dim % ref.dim()
     for t in tensors:
-        if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != dim):
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape, strict=True)) if i != dim):
             raise _ShapeCheckError(f"Sizes of tensors must match except in dimension {dim}: "
                                    f"{tuple(ref.shape)} and {tuple(t.shape)}")
     shape = list(ref.shape)

@@ -172,7 +172,7 @@ class _Trainer:
         except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise DesignerError("The checkpoint does not match this network or its frozen layers.",
                                 hint="Resume with the same design the run was started with.") from exc
-        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             g["lr"] = lr  # today's options win over the saved ones (e.g. a changed LR)
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
@@ -348,7 +348,7 @@ class _Trainer:
 
     def _set_lr(self) -> float:
         factor = schedule_factor(self.global_step, self.steps_per_epoch, self.opts)
-        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             g["lr"] = lr * factor
         return self.lr * factor
 
