@@ -14,7 +14,7 @@ import copy
 import math
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +180,8 @@ def _check_norm(mod: nn.Module, x: torch.Tensor) -> None:
         if got != mod.num_features:
             raise _ShapeCheckError(
                 f"{type(mod).__name__} expects {mod.num_features} channels, got input {tuple(x.shape)}")
-        try:
+        with suppress(NotImplementedError):
             mod._check_input_dim(x)  # e.g. BatchNorm2d on a flattened tensor
-        except NotImplementedError:
-            pass
     elif isinstance(mod, nn.LayerNorm):
         if tuple(x.shape[-len(mod.normalized_shape):]) != tuple(mod.normalized_shape):
             raise _ShapeCheckError(

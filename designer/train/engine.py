@@ -460,10 +460,9 @@ class _Trainer:
     def _end_epoch(self, epoch, train_loss, train_acc, val_loss, val_acc, epoch_time,
                    validated=True) -> EpochEvent:
         best = self.best["val_acc"]
-        if validated:  # without validation data the latest weights count as the best
-            is_best = val_acc is None or best is None or val_acc > best
-        else:  # not validated this epoch (pacing): these weights are not compared, so not kept
-            is_best = False
+        # Without validation data the latest weights count as the best; an epoch not validated
+        # (pacing) is not compared, so its weights are not kept.
+        is_best = (val_acc is None or best is None or val_acc > best) if validated else False
         if validated and val_acc is not None:
             improved = self.tuned_best is None or val_acc > self.tuned_best
             if improved:

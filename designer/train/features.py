@@ -14,6 +14,7 @@ caching. Epoch 0 ``batch`` events are extraction progress (loss and acc 0).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import threading
@@ -178,10 +179,8 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
                 failed += batch.failed
                 if batch.labels.numel():
                     captured.clear()
-                    try:
+                    with contextlib.suppress(_Captured):  # the hook ends the pass at the layer
                         model(ts.to_device(batch.images, device, fmt))
-                    except _Captured:
-                        pass
                     if len(captured) != 1:
                         raise DesignerError(f"Layer '{layer}' is not used by this network's forward pass.")
                     f = captured[0].float()
