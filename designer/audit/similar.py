@@ -53,7 +53,8 @@ def near_pairs(unit: np.ndarray, threshold: float = NEAR_COSINE) -> list[tuple[i
 
 
 def duplicate_groups(paths: list[str], unit: np.ndarray, hashes: list[str | None], split_of: dict[str, str],
-                     threshold: float = NEAR_COSINE, signatures: np.ndarray | None = None) -> list[DuplicateGroup]:
+                     threshold: float = NEAR_COSINE,
+                     signatures: np.ndarray | None = None) -> list[DuplicateGroup]:
     """Groups of exact copies (same bytes) and near copies (features above ``threshold``, or pixel
     signatures above ``PIXEL_CORRELATION``)."""
     groups = _Groups(len(paths))

@@ -207,8 +207,8 @@ def fallback_graph(model: nn.Module, input_shape, policy, reason: str) -> nx.DiG
                              "out_shape": chain[-1][1]["out_shape"], **_policy_attrs([], states)}))
     for order, (node_id, attrs) in enumerate(chain):
         attrs.setdefault("nbytes", 0)
-        attrs.update(order=order, inputs=[chain[order - 1][0]] if order else [], flops=0, shared=False, depth=attrs["path"].count(".") + 1,
-                     label=_label(node_id, attrs["op_type"]))
+        attrs.update(order=order, inputs=[chain[order - 1][0]] if order else [], flops=0, shared=False,
+                     depth=attrs["path"].count(".") + 1, label=_label(node_id, attrs["op_type"]))
         graph.add_node(node_id, **attrs)
         if order:
             graph.add_edge(chain[order - 1][0], node_id)

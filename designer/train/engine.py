@@ -69,7 +69,8 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss_sum):
         raise NonFiniteLoss(f"Training stopped at epoch {epoch}, step {step}: the loss became "
                             f"{'NaN' if math.isnan(loss_sum) else 'infinite'}.",
-                            hint="Lower the learning rate (or use Automatic), or check the images for damage.")
+                            hint="Lower the learning rate (or use Automatic), "
+                                 "or check the images for damage.")
 
 
 def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None,
@@ -105,7 +106,8 @@ def train_loaders(design: Design, train_loader, val_loader, options: TrainOption
     (not a resumed one); it yields events and returns an epoch-0 history record (its weights are
     then the best so far, saved as best.pt) or None when cancelled. ``plan``: the start event's text.
     """
-    trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes, class_counts)
+    trainer = _Trainer(design, train_loader, val_loader, options, Path(run_dir), cancel, classes,
+                       class_counts)
     trainer.pacing, trainer.warm_start, trainer.plan = pacing or Pacing(), warm_start, plan
     yield from trainer.run(resume)
 
@@ -211,7 +213,8 @@ class _Trainer:
             if resume is None and self.warm_start is not None:
                 record = yield from self.warm_start(self)
                 if record is None:  # cancelled before the head was fitted: nothing to keep or resume
-                    yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes, self.t_start)
+                    yield stopped_before_training(self.design, self.run_dir, self.opts, self.classes,
+                                                  self.t_start)
                     return
                 stage2_start = record.pop("stage2_start", None)
                 yield self._stage_record(record)
@@ -220,7 +223,8 @@ class _Trainer:
         except NonFiniteLoss as exc:  # the weights are ruined from here on: hand back the best ones
             self._restore_best()
             best = self.best["epoch"]
-            kept = f" The best weights (epoch {best}) are kept." if best else " No epoch had finished, so no weights are kept."
+            kept = (f" The best weights (epoch {best}) are kept." if best
+                    else " No epoch had finished, so no weights are kept.")
             yield self._failed(exc.message + kept, exc.hint)
         except DesignerError as exc:
             yield self._failed(exc.message, exc.hint)
@@ -306,8 +310,9 @@ class _Trainer:
         self.lr /= guards.RESTART_LR_DIVISOR
         self.base_lrs = [lr / guards.RESTART_LR_DIVISOR for lr in self.base_lrs]
         self.optimizer = ts.make_optimizer(self.model, self.policy, self.opts, self.lr)
-        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), so it restarted once "
-                          f"from stage 1's weights at a tenth of the rate ({self.lr:g}) after step {self.global_step}.")
+        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), "
+                          f"so it restarted once from stage 1's weights at a tenth of the rate ({self.lr:g}) "
+                          f"after step {self.global_step}.")
 
     def _apply_time_cap(self, epoch: int, epoch_s: float) -> None:
         planned = self.opts.epochs
@@ -327,8 +332,8 @@ class _Trainer:
         total = self.opts.epochs * self.steps_per_epoch
         if epoch >= self.opts.epochs or not self.pacing.should_stop(self.global_step - self.best_step, total):
             return False
-        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: validation accuracy had not "
-                           f"improved for {self.pacing.since_best} validations "
+        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: "
+                           f"validation accuracy had not improved for {self.pacing.since_best} validations "
                            f"({self.global_step - self.best_step} steps).")
         return True
 
@@ -424,7 +429,8 @@ class _Trainer:
         if self.pacing.validations == 0:
             return 0.0
         per_pass = self.val_time / self.pacing.validations
-        every = self.pacing.every(self.train_time / max(1, self.train_steps) * self.steps_per_epoch, self._num_val())
+        epoch_train_s = self.train_time / max(1, self.train_steps) * self.steps_per_epoch
+        every = self.pacing.every(epoch_train_s, self._num_val())
         return per_pass / every
 
     @torch.no_grad()
@@ -516,7 +522,8 @@ class _Trainer:
 
     def _write_history(self, status: str) -> None:
         extra = {k: v for k, v in (("plan", self.plan), ("outcome", self._outcome())) if v}
-        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped(), extra)
+        write_history(self.run_dir, status, self.opts, self.classes, self.history, self.best, self._skipped(),
+                      extra)
 
     def _skipped(self) -> list[list[str]]:
         """Files that failed to load so far (each once), for events and history.json."""
@@ -544,7 +551,8 @@ class _Trainer:
         self._restore_best()
         self._default_layout()
         self._write_history("finished")
-        yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0), best_val_acc=self.best["val_acc"],
+        epochs_done = sum(1 for r in self.history if r.get("epoch", 0) > 0)
+        yield FinishedEvent(epochs_done=epochs_done, best_val_acc=self.best["val_acc"],
                             best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
                             run_dir=str(self.run_dir), skipped=self._skipped(), outcome=self._outcome())
 

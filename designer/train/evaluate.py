@@ -62,7 +62,8 @@ class Evaluation:
         width = max(len(c) for c in self.classes)
         for name in self.classes:
             a = self.per_class[name]
-            lines.append(f"  {name.ljust(width)}  {'-' if a is None else f'{a:.3f}'}  ({self.counts[name]} images)")
+            shown = "-" if a is None else f"{a:.3f}"
+            lines.append(f"  {name.ljust(width)}  {shown}  ({self.counts[name]} images)")
         lines += ["", "confusion matrix (rows: true class, columns: predicted):", _matrix(self)]
         if self.misclassified:
             lines += ["", f"misclassified ({len(self.misclassified)}):"]

@@ -23,10 +23,12 @@ def start_event(design: Design, options, split, steps, epochs, run_dir, start_ep
     if trained is None:
         trainable = sum(p.numel() for _, p in named if p.requires_grad)
     else:
-        trainable = sum(p.numel() for n, p in named if not trained or n == trained or n.startswith(trained + "."))
+        trainable = sum(p.numel() for n, p in named
+                        if not trained or n == trained or n.startswith(trained + "."))
     device = ts.resolve_device(options.device)
     return StartEvent(epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps, device=str(device),
-                      lr=options.resolved_lr if lr is None else lr, amp=ts.amp_dtype(options, device) is not None,
+                      lr=options.resolved_lr if lr is None else lr,
+                      amp=ts.amp_dtype(options, device) is not None,
                       num_train=len(split.train), num_val=len(split.val), classes=list(split.classes),
                       trainable_params=trainable, frozen_params=sum(p.numel() for _, p in named) - trainable,
                       run_dir=str(run_dir), plan=plan, unit=unit)
@@ -79,9 +81,9 @@ def stage_outcome(history: list[dict], best: Best, early_stop: str = "") -> str:
     if first is not None and top is not None:
         if best["epoch"] == 0:
             tried = len(history) - 1
-            parts.append(f"Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation images "
-                         f"({_pct(first)}){' in its ' + str(tried) + ' epochs' if tried else ''}, so the "
-                         "stage-1 weights are kept.")
+            in_epochs = f" in its {tried} epochs" if tried else ""
+            parts.append("Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation "
+                         f"images ({_pct(first)}){in_epochs}, so the stage-1 weights are kept.")
         else:
             parts.append(f"Fine-tuning (stage 2) won: {_pct(top)} on the validation images at epoch "
                          f"{best['epoch']}, against {_pct(first)} for the head fitted in stage 1. Its "
