@@ -89,7 +89,8 @@ def project_from_dict(data, where: str = "The project") -> Project:
     return project
 
 
-def check_settings(data: dict, training: dict, where: str = "The project", explain: dict | None = None) -> None:
+def check_settings(data: dict, training: dict, where: str = "The project",
+                   explain: dict | None = None) -> None:
     """The data, training and explain sections hold only values that can be used (the same checks
     as the CLI's flags and the window's fields); unknown keys from newer versions are ignored."""
     try:
@@ -134,19 +135,21 @@ class ExplainSettings:
 
 def _list_of_str(value, key: str, where: str, most: int, longest: int) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DesignerError(f"{where}: the '{key}' entry should be a list of names, not {describe_value(value)}.")
+        raise DesignerError(f"{where}: the '{key}' entry should be a list of names, "
+                            f"not {describe_value(value)}.")
     if not all(valid_text(v) for v in value):  # a lone surrogate: the file could never be saved again
         raise DesignerError(f"{where}: the '{key}' entry holds a name that is not valid text (Unicode).",
                             hint="Rename it with ordinary characters.")
     if len(value) > most or any(len(v) > longest for v in value):
-        raise DesignerError(f"{where}: the '{key}' entry is too long: at most {most:,} names of up to {longest} "
-                            "characters each.")
+        raise DesignerError(f"{where}: the '{key}' entry is too long: at most {most:,} names "
+                            f"of up to {longest} characters each.")
     return list(value)
 
 
 def _dict(value, key: str, where: str) -> dict:
     if not isinstance(value, dict):
-        raise DesignerError(f"{where}: the '{key}' entry should be a JSON object, not {describe_value(value)}.")
+        raise DesignerError(f"{where}: the '{key}' entry should be a JSON object, "
+                            f"not {describe_value(value)}.")
     return dict(value)
 
 
@@ -180,11 +183,13 @@ def _json_kind(data) -> str:
 def file_version(data, where: str = "The project") -> int:
     if not isinstance(data, dict):
         raise DesignerError(f"{where} is not a NetSurgeon project (it holds {_json_kind(data)}, not the "
-                            "settings a project file holds).", hint="Open a .nsd.json file saved by NetSurgeon.")
+                            "settings a project file holds).",
+                            hint="Open a .nsd.json file saved by NetSurgeon.")
     if "format" not in data and "version" not in data and "base" in data:
         return 0
     if data.get("format") != FORMAT:
-        said = "it does not say it is one" if data.get("format") is None else "it says it is another kind of file"
+        said = ("it does not say it is one" if data.get("format") is None
+                else "it says it is another kind of file")
         raise DesignerError(f"{where} is not a NetSurgeon project ({said}).",
                             hint="Open a .nsd.json file saved by NetSurgeon.")
     version = data.get("version")
@@ -221,7 +226,8 @@ def save_project(project: Project, path) -> None:
                             hint="Rename the class folder or file with ordinary characters.") from None
     except (TypeError, ValueError) as exc:  # before any file is touched: the old file stays as it was
         raise DesignerError(f"The project cannot be saved: a setting is not plain data ({exc}).") from exc
-    remove_stale_temps(os.path.dirname(os.path.abspath(path)), older_than_s=STALE_TEMP_S)  # a crash's leftovers
+    # a crash's leftovers
+    remove_stale_temps(os.path.dirname(os.path.abspath(path)), older_than_s=STALE_TEMP_S)
     try:
         atomic_write_text(path, text, fsync=True)
     except DesignerError as exc:
@@ -241,7 +247,7 @@ def load_project(path) -> Project:
         raise DesignerError(f"'{path}' is a folder, not a project file.", hint="Pick a .nsd.json file.")
     with contextlib.suppress(OSError):
         if os.path.isfile(path) and os.path.getsize(path) > MAX_PROJECT_BYTES:
-            raise DesignerError(f"{name} is {os.path.getsize(path) / 2**20:.0f} MB; a project file is at most "
-                                f"{MAX_PROJECT_BYTES // 2**20} MB.", hint=hint)
+            raise DesignerError(f"{name} is {os.path.getsize(path) / 2**20:.0f} MB; a project file is "
+                                f"at most {MAX_PROJECT_BYTES // 2**20} MB.", hint=hint)
     text = read_text(path, MAX_PROJECT_BYTES, "project file")
     return project_from_dict(loads_json(text, name), name)

@@ -26,13 +26,16 @@ START = "<!-- generated from the schema: python -m designer.app.schema_doc -->"
 END = "<!-- end of generated tables -->"
 # Words for the values a JSON schema cannot say (they are checked by validators).
 TEXT_RULES = {
-    "path": "a dotted layer name (letters, digits, `_` and dots), at most 512 characters; `\"\"` is the whole network",
+    "path": "a dotted layer name (letters, digits, `_` and dots), at most 512 characters; "
+            "`\"\"` is the whole network",
     "name": "a gallery name (`resnet18`), a timm pretrained name checked against timm's registry "
             "(`resnet18.a1_in1k`) or a builder `package.module:function`",
-    "weights": "`\"default\"`, `\"none\"` or a file path, no control characters, at most 4096 characters",
-    "params": "settings: `{\"name\": value}`; a value is a whole number, a finite number, true/false, a short word "
-              "or up to 8 whole numbers; at most 32 settings",
-    "layer": "`{\"type\": \"Conv2d\", \"args\": {settings}}`: a torch.nn layer type and its settings (as `params`)",
+    "weights": "`\"default\"`, `\"none\"` or a file path, no control characters, "
+               "at most 4096 characters",
+    "params": "settings: `{\"name\": value}`; a value is a whole number, a finite number, true/false, "
+              "a short word or up to 8 whole numbers; at most 32 settings",
+    "layer": "`{\"type\": \"Conv2d\", \"args\": {settings}}`: a torch.nn layer type and its settings "
+             "(as `params`)",
 }
 EXPLAIN_LAYER = ("a dotted layer name (as `path`) whose output is a map over the image; `\"\"` is the last "
                  "layer before the head whose map is at least 7x7 (or the largest there is)")
@@ -48,9 +51,11 @@ def _allowed(spec: dict) -> str:
     kind = {"integer": "whole number", "number": "finite number", "boolean": "true/false", "string": "text",
             "null": "null", "array": "list"}.get(spec.get("type", ""), spec.get("type", "object"))
     bounds = []
-    for key, word in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+    limits = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+    for key, word in limits:
         if key in spec:
-            bounds.append(f"{word} {spec[key]:g}" if isinstance(spec[key], float) else f"{word} {spec[key]:,}")
+            value = spec[key]
+            bounds.append(f"{word} {value:g}" if isinstance(value, float) else f"{word} {value:,}")
     if "maxLength" in spec:
         bounds.append(f"at most {spec['maxLength']:,} characters")
     return f"{kind} {', '.join(bounds)}".strip()

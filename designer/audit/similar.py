@@ -46,14 +46,15 @@ def near_pairs(unit: np.ndarray, threshold: float = NEAR_COSINE) -> list[tuple[i
     for start in range(0, len(unit), BLOCK):
         sims = unit[start:start + BLOCK] @ unit.T
         rows, cols = np.nonzero(sims > threshold)
-        for r, c in zip(rows.tolist(), cols.tolist()):
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if start + r < c:
                 pairs.append((start + r, c, float(sims[r, c])))
     return pairs
 
 
 def duplicate_groups(paths: list[str], unit: np.ndarray, hashes: list[str | None], split_of: dict[str, str],
-                     threshold: float = NEAR_COSINE, signatures: np.ndarray | None = None) -> list[DuplicateGroup]:
+                     threshold: float = NEAR_COSINE,
+                     signatures: np.ndarray | None = None) -> list[DuplicateGroup]:
     """Groups of exact copies (same bytes) and near copies (features above ``threshold``, or pixel
     signatures above ``PIXEL_CORRELATION``)."""
     groups = _Groups(len(paths))
@@ -91,5 +92,6 @@ def outliers(unit: np.ndarray, labels: np.ndarray, paths: list[str], classes: li
         med = float(np.median(dist))
         mad = float(np.median(np.abs(dist - med))) * 1.4826 or 1e-6
         scores = (dist - med) / mad
-        out += [Outlier(paths[i], classes[label], round(float(s), 2)) for i, s in zip(idx, scores) if s > z]
+        out += [Outlier(paths[i], classes[label], round(float(s), 2))
+                for i, s in zip(idx, scores, strict=True) if s > z]
     return sorted(out, key=lambda o: -o.score)

@@ -62,7 +62,8 @@ def regular_file(path: str | os.PathLike, what: str = "file", hint: str = "") ->
         return Path(path)
     if kind == "missing":
         raise DesignerError(f"The {what} '{path}' does not exist.", hint=hint or "Check the path.")
-    raise DesignerError(f"The {what} '{path}' is {kind}, not a regular file; NetSurgeon only reads regular files.",
+    raise DesignerError(f"The {what} '{path}' is {kind}, not a regular file; "
+                        "NetSurgeon only reads regular files.",
                         hint=hint or "Pick a regular file.")
 
 

@@ -61,7 +61,8 @@ Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
 ClassCount = Annotated[int, Field(ge=1, le=MAX_CLASSES)]
 Width = Annotated[int, Field(ge=0, le=MAX_WIDTH)]
 LayerPath = Annotated[str, Field(max_length=MAX_PATH),
-                      matching(LAYER_PATH, "a dotted layer name such as layer4.1.conv2 (letters, digits, _ and dots)")]
+                      matching(LAYER_PATH, "a dotted layer name such as layer4.1.conv2 "
+                                           "(letters, digits, _ and dots)")]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
 Factor = Annotated[float, Field(ge=0.0, le=MAX_LR_FACTOR, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]

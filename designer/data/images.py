@@ -62,7 +62,8 @@ def _open(path: str) -> Iterator[Image.Image]:
         with img:
             width, height = img.size
             if width * height > MAX_PIXELS:
-                raise ImageProblem(f"too large ({width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} million)")
+                raise ImageProblem(f"too large ({width}x{height} pixels; "
+                                   f"the limit is {MAX_PIXELS / 1e6:.0f} million)")
             yield img
 
 

@@ -59,7 +59,8 @@ def apply_overrides(split: DatasetSplit, overrides: list[Override]) -> DatasetSp
     index = {name: i for i, name in enumerate(split.classes)}
     unknown = sorted({o.label for o in by_key.values() if o.action == "relabel" and o.label not in index})
     if unknown:
-        raise DesignerError(f"The project relabels images as {unknown}, which are not classes of this folder.",
+        raise DesignerError(f"The project relabels images as {unknown}, "
+                            "which are not classes of this folder.",
                             hint="Check the data folder, or remove those decisions on the Data tab.")
     used = set()
 
@@ -77,8 +78,8 @@ def apply_overrides(split: DatasetSplit, overrides: list[Override]) -> DatasetSp
 
     split.train, split.val, split.test = decide(split.train), decide(split.val), decide(split.test)
     excluded = sum(o.action == "exclude" for o in by_key.values() if o.path in used)
-    split.warnings.append(f"Your decisions are applied: {len(used) - excluded} images relabelled, {excluded} left "
-                          "out (nothing on disk was changed)."
+    split.warnings.append(f"Your decisions are applied: {len(used) - excluded} images relabelled, "
+                          f"{excluded} left out (nothing on disk was changed)."
                           + (f" {len(by_key) - len(used)} decisions name files no longer in the folder."
                              if len(used) < len(by_key) else ""))
     return split

@@ -122,7 +122,8 @@ def _checked_fields(data: dict) -> dict:
         if not isinstance(raw, list) or len(raw) > MAX_SAMPLES:
             raise ValueError(f"'{key}' is not a list of images")
         pairs = [(_text(p), label) for p, label in raw]
-        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < len(classes) for _, n in pairs):
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < len(classes)
+                   for _, n in pairs):
             raise ValueError(f"a {key} label is not one of the {len(classes)} classes")
         return pairs
     fraction, seed = data.get("val_fraction", 0.0), data.get("seed", 0)
@@ -132,7 +133,8 @@ def _checked_fields(data: dict) -> dict:
         raise ValueError(f"seed {str(seed)[:20]} is not a whole number from 0 to {MAX_SEED}")
     return {"classes": classes, "train": samples("train"), "val": samples("val"), "test": samples("test"),
             "skipped": [(_text(p), _text(r)) for p, r in _list(data.get("skipped", []))],
-            "warnings": [_text(w) for w in _list(data.get("warnings", []))], "root": _text(data.get("root", "")),
+            "warnings": [_text(w) for w in _list(data.get("warnings", []))],
+            "root": _text(data.get("root", "")),
             "layout": _text(data.get("layout", "flat")), "val_fraction": float(fraction), "seed": seed,
             "val_root": _text(data.get("val_root", ""))}
 

@@ -40,8 +40,9 @@ class ExportJob:
 
     @classmethod
     def for_model(cls, model: nn.Module, input_shape: tuple[int, ...], report=None, cancel=None) -> ExportJob:
-        return cls(model, sample_input(input_shape, EXAMPLE_BATCH), sample_input(input_shape, VERIFY_BATCH, seed=1),
-                   report or (lambda progress: None), cancel)
+        example = sample_input(input_shape, EXAMPLE_BATCH)
+        verify = sample_input(input_shape, VERIFY_BATCH, seed=1)
+        return cls(model, example, verify, report or (lambda progress: None), cancel)
 
     def step(self, fraction: float, text: str) -> None:
         """Report progress between slow steps; stop here if the user cancelled."""

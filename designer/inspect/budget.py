@@ -57,7 +57,7 @@ def refuse_over_limit(need: int, what: str, batch: int = 1) -> None:
     limit = memory_limit()
     if need > limit:
         at = f" at batch size {batch}" if batch > 1 else ""
-        raise DesignerError(f"{what} would need about {gb(need)} of memory{at}; the limit here is {gb(limit)} "
-                            f"(this computer has {gb(machine_ram())}).",
+        raise DesignerError(f"{what} would need about {gb(need)} of memory{at}; "
+                            f"the limit here is {gb(limit)} (this computer has {gb(machine_ram())}).",
                             hint="Use a smaller input size or batch size, or raise the limit with "
                                  "--memory-limit GB.")

@@ -14,7 +14,7 @@ import copy
 import math
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +180,8 @@ def _check_norm(mod: nn.Module, x: torch.Tensor) -> None:
         if got != mod.num_features:
             raise _ShapeCheckError(
                 f"{type(mod).__name__} expects {mod.num_features} channels, got input {tuple(x.shape)}")
-        try:
+        with suppress(NotImplementedError):
             mod._check_input_dim(x)  # e.g. BatchNorm2d on a flattened tensor
-        except NotImplementedError:
-            pass
     elif isinstance(mod, nn.LayerNorm):
         if tuple(x.shape[-len(mod.normalized_shape):]) != tuple(mod.normalized_shape):
             raise _ShapeCheckError(
@@ -224,7 +222,7 @@ def _fast_cat(args, kwargs):
     ref = tensors[0]
     dim = dim % ref.dim()
     for t in tensors:
-        if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != dim):
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape, strict=True)) if i != dim):
             raise _ShapeCheckError(f"Sizes of tensors must match except in dimension {dim}: "
                                    f"{tuple(ref.shape)} and {tuple(t.shape)}")
     shape = list(ref.shape)

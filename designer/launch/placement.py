@@ -65,7 +65,8 @@ class Placement:
             return self.processes
         gpus = torch.cuda.device_count() if device != "cpu" else 0
         if gpus == 0:
-            raise DesignerError("This machine has no GPU that PyTorch can use, so there are no GPUs to train on.",
+            raise DesignerError("This machine has no GPU that PyTorch can use, "
+                                "so there are no GPUs to train on.",
                                 hint="Train in this process, or choose a number of processes for the CPU.")
         return gpus
 
@@ -81,7 +82,8 @@ class Placement:
             return "in this process"
         count = self.count(device)
         if self.backend(device) == "cuda":
-            return f"in {count} process{'es' if count > 1 else ''}, one per GPU" + (" (nccl)" if count > 1 else "")
+            nccl = " (nccl)" if count > 1 else ""
+            return f"in {count} process{'es' if count > 1 else ''}, one per GPU{nccl}"
         if count == 1:
             return "in a separate process on the CPU"
         return f"in {count} processes on the CPU (gloo), {threads_per_process(count)} thread(s) each"

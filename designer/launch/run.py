@@ -17,6 +17,7 @@ read and the weights it started from) and ``train.log`` (everything the processe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -314,10 +315,9 @@ class _Launch:
     def _restore_best(self) -> None:
         best = self.run_dir / "best.pt"
         if self.options.restore_best and best.is_file():
-            try:
+            # On failure the run's files still hold the weights; the model in memory stays as it was.
+            with contextlib.suppress(DesignerError, RuntimeError):
                 self.design.model.load_state_dict(read_state_dict(best))
-            except (DesignerError, RuntimeError):
-                pass  # the run's files still hold the weights; the model in memory stays as it was
 
     def _write_history(self, status: str, outcome: str = "") -> None:
         extra = {"plan": self.plan_text, "placement": self.placement.to_dict()}

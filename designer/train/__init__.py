@@ -1,1 +1,2 @@
-"""Training and judging a network: options, events, the engine, cached features, the linear probe, runs on disk and evaluation."""
+"""Training and judging a network: options, events, the engine, cached features, the linear probe, runs on
+disk and evaluation."""

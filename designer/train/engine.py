@@ -69,8 +69,8 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss_sum):
         raise NonFiniteLoss(f"Training stopped at epoch {epoch}, step {step}: the loss became "
                             f"{'NaN' if math.isnan(loss_sum) else 'infinite'}.",
-                            hint="Lower the learning rate (or use Automatic), or check the images for "
-                                 "damage.")
+                            hint="Lower the learning rate (or use Automatic), "
+                                 "or check the images for damage.")
 
 
 def train(design: Design, split: DatasetSplit, options: TrainOptions, run_dir, cancel=None, resume=None,
@@ -310,9 +310,9 @@ class _Trainer:
         self.lr /= guards.RESTART_LR_DIVISOR
         self.base_lrs = [lr / guards.RESTART_LR_DIVISOR for lr in self.base_lrs]
         self.optimizer = ts.make_optimizer(self.model, self.policy, self.opts, self.lr)
-        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), so it restarted "
-                          f"once from stage 1's weights at a tenth of the rate ({self.lr:g}) after step "
-                          f"{self.global_step}.")
+        self.restarted = (f"Stage 2 diverged (its training loss ran far above a guess's), "
+                          f"so it restarted once from stage 1's weights at a tenth of the rate ({self.lr:g}) "
+                          f"after step {self.global_step}.")
 
     def _apply_time_cap(self, epoch: int, epoch_s: float) -> None:
         planned = self.opts.epochs
@@ -332,8 +332,8 @@ class _Trainer:
         total = self.opts.epochs * self.steps_per_epoch
         if epoch >= self.opts.epochs or not self.pacing.should_stop(self.global_step - self.best_step, total):
             return False
-        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: validation accuracy "
-                           f"had not improved for {self.pacing.since_best} validations "
+        self.early_stop = (f"Stopped early after epoch {epoch} of {self.opts.epochs}: "
+                           f"validation accuracy had not improved for {self.pacing.since_best} validations "
                            f"({self.global_step - self.best_step} steps).")
         return True
 
@@ -429,8 +429,8 @@ class _Trainer:
         if self.pacing.validations == 0:
             return 0.0
         per_pass = self.val_time / self.pacing.validations
-        epoch_s = self.train_time / max(1, self.train_steps) * self.steps_per_epoch
-        every = self.pacing.every(epoch_s, self._num_val())
+        epoch_train_s = self.train_time / max(1, self.train_steps) * self.steps_per_epoch
+        every = self.pacing.every(epoch_train_s, self._num_val())
         return per_pass / every
 
     @torch.no_grad()
@@ -467,8 +467,8 @@ class _Trainer:
                    validated=True) -> EpochEvent:
         best = self.best["val_acc"]
         # Without validation data the latest weights count as the best; an epoch not validated
-        # (pacing) is not compared, so not kept.
-        is_best = validated and (val_acc is None or best is None or val_acc > best)
+        # (pacing) is not compared, so its weights are not kept.
+        is_best = (val_acc is None or best is None or val_acc > best) if validated else False
         if validated and val_acc is not None:
             improved = self.tuned_best is None or val_acc > self.tuned_best
             if improved:
@@ -551,8 +551,8 @@ class _Trainer:
         self._restore_best()
         self._default_layout()
         self._write_history("finished")
-        yield FinishedEvent(epochs_done=sum(1 for r in self.history if r.get("epoch", 0) > 0),
-                            best_val_acc=self.best["val_acc"],
+        epochs_done = sum(1 for r in self.history if r.get("epoch", 0) > 0)
+        yield FinishedEvent(epochs_done=epochs_done, best_val_acc=self.best["val_acc"],
                             best_epoch=self.best["epoch"], time_s=time.perf_counter() - self.t_start,
                             run_dir=str(self.run_dir), skipped=self._skipped(), outcome=self._outcome())
 

@@ -62,7 +62,8 @@ class Evaluation:
         width = max(len(c) for c in self.classes)
         for name in self.classes:
             a = self.per_class[name]
-            lines.append(f"  {name.ljust(width)}  {'-' if a is None else f'{a:.3f}'}  ({self.counts[name]} images)")
+            shown = "-" if a is None else f"{a:.3f}"
+            lines.append(f"  {name.ljust(width)}  {shown}  ({self.counts[name]} images)")
         lines += ["", "confusion matrix (rows: true class, columns: predicted):", _matrix(self)]
         if self.misclassified:
             lines += ["", f"misclassified ({len(self.misclassified)}):"]
@@ -79,7 +80,7 @@ def _matrix(ev: Evaluation) -> str:
     width = max(max(len(s) for s in labels), len(str(ev.confusion.max(initial=0))))
     head = " " * (width + 2) + " ".join(s.rjust(width) for s in labels)
     rows = [f"{lab.rjust(width)}  " + " ".join(str(v).rjust(width) for v in row)
-            for lab, row in zip(labels, ev.confusion)]
+            for lab, row in zip(labels, ev.confusion, strict=True)]
     return "\n".join([head, *rows])
 
 
@@ -126,7 +127,8 @@ def evaluate(design_or_model, samples, classes, batch_size: int = 64, device: st
             probs = _run(model, batch.images, dev)
             _check_outputs(probs.shape[1], n)
             conf, pred = probs.max(1)
-            for k, t, p, c in zip(batch.indices.tolist(), batch.labels.tolist(), pred.tolist(), conf.tolist()):
+            for k, t, p, c in zip(batch.indices.tolist(), batch.labels.tolist(), pred.tolist(), conf.tolist(),
+                                  strict=True):
                 confusion[t, p] += 1
                 if t != p:
                     wrong.append(Misclassified(samples[k][0], classes[t], classes[p], c))
@@ -144,12 +146,13 @@ def _check_outputs(outputs: int, classes: int) -> None:
 
 def _evaluation(classes, confusion, wrong, failed) -> Evaluation:
     totals = confusion.sum(1)
-    per_class = {c: (float(confusion[i, i] / totals[i]) if totals[i] else None) for i, c in enumerate(classes)}
+    per_class = {c: (float(confusion[i, i] / totals[i]) if totals[i] else None)
+                 for i, c in enumerate(classes)}
     seen = int(totals.sum())
     accuracy = float(np.trace(confusion) / seen) if seen else None
     wrong.sort(key=lambda m: -m.confidence)  # confidently wrong first: often mislabelled files
-    return Evaluation(classes, accuracy, per_class, {c: int(t) for c, t in zip(classes, totals)},
-                      confusion, wrong, failed)
+    counts = {c: int(t) for c, t in zip(classes, totals, strict=True)}
+    return Evaluation(classes, accuracy, per_class, counts, confusion, wrong, failed)
 
 
 @dataclass
@@ -196,8 +199,8 @@ def predict(design_or_model, image_paths, topk: int = 3, classes=None, device: s
             names = list(classes) if classes else [str(k) for k in range(probs.shape[1])]
             _check_outputs(probs.shape[1], len(names))
             values, indices = probs.topk(min(topk, probs.shape[1]), dim=1)
-            for (i, _), v, k in zip(chunk, values.tolist(), indices.tolist()):
-                out[i].top = [(names[j], p) for j, p in zip(k, v)]
+            for (i, _), v, k in zip(chunk, values.tolist(), indices.tolist(), strict=True):
+                out[i].top = [(names[j], p) for j, p in zip(k, v, strict=True)]
     finally:
         model.train(was_training)
     return out

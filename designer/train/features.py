@@ -14,6 +14,7 @@ caching. Epoch 0 ``batch`` events are extraction progress (loss and acc 0).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import threading
@@ -178,10 +179,8 @@ def extract(model, layer, samples, transform, batch_size=64, device="cpu", cance
                 failed += batch.failed
                 if batch.labels.numel():
                     captured.clear()
-                    try:
+                    with contextlib.suppress(_Captured):  # the hook ends the pass at the layer
                         model(ts.to_device(batch.images, device, fmt))
-                    except _Captured:
-                        pass
                     if len(captured) != 1:
                         raise DesignerError(f"Layer '{layer}' is not used by this network's forward pass.")
                     f = captured[0].float()
@@ -270,13 +269,13 @@ def cached_features(design: Design, layer, sample_lists, options, cache_dir=None
     transform = make_transform(design)
     digest = weights_digest(design.model, layer)
     keys = [feature_key(design.model, layer, s, transform, pool, digest) if s else "" for s in sample_lists]
-    found = [_load_cached(k, cache_dir) if s else None for k, s in zip(keys, sample_lists)]
+    found = [_load_cached(k, cache_dir) if s else None for k, s in zip(keys, sample_lists, strict=True)]
     # No gradients: on a GPU bigger batches are cheaper per image. On a CPU they are not (Lite0 at 64x64,
     # one thread: 1.3 ms an image at batch 32, 1.75 at 64, 4.9 at 256), so 32 there.
     bs = max(options.batch_size, 64) if device.type != "cpu" else 32
-    total = sum(math.ceil(len(s) / bs) for s, f in zip(sample_lists, found) if s and f is None)
+    total = sum(math.ceil(len(s) / bs) for s, f in zip(sample_lists, found, strict=True) if s and f is None)
     done, out = 0, []
-    for key, samples, fs in zip(keys, sample_lists, found):
+    for key, samples, fs in zip(keys, sample_lists, found, strict=True):
         if fs is None and samples:
             gen = extract(design.model, layer, samples, transform, bs, device, cancel, pool, options.workers)
             try:

@@ -35,7 +35,8 @@ def loss_too_high(train_loss: float | None, num_classes: int) -> bool:
 def diverged(history: list[dict], num_classes: int, warmup_done: bool) -> bool:
     """The last ``DIVERGED_EPOCHS`` stage-2 epochs, all after the warm-up, had a runaway loss."""
     recent = [r.get("train_loss") for r in history if r.get("epoch", 0) > 0][-DIVERGED_EPOCHS:]
-    return warmup_done and len(recent) == DIVERGED_EPOCHS and all(loss_too_high(x, num_classes) for x in recent)
+    return (warmup_done and len(recent) == DIVERGED_EPOCHS
+            and all(loss_too_high(x, num_classes) for x in recent))
 
 
 def stage_accuracies(history: list[dict]) -> tuple[float | None, float | None]:
@@ -46,9 +47,11 @@ def stage_accuracies(history: list[dict]) -> tuple[float | None, float | None]:
 
 
 def losing(history: list[dict], done_steps: int, total_steps: int) -> bool:
-    """The latest epoch validated, past ``LOSING_AFTER`` of the steps, and stage 2 is still clearly below stage 1."""
+    """The latest epoch validated, past ``LOSING_AFTER`` of the steps, and stage 2 is still clearly below
+    stage 1."""
     head, tuned = stage_accuracies(history)
     latest = history[-1] if history else {}
-    if head is None or tuned is None or latest.get("val_acc") is None or done_steps < LOSING_AFTER * total_steps:
+    if (head is None or tuned is None or latest.get("val_acc") is None
+            or done_steps < LOSING_AFTER * total_steps):
         return False  # no validation this late yet
     return tuned < head - LOSING_MARGIN

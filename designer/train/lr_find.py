@@ -115,7 +115,7 @@ def _sweep(model, policy, optimizer, ratios, loader, criterion, device, steps, s
             if batch.labels.numel() < 2:
                 continue
             lr = start * (end / start) ** (step / max(1, steps - 1))
-            for group, ratio in zip(optimizer.param_groups, ratios):
+            for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
                 group["lr"] = lr * ratio
             loss = criterion(ts.logits(model(batch.images.to(device))), batch.labels.to(device))
             optimizer.zero_grad(set_to_none=True)
@@ -138,7 +138,7 @@ def stopped_finding(lrs: list[float], losses: list[float], steps: int) -> LRFind
     noisy first steps, and a loss that has already fallen (before that, any point of the curve
     would be a guess)."""
     skip = max(1, steps // 10)
-    kept = [(lr, v) for lr, v in zip(lrs[skip:], losses[skip:]) if math.isfinite(v)]
+    kept = [(lr, v) for lr, v in zip(lrs[skip:], losses[skip:], strict=True) if math.isfinite(v)]
     if len(kept) < MIN_POINTS or min(v for _, v in kept) > (1 - MIN_FALL) * kept[0][1]:
         return LRFinding(list(lrs), list(losses), None, None, None, stopped=True)
     finding = _finding(lrs, losses, steps, trim=0)
@@ -154,7 +154,7 @@ def _finding(lrs: list[float], losses: list[float], steps: int, trim: int = 5) -
     skip = max(1, steps // 10)  # the first steps are noise; the last ones already diverge
     end = len(lrs) - trim
     kept_lrs, kept = lrs[skip:end] or lrs, losses[skip:end] or losses
-    finite = [(lr, v) for lr, v in zip(kept_lrs, kept) if math.isfinite(v)]
+    finite = [(lr, v) for lr, v in zip(kept_lrs, kept, strict=True) if math.isfinite(v)]
     kept_lrs, kept = [lr for lr, _ in finite], [v for _, v in finite]
     slopes = [(kept[i + 1] - kept[i]) / (math.log(kept_lrs[i + 1]) - math.log(kept_lrs[i]))
               for i in range(len(kept) - 1)]

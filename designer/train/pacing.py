@@ -51,7 +51,8 @@ class Pacing:
 
     def every(self, epoch_train_s: float, num_val: int) -> int:
         """Epochs between validations at the current costs (for messages and the ETA)."""
-        cost = self.val_seconds if self.val_seconds is not None else num_val * (self.val_seconds_per_image or 0.0)
+        cost = (self.val_seconds if self.val_seconds is not None
+                else num_val * (self.val_seconds_per_image or 0.0))
         if self.val_budget >= 1.0 or cost <= 0:
             return 1
         return max(1, math.ceil(cost * (1.0 - self.val_budget) / self.val_budget / max(epoch_train_s, 1e-9)))

@@ -82,7 +82,7 @@ def stage_outcome(history: list[dict], best: Best, early_stop: str = "") -> str:
         if best["epoch"] == 0:
             tried = len(history) - 1
             in_epochs = f" in its {tried} epochs" if tried else ""
-            parts.append(f"Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation "
+            parts.append("Fine-tuning (stage 2) never beat the head fitted in stage 1 on the validation "
                          f"images ({_pct(first)}){in_epochs}, so the stage-1 weights are kept.")
         else:
             parts.append(f"Fine-tuning (stage 2) won: {_pct(top)} on the validation images at epoch "

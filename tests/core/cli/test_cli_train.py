@@ -12,6 +12,7 @@ import pytest
 from testkit.data import make_shapes_folder
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import JobControl
 from designer.cli.main import main
 from designer.cli.train import ProgressPrinter, _sigint_sets, parse_augment
 from designer.train.events import BatchEvent, EpochEvent, FinishedEvent
@@ -53,12 +54,11 @@ def test_progress_line_on_a_terminal_and_plain_lines_elsewhere():
 
 
 def test_first_ctrl_c_stops_the_second_aborts():
-    import threading
 
-    cancel = threading.Event()
+    cancel = JobControl()
     guard = _sigint_sets(cancel, quiet=True)
     guard._handler(2, None)
-    assert cancel.is_set()
+    assert cancel.cancelled
     with pytest.raises(KeyboardInterrupt):
         guard._handler(2, None)
 
