@@ -7,6 +7,9 @@ what its argument parser needs from the layers below is re-exported here, in one
 
 from __future__ import annotations
 
+from designer.compress.goal import parse_goal
+from designer.compress.loop import CompressSettings, StepMeasured
+from designer.compress.prune import IMPORTANCES
 from designer.data.transforms import Augment
 from designer.export.formats import DEFAULT_TOLERANCE, FORMATS
 from designer.inspect.cam import METHODS
@@ -42,9 +45,10 @@ from designer.train.options import (
 from designer.zoo.sources import CATEGORIES, GALLERY_SOURCES
 
 __all__ = [
-    "BN_MODES", "CATEGORIES", "DEFAULT_TOLERANCE", "DEVICES", "FORMATS", "GALLERY_SOURCES", "LR_PRESETS",
-    "MAX_BUDGET_S", "METHODS", "MIN_BUDGET_S", "MODES", "OPTIMIZERS", "PLAN_FIELDS", "SCHEDULES",
-    "Augment", "DeleteLayer", "Freeze", "FreezeUntil", "InsertAfter", "LRPreset", "LayerSpec", "Op",
-    "Placement", "ReplaceClassifier", "ReplaceLayer", "SetBatchNormMode", "SetInput", "SetLRFactor",
-    "SetLayerParams", "TrainOptions", "format_shape",
+    "BN_MODES", "CATEGORIES", "DEFAULT_TOLERANCE", "DEVICES", "FORMATS", "GALLERY_SOURCES", "IMPORTANCES",
+    "LR_PRESETS", "MAX_BUDGET_S", "METHODS", "MIN_BUDGET_S", "MODES", "OPTIMIZERS", "PLAN_FIELDS",
+    "SCHEDULES", "Augment", "CompressSettings", "DeleteLayer", "Freeze", "FreezeUntil", "InsertAfter",
+    "LRPreset", "LayerSpec", "Op", "Placement", "ReplaceClassifier", "ReplaceLayer", "SetBatchNormMode",
+    "SetInput", "SetLRFactor", "SetLayerParams", "StepMeasured", "TrainOptions", "format_shape",
+    "parse_goal",
 ]

@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from designer.app.compress import CompressRequest, compress_job
+from designer.app.project import load_project
+from designer.app.shipping import BEST, best_run_of_project
+from designer.app.vocabulary import IMPORTANCES, CompressSettings, StepMeasured, parse_goal
 from designer.base.errors import DesignerError
 from designer.base.jobs import JobControl, Progress
 from designer.cli.flags import add_data_flags, number
-from designer.compress.goal import parse_goal
-from designer.compress.loop import CompressSettings, StepMeasured
-from designer.compress.prune import IMPORTANCES
 
 
 def register(subparsers) -> None:
@@ -24,7 +25,9 @@ def register(subparsers) -> None:
                     "at the goal or before accuracy drops by more than --max-drop, then try int8 (ONNX "
                     "Runtime); keeps the fastest model.")
     p.add_argument("project", help="project .nsd.json")
-    p.add_argument("--weights", required=True, metavar="RUN", help="the trained run folder (or its best.pt)")
+    p.add_argument("--weights", required=True, metavar="RUN",
+                   help="the trained run folder (or its best.pt), or 'best': the project's finished run with "
+                        "the best validation accuracy")
     add_data_flags(p)
     p.add_argument("--goal", required=True, type=_goal, metavar="GOAL",
                    help="latency=0.5x (batch-1 latency), size=4MB (ONNX file) or params=0.3x")
@@ -58,7 +61,12 @@ def _goal(text: str):
 def cmd_compress(args) -> int:
     settings = CompressSettings(args.goal, args.max_drop, args.importance, tuple(args.keep), args.steps,
                                 args.max_ratio, args.finetune_epochs, args.runs, not args.no_int8)
-    request = CompressRequest(args.project, args.weights, args.output, args.data, args.val_data,
+    weights = args.weights
+    if weights == BEST:  # as export does: the project's best finished run, named on stderr
+        runs = best_run_of_project(Path(args.project).resolve().parent / "runs", load_project(args.project).runs)
+        weights = str(runs.path)
+        print(f"Compressing the best finished run: {weights}", file=sys.stderr)
+    request = CompressRequest(args.project, weights, args.output, args.data, args.val_data,
                               args.val_split, args.seed)
     control = JobControl(report=lambda item: _show(item, args.json))
     gen = compress_job(control, request, settings)
