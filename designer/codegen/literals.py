@@ -29,7 +29,8 @@ def literal(value) -> str:
         return repr(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise DesignerError(f"The value {value!r} cannot be written into the script: it is not a finite number.")
+            raise DesignerError(f"The value {value!r} cannot be written into the script: "
+                                "it is not a finite number.")
         return repr(float(value))
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=True)
@@ -44,7 +45,8 @@ def literal(value) -> str:
 def number(value) -> str:
     """A finite number, written short (``0.001``, ``1e-05``, ``10``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DesignerError(f"The value {value!r} cannot be written into the script: it is not a finite number.")
+        raise DesignerError(f"The value {value!r} cannot be written into the script: "
+                            "it is not a finite number.")
     return repr(int(value)) if isinstance(value, int) else f"{value:g}" if _short_ok(value) else repr(value)
 
 

@@ -160,7 +160,8 @@ class BaseCache:
         """Forget other bases (and what was built from them) while they hold more than CACHE_MAX_PARAMS,
         those too big to ever fit first, then the least recently used: a big network the user has moved
         on from must not stay in memory."""
-        sizes = {b: sum(p.numel() for p in w.model.parameters()) for b, (w, _) in self._bases.items() if b != keep}
+        sizes = {b: sum(p.numel() for p in w.model.parameters())
+                 for b, (w, _) in self._bases.items() if b != keep}
         for gone in sorted(sizes, key=lambda b: sizes[b] <= CACHE_MAX_PARAMS):
             if sum(sizes.values()) <= CACHE_MAX_PARAMS:
                 break
@@ -180,7 +181,8 @@ class BaseCache:
         return 0, work.copy(), report
 
     def remember(self, base: BaseModel, ops: tuple[Op, ...], work: _Work) -> None:
-        if not ops or self.keep_built <= 0 or sum(p.numel() for p in work.model.parameters()) > MEMO_MAX_PARAMS:
+        if (not ops or self.keep_built <= 0
+                or sum(p.numel() for p in work.model.parameters()) > MEMO_MAX_PARAMS):
             return
         saved = work.copy()
         with self._lock:
@@ -215,7 +217,7 @@ def build(recipe: Recipe, cache: BaseCache | None = None) -> Design:
     ops = recipe.structural_ops
     steps = [i for i, op in enumerate(recipe.ops, 1) if op.structural]
     done, work, report = cache.start(recipe.base, ops)
-    for op, step in zip(ops[done:], steps[done:]):
+    for op, step in zip(ops[done:], steps[done:], strict=True):  # one step number per structural op
         _replay(work, op, step)
     if done < len(ops) and work.sizes_changed:
         _refresh_static_padding(work)
@@ -233,7 +235,8 @@ def _replay(work: _Work, op: Op, step: int) -> None:
     try:
         handler(work, op)
     except DesignerError as exc:
-        raise DesignerError(f"Step {step} '{op.describe()}': {_lower_first(exc.message)}", hint=exc.hint) from exc
+        raise DesignerError(f"Step {step} '{op.describe()}': {_lower_first(exc.message)}",
+                            hint=exc.hint) from exc
     except Exception as exc:  # torch can fail in many ways; the user needs the step
         raise DesignerError(f"Step {step} '{op.describe()}' failed: {plain_reason(exc)}") from exc
     _refresh_classifier(work)
@@ -255,7 +258,8 @@ def _set_input(work: _Work, op) -> None:
         raise DesignerError(f"Unknown channel mode '{op.conv_mode}'.", hint="Use 'adapt' or 'replicate'.")
     replicate = op.conv_mode == "replicate"
     if replicate and op.channels != 1:
-        raise DesignerError(f"Only grey (1-channel) images can be replicated to RGB, not {op.channels} channels.",
+        raise DesignerError("Only grey (1-channel) images can be replicated to RGB, "
+                            f"not {op.channels} channels.",
                             hint="Use conv_mode 'adapt' for other channel counts.")
     net_channels = 3 if replicate else op.channels
     if net_channels != work.network_shape[0]:
@@ -297,7 +301,8 @@ def _resize_vit(model: nn.Module, height: int, width: int) -> None:
                             hint=f"Use {height}x{height}, ideally a multiple of its patch size {patch}.")
     if height < patch:
         raise DesignerError(f"A Vision Transformer with {patch}-pixel patches needs images of at least "
-                            f"{patch}x{patch}, not {height}x{width}.", hint=f"Use a multiple of {patch}, e.g. 64.")
+                            f"{patch}x{patch}, not {height}x{width}.",
+                            hint=f"Use a multiple of {patch}, e.g. 64.")
     old = vit.encoder.pos_embedding
     state = interpolate_embeddings(height, patch, {"encoder.pos_embedding": old.detach()})
     vit.encoder.pos_embedding = nn.Parameter(state["encoder.pos_embedding"], requires_grad=old.requires_grad)

@@ -57,8 +57,8 @@ def _setting_ok(value) -> bool:
     if isinstance(value, str):
         return len(value) <= 32 and re.fullmatch(WORD, value) is not None
     if isinstance(value, tuple):
-        return len(value) <= 8 and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_SETTING
-                                       for v in value)
+        return len(value) <= 8 and all(
+            isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_SETTING for v in value)
     return False
 
 
@@ -72,9 +72,9 @@ def _check_settings(items: tuple) -> tuple:
         if not re.fullmatch(IDENTIFIER, name) or len(name) > 64:
             raise ValueError(f"{name[:40]!r} is not a setting name")
         if not _setting_ok(value):
-            raise ValueError(f"setting '{name}' is {value!r:.40}; a setting should be a whole number (at most "
-                             f"{MAX_SETTING:,} in size), a finite number, true/false, a short word (letters, "
-                             "digits, _ or -) or up to 8 whole numbers")
+            raise ValueError(f"setting '{name}' is {value!r:.40}; a setting should be a whole number "
+                             f"(at most {MAX_SETTING:,} in size), a finite number, true/false, "
+                             "a short word (letters, digits, _ or -) or up to 8 whole numbers")
     return items
 
 
@@ -179,7 +179,8 @@ class SetInput(Op):
         # Each side within its limit can still multiply to 68 GB per image (1024x4096x4096).
         if self.channels * self.height * self.width > MAX_INPUT_VALUES:
             raise ValueError(f"an input of {self.channels}x{self.height}x{self.width} is "
-                             f"{self.channels * self.height * self.width / 1e6:,.0f} million values per image; "
+                             f"{self.channels * self.height * self.width / 1e6:,.0f} million values "
+                             "per image; "
                              f"at most {MAX_INPUT_VALUES / 1e6:.0f} million (e.g. 3x4096x4096)")
         return self
 

@@ -64,10 +64,10 @@ class UntrustedBuilder(DesignerError):
     """A design names a builder nobody has said to trust yet."""
 
     def __init__(self, spec: str):
-        super().__init__(f"This design builds its network by running Python code from '{spec}', which "
-                         "NetSurgeon only does when you say you trust it.",
-                         hint="On the command line add --trust-builder; in the window, answer Yes when asked. "
-                              "Only do so for code you know.")
+        super().__init__(f"This design builds its network by running Python code from '{spec}', "
+                         "which NetSurgeon only does when you say you trust it.",
+                         hint="On the command line add --trust-builder; in the window, answer Yes "
+                              "when asked. Only do so for code you know.")
         self.spec = spec
 
 
@@ -150,9 +150,10 @@ def _probe(spec: str, module_name: str, attr: str) -> None:
                                   env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                   timeout=_timeout())
         except subprocess.TimeoutExpired:
-            raise DesignerError(f"'{spec}' did not finish building a network within {_timeout():.0f} s, so it "
-                                "was stopped.", hint="A builder must return a network when called with no "
-                                                     "arguments, without asking for input.") from None
+            raise DesignerError(f"'{spec}' did not finish building a network within {_timeout():.0f} s, "
+                                "so it was stopped.",
+                                hint="A builder must return a network when called with no arguments, "
+                                     "without asking for input.") from None
     said = [line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith("NETSURGEON-")]
     if proc.returncode != 0 or not said:
         ended = f"it ended its program (exit status {proc.returncode}) instead of returning a network"
@@ -177,7 +178,8 @@ def _probe_error(spec: str, module_name: str, attr: str, kind: str, text: str) -
         return DesignerError(f"Calling '{spec}' failed: {text}",
                              hint="The builder must work when called with no arguments.")
     return DesignerError(f"'{spec}' returned a {text}, not a PyTorch network (nn.Module).",
-                         hint="Point to a function or class that builds the model, e.g. torchvision.models:resnet18.")
+                         hint="Point to a function or class that builds the model, "
+                              "e.g. torchvision.models:resnet18.")
 
 
 def _import(spec: str, module_name: str, attr: str):

@@ -100,7 +100,9 @@ def has_static_padding(model: nn.Module) -> bool:
 def same_padding(conv: nn.Conv2d, height: int, width: int) -> nn.Module:
     """TF 'SAME' padding module for ``conv`` seeing an input of ``height`` x ``width``."""
     pads = []
-    for size, k, s, d in zip((height, width), conv.weight.shape[-2:], conv.stride, conv.dilation):
+    # a 2-d conv: its kernel, stride and dilation each have exactly the two sizes (height, width)
+    for size, k, s, d in zip((height, width), conv.weight.shape[-2:], conv.stride, conv.dilation,
+                             strict=True):
         out = -(-size // s)  # ceil division
         pads.append(max((out - 1) * s + (k - 1) * d + 1 - size, 0))
     pad_h, pad_w = pads

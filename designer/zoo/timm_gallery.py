@@ -15,6 +15,7 @@ never over the network.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import functools
@@ -97,10 +98,8 @@ def entries() -> dict[str, TimmEntry]:
     if cached:
         return cached
     found = _scan()
-    try:
+    with contextlib.suppress(OSError, DesignerError):  # a read-only home folder: list from timm next time
         write_json(_cache_file(version), {"entries": [asdict(e) for e in found.values()]}, indent=None)
-    except (OSError, DesignerError):
-        pass  # a read-only home folder: list from timm again next time
     return found
 
 
@@ -111,7 +110,8 @@ def _read_cache(path: Path) -> dict[str, TimmEntry]:
         return {}
     try:
         made = [TimmEntry(**{**row, "input_size": tuple(row["input_size"]), "mean": tuple(row["mean"]),
-                             "std": tuple(row["std"]), "classifier": tuple(row["classifier"])}) for row in rows]
+                             "std": tuple(row["std"]), "classifier": tuple(row["classifier"])})
+                for row in rows]
     except (TypeError, KeyError):
         return {}
     return {e.name: e for e in made}
@@ -152,8 +152,8 @@ def entry(name: str) -> TimmEntry:
     if name not in found:
         close = difflib.get_close_matches(name, list(found), n=5, cutoff=0.6)
         hint = f"Did you mean {', '.join(close)}?" if close else ""
-        raise DesignerError(f"timm has no pretrained classifier called '{name}'.",
-                            hint=(hint + " Run `python -m designer models --source timm` to see them all.").strip())
+        hint += " Run `python -m designer models --source timm` to see them all."
+        raise DesignerError(f"timm has no pretrained classifier called '{name}'.", hint=hint.strip())
     return found[name]
 
 
@@ -239,7 +239,8 @@ def download_weights(item: TimmEntry) -> Path:
             return Path(hf_hub_download(repo_id=repo, filename=name, revision=revision or None))
         except Exception as exc:  # noqa: BLE001 -- offline, missing file, firewall: try the next, then say so
             last = exc
-    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded ({plain_reason(last)}).")
+    raise DesignerError(f"The pretrained weights for {item.name} could not be downloaded "
+                        f"({plain_reason(last)}).")
 
 
 def create(name: str):

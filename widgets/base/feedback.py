@@ -54,7 +54,8 @@ def ask_recover(parent, when: str) -> bool:
 
 def ask_missing_weights(parent, message: str) -> str:
     """"random" | "file" | "cancel": what to do when pretrained weights are not available."""
-    box = QMessageBox(QMessageBox.Warning, "Pretrained weights not available", message, QMessageBox.NoButton, parent)
+    box = QMessageBox(QMessageBox.Warning, "Pretrained weights not available", message,
+                      QMessageBox.NoButton, parent)
     random = box.addButton("Continue with random weights", QMessageBox.AcceptRole)
     pick = box.addButton("Choose a weights file…", QMessageBox.ActionRole)
     box.addButton(QMessageBox.Cancel)
@@ -101,6 +102,7 @@ def builder_spec(parent, current: str = "") -> str:
 def lr_factor(parent, current: float = 1.0) -> float | None:
     value, ok = QInputDialog.getDouble(
         parent, "Learning-rate factor",
-        "Multiply the learning rate of the selected layers by\n(0 = do not learn, 0.1 = slower, 10 = faster):",
+        "Multiply the learning rate of the selected layers by\n"
+        "(0 = do not learn, 0.1 = slower, 10 = faster):",
         current, 0.0, 1000.0, 4)
     return value if ok else None

@@ -18,7 +18,8 @@ def ask_stop_training(parent) -> bool:
     answer = QMessageBox.question(
         parent, "Training is running",
         "A training run is still in progress.\n\nStop it and close? The best weights of the epochs it has "
-        "finished are kept, and you can resume the run later.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        "finished are kept, and you can resume the run later.",
+        QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
 
 
@@ -43,6 +44,7 @@ def ask_total_epochs(parent, run_name: str, done: int, suggested: int) -> int | 
     """Resuming a finished run: how many epochs should it have in all? None when cancelled."""
     value, ok = QInputDialog.getInt(
         parent, "Train a finished run further",
-        f"The run {run_name} has finished its {done} epochs.\n\nTrain it further, up to how many epochs in all? "
+        f"The run {run_name} has finished its {done} epochs.\n\n"
+        "Train it further, up to how many epochs in all? "
         "Its first finish and its time stay in the run history.", suggested, done + 1, 100_000)
     return value if ok else None

@@ -146,7 +146,8 @@ class PresetDialog(_Form):
 
 def ask_input(parent, design) -> SetInput | None:
     c, h, w = design.input_shape
-    dialog = InputDialog(parent, c, h, w, "replicate" if getattr(design, "replicate_grey", False) else "adapt")
+    grey_mode = "replicate" if getattr(design, "replicate_grey", False) else "adapt"
+    dialog = InputDialog(parent, c, h, w, grey_mode)
     return dialog.op() if dialog.exec() == QDialog.Accepted else None
 
 

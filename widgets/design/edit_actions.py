@@ -51,7 +51,8 @@ class EditActions(QObject):
                                                "New final layer for your number of classes", "Ctrl+K")
         self.change_input = self._action("Input size…", self.ask_change_input,
                                          "Image size and colour channels the network takes", "Ctrl+I")
-        self.freeze = self._action("Freeze", self.freeze_selected, "Do not train the selected layers", "Ctrl+L")
+        self.freeze = self._action("Freeze", self.freeze_selected, "Do not train the selected layers",
+                                   "Ctrl+L")
         self.unfreeze = self._action("Unfreeze", self.unfreeze_selected, "Train the selected layers again")
         self.freeze_until = self._action("Freeze up to here", self.freeze_until_selected,
                                          "Freeze every layer from the input up to the selected one")
@@ -65,7 +66,8 @@ class EditActions(QObject):
                                        "Heat maps in the Results tab look at this layer's output")
         self.heat_layer.setCheckable(True)
         self.heat_default = self._action("Heat maps: back to the default layer", self.default_heat_layer,
-                                         "Heat maps look at the default layer again (the last with a map of at least 7x7)")
+                                         "Heat maps look at the default layer again "
+                                         "(the last with a map of at least 7x7)")
         self.selection_actions = (self.freeze, self.unfreeze, self.freeze_until, self.set_lr, self.delete)
         qdoc.selection_changed.connect(self._update)
         qdoc.recipe_changed.connect(self._update)
@@ -117,7 +119,8 @@ class EditActions(QObject):
     def _need_layers(self) -> list[str]:
         layers = self.selected_layers()
         if not layers:
-            feedback.show_error(self.window, "Select a layer", "Select one or more layers in the graph first.")
+            feedback.show_error(self.window, "Select a layer",
+                                "Select one or more layers in the graph first.")
         return layers
 
     # --- whole-network edits ---------------------------------------------------------------------
@@ -161,7 +164,8 @@ class EditActions(QObject):
     def set_frozen(self, frozen: bool, layers: list[str] | None = None) -> None:
         layers = layers or self._need_layers()
         if layers:
-            self._edit([Freeze(p, frozen) for p in layers], self._plural("Freeze" if frozen else "Unfreeze", layers))
+            verb = "Freeze" if frozen else "Unfreeze"
+            self._edit([Freeze(p, frozen) for p in layers], self._plural(verb, layers))
 
     @Slot()
     def freeze_until_selected(self) -> None:
@@ -219,7 +223,8 @@ class EditActions(QObject):
         if problem:
             feedback.show_error(self.window, "Not a layer for heat maps", problem)
             return False
-        self.qdoc.doc.set_settings("explain", {**(self.qdoc.doc.settings.get("explain") or {}), "layer": path})
+        explain = self.qdoc.doc.settings.get("explain") or {}
+        self.qdoc.doc.set_settings("explain", {**explain, "layer": path})
         return True
 
     @Slot()
@@ -244,8 +249,8 @@ class EditActions(QObject):
             menu.addAction(action)
         menu.addSeparator()
         design = self.qdoc.state.design if self.qdoc.state else None
-        if design is not None and any(p == design.classifier_path or design.classifier_path.startswith(p + ".")
-                                      for p in layers):
+        if design is not None and any(
+                p == design.classifier_path or design.classifier_path.startswith(p + ".") for p in layers):
             menu.addAction(self.replace_classifier)
         if layers:
             self._layer_submenu(menu.addMenu("Insert after"), self.insert_layer, layers[-1])

@@ -66,7 +66,8 @@ class LayerTree(QTreeView):
             params = sum(p.numel() for p in module.parameters())
             frozen, lr = state.layer_state.get(path, (None, 1.0))
             row = [QStandardItem(path.rpartition(".")[2]), QStandardItem(type(module).__name__),
-                   QStandardItem(style.human_count(params) if params else ""), QStandardItem(state_text(frozen, lr))]
+                   QStandardItem(style.human_count(params) if params else ""),
+                   QStandardItem(state_text(frozen, lr))]
             row[0].setData(path, PATH_ROLE)
             row[0].setToolTip(path)
             parents.get(parent_path, parents[""]).appendRow(row)
@@ -127,4 +128,5 @@ class LayerTree(QTreeView):
     def select_path(self, path: str) -> None:
         """As if the user clicked the row of ``path``."""
         row = self.items[path]
-        self.selectionModel().select(row[0].index(), QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+        self.selectionModel().select(row[0].index(),
+                                     QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)

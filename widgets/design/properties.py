@@ -133,7 +133,8 @@ class Properties(QScrollArea):
         if node.get("flops"):
             rows.append(("Multiply-adds", style.human_count(node["flops"])))
         return "<table cellspacing=3>" + "".join(
-            f"<tr><td style='color:#6b7280'>{k}&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+            f"<tr><td style='color:#6b7280'>{k}&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows
+        ) + "</table>"
 
     def _node_for(self, state, path: str) -> dict:
         if path in state.graph:
@@ -176,7 +177,8 @@ class Properties(QScrollArea):
 
     def _show_input(self, state) -> None:
         c, h, w = state.design.input_shape
-        self._show_text("Input", "The images the network takes", self._info(state.graph.nodes.get("input", {})))
+        self._show_text("Input", "The images the network takes",
+                        self._info(state.graph.nodes.get("input", {})))
         self.in_c.setValue(c)
         self.in_h.setValue(h)
         self.in_w.setValue(w)

@@ -118,7 +118,8 @@ class NodeItem(QGraphicsItem):
         if data.get("params"):
             lines.append(f"Parameters: {data['params']:,} ({data.get('trainable', 0):,} trainable)")
         if data.get("frozen") is not None:
-            lines.append("Frozen" if data["frozen"] else f"Trainable, LR factor {style.lr_text(self.lr_factor)}")
+            lines.append("Frozen" if data["frozen"]
+                         else f"Trainable, LR factor {style.lr_text(self.lr_factor)}")
         if self.is_block:
             lines.append(f"Block of {data.get('children', 0)} layers — double-click to open")
         return "<br>".join(lines)

@@ -102,7 +102,8 @@ class GraphScene(QGraphicsScene):
         event.setAccepted(event.mimeData().hasFormat(LAYER_MIME))
 
     def dragMoveEvent(self, event) -> None:
-        event.setAccepted(event.mimeData().hasFormat(LAYER_MIME) and self.node_at(event.scenePos()) is not None)
+        event.setAccepted(event.mimeData().hasFormat(LAYER_MIME)
+                          and self.node_at(event.scenePos()) is not None)
 
     def dropEvent(self, event) -> None:
         item = self.node_at(event.scenePos())

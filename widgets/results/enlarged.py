@@ -51,7 +51,7 @@ class EnlargedView(QDialog):
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         titles = ["Image"] + [title for title, _ in self.maps]
-        for title, view in zip(titles, [self.view, *self.map_views]):
+        for title, view in zip(titles, [self.view, *self.map_views], strict=True):  # one view per map
             column = QVBoxLayout()
             column.addWidget(QLabel(title, objectName="sectionTitle", alignment=Qt.AlignCenter))
             column.addWidget(view, 1)
@@ -63,7 +63,7 @@ class EnlargedView(QDialog):
         if self.picture is None:
             return
         strength = self.opacity.value() / 100
-        for view, (_, heat) in zip(self.map_views, self.maps):
+        for view, (_, heat) in zip(self.map_views, self.maps, strict=True):
             view.set_array(overlay(self.picture, heat, strength))
             view.setToolTip("" if np.asarray(heat).any() else
                             "This layer shows no evidence for this class: every region scores 0.")

@@ -88,7 +88,8 @@ class ConfusionTable(_Table):
                 self.setItem(i, j, item)
 
     def counts(self) -> list[list[int]]:
-        return [[int(self.item(i, j).text()) for j in range(self.columnCount())] for i in range(self.rowCount())]
+        return [[int(self.item(i, j).text()) for j in range(self.columnCount())]
+                for i in range(self.rowCount())]
 
 
 class PerClassTable(_Table):

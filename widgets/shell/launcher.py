@@ -19,7 +19,8 @@ from designer.zoo.families import DEFAULT_MODEL
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="netsurgeon", description="Point-and-click transfer learning for PyTorch.")
+    parser = argparse.ArgumentParser(prog="netsurgeon",
+                                     description="Point-and-click transfer learning for PyTorch.")
     parser.add_argument("project", nargs="?", help="a project file (.nsd.json) to open")
     parser.add_argument("--start-page", action="store_true", help="show the network gallery, open nothing")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="gallery name or package.module:callable")

@@ -63,8 +63,8 @@ class ProjectFiles(QObject):
     def save_as(self) -> bool:
         if self.doc.state is None:
             return False
-        suggestion = self.doc.path or os.path.join(feedback.folder_for(self.doc),
-                                                   self.doc.recipe.base.name.replace(":", "_") + PROJECT_SUFFIX)
+        suggestion = self.doc.path or os.path.join(
+            feedback.folder_for(self.doc), self.doc.recipe.base.name.replace(":", "_") + PROJECT_SUFFIX)
         path = feedback.save_project_path(self.window, suggestion)
         return bool(path) and self._save_to(path)
 
@@ -98,7 +98,7 @@ class ProjectFiles(QObject):
         if path:
             self.qdoc.open_project(path)
 
-    # --- autosave and recovery --------------------------------------------------------------------------------
+    # --- autosave and recovery ----------------------------------------------------------------------------
 
     @Slot()
     def autosave(self) -> None:

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from widgets.base.plots import EmptyNote, own_menus
 
 REDRAW_MS = 100
-LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "star": "&#x2605;", "line": "&#x2501;&#x25CF;&#x2501;",
-                "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;",
+LEGEND_MARKS = {"thin": "&#x2500;&#x2500;", "dots": "&#x25CF;", "star": "&#x2605;",
+                "line": "&#x2501;&#x25CF;&#x2501;", "dash": "&#x254D;&#x254D;", "dot": "&#x2508;&#x2508;",
                 "dashdots": "&#x254D;&#x25CF;&#x254D;"}
 EMPTY_TEXT = {"Accuracy": "Accuracy is drawn here once a run starts (or tick runs below to compare them).",
               "Loss": "Loss is drawn here once a run starts."}
@@ -91,8 +91,8 @@ class MetricsPlot(QWidget):
     def _build(self) -> None:
         self.x_combo = QComboBox()
         self.x_combo.addItems(["Iterations", "Epochs"])
-        self.x_combo.setToolTip("Show the curves against optimizer steps (iterations) or passes over the data "
-                                "(epochs).")
+        self.x_combo.setToolTip("Show the curves against optimizer steps (iterations) or passes over the "
+                                "data (epochs).")
         self.x_combo.currentIndexChanged.connect(self._on_x_mode)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Accuracy and loss", objectName="sectionTitle"))
@@ -223,7 +223,9 @@ class MetricsPlot(QWidget):
             xs = s.x_iter if iterations else s.x_epoch
             extent = max(extent, xs[-1] if xs else 0.0)
         for run in self.overlays:
-            last = float(max((e for e, v in zip(run.get("epochs", []), run.get("train_loss", [])) if v is not None),
+            # a saved run may lack a loss list (or have a shorter one): zip stops at the shorter
+            epoch_losses = zip(run.get("epochs", []), run.get("train_loss", []), strict=False)
+            last = float(max((e for e, v in epoch_losses if v is not None),
                              default=len(run.get("epochs", []))))
             extent = max(extent, last * (run.get("steps_per_epoch") or 1) if iterations else last)
         return extent or 1.0
@@ -235,7 +237,8 @@ class MetricsPlot(QWidget):
             (_x0, x1), _ = plot.viewRange()
             if force or extent > x1 or extent < 0.5 * x1:
                 plot.setXRange(0, extent, padding=0.02)
-        losses = [v for k in ("train_batch_loss", "train_loss", "val_loss", "head_loss") for v in self.series[k].y]
+        losses = [v for k in ("train_batch_loss", "train_loss", "val_loss", "head_loss")
+                  for v in self.series[k].y]
         losses += [v for run in self.overlays for k in ("train_loss", "val_loss") for v in run.get(k, [])
                    if v is not None]
         top = max((v for v in losses if np.isfinite(v)), default=1.0)
@@ -262,21 +265,23 @@ class MetricsPlot(QWidget):
         stage1 = run.get("stage1") or {}
         for key, plot in (("val_acc", self.acc_plot), ("val_loss", self.loss_plot),
                           ("train_acc", self.acc_plot), ("train_loss", self.loss_plot)):
-            points = [(epoch * per_epoch, v) for epoch, v in zip(run["epochs"], run.get(key, [])) if v is not None]
+            # a saved run may lack this curve (or have a shorter one): zip stops at the shorter
+            points = [(epoch * per_epoch, v)
+                      for epoch, v in zip(run["epochs"], run.get(key, []), strict=False) if v is not None]
             validation = key.startswith("val")
             if validation and stage1.get(key) is not None:  # validation starts at stage 1's fitted head
                 points.insert(0, (0, stage1[key]))
             if not points:
                 continue
-            x, y = (np.asarray(v, dtype=float) for v in zip(*points))
+            x, y = (np.asarray(v, dtype=float) for v in zip(*points, strict=True))  # (x, y) pairs
             label = f"{run['name']} ({'val' if validation else 'train'})"
             item = plot.plot(x, y, pen=_pen(colour, "dash" if validation else "dot"), name=label,
                              symbol="o" if validation else "t", symbolSize=6 if validation else 5,
                              symbolBrush=colour if validation else "w", symbolPen=pg.mkPen(colour))
             self._overlay_items.append((plot, item))
             if validation and stage1.get(key) is not None:
-                star = plot.plot([0.0], [stage1[key]], pen=None, symbol="star", symbolSize=14, symbolBrush=colour,
-                                 symbolPen=pg.mkPen("w"), name=f"{run['name']} (stage 1)")
+                star = plot.plot([0.0], [stage1[key]], pen=None, symbol="star", symbolSize=14,
+                                 symbolBrush=colour, symbolPen=pg.mkPen("w"), name=f"{run['name']} (stage 1)")
                 self._overlay_items.append((plot, star))
 
     def _update_legend(self) -> None:
@@ -290,7 +295,8 @@ class MetricsPlot(QWidget):
             entries[f"{run['name']} (validation)"] = (colour, "dashdots")
             entries[f"{run['name']} (training)"] = (colour, "dot")
         self.legend.setText("&nbsp;&nbsp;&nbsp; ".join(
-            f'<span style="color:{colour}; font-weight:bold">{LEGEND_MARKS[style]}</span>&nbsp;{escape(label)}'
+            f'<span style="color:{colour}; font-weight:bold">{LEGEND_MARKS[style]}</span>'
+            f'&nbsp;{escape(label)}'
             for label, (colour, style) in entries.items()))
 
     @Slot(int)

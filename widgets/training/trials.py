@@ -28,7 +28,8 @@ from designer.train.search import TRIALS_FILE
 from designer.train.search_text import AUGMENT_WORDS
 from widgets.training.runs import acc_text, time_text
 
-COLUMNS = ("Trial", "Learning rate", "Length", "Augmentation", "Frozen", "Best validation", "How it ended", "Time")
+COLUMNS = ("Trial", "Learning rate", "Length", "Augmentation", "Frozen", "Best validation", "How it ended",
+           "Time")
 CURVE_COLUMNS = ("Epoch", "Step", "Validation")
 STATE_WORDS = {"complete": "ran to its end", "pruned": "stopped early (weak)", "cut": "cut by the budget",
                "failed": "failed", "stopped": "stopped by you"}
@@ -54,7 +55,8 @@ def read_trials(run_dir) -> list[dict]:
             params = trial.get("params") if isinstance(trial.get("params"), dict) else {}
             curve = trial.get("curve") if isinstance(trial.get("curve"), list) else []
             out.append({"number": trial["number"], "params": params, "state": _text(trial.get("state")),
-                        "best_val_acc": _number(trial.get("best_val_acc")), "time_s": _number(trial.get("time_s")),
+                        "best_val_acc": _number(trial.get("best_val_acc")),
+                        "time_s": _number(trial.get("time_s")),
                         "curve": [p for p in curve[:MAX_ROWS] if isinstance(p, dict)]})
     return out
 
@@ -94,8 +96,8 @@ class TrialsView(QWidget):
         self.trials: list[dict] = []
         self.table = _table(COLUMNS)
         self.table.setToolTip("Each trial of the search: its settings, its best accuracy on the validation "
-                              "images and how it ended. Weak trials are stopped early to leave time for others. "
-                              "Select a trial to see its curve.")
+                              "images and how it ended. Weak trials are stopped early to leave time for "
+                              "others. Select a trial to see its curve.")
         self.curve = _table(CURVE_COLUMNS)
         self.curve.setToolTip("The selected trial's accuracy on the validation images at each validation.")
         self.curve.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
@@ -108,7 +110,8 @@ class TrialsView(QWidget):
         row.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Search trials — select one to see its validation curve", objectName="sectionTitle"))
+        layout.addWidget(QLabel("Search trials — select one to see its validation curve",
+                                objectName="sectionTitle"))
         layout.addLayout(row, 1)
         self.table.itemSelectionChanged.connect(self._show_curve)
 
@@ -146,7 +149,8 @@ class TrialsView(QWidget):
             font = self.table.item(row, column).font()
             font.setBold(True)
             self.table.item(row, column).setFont(font)
-        self.best.setText(f"Best so far: trial {top['number']} with {acc_text(top['best_val_acc'])} (in bold).")
+        self.best.setText(f"Best so far: trial {top['number']} with {acc_text(top['best_val_acc'])} "
+                          "(in bold).")
 
     def selected_number(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()

@@ -2,7 +2,8 @@
 
 The choice is a ``designer.launch.placement.Placement``, kept in the project's training settings
 under ``"placement"`` (it is not a training hyperparameter, so ``TrainOptions`` ignores it) and
-read back through ``designer.launch.placement.saved_placement`` (the CLI's default too), which turns anything malformed into "this process".
+read back through ``designer.launch.placement.saved_placement`` (the CLI's default too), which
+turns anything malformed into "this process".
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox, QWidget
 
 from designer.launch.placement import CHILD_MODES, MAX_PROCESSES, Placement
 
-HERE_TIP = "Train inside the app, as always. Simplest; the window may respond more slowly while a large network trains."
+HERE_TIP = ("Train inside the app, as always. Simplest; the window may respond more slowly while a large "
+            "network trains.")
 GPUS_TIP = ("One training process per GPU of this machine, each taking a share of every batch "
             "(PyTorch's DistributedDataParallel).")
 NO_GPU_TIP = "PyTorch sees no GPU on this computer, so there are none to train on."
-PROCESSES_TIP = ("Train in processes of their own, started by the app. One separate process keeps the window "
-                 "smoother while it trains; several split each batch between them, on the GPUs when there are "
-                 "enough (one each), else on the CPU.")
-COUNT_TIP = (f"How many separate processes (1 to {MAX_PROCESSES}). One keeps the window smoother; several split "
-             "each batch between them, on the GPUs when there are enough, else on the CPU.")
-CACHED_TIP = ("Head-only and linear-probe runs train on cached features in this process, in seconds: where to "
-              "train applies to the other modes.")
-TIP = ("Where the training runs. " + HERE_TIP + " All GPUs: " + GPUS_TIP + " Separate processes: " + PROCESSES_TIP
-       + " Curves, Stop and Resume work the same everywhere; a run trained elsewhere also keeps the script that "
-         "trained it and what it printed (train.log) in its folder.")
+PROCESSES_TIP = ("Train in processes of their own, started by the app. One separate process keeps the "
+                 "window smoother while it trains; several split each batch between them, on the GPUs when "
+                 "there are enough (one each), else on the CPU.")
+COUNT_TIP = (f"How many separate processes (1 to {MAX_PROCESSES}). One keeps the window smoother; several "
+             "split each batch between them, on the GPUs when there are enough, else on the CPU.")
+CACHED_TIP = ("Head-only and linear-probe runs train on cached features in this process, in seconds: "
+              "where to train applies to the other modes.")
+TIP = ("Where the training runs. " + HERE_TIP + " All GPUs: " + GPUS_TIP
+       + " Separate processes: " + PROCESSES_TIP
+       + " Curves, Stop and Resume work the same everywhere; a run trained elsewhere also keeps the script "
+         "that trained it and what it printed (train.log) in its folder.")
 
 
 def gpu_count() -> int:
@@ -58,7 +61,7 @@ class WhereToTrain(QWidget):
         self.show_placement(Placement())
 
     def _fill(self) -> None:
-        gpus = f"All GPUs of this machine ({self.gpus})" if self.gpus else "All GPUs of this machine (none found)"
+        gpus = f"All GPUs of this machine ({self.gpus if self.gpus else 'none found'})"
         for value, label, tip in (("here", "This process", HERE_TIP),
                                   ("gpus", gpus, GPUS_TIP if self.gpus else f"{NO_GPU_TIP} {GPUS_TIP}"),
                                   ("processes", "Separate processes", PROCESSES_TIP)):
