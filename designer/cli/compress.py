@@ -63,8 +63,8 @@ def cmd_compress(args) -> int:
                                 args.max_ratio, args.finetune_epochs, args.runs, not args.no_int8)
     weights = args.weights
     if weights == BEST:  # as export does: the project's best finished run, named on stderr
-        runs = best_run_of_project(Path(args.project).resolve().parent / "runs", load_project(args.project).runs)
-        weights = str(runs.path)
+        runs_dir = Path(args.project).resolve().parent / "runs"
+        weights = str(best_run_of_project(runs_dir, load_project(args.project).runs).path)
         print(f"Compressing the best finished run: {weights}", file=sys.stderr)
     request = CompressRequest(args.project, weights, args.output, args.data, args.val_data,
                               args.val_split, args.seed)
