@@ -54,6 +54,7 @@ NUM_CLASSES = 5
 IN_CHANNELS, HEIGHT, WIDTH = 1, 64, 64
 MEAN = (0.449,)
 STD = (0.226,)
+PIL_MODE = "L"  # the mode images load in
 MOMENTUM = 0.9  # SGD only
 # Step schedule: LR x GAMMA every STEP_SIZE epochs (0: a third of the epochs).
 STEP_SIZE, GAMMA = 0, 0.1
@@ -67,6 +68,7 @@ AUGMENT = [  # training-time augmentation, as chosen in the app
 FROZEN = ["conv1", "bn1", "layer1", "layer2"]
 # Learning rate = --lr x factor for the parameters under each module (default x1):
 LR_FACTORS = {"layer3": 0.1, "layer4": 0.1, "fc": 10}
+BN_MODE = "frozen_eval"  # BatchNorm in training: see set_train_mode
 
 # How the app trains. --mode picks one; the settings not given as flags come from SETTINGS,
 # except that the recommended mode plans those in PLANNED from the data (unless set in the app:
@@ -100,6 +102,13 @@ SPLIT_DIRS = {
     "test": ["test"],
 }
 SPLIT_FILE = None  # no split was exported: DATA is split here
+
+# The flags' choices and defaults (as the app's run was set):
+MODES, OPTIMIZERS = ["recommended", "full", "scratch"], ["sgd", "adam", "adamw"]
+SCHEDULES = ["constant", "step", "cosine"]
+OPTIMIZER, WEIGHT_DECAY, SEED = "sgd", 0.0001, 0
+VAL_FRACTION, SPLIT_SEED, WORKERS = 0.2, 0, 0
+CLASS_WEIGHTS, AMP = False, False
 
 
 def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -159,15 +168,15 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
 
 
 def set_train_mode(model: nn.Module, training: bool) -> None:
-    """Like model.train(training), but BatchNorm layers whose weights are frozen stay in eval
-    mode: in train mode they would keep updating their running statistics and drift."""
+    """Like model.train(training), but BatchNorm as BN_MODE says: "train" follows the mode, "eval"
+    stays in eval mode, "frozen_eval" stays in eval mode where its weights are frozen (in train
+    mode its running statistics would drift)."""
     model.train(training)
     for module in model.modules():
-        params = list(module.parameters())
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(
-            p.requires_grad for p in params
-        ):
-            module.eval()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and BN_MODE != "train":
+            params = list(module.parameters())
+            if BN_MODE == "eval" or (params and not any(p.requires_grad for p in params)):
+                module.eval()
 
 
 def load_weights(path: str) -> dict[str, torch.Tensor]:
@@ -203,19 +212,43 @@ def check(weights: str | None) -> None:
     report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
     print(json.dumps(report))
 
+def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last (NHWC) on the CPU when the network has 2-D convolutions, as the app trains:
+    oneDNN's kernels are faster in it, and another layout rounds differently, which a fine-tuning
+    at a high rate can grow step by step into another result."""
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
+
+
+def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
+    """A batch of images on ``device`` in the model's layout."""
+    return images.to(device, non_blocking=True, memory_format=fmt if images.dim() == 4 else
+                     torch.preserve_format)
+
+
+def weights_of(model: nn.Module) -> dict:
+    """The state dict in the default layout (what safetensors and other readers expect)."""
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
 
 def load_image(path: str) -> Image.Image:
-    """Open an image upright (phone photos store their rotation in EXIF) in L mode."""
+    """Open an image upright (phone photos store their rotation in EXIF) in PIL_MODE."""
     with Image.open(path, formats=IMAGE_FORMATS) as img:
-        return ImageOps.exif_transpose(img).convert("L")
+        return ImageOps.exif_transpose(img).convert(PIL_MODE)
 
+
+def tile_channels(image: torch.Tensor) -> torch.Tensor:
+    """The image's channels repeated up to IN_CHANNELS (grey to RGB, RGB to N), if fewer."""
+    if image.shape[0] == IN_CHANNELS:
+        return image
+    return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
 
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
               v2.Normalize(MEAN, STD)]
     return v2.Compose(steps)
 
@@ -390,6 +423,14 @@ def check_classes(found: list[str]) -> None:
         print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
 
 
+def class_weights(dataset: ImageFiles) -> list[float]:
+    """Inverse class frequency, averaging 1 over the classes that have images."""
+    counts = [dataset.targets.count(k) for k in range(NUM_CLASSES)]
+    inverse = [1.0 / c if c else 0.0 for c in counts]
+    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
+    return [w / mean for w in inverse]
+
+
 # --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
 
 
@@ -441,14 +482,14 @@ def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: 
     """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
     if not len(dataset):
         return None, None
-    seen, labels = [], []
+    seen, labels, fmt = [], [], layout(model, device)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
         for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
             if batch is not None:
-                model(batch[0].to(device))
+                model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()
@@ -650,13 +691,13 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
     """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
     loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
     after each training step; when it returns True, the pass ends there."""
-    loss_sum, correct, seen, stopped = 0.0, 0, 0, False
+    loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
     with torch.set_grad_enabled(optimizer is not None):
         for step, batch in enumerate(loader, 1):
             if batch is None:  # every image of this batch failed to load
                 continue
             images, labels = batch
-            images = images.to(device, non_blocking=True)
+            images = to_input(images, device, fmt)
             labels = labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(images)
@@ -759,14 +800,6 @@ def shuffle_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
     torch.manual_seed(seed + epoch)
 
 
-def class_weights(dataset: ImageFiles) -> list[float]:
-    """Inverse class frequency, averaging 1 over the classes that have images."""
-    counts = [dataset.targets.count(k) for k in range(NUM_CLASSES)]
-    inverse = [1.0 / c if c else 0.0 for c in counts]
-    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
-    return [w / mean for w in inverse]
-
-
 def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
     """Cross-entropy; with --class-weights, classes weigh by inverse frequency (mean 1)."""
     if not args.class_weights:
@@ -794,7 +827,7 @@ def save_file(obj, path: Path) -> None:
 
 def checkpoint(model, optimizer, state: dict) -> dict:
     """What last.pt holds to continue the run with --resume (the same keys as the app's)."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    return {"model": weights_of(model), "optimizer": optimizer.state_dict(),
             "scheduler": {"global_step": state["global_step"]}, "epoch": state["epoch"],
             "best": dict(state["best"]), "history": list(state["history"]), "classes": CLASSES}
 
@@ -844,6 +877,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     model = load_model(args.weights).to(device)
     if args.mode == "scratch" and not (args.weights or args.resume):
         reset_parameters(model)
+    model.to(memory_format=layout(model, device))
     run = Run(args, model, len(train_loader), events, rank)
     events.say(f"Images: {how}")
     events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
@@ -948,7 +982,7 @@ class Run:
         if is_best:
             state["best"] = {"val_acc": val_acc, "epoch": epoch}
             if self.rank == 0:
-                save_file(self.model.state_dict(), self.out / "best.pt")
+                save_file(weights_of(self.model), self.out / "best.pt")
         if epoch > 0:
             record["lr"] = self.args.lr * self.factor(max(0, state["global_step"] - 1))
         record["epoch_time_s"] = record.get("epoch_time_s") or time.perf_counter() - start
@@ -1060,26 +1094,26 @@ def parse_args() -> argparse.Namespace:
                         "last.pt (a checkpoint to continue from)")
     parser.add_argument("--resume", metavar="LAST_PT",
                         help="continue a stopped run from its last.pt")
-    parser.add_argument("--mode", choices=["recommended", "full", "scratch"], default="recommended",
+    parser.add_argument("--mode", choices=MODES, default=MODE,
                         help="recommended: fit the classifier on features computed once, then "
                         "fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
     # Flags left out (None) are settled by the mode: SETTINGS, or planned (see settle)
     for flag, kind in (("--epochs", int), ("--batch-size", int), ("--warmup-epochs", float)):
         parser.add_argument(flag, type=kind, help="default: planned (recommended) or SETTINGS")
     parser.add_argument("--lr", type=float, help="base LR, times each LR factor")
-    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
-    parser.add_argument("--schedule", choices=["constant", "step", "cosine"])
-    parser.add_argument("--weight-decay", type=float, default=0.0001)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.2,
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZER)
+    parser.add_argument("--schedule", choices=SCHEDULES)
+    parser.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
                         help="share of each class held out when DATA has no val/ folder")
-    parser.add_argument("--split-seed", type=int, default=0,
+    parser.add_argument("--split-seed", type=int, default=SPLIT_SEED,
                         help="which images are held out (the app's split seed)")
-    parser.add_argument("--workers", type=int, default=0, help="data loading processes")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="data loading processes")
     parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction,
-                        default=False,
+                        default=CLASS_WEIGHTS,
                         help="weigh classes by inverse frequency")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False,
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=AMP,
                         help="bfloat16 mixed precision")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto: the GPUs when PyTorch sees one, else the CPU")

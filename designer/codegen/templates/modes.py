@@ -1,17 +1,43 @@
-"""The app's training modes, as the generated script runs them (pasted as it is, no placeholders).
+"""The app's modes in the script: the settings they decide, the recommended plan, stage 1
+(features once and an L-BFGS logistic fit) and stage 2's guards (``designer.train.guards``).
 
-- ``settle``: the settings a mode decides (``--epochs`` and the others left out), from the app's
-  settings or, in the recommended mode, planned from the data as ``designer.train.recommended.plan``
-  does;
-- the recommended mode's stage 1 (``fit_head``): features computed once, a multinomial logistic
-  regression fitted with full-batch L-BFGS (``designer.train.logistic``), in plain torch;
-- stage 2's guards (``designer.train.guards``).
+A template (see ``templates``): the code below SCRIPT_STARTS goes into the script as it is."""
 
-The constants these read (``PLAN``, ``L2_GRID``, ``GUARDS`` ...) are written by ``codegen.script``
-from the app's own modules, so the numbers have one source.
-"""
+from __future__ import annotations
 
-MODES = '''
+import math
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from designer.codegen.templates.data import (
+    ImageFiles,
+    class_weights,
+    collate_loaded,
+)
+from designer.codegen.templates.names import (
+    DEFAULT_LR,
+    FIXED,
+    FULL_RATE_MODES,
+    GUARDS,
+    HEAD,
+    L2_GRID,
+    LR_DIVISOR,
+    NUM_CLASSES,
+    PACING,
+    PLAN,
+    PLANNED,
+    SETTINGS,
+)
+from designer.codegen.templates.policy import (
+    layout,
+    to_input,
+)
+
+# --- the script: everything below this line is copied into it ---
+
 
 # --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
 
@@ -64,14 +90,14 @@ def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: 
     """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
     if not len(dataset):
         return None, None
-    seen, labels = [], []
+    seen, labels, fmt = [], [], layout(model, device)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
         for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
             if batch is not None:
-                model(batch[0].to(device))
+                model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()
@@ -154,4 +180,3 @@ def losing(history: list[dict], done_steps: int, total_steps: int) -> bool:
         return False
     late = done_steps >= GUARDS["losing_after"] * total_steps
     return late and max(tuned) < head - GUARDS["losing_margin"]
-'''
