@@ -243,6 +243,7 @@ def tile_channels(image: torch.Tensor) -> torch.Tensor:
         return image
     return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
 
+
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
@@ -478,16 +479,20 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: int):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
+def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
+    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
+    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
     if not len(dataset):
         return None, None
     seen, labels, fmt = [], [], layout(model, device)
+    batch_size = 32 if device.type == "cpu" else max(args.batch_size, 64)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
-        for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
+        loader = DataLoader(dataset, batch_size, num_workers=args.workers,
+                            collate_fn=collate_loaded)
+        for batch in loader:
             if batch is not None:
                 model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
@@ -531,8 +536,8 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
     """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
     the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
-    train_x, train_y = features(model, eval_train, device, args.workers)
-    val_x, val_y = features(model, val_set, device, args.workers)
+    train_x, train_y = features(model, eval_train, device, args)
+    val_x, val_y = features(model, val_set, device, args)
     scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
     weight = None
     if args.class_weights:
@@ -1085,56 +1090,44 @@ class Help(argparse.ArgumentDefaultsHelpFormatter):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=Help)
-    parser.add_argument("--data", help="image folder: one sub-folder per class, or train/ and val/")
-    parser.add_argument("--split", help="the app's split file: the images it trained and "
-                        "validated on (default: the one exported beside this script, if any); "
-                        "'none' splits DATA here with --val-fraction and --split-seed")
-    parser.add_argument("--weights", help="start from these weights (.pt or .safetensors)")
-    parser.add_argument("--out", default="runs", help="folder for best.pt (the best weights) and "
-                        "last.pt (a checkpoint to continue from)")
-    parser.add_argument("--resume", metavar="LAST_PT",
-                        help="continue a stopped run from its last.pt")
-    parser.add_argument("--mode", choices=MODES, default=MODE,
-                        help="recommended: fit the classifier on features computed once, then "
-                        "fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
+    add = parser.add_argument
+    add("--data", help="image folder: one sub-folder per class, or train/ and val/")
+    add("--split", help="the app's split file (default: the one beside this script, if any); "
+        "'none' splits DATA here with --val-fraction and --split-seed")
+    add("--weights", help="start from these weights (.pt or .safetensors)")
+    add("--out", default="runs", help="folder for best.pt and last.pt (to continue from)")
+    add("--resume", metavar="LAST_PT", help="continue a stopped run from its last.pt")
+    add("--mode", choices=MODES, default=MODE, help="recommended: fit the classifier on features, "
+        "then fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
     # Flags left out (None) are settled by the mode: SETTINGS, or planned (see settle)
     for flag, kind in (("--epochs", int), ("--batch-size", int), ("--warmup-epochs", float)):
-        parser.add_argument(flag, type=kind, help="default: planned (recommended) or SETTINGS")
-    parser.add_argument("--lr", type=float, help="base LR, times each LR factor")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZER)
-    parser.add_argument("--schedule", choices=SCHEDULES)
-    parser.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
-                        help="share of each class held out when DATA has no val/ folder")
-    parser.add_argument("--split-seed", type=int, default=SPLIT_SEED,
-                        help="which images are held out (the app's split seed)")
-    parser.add_argument("--workers", type=int, default=WORKERS, help="data loading processes")
-    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction,
-                        default=CLASS_WEIGHTS,
-                        help="weigh classes by inverse frequency")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=AMP,
-                        help="bfloat16 mixed precision")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                        help="auto: the GPUs when PyTorch sees one, else the CPU")
-    parser.add_argument("--val-budget", type=float, help="share of the time validation may take "
-                        "(1: after every epoch); this and the next three default to PACING[mode]")
-    parser.add_argument("--patience", type=int, help="stop when validation accuracy has not "
-                        "improved for this many validations (0: never)")
-    parser.add_argument("--patience-fraction", type=float,
-                        help="... and the best is at least this share of the epochs old")
-    parser.add_argument("--max-minutes", type=float, help="time cap (0: none)")
-    parser.add_argument("--baseline-acc", type=float, default=None,
-                        help="best.pt is only replaced by weights that beat this validation "
-                        "accuracy (the app's stage 1: then the script skips its own)")
-    parser.add_argument("--events", action="store_true",
-                        help="print the run's events as JSON lines on stdout (what NetSurgeon "
-                        "reads); text for people goes to stderr")
-    parser.add_argument("--stop-file", help="stop after the current step once this file exists, "
-                        "keeping last.pt to resume and best.pt")
-    parser.add_argument("--check", action="store_true",
-                        help="print state-dict keys, logits of a fixed input and LR factors "
-                        "as JSON, then exit")
+        add(flag, type=kind, help="default: planned (recommended) or SETTINGS")
+    add("--lr", type=float, help="base LR, times each LR factor")
+    add("--optimizer", choices=OPTIMIZERS, default=OPTIMIZER)
+    add("--schedule", choices=SCHEDULES)
+    add("--weight-decay", type=float, default=WEIGHT_DECAY)
+    add("--seed", type=int, default=SEED)
+    add("--val-fraction", type=float, default=VAL_FRACTION,
+        help="share of each class held out when DATA has no val/ folder")
+    add("--split-seed", type=int, default=SPLIT_SEED, help="which images are held out")
+    add("--workers", type=int, default=WORKERS, help="data loading processes")
+    add("--class-weights", action=argparse.BooleanOptionalAction, default=CLASS_WEIGHTS,
+        help="weigh classes by inverse frequency")
+    add("--amp", action=argparse.BooleanOptionalAction, default=AMP, help="bfloat16 autocast")
+    add("--device", choices=["auto", "cpu", "cuda"], default="auto",
+        help="auto: the GPUs when PyTorch sees one, else the CPU")
+    add("--val-budget", type=float, help="share of the time validation may take (1: every "
+        "epoch); this and the next three default to PACING[mode]")
+    add("--patience", type=int, help="stop after this many validations without a better one")
+    add("--patience-fraction", type=float, help="... once the best is this share of the epochs old")
+    add("--max-minutes", type=float, help="time cap (0: none)")
+    add("--baseline-acc", type=float, help="keep only weights that beat this validation accuracy "
+        "(the app's stage 1: the script then skips its own)")
+    add("--events", action="store_true", help="print the run's events as JSON lines on stdout "
+        "(what NetSurgeon reads); text goes to stderr")
+    add("--stop-file", help="stop after the step at which this file exists (last.pt resumes)")
+    add("--check", action="store_true",
+        help="print state-dict keys, logits of a fixed input and LR factors as JSON")
     args = parser.parse_args()
     beside = Path(__file__).with_name(SPLIT_FILE) if SPLIT_FILE else None
     if args.split is None and beside is not None and beside.is_file():

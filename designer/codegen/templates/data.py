@@ -47,6 +47,7 @@ def tile_channels(image: torch.Tensor) -> torch.Tensor:
         return image
     return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
 
+
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]

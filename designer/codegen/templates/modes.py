@@ -86,16 +86,20 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: int):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
+def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
+    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
+    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
     if not len(dataset):
         return None, None
     seen, labels, fmt = [], [], layout(model, device)
+    batch_size = 32 if device.type == "cpu" else max(args.batch_size, 64)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
-        for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
+        loader = DataLoader(dataset, batch_size, num_workers=args.workers,
+                            collate_fn=collate_loaded)
+        for batch in loader:
             if batch is not None:
                 model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
@@ -139,8 +143,8 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
     """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
     the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
-    train_x, train_y = features(model, eval_train, device, args.workers)
-    val_x, val_y = features(model, val_set, device, args.workers)
+    train_x, train_y = features(model, eval_train, device, args)
+    val_x, val_y = features(model, val_set, device, args)
     scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
     weight = None
     if args.class_weights:

@@ -50,10 +50,10 @@ def test_every_setting_in_the_script_is_a_literal():
             ast.literal_eval(value)  # raises on anything that is not a literal
     assert ast.literal_eval(settings["CLASSES"]) == NAMES
     assert ast.literal_eval(settings["BASE_WEIGHTS"]) == "/tmp/weights'\"{x}.pt"
-    defaults = [kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, "attr", "") == "add_argument"
-                for kw in node.keywords if kw.arg == "default"]
-    assert len(defaults) >= 12 and all(isinstance(d, (ast.Constant, ast.Name)) for d in defaults)
+    adds = [node for node in ast.walk(tree) if isinstance(node, ast.Call)  # parser.add_argument, or add
+            and (getattr(node.func, "attr", "") == "add_argument" or getattr(node.func, "id", "") == "add")]
+    defaults = [kw.value for node in adds for kw in node.keywords if kw.arg == "default"]
+    assert len(defaults) >= 11 and all(isinstance(d, (ast.Constant, ast.Name)) for d in defaults)
     # a default that is a name is one of the constants above, each checked to be a literal
     assert all(d.id in settings for d in defaults if isinstance(d, ast.Name))
     assert (ast.literal_eval(settings["SEED"]), ast.literal_eval(settings["OPTIMIZER"])) == (4, "adamw")
