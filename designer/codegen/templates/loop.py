@@ -70,10 +70,8 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
 
 
 class Events:
-    """What the run tells the outside. People get lines of text. With --events, process 0 also
-    prints each step of the run as one JSON line on stdout (start, batch, epoch, checkpoint, and
-    one of finished, stopped or failed): NetSurgeon reads them to draw its live plot, and the text
-    for people goes to stderr instead."""
+    """Lines of text for people; with --events, process 0 also prints each event as a JSON line on
+    stdout (what NetSurgeon plots) and the text goes to stderr."""
 
     def __init__(self, enabled: bool, rank: int):
         self.enabled, self.rank = enabled and rank == 0, rank
@@ -210,11 +208,9 @@ class BatchReports:
 
 
 class Pacing:
-    """When to validate and when to stop early. Validation may take about --val-budget of the
-    wall time (on 100 training and 1,700 validation images, validating after every epoch is most
-    of the run): it runs again once enough training has passed, and always after the last epoch.
-    With --patience N, the run stops once its own best accuracy (not a baseline's) is N
-    validations old and at least --patience-fraction of the epochs old."""
+    """When to validate (about --val-budget of the time, and after the last epoch) and when to
+    stop early: once this stage's best is --patience validations and --patience-fraction of the
+    epochs old."""
 
     def __init__(self, args, epochs_done: int):
         self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
@@ -237,9 +233,8 @@ class Pacing:
 
 
 def make_loaders(args, rank: int, world_size: int):
-    """The loaders, once the mode has settled the batch size from the number of images. Each
-    process gets its own shard. One process shuffles as the app does (reseeded each epoch by
-    shuffle_epoch), so the same seed gives the app's order of images."""
+    """The loaders, once the mode has settled the batch size; a shard per process. One process
+    shuffles as the app does (shuffle_epoch): the same seed gives the app's order."""
     train_set, val_set, notes = load_datasets(args)
     settle(args, len(train_set))
     sampler = generator = None
