@@ -85,10 +85,11 @@ def script_run(design, start: dict, run_dir: Path, out: Path) -> float:
     return events[-1]["best_val_acc"]
 
 
-# Known gap: on LFW the app's own stage 2 differs from step 1 by whether its stage 1 computed the
-# features in this process or read them from the cache (gradient norm 492.806465 against 492.8063 at
-# the first step, losses equal); the script matches the cached run step for step, and stage 2 on 40
-# images is chaotic enough to turn that into 0.94 against 0.99.
+# Known gap: on LFW, two runs of the app itself differed from stage 2's first step: one that computed
+# stage 1's features in its process (gradient norm 492.806465) and one that read them from its cache
+# (492.8063, losses equal). The script matched the cached run step for step (one thread each), and
+# stage 2 on 40 images is chaotic enough to turn that into 0.94 against 0.99. Why the cache matters
+# is not yet known.
 LFW_GAP = pytest.mark.xfail(reason="the app's stage 2 on LFW depends on its feature cache", strict=False)
 
 
