@@ -97,7 +97,8 @@ def test_a_model_already_in_the_fast_layout_is_not_converted_again(monkeypatch):
     """A training run's model is channels-last already when stage 1 extracts features: converting it
     again, to the same layout, changed the run's later gradients (LFW: in the 6th digit), so the
     block leaves it alone; a model in the other layout is converted and then put back."""
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 3, groups=8))
+    # as in EfficientNet-Lite0 on grey images: a 1-input stem, 1 x 1 and depthwise kernels only
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 3, groups=8))
     calls = []
     convert = model.to
     def recording(*args, **kwargs):
