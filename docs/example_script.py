@@ -54,6 +54,7 @@ NUM_CLASSES = 5
 IN_CHANNELS, HEIGHT, WIDTH = 1, 64, 64
 MEAN = (0.449,)
 STD = (0.226,)
+PIL_MODE = "L"  # the mode images load in
 MOMENTUM = 0.9  # SGD only
 # Step schedule: LR x GAMMA every STEP_SIZE epochs (0: a third of the epochs).
 STEP_SIZE, GAMMA = 0, 0.1
@@ -67,6 +68,7 @@ AUGMENT = [  # training-time augmentation, as chosen in the app
 FROZEN = ["conv1", "bn1", "layer1", "layer2"]
 # Learning rate = --lr x factor for the parameters under each module (default x1):
 LR_FACTORS = {"layer3": 0.1, "layer4": 0.1, "fc": 10}
+BN_MODE = "frozen_eval"  # BatchNorm in training: see set_train_mode
 
 # How the app trains. --mode picks one; the settings not given as flags come from SETTINGS,
 # except that the recommended mode plans those in PLANNED from the data (unless set in the app:
@@ -100,6 +102,13 @@ SPLIT_DIRS = {
     "test": ["test"],
 }
 SPLIT_FILE = None  # no split was exported: DATA is split here
+
+# The flags' choices and defaults (as the app's run was set):
+MODES, OPTIMIZERS = ["recommended", "full", "scratch"], ["sgd", "adam", "adamw"]
+SCHEDULES = ["constant", "step", "cosine"]
+OPTIMIZER, WEIGHT_DECAY, SEED = "sgd", 0.0001, 0
+VAL_FRACTION, SPLIT_SEED, WORKERS = 0.2, 0, 0
+CLASS_WEIGHTS, AMP = False, False
 
 
 def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -159,15 +168,15 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
 
 
 def set_train_mode(model: nn.Module, training: bool) -> None:
-    """Like model.train(training), but BatchNorm layers whose weights are frozen stay in eval
-    mode: in train mode they would keep updating their running statistics and drift."""
+    """Like model.train(training), but BatchNorm as BN_MODE says: "train" follows the mode, "eval"
+    stays in eval mode, "frozen_eval" stays in eval mode where its weights are frozen (in train
+    mode its running statistics would drift)."""
     model.train(training)
     for module in model.modules():
-        params = list(module.parameters())
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(
-            p.requires_grad for p in params
-        ):
-            module.eval()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and BN_MODE != "train":
+            params = list(module.parameters())
+            if BN_MODE == "eval" or (params and not any(p.requires_grad for p in params)):
+                module.eval()
 
 
 def load_weights(path: str) -> dict[str, torch.Tensor]:
@@ -203,11 +212,36 @@ def check(weights: str | None) -> None:
     report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
     print(json.dumps(report))
 
+def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last (NHWC) on the CPU when the network has 2-D convolutions, as the app trains:
+    oneDNN's kernels are faster in it, and another layout rounds differently, which a fine-tuning
+    at a high rate can grow step by step into another result."""
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
+
+
+def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
+    """A batch of images on ``device`` in the model's layout."""
+    return images.to(device, non_blocking=True, memory_format=fmt if images.dim() == 4 else
+                     torch.preserve_format)
+
+
+def weights_of(model: nn.Module) -> dict:
+    """The state dict in the default layout (what safetensors and other readers expect)."""
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
 
 def load_image(path: str) -> Image.Image:
-    """Open an image upright (phone photos store their rotation in EXIF) in L mode."""
+    """Open an image upright (phone photos store their rotation in EXIF) in PIL_MODE."""
     with Image.open(path, formats=IMAGE_FORMATS) as img:
-        return ImageOps.exif_transpose(img).convert("L")
+        return ImageOps.exif_transpose(img).convert(PIL_MODE)
+
+
+def tile_channels(image: torch.Tensor) -> torch.Tensor:
+    """The image's channels repeated up to IN_CHANNELS (grey to RGB, RGB to N), if fewer."""
+    if image.shape[0] == IN_CHANNELS:
+        return image
+    return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
 
 
 def make_transform(train: bool) -> v2.Compose:
@@ -215,7 +249,7 @@ def make_transform(train: bool) -> v2.Compose:
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
               v2.Normalize(MEAN, STD)]
     return v2.Compose(steps)
 
@@ -390,6 +424,14 @@ def check_classes(found: list[str]) -> None:
         print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
 
 
+def class_weights(dataset: ImageFiles) -> list[float]:
+    """Inverse class frequency, averaging 1 over the classes that have images."""
+    counts = [dataset.targets.count(k) for k in range(NUM_CLASSES)]
+    inverse = [1.0 / c if c else 0.0 for c in counts]
+    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
+    return [w / mean for w in inverse]
+
+
 # --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
 
 
@@ -437,18 +479,22 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: int):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
+def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
+    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
+    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
     if not len(dataset):
         return None, None
-    seen, labels = [], []
+    seen, labels, fmt = [], [], layout(model, device)
+    batch_size = 32 if device.type == "cpu" else max(args.batch_size, 64)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
-        for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
+        loader = DataLoader(dataset, batch_size, num_workers=args.workers,
+                            collate_fn=collate_loaded)
+        for batch in loader:
             if batch is not None:
-                model(batch[0].to(device))
+                model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()
@@ -490,8 +536,8 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
     """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
     the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
-    train_x, train_y = features(model, eval_train, device, args.workers)
-    val_x, val_y = features(model, val_set, device, args.workers)
+    train_x, train_y = features(model, eval_train, device, args)
+    val_x, val_y = features(model, val_set, device, args)
     scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
     weight = None
     if args.class_weights:
@@ -561,10 +607,8 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
 
 
 class Events:
-    """What the run tells the outside. People get lines of text. With --events, process 0 also
-    prints each step of the run as one JSON line on stdout (start, batch, epoch, checkpoint, and
-    one of finished, stopped or failed): NetSurgeon reads them to draw its live plot, and the text
-    for people goes to stderr instead."""
+    """Lines of text for people; with --events, process 0 also prints each event as a JSON line on
+    stdout (what NetSurgeon plots) and the text goes to stderr."""
 
     def __init__(self, enabled: bool, rank: int):
         self.enabled, self.rank = enabled and rank == 0, rank
@@ -650,13 +694,13 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
     """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
     loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
     after each training step; when it returns True, the pass ends there."""
-    loss_sum, correct, seen, stopped = 0.0, 0, 0, False
+    loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
     with torch.set_grad_enabled(optimizer is not None):
         for step, batch in enumerate(loader, 1):
             if batch is None:  # every image of this batch failed to load
                 continue
             images, labels = batch
-            images = images.to(device, non_blocking=True)
+            images = to_input(images, device, fmt)
             labels = labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(images)
@@ -701,11 +745,9 @@ class BatchReports:
 
 
 class Pacing:
-    """When to validate and when to stop early. Validation may take about --val-budget of the
-    wall time (on 100 training and 1,700 validation images, validating after every epoch is most
-    of the run): it runs again once enough training has passed, and always after the last epoch.
-    With --patience N, the run stops once its own best accuracy (not a baseline's) is N
-    validations old and at least --patience-fraction of the epochs old."""
+    """When to validate (about --val-budget of the time, and after the last epoch) and when to
+    stop early: once this stage's best is --patience validations and --patience-fraction of the
+    epochs old."""
 
     def __init__(self, args, epochs_done: int):
         self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
@@ -728,9 +770,8 @@ class Pacing:
 
 
 def make_loaders(args, rank: int, world_size: int):
-    """The loaders, once the mode has settled the batch size from the number of images. Each
-    process gets its own shard. One process shuffles as the app does (reseeded each epoch by
-    shuffle_epoch), so the same seed gives the app's order of images."""
+    """The loaders, once the mode has settled the batch size; a shard per process. One process
+    shuffles as the app does (shuffle_epoch): the same seed gives the app's order."""
     train_set, val_set, notes = load_datasets(args)
     settle(args, len(train_set))
     sampler = generator = None
@@ -757,14 +798,6 @@ def shuffle_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
     else:
         loader.generator.manual_seed(seed + epoch)
     torch.manual_seed(seed + epoch)
-
-
-def class_weights(dataset: ImageFiles) -> list[float]:
-    """Inverse class frequency, averaging 1 over the classes that have images."""
-    counts = [dataset.targets.count(k) for k in range(NUM_CLASSES)]
-    inverse = [1.0 / c if c else 0.0 for c in counts]
-    mean = sum(inverse) / max(1, sum(1 for w in inverse if w))
-    return [w / mean for w in inverse]
 
 
 def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
@@ -794,7 +827,7 @@ def save_file(obj, path: Path) -> None:
 
 def checkpoint(model, optimizer, state: dict) -> dict:
     """What last.pt holds to continue the run with --resume (the same keys as the app's)."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    return {"model": weights_of(model), "optimizer": optimizer.state_dict(),
             "scheduler": {"global_step": state["global_step"]}, "epoch": state["epoch"],
             "best": dict(state["best"]), "history": list(state["history"]), "classes": CLASSES}
 
@@ -844,6 +877,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     model = load_model(args.weights).to(device)
     if args.mode == "scratch" and not (args.weights or args.resume):
         reset_parameters(model)
+    model.to(memory_format=layout(model, device))
     run = Run(args, model, len(train_loader), events, rank)
     events.say(f"Images: {how}")
     events.say(f"Training on {world_size} x {device.type}: {len(train_set)} training images, "
@@ -948,7 +982,7 @@ class Run:
         if is_best:
             state["best"] = {"val_acc": val_acc, "epoch": epoch}
             if self.rank == 0:
-                save_file(self.model.state_dict(), self.out / "best.pt")
+                save_file(weights_of(self.model), self.out / "best.pt")
         if epoch > 0:
             record["lr"] = self.args.lr * self.factor(max(0, state["global_step"] - 1))
         record["epoch_time_s"] = record.get("epoch_time_s") or time.perf_counter() - start
@@ -1051,56 +1085,44 @@ class Help(argparse.ArgumentDefaultsHelpFormatter):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=Help)
-    parser.add_argument("--data", help="image folder: one sub-folder per class, or train/ and val/")
-    parser.add_argument("--split", help="the app's split file: the images it trained and "
-                        "validated on (default: the one exported beside this script, if any); "
-                        "'none' splits DATA here with --val-fraction and --split-seed")
-    parser.add_argument("--weights", help="start from these weights (.pt or .safetensors)")
-    parser.add_argument("--out", default="runs", help="folder for best.pt (the best weights) and "
-                        "last.pt (a checkpoint to continue from)")
-    parser.add_argument("--resume", metavar="LAST_PT",
-                        help="continue a stopped run from its last.pt")
-    parser.add_argument("--mode", choices=["recommended", "full", "scratch"], default="recommended",
-                        help="recommended: fit the classifier on features computed once, then "
-                        "fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
+    add = parser.add_argument
+    add("--data", help="image folder: one sub-folder per class, or train/ and val/")
+    add("--split", help="the app's split file (default: the one beside this script, if any); "
+        "'none' splits DATA here with --val-fraction and --split-seed")
+    add("--weights", help="start from these weights (.pt or .safetensors)")
+    add("--out", default="runs", help="folder for best.pt and last.pt (to continue from)")
+    add("--resume", metavar="LAST_PT", help="continue a stopped run from its last.pt")
+    add("--mode", choices=MODES, default=MODE, help="recommended: fit the classifier on features, "
+        "then fine-tune from a fresh one; full: fine-tune; scratch: from random weights")
     # Flags left out (None) are settled by the mode: SETTINGS, or planned (see settle)
     for flag, kind in (("--epochs", int), ("--batch-size", int), ("--warmup-epochs", float)):
-        parser.add_argument(flag, type=kind, help="default: planned (recommended) or SETTINGS")
-    parser.add_argument("--lr", type=float, help="base LR, times each LR factor")
-    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
-    parser.add_argument("--schedule", choices=["constant", "step", "cosine"])
-    parser.add_argument("--weight-decay", type=float, default=0.0001)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.2,
-                        help="share of each class held out when DATA has no val/ folder")
-    parser.add_argument("--split-seed", type=int, default=0,
-                        help="which images are held out (the app's split seed)")
-    parser.add_argument("--workers", type=int, default=0, help="data loading processes")
-    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction,
-                        default=False,
-                        help="weigh classes by inverse frequency")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False,
-                        help="bfloat16 mixed precision")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                        help="auto: the GPUs when PyTorch sees one, else the CPU")
-    parser.add_argument("--val-budget", type=float, help="share of the time validation may take "
-                        "(1: after every epoch); this and the next three default to PACING[mode]")
-    parser.add_argument("--patience", type=int, help="stop when validation accuracy has not "
-                        "improved for this many validations (0: never)")
-    parser.add_argument("--patience-fraction", type=float,
-                        help="... and the best is at least this share of the epochs old")
-    parser.add_argument("--max-minutes", type=float, help="time cap (0: none)")
-    parser.add_argument("--baseline-acc", type=float, default=None,
-                        help="best.pt is only replaced by weights that beat this validation "
-                        "accuracy (the app's stage 1: then the script skips its own)")
-    parser.add_argument("--events", action="store_true",
-                        help="print the run's events as JSON lines on stdout (what NetSurgeon "
-                        "reads); text for people goes to stderr")
-    parser.add_argument("--stop-file", help="stop after the current step once this file exists, "
-                        "keeping last.pt to resume and best.pt")
-    parser.add_argument("--check", action="store_true",
-                        help="print state-dict keys, logits of a fixed input and LR factors "
-                        "as JSON, then exit")
+        add(flag, type=kind, help="default: planned (recommended) or SETTINGS")
+    add("--lr", type=float, help="base LR, times each LR factor")
+    add("--optimizer", choices=OPTIMIZERS, default=OPTIMIZER)
+    add("--schedule", choices=SCHEDULES)
+    add("--weight-decay", type=float, default=WEIGHT_DECAY)
+    add("--seed", type=int, default=SEED)
+    add("--val-fraction", type=float, default=VAL_FRACTION,
+        help="share of each class held out when DATA has no val/ folder")
+    add("--split-seed", type=int, default=SPLIT_SEED, help="which images are held out")
+    add("--workers", type=int, default=WORKERS, help="data loading processes")
+    add("--class-weights", action=argparse.BooleanOptionalAction, default=CLASS_WEIGHTS,
+        help="weigh classes by inverse frequency")
+    add("--amp", action=argparse.BooleanOptionalAction, default=AMP, help="bfloat16 autocast")
+    add("--device", choices=["auto", "cpu", "cuda"], default="auto",
+        help="auto: the GPUs when PyTorch sees one, else the CPU")
+    add("--val-budget", type=float, help="share of the time validation may take (1: every "
+        "epoch); this and the next three default to PACING[mode]")
+    add("--patience", type=int, help="stop after this many validations without a better one")
+    add("--patience-fraction", type=float, help="... once the best is this share of the epochs old")
+    add("--max-minutes", type=float, help="time cap (0: none)")
+    add("--baseline-acc", type=float, help="keep only weights that beat this validation accuracy "
+        "(the app's stage 1: the script then skips its own)")
+    add("--events", action="store_true", help="print the run's events as JSON lines on stdout "
+        "(what NetSurgeon reads); text goes to stderr")
+    add("--stop-file", help="stop after the step at which this file exists (last.pt resumes)")
+    add("--check", action="store_true",
+        help="print state-dict keys, logits of a fixed input and LR factors as JSON")
     args = parser.parse_args()
     beside = Path(__file__).with_name(SPLIT_FILE) if SPLIT_FILE else None
     if args.split is None and beside is not None and beside.is_file():

@@ -35,6 +35,7 @@ class PolicyCode:
             f"FROZEN = {_list(self.frozen)}",
             "# Learning rate = --lr x factor for the parameters under each module (default x1):",
             f"LR_FACTORS = {_dict(self.lr_factors)}",
+            f"BN_MODE = {literal(self.bn_mode)}  # BatchNorm in training: see set_train_mode",
         ]
 
 

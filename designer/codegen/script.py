@@ -10,8 +10,8 @@ with ``python train.py`` and unchanged with ``torchrun --nproc_per_node=N train.
 (DistributedDataParallel). It imports nothing from NetSurgeon.
 
 ``generate_script`` returns the text; ``write_script`` writes it atomically.
-Model code comes from ``codegen.model``; the fixed parts from ``template`` (policy, model
-I/O, data, arguments), ``template_modes`` (the modes) and ``template_train`` (the loop).
+Model code comes from ``codegen.model``; the fixed parts from the Python modules in
+``codegen.templates``, read as text; the constants here tell them the design and the app's settings.
 """
 
 from __future__ import annotations
@@ -19,18 +19,15 @@ from __future__ import annotations
 import textwrap
 from dataclasses import replace
 from pathlib import Path
-from string import Template
 from typing import TypedDict
 
 from designer import __version__
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text
-from designer.codegen import template as tpl
+from designer.codegen import templates
 from designer.codegen.literals import comment_text, docstring_text, literal, number
 from designer.codegen.model import ModelCode, model_code
 from designer.codegen.policy import policy_code
-from designer.codegen.template_modes import MODES as MODES_CODE
-from designer.codegen.template_train import TRAINING
 from designer.data.folders import IGNORED_NAMES, SPLIT_DIRS
 from designer.data.images import ALLOWED_FORMATS, IMAGE_EXTENSIONS
 from designer.model.build import Design, network_input
@@ -94,13 +91,10 @@ def generate_script(target: Design | Recipe, *, training=None, classes=None,
         _constants(design, classes, options, code.constants + policy.constants()),
         _mode_constants(design, options),
         _data_constants(split_file),
+        _flag_defaults(options, frac, split_seed),
         code.text,
-        Template(tpl.POLICY).substitute(set_train_mode=tpl.SET_TRAIN_MODE[policy.bn_mode].strip("\n")),
-        Template(tpl.MODEL_IO).substitute(build_call=code.build_call),
-        _data(design),
-        MODES_CODE,
-        TRAINING,
-        Template(tpl.MAIN).substitute(_main_defaults(options, frac, split_seed)),
+        templates.code("policy", {templates.BUILD_CALL: code.build_call}),
+        *(templates.code(name) for name in templates.ORDER[1:]),
     ]
     return "".join(parts).rstrip("\n") + "\n"
 
@@ -132,8 +126,8 @@ def _options(training):
 
 def _header(design: Design, name: str, options, split_file: str | None = None,
             num_train: int | None = None) -> str:
-    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i,
-                      op in enumerate(design.recipe.ops, 1))
+    ops = enumerate(design.recipe.ops, 1)
+    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in ops)
     steps = steps or "    (no edits)"
     channels, height, width = network_input(design).shape
     return f'''"""Fine-tune {docstring_text(design.recipe.base.name)} ({channels}x{height}x{width} input, \
@@ -243,6 +237,7 @@ def _constants(design: Design, classes, options, extra: list[str]) -> str:
          f"{literal(int(width))}"),
         f"MEAN = {_floats(mean)}",
         f"STD = {_floats(std)}",
+        f"PIL_MODE = {literal(_pil_mode(design))}  # the mode images load in",
         f"MOMENTUM = {number(options.momentum)}  # SGD only",
         "# Step schedule: LR x GAMMA every STEP_SIZE epochs (0: a third of the epochs).",
         f"STEP_SIZE, GAMMA = {literal(int(options.step_size))}, {number(options.gamma)}",
@@ -320,30 +315,20 @@ def _data_constants(split_file: str | None) -> str:
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
-        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k,
-                                     v in split_dirs.items()) + "}",
+        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items())
+        + "}",
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _data(design: Design) -> str:
-    channels = network_input(design).shape[0]
-    replicate = bool(getattr(design, "replicate_grey", False))
-    mode = "L" if replicate else _PIL_MODES.get(channels, "RGB")
-    extra, steps = "", ""
-    if replicate:
-        steps = ", v2.RGB()"  # grey repeated to 3 channels before Normalize: exact for an RGB network
-    elif channels not in _PIL_MODES:
-        extra = f'''
-
-def tile_channels(image: torch.Tensor) -> torch.Tensor:
-    """Repeat the RGB channels until there are {channels}."""
-    return image.repeat(math.ceil(IN_CHANNELS / 3), 1, 1)[:IN_CHANNELS]
-'''
-        steps = ", v2.Lambda(tile_channels)"
-    return Template(tpl.DATA).substitute(pil_mode=mode, extra_data_code=extra, channel_steps=steps)
+def _pil_mode(design: Design) -> str:
+    """The mode images load in: grey for a grey-replicated network (repeated to RGB after), else
+    by the channels (other counts load RGB and repeat it up to IN_CHANNELS)."""
+    if getattr(design, "replicate_grey", False):
+        return "L"
+    return _PIL_MODES.get(network_input(design).shape[0], "RGB")
 
 
 def script_settings(options: TrainOptions) -> dict:
@@ -359,7 +344,7 @@ def _mode_constants(design: Design, options: TrainOptions) -> str:
     recommended mode's plan, pacing, stage 1's head and L2 grid, and stage 2's guards."""
     reason = rec.head_fit_unavailable(design)
     head = None if reason else probe_layer(design)
-    # engine's Pacing()
+    # the engine's Pacing()
     plain = {"val_budget": 0.25, "patience": 0, "patience_fraction": 0.25, "minutes": 0.0}
     pacing = {mode: [plain["val_budget"], plain["patience"], plain["patience_fraction"], plain["minutes"]]
               for mode in SCRIPT_MODES}
@@ -394,6 +379,21 @@ def _mode_constants(design: Design, options: TrainOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _flag_defaults(options, val_fraction: float, split_seed: int) -> str:
+    """The flags' choices and defaults, as constants the command line reads."""
+    d = _main_defaults(options, val_fraction, split_seed)
+    lines = [
+        "",
+        "# The flags' choices and defaults (as the app's run was set):",
+        f"MODES, OPTIMIZERS = {d['modes']}, {d['optimizers']}",
+        f"SCHEDULES = {d['schedules']}",
+        f"OPTIMIZER, WEIGHT_DECAY, SEED = {d['optimizer']}, {d['weight_decay']}, {d['seed']}",
+        f"VAL_FRACTION, SPLIT_SEED, WORKERS = {d['val_fraction']}, {d['split_seed']}, {d['workers']}",
+        f"CLASS_WEIGHTS, AMP = {d['class_weights']}, {d['amp']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _main_defaults(options, val_fraction: float, split_seed: int) -> dict:
     """The script's argparse defaults: every one a literal of a checked plain type, never pasted text."""
     return {
@@ -410,6 +410,6 @@ def _main_defaults(options, val_fraction: float, split_seed: int) -> dict:
 
 def _choice(value, choices) -> str:
     if value not in choices:
-        raise DesignerError(f"'{value}' cannot be written into the script: expected one of "
-                            f"{', '.join(choices)}.")
+        raise DesignerError(f"'{value}' cannot be written into the script: "
+                            f"expected one of {', '.join(choices)}.")
     return value

@@ -50,19 +50,24 @@ def test_every_setting_in_the_script_is_a_literal():
             ast.literal_eval(value)  # raises on anything that is not a literal
     assert ast.literal_eval(settings["CLASSES"]) == NAMES
     assert ast.literal_eval(settings["BASE_WEIGHTS"]) == "/tmp/weights'\"{x}.pt"
-    defaults = [kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, "attr", "") == "add_argument" for kw in node.keywords if kw.arg == "default"]
-    assert len(defaults) >= 12 and all(isinstance(d, (ast.Constant, ast.Name)) for d in defaults)
-    assert {ast.literal_eval(d) for d in defaults if isinstance(d, ast.Constant)} >= {4, "adamw"}
+    adds = [node for node in ast.walk(tree) if isinstance(node, ast.Call)  # parser.add_argument, or add
+            and (getattr(node.func, "attr", "") == "add_argument" or getattr(node.func, "id", "") == "add")]
+    defaults = [kw.value for node in adds for kw in node.keywords if kw.arg == "default"]
+    assert len(defaults) >= 11 and all(isinstance(d, (ast.Constant, ast.Name)) for d in defaults)
+    # a default that is a name is one of the constants above, each checked to be a literal
+    assert all(d.id in settings for d in defaults if isinstance(d, ast.Name))
+    assert (ast.literal_eval(settings["SEED"]), ast.literal_eval(settings["OPTIMIZER"])) == (4, "adamw")
     # the settings a mode may plan are data, read when the flag is not given
-    assert ast.literal_eval(settings["SETTINGS"]).items() >= {"epochs": 7, "batch_size": 16, "lr": 0.003}.items()
+    planned = {"epochs": 7, "batch_size": 16, "lr": 0.003}
+    assert ast.literal_eval(settings["SETTINGS"]).items() >= planned.items()
 
 
 def test_the_docstring_and_comments_hold_the_text_and_nothing_else():
     text = _script()
     tree = ast.parse(text)
     assert ast.get_docstring(tree).startswith("Fine-tune resnet18")
-    names = {tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.NAME}
+    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+    names = {tok.string for tok in tokens if tok.type == tokenize.NAME}
     assert "__import__" not in names  # the hostile text is inside string literals, never code
     assert comment_text("a\nb\u2028c") == "a b c" and "\n" not in comment_text("x\r\ny")
     escaped = docstring_text('x"""y\\z')

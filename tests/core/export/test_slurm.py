@@ -38,7 +38,8 @@ RECORDING_TORCHRUN = '#!/bin/sh\nprintf \'%s\\0\' "$@" > "$ARGS_FILE"\n'
 
 def fake_bin(folder: Path, record: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    fakes = {"srun": FAKE_SRUN, "scontrol": FAKE_SCONTROL, **({"torchrun": RECORDING_TORCHRUN} if record else {})}
+    fakes = {"srun": FAKE_SRUN, "scontrol": FAKE_SCONTROL,
+             **({"torchrun": RECORDING_TORCHRUN} if record else {})}
     for name, text in fakes.items():
         (folder / name).write_text(text)
         (folder / name).chmod(0o755)
@@ -55,15 +56,16 @@ def slurm_env(submit_dir: Path, *path_first: Path, **extra: str) -> dict:
     return env
 
 
-def run_recorded(sbatch: Path, tmp_path: Path, *args: str, **extra: str) -> tuple[subprocess.CompletedProcess, list]:
+def run_recorded(sbatch: Path, tmp_path: Path, *args: str,
+                 **extra: str) -> tuple[subprocess.CompletedProcess, list]:
     """Run ``bash sbatch args`` from another folder; what the fake torchrun was given (None: not run)."""
     record = tmp_path / "torchrun-args"
     record.unlink(missing_ok=True)
     env = slurm_env(sbatch.parent, fake_bin(tmp_path / "fakes"), ARGS_FILE=str(record), **extra)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
-    proc = subprocess.run(["bash", str(sbatch), *args], cwd=elsewhere, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(["bash", str(sbatch), *args], cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
     given = record.read_bytes().decode().split("\0")[:-1] if record.exists() else None
     return proc, given
 
@@ -74,13 +76,23 @@ def bash_parses(path: Path) -> None:
 
 
 def script_defaults(text: str) -> dict:
-    """``--flag`` -> default, read from the generated script's ``parser.add_argument`` calls."""
-    out = {}
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+    """``--flag`` -> default, read from the generated script's ``add_argument`` calls (a default that
+    is a name is the script's constant of that name)."""
+    tree, out, constants = ast.parse(text), {}, {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                tuple_target = isinstance(target, ast.Tuple)
+                pairs = (zip(target.elts, node.value.elts, strict=True) if tuple_target
+                         else [(target, node.value)])
+                constants.update({t.id: v for t, v in pairs if isinstance(t, ast.Name)})
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None)  # parser.add_argument(...), or add(...) for short
+        if getattr(func, "attr", "") == "add_argument" or getattr(func, "id", "") == "add":
             default = [kw.value for kw in node.keywords if kw.arg == "default"]
             if default:
-                out[node.args[0].value] = ast.literal_eval(default[0])
+                value = constants[default[0].id] if isinstance(default[0], ast.Name) else default[0]
+                out[node.args[0].value] = ast.literal_eval(value)
     return out
 
 
@@ -116,7 +128,8 @@ def test_the_launch_file_passes_the_scripts_own_settings(tmp_path, training, num
     folder.mkdir()
     data = make_shapes_folder(tmp_path / "my data", classes=CLASSES, per_class=2, size=8)
     (folder / "train.py").write_text(generate_script(RECIPE, training=training, num_train=num_train))
-    sbatch = write_sbatch(RECIPE, folder / "train.py", training=training, num_train=num_train, data_root=str(data))
+    sbatch = write_sbatch(RECIPE, folder / "train.py", training=training, num_train=num_train,
+                          data_root=str(data))
     assert sbatch == folder / "train.sbatch"
     bash_parses(sbatch)
     proc, given = run_recorded(sbatch, tmp_path, RDZV_PORT="29999")
@@ -223,7 +236,8 @@ def test_exporting_the_script_writes_the_launch_file_and_reports_it(tmp_path, ca
     project = tmp_path / "p.json"
     project_mod.save_project(project_mod.Project(recipe=RECIPE, classes=CLASSES, data={}, training={},
                                                  runs=[]), project)
-    assert main(["export", str(project), "--format", "script", "--no-check", "-o", str(tmp_path / "out")]) == 0
+    out = str(tmp_path / "out")
+    assert main(["export", str(project), "--format", "script", "--no-check", "-o", out]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "out" / "train.sbatch") in out
     assert (tmp_path / "out" / "train.sbatch").is_file()

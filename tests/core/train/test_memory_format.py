@@ -31,8 +31,8 @@ def split(tmp_path_factory):
 
 
 def opts(**kw) -> TrainOptions:
-    return TrainOptions(**{"mode": "full", "epochs": 2, "batch_size": 8, "event_interval_s": 0.0, "device": "cpu",
-                           **kw})
+    return TrainOptions(**{"mode": "full", "epochs": 2, "batch_size": 8, "event_interval_s": 0.0,
+                           "device": "cpu", **kw})
 
 
 def test_convolutional_networks_on_the_cpu_train_channels_last():
@@ -91,6 +91,28 @@ def test_feature_extraction_keeps_the_layout_it_found(split):
         except StopIteration as stop:
             assert stop.value.features.shape == (len(split.train), 128)
         assert ts.layout_of(model) is layout
+
+
+def test_a_model_already_in_the_fast_layout_is_not_converted_again(monkeypatch):
+    """A training run's model is channels-last already when stage 1 extracts features: converting it
+    again, to the same layout, changed the run's later gradients (LFW: in the 6th digit), so the
+    block leaves it alone; a model in the other layout is converted and then put back."""
+    # as in EfficientNet-Lite0 on grey images: a 1-input stem, 1 x 1 and depthwise kernels only
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 3, groups=8))
+    calls = []
+    convert = model.to
+    def recording(*args, **kwargs):
+        calls.append(kwargs.get("memory_format"))
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(model, "to", recording)
+    for start, conversions in ((torch.channels_last, []), (torch.contiguous_format,
+                                                           [torch.channels_last, torch.contiguous_format])):
+        convert(memory_format=start)
+        calls.clear()
+        with ts.fast_layout(model, torch.device("cpu")) as fmt:
+            assert fmt is torch.channels_last and ts.layout_of(model) is torch.channels_last
+        assert calls == conversions and ts.layout_of(model) is start
 
 
 def events_done(run_dir) -> bool:

@@ -1,17 +1,43 @@
-"""The app's training modes, as the generated script runs them (pasted as it is, no placeholders).
+"""The app's modes in the script: the settings they decide, the recommended plan, stage 1
+(features once and an L-BFGS logistic fit) and stage 2's guards (``designer.train.guards``).
 
-- ``settle``: the settings a mode decides (``--epochs`` and the others left out), from the app's
-  settings or, in the recommended mode, planned from the data as ``designer.train.recommended.plan``
-  does;
-- the recommended mode's stage 1 (``fit_head``): features computed once, a multinomial logistic
-  regression fitted with full-batch L-BFGS (``designer.train.logistic``), in plain torch;
-- stage 2's guards (``designer.train.guards``).
+A template (see ``templates``): the code below SCRIPT_STARTS goes into the script as it is."""
 
-The constants these read (``PLAN``, ``L2_GRID``, ``GUARDS`` ...) are written by ``codegen.script``
-from the app's own modules, so the numbers have one source.
-"""
+from __future__ import annotations
 
-MODES = '''
+import math
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from designer.codegen.templates.data import (
+    ImageFiles,
+    class_weights,
+    collate_loaded,
+)
+from designer.codegen.templates.names import (
+    DEFAULT_LR,
+    FIXED,
+    FULL_RATE_MODES,
+    GUARDS,
+    HEAD,
+    L2_GRID,
+    LR_DIVISOR,
+    NUM_CLASSES,
+    PACING,
+    PLAN,
+    PLANNED,
+    SETTINGS,
+)
+from designer.codegen.templates.policy import (
+    layout,
+    to_input,
+)
+
+# --- the script: everything below this line is copied into it ---
+
 
 # --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
 
@@ -60,18 +86,22 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, workers: int):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None)."""
+def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
+    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
+    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
     if not len(dataset):
         return None, None
-    seen, labels = [], []
+    seen, labels, fmt = [], [], layout(model, device)
+    batch_size = 32 if device.type == "cpu" else max(args.batch_size, 64)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
-        for batch in DataLoader(dataset, 64, num_workers=workers, collate_fn=collate_loaded):
+        loader = DataLoader(dataset, batch_size, num_workers=args.workers,
+                            collate_fn=collate_loaded)
+        for batch in loader:
             if batch is not None:
-                model(batch[0].to(device))
+                model(to_input(batch[0], device, fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()
@@ -113,8 +143,8 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
     """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
     the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
-    train_x, train_y = features(model, eval_train, device, args.workers)
-    val_x, val_y = features(model, val_set, device, args.workers)
+    train_x, train_y = features(model, eval_train, device, args)
+    val_x, val_y = features(model, val_set, device, args)
     scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
     weight = None
     if args.class_weights:
@@ -154,4 +184,3 @@ def losing(history: list[dict], done_steps: int, total_steps: int) -> bool:
         return False
     late = done_steps >= GUARDS["losing_after"] * total_steps
     return late and max(tuned) < head - GUARDS["losing_margin"]
-'''

@@ -1,0 +1,116 @@
+"""The script's training policy (freezing, LR factors, BatchNorm), its model I/O and layout.
+
+A template (see ``templates``): the code below SCRIPT_STARTS goes into the script as it is."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from torch import nn
+
+from designer.codegen.templates.names import (
+    BN_MODE,
+    FROZEN,
+    HEIGHT,
+    IN_CHANNELS,
+    LR_FACTORS,
+    WIDTH,
+    build_model,
+)
+
+# --- the script: everything below this line is copied into it ---
+
+
+def is_under(name: str, prefix: str) -> bool:
+    """True if parameter ``name`` lies in the module at ``prefix`` ("" is the whole model)."""
+    return prefix == "" or name == prefix or name.startswith(prefix + ".")
+
+
+def lr_factor_of(name: str) -> float:
+    """The LR factor of the LR_FACTORS entry containing parameter ``name`` (1.0 if none)."""
+    return next((factor for prefix, factor in LR_FACTORS.items() if is_under(name, prefix)), 1.0)
+
+
+def freeze(model: nn.Module) -> None:
+    """Frozen parameters get no gradient and stay out of the optimizer."""
+    for name, param in model.named_parameters():
+        if any(is_under(name, prefix) for prefix in FROZEN):
+            param.requires_grad_(False)
+
+
+def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """One optimizer group per LR factor, lr = base lr x factor; frozen parameters are left out."""
+    groups: dict[float, dict] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            factor = lr_factor_of(name)
+            group = groups.setdefault(factor, {"params": [], "param_names": [], "lr": lr * factor,
+                                               "weight_decay": weight_decay})
+            group["params"].append(param)
+            group["param_names"].append(name)
+    return list(groups.values())
+
+
+def set_train_mode(model: nn.Module, training: bool) -> None:
+    """Like model.train(training), but BatchNorm as BN_MODE says: "train" follows the mode, "eval"
+    stays in eval mode, "frozen_eval" stays in eval mode where its weights are frozen (in train
+    mode its running statistics would drift)."""
+    model.train(training)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and BN_MODE != "train":
+            params = list(module.parameters())
+            if BN_MODE == "eval" or (params and not any(p.requires_grad for p in params)):
+                module.eval()
+
+
+def load_weights(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code); from a
+    checkpoint (last.pt), its model weights."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["model"] if isinstance(state.get("model"), dict) else state
+
+
+def load_model(weights: str | None) -> nn.Module:
+    """The designed network, its freezing applied; with ``weights``, those weights loaded."""
+    model = build_model(pretrained=weights is None)
+    if weights:
+        model.load_state_dict(load_weights(weights))
+    freeze(model)
+    return model
+
+
+def check(weights: str | None) -> None:
+    """Print what a parity check compares, as JSON: state-dict keys, the logits of a fixed
+    seeded input (eval mode) and the LR factor of every trainable parameter."""
+    model = load_model(weights).eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn((2, IN_CHANNELS, HEIGHT, WIDTH), generator=generator)
+    with torch.no_grad():
+        logits = model(inputs)
+    groups = param_groups(model, lr=1.0, weight_decay=0.0)
+    factors = {name: group["lr"] for group in groups for name in group["param_names"]}
+    report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
+    print(json.dumps(report))
+
+def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last (NHWC) on the CPU when the network has 2-D convolutions, as the app trains:
+    oneDNN's kernels are faster in it, and another layout rounds differently, which a fine-tuning
+    at a high rate can grow step by step into another result."""
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
+
+
+def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
+    """A batch of images on ``device`` in the model's layout."""
+    return images.to(device, non_blocking=True, memory_format=fmt if images.dim() == 4 else
+                     torch.preserve_format)
+
+
+def weights_of(model: nn.Module) -> dict:
+    """The state dict in the default layout (what safetensors and other readers expect)."""
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
