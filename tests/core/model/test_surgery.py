@@ -215,4 +215,4 @@ def test_meta_copy_shares_structure_not_data():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     copy = meta_copy(model)
     assert repr(copy) == repr(model) and copy[0].weight.is_meta and copy[1].running_mean.is_meta
-    assert not model[0].weight.is_meta and not copy[0].weight is model[0].weight
+    assert not model[0].weight.is_meta and copy[0].weight is not model[0].weight
