@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from designer.base.errors import DesignerError
+from designer.base.jobs import is_cancelled
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
 from designer.export.onnx import export_onnx, require
@@ -97,7 +98,7 @@ def latency_ms(path: Path, input_shape: tuple, batch: int, runs: int = MIN_RUNS,
         sess.run(None, feed)
     times = []
     for _ in range(max(MIN_RUNS, runs)):
-        if cancel is not None and cancel():
+        if is_cancelled(cancel):
             break
         t0 = time.perf_counter()
         sess.run(None, feed)
@@ -122,7 +123,7 @@ def onnx_accuracy(path: Path, design, samples, cancel=None) -> tuple[float | Non
     loader = make_loader(samples, make_transform(design), 32, workers=0)
     correct, seen, outputs = 0, 0, []
     for batch in loader:
-        if cancel is not None and cancel():
+        if is_cancelled(cancel):
             return None, None
         images, labels = batch[0], batch[1]
         logits = sess.run(None, {name: images.numpy().astype(np.float32)})[0]

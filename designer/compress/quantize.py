@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from designer.base.errors import plain_reason
+from designer.base.jobs import is_cancelled
 from designer.compress.measure import BATCHES, Figures, latency_ms, onnx_accuracy
 from designer.data.loading import make_loader
 from designer.data.transforms import make_transform
@@ -93,7 +94,7 @@ def int8_variants(design, float_path: Path, folder: Path, train_samples, val_sam
     source = preprocess(float_path, folder / "model.preprocessed.onnx")
     _, float_logits = onnx_accuracy(float_path, design, val_samples, cancel)
     for fmt, per_channel in VARIANTS:
-        if cancel is not None and cancel():
+        if is_cancelled(cancel):
             return
         label = f"int8 {fmt} {'per-channel' if per_channel else 'per-tensor'}"
         path = folder / f"model.int8.{fmt.lower()}{'.pc' if per_channel else ''}.onnx"

@@ -19,7 +19,8 @@ from designer.zoo.families import DEFAULT_MODEL
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="netsurgeon", description="Point-and-click transfer learning for PyTorch.")
+    parser = argparse.ArgumentParser(prog="netsurgeon",
+                                     description="Point-and-click transfer learning for PyTorch.")
     parser.add_argument("project", nargs="?", help="a project file (.nsd.json) to open")
     parser.add_argument("--start-page", action="store_true", help="show the network gallery, open nothing")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="gallery name or package.module:callable")
@@ -51,7 +52,7 @@ def make_app(argv=None):
 
 
 def install_workspaces(window) -> None:
-    """The Data & Training tab and the Export dialog."""
+    """The Data & Training tab, the Export dialog and the Compress step."""
     from widgets.export.dialog import ExportDialog
     from widgets.shell.training_workspace import TrainingWorkspace
 
@@ -64,6 +65,9 @@ def install_workspaces(window) -> None:
         dialog.deleteLater()
 
     window.set_export_handler(export)
+    from widgets.compress.launch import install_compress
+
+    install_compress(window, workspace.context)
 
 
 def create_window(args: argparse.Namespace, doc=None, settings=None):
