@@ -59,7 +59,7 @@ class CompressDialog(QDialog):
         self.goal = QLineEdit("latency=0.5x", placeholderText="latency=0.5x, size=4MB or params=0.3x")
         self.max_drop = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=1.0, singleStep=0.005, value=0.02)
         self.steps = QSpinBox(minimum=1, maximum=40, value=8,
-                              toolTip="Pruning steps; each removes an equal share of up to 80 % of the channels")
+                              toolTip="Pruning steps; each removes an equal share of up to 80 % of channels")
         self.finetune_epochs = QSpinBox(minimum=1, maximum=50, value=2,
                                         toolTip="Epochs of recovery training after each pruning step")
         self.importance = QComboBox()
