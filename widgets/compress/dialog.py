@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -68,15 +69,21 @@ class CompressDialog(QDialog):
         self.plot = own_menus(pg.PlotWidget(background="w"))
         self.plot.setLabel("bottom", "latency at batch 1 (ms)")
         self.plot.setLabel("left", "validation accuracy")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # not "(x0.001)" on an accuracy
+        self.picked = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#111827", width=2), brush=pg.mkBrush(None))
         self.scatter = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#2563eb"))
         self.front = pg.PlotDataItem(pen=pg.mkPen("#dc2626", width=2))
         self.plot.addItem(self.scatter)
         self.plot.addItem(self.front)
+        self.plot.addItem(self.picked)  # a ring around the picked step's point
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.setMinimumHeight(150)
         self.start_button, self.stop_button = QPushButton("Compress"), QPushButton("Stop", enabled=False)
         self.open_button = QPushButton("Open this step", enabled=False,
                                        toolTip="Open the chosen point's network as a project (its pruning "
@@ -115,8 +122,8 @@ class CompressDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        for widget in (self.progress, self.status, self.plot, self.table):
-            layout.addWidget(widget)
+        for widget, stretch in ((self.progress, 0), (self.status, 0), (self.plot, 3), (self.table, 2)):
+            layout.addWidget(widget, stretch)
 
     def settings(self) -> CompressSettings:
         goal = parse_goal(self.goal.text())
@@ -196,6 +203,12 @@ class CompressDialog(QDialog):
     @Slot()
     def _update_open(self) -> None:
         self.open_button.setEnabled(self.report is not None and self.selected_step() is not None)
+        rows = self.table.selectionModel().selectedRows()
+        row = rows[0].row() if rows else None
+        if row is not None and row < len(self.points):
+            self.picked.setData([self.points[row][0]], [self.points[row][1]])
+        else:
+            self.picked.setData([], [])
 
     @Slot()
     def open_selected(self) -> Path | None:
