@@ -21,10 +21,11 @@ from pathlib import Path
 
 from designer.app.project import SUFFIX, load_project, save_project
 from designer.base.errors import DesignerError
-from designer.base.fileio import write_json
+from designer.base.fileio import read_json, write_json
 from designer.compress.loop import CompressResult, CompressSettings, compress
 from designer.data.folders import scan_folder, scan_folders
 from designer.export.card import model_card
+from designer.model.ops import PruneChannels
 from designer.model.trained import design_with_weights, weights_file
 from designer.train.options import TrainOptions
 from designer.train.runs import load_run
@@ -94,6 +95,54 @@ def _run_options(run_path: Path, fallback: dict) -> TrainOptions:
     return TrainOptions.from_dict(asked if isinstance(asked, dict) and asked else fallback or None)
 
 
+def step_project(out, step: int) -> Path:
+    """The project of one measured step of a finished Compress output folder ``out``: the chosen
+    step's is the folder's own project; any other step's is written on first use into
+    ``out/steps/step-<k>/`` (that step's pruning as data, its weights as a finished run), so any
+    point of the trade-off plot can be opened. Int8 points are files of their float step."""
+    out = Path(out)
+    report = read_json(out / "report.json")
+    if not report.get("project") or not report.get("source_project"):
+        raise DesignerError(f"'{out}' holds no finished compression (no report.json).",
+                            hint="Compress again, and open a step when it has finished.")
+    if step == report.get("chosen_step") and report.get("project"):
+        return Path(report["project"])
+    folder = out / "steps" / f"step-{int(step)}"
+    pruning = folder / "pruning.json"
+    if not pruning.is_file() or not (folder / "weights.pt").is_file():
+        raise DesignerError(f"Step {step} was not kept in '{out}'.",
+                            hint="Only the measured steps of a finished compression can be opened.")
+    name = Path(report["project"]).name.removesuffix(f".compressed{SUFFIX}")
+    path = folder / f"{name}.step-{int(step)}{SUFFIX}"
+    if path.is_file():
+        return path
+    source = load_project(report["source_project"])
+    data = read_json(pruning)
+    history = tuple((p, bool(o), tuple(i)) for p, o, i in data.get("history", []))
+    recipe = source.recipe
+    if history:
+        op = PruneChannels(history=history, note=str(data.get("label", ""))[:200])
+        recipe = replace(recipe, ops=recipe.ops + (op,))
+    shutil.copyfile(folder / "weights.pt", folder / "best.pt")
+    _copy_history(out / "steps", int(step), Path(read_json(out / "summary.json").get("compressed_from", "")),
+                  folder)
+    shutil.copyfile(out / "split.json", folder / "split.json")
+    figures = report["steps"][int(step)] if int(step) < len(report["steps"]) else {}
+    summary = read_json(out / "summary.json")
+    write_json(folder / "summary.json", {**summary, "best_val_acc": figures.get("val_acc")})
+    save_project(replace(source, recipe=recipe, classes=list(summary.get("classes", [])),
+                         runs=[str(folder.resolve())]), path)
+    return path
+
+
+def _copy_history(steps: Path, step: int, run_path: Path, into: Path) -> None:
+    """The epochs behind a step's weights, so its folder reads as a finished run with weights: the
+    step's recovery fine-tune, or for step 0 the original run's own training."""
+    source = steps / f"step-{step}" / "tune" / "history.json" if step else run_path / "history.json"
+    if source.is_file():
+        shutil.copyfile(source, into / "history.json")
+
+
 def write_outputs(result: CompressResult, project, request: CompressRequest, settings: CompressSettings,
                   split, out: Path) -> dict:
     chosen = result.steps[result.chosen]
@@ -105,11 +154,15 @@ def write_outputs(result: CompressResult, project, request: CompressRequest, set
         shutil.copyfile(kept.onnx, out / "model.int8.onnx")
     name = Path(request.project).name.removesuffix(SUFFIX).removesuffix(".json")
     project_path = out / f"{name}.compressed{SUFFIX}"
-    save_project(replace(project, recipe=result.design.recipe, classes=list(split.classes), runs=[]),
-                 project_path)
+    # the folder is a finished run of the new project: Export and Results offer its weights
+    save_project(replace(project, recipe=result.design.recipe, classes=list(split.classes),
+                         runs=[str(out.resolve())]), project_path)
     report = _report(result, request, settings, kept_int8)
+    report["project"] = str(project_path)
+    report["source_project"] = str(Path(request.project).resolve())
     write_json(out / "report.json", report)
     write_json(out / "split.json", split.to_dict())
+    _copy_history(out / "steps", result.chosen, weights_file(request.weights).parent, out)
     write_json(out / "summary.json", {"status": "finished", "classes": list(split.classes),
                                       "best_val_acc": chosen.val_acc, "num_train": len(split.train),
                                       "compressed_from": str(weights_file(request.weights).parent.resolve())})
@@ -119,7 +172,6 @@ def write_outputs(result: CompressResult, project, request: CompressRequest, set
     card["compression"] = {k: report[k] for k in ("goal", "max_drop", "original", "kept", "int8_parity",
                                                   "stop_reason")}
     write_json(out / "model_card.json", card)
-    report["project"] = str(project_path)
     return report
 
 

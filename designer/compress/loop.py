@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from designer.base.errors import DesignerError
-from designer.base.fileio import atomic_write
+from designer.base.fileio import atomic_write, write_json
 from designer.base.jobs import JobCancelled, Progress
 from designer.compress.goal import Goal
 from designer.compress.measure import MIN_RUNS, Figures, measure
@@ -81,6 +81,7 @@ def compress(control, design, split, options: TrainOptions, settings: CompressSe
     original = yield from _measured(control, design, split, folder, 0, "original", settings, -math.inf)
     floor = original.val_acc - settings.max_drop
     steps, weights = [original], _save_weights(design.model, folder / "step-0" / "weights.pt")
+    write_json(folder / "step-0" / "pruning.json", {"label": "original", "history": []})
     chosen, history, reason = 0, [], f"all {settings.steps} pruning steps were kept, short of the goal"
     pruner = make_pruner(design.model, shape, settings.importance, kept, settings.steps, settings.max_ratio)
     for k in range(1, settings.steps + 1):
@@ -95,11 +96,13 @@ def compress(control, design, split, options: TrainOptions, settings: CompressSe
         label = f"pruned {ratio:.0%}"
         figures = yield from _measured(control, step_design, split, folder, k, label, settings, floor)
         steps.append(figures)
+        # every step is kept on disk (weights and pruning as data), so any point of the plot can be opened
+        step_weights = _save_weights(design.model, folder / f"step-{k}" / "weights.pt")
+        write_json(folder / f"step-{k}" / "pruning.json", {"label": label, "history": step_history})
         if figures.val_acc < floor:
             reason = f"step {k} lost more than {settings.max_drop:g} of accuracy; step {chosen} is kept"
             break
-        chosen, history = k, step_history
-        weights = _save_weights(design.model, folder / f"step-{k}" / "weights.pt")
+        chosen, history, weights = k, step_history, step_weights
         if settings.goal.met(figures, original):
             reason = f"step {k} met the goal ({settings.goal.describe()})"
             break

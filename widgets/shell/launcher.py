@@ -52,7 +52,7 @@ def make_app(argv=None):
 
 
 def install_workspaces(window) -> None:
-    """The Data & Training tab and the Export dialog."""
+    """The Data & Training tab, the Export dialog and the Compress step."""
     from widgets.export.dialog import ExportDialog
     from widgets.shell.training_workspace import TrainingWorkspace
 
@@ -65,6 +65,9 @@ def install_workspaces(window) -> None:
         dialog.deleteLater()
 
     window.set_export_handler(export)
+    from widgets.compress.launch import install_compress
+
+    install_compress(window, workspace.context)
 
 
 def create_window(args: argparse.Namespace, doc=None, settings=None):

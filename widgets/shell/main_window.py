@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.design, "Design")
         self.setCentralWidget(self.tabs)
         self._export_handler = None
+        self._compress_handler, self._compress_available = None, None
         self.guide: UserGuide | None = None
         self._status_bar()
         self._menus()
@@ -58,6 +59,12 @@ class MainWindow(QMainWindow):
     def set_export_handler(self, handler) -> None:
         """``handler()`` runs when the user picks File > Export…"""
         self._export_handler = handler
+        self._update_actions()
+
+    def set_compress_handler(self, handler, available) -> None:
+        """``handler()`` runs on File > Compress for a device…; ``available()`` says whether the saved
+        project has a finished run to compress (call ``update_actions`` when that changes)."""
+        self._compress_handler, self._compress_available = handler, available
         self._update_actions()
 
     # --- building ---------------------------------------------------------------------------------
@@ -94,10 +101,13 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save as…", self.files.save_as, QKeySequence("Ctrl+Shift+S"))
         self.export_action = self._action("Export…", self._on_export, QKeySequence("Ctrl+E"),
                                           "Weights, ONNX and a standalone training script")
+        self.compress_action = self._action("Compress for a device…", self._on_compress, None,
+                                            "Prune and quantize a trained run to a speed or size goal; "
+                                            "needs a saved project with a finished run")
         quit_action = self._action("Quit", self.close, QKeySequence.Quit)
         file_menu = self.menuBar().addMenu("&File")
         for a in (self.new_action, self.open_action, None, self.save_action, self.save_as_action, None,
-                  self.export_action, None, quit_action):
+                  self.export_action, self.compress_action, None, quit_action):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         edit_menu = self.menuBar().addMenu("&Edit")
         a = self.design.actions
@@ -219,6 +229,12 @@ class MainWindow(QMainWindow):
         has = self.qdoc.state is not None
         for action in (self.save_action, self.save_as_action, self.export_action):
             action.setEnabled(has)
+        available = self._compress_available
+        self.compress_action.setEnabled(bool(has and self.qdoc.doc.path and available is not None
+                                             and available()))
+
+    def update_actions(self) -> None:
+        self._update_actions()
 
     def _status(self, text: str) -> None:
         self.statusBar().showMessage(text, 5000)
@@ -238,6 +254,11 @@ class MainWindow(QMainWindow):
         else:
             self.export_requested.emit()
             feedback.show_info(self, "Export", "Export is not available in this build yet.")
+
+    @Slot()
+    def _on_compress(self) -> None:
+        if self._compress_handler is not None and self.compress_action.isEnabled():
+            self._compress_handler()
 
     @Slot()
     def show_guide(self) -> UserGuide:

@@ -109,3 +109,26 @@ def test_a_bad_goal_is_a_flag_error(compressed, capsys):
         main(["compress", str(root / "p.nsd.json"), "--weights", str(root / "run"), "--data", str(data),
               "--goal", "speed=2x", "-o", str(Path(root) / "elsewhere")])
     assert exit_info.value.code == 2 and "goal" in capsys.readouterr().err
+
+
+def test_every_step_opens_as_a_project_with_its_weights_as_a_run(compressed):
+    from designer.app.compress import step_project
+    from designer.base.errors import DesignerError
+    from designer.train.runs import load_run
+
+    _root, _data, out, _ = compressed
+    report = json.loads((out / "report.json").read_text())
+    assert step_project(out, report["chosen_step"]) == out / "p.compressed.nsd.json"
+    chosen = load_run(out)  # the output folder itself is the compressed project's finished run
+    assert chosen.status == "finished" and chosen.has_weights
+    assert load_project(out / "p.compressed.nsd.json").runs == [str(out.resolve())]
+    original = step_project(out, 0)
+    assert original.name == "p.step-0.nsd.json" and original.is_file()
+    project = load_project(original)
+    assert not any(op.kind == "prune_channels" for op in project.recipe.ops)  # step 0: the trained network
+    run = load_run(original.parent)
+    assert run.has_weights and run.best_val_acc == report["steps"][0]["val_acc"]
+    design = design_with_weights(project.recipe, original.parent / "best.pt")
+    assert design.num_classes == 10
+    with pytest.raises(DesignerError, match="not kept"):
+        step_project(out, 7)

@@ -123,3 +123,30 @@ def test_shufflenet_is_refused_in_one_line_naming_a_layer():
     message = info.value.message
     assert message.startswith("This network cannot be pruned") and "after layer 'stage" in message
     assert "\n" not in message
+
+
+def test_channel_counts_round_to_the_nearest_multiple_not_down():
+    """Torch-Pruning's own rounding kept 8 of a 16-channel layer asked to lose 2 (10 %): half of it."""
+    from designer.compress.prune import nearest_round_pruned
+
+    assert nearest_round_pruned(2, 16, 8) == 0  # 14 kept rounds to 16: this layer waits for a later step
+    assert nearest_round_pruned(5, 16, 8) == 8  # 11 kept rounds to 8
+    assert nearest_round_pruned(3, 24, 8) == 0
+    assert nearest_round_pruned(13, 40, 8) == 16  # 27 kept rounds to 24
+    assert nearest_round_pruned(4, 40, 8) == 0  # 36 is as near 40 as 32: a tie keeps the channels
+    assert nearest_round_pruned(100, 16, 8) == 8  # never below one multiple
+    assert nearest_round_pruned(2, 6, 8) == 2  # a layer narrower than a multiple: as asked, one channel left
+
+
+def test_a_ten_percent_step_of_lite0_cuts_no_layer_by_much_more():
+    """The first of eight steps to 80 % asks 10 % of each layer: before the rounding fix, Lite0's
+    16- and 24-channel blocks lost half and a third of their channels in it."""
+    design = build(Recipe.for_model("efficientnet_lite0", "none"))
+    model = design.model.eval()
+    before = {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    pruner = make_pruner(model, (3, 224, 224), "magnitude", kept_layers(design), 8, 0.8)
+    prune_step(pruner, model)
+    after = {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    lost = {n: 1 - after[n] / before[n] for n in before}
+    assert max(lost.values()) <= 0.15, sorted(lost.items(), key=lambda kv: -kv[1])[:3]
+    assert sum(1 for v in lost.values() if v > 0) >= len(lost) // 2  # the step did prune most layers
