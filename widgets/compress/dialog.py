@@ -1,6 +1,6 @@
 """The Compress dialog: the goal and the accuracy floor in, then each measured step as a point of the
 accuracy-vs-latency plot (the Pareto front drawn as a line) and a row of the table. The work is
-``designer.app.compress.compress_job`` in a ``JobRunner``: this dialog only starts, stops and shows it.
+``designer.app.compress.compress_job`` in a ``PanelJob``: this dialog only starts, stops and shows it.
 When it has finished, any step (a point of the plot or a row of the table) can be opened as a project:
 ``designer.app.compress.step_project`` writes it from that step's recorded pruning and weights.
 """
@@ -36,8 +36,8 @@ from designer.compress.goal import parse_goal
 from designer.compress.loop import CompressSettings, StepMeasured
 from designer.compress.pareto import pareto_front
 from designer.compress.prune import IMPORTANCES
+from widgets.base.panel_job import PanelJob
 from widgets.base.plots import own_menus
-from widgets.base.worker import JobRunner
 
 COLUMNS = ("model", "b1 ms", "b32 ms", "MB", "M params", "val acc")
 
@@ -89,13 +89,9 @@ class CompressDialog(QDialog):
                                        toolTip="Open the chosen point's network as a project (its pruning "
                                                "recorded as data, its weights as a finished run)")
         self._lay_out()
-        self.runner = JobRunner(self, "compress")
-        self.runner.progress.connect(self._on_progress)
-        self.runner.item.connect(self._on_item)
-        self.runner.result.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.finished.connect(self._on_finished)
+        self.runner = PanelJob(self, "compress", on_progress=self._on_progress, on_item=self._on_item,
+                               on_done=self._on_result, on_failed=self._on_failed,
+                               on_cancelled=self._on_cancelled, on_finished=self._on_finished)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.runner.cancel)
         self.open_button.clicked.connect(self.open_selected)
@@ -142,9 +138,9 @@ class CompressDialog(QDialog):
         self.points, self.row_steps, self.report = [], [], None
         self.table.setRowCount(0)
         self._update_open()
-        if self.runner.start(compress_job, self.request, settings):
-            self.start_button.setEnabled(False)
-            self.stop_button.setEnabled(True)
+        self.runner.start(compress_job, self.request, settings)
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
