@@ -315,8 +315,7 @@ def _data_constants(split_file: str | None) -> str:
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
-        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items())
-        + "}",
+        assign("SPLIT_DIRS", split_dirs),
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
