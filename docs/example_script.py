@@ -231,21 +231,13 @@ def load_image(path: str) -> Image.Image:
         return ImageOps.exif_transpose(img).convert(PIL_MODE)
 
 
-def tile_channels(image: torch.Tensor) -> torch.Tensor:
-    """The image's channels repeated up to IN_CHANNELS (grey to RGB, RGB to N), if fewer."""
-    if image.shape[0] == IN_CHANNELS:
-        return image
-    return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
-
-
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
-              v2.Normalize(MEAN, STD)]
-    return v2.Compose(steps)
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    return v2.Compose([*steps, v2.Normalize(MEAN, STD)])
 
 
 def unusable(path: Path) -> str | None:

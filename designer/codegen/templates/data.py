@@ -53,9 +53,9 @@ def make_transform(train: bool) -> v2.Compose:
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
-              v2.Normalize(MEAN, STD)]
-    return v2.Compose(steps)
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    steps.append(v2.Lambda(tile_channels))
+    return v2.Compose([*steps, v2.Normalize(MEAN, STD)])
 
 
 def unusable(path: Path) -> str | None:
