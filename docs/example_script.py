@@ -640,7 +640,8 @@ def schedule_factor(args, steps_per_epoch: int):
 
 def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
               after_step=None):
-    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes."""
+    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes; it
+    stops after a training step at which ``after_step(step, loss_sum, correct, seen)`` is True."""
     loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
     with torch.set_grad_enabled(optimizer is not None):
         for step, batch in enumerate(loader, 1):
