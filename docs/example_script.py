@@ -315,7 +315,8 @@ def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[
 
 def scan_data(root: str, val_fraction: float, seed: int):
     """(classes, train, val, skipped) from ROOT: per class split, or its train/ and val/."""
-    root_path, skipped = Path(root), list[tuple[str, str]]()
+    root_path = Path(root)
+    skipped: list[tuple[str, str]] = []
     splits = split_folders(root_path)
     if not splits:
         per_class = scan(root_path, skipped)
@@ -891,7 +892,8 @@ class Run:
         self.tuned: dict = {"val_acc": None, "epoch": 0}  # this stage's best (early stopping)
         self.pacing, self.factor = Pacing(args, 0), schedule_factor(args, steps)
         self.stage1_weights: dict[str, torch.Tensor] | None = None  # set by stage1
-        self.restarted, self.notes = False, list[str]()
+        self.restarted = False
+        self.notes: list[str] = []  # how the run ended early, if it did
         if rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
 

@@ -133,7 +133,8 @@ def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[
 
 def scan_data(root: str, val_fraction: float, seed: int):
     """(classes, train, val, skipped) from ROOT: per class split, or its train/ and val/."""
-    root_path, skipped = Path(root), list[tuple[str, str]]()
+    root_path = Path(root)
+    skipped: list[tuple[str, str]] = []
     splits = split_folders(root_path)
     if not splits:
         per_class = scan(root_path, skipped)

@@ -145,7 +145,8 @@ class Run:
         self.tuned: dict = {"val_acc": None, "epoch": 0}  # this stage's best (early stopping)
         self.pacing, self.factor = Pacing(args, 0), schedule_factor(args, steps)
         self.stage1_weights: dict[str, torch.Tensor] | None = None  # set by stage1
-        self.restarted, self.notes = False, list[str]()
+        self.restarted = False
+        self.notes: list[str] = []  # how the run ended early, if it did
         if rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
 
