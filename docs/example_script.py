@@ -96,11 +96,8 @@ IMAGE_EXTENSIONS = [".bmp", ".gif", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".p
 # Pillow decodes only these (EPS/PDF would start Ghostscript):
 IMAGE_FORMATS = ["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM"]
 IGNORED_NAMES = ["desktop.ini", "thumbs.db"]
-SPLIT_DIRS = {
-    "train": ["train", "training"],
-    "val": ["val", "valid", "validation"],
-    "test": ["test"],
-}
+SPLIT_DIRS = {"train": ["train", "training"], "val": ["val", "valid", "validation"],
+              "test": ["test"]}
 SPLIT_FILE = None  # no split was exported: DATA is split here
 
 # The flags' choices and defaults (as the app's run was set):
@@ -167,21 +164,21 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
     return list(groups.values())
 
 
-def set_train_mode(model: nn.Module, training: bool) -> None:
-    """Like model.train(training), but BatchNorm as BN_MODE says: "train" follows the mode, "eval"
-    stays in eval mode, "frozen_eval" stays in eval mode where its weights are frozen (in train
-    mode its running statistics would drift)."""
+def set_train_mode(model: nn.Module, training: bool, mode: str) -> None:
+    """model.train(training), BatchNorm as BN_MODE says (frozen ones stay in eval: no drift), but
+    from scratch every BatchNorm trains: the design's policy is for fine-tuning."""
     model.train(training)
+    if mode == "scratch" or BN_MODE == "train":
+        return
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and BN_MODE != "train":
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
             params = list(module.parameters())
             if BN_MODE == "eval" or (params and not any(p.requires_grad for p in params)):
                 module.eval()
 
 
 def load_weights(path: str) -> dict[str, torch.Tensor]:
-    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code); from a
-    checkpoint (last.pt), its model weights."""
+    """A state dict from .safetensors or .pt/.pth (tensors only), or a checkpoint's model."""
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
@@ -200,8 +197,7 @@ def load_model(weights: str | None) -> nn.Module:
 
 
 def check(weights: str | None) -> None:
-    """Print what a parity check compares, as JSON: state-dict keys, the logits of a fixed
-    seeded input (eval mode) and the LR factor of every trainable parameter."""
+    """Print, as JSON, what a parity check compares: keys, fixed-input logits, LR factors."""
     model = load_model(weights).eval()
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn((2, IN_CHANNELS, HEIGHT, WIDTH), generator=generator)
@@ -213,9 +209,7 @@ def check(weights: str | None) -> None:
     print(json.dumps(report))
 
 def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
-    """Channels-last (NHWC) on the CPU when the network has 2-D convolutions, as the app trains:
-    oneDNN's kernels are faster in it, and another layout rounds differently, which a fine-tuning
-    at a high rate can grow step by step into another result."""
+    """Channels-last on the CPU for 2-D convolutions, as the app trains (layouts round apart)."""
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
     return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
 
@@ -237,21 +231,13 @@ def load_image(path: str) -> Image.Image:
         return ImageOps.exif_transpose(img).convert(PIL_MODE)
 
 
-def tile_channels(image: torch.Tensor) -> torch.Tensor:
-    """The image's channels repeated up to IN_CHANNELS (grey to RGB, RGB to N), if fewer."""
-    if image.shape[0] == IN_CHANNELS:
-        return image
-    return image.repeat(math.ceil(IN_CHANNELS / image.shape[0]), 1, 1)[:IN_CHANNELS]
-
-
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
-              v2.Normalize(MEAN, STD)]
-    return v2.Compose(steps)
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    return v2.Compose([*steps, v2.Normalize(MEAN, STD)])
 
 
 def unusable(path: Path) -> str | None:
@@ -292,8 +278,7 @@ def class_folders(folder: Path) -> list[Path]:
 
 
 def stratified_split(per_class: dict[str, list[str]], val_fraction: float, seed: int):
-    """Seeded per-class split into (train, val) samples, the same as NetSurgeon's:
-    each class keeps at least one training image."""
+    """Seeded per-class (train, val) split as the app's; each class keeps a training image."""
     rng = random.Random(seed)
     train, val = [], []
     for label, paths in enumerate(per_class.values()):
@@ -329,9 +314,9 @@ def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[
 
 
 def scan_data(root: str, val_fraction: float, seed: int):
-    """(classes, train, val, skipped) from ROOT, checked and split exactly as the app does:
-    one sub-folder per class split per class, or train/ and val/ used as they are."""
-    root_path, skipped = Path(root), []
+    """(classes, train, val, skipped) from ROOT: per class split, or its train/ and val/."""
+    root_path = Path(root)
+    skipped: list[tuple[str, str]] = []
     splits = split_folders(root_path)
     if not splits:
         per_class = scan(root_path, skipped)
@@ -347,9 +332,7 @@ def scan_data(root: str, val_fraction: float, seed: int):
 
 
 def read_split(path: str, root: str | None):
-    """(classes, train, val, skipped) from a split file the app wrote: the very images it
-    trained and validated on. Paths in it are relative to the data folder (--data, else the
-    folder the app used); files that are gone are skipped."""
+    """(classes, train, val, skipped) from the app's split file; paths under --data."""
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     base = Path(root or data.get("root") or ".")
@@ -376,8 +359,7 @@ def read_split(path: str, root: str | None):
 
 
 class ImageFiles(Dataset):
-    """(path, label) samples -> (image tensor, label); None for a file that fails to load, so
-    one damaged image never ends the run (``collate_loaded`` drops it)."""
+    """(path, label) samples -> (image, label); None for a damaged file (one never ends a run)."""
 
     def __init__(self, samples: list, train: bool):
         self.samples = list(samples)
@@ -402,9 +384,8 @@ def collate_loaded(items: list):
     return torch.utils.data.default_collate(loaded) if loaded else None
 
 
-def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
-    """The training and validation images: the app's own split when there is one (--split),
-    else DATA scanned and split here the way the app does. Unreadable files are skipped."""
+def load_datasets(args) -> tuple[ImageFiles, ImageFiles, tuple[str, list]]:
+    """The training and validation images: the app's split (--split), else DATA split here."""
     use_split = args.split and args.split.lower() != "none"
     if use_split:
         classes, train, val, skipped = read_split(args.split, args.data)
@@ -412,16 +393,12 @@ def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
     else:
         classes, train, val, skipped = scan_data(args.data, args.val_fraction, args.split_seed)
         how = f"split here: {args.val_fraction:g} of each class held out, seed {args.split_seed}"
-    check_classes(classes)
-    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
-
-
-def check_classes(found: list[str]) -> None:
-    if len(found) != NUM_CLASSES:
-        raise SystemExit(f"The data has {len(found)} classes {found}, "
+    if len(classes) != NUM_CLASSES:
+        raise SystemExit(f"The data has {len(classes)} classes {classes}, "
                          f"but the network has {NUM_CLASSES} outputs.")
-    if CLASSES and found != CLASSES:
-        print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
+    if CLASSES and classes != CLASSES:
+        print(f"Note: the data's classes {classes} differ from the design's {CLASSES}.")
+    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
 
 
 def class_weights(dataset: ImageFiles) -> list[float]:
@@ -432,12 +409,8 @@ def class_weights(dataset: ImageFiles) -> list[float]:
     return [w / mean for w in inverse]
 
 
-# --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
-
-
 def settle(args, num_train: int) -> None:
-    """Each setting not given as a flag: the app's (SETTINGS), but the recommended mode plans
-    those the user did not fix in the app (PLANNED, FIXED) from the data (plan_recommended)."""
+    """Each setting not given as a flag: SETTINGS, or planned from the data (recommended)."""
     if args.lr is None:  # the app's default: the from-scratch rate, a tenth of it to fine-tune
         rate = DEFAULT_LR[args.optimizer]
         args.lr = SETTINGS["lr"] or (rate if args.mode in FULL_RATE_MODES else rate / LR_DIVISOR)
@@ -460,9 +433,7 @@ def steps_per_epoch(num_train: int, batch_size: int) -> int:
 
 
 def plan_recommended(args, num_train: int, planned: set) -> None:
-    """The recommended mode's stage 2, from the data: batches of a twelfth of the training images
-    (at least PLAN["min_batch"] for BatchNorm, at most the batch setting), whole epochs to see
-    about PLAN["images"] images, a linear warm-up over a tenth of the steps, then cosine."""
+    """The recommended mode's stage 2 length, batch, warm-up and schedule, from the data."""
     if "batch_size" in planned:
         tiny = max(PLAN["min_batch"], num_train // PLAN["steps_per_tiny_epoch"])
         args.batch_size = max(1, min(SETTINGS["batch_size"], tiny))
@@ -479,9 +450,8 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
-    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
+def features(model: nn.Module, dataset: ImageFiles, device: torch.device, args):
+    """(HEAD's inputs, labels) in eval mode, in the app's batches (they round apart), or Nones."""
     if not len(dataset):
         return None, None
     seen, labels, fmt = [], [], layout(model, device)
@@ -502,9 +472,7 @@ def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
 
 
 def logistic_fit(x, y, l2: float, scale: float, weight=None):
-    """Multinomial logistic regression, full-batch L-BFGS in float64 on x / scale (one scale for
-    all features: scaling each by its own spread gives near-constant ones huge weights). Returns
-    (weight, bias) of a Linear on the unscaled features."""
+    """Multinomial logistic regression by L-BFGS in float64 on x / scale: (weight, bias)."""
     x = x.double() / scale
     w = torch.zeros(NUM_CLASSES, x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(NUM_CLASSES, dtype=torch.float64, requires_grad=True)
@@ -533,8 +501,7 @@ def score(weight, bias, x, y) -> tuple:
 
 
 def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -> dict:
-    """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
-    the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
+    """Stage 1: fit HEAD on features for each L2 in L2_GRID, keep the best; epoch 0's record."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
     train_x, train_y = features(model, eval_train, device, args)
     val_x, val_y = features(model, val_set, device, args)
@@ -554,17 +521,17 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
                     "val_loss": val_loss, "val_acc": val_acc}
     head = model.get_submodule(HEAD)
     with torch.no_grad():
-        head.weight.copy_(best.pop("w").reshape(head.weight.shape))
-        head.bias.copy_(best.pop("b"))
+        weight_param = head.get_parameter("weight")
+        weight_param.copy_(best.pop("w").reshape(weight_param.shape))
+        head.get_parameter("bias").copy_(best.pop("b"))
     seconds = time.perf_counter() - start
     return {"epoch": 0, "stage": "head", **best, "lr": 0.0, "epoch_time_s": seconds}
 
 
 def diverged(history: list[dict], warmup_done: bool) -> bool:
-    """Stage 2's last epochs, all after the warm-up, had a runaway loss (far above a uniform
-    guess's, or not finite): it does not come back from that."""
+    """Stage 2's last epochs, all after the warm-up, had a runaway (or non-finite) loss."""
     limit = GUARDS["diverged_x"] * math.log(max(2, NUM_CLASSES))
-    recent = [r["train_loss"] for r in history if r["epoch"] > 0][-GUARDS["diverged_epochs"]:]
+    recent = [r["train_loss"] for r in history if r["epoch"] > 0][-int(GUARDS["diverged_epochs"]):]
     return warmup_done and len(recent) == GUARDS["diverged_epochs"] and all(
         loss is not None and (not math.isfinite(loss) or loss > limit) for loss in recent)
 
@@ -607,8 +574,7 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
 
 
 class Events:
-    """Lines of text for people; with --events, process 0 also prints each event as a JSON line on
-    stdout (what NetSurgeon plots) and the text goes to stderr."""
+    """Text for people; with --events, process 0 prints JSON events on stdout, text on stderr."""
 
     def __init__(self, enabled: bool, rank: int):
         self.enabled, self.rank = enabled and rank == 0, rank
@@ -624,20 +590,12 @@ class Events:
 
 
 def stop_requested(stop_file: str | None, device: torch.device) -> bool:
-    """True on every process once --stop-file exists. Process 0 looks and all of them agree, so
-    they all stop after the same step and none is left waiting for the others."""
+    """True on every process once --stop-file exists (process 0 looks, all agree)."""
     if not stop_file:
         return False
     looks = not dist.is_initialized() or dist.get_rank() == 0
     seen = 1.0 if looks and os.path.exists(stop_file) else 0.0
     return all_sum([seen], device)[0] > 0
-
-
-def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float):
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
-    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    return optimizers[name](groups, lr=lr, weight_decay=weight_decay)
 
 
 def trainable_groups(model: nn.Module, args) -> list[dict]:
@@ -656,24 +614,16 @@ def trainable_groups(model: nn.Module, args) -> list[dict]:
     return groups
 
 
-def set_mode(model: nn.Module, training: bool, mode: str) -> None:
-    """From scratch every BatchNorm trains; else the design's BatchNorm policy applies."""
-    if mode == "scratch":
-        model.train(training)
-    else:
-        set_train_mode(model, training)
-
-
 def reset_parameters(model: nn.Module) -> None:
     """Re-initialise every layer that knows how: the from-scratch mode's start."""
     for module in model.modules():
-        if callable(getattr(module, "reset_parameters", None)):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
 
 
 def schedule_factor(args, steps_per_epoch: int):
-    """The LR multiplier at each step: linear warmup, then constant, step decay or cosine to 0.
-    It reads --epochs at each step: a time cap that shortens the run also ends its schedule."""
+    """The LR multiplier at each step: warm-up, then constant, step or cosine (to --epochs)."""
 
     def factor(step: int) -> float:
         warmup = round(args.warmup_epochs * steps_per_epoch)
@@ -691,9 +641,8 @@ def schedule_factor(args, steps_per_epoch: int):
 
 def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
               after_step=None):
-    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
-    loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
-    after each training step; when it returns True, the pass ends there."""
+    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes; it
+    stops after a training step at which ``after_step(step, loss_sum, correct, seen)`` is True."""
     loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
     with torch.set_grad_enabled(optimizer is not None):
         for step, batch in enumerate(loader, 1):
@@ -716,14 +665,12 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
             if after_step is not None and after_step(step, loss_sum, correct, seen):
                 stopped = True
                 break
-    loss_sum, correct, seen = all_sum([loss_sum, correct, seen], device)
-    return loss_sum / max(seen, 1), correct / max(seen, 1), stopped
+    total_loss, total_correct, total_seen = all_sum([loss_sum, correct, seen], device)
+    return total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), stopped
 
 
 class BatchReports:
-    """After each training step: a 'batch' event at most every EVENT_INTERVAL_S (always on an
-    epoch's first and last step; NetSurgeon estimates the time left from them); then whether
-    the run was asked to stop."""
+    """After each step: a 'batch' event now and then, and whether to stop (--stop-file)."""
 
     def __init__(self, args, events: Events, steps: int, world_size: int, device: torch.device):
         self.args, self.events, self.steps = args, events, steps
@@ -750,7 +697,8 @@ class Pacing:
     epochs old."""
 
     def __init__(self, args, epochs_done: int):
-        self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
+        self.args, self.last, self.since_best = args, epochs_done, 0
+        self.val_s: float | None = None  # what the last validation took
 
     def validate_now(self, epoch: int, train_s: float, device: torch.device) -> bool:
         budget = self.args.val_budget
@@ -770,11 +718,11 @@ class Pacing:
 
 
 def make_loaders(args, rank: int, world_size: int):
-    """The loaders, once the mode has settled the batch size; a shard per process. One process
-    shuffles as the app does (shuffle_epoch): the same seed gives the app's order."""
+    """The loaders, a shard per process; one process shuffles as the app does."""
     train_set, val_set, notes = load_datasets(args)
     settle(args, len(train_set))
-    sampler = generator = None
+    sampler: DistributedSampler | None = None
+    generator: torch.Generator | None = None
     if world_size > 1:
         sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
     else:
@@ -791,16 +739,15 @@ def make_loaders(args, rank: int, world_size: int):
 
 
 def shuffle_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
-    """Each epoch's order and random draws (augmentation, dropout) come from seed + epoch, as in
-    the app: the same after a resume."""
+    """Each epoch's order and random draws come from seed + epoch, as in the app."""
     if isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
-    else:
+    elif loader.generator is not None:
         loader.generator.manual_seed(seed + epoch)
     torch.manual_seed(seed + epoch)
 
 
-def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
+def make_criterion(args, train_set: ImageFiles, device: torch.device) -> nn.Module:
     """Cross-entropy; with --class-weights, classes weigh by inverse frequency (mean 1)."""
     if not args.class_weights:
         return nn.CrossEntropyLoss()
@@ -840,8 +787,7 @@ def seek(optimizer, scheduler, factor, step: int) -> None:
 
 
 def resume_from(path: str, model, optimizer, scheduler, factor, events: Events) -> dict:
-    """Continue a run from its last.pt: weights, optimizer state, schedule position, best and
-    history."""
+    """Continue from last.pt: weights, optimizer, schedule position, best and history."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(saved["model"])
     names = [group.get("param_names") for group in saved["optimizer"]["param_groups"]]
@@ -872,8 +818,8 @@ def train(args) -> None:
 def fit(args, device: torch.device, rank: int, world_size: int, events: Events) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    loaders = make_loaders(args, rank, world_size)
-    train_loader, val_loader, train_set, val_set, (how, skipped) = loaders
+    train_loader, val_loader, train_set, val_set, (how, skipped) = make_loaders(args, rank,
+                                                                                world_size)
     model = load_model(args.weights).to(device)
     if args.mode == "scratch" and not (args.weights or args.resume):
         reset_parameters(model)
@@ -906,7 +852,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     while run.state["epoch"] < args.epochs:  # a time cap may shorten the plan as the run goes
         epoch, start = run.state["epoch"] + 1, time.perf_counter()
         shuffle_epoch(train_loader, args.seed, epoch)
-        set_mode(model, True, args.mode)
+        set_train_mode(model, True, args.mode)
         reports.begin(epoch, run.state["global_step"], lambda step: args.lr * run.factor(step))
         train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device,
                                                    run.optimizer, run.scheduler, args.amp, reports)
@@ -924,7 +870,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         val_loss = val_acc = None
         validate = train_loss is not None and run.pacing.validate_now(epoch, train_s, device)
         if len(val_set) and validate:
-            set_mode(model, False, args.mode)
+            set_train_mode(model, False, args.mode)
             val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
         run.end_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                        "val_loss": val_loss, "val_acc": val_acc}, start, len(val_set),
@@ -935,18 +881,19 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
 
 
 class Run:
-    """One run: its state (epoch, step, best, history), best.pt and last.pt, the schedule, and
-    what ends it early (the recommended mode's guards, early stopping, the time cap)."""
+    """One run: its state, best.pt and last.pt, the schedule, and what ends it early."""
 
     def __init__(self, args, model: nn.Module, steps: int, events: Events, rank: int):
         self.args, self.model, self.events, self.rank = args, model, events, rank
         self.steps, self.out, self.started = steps, Path(args.out), time.perf_counter()
         # best starts at --baseline-acc: weights that do not beat it never replace best.pt
         best = {"val_acc": args.baseline_acc, "epoch": 0}
-        self.state = {"epoch": 0, "global_step": 0, "best": best, "history": []}
-        self.tuned = {"val_acc": None, "epoch": 0}  # this stage's own best (for early stopping)
+        self.state: dict = {"epoch": 0, "global_step": 0, "best": best, "history": []}
+        self.tuned: dict = {"val_acc": None, "epoch": 0}  # this stage's best (early stopping)
         self.pacing, self.factor = Pacing(args, 0), schedule_factor(args, steps)
-        self.stage1_weights, self.restarted, self.notes = None, False, []
+        self.stage1_weights: dict[str, torch.Tensor] | None = None  # set by stage1
+        self.restarted = False
+        self.notes: list[str] = []  # how the run ended early, if it did
         if rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -966,7 +913,10 @@ class Run:
     def make_optimizer(self) -> None:
         args = self.args
         groups = trainable_groups(self.model, args)
-        self.optimizer = make_optimizer(args.optimizer, groups, args.lr, args.weight_decay)
+        kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+        extra = {"momentum": MOMENTUM} if args.optimizer == "sgd" else {}
+        self.optimizer = kind[args.optimizer](groups, lr=args.lr, weight_decay=args.weight_decay,
+                                              **extra)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
 
     def end_epoch(self, record: dict, start: float, num_val: int, val_s: float = 0.0) -> None:
@@ -1003,8 +953,8 @@ class Run:
         return self.stage1_weights is not None and not self.restarted
 
     def restart(self) -> None:
-        """The divergence guard, once: back to stage 1's weights, a fresh optimizer at a tenth of
-        the rate, the schedule where it was."""
+        """The divergence guard, once: stage 1's weights, a fresh optimizer at a tenth the rate."""
+        assert self.stage1_weights is not None, "only a run with a stage 1 restarts"
         self.model.load_state_dict(self.stage1_weights)
         self.args.lr /= GUARDS["restart_lr_divisor"]
         self.make_optimizer()
@@ -1014,8 +964,7 @@ class Run:
                   f"{self.args.lr:g} after step {self.state['global_step']}.")
 
     def guard(self) -> bool:
-        """After a stage 1: restart once if stage 2 diverged; True (give up) when it is still
-        well below stage 1 late in its steps."""
+        """After a stage 1: restart once on divergence; True (give up) when losing late."""
         if self.stage1_weights is None:
             return False
         history, step = self.state["history"], self.state["global_step"]
@@ -1036,8 +985,7 @@ class Run:
         return True
 
     def cap_time(self, epoch: int, epoch_s: float) -> None:
-        """--max-minutes: once an epoch has shown its cost, shorten the plan to the epochs that
-        fit (the schedule follows --epochs, so it still ends where it should)."""
+        """--max-minutes: shorten the plan to the epochs that fit (the schedule follows)."""
         cap, planned = self.args.max_minutes * 60, self.args.epochs
         if not cap or epoch >= planned:
             return

@@ -51,6 +51,7 @@ from designer.zoo.sources import SOURCES
 DEFAULT_VAL_FRACTION = 0.2
 SCRIPT_MODES = ("recommended", "full", "scratch")  # the app's modes the script runs (--mode)
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_PIL_CHANNELS = {"L": 1, "RGB": 3, "RGBA": 4}
 
 
 class SplitArgs(TypedDict, total=False):
@@ -94,7 +95,8 @@ def generate_script(target: Design | Recipe, *, training=None, classes=None,
         _flag_defaults(options, frac, split_seed),
         code.text,
         templates.code("policy", {templates.BUILD_CALL: code.build_call}),
-        *(templates.code(name) for name in templates.ORDER[1:]),
+        _data_code(design),
+        *(templates.code(name) for name in templates.ORDER[2:]),
     ]
     return "".join(parts).rstrip("\n") + "\n"
 
@@ -315,12 +317,19 @@ def _data_constants(split_file: str | None) -> str:
         "# Pillow decodes only these (EPS/PDF would start Ghostscript):",
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
-        "SPLIT_DIRS = {\n" + "".join(f"    {literal(k)}: {literal(v)},\n" for k, v in split_dirs.items())
-        + "}",
+        assign("SPLIT_DIRS", split_dirs),
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _data_code(design: Design) -> str:
+    """The data template; without the channel tiling when images load in the network's channels."""
+    function, use = templates.TILING
+    if _PIL_CHANNELS[_pil_mode(design)] != network_input(design).shape[0]:
+        return templates.code("data")
+    return templates.without(templates.code("data", {use: ""}), function)
 
 
 def _pil_mode(design: Design) -> str:

@@ -53,9 +53,9 @@ def make_transform(train: bool) -> v2.Compose:
     steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
     if train:
         steps += AUGMENT
-    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Lambda(tile_channels),
-              v2.Normalize(MEAN, STD)]
-    return v2.Compose(steps)
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    steps.append(v2.Lambda(tile_channels))
+    return v2.Compose([*steps, v2.Normalize(MEAN, STD)])
 
 
 def unusable(path: Path) -> str | None:
@@ -96,8 +96,7 @@ def class_folders(folder: Path) -> list[Path]:
 
 
 def stratified_split(per_class: dict[str, list[str]], val_fraction: float, seed: int):
-    """Seeded per-class split into (train, val) samples, the same as NetSurgeon's:
-    each class keeps at least one training image."""
+    """Seeded per-class (train, val) split as the app's; each class keeps a training image."""
     rng = random.Random(seed)
     train, val = [], []
     for label, paths in enumerate(per_class.values()):
@@ -133,9 +132,9 @@ def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[
 
 
 def scan_data(root: str, val_fraction: float, seed: int):
-    """(classes, train, val, skipped) from ROOT, checked and split exactly as the app does:
-    one sub-folder per class split per class, or train/ and val/ used as they are."""
-    root_path, skipped = Path(root), []
+    """(classes, train, val, skipped) from ROOT: per class split, or its train/ and val/."""
+    root_path = Path(root)
+    skipped: list[tuple[str, str]] = []
     splits = split_folders(root_path)
     if not splits:
         per_class = scan(root_path, skipped)
@@ -151,9 +150,7 @@ def scan_data(root: str, val_fraction: float, seed: int):
 
 
 def read_split(path: str, root: str | None):
-    """(classes, train, val, skipped) from a split file the app wrote: the very images it
-    trained and validated on. Paths in it are relative to the data folder (--data, else the
-    folder the app used); files that are gone are skipped."""
+    """(classes, train, val, skipped) from the app's split file; paths under --data."""
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     base = Path(root or data.get("root") or ".")
@@ -180,8 +177,7 @@ def read_split(path: str, root: str | None):
 
 
 class ImageFiles(Dataset):
-    """(path, label) samples -> (image tensor, label); None for a file that fails to load, so
-    one damaged image never ends the run (``collate_loaded`` drops it)."""
+    """(path, label) samples -> (image, label); None for a damaged file (one never ends a run)."""
 
     def __init__(self, samples: list, train: bool):
         self.samples = list(samples)
@@ -206,9 +202,8 @@ def collate_loaded(items: list):
     return torch.utils.data.default_collate(loaded) if loaded else None
 
 
-def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
-    """The training and validation images: the app's own split when there is one (--split),
-    else DATA scanned and split here the way the app does. Unreadable files are skipped."""
+def load_datasets(args) -> tuple[ImageFiles, ImageFiles, tuple[str, list]]:
+    """The training and validation images: the app's split (--split), else DATA split here."""
     use_split = args.split and args.split.lower() != "none"
     if use_split:
         classes, train, val, skipped = read_split(args.split, args.data)
@@ -216,16 +211,12 @@ def load_datasets(args) -> tuple[Dataset, Dataset, tuple[str, list]]:
     else:
         classes, train, val, skipped = scan_data(args.data, args.val_fraction, args.split_seed)
         how = f"split here: {args.val_fraction:g} of each class held out, seed {args.split_seed}"
-    check_classes(classes)
-    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
-
-
-def check_classes(found: list[str]) -> None:
-    if len(found) != NUM_CLASSES:
-        raise SystemExit(f"The data has {len(found)} classes {found}, "
+    if len(classes) != NUM_CLASSES:
+        raise SystemExit(f"The data has {len(classes)} classes {classes}, "
                          f"but the network has {NUM_CLASSES} outputs.")
-    if CLASSES and found != CLASSES:
-        print(f"Note: the data's classes {found} differ from the design's {CLASSES}.")
+    if CLASSES and classes != CLASSES:
+        print(f"Note: the data's classes {classes} differ from the design's {CLASSES}.")
+    return ImageFiles(train, train=True), ImageFiles(val, train=False), (how, skipped)
 
 
 def class_weights(dataset: ImageFiles) -> list[float]:

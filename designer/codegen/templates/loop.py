@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from designer.codegen.templates.data import (
+    ImageFiles,
     class_weights,
     collate_loaded,
     load_datasets,
@@ -28,13 +29,11 @@ from designer.codegen.templates.names import (
     CLASSES,
     DEFAULT_LR,
     GAMMA,
-    MOMENTUM,
     STEP_SIZE,
 )
 from designer.codegen.templates.policy import (
     layout,
     param_groups,
-    set_train_mode,
     to_input,
     weights_of,
 )
@@ -70,8 +69,7 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
 
 
 class Events:
-    """Lines of text for people; with --events, process 0 also prints each event as a JSON line on
-    stdout (what NetSurgeon plots) and the text goes to stderr."""
+    """Text for people; with --events, process 0 prints JSON events on stdout, text on stderr."""
 
     def __init__(self, enabled: bool, rank: int):
         self.enabled, self.rank = enabled and rank == 0, rank
@@ -87,20 +85,12 @@ class Events:
 
 
 def stop_requested(stop_file: str | None, device: torch.device) -> bool:
-    """True on every process once --stop-file exists. Process 0 looks and all of them agree, so
-    they all stop after the same step and none is left waiting for the others."""
+    """True on every process once --stop-file exists (process 0 looks, all agree)."""
     if not stop_file:
         return False
     looks = not dist.is_initialized() or dist.get_rank() == 0
     seen = 1.0 if looks and os.path.exists(stop_file) else 0.0
     return all_sum([seen], device)[0] > 0
-
-
-def make_optimizer(name: str, groups: list[dict], lr: float, weight_decay: float):
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
-    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    return optimizers[name](groups, lr=lr, weight_decay=weight_decay)
 
 
 def trainable_groups(model: nn.Module, args) -> list[dict]:
@@ -119,24 +109,16 @@ def trainable_groups(model: nn.Module, args) -> list[dict]:
     return groups
 
 
-def set_mode(model: nn.Module, training: bool, mode: str) -> None:
-    """From scratch every BatchNorm trains; else the design's BatchNorm policy applies."""
-    if mode == "scratch":
-        model.train(training)
-    else:
-        set_train_mode(model, training)
-
-
 def reset_parameters(model: nn.Module) -> None:
     """Re-initialise every layer that knows how: the from-scratch mode's start."""
     for module in model.modules():
-        if callable(getattr(module, "reset_parameters", None)):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
 
 
 def schedule_factor(args, steps_per_epoch: int):
-    """The LR multiplier at each step: linear warmup, then constant, step decay or cosine to 0.
-    It reads --epochs at each step: a time cap that shortens the run also ends its schedule."""
+    """The LR multiplier at each step: warm-up, then constant, step or cosine (to --epochs)."""
 
     def factor(step: int) -> float:
         warmup = round(args.warmup_epochs * steps_per_epoch)
@@ -154,9 +136,8 @@ def schedule_factor(args, steps_per_epoch: int):
 
 def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
               after_step=None):
-    """One pass over ``loader``; trains when given an optimizer. Returns (loss, accuracy, stopped),
-    loss and accuracy summed over every process. ``after_step(step, loss_sum, correct, seen)`` runs
-    after each training step; when it returns True, the pass ends there."""
+    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes; it
+    stops after a training step at which ``after_step(step, loss_sum, correct, seen)`` is True."""
     loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
     with torch.set_grad_enabled(optimizer is not None):
         for step, batch in enumerate(loader, 1):
@@ -179,14 +160,12 @@ def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, 
             if after_step is not None and after_step(step, loss_sum, correct, seen):
                 stopped = True
                 break
-    loss_sum, correct, seen = all_sum([loss_sum, correct, seen], device)
-    return loss_sum / max(seen, 1), correct / max(seen, 1), stopped
+    total_loss, total_correct, total_seen = all_sum([loss_sum, correct, seen], device)
+    return total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), stopped
 
 
 class BatchReports:
-    """After each training step: a 'batch' event at most every EVENT_INTERVAL_S (always on an
-    epoch's first and last step; NetSurgeon estimates the time left from them); then whether
-    the run was asked to stop."""
+    """After each step: a 'batch' event now and then, and whether to stop (--stop-file)."""
 
     def __init__(self, args, events: Events, steps: int, world_size: int, device: torch.device):
         self.args, self.events, self.steps = args, events, steps
@@ -213,7 +192,8 @@ class Pacing:
     epochs old."""
 
     def __init__(self, args, epochs_done: int):
-        self.args, self.last, self.val_s, self.since_best = args, epochs_done, None, 0
+        self.args, self.last, self.since_best = args, epochs_done, 0
+        self.val_s: float | None = None  # what the last validation took
 
     def validate_now(self, epoch: int, train_s: float, device: torch.device) -> bool:
         budget = self.args.val_budget
@@ -233,11 +213,11 @@ class Pacing:
 
 
 def make_loaders(args, rank: int, world_size: int):
-    """The loaders, once the mode has settled the batch size; a shard per process. One process
-    shuffles as the app does (shuffle_epoch): the same seed gives the app's order."""
+    """The loaders, a shard per process; one process shuffles as the app does."""
     train_set, val_set, notes = load_datasets(args)
     settle(args, len(train_set))
-    sampler = generator = None
+    sampler: DistributedSampler | None = None
+    generator: torch.Generator | None = None
     if world_size > 1:
         sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, seed=args.seed)
     else:
@@ -254,16 +234,15 @@ def make_loaders(args, rank: int, world_size: int):
 
 
 def shuffle_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
-    """Each epoch's order and random draws (augmentation, dropout) come from seed + epoch, as in
-    the app: the same after a resume."""
+    """Each epoch's order and random draws come from seed + epoch, as in the app."""
     if isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
-    else:
+    elif loader.generator is not None:
         loader.generator.manual_seed(seed + epoch)
     torch.manual_seed(seed + epoch)
 
 
-def make_criterion(args, train_set: Dataset, device: torch.device) -> nn.Module:
+def make_criterion(args, train_set: ImageFiles, device: torch.device) -> nn.Module:
     """Cross-entropy; with --class-weights, classes weigh by inverse frequency (mean 1)."""
     if not args.class_weights:
         return nn.CrossEntropyLoss()
@@ -303,8 +282,7 @@ def seek(optimizer, scheduler, factor, step: int) -> None:
 
 
 def resume_from(path: str, model, optimizer, scheduler, factor, events: Events) -> dict:
-    """Continue a run from its last.pt: weights, optimizer state, schedule position, best and
-    history."""
+    """Continue from last.pt: weights, optimizer, schedule position, best and history."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(saved["model"])
     names = [group.get("param_names") for group in saved["optimizer"]["param_groups"]]

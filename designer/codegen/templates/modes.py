@@ -10,7 +10,7 @@ import time
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from designer.codegen.templates.data import (
     ImageFiles,
@@ -39,12 +39,8 @@ from designer.codegen.templates.policy import (
 # --- the script: everything below this line is copied into it ---
 
 
-# --- the app's modes: the settings they decide, stage 1 and stage 2's guards ---------------
-
-
 def settle(args, num_train: int) -> None:
-    """Each setting not given as a flag: the app's (SETTINGS), but the recommended mode plans
-    those the user did not fix in the app (PLANNED, FIXED) from the data (plan_recommended)."""
+    """Each setting not given as a flag: SETTINGS, or planned from the data (recommended)."""
     if args.lr is None:  # the app's default: the from-scratch rate, a tenth of it to fine-tune
         rate = DEFAULT_LR[args.optimizer]
         args.lr = SETTINGS["lr"] or (rate if args.mode in FULL_RATE_MODES else rate / LR_DIVISOR)
@@ -67,9 +63,7 @@ def steps_per_epoch(num_train: int, batch_size: int) -> int:
 
 
 def plan_recommended(args, num_train: int, planned: set) -> None:
-    """The recommended mode's stage 2, from the data: batches of a twelfth of the training images
-    (at least PLAN["min_batch"] for BatchNorm, at most the batch setting), whole epochs to see
-    about PLAN["images"] images, a linear warm-up over a tenth of the steps, then cosine."""
+    """The recommended mode's stage 2 length, batch, warm-up and schedule, from the data."""
     if "batch_size" in planned:
         tiny = max(PLAN["min_batch"], num_train // PLAN["steps_per_tiny_epoch"])
         args.batch_size = max(1, min(SETTINGS["batch_size"], tiny))
@@ -86,9 +80,8 @@ def plan_recommended(args, num_train: int, planned: set) -> None:
 
 
 @torch.no_grad()
-def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
-    """(what the HEAD layer receives from each image, labels) in eval mode, or (None, None). In
-    the app's batches (32 on the CPU): the batch changes how the convolutions round."""
+def features(model: nn.Module, dataset: ImageFiles, device: torch.device, args):
+    """(HEAD's inputs, labels) in eval mode, in the app's batches (they round apart), or Nones."""
     if not len(dataset):
         return None, None
     seen, labels, fmt = [], [], layout(model, device)
@@ -109,9 +102,7 @@ def features(model: nn.Module, dataset: Dataset, device: torch.device, args):
 
 
 def logistic_fit(x, y, l2: float, scale: float, weight=None):
-    """Multinomial logistic regression, full-batch L-BFGS in float64 on x / scale (one scale for
-    all features: scaling each by its own spread gives near-constant ones huge weights). Returns
-    (weight, bias) of a Linear on the unscaled features."""
+    """Multinomial logistic regression by L-BFGS in float64 on x / scale: (weight, bias)."""
     x = x.double() / scale
     w = torch.zeros(NUM_CLASSES, x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(NUM_CLASSES, dtype=torch.float64, requires_grad=True)
@@ -140,8 +131,7 @@ def score(weight, bias, x, y) -> tuple:
 
 
 def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -> dict:
-    """Stage 1: fit the HEAD layer on features computed once, for each L2 strength in L2_GRID;
-    the best on validation (accuracy, then loss) becomes its weights. Returns the run's epoch 0."""
+    """Stage 1: fit HEAD on features for each L2 in L2_GRID, keep the best; epoch 0's record."""
     start, eval_train = time.perf_counter(), ImageFiles(train_set.samples, train=False)
     train_x, train_y = features(model, eval_train, device, args)
     val_x, val_y = features(model, val_set, device, args)
@@ -161,17 +151,17 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
                     "val_loss": val_loss, "val_acc": val_acc}
     head = model.get_submodule(HEAD)
     with torch.no_grad():
-        head.weight.copy_(best.pop("w").reshape(head.weight.shape))
-        head.bias.copy_(best.pop("b"))
+        weight_param = head.get_parameter("weight")
+        weight_param.copy_(best.pop("w").reshape(weight_param.shape))
+        head.get_parameter("bias").copy_(best.pop("b"))
     seconds = time.perf_counter() - start
     return {"epoch": 0, "stage": "head", **best, "lr": 0.0, "epoch_time_s": seconds}
 
 
 def diverged(history: list[dict], warmup_done: bool) -> bool:
-    """Stage 2's last epochs, all after the warm-up, had a runaway loss (far above a uniform
-    guess's, or not finite): it does not come back from that."""
+    """Stage 2's last epochs, all after the warm-up, had a runaway (or non-finite) loss."""
     limit = GUARDS["diverged_x"] * math.log(max(2, NUM_CLASSES))
-    recent = [r["train_loss"] for r in history if r["epoch"] > 0][-GUARDS["diverged_epochs"]:]
+    recent = [r["train_loss"] for r in history if r["epoch"] > 0][-int(GUARDS["diverged_epochs"]):]
     return warmup_done and len(recent) == GUARDS["diverged_epochs"] and all(
         loss is not None and (not math.isfinite(loss) or loss > limit) for loss in recent)
 

@@ -21,8 +21,10 @@ FROZEN: list[str] = []
 LR_FACTORS: dict[str, float] = {}
 BN_MODE = "frozen_eval"
 MODE = "recommended"
-SETTINGS = {"epochs": 5, "batch_size": 32, "warmup_epochs": 0.0, "schedule": "constant", "lr": None}
-PLANNED, FIXED = ["epochs", "batch_size", "warmup_epochs", "schedule"], []
+SETTINGS: dict = {"epochs": 5, "batch_size": 32, "warmup_epochs": 0.0, "schedule": "constant",
+                  "lr": None}
+PLANNED = ["epochs", "batch_size", "warmup_epochs", "schedule"]
+FIXED: list[str] = []
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001}
 FULL_RATE_MODES, LR_DIVISOR = ["scratch", "recommended", "cached-head", "search"], 10
 PLAN = {"images": 2000, "min_epochs": 5, "max_epochs": 25, "min_batch": 8,

@@ -52,21 +52,21 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
     return list(groups.values())
 
 
-def set_train_mode(model: nn.Module, training: bool) -> None:
-    """Like model.train(training), but BatchNorm as BN_MODE says: "train" follows the mode, "eval"
-    stays in eval mode, "frozen_eval" stays in eval mode where its weights are frozen (in train
-    mode its running statistics would drift)."""
+def set_train_mode(model: nn.Module, training: bool, mode: str) -> None:
+    """model.train(training), BatchNorm as BN_MODE says (frozen ones stay in eval: no drift), but
+    from scratch every BatchNorm trains: the design's policy is for fine-tuning."""
     model.train(training)
+    if mode == "scratch" or BN_MODE == "train":
+        return
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and BN_MODE != "train":
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
             params = list(module.parameters())
             if BN_MODE == "eval" or (params and not any(p.requires_grad for p in params)):
                 module.eval()
 
 
 def load_weights(path: str) -> dict[str, torch.Tensor]:
-    """A state dict from a .safetensors file or a .pt/.pth file (tensors only, no code); from a
-    checkpoint (last.pt), its model weights."""
+    """A state dict from .safetensors or .pt/.pth (tensors only), or a checkpoint's model."""
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
@@ -85,8 +85,7 @@ def load_model(weights: str | None) -> nn.Module:
 
 
 def check(weights: str | None) -> None:
-    """Print what a parity check compares, as JSON: state-dict keys, the logits of a fixed
-    seeded input (eval mode) and the LR factor of every trainable parameter."""
+    """Print, as JSON, what a parity check compares: keys, fixed-input logits, LR factors."""
     model = load_model(weights).eval()
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn((2, IN_CHANNELS, HEIGHT, WIDTH), generator=generator)
@@ -98,9 +97,7 @@ def check(weights: str | None) -> None:
     print(json.dumps(report))
 
 def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
-    """Channels-last (NHWC) on the CPU when the network has 2-D convolutions, as the app trains:
-    oneDNN's kernels are faster in it, and another layout rounds differently, which a fine-tuning
-    at a high rate can grow step by step into another result."""
+    """Channels-last on the CPU for 2-D convolutions, as the app trains (layouts round apart)."""
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
     return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
 

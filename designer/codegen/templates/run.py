@@ -22,7 +22,6 @@ from designer.codegen.templates.loop import (
     checkpoint,
     make_criterion,
     make_loaders,
-    make_optimizer,
     report_skipped,
     reset_parameters,
     resume_from,
@@ -30,7 +29,6 @@ from designer.codegen.templates.loop import (
     save_file,
     schedule_factor,
     seek,
-    set_mode,
     setup_distributed,
     shuffle_epoch,
     trainable_groups,
@@ -44,10 +42,12 @@ from designer.codegen.templates.names import (
     CLASSES,
     GUARDS,
     HEAD,
+    MOMENTUM,
 )
 from designer.codegen.templates.policy import (
     layout,
     load_model,
+    set_train_mode,
     weights_of,
 )
 
@@ -71,8 +71,8 @@ def train(args) -> None:
 def fit(args, device: torch.device, rank: int, world_size: int, events: Events) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    loaders = make_loaders(args, rank, world_size)
-    train_loader, val_loader, train_set, val_set, (how, skipped) = loaders
+    train_loader, val_loader, train_set, val_set, (how, skipped) = make_loaders(args, rank,
+                                                                                world_size)
     model = load_model(args.weights).to(device)
     if args.mode == "scratch" and not (args.weights or args.resume):
         reset_parameters(model)
@@ -105,7 +105,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     while run.state["epoch"] < args.epochs:  # a time cap may shorten the plan as the run goes
         epoch, start = run.state["epoch"] + 1, time.perf_counter()
         shuffle_epoch(train_loader, args.seed, epoch)
-        set_mode(model, True, args.mode)
+        set_train_mode(model, True, args.mode)
         reports.begin(epoch, run.state["global_step"], lambda step: args.lr * run.factor(step))
         train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device,
                                                    run.optimizer, run.scheduler, args.amp, reports)
@@ -123,7 +123,7 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
         val_loss = val_acc = None
         validate = train_loss is not None and run.pacing.validate_now(epoch, train_s, device)
         if len(val_set) and validate:
-            set_mode(model, False, args.mode)
+            set_train_mode(model, False, args.mode)
             val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
         run.end_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                        "val_loss": val_loss, "val_acc": val_acc}, start, len(val_set),
@@ -134,18 +134,19 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
 
 
 class Run:
-    """One run: its state (epoch, step, best, history), best.pt and last.pt, the schedule, and
-    what ends it early (the recommended mode's guards, early stopping, the time cap)."""
+    """One run: its state, best.pt and last.pt, the schedule, and what ends it early."""
 
     def __init__(self, args, model: nn.Module, steps: int, events: Events, rank: int):
         self.args, self.model, self.events, self.rank = args, model, events, rank
         self.steps, self.out, self.started = steps, Path(args.out), time.perf_counter()
         # best starts at --baseline-acc: weights that do not beat it never replace best.pt
         best = {"val_acc": args.baseline_acc, "epoch": 0}
-        self.state = {"epoch": 0, "global_step": 0, "best": best, "history": []}
-        self.tuned = {"val_acc": None, "epoch": 0}  # this stage's own best (for early stopping)
+        self.state: dict = {"epoch": 0, "global_step": 0, "best": best, "history": []}
+        self.tuned: dict = {"val_acc": None, "epoch": 0}  # this stage's best (early stopping)
         self.pacing, self.factor = Pacing(args, 0), schedule_factor(args, steps)
-        self.stage1_weights, self.restarted, self.notes = None, False, []
+        self.stage1_weights: dict[str, torch.Tensor] | None = None  # set by stage1
+        self.restarted = False
+        self.notes: list[str] = []  # how the run ended early, if it did
         if rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -165,7 +166,10 @@ class Run:
     def make_optimizer(self) -> None:
         args = self.args
         groups = trainable_groups(self.model, args)
-        self.optimizer = make_optimizer(args.optimizer, groups, args.lr, args.weight_decay)
+        kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+        extra = {"momentum": MOMENTUM} if args.optimizer == "sgd" else {}
+        self.optimizer = kind[args.optimizer](groups, lr=args.lr, weight_decay=args.weight_decay,
+                                              **extra)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
 
     def end_epoch(self, record: dict, start: float, num_val: int, val_s: float = 0.0) -> None:
@@ -202,8 +206,8 @@ class Run:
         return self.stage1_weights is not None and not self.restarted
 
     def restart(self) -> None:
-        """The divergence guard, once: back to stage 1's weights, a fresh optimizer at a tenth of
-        the rate, the schedule where it was."""
+        """The divergence guard, once: stage 1's weights, a fresh optimizer at a tenth the rate."""
+        assert self.stage1_weights is not None, "only a run with a stage 1 restarts"
         self.model.load_state_dict(self.stage1_weights)
         self.args.lr /= GUARDS["restart_lr_divisor"]
         self.make_optimizer()
@@ -213,8 +217,7 @@ class Run:
                   f"{self.args.lr:g} after step {self.state['global_step']}.")
 
     def guard(self) -> bool:
-        """After a stage 1: restart once if stage 2 diverged; True (give up) when it is still
-        well below stage 1 late in its steps."""
+        """After a stage 1: restart once on divergence; True (give up) when losing late."""
         if self.stage1_weights is None:
             return False
         history, step = self.state["history"], self.state["global_step"]
@@ -235,8 +238,7 @@ class Run:
         return True
 
     def cap_time(self, epoch: int, epoch_s: float) -> None:
-        """--max-minutes: once an epoch has shown its cost, shorten the plan to the epochs that
-        fit (the schedule follows --epochs, so it still ends where it should)."""
+        """--max-minutes: shorten the plan to the epochs that fit (the schedule follows)."""
         cap, planned = self.args.max_minutes * 60, self.args.epochs
         if not cap or epoch >= planned:
             return

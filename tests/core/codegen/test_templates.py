@@ -32,7 +32,9 @@ def template(name: str):
 
 
 def test_each_template_imports_and_its_code_goes_into_the_script():
-    script = generate_script(Recipe.for_model("resnet18", weights="none").with_ops(ReplaceClassifier(3)))
+    # 5 input channels: images load RGB and are tiled, so the data template goes in whole
+    script = generate_script(Recipe.for_model("resnet18", weights="none").with_ops(
+        SetInput(24, 24, 5), ReplaceClassifier(3)))
     for name in templates.ORDER:
         module = template(name)
         body = templates.code(name, {templates.BUILD_CALL: "build_model()"} if name == "policy" else None)
@@ -108,3 +110,14 @@ def test_the_script_transforms_images_as_the_app_does(channels, conv_mode, tmp_p
     image.save(path)
     ours = namespace["make_transform"](False)(namespace["load_image"](str(path)))
     assert torch.equal(ours, make_transform(design)(Image.open(path)))
+    # the tiling is carried only where images load in fewer channels than the network takes
+    tiles = (channels, conv_mode) in ((1, "replicate"), (5, "adapt"))
+    assert ("tile_channels" in namespace) == tiles
+    assert ("tile_channels" in script.read_text()) == tiles
+
+
+def test_without_leaves_out_one_function_and_names_a_missing_one():
+    body = "\n\ndef kept():\n    return 1\n\n\n@staticmethod\ndef gone():\n    return 2\n\n\nX = kept()\n"
+    assert templates.without(body, "gone") == "\n\ndef kept():\n    return 1\n\n\nX = kept()\n"
+    with pytest.raises(ValueError, match="no function missing"):
+        templates.without(body, "missing")
