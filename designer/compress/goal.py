@@ -51,7 +51,7 @@ def parse_goal(text: str) -> Goal:
         raise DesignerError(f"'{str(text)[:60]}' is not a compression goal.", hint=HINT)
     kind, number, unit = match.group(1), float(match.group(2)), match.group(3).lower()
     if not math.isfinite(number) or number <= 0:
-        raise DesignerError(f"The goal '{text}' must be above zero.", hint=HINT)
+        raise DesignerError(f"The goal '{text}' must be a finite number above zero.", hint=HINT)
     if unit == "x":
         if number >= 1:
             raise DesignerError(f"The goal '{text}' asks for no shrinking: a fraction below 1x is needed.",
