@@ -839,6 +839,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     # The recommended mode's stage 1, unless the app did it (--baseline-acc) or the run resumes
     if args.mode == "recommended" and HEAD and not args.resume and args.baseline_acc is None:
         run.stage1(train_set, val_set)
+    elif args.stage1_weights and args.baseline_acc is not None and not args.resume:
+        run.stage1_weights = load_weights(args.stage1_weights)  # the app's stage 1 arms the guards
     run.make_optimizer()
     if args.resume:
         run.state = resume_from(args.resume, model, run.optimizer, run.scheduler, run.factor,
@@ -968,6 +970,8 @@ class Run:
         if self.stage1_weights is None:
             return False
         history, step = self.state["history"], self.state["global_step"]
+        if not history or history[0]["epoch"] != 0:  # the app fitted stage 1: its accuracy to beat
+            history = [{"epoch": 0, "val_acc": self.args.baseline_acc}, *history]
         total, warmup = self.args.epochs * self.steps, round(self.args.warmup_epochs * self.steps)
         if self.can_restart() and diverged(history, step >= warmup):
             self.restart()
@@ -1066,6 +1070,8 @@ def parse_args() -> argparse.Namespace:
     add("--max-minutes", type=float, help="time cap (0: none)")
     add("--baseline-acc", type=float, help="keep only weights that beat this validation accuracy "
         "(the app's stage 1: the script then skips its own)")
+    add("--stage1-weights", help="the app's stage-1 weights (with --baseline-acc): stage 2's "
+        "guards restart from them or give up for them")
     add("--events", action="store_true", help="print the run's events as JSON lines on stdout "
         "(what NetSurgeon reads); text goes to stderr")
     add("--stop-file", help="stop after the step at which this file exists (last.pt resumes)")

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -208,6 +209,8 @@ class _Launch:
                      split_file="split.json")
         if resume is None:
             ts.save_checkpoint(self.design.model.state_dict(), folder / "start.pt")
+            if self.best["epoch"] == 0 and self.best["val_acc"] is not None:  # stage 1 ran here
+                shutil.copyfile(self.run_dir / "best.pt", folder / "stage1.pt")  # for stage 2's guards
         return folder
 
     def _command(self, script_dir: Path, resume) -> list[str]:
@@ -220,6 +223,8 @@ class _Launch:
             args += ["--weights", str(script_dir / "start.pt")]
         if self.best["val_acc"] is not None and resume is None:
             args += ["--baseline-acc", repr(float(self.best["val_acc"]))]
+            if (script_dir / "stage1.pt").exists():
+                args += ["--stage1-weights", str(script_dir / "stage1.pt")]
         args += ["--val-budget", repr(float(self.pacing.val_budget))]  # the script paces as the engine does
         if self.pacing.patience:
             args += ["--patience", str(self.pacing.patience),

@@ -72,6 +72,8 @@ def parse_args() -> argparse.Namespace:
     add("--max-minutes", type=float, help="time cap (0: none)")
     add("--baseline-acc", type=float, help="keep only weights that beat this validation accuracy "
         "(the app's stage 1: the script then skips its own)")
+    add("--stage1-weights", help="the app's stage-1 weights (with --baseline-acc): stage 2's "
+        "guards restart from them or give up for them")
     add("--events", action="store_true", help="print the run's events as JSON lines on stdout "
         "(what NetSurgeon reads); text goes to stderr")
     add("--stop-file", help="stop after the step at which this file exists (last.pt resumes)")

@@ -47,6 +47,7 @@ from designer.codegen.templates.names import (
 from designer.codegen.templates.policy import (
     layout,
     load_model,
+    load_weights,
     set_train_mode,
     weights_of,
 )
@@ -92,6 +93,8 @@ def fit(args, device: torch.device, rank: int, world_size: int, events: Events) 
     # The recommended mode's stage 1, unless the app did it (--baseline-acc) or the run resumes
     if args.mode == "recommended" and HEAD and not args.resume and args.baseline_acc is None:
         run.stage1(train_set, val_set)
+    elif args.stage1_weights and args.baseline_acc is not None and not args.resume:
+        run.stage1_weights = load_weights(args.stage1_weights)  # the app's stage 1 arms the guards
     run.make_optimizer()
     if args.resume:
         run.state = resume_from(args.resume, model, run.optimizer, run.scheduler, run.factor,
@@ -221,6 +224,8 @@ class Run:
         if self.stage1_weights is None:
             return False
         history, step = self.state["history"], self.state["global_step"]
+        if not history or history[0]["epoch"] != 0:  # the app fitted stage 1: its accuracy to beat
+            history = [{"epoch": 0, "val_acc": self.args.baseline_acc}, *history]
         total, warmup = self.args.epochs * self.steps, round(self.args.warmup_epochs * self.steps)
         if self.can_restart() and diverged(history, step >= warmup):
             self.restart()

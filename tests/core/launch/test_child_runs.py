@@ -171,11 +171,22 @@ def test_the_recommended_mode_fits_the_head_here_and_fine_tunes_in_the_child(sha
     best = max(e.val_acc for e in epochs if e.val_acc is not None)  # stage 2 validates when worth it
     assert events[-1].best_val_acc == pytest.approx(best)  # stage 2 never hands back worse weights
     assert "stage 1" in events[-1].outcome
+    assert (tmp_path / "r" / "script" / "stage1.pt").is_file()  # stage 2's guards in the child have it
     options = opts(mode="recommended", epochs=1, lr=0.01)
     here = run(shapes, tmp_path / "here", options)[0]
     for start, placement in ((events[0], Placement("processes", 1)), (here, None)):
         assert planned_length(options, len(shapes.train), placement) == (start.epochs * start.steps_per_epoch,
                                                                          start.epochs)
+
+
+@pytest.mark.slow
+def test_a_diverging_stage_two_in_the_child_restarts_from_the_apps_stage_one(shapes, tmp_path):
+    """The app fits stage 1 and hands the child its weights: the child's divergence guard restarts
+    from them (a rate of 10 sends the loss far above a guess's at once)."""
+    events = run(shapes, tmp_path / "r", opts(mode="recommended", epochs=4, lr=10.0, warmup_epochs=0.0),
+                 Placement("processes", 1))
+    assert events[-1].kind == "finished", events[-1]
+    assert "restarted" in events[-1].outcome, events[-1].outcome
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
