@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from testkit.data import make_digits_folder
+from testkit.train import trained_resnet18_project
 
 from designer.app.compress import CompressRequest
 from designer.cli.main import main
@@ -13,12 +14,7 @@ from designer.cli.main import main
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("gui-compress")
-    data = make_digits_folder(root / "data", per_class=6, size=32)
-    project = str(root / "p.nsd.json")
-    assert main(["new", "resnet18", "--weights", "none", "-o", project]) == 0
-    assert main(["edit", project, "--input", "3x32x32", "--classes", "10"]) == 0
-    assert main(["train", project, "--data", str(data), "--mode", "full", "--epochs", "1", "--device", "cpu",
-                 "-o", str(root / "run")]) == 0
+    data, project, _run = trained_resnet18_project(root, per_class=6, epochs=1)
     return root, data, project
 
 

@@ -80,3 +80,18 @@ def tiny_cli_project(root, per_class: int):
     assert main(["edit", path, "--input", "3x24x24", "--classes", "3", "--trust-builder"]) == 0
     builders.trust("testkit.train:tiny_rgb_cnn")
     return root, data, path
+
+
+def trained_resnet18_project(root, per_class: int, epochs: int):
+    """(data folder, project path, run folder): a digits folder at 32x32 and an untrained resnet18 for
+    10 classes at 3x32x32, fine-tuned through the CLI for ``epochs`` (the compress tests' starting point)."""
+    from designer.cli.main import main
+    from testkit.data import make_digits_folder
+
+    data = make_digits_folder(root / "data", per_class=per_class, size=32)
+    project, run = str(root / "p.nsd.json"), root / "run"
+    assert main(["new", "resnet18", "--weights", "none", "-o", project]) == 0
+    assert main(["edit", project, "--input", "3x32x32", "--classes", "10"]) == 0
+    assert main(["train", project, "--data", str(data), "--mode", "full", "--epochs", str(epochs),
+                 "--device", "cpu", "-o", str(run)]) == 0
+    return data, project, run

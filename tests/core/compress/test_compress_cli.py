@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from testkit.data import make_digits_folder
+from testkit.train import trained_resnet18_project
 
 from designer.app.compress import CompressRequest, compress_job
 from designer.app.project import load_project
@@ -23,14 +23,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def compressed(tmp_path_factory):
     root = tmp_path_factory.mktemp("compress")
-    data = make_digits_folder(root / "data", per_class=8, size=32)
-    project = str(root / "p.nsd.json")
-    assert main(["new", "resnet18", "--weights", "none", "-o", project]) == 0
-    assert main(["edit", project, "--input", "3x32x32", "--classes", "10"]) == 0
-    assert main(["train", project, "--data", str(data), "--mode", "full", "--epochs", "2", "--device", "cpu",
-                 "-o", str(root / "run")]) == 0
+    data, project, run = trained_resnet18_project(root, per_class=8, epochs=2)
     out = root / "out"
-    code = main(["compress", project, "--weights", str(root / "run"), "--data", str(data),
+    code = main(["compress", project, "--weights", str(run), "--data", str(data),
                  "--goal", "params=0.5x", "--max-drop", "1", "--steps", "2", "--finetune-epochs", "1",
                  "-o", str(out), "--json"])
     return root, data, out, code
