@@ -187,8 +187,8 @@ def check(weights: str | None) -> None:
         logits = model(inputs)
     groups = param_groups(model, lr=1.0, weight_decay=0.0)
     factors = {name: group["lr"] for group in groups for name in group["param_names"]}
-    report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
-    print(json.dumps(report))
+    print(json.dumps({"keys": list(model.state_dict()), "logits": logits.tolist(),
+                      "lr_factors": factors}))
 
 
 def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
@@ -296,8 +296,7 @@ def scan_data(root: str, val_fraction: float, seed: int):
 
 def read_split(path: str, root: str | None):
     """(classes, train, val, skipped) from the app's split file; paths under --data."""
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     base = Path(root or data.get("root") or ".")
     classes = [str(c) for c in data["classes"]]
     skipped = [(str(base / p), str(why)) for p, why in data.get("skipped", [])]

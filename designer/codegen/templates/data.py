@@ -132,8 +132,7 @@ def scan_data(root: str, val_fraction: float, seed: int):
 
 def read_split(path: str, root: str | None):
     """(classes, train, val, skipped) from the app's split file; paths under --data."""
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     base = Path(root or data.get("root") or ".")
     classes = [str(c) for c in data["classes"]]
     skipped = [(str(base / p), str(why)) for p, why in data.get("skipped", [])]

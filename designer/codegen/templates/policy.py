@@ -82,8 +82,8 @@ def check(weights: str | None) -> None:
         logits = model(inputs)
     groups = param_groups(model, lr=1.0, weight_decay=0.0)
     factors = {name: group["lr"] for group in groups for name in group["param_names"]}
-    report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
-    print(json.dumps(report))
+    print(json.dumps({"keys": list(model.state_dict()), "logits": logits.tolist(),
+                      "lr_factors": factors}))
 
 
 def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
