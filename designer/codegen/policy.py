@@ -31,9 +31,8 @@ class PolicyCode:
         return [
             "",
             *(f"# {line}" for line in comment),
-            "# Parameters under these modules are frozen (no gradient, not in the optimizer):",
+            "# Parameters under FROZEN's modules do not train; under LR_FACTORS', lr = --lr x factor:",
             f"FROZEN = {_list(self.frozen)}",
-            "# Learning rate = --lr x factor for the parameters under each module (default x1):",
             f"LR_FACTORS = {_dict(self.lr_factors)}",
             f"BN_MODE = {literal(self.bn_mode)}  # BatchNorm in training: see set_train_mode",
         ]

@@ -50,9 +50,7 @@ def tile_channels(image: torch.Tensor) -> torch.Tensor:
 
 def make_transform(train: bool) -> v2.Compose:
     """Resize to the network's input, augment (training only), scale to [0, 1] and normalise."""
-    steps = [v2.Resize((HEIGHT, WIDTH), antialias=True)]
-    if train:
-        steps += AUGMENT
+    steps = [v2.Resize((HEIGHT, WIDTH), antialias=True), *(AUGMENT if train else [])]
     steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
     steps.append(v2.Lambda(tile_channels))
     return v2.Compose([*steps, v2.Normalize(MEAN, STD)])
@@ -110,70 +108,48 @@ def stratified_split(per_class: dict[str, list[str]], val_fraction: float, seed:
     return train, val
 
 
-def split_folders(root: Path) -> dict[str, Path]:
-    """ROOT's train/ and val/ (or test/) folders, if ROOT is laid out that way."""
-    names = {p.name.lower(): p for p in class_folders(root)}
-    found = {}
-    for which, aliases in SPLIT_DIRS.items():
-        match = next((names[a] for a in aliases if a in names), None)
-        if match is not None:
-            found[which] = match
-    return found if "train" in found and ("val" in found or "test" in found) else {}
-
-
-def scan(folder: Path, skipped: list, classes: list[str] | None = None) -> dict[str, list[str]]:
-    """Usable images per class sub-folder of ``folder``; classes with none are left out."""
-    names = classes or [p.name for p in class_folders(folder)]
-    per_class = {name: list_images(folder / name, skipped) if (folder / name).is_dir() else []
-                 for name in names}
-    if classes:
-        return per_class
-    return {name: paths for name, paths in per_class.items() if paths}
-
-
 def scan_data(root: str, val_fraction: float, seed: int):
-    """(classes, train, val, skipped) from ROOT: per class split, or its train/ and val/."""
-    root_path = Path(root)
+    """(classes, train, val, skipped) from ROOT: its class folders split here, or its train/ and
+    val/ folders (train/ beside only test/: validation is split out of train/)."""
     skipped: list[tuple[str, str]] = []
-    splits = split_folders(root_path)
-    if not splits:
-        per_class = scan(root_path, skipped)
-        return list(per_class), *stratified_split(per_class, val_fraction, seed), skipped
-    per_class = scan(splits["train"], skipped)
+    names = {p.name.lower(): p for p in class_folders(Path(root))}
+    train_dir, val_dir, test_dir = (next((names[a] for a in SPLIT_DIRS[which] if a in names), None)
+                                    for which in ("train", "val", "test"))
+    if train_dir is None or (val_dir is None and test_dir is None):
+        train_dir, val_dir = Path(root), None  # no split folders: ROOT holds the classes
+    per_class: dict[str, list[str]] = {}  # classes without a usable image are left out
+    for folder in class_folders(train_dir):
+        paths = list_images(folder, skipped)
+        if paths:
+            per_class[folder.name] = paths
     classes = list(per_class)
-    if "val" not in splits:  # only test/ beside train/: validation comes out of train/
-        return classes, *stratified_split(per_class, val_fraction, seed), skipped
-    train, _ = stratified_split(per_class, 0.0, seed)
-    val_class = scan(splits["val"], skipped, classes)
-    val = [(p, label) for label, name in enumerate(classes) for p in val_class[name]]
+    train, val = stratified_split(per_class, val_fraction if val_dir is None else 0.0, seed)
+    if val_dir is not None:
+        val = [(p, label) for label, name in enumerate(classes) if (val_dir / name).is_dir()
+               for p in list_images(val_dir / name, skipped)]
     return classes, train, val, skipped
 
 
 def read_split(path: str, root: str | None):
     """(classes, train, val, skipped) from the app's split file; paths under --data."""
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     base = Path(root or data.get("root") or ".")
     classes = [str(c) for c in data["classes"]]
     skipped = [(str(base / p), str(why)) for p, why in data.get("skipped", [])]
-
-    def samples(key: str) -> list:
-        out = []
+    found: dict[str, list] = {"train": [], "val": []}
+    for key, samples in found.items():
         for item, label in data.get(key, []):
             file = base / item
             if not isinstance(label, int) or not 0 <= label < len(classes):
                 raise SystemExit(f"{path}: label {label!r} of {item} is not a class index.")
             if file.is_file():
-                out.append((str(file), label))
+                samples.append((str(file), label))
             else:
                 skipped.append((str(file), "listed in the split but not found"))
-        return out
-
-    train, val = samples("train"), samples("val")
-    if not train:
+    if not found["train"]:
         raise SystemExit(f"None of the training images listed in {path} is under {base}. "
                          "Point --data at the folder the app used, or pass --split none.")
-    return classes, train, val, skipped
+    return classes, found["train"], found["val"], skipped
 
 
 class ImageFiles(Dataset):
@@ -204,8 +180,7 @@ def collate_loaded(items: list):
 
 def load_datasets(args) -> tuple[ImageFiles, ImageFiles, tuple[str, list]]:
     """The training and validation images: the app's split (--split), else DATA split here."""
-    use_split = args.split and args.split.lower() != "none"
-    if use_split:
+    if args.split and args.split.lower() != "none":
         classes, train, val, skipped = read_split(args.split, args.data)
         how = f"the app's split ({args.split})"
     else:

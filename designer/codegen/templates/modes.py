@@ -19,7 +19,6 @@ from designer.codegen.templates.data import (
 )
 from designer.codegen.templates.names import (
     DEFAULT_LR,
-    FIXED,
     FULL_RATE_MODES,
     GUARDS,
     HEAD,
@@ -40,43 +39,37 @@ from designer.codegen.templates.policy import (
 
 
 def settle(args, num_train: int) -> None:
-    """Each setting not given as a flag: SETTINGS, or planned from the data (recommended)."""
+    """Each setting not given as a flag: SETTINGS, or planned from the data as the app plans the
+    recommended mode's stage 2 (those in PLANNED); then the mode's PACING."""
     if args.lr is None:  # the app's default: the from-scratch rate, a tenth of it to fine-tune
         rate = DEFAULT_LR[args.optimizer]
         args.lr = SETTINGS["lr"] or (rate if args.mode in FULL_RATE_MODES else rate / LR_DIVISOR)
-    planned = {name for name in PLANNED if getattr(args, name) is None
-               and args.mode == "recommended" and name not in FIXED}
-    for name, value in SETTINGS.items():
+    planned = {name for name in PLANNED if args.mode == "recommended"
+               and getattr(args, name) is None}
+    pacing = zip(("val_budget", "patience", "patience_fraction", "max_minutes"), PACING[args.mode],
+                 strict=True)
+    for name, value in [*SETTINGS.items(), *pacing]:  # what neither a flag nor the plan set
         if getattr(args, name) is None and name not in planned:
             setattr(args, name, value)
-    plan_recommended(args, num_train, planned)
-    for name, value in zip(("val_budget", "patience", "patience_fraction", "max_minutes"),
-                           PACING[args.mode], strict=True):
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    if "batch_size" in planned:
+        tiny = max(PLAN["min_batch"], num_train // PLAN["steps_per_tiny_epoch"])
+        args.batch_size = max(1, min(SETTINGS["batch_size"], tiny))
+    if "epochs" in planned:
+        wanted = math.ceil(PLAN["images"] / max(1, num_train))
+        args.epochs = max(PLAN["min_epochs"], min(PLAN["max_epochs"], wanted))
+    if "warmup_epochs" in planned:
+        per_epoch = steps_per_epoch(num_train, args.batch_size)
+        total = args.epochs * per_epoch
+        warmup = max(PLAN["min_warmup_steps"], round(PLAN["warmup_fraction"] * total))
+        args.warmup_epochs = min(total, warmup) / per_epoch
+    if "schedule" in planned:
+        args.schedule = "cosine"
 
 
 def steps_per_epoch(num_train: int, batch_size: int) -> int:
     """Optimizer steps in one epoch (a last batch of one image is dropped: BatchNorm)."""
     drop_last = num_train > batch_size and num_train % batch_size == 1
     return max(1, num_train // batch_size if drop_last else math.ceil(num_train / batch_size))
-
-
-def plan_recommended(args, num_train: int, planned: set) -> None:
-    """The recommended mode's stage 2 length, batch, warm-up and schedule, from the data."""
-    if "batch_size" in planned:
-        tiny = max(PLAN["min_batch"], num_train // PLAN["steps_per_tiny_epoch"])
-        args.batch_size = max(1, min(SETTINGS["batch_size"], tiny))
-    per_epoch = steps_per_epoch(num_train, args.batch_size)
-    if "epochs" in planned:
-        wanted = math.ceil(PLAN["images"] / max(1, num_train))
-        args.epochs = max(PLAN["min_epochs"], min(PLAN["max_epochs"], wanted))
-    total = args.epochs * per_epoch
-    if "warmup_epochs" in planned:
-        warmup = max(PLAN["min_warmup_steps"], round(PLAN["warmup_fraction"] * total))
-        args.warmup_epochs = min(total, warmup) / per_epoch
-    if "schedule" in planned:
-        args.schedule = "cosine"
 
 
 @torch.no_grad()
@@ -86,12 +79,11 @@ def features(model: nn.Module, dataset: ImageFiles, device: torch.device, args):
         return None, None
     seen, labels, fmt = [], [], layout(model, device)
     batch_size = 32 if device.type == "cpu" else max(args.batch_size, 64)
+    loader = DataLoader(dataset, batch_size, num_workers=args.workers, collate_fn=collate_loaded)
     hook = model.get_submodule(HEAD).register_forward_pre_hook(
         lambda _, inputs: seen.append(inputs[0].flatten(1).float().cpu()))
     model.eval()
     try:
-        loader = DataLoader(dataset, batch_size, num_workers=args.workers,
-                            collate_fn=collate_loaded)
         for batch in loader:
             if batch is not None:
                 model(to_input(batch[0], device, fmt))
@@ -106,14 +98,12 @@ def logistic_fit(x, y, l2: float, scale: float, weight=None):
     x = x.double() / scale
     w = torch.zeros(NUM_CLASSES, x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(NUM_CLASSES, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=200, history_size=20,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-6,
-                                  tolerance_change=1e-9)
+    optimizer = torch.optim.LBFGS([w, b], lr=1, max_iter=200, history_size=20, tolerance_grad=1e-6,
+                                  tolerance_change=1e-9, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        logits = x @ w.T + b
-        loss = nn.functional.cross_entropy(logits, y, weight=weight) + 0.5 * l2 * (w * w).sum()
+        loss = nn.functional.cross_entropy(x @ w.T + b, y, weight=weight) + 0.5 * l2 * (w * w).sum()
         loss.backward()
         return loss
 
@@ -121,13 +111,13 @@ def logistic_fit(x, y, l2: float, scale: float, weight=None):
     return (w.detach() / scale).float(), b.detach().float()
 
 
-def score(weight, bias, x, y) -> tuple:
-    """(loss, accuracy) of a Linear head on features; (None, None) without any."""
+def score(weight, bias, x, y, split: str) -> dict:
+    """The loss and accuracy of a Linear head on ``split``'s features (None without any)."""
     if x is None:
-        return None, None
+        return {f"{split}_loss": None, f"{split}_acc": None}
     logits = x @ weight.T + bias
-    accuracy = int((logits.argmax(1) == y).sum()) / len(y)
-    return nn.functional.cross_entropy(logits, y).item(), accuracy
+    loss = nn.functional.cross_entropy(logits, y).item()
+    return {f"{split}_loss": loss, f"{split}_acc": int((logits.argmax(1) == y).sum()) / len(y)}
 
 
 def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -> dict:
@@ -136,24 +126,17 @@ def fit_head(args, model: nn.Module, train_set, val_set, device: torch.device) -
     train_x, train_y = features(model, eval_train, device, args)
     val_x, val_y = features(model, val_set, device, args)
     scale = float(train_x.double().pow(2).mean().sqrt().clamp_min(1e-12))
-    weight = None
-    if args.class_weights:
-        weight = torch.tensor(class_weights(train_set), dtype=torch.float64)
-    best, best_key = {}, None
+    weight = (torch.tensor(class_weights(train_set), dtype=torch.float64) if args.class_weights
+              else None)
+    fits = []
     for l2 in L2_GRID:
         w, b = logistic_fit(train_x, train_y, l2, scale, weight)
-        (train_loss, train_acc), (val_loss, val_acc) = score(w, b, train_x, train_y), score(
-            w, b, val_x, val_y)
-        key = (val_acc, -val_loss) if val_acc is not None else (train_acc, -train_loss)
-        if best_key is None or key > best_key:
-            best_key = key
-            best = {"w": w, "b": b, "l2": l2, "train_loss": train_loss, "train_acc": train_acc,
-                    "val_loss": val_loss, "val_acc": val_acc}
-    head = model.get_submodule(HEAD)
-    with torch.no_grad():
-        weight_param = head.get_parameter("weight")
-        weight_param.copy_(best.pop("w").reshape(weight_param.shape))
-        head.get_parameter("bias").copy_(best.pop("b"))
+        fits.append({"w": w, "b": b, "l2": l2, **score(w, b, train_x, train_y, "train"),
+                     **score(w, b, val_x, val_y, "val")})
+    # the best on validation (the first of equals), or on training without validation images
+    on = "val" if val_x is not None else "train"
+    best = max(fits, key=lambda fit: (fit[f"{on}_acc"], -fit[f"{on}_loss"]))
+    model.get_submodule(HEAD).load_state_dict({"weight": best.pop("w"), "bias": best.pop("b")})
     seconds = time.perf_counter() - start
     return {"epoch": 0, "stage": "head", **best, "lr": 0.0, "epoch_time_s": seconds}
 

@@ -24,9 +24,8 @@ MODE = "recommended"
 SETTINGS: dict = {"epochs": 5, "batch_size": 32, "warmup_epochs": 0.0, "schedule": "constant",
                   "lr": None}
 PLANNED = ["epochs", "batch_size", "warmup_epochs", "schedule"]
-FIXED: list[str] = []
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001}
-FULL_RATE_MODES, LR_DIVISOR = ["scratch", "recommended", "cached-head", "search"], 10
+FULL_RATE_MODES, LR_DIVISOR = ["scratch", "recommended"], 10
 PLAN = {"images": 2000, "min_epochs": 5, "max_epochs": 25, "min_batch": 8,
         "steps_per_tiny_epoch": 12, "warmup_fraction": 0.1, "min_warmup_steps": 5}
 PACING = {"recommended": [0.1, 3, 0.25, 20.0], "full": [0.25, 0, 0.25, 0.0],

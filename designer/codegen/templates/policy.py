@@ -27,24 +27,12 @@ def is_under(name: str, prefix: str) -> bool:
     return prefix == "" or name == prefix or name.startswith(prefix + ".")
 
 
-def lr_factor_of(name: str) -> float:
-    """The LR factor of the LR_FACTORS entry containing parameter ``name`` (1.0 if none)."""
-    return next((factor for prefix, factor in LR_FACTORS.items() if is_under(name, prefix)), 1.0)
-
-
-def freeze(model: nn.Module) -> None:
-    """Frozen parameters get no gradient and stay out of the optimizer."""
-    for name, param in model.named_parameters():
-        if any(is_under(name, prefix) for prefix in FROZEN):
-            param.requires_grad_(False)
-
-
 def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
     """One optimizer group per LR factor, lr = base lr x factor; frozen parameters are left out."""
     groups: dict[float, dict] = {}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            factor = lr_factor_of(name)
+            factor = next((f for prefix, f in LR_FACTORS.items() if is_under(name, prefix)), 1.0)
             group = groups.setdefault(factor, {"params": [], "param_names": [], "lr": lr * factor,
                                                "weight_decay": weight_decay})
             group["params"].append(param)
@@ -53,7 +41,7 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]
 
 
 def set_train_mode(model: nn.Module, training: bool, mode: str) -> None:
-    """model.train(training), BatchNorm as BN_MODE says (frozen ones stay in eval: no drift), but
+    """model.train(training), BatchNorm as BN_MODE says (frozen ones stay in eval: no drift);
     from scratch every BatchNorm trains: the design's policy is for fine-tuning."""
     model.train(training)
     if mode == "scratch" or BN_MODE == "train":
@@ -76,25 +64,27 @@ def load_weights(path: str) -> dict[str, torch.Tensor]:
 
 
 def load_model(weights: str | None) -> nn.Module:
-    """The designed network, its freezing applied; with ``weights``, those weights loaded."""
+    """The designed network, ``weights`` loaded if given; FROZEN parameters get no gradient."""
     model = build_model(pretrained=weights is None)
     if weights:
         model.load_state_dict(load_weights(weights))
-    freeze(model)
+    for name, param in model.named_parameters():
+        if any(is_under(name, prefix) for prefix in FROZEN):
+            param.requires_grad_(False)
     return model
 
 
 def check(weights: str | None) -> None:
     """Print, as JSON, what a parity check compares: keys, fixed-input logits, LR factors."""
     model = load_model(weights).eval()
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn((2, IN_CHANNELS, HEIGHT, WIDTH), generator=generator)
+    inputs = torch.randn(2, IN_CHANNELS, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         logits = model(inputs)
     groups = param_groups(model, lr=1.0, weight_decay=0.0)
     factors = {name: group["lr"] for group in groups for name in group["param_names"]}
-    report = {"keys": list(model.state_dict()), "logits": logits.tolist(), "lr_factors": factors}
-    print(json.dumps(report))
+    print(json.dumps({"keys": list(model.state_dict()), "logits": logits.tolist(),
+                      "lr_factors": factors}))
+
 
 def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
     """Channels-last on the CPU for 2-D convolutions, as the app trains (layouts round apart)."""
@@ -103,9 +93,8 @@ def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
 
 
 def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
-    """A batch of images on ``device`` in the model's layout."""
-    return images.to(device, non_blocking=True, memory_format=fmt if images.dim() == 4 else
-                     torch.preserve_format)
+    """A batch of images (always N x C x H x W) on ``device`` in the model's layout."""
+    return images.to(device, non_blocking=True, memory_format=fmt)
 
 
 def weights_of(model: nn.Module) -> dict:

@@ -45,9 +45,11 @@ def messy_folder(root: Path, layout: str = "flat") -> Path:
     return root
 
 
-@pytest.mark.parametrize("layout", ["flat", "split"])
+@pytest.mark.parametrize("layout", ["flat", "split", "train+test"])
 def test_the_script_skips_and_splits_a_folder_as_the_app_does(tmp_path, layout):
-    root = messy_folder(tmp_path / "data", layout)
+    root = messy_folder(tmp_path / "data", "flat" if layout == "flat" else "split")
+    if layout == "train+test":  # no val/: validation comes out of train/ (the names match in any case)
+        (root / "val").rename(root / "Test")
     app = scan_folder(root, val_fraction=0.3, seed=7)
     classes, train, val, skipped = script_namespace(tmp_path)["scan_data"](str(root), 0.3, 7)
     assert classes == app.classes
