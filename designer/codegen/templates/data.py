@@ -72,16 +72,29 @@ def unusable(path: Path) -> str | None:
     return None
 
 
-def list_images(folder: Path, skipped: list) -> list[str]:
-    """Usable images under ``folder`` (hidden files left out); bad ones go to ``skipped``."""
+def inside(path: Path, root: str) -> bool:
+    """True if ``path``, its links followed, lies in ``root`` (a real path), as the app reads."""
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root + os.sep)
+
+
+def list_images(folder: Path, skipped: list, root: str) -> list[str]:
+    """Usable images under ``folder`` (hidden files and links out of ``root`` left out); bad ones
+    go to ``skipped``."""
+    if not inside(folder, root):
+        skipped.append((str(folder), "a link to a folder outside the data folder (not followed)"))
+        return []
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):  # never follows links to folders
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or name.lower() in IGNORED_NAMES:
                 continue
             path = Path(dirpath) / name
-            reason = unusable(path)
+            if os.path.islink(path) and not inside(path, root):  # never opened
+                reason: str | None = "a link to a file outside the data folder (not followed)"
+            else:
+                reason = unusable(path)
             if reason:
                 skipped.append((str(path), reason))
             else:
@@ -112,6 +125,7 @@ def scan_data(root: str, val_fraction: float, seed: int):
     """(classes, train, val, skipped) from ROOT: its class folders split here, or its train/ and
     val/ folders (train/ beside only test/: validation is split out of train/)."""
     skipped: list[tuple[str, str]] = []
+    real_root = os.path.realpath(root)
     names = {p.name.lower(): p for p in class_folders(Path(root))}
     train_dir, val_dir, test_dir = (next((names[a] for a in SPLIT_DIRS[which] if a in names), None)
                                     for which in ("train", "val", "test"))
@@ -119,14 +133,14 @@ def scan_data(root: str, val_fraction: float, seed: int):
         train_dir, val_dir = Path(root), None  # no split folders: ROOT holds the classes
     per_class: dict[str, list[str]] = {}  # classes without a usable image are left out
     for folder in class_folders(train_dir):
-        paths = list_images(folder, skipped)
+        paths = list_images(folder, skipped, real_root)
         if paths:
             per_class[folder.name] = paths
     classes = list(per_class)
     train, val = stratified_split(per_class, val_fraction if val_dir is None else 0.0, seed)
     if val_dir is not None:
         val = [(p, label) for label, name in enumerate(classes) if (val_dir / name).is_dir()
-               for p in list_images(val_dir / name, skipped)]
+               for p in list_images(val_dir / name, skipped, real_root)]
     return classes, train, val, skipped
 
 

@@ -8,6 +8,7 @@ The script's data functions are run in this process (``runpy``: its ``main`` onl
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shutil
 import sys
@@ -113,3 +114,21 @@ def test_the_exported_script_trains_on_the_apps_split_and_survives_damaged_files
     assert all(Path(p).name in proc.stdout for p, _ in app.skipped)
     assert f"skipped {damaged}" in proc.stderr  # damaged after the scan: skipped while loading
     assert "epoch 1/1" in proc.stdout and (work / "runs" / "best.pt").is_file()
+
+
+def test_the_script_follows_no_link_out_of_the_data_folder(tmp_path):
+    """Links to files or class folders outside DATA are left out, as the app leaves them out; links that
+    stay inside DATA are read, and a pipe never blocks the scan."""
+    root = messy_folder(tmp_path / "data")
+    outside = make_shapes_folder(tmp_path / "elsewhere", classes=("star",), per_class=3, size=16)
+    (root / "circle" / "outside.png").symlink_to(next((outside / "star").glob("*.png")))
+    (root / "star").symlink_to(outside / "star", target_is_directory=True)
+    (root / "square" / "inside.png").symlink_to(next((root / "triangle").glob("triangle_*.png")))
+    os.mkfifo(root / "square" / "pipe.png")
+    app = scan_folder(root, val_fraction=0.3, seed=7)
+    classes, train, val, skipped = script_namespace(tmp_path)["scan_data"](str(root), 0.3, 7)
+    assert classes == app.classes == list(CLASSES)
+    assert train == app.train and val == app.val
+    assert sorted(p for p, _ in skipped) == sorted(p for p, _ in app.skipped)
+    assert not any("outside" in p or "elsewhere" in p for p, _ in train + val)
+    assert any(p.endswith("inside.png") for p, _ in train + val)
