@@ -589,36 +589,6 @@ def schedule_factor(args, steps_per_epoch: int):
     return factor
 
 
-def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
-              after_step=None):
-    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes; it
-    stops after a training step at which ``after_step(step, loss_sum, correct, seen)`` is True."""
-    loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
-    with torch.set_grad_enabled(optimizer is not None):
-        for step, batch in enumerate(loader, 1):
-            if batch is None:  # every image of this batch failed to load
-                continue
-            images, labels = batch
-            images = to_input(images, device, fmt)
-            labels = labels.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(images)
-                loss = criterion(logits.float(), labels)
-            if optimizer is not None:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            loss_sum += loss.item() * labels.numel()
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += labels.numel()
-            if after_step is not None and after_step(step, loss_sum, correct, seen):
-                stopped = True
-                break
-    total_loss, total_correct, total_seen = all_sum([loss_sum, correct, seen], device)
-    return total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), stopped
-
-
 def make_loaders(args, rank: int, world_size: int):
     """The loaders, a shard per process; one process shuffles as the app does."""
     train_set, val_set, notes = load_datasets(args)
@@ -677,10 +647,9 @@ class Run:
         # best starts at --baseline-acc: weights that do not beat it never replace best.pt
         best = {"val_acc": args.baseline_acc, "epoch": 0}
         self.state: dict = {"epoch": 0, "global_step": 0, "best": best, "history": []}
-        self.tuned: dict = {"val_acc": None, "epoch": 0}  # this stage's best (early stopping)
-        self.since_best = 0  # validations since this stage's best
-        # the pacing: the last validation's epoch and seconds
-        self.val_epoch, self.val_s = 0, None
+        # this stage's best and the validations since (early stopping); the last one (pacing)
+        self.tuned: dict = {"val_acc": None, "epoch": 0}
+        self.since_best, self.val_epoch, self.val_s = 0, 0, None
         self.stage1_weights: dict[str, torch.Tensor] | None = None  # set by stage 1
         self.restarted, self.last_batch_event = False, 0.0
         self.notes: list[str] = []  # how the run ended early, if it did
@@ -725,15 +694,14 @@ class Run:
         if self.world_size > 1:
             net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                           else None)
-        criterion = nn.CrossEntropyLoss(weight=torch.tensor(class_weights(train_set), device=device)
-                                        if args.class_weights else None)  # by inverse frequency
+        weight = class_weights(train_set) if args.class_weights else None  # inverse frequency
+        self.criterion = nn.CrossEntropyLoss(
+            weight=torch.tensor(weight, device=device) if weight is not None else None)
         while self.state["epoch"] < args.epochs:  # a time cap may shorten the plan as the run goes
             epoch, self.epoch_start = self.state["epoch"] + 1, time.perf_counter()
             shuffle_epoch(train_loader, args.seed, epoch)
             set_train_mode(model, True, args.mode)
-            train_loss, train_acc, stopped = run_epoch(net, train_loader, criterion, device,
-                                                       self.optimizer, self.scheduler, args.amp,
-                                                       self.after_step)
+            train_loss, train_acc, stopped = self.run_epoch(net, train_loader, train=True)
             self.state["global_step"] = self.scheduler.last_epoch
             if stopped:  # asked to stop mid-epoch: keep this state to resume, and the best weights
                 return self.finish("stopped")
@@ -748,7 +716,7 @@ class Run:
             val_loss = val_acc = None
             if train_loss is not None and self.validate_now(epoch, train_s) and len(val_set):
                 set_train_mode(model, False, args.mode)
-                val_loss, val_acc, _ = run_epoch(model, val_loader, criterion, device, amp=args.amp)
+                val_loss, val_acc, _ = self.run_epoch(model, val_loader)
             self.end_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                             "val_loss": val_loss, "val_acc": val_acc}, self.epoch_start,
                            len(val_set), val_s=time.perf_counter() - self.epoch_start - train_s)
@@ -828,6 +796,34 @@ class Run:
         self.state = {"epoch": int(saved["epoch"]), "global_step": self.scheduler.last_epoch,
                       "best": saved["best"], "history": saved.get("history", [])}
         self.val_epoch = self.state["epoch"]
+
+    def run_epoch(self, model, loader, train: bool = False):
+        """One pass: (loss, accuracy, stopped) over all processes; after_step may stop training."""
+        loss_sum, correct, seen, stopped = 0.0, 0, 0, False
+        device, fmt = self.device, layout(model, self.device)
+        with torch.set_grad_enabled(train):
+            for step, batch in enumerate(loader, 1):
+                if batch is None:  # every image of this batch failed to load
+                    continue
+                images, labels = batch
+                images = to_input(images, device, fmt)
+                labels = labels.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.args.amp):
+                    logits = model(images)
+                    loss = self.criterion(logits.float(), labels)
+                if train:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                    self.scheduler.step()
+                loss_sum += loss.item() * labels.numel()
+                correct += (logits.argmax(1) == labels).sum().item()
+                seen += labels.numel()
+                if train and self.after_step(step, loss_sum, correct, seen):
+                    stopped = True
+                    break
+        total_loss, total_correct, total_seen = all_sum([loss_sum, correct, seen], device)
+        return total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), stopped
 
     def after_step(self, step: int, loss_sum: float, correct: int, seen: int) -> bool:
         """A 'batch' event now and then; True (stop) on every process once --stop-file exists."""
@@ -921,8 +917,7 @@ class Run:
         return False
 
     def stop_early(self, epoch: int) -> bool:
-        """Once this stage's best is --patience validations and --patience-fraction of the
-        epochs old."""
+        """When this stage's best is --patience validations and --patience-fraction x epochs old."""
         args = self.args
         if not args.patience or epoch >= args.epochs or self.since_best < args.patience:
             return False
@@ -1018,13 +1013,13 @@ def parse_args() -> argparse.Namespace:
     add("--check", action="store_true",
         help="print state-dict keys, logits of a fixed input and LR factors as JSON")
     args = parser.parse_args()
-    beside = Path(__file__).with_name(SPLIT_FILE) if SPLIT_FILE else None
-    if args.split is None and beside is not None and beside.is_file():
-        args.split = str(beside)
-    if args.split and args.split.lower() != "none" and not Path(args.split).is_file():
-        parser.error(f"the split file {args.split} does not exist "
+    if args.split is None and SPLIT_FILE and Path(__file__).with_name(SPLIT_FILE).is_file():
+        args.split = str(Path(__file__).with_name(SPLIT_FILE))
+    split = args.split if args.split and args.split.lower() != "none" else None
+    if split and not Path(split).is_file():
+        parser.error(f"the split file {split} does not exist "
                      "(pass --split none to split DATA here)")
-    if not args.check and not args.data and not (args.split and args.split.lower() != "none"):
+    if not (args.check or args.data or split):
         parser.error("--data is required to train")
     return args
 

@@ -23,10 +23,6 @@ from designer.codegen.templates.names import (
     GAMMA,
     STEP_SIZE,
 )
-from designer.codegen.templates.policy import (
-    layout,
-    to_input,
-)
 
 # --- the script: everything below this line is copied into it ---
 
@@ -72,36 +68,6 @@ def schedule_factor(args, steps_per_epoch: int):
         return 1.0
 
     return factor
-
-
-def run_epoch(model, loader, criterion, device, optimizer=None, scheduler=None, amp=False,
-              after_step=None):
-    """One pass (training with an optimizer): (loss, accuracy, stopped) over all processes; it
-    stops after a training step at which ``after_step(step, loss_sum, correct, seen)`` is True."""
-    loss_sum, correct, seen, stopped, fmt = 0.0, 0, 0, False, layout(model, device)
-    with torch.set_grad_enabled(optimizer is not None):
-        for step, batch in enumerate(loader, 1):
-            if batch is None:  # every image of this batch failed to load
-                continue
-            images, labels = batch
-            images = to_input(images, device, fmt)
-            labels = labels.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(images)
-                loss = criterion(logits.float(), labels)
-            if optimizer is not None:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            loss_sum += loss.item() * labels.numel()
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += labels.numel()
-            if after_step is not None and after_step(step, loss_sum, correct, seen):
-                stopped = True
-                break
-    total_loss, total_correct, total_seen = all_sum([loss_sum, correct, seen], device)
-    return total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), stopped
 
 
 def make_loaders(args, rank: int, world_size: int):
