@@ -137,7 +137,7 @@ class Run:
             if stopped:  # asked to stop mid-epoch: keep this state to resume, and the best weights
                 return self.finish("stopped")
             if not math.isfinite(train_loss):  # every later step would spread it over the weights
-                if not self.can_restart():
+                if self.stage1_weights is None or self.restarted:  # the guard restarts once
                     raise SystemExit(f"Training stopped at epoch {epoch}: the loss became "
                                      f"{train_loss}. Lower the learning rate, or check the images.")
                 self.restart()
@@ -317,9 +317,6 @@ class Run:
                        "best": state["best"], "history": state["history"], "classes": CLASSES},
                       self.out / "last.pt")
 
-    def can_restart(self) -> bool:
-        return self.stage1_weights is not None and not self.restarted
-
     def restart(self) -> None:
         """The divergence guard, once: stage 1's weights, a fresh optimizer at a tenth the rate."""
         assert self.stage1_weights is not None, "only a run with a stage 1 restarts"
@@ -339,7 +336,7 @@ class Run:
         if not history or history[0]["epoch"] != 0:  # the app fitted stage 1: its accuracy to beat
             history = [{"epoch": 0, "val_acc": self.args.baseline_acc}, *history]
         total, warmup = self.args.epochs * self.steps, round(self.args.warmup_epochs * self.steps)
-        if self.can_restart() and diverged(history, step >= warmup):
+        if not self.restarted and diverged(history, step >= warmup):
             self.restart()
         elif losing(history, step, total):
             self.note(f"Stage 2 gave up after {step} of {total} steps: it was still well below "
