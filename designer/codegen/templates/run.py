@@ -347,9 +347,8 @@ class Run:
     def stop_early(self, epoch: int) -> bool:
         """When this stage's best is --patience validations and --patience-fraction x epochs old."""
         args = self.args
-        if not args.patience or epoch >= args.epochs or self.since_best < args.patience:
-            return False
-        if epoch - self.tuned["epoch"] < args.patience_fraction * args.epochs:
+        if (not args.patience or epoch >= args.epochs or self.since_best < args.patience
+                or epoch - self.tuned["epoch"] < args.patience_fraction * args.epochs):
             return False
         self.note(f"Stopped early after epoch {epoch} of {args.epochs}: validation accuracy "
                   f"had not improved for {self.since_best} validations.")
