@@ -80,13 +80,13 @@ def parse_args() -> argparse.Namespace:
     add("--check", action="store_true",
         help="print state-dict keys, logits of a fixed input and LR factors as JSON")
     args = parser.parse_args()
-    beside = Path(__file__).with_name(SPLIT_FILE) if SPLIT_FILE else None
-    if args.split is None and beside is not None and beside.is_file():
-        args.split = str(beside)
-    if args.split and args.split.lower() != "none" and not Path(args.split).is_file():
-        parser.error(f"the split file {args.split} does not exist "
+    if args.split is None and SPLIT_FILE and Path(__file__).with_name(SPLIT_FILE).is_file():
+        args.split = str(Path(__file__).with_name(SPLIT_FILE))
+    split = args.split if args.split and args.split.lower() != "none" else None
+    if split and not Path(split).is_file():
+        parser.error(f"the split file {split} does not exist "
                      "(pass --split none to split DATA here)")
-    if not args.check and not args.data and not (args.split and args.split.lower() != "none"):
+    if not (args.check or args.data or split):
         parser.error("--data is required to train")
     return args
 

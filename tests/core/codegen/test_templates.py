@@ -41,7 +41,7 @@ def test_each_template_imports_and_its_code_goes_into_the_script():
         assert "from designer" not in body and templates.SCRIPT_STARTS not in body
         assert body.strip() in script, name
         assert callable(getattr(module, {"policy": "load_model", "data": "scan_data", "modes": "settle",
-                                         "loop": "run_epoch", "run": "fit", "main": "parse_args"}[name]))
+                                         "loop": "schedule_factor", "run": "train", "main": "parse_args"}[name]))
 
 
 def test_a_replacement_must_match_once():
