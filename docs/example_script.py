@@ -197,11 +197,6 @@ def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
 
 
-def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
-    """A batch of images (always N x C x H x W) on ``device`` in the model's layout."""
-    return images.to(device, non_blocking=True, memory_format=fmt)
-
-
 def weights_of(model: nn.Module) -> dict:
     """The state dict in the default layout (what safetensors and other readers expect)."""
     return {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -428,7 +423,7 @@ def features(model: nn.Module, dataset: ImageFiles, device: torch.device, args):
     try:
         for batch in loader:
             if batch is not None:
-                model(to_input(batch[0], device, fmt))
+                model(batch[0].to(device, non_blocking=True, memory_format=fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()
@@ -761,7 +756,7 @@ class Run:
                 if batch is None:  # every image of this batch failed to load
                     continue
                 images, labels = batch
-                images = to_input(images, device, fmt)
+                images = images.to(device, non_blocking=True, memory_format=fmt)  # N x C x H x W
                 labels = labels.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.args.amp):
                     logits = model(images)

@@ -32,7 +32,6 @@ from designer.codegen.templates.names import (
 )
 from designer.codegen.templates.policy import (
     layout,
-    to_input,
 )
 
 # --- the script: everything below this line is copied into it ---
@@ -86,7 +85,7 @@ def features(model: nn.Module, dataset: ImageFiles, device: torch.device, args):
     try:
         for batch in loader:
             if batch is not None:
-                model(to_input(batch[0], device, fmt))
+                model(batch[0].to(device, non_blocking=True, memory_format=fmt))
                 labels.append(batch[1])
     finally:
         hook.remove()

@@ -92,11 +92,6 @@ def layout(model: nn.Module, device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cpu" and has_conv else torch.contiguous_format
 
 
-def to_input(images: torch.Tensor, device: torch.device, fmt: torch.memory_format) -> torch.Tensor:
-    """A batch of images (always N x C x H x W) on ``device`` in the model's layout."""
-    return images.to(device, non_blocking=True, memory_format=fmt)
-
-
 def weights_of(model: nn.Module) -> dict:
     """The state dict in the default layout (what safetensors and other readers expect)."""
     return {k: v.contiguous() for k, v in model.state_dict().items()}

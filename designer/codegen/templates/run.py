@@ -47,7 +47,6 @@ from designer.codegen.templates.policy import (
     load_weights,
     param_groups,
     set_train_mode,
-    to_input,
     weights_of,
 )
 
@@ -237,7 +236,7 @@ class Run:
                 if batch is None:  # every image of this batch failed to load
                     continue
                 images, labels = batch
-                images = to_input(images, device, fmt)
+                images = images.to(device, non_blocking=True, memory_format=fmt)  # N x C x H x W
                 labels = labels.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.args.amp):
                     logits = model(images)
