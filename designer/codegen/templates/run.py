@@ -161,7 +161,7 @@ class Run:
         self.say(f"Training on {where}: {num_train} training images, {num_val} validation images; "
                  f"{args.mode} mode, {args.epochs} epochs of batches of {args.batch_size}")
         if skipped:
-            self.say(f"Skipped {len(skipped)} file(s) that are not usable images:")
+            self.say(f"Skipped {len(skipped)} file(s) or folder(s):")
             for path, reason in skipped[:10]:
                 self.say(f"  {path}: {reason}")
             if len(skipped) > 10:
