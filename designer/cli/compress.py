@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         "compress", help="shrink a trained network to a goal: channel pruning, then int8",
         description="Prune channels step by step (Torch-Pruning), fine-tune briefly after each step, stop "
                     "at the goal or before accuracy drops by more than --max-drop, then try int8 (ONNX "
-                    "Runtime); keeps the fastest model.")
+                    "Runtime); keeps the fastest model. A size or latency goal that int8 alone may meet "
+                    "tries int8 of the original first, and prunes nothing when that is enough.")
     p.add_argument("project", help="project .nsd.json")
     p.add_argument("--weights", required=True, metavar="RUN",
                    help="the trained run folder (or its best.pt), or 'best': the project's finished run with "

@@ -1,5 +1,7 @@
 """The compression job: prune a step, recover with a short fine-tune, measure; repeat until the goal
 is met or the next step would lose more than ``max_drop`` of validation accuracy; then try int8.
+For a size or latency goal that int8 alone may reach, int8 of the original is tried first, and when
+a variant within the floor meets the goal nothing is pruned (``int8_may_reach``).
 
 A generator in the job protocol (``designer.base.jobs``): it yields ``Progress`` and one
 ``StepMeasured`` per measured model, checks the cancel flag between steps, and returns a
@@ -10,6 +12,7 @@ and its pruning (plain data) are saved, so the chosen one is rebuilt from the re
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import torch
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write, write_json
 from designer.base.jobs import JobCancelled, Progress
-from designer.compress.goal import Goal
+from designer.compress.goal import FIGURE_OF, Goal
 from designer.compress.measure import MIN_RUNS, Figures, measure
 from designer.compress.prune import check_prunable, kept_layers, make_pruner, prune_step
 from designer.compress.quantize import Parity, int8_variants
@@ -30,6 +33,8 @@ from designer.model.trained import design_with_weights
 from designer.train import recommended
 from designer.train.engine import train
 from designer.train.options import TrainOptions
+
+INT8_BEST_RATIO = 0.2  # the most int8 alone may shrink a figure to, as a share (see int8_may_reach)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,10 @@ def compress(control, design, split, options: TrainOptions, settings: CompressSe
     floor = original.val_acc - settings.max_drop
     steps, weights = [original], _save_weights(design.model, folder / "step-0" / "weights.pt")
     write_json(folder / "step-0" / "pruning.json", {"label": "original", "history": []})
+    if settings.quantize and int8_may_reach(settings.goal, original):
+        first = yield from _int8_first(control, design, split, folder, settings, original, floor, weights)
+        if first is not None:
+            return first
     chosen, history, reason = 0, [], f"all {settings.steps} pruning steps were kept, short of the goal"
     pruner = make_pruner(design.model, shape, settings.importance, kept, settings.steps, settings.max_ratio)
     for k in range(1, settings.steps + 1):
@@ -168,22 +177,61 @@ def _finetune(control, design, split, options: TrainOptions, settings, run_dir: 
         (run_dir / name).unlink(missing_ok=True)
 
 
+def int8_may_reach(goal: Goal, original: Figures) -> bool:
+    """Whether int8 alone could meet ``goal``: a size or latency goal no lower than INT8_BEST_RATIO of the
+    original's figure (int8 weights take a quarter of float32's bytes, and int8 kernels rarely run
+    more than about four times faster). Pruning cannot be helped by int8 for a parameter count."""
+    if goal.kind not in ("size", "latency"):
+        return False
+    return goal.target(original) >= INT8_BEST_RATIO * getattr(original, FIGURE_OF[goal.kind])
+
+
+def _int8_first(control, design, split, folder: Path, settings, original: Figures, floor: float,
+                weights: Path):
+    """Int8 of the original before any pruning: the result when a variant within the floor meets the
+    goal (nothing pruned, no accuracy lost to pruning), else None and pruning goes on."""
+    control.report(Progress(0, None, "Trying int8 on the original first: it may meet the goal unpruned"))
+    result = CompressResult(original, [original], 0, design_with_weights(design.recipe, weights), weights,
+                            f"int8 of the original met the goal ({settings.goal.describe()}); nothing was "
+                            "pruned", floor)
+    qfolder = folder / "int8-original"
+    failed: list[str] = []
+    variants = list(_int8_of(control, result.design, original, split, qfolder, settings, failed))
+    reaching = [f for f, _ in variants if f.val_acc is not None and f.val_acc >= floor
+                and settings.goal.met(f, original)]
+    if not reaching:
+        shutil.rmtree(qfolder, ignore_errors=True)  # the chosen step's own int8 files come later
+        return None
+    result.int8, result.int8_failed = variants, failed
+    result.kept = min(reaching, key=lambda f: f.latency_b1_ms)
+    for figures, _ in variants:
+        yield StepMeasured(figures, figures.val_acc is not None and figures.val_acc >= floor)
+    return result
+
+
+def _int8_of(control, design, chosen: Figures, split, qfolder: Path, settings, failed: list):
+    """Yields (figures, parity) for each int8 variant of a measured float model; a variant that fails adds
+    its reason to ``failed``."""
+    qfolder.mkdir(parents=True, exist_ok=True)
+    for figures, parity, why in int8_variants(design, Path(chosen.onnx), qfolder, split.train, split.val,
+                                              chosen.step, settings.runs, control):
+        if why:
+            failed.append(why)
+            continue
+        figures.params, figures.macs = chosen.params, chosen.macs
+        yield figures, parity
+    if control.cancelled:
+        raise JobCancelled()
+
+
 def _quantize(control, result: CompressResult, split, folder: Path, settings):
     """Int8 variants of the chosen model; keeps the fastest at batch 1 within the accuracy floor."""
     control.report(Progress(0, None, "Quantizing to int8 (calibrated on training images)"))
     chosen = result.steps[result.chosen]
-    qfolder = folder / "int8"
-    qfolder.mkdir(parents=True, exist_ok=True)
-    for figures, parity, failed in int8_variants(result.design, Path(chosen.onnx), qfolder, split.train,
-                                                 split.val, chosen.step, settings.runs, control):
-        if failed:
-            result.int8_failed.append(failed)
-            continue
-        figures.params, figures.macs = chosen.params, chosen.macs
+    for figures, parity in _int8_of(control, result.design, chosen, split, folder / "int8", settings,
+                                    result.int8_failed):
         result.int8.append((figures, parity))
         within = figures.val_acc is not None and figures.val_acc >= result.floor
         yield StepMeasured(figures, within)
         if within and (result.kept is None or figures.latency_b1_ms < result.kept.latency_b1_ms):
             result.kept = figures
-    if control.cancelled:
-        raise JobCancelled()

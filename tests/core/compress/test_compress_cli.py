@@ -127,3 +127,30 @@ def test_every_step_opens_as_a_project_with_its_weights_as_a_run(compressed):
     assert design.num_classes == 10
     with pytest.raises(DesignerError, match="not kept"):
         step_project(out, 7)
+
+
+def test_a_size_goal_int8_meets_prunes_nothing(compressed, capsys):
+    """int8 takes a quarter of the float bytes, so 'size=0.5x' is met by int8 of the original: no step is
+    pruned or fine-tuned, and the int8 model is what is kept."""
+    root, data, _, _ = compressed
+    out = root / "int8-first"
+    assert main(["compress", str(root / "p.nsd.json"), "--weights", str(root / "run"), "--data", str(data),
+                 "--goal", "size=0.5x", "--max-drop", "1", "-o", str(out), "--json"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["chosen_step"] == 0 and len(report["steps"]) == 1 and not (out / "steps" / "step-1").exists()
+    assert "int8 of the original met the goal" in report["stop_reason"]
+    assert report["kept"]["format"] == "int8" and (out / "model.int8.onnx").is_file()
+    assert report["kept"]["size_bytes"] <= 0.5 * report["original"]["size_bytes"]
+    assert len(report["int8"]) + len(report["int8_failed"]) == 4
+
+
+def test_int8_is_tried_first_only_where_it_may_reach_the_goal():
+    from designer.compress.loop import int8_may_reach
+    from designer.compress.measure import Figures
+
+    original = Figures(0, "original", 1000, 10, 4_000_000, 10.0, 200.0, 0.9, "model.onnx")
+    assert int8_may_reach(parse_goal("size=0.3x"), original)
+    assert int8_may_reach(parse_goal("latency=0.5x"), original)
+    assert not int8_may_reach(parse_goal("size=0.1x"), original)  # beyond what int8 alone gives: prune first
+    assert not int8_may_reach(parse_goal("size=0.5MB"), original)
+    assert not int8_may_reach(parse_goal("params=0.9x"), original)  # int8 keeps every parameter
