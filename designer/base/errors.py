@@ -18,6 +18,11 @@ class DesignerError(Exception):
         return f"{self.message} {self.hint}".strip()
 
 
+# What PyTorch's file writer says when a write comes up short (torch.save on a full disk)
+_SHORT_WRITE = ("unexpected pos", "file write failed", "PytorchStreamWriter failed")
+DISK_FULL = "a file could not be written in full: the disk may be full (free some space, then try again)"
+
+
 def plain_reason(exc: BaseException, limit: int = 300) -> str:
     """What went wrong in ``exc``'s own words, without its class name: 'ZeroDivisionError' or
     'OSError' means nothing to whoever reads the message; the words after it often do."""
@@ -27,4 +32,6 @@ def plain_reason(exc: BaseException, limit: int = 300) -> str:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"[:limit]
     text = (str(exc).splitlines() or [""])[0].strip()
+    if any(words in text for words in _SHORT_WRITE):
+        return DISK_FULL
     return text[:limit] or "no details were given"

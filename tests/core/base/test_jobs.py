@@ -104,5 +104,7 @@ def test_plain_reason_drops_the_exception_class_name():
     denied = PermissionError(13, "Permission denied", "/x/model.onnx")
     assert plain_reason(denied) == "Permission denied: /x/model.onnx"
     assert plain_reason(ValueError("first line\nsecond line")) == "first line"
+    full = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 15910464 vs 15910360")
+    assert "the disk may be full" in plain_reason(full)  # what torch.save says when the disk is full
     assert plain_reason(RuntimeError()) == "no details were given"
     assert plain_reason(DesignerError("Bad.", hint="Fix it.")) == "Bad. Fix it."
