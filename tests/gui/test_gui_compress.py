@@ -50,6 +50,7 @@ def test_compress_from_the_window(qtbot, trained):
     rows = dialog.table.rowCount()
     assert rows == len(dialog.report["steps"]) + len(dialog.report["int8"]) and rows >= 3
     assert len(dialog.front.getData()[0]) >= 1 and "Kept:" in dialog.status.text()
+    assert dialog.progress.value() == 100  # a finished job shows a full bar, not its last step's share
     assert dialog.start_button.isEnabled()
 
 
@@ -62,6 +63,7 @@ def test_stop_ends_the_job(qtbot, trained):
     dialog.stop_button.click()
     qtbot.waitUntil(lambda: not dialog.runner.running, timeout=300_000)
     assert dialog.status.text() == "Stopped." and dialog.report is None
+    assert dialog.progress.value() == -1  # reset: nothing was finished
 
 
 @pytest.mark.slow

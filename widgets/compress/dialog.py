@@ -236,3 +236,7 @@ class CompressDialog(QDialog):
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.progress.setRange(0, 100)
+        if self.report is not None:  # done: full, whichever step the last progress named
+            self.progress.setValue(100)
+        else:
+            self.progress.reset()

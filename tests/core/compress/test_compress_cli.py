@@ -154,3 +154,10 @@ def test_int8_is_tried_first_only_where_it_may_reach_the_goal():
     assert not int8_may_reach(parse_goal("size=0.1x"), original)  # beyond what int8 alone gives: prune first
     assert not int8_may_reach(parse_goal("size=0.5MB"), original)
     assert not int8_may_reach(parse_goal("params=0.9x"), original)  # int8 keeps every parameter
+
+
+def test_the_accuracy_floor_keeps_a_model_exactly_at_it():
+    from designer.compress.loop import accuracy_floor
+
+    assert 0.40 - 0.05 > 7 / 20  # the floating-point trap the rounding avoids
+    assert 7 / 20 >= accuracy_floor(0.40, 0.05) and 0.349 < accuracy_floor(0.40, 0.05)
