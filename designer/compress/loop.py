@@ -197,19 +197,18 @@ def _int8_first(control, design, split, folder: Path, settings, original: Figure
     """Int8 of the original before any pruning: the result when a variant within the floor meets the
     goal (nothing pruned, no accuracy lost to pruning), else None and pruning goes on."""
     control.report(Progress(0, None, "Trying int8 on the original first: it may meet the goal unpruned"))
-    result = CompressResult(original, [original], 0, design_with_weights(design.recipe, weights), weights,
-                            f"int8 of the original met the goal ({settings.goal.describe()}); nothing was "
-                            "pruned", floor)
     qfolder = folder / "int8-original"
     failed: list[str] = []
-    variants = list(_int8_of(control, result.design, original, split, qfolder, settings, failed))
+    variants = list(_int8_of(control, design, original, split, qfolder, settings, failed))  # not pruned yet
     reaching = [f for f, _ in variants if f.val_acc is not None and f.val_acc >= floor
                 and settings.goal.met(f, original)]
     if not reaching:
         shutil.rmtree(qfolder, ignore_errors=True)  # the chosen step's own int8 files come later
         return None
-    result.int8, result.int8_failed = variants, failed
-    result.kept = min(reaching, key=lambda f: f.latency_b1_ms)
+    reason = f"int8 of the original met the goal ({settings.goal.describe()}); nothing was pruned"
+    fastest = min(reaching, key=lambda f: f.latency_b1_ms)
+    result = CompressResult(original, [original], 0, design_with_weights(design.recipe, weights), weights,
+                            reason, floor, variants, failed, kept=fastest)
     for figures, _ in variants:
         yield StepMeasured(figures, figures.val_acc is not None and figures.val_acc >= floor)
     return result
