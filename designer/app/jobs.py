@@ -22,7 +22,7 @@ from designer.app.audit import export_split, recording_audit
 from designer.base.errors import DesignerError
 from designer.base.fileio import read_json
 from designer.base.jobs import JobCancelled, JobControl, Progress, throttled
-from designer.codegen.script import SplitArgs, generate_script
+from designer.codegen.script import SplitArgs, script_files
 from designer.data.folders import scan_folder, scan_folders
 from designer.data.images import load_image
 from designer.data.overrides import apply_decisions
@@ -345,13 +345,13 @@ def run_export_info(weights: str | Path | None, training: dict | None):
 
 
 def script_job(control: JobControl, source: DesignSource, training: dict | None, classes: list[str] | None,
-               weights: str | None = None, split=None, data: dict | None = None) -> str:
-    """The standalone training script's text, for the preview: the script ``export_job`` writes
-    for the same arguments."""
+               weights: str | None = None, split=None, data: dict | None = None) -> dict[str, str]:
+    """The standalone training script's files (name -> text, train.py first), for the preview: the
+    files ``export_job`` writes for the same arguments."""
     target = source.recipe if source.recipe is not None else design_for(source)
     training, _, run_split = run_export_info(weights, training)
     split = export_split(run_split or split, data or {})
     how: SplitArgs = {} if split is None else {
         "split_file": SPLIT_NAME, "val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
         "num_train": len(split.train)}
-    return generate_script(target, training=training, classes=classes or None, **how)
+    return script_files(target, training=training, classes=classes or None, **how)

@@ -1,4 +1,4 @@
-"""Generate one standalone, readable training script from a design.
+"""Generate a standalone, readable training script from a design: three small modules.
 
 The script rebuilds the edited network from torchvision (or the same builder
 the app used) plus each recipe op written out as plain PyTorch, applies the
@@ -7,9 +7,11 @@ does in the mode it was exported from (``--mode``: the recommended mode's two st
 fine-tuning, or from scratch), with the app's settings and its numbers (the recommended
 plan, pacing, L2 grid, guards) written as constants from the app's own modules. It runs
 with ``python train.py`` and unchanged with ``torchrun --nproc_per_node=N train.py``
-(DistributedDataParallel). It imports nothing from NetSurgeon.
+(DistributedDataParallel). It imports nothing from NetSurgeon, only ``model.py`` (the network and
+what trains) and ``data.py`` (the images), written beside it: each file reads top to bottom, and
+an engineer can import the network for inference without the training code.
 
-``generate_script`` returns the text; ``write_script`` writes it atomically.
+``script_files`` returns the three texts; ``write_script`` writes them, each atomically.
 Model code comes from ``codegen.model``; the fixed parts from the Python modules in
 ``codegen.templates``, read as text; the constants here tell them the design and the app's settings.
 """
@@ -24,7 +26,7 @@ from typing import TypedDict
 from designer import __version__
 from designer.base.errors import DesignerError
 from designer.base.fileio import atomic_write_text
-from designer.codegen import templates
+from designer.codegen import modules, templates
 from designer.codegen.literals import comment_text, docstring_text, literal, number
 from designer.codegen.model import ModelCode, model_code
 from designer.codegen.policy import policy_code
@@ -63,16 +65,24 @@ class SplitArgs(TypedDict, total=False):
     num_train: int | None
 
 
-def generate_script(target: Design | Recipe, *, training=None, classes=None,
-                    val_fraction: float | None = None,
-                    split_seed: int = 0, name: str = "train.py", split_file: str | None = None,
-                    num_train: int | None = None) -> str:
-    """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded).
+MODEL_FILE, DATA_FILE = "model.py", "data.py"  # beside the script, which imports them
+SCRIPT_FILES = ("train.py", MODEL_FILE, DATA_FILE)  # as export writes them, the script first
+
+
+def script_files(target: Design | Recipe, *, training=None, classes=None,
+                 val_fraction: float | None = None, split_seed: int = 0, name: str = SCRIPT_FILES[0],
+                 split_file: str | None = None, num_train: int | None = None) -> dict[str, str]:
+    """The script for ``design`` (a built ``Design`` or a ``Recipe``; no weights are loaded), as
+    {file name: text}: the training script ``name`` first, then ``model.py`` (the network and what
+    trains) and ``data.py`` (the images) that it imports from beside it.
     ``training``: ``TrainOptions`` or its dict. ``split_file``: the name of the app's split file
     written beside the script (``export.splitfile``), which the script then uses by default;
     ``val_fraction`` and ``split_seed``: how the script splits DATA itself without one.
     ``num_train``: training images, for the header's words on the recommended mode's plan (the
     script plans it from the data it is given)."""
+    if name in (MODEL_FILE, DATA_FILE) or not name.endswith(".py"):
+        raise DesignerError(f"The training script cannot be called {name}: it needs a .py name other "
+                            f"than {MODEL_FILE} and {DATA_FILE}, which are written beside it.")
     design = structure(target)
     options = _options(training)
     if options.mode == "search":  # the script trains what the search tries first: the recommended plan
@@ -86,25 +96,36 @@ def generate_script(target: Design | Recipe, *, training=None, classes=None,
     code = model_code(design)
     policy = policy_code(design)
     frac = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-    parts = [
-        _header(design, name, options, split_file, num_train),
-        _imports(code),
-        _constants(design, classes, options, code.constants + policy.constants()),
-        _mode_constants(design, options),
-        _data_constants(split_file),
-        _flag_defaults(options, frac, split_seed),
-        code.text,
-        templates.code("policy", {templates.BUILD_CALL: code.build_call}),
-        _data_code(design),
-        *(templates.code(name) for name in templates.ORDER[2:]),
-    ]
-    return "".join(parts).rstrip("\n") + "\n"
+    bodies = {
+        MODEL_FILE: [_model_constants(design, classes, code.constants + policy.constants()), code.text,
+                     templates.code("policy", {templates.BUILD_CALL: code.build_call})],
+        DATA_FILE: [_data_constants(design, options), _data_code(design)],
+        name: [_train_constants(design, options, split_file, frac, split_seed),
+               *(templates.code(part) for part in templates.ORDER[2:])],
+    }
+    headers = {MODEL_FILE: _model_header(design), DATA_FILE: _data_header(),
+               name: _header(design, name, options, split_file, num_train)}
+    candidates = [*_STDLIB, *_third_party(code)]
+    files: dict[str, str] = {}
+    for file in (MODEL_FILE, DATA_FILE, name):  # each imports only from the ones before it
+        body = "".join(bodies[file])
+        files[file] = headers[file] + _imports(body, candidates, {f[:-3]: files[f] for f in files})
+        files[file] += body.rstrip("\n") + "\n"
+    return {name: files[name], MODEL_FILE: files[MODEL_FILE], DATA_FILE: files[DATA_FILE]}
 
 
 def write_script(target: Design | Recipe, path: str | Path, **kwargs) -> Path:
+    """Write the script to ``path`` and its ``model.py`` and ``data.py`` beside it (each atomically);
+    returns ``path``."""
     path = Path(path)
-    atomic_write_text(path, generate_script(target, name=path.name, **kwargs))
+    for name, text in script_files(target, name=path.name, **kwargs).items():
+        atomic_write_text(path.with_name(name), text)
     return path
+
+
+def companions(script: str | Path) -> tuple[Path, ...]:
+    """The files ``write_script`` writes beside ``script``."""
+    return Path(script).with_name(MODEL_FILE), Path(script).with_name(DATA_FILE)
 
 
 def structure(target: Design | Recipe) -> Design:
@@ -126,19 +147,15 @@ def _options(training):
 # --- header, imports, constants -------------------------------------------------------------
 
 
+def _title(design: Design) -> str:
+    channels, height, width = network_input(design).shape
+    return (f"{docstring_text(design.recipe.base.name)} ({channels}x{height}x{width} input, "
+            f"{design.num_classes} classes)")
+
+
 def _header(design: Design, name: str, options, split_file: str | None = None,
             num_train: int | None = None) -> str:
-    ops = enumerate(design.recipe.ops, 1)
-    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in ops)
-    steps = steps or "    (no edits)"
-    channels, height, width = network_input(design).shape
-    return f'''"""Fine-tune {docstring_text(design.recipe.base.name)} ({channels}x{height}x{width} input, \
-{design.num_classes} classes), as designed in NetSurgeon.
-
-Generated by NetSurgeon {__version__} from this design:
-
-    base: {docstring_text(design.recipe.base.describe())}
-{steps}
+    return f'''"""Fine-tune {_title(design)}, as designed in NetSurgeon.
 
 {_rebuilt_paragraph(design, options, num_train)}
 
@@ -147,6 +164,37 @@ Generated by NetSurgeon {__version__} from this design:
 {_usage(name)}
 
 --out (default runs/) gets best.pt, the best weights as a plain state dict, and last.pt.
+"""
+'''
+
+
+def _model_header(design: Design) -> str:
+    ops = enumerate(design.recipe.ops, 1)
+    steps = "\n".join(f"    {i}. {docstring_text(op.describe())}" for i, op in ops)
+    text = (f"build_model rebuilds it from {_builder_words(design)} plus each edit as plain PyTorch; "
+            "FROZEN, LR_FACTORS and BN_MODE say what trains and how fast. The training script beside "
+            "it trains it; to classify an image with the weights it saved:")
+    return f'''"""{_title(design)}: the network, as designed in NetSurgeon.
+
+Generated by NetSurgeon {__version__} from this design:
+
+    base: {docstring_text(design.recipe.base.describe())}
+{steps or "    (no edits)"}
+
+{textwrap.fill(docstring_text(text), 88)}
+
+    from data import load_image, make_transform
+    from model import load_model
+    model = load_model("runs/best.pt").eval()
+    image = make_transform(train=False)(load_image("image.png"))
+    print(model(image.unsqueeze(0)).softmax(1)[0].tolist())  # one per class, as in CLASSES
+"""
+'''
+
+
+def _data_header() -> str:
+    return '''"""The images the training script beside it trains on, read as NetSurgeon reads them: which
+files count, how DATA is split and how an image is loaded and transformed.
 """
 '''
 
@@ -174,8 +222,9 @@ def _usage(name: str) -> str:
 
 
 def _rebuilt_paragraph(design: Design, options, num_train: int | None = None) -> str:
-    text = (f"Rebuilt below from {_builder_words(design)} plus each edit as plain PyTorch, it trains as "
-            f"the app does, in its {script_mode(options)} mode (--mode). ")
+    text = (f"Generated by NetSurgeon {__version__}. It trains the network that {MODEL_FILE} beside it "
+            f"rebuilds, on the images {DATA_FILE} reads, as the app does, in its {script_mode(options)} "
+            "mode (--mode). ")
     if script_mode(options) == "recommended":
         text += ("Stage 1 fits the new classifier on the pretrained features by logistic regression: "
                  "the baseline, saved as best.pt. Stage 2 fine-tunes from a fresh classifier for a "
@@ -208,8 +257,9 @@ _STDLIB = ("import argparse", "import json", "import math", "import os", "import
            "import time", "from pathlib import Path")
 
 
-def _imports(code: ModelCode) -> str:
-    third_party = [
+def _third_party(code: ModelCode) -> list[str]:
+    """Every third-party import a file of the script may need; ``_imports`` keeps the used ones."""
+    return [
         "import torch", "import torch.distributed as dist", "from PIL import Image, ImageOps",
         "from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
         "from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset",
@@ -217,13 +267,27 @@ def _imports(code: ModelCode) -> str:
           if code.torchvision_names else []),
         "from torchvision.transforms import v2", *code.imports,
     ]
-    # isort's order: plain imports first, then from-imports, each by module name
-    third_party.sort(key=lambda line: (line.startswith("from"), line.split()[1].lower()))
-    return "\n".join(["", *_STDLIB, "", *third_party]) + "\n"
 
 
-def _constants(design: Design, classes, options, extra: list[str]) -> str:
-    (channels, height, width), mean, std = network_input(design)
+def _imports(body: str, candidates: list[str], siblings: dict[str, str]) -> str:
+    """The import block for ``body``: the standard library, then third-party, then the script's own
+    modules (``siblings``: module name -> its code), each what ``body`` reads."""
+    reads = modules.global_reads(body)
+    stdlib = modules.import_lines([c for c in candidates if c in _STDLIB], reads)
+    third = modules.import_lines([c for c in candidates if c not in _STDLIB], reads)
+    provided = {n for line in stdlib + third for n in modules.defined_names(line)}
+    local = modules.sibling_imports(reads - provided - modules.defined_names(body), siblings)
+    provided |= {n for line in local for n in modules.defined_names(line)}
+    missing = modules.missing_names(body, provided)
+    if missing:  # a template reads a name no file of the script defines
+        raise DesignerError(f"The generated script would not run: {', '.join(sorted(missing))} "
+                            "undefined.", hint="Please report this design.")
+    blocks = ["\n".join(block) for block in (stdlib, third, local) if block]
+    return "\n" + "\n\n".join(blocks) + "\n"
+
+
+def _model_constants(design: Design, classes, extra: list[str]) -> str:
+    channels, height, width = network_input(design).shape
     lines = [
         "",
         "# Class names in output order (the data's class sub-folders, sorted by name):",
@@ -232,12 +296,6 @@ def _constants(design: Design, classes, options, extra: list[str]) -> str:
         f"NUM_CLASSES = {literal(int(design.num_classes))}",
         (f"IN_CHANNELS, HEIGHT, WIDTH = {literal(int(channels))}, {literal(int(height))}, "
          f"{literal(int(width))}"),
-        f"MEAN, STD = {_floats(mean)}, {_floats(std)}",
-        f"PIL_MODE = {literal(_pil_mode(design))}  # the mode images load in",
-        f"MOMENTUM = {number(options.momentum)}  # SGD only",
-        (f"STEP_SIZE, GAMMA = {literal(int(options.step_size))}, {number(options.gamma)}  "
-         "# step schedule: LR x GAMMA every STEP_SIZE epochs (0: epochs / 3)"),
-        _augment(options.augment),
         *extra,
     ]
     return "\n".join(lines) + "\n"
@@ -301,10 +359,15 @@ def _augment(augment) -> str:
 # --- data and main ------------------------------------------------------------------------
 
 
-def _data_constants(split_file: str | None) -> str:
-    """What the app counts as an image file, and the split file exported beside the script."""
+def _data_constants(design: Design, options) -> str:
+    """How images load, and what the app counts as an image file and a split folder."""
+    _, mean, std = network_input(design)
     split_dirs = {k: list(v) for k, v in SPLIT_DIRS.items()}
     lines = [
+        "",
+        f"MEAN, STD = {_floats(mean)}, {_floats(std)}",
+        f"PIL_MODE = {literal(_pil_mode(design))}  # the mode images load in",
+        _augment(options.augment),
         "",
         "# What the app reads as images, which names it ignores, and the split folders it knows:",
         assign("IMAGE_EXTENSIONS", sorted(IMAGE_EXTENSIONS)),
@@ -312,10 +375,22 @@ def _data_constants(split_file: str | None) -> str:
         assign("IMAGE_FORMATS", list(ALLOWED_FORMATS)),
         f"IGNORED_NAMES = {_strings(sorted(IGNORED_NAMES))}",
         assign("SPLIT_DIRS", split_dirs),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _train_constants(design: Design, options, split_file: str | None, val_fraction: float,
+                     split_seed: int) -> str:
+    lines = [
+        "",
+        f"MOMENTUM = {number(options.momentum)}  # SGD only",
+        (f"STEP_SIZE, GAMMA = {literal(int(options.step_size))}, {number(options.gamma)}  "
+         "# step schedule: LR x GAMMA every STEP_SIZE epochs (0: epochs / 3)"),
         f"SPLIT_FILE = {literal(split_file)}  # the app's train/val split, beside this script"
         if split_file else "SPLIT_FILE = None  # no split was exported: DATA is split here",
     ]
-    return "\n".join(lines) + "\n"
+    return ("\n".join(lines) + "\n" + _mode_constants(design, options)
+            + _flag_defaults(options, val_fraction, split_seed))
 
 
 def _data_code(design: Design) -> str:

@@ -31,6 +31,7 @@ from torch import nn
 from designer.base.errors import DesignerError, plain_reason
 from designer.base.fileio import atomic_write, atomic_write_text
 from designer.base.jobs import JobCancelled, Progress, is_cancelled
+from designer.codegen.script import SCRIPT_FILES
 from designer.export.card import model_card
 from designer.export.checks import ExportJob, first_line, max_abs_diff
 from designer.export.onnx import export_onnx
@@ -45,7 +46,7 @@ FORMATS: dict[str, str] = {
     "onnx": "ONNX model (.onnx)",
     "pt2": "torch.export program (.pt2)",
     "torchscript": "TorchScript module (.torchscript.pt, deprecated by PyTorch)",
-    "script": "standalone training script (.py)",
+    "script": "standalone training script (train.py, model.py, data.py)",
 }
 SUFFIXES = {
     "pt": ".pt", "safetensors": ".safetensors", "onnx": ".onnx",
@@ -62,7 +63,7 @@ class ExportResult:
     ok: bool
     note: str = ""
     card_path: Path | None = None
-    beside: tuple[Path, ...] = ()  # other files written with it: the script's split.json and train.sbatch
+    beside: tuple[Path, ...] = ()  # written with it: the script's model.py, data.py, split.json, sbatch
 
     def summary(self) -> str:
         diff = "not checked" if self.max_abs_diff is None else f"max abs diff {self.max_abs_diff:.2e}"
@@ -72,7 +73,7 @@ class ExportResult:
 
 def default_path(out_dir: str | Path, fmt: str, stem: str = "model") -> Path:
     """Where ``export`` writes format ``fmt`` inside ``out_dir``."""
-    name = "train.py" if fmt == "script" else stem + SUFFIXES[_check_format(fmt)]
+    name = SCRIPT_FILES[0] if fmt == "script" else stem + SUFFIXES[_check_format(fmt)]
     return Path(out_dir) / name
 
 

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save_file
 
 from designer.base.errors import DesignerError
-from designer.codegen.script import SplitArgs, write_script
+from designer.codegen.script import SplitArgs, companions, write_script
 from designer.export.checks import max_abs_diff
 from designer.export.slurm import write_sbatch
 from designer.export.splitfile import write_split
@@ -33,9 +33,10 @@ CHECK_TIMEOUT_S = 300
 
 def export_script(design: Design, job, out_path: Path, *, training=None, classes=None, split=None,
                   check=True):
-    """Write the script, and beside it the app's ``split`` (a ``DatasetSplit``) when given, which
-    the script then trains on, and a SLURM launch file (``export.slurm``); returns (max abs diff of
-    the logits or None, note, the files written beside the script)."""
+    """Write the script with its model.py and data.py, and beside it the app's ``split`` (a
+    ``DatasetSplit``) when given, which the script then trains on, and a SLURM launch file
+    (``export.slurm``); returns (max abs diff of the logits or None, note, the files written beside
+    the script)."""
     job.step(0.1, "Writing the training script")
     split_file, beside = None, []
     how: SplitArgs = {}
@@ -45,6 +46,7 @@ def export_script(design: Design, job, out_path: Path, *, training=None, classes
         how = {"val_fraction": float(split.val_fraction), "split_seed": int(split.seed),
                "num_train": len(split.train)}
     write_script(design, out_path, training=training, classes=classes, split_file=split_file, **how)
+    beside[:0] = companions(out_path)  # model.py and data.py, which the script imports
     beside.append(write_sbatch(design, out_path, training=training, num_train=how.get("num_train"),
                                data_root=split.root if split is not None else None))
     with_split = f"; it trains on the app's split ({split_file})" if split_file else ""
@@ -66,6 +68,7 @@ def run_check(script: Path, model) -> dict:
         weights = Path(tmp) / "weights.safetensors"
         save_file(plain_state_dict(model), str(weights))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ of model.py and data.py in the export
         cmd = [sys.executable, str(Path(script).resolve()), "--weights", str(weights), "--check"]
         try:
             proc = subprocess.run(cmd, check=False, cwd=tmp, env=env, capture_output=True, text=True,

@@ -63,14 +63,16 @@ def test_exported_script_trains_from_pretrained_weights_on_the_apps_split(qtbot,
     out = tmp_path / "export"
     dialog.folder.setText(str(out))
     qtbot.waitUntil(lambda: "import torch" in dialog.script.toPlainText(), timeout=60_000)
-    preview = dialog.script.toPlainText()
+    previews = {name: view.toPlainText() for name, view in dialog.script_views.items()}  # a tab each
     assert dialog.start_export()
     qtbot.waitUntil(lambda: not dialog.runner.running, timeout=300_000)
     result, message = dialog.results["script"]
     assert result is not None and result.ok, message
     script = out / "train.py"
-    assert script.read_text() == preview  # what the dialog showed is what it wrote
-    assert "weights=default" in preview and "weights=none" not in preview
+    assert sorted(previews) == ["data.py", "model.py", "train.py"]
+    for name, preview in previews.items():
+        assert (out / name).read_text() == preview  # what the dialog showed is what it wrote
+    assert "weights=default" in previews["model.py"] and "weights=none" not in previews["model.py"]
     assert (out / "split.json").is_file()
     dialog.close()
     assert runners_idle(dialog)

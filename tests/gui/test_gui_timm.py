@@ -31,7 +31,7 @@ def test_timm_design_trains_and_exports_from_the_window(qtbot, workspace, shapes
     for check in dialog.checks.values():
         check.setChecked(True)
     dialog.folder.setText(str(tmp_path / "export"))
-    qtbot.waitUntil(lambda: "timm.create_model" in dialog.script.toPlainText(), timeout=60_000)
+    qtbot.waitUntil(lambda: "timm.create_model" in dialog.script_views["model.py"].toPlainText(), timeout=60_000)
     dialogs.answer("ask_export_at_chance", True)  # one epoch may leave it at chance: export all the same
     assert dialog.start_export()
     qtbot.waitUntil(lambda: not dialog.runner.running, timeout=300_000)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from designer.app.jobs import export_job, script_job
 from designer.app.shipping import best_run, chance_warning
 from designer.base.errors import DesignerError
-from designer.export.formats import FORMATS
+from designer.export.formats import FORMATS, SCRIPT_FILES
 from widgets.base import questions as training_dialogs
 from widgets.base.context import TrainingContext
 from widgets.base.panel_job import PanelJob
@@ -46,7 +46,8 @@ FORMAT_TIPS = {
     "pt2": "The network as a torch.export program: runs in PyTorch without this app or your model code.",
     "torchscript": "The network as TorchScript (older PyTorch deployment format; deprecated by PyTorch).",
     "script": "A readable Python script that rebuilds this network from torchvision plus your edits and "
-              "trains it with your settings: python train.py, or torchrun for several GPUs; "
+              "trains it with your settings: python train.py (with model.py and data.py beside it), or "
+              "torchrun for several GPUs; "
               "beside it train.sbatch runs it on a SLURM cluster (sbatch train.sbatch).",
 }
 CHECK_NOTE = "Each file is checked: it is read back and its outputs are compared with the network's."
@@ -113,13 +114,13 @@ class ExportDialog(QDialog):
         self.progress.hide()
         self.status = QLabel(CHECK_NOTE, wordWrap=True, objectName="muted")
         self.table = self._results_table()
-        self.script = QPlainTextEdit(readOnly=True, lineWrapMode=QPlainTextEdit.NoWrap)
-        self.script.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
-        self.script.setPlaceholderText("Generating the script…")
-        self.highlighter = PythonHighlighter(self.script.document())
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.table, "Results")
-        self.tabs.addTab(self.script, "Training script preview")
+        # the script's three files, each in its own tab: train.py imports model.py and data.py
+        self.script_views = {name: self._code_view() for name in SCRIPT_FILES}
+        for name, view in self.script_views.items():
+            self.tabs.addTab(view, f"Script preview: {name}" if name == SCRIPT_FILES[0] else name)
+        self.script = self.script_views[SCRIPT_FILES[0]]
         self.export_button = QPushButton("Export", objectName="primary")
         self.close_button = QPushButton("Close")
         buttons = QHBoxLayout()
@@ -131,6 +132,13 @@ class ExportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
+
+    def _code_view(self) -> QPlainTextEdit:
+        view = QPlainTextEdit(readOnly=True, lineWrapMode=QPlainTextEdit.NoWrap)
+        view.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        view.setPlaceholderText("Generating the script…")
+        view.highlighter = PythonHighlighter(view.document())  # kept alive with its view
+        return view
 
     def _results_table(self) -> QTableWidget:
         table = QTableWidget(0, len(COLUMNS))
@@ -227,19 +235,25 @@ class ExportDialog(QDialog):
         try:
             source = self.context.design_source()
         except DesignerError as exc:
-            self.script.setPlainText(f"# {exc}")
+            self._show_script(dict.fromkeys(SCRIPT_FILES, f"# {exc}"))
             return
         self.script_runner.start(script_job, source, self.context.training_settings() or None,
                                  self.context.doc.classes or None, self.weights.currentData(),
                                  self.context.split, data=self.context.data_settings())
 
     @Slot(object)
-    def _on_script(self, text: str) -> None:
-        self.script.setPlainText(text)
+    def _on_script(self, files: dict[str, str]) -> None:
+        self._show_script(files)
 
     @Slot(object)
     def _on_script_failed(self, failure) -> None:
-        self.script.setPlainText(f"# The script cannot be generated:\n# {failure.text}")
+        text = f"# The script cannot be generated:\n# {failure.text}"
+        self._show_script(dict.fromkeys(SCRIPT_FILES, text))
+
+    def _show_script(self, files: dict[str, str]) -> None:
+        """Each file's text in its tab (the training script's whatever it is called: it comes first)."""
+        for view, text in zip(self.script_views.values(), files.values(), strict=True):
+            view.setPlainText(text)
 
     # --- exporting -------------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Each module is valid Python that ruff checks and tests import. Above its ``SCRIPT_STARTS`` line it
 imports what the script defines elsewhere: the constants and ``build_model`` (stand-ins in
 ``names``) and the functions of the templates before it. ``code`` reads a module as text and
-returns what follows that line; ``codegen.script`` pastes the modules in ``ORDER``. The one
+returns what follows that line; ``codegen.script`` pastes ``policy`` into the script's model.py,
+``data`` into its data.py and the rest into the script itself, in ``ORDER``. The one
 placeholder is ``BUILD_CALL`` in ``policy`` (how ``load_model`` calls ``build_model``); ``without``
 leaves out a function the design cannot reach (``TILING``: the channel tiling).
 """

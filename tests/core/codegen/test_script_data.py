@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import shutil
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from testkit.data import make_shapes_folder, truncate_file
 from testkit.designs import design
-from testkit.script import run_outside
+from testkit.script import run_outside, script_namespace
 
 from designer.codegen.script import write_script
 from designer.data.folders import scan_folder
@@ -29,9 +28,9 @@ from designer.model.recipe import Recipe
 CLASSES = ("circle", "square", "triangle")
 
 
-def script_namespace(tmp_path: Path, split_file: str | None = None) -> dict:
+def generated_names(tmp_path: Path, split_file: str | None = None) -> dict:
     script = write_script(design("resnet18_grey"), tmp_path / "train.py", split_file=split_file)
-    return runpy.run_path(str(script))
+    return script_namespace(script)
 
 
 def messy_folder(root: Path, layout: str = "flat") -> Path:
@@ -52,7 +51,7 @@ def test_the_script_skips_and_splits_a_folder_as_the_app_does(tmp_path, layout):
     if layout == "train+test":  # no val/: validation comes out of train/ (the names match in any case)
         (root / "val").rename(root / "Test")
     app = scan_folder(root, val_fraction=0.3, seed=7)
-    classes, train, val, skipped = script_namespace(tmp_path)["scan_data"](str(root), 0.3, 7)
+    classes, train, val, skipped = generated_names(tmp_path)["scan_data"](str(root), 0.3, 7)
     assert classes == app.classes
     assert train == app.train and val == app.val  # the very same images, in the same order
     assert sorted(p for p, _ in skipped) == sorted(p for p, _ in app.skipped)
@@ -70,7 +69,7 @@ def test_the_script_reads_the_apps_split_from_a_moved_folder(tmp_path):
     shutil.move(root, moved)
     gone = Path(app.val[0][0].replace(str(root), str(moved)))
     gone.unlink()
-    classes, train, val, skipped = script_namespace(tmp_path)["read_split"](str(written), str(moved))
+    classes, train, val, skipped = generated_names(tmp_path)["read_split"](str(written), str(moved))
     relocate = [(p.replace(str(root), str(moved)), label) for p, label in app.train]
     assert classes == app.classes and train == relocate
     assert len(val) == len(app.val) - 1
@@ -85,7 +84,7 @@ def test_a_split_with_a_label_out_of_range_is_refused(tmp_path):
     path = tmp_path / "split.json"
     path.write_text(json.dumps(data))
     with pytest.raises(SystemExit, match="not a class index"):
-        script_namespace(tmp_path)["read_split"](str(path), str(root))
+        generated_names(tmp_path)["read_split"](str(path), str(root))
 
 
 def three_class_design():
@@ -126,7 +125,7 @@ def test_the_script_follows_no_link_out_of_the_data_folder(tmp_path):
     (root / "square" / "inside.png").symlink_to(next((root / "triangle").glob("triangle_*.png")))
     os.mkfifo(root / "square" / "pipe.png")
     app = scan_folder(root, val_fraction=0.3, seed=7)
-    classes, train, val, skipped = script_namespace(tmp_path)["scan_data"](str(root), 0.3, 7)
+    classes, train, val, skipped = generated_names(tmp_path)["scan_data"](str(root), 0.3, 7)
     assert classes == app.classes == list(CLASSES)
     assert train == app.train and val == app.val
     assert sorted(p for p, _ in skipped) == sorted(p for p, _ in app.skipped)

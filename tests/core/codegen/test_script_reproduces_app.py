@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import runpy
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 from testkit import REPO
-from testkit.script import run_outside
+from testkit.script import run_outside, script_namespace
 
 from designer.app.jobs import run_export_info
 from designer.codegen.script import write_script
@@ -112,7 +111,7 @@ def test_the_script_plans_stage_2_as_the_app_does(num_train, fixed, tmp_path):
 
     options = TrainOptions(**fixed, fixed=list(fixed))
     script = write_script(design("resnet18_grey"), tmp_path / "train.py", training=options)
-    namespace = runpy.run_path(str(script), run_name="not_main")
+    namespace = script_namespace(script)
     args = Namespace(mode="recommended", optimizer="sgd", lr=None, epochs=None, batch_size=None,
                      warmup_epochs=None, schedule=None, val_budget=None, patience=None,
                      patience_fraction=None, max_minutes=None)

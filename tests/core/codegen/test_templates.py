@@ -4,7 +4,6 @@ like the script, pasted into it below their marker line, and computing what the 
 from __future__ import annotations
 
 import importlib
-import runpy
 import shutil
 import subprocess
 import sys
@@ -14,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from testkit.script import script_namespace
 from torch import nn
 
 from designer.codegen import templates
-from designer.codegen.script import generate_script
+from designer.codegen.script import script_files, write_script
 from designer.model.ops import ReplaceClassifier, SetInput
 from designer.model.recipe import Recipe
 from designer.train import recommended
@@ -33,13 +33,14 @@ def template(name: str):
 
 def test_each_template_imports_and_its_code_goes_into_the_script():
     # 5 input channels: images load RGB and are tiled, so the data template goes in whole
-    script = generate_script(Recipe.for_model("resnet18", weights="none").with_ops(
+    files = script_files(Recipe.for_model("resnet18", weights="none").with_ops(
         SetInput(24, 24, 5), ReplaceClassifier(3)))
+    into = {"policy": "model.py", "data": "data.py"}  # the rest go into the script itself
     for name in templates.ORDER:
         module = template(name)
         body = templates.code(name, {templates.BUILD_CALL: "build_model()"} if name == "policy" else None)
         assert "from designer" not in body and templates.SCRIPT_STARTS not in body
-        assert body.strip() in script, name
+        assert body.strip() in files[into.get(name, "train.py")], name
         assert callable(getattr(module, {"policy": "load_model", "data": "scan_data", "modes": "settle",
                                          "loop": "schedule_factor", "run": "train", "main": "parse_args"}[name]))
 
@@ -102,9 +103,8 @@ def test_the_script_transforms_images_as_the_app_does(channels, conv_mode, tmp_p
 
     design = build(Recipe.for_model("resnet18", weights="none").with_ops(
         SetInput(24, 24, channels, conv_mode=conv_mode), ReplaceClassifier(2)))
-    script = tmp_path / "train.py"
-    script.write_text(generate_script(design))
-    namespace = runpy.run_path(str(script), run_name="not_main")
+    script = write_script(design, tmp_path / "train.py")
+    namespace = script_namespace(script)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8), "RGB")
     path = tmp_path / "image.png"
     image.save(path)
@@ -113,7 +113,7 @@ def test_the_script_transforms_images_as_the_app_does(channels, conv_mode, tmp_p
     # the tiling is carried only where images load in fewer channels than the network takes
     tiles = (channels, conv_mode) in ((1, "replicate"), (5, "adapt"))
     assert ("tile_channels" in namespace) == tiles
-    assert ("tile_channels" in script.read_text()) == tiles
+    assert ("tile_channels" in (tmp_path / "data.py").read_text()) == tiles
 
 
 def test_without_leaves_out_one_function_and_names_a_missing_one():

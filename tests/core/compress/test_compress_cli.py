@@ -12,7 +12,7 @@ from designer.app.compress import CompressRequest, compress_job
 from designer.app.project import load_project
 from designer.base.jobs import Cancelled, JobControl, run_job
 from designer.cli.main import main
-from designer.codegen.script import generate_script
+from designer.codegen.script import script_files
 from designer.compress.goal import parse_goal
 from designer.compress.loop import CompressSettings, StepMeasured
 from designer.model.trained import design_with_weights
@@ -65,7 +65,7 @@ def test_the_compressed_project_is_a_design(compressed, capsys):
 def test_the_standalone_script_rebuilds_the_pruned_network(compressed):
     _, _, out, _ = compressed
     project = load_project(out / "p.compressed.nsd.json")
-    script = generate_script(project.recipe, training=None, classes=project.classes)
+    script = script_files(project.recipe, training=None, classes=project.classes)["model.py"]
     assert "replay_pruning(model, (3, 32, 32), [[" in script
     namespace = {"__name__": "generated"}  # not __main__: defines the functions, trains nothing
     exec(compile(script, "script.py", "exec"), namespace)  # noqa: S102 -- our own generated script

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from testkit.data import make_shapes_folder
 
-from designer.codegen.script import generate_script
+from designer.codegen.script import write_script
 from designer.data.folders import scan_folder
 from designer.export.formats import export
 from designer.export.slurm import PLACEHOLDER_DATA, launch_settings, sbatch_text, write_sbatch
@@ -127,7 +127,7 @@ def test_the_launch_file_passes_the_scripts_own_settings(tmp_path, training, num
     folder = tmp_path / "export"
     folder.mkdir()
     data = make_shapes_folder(tmp_path / "my data", classes=CLASSES, per_class=2, size=8)
-    (folder / "train.py").write_text(generate_script(RECIPE, training=training, num_train=num_train))
+    write_script(RECIPE, folder / "train.py", training=training, num_train=num_train)
     sbatch = write_sbatch(RECIPE, folder / "train.py", training=training, num_train=num_train,
                           data_root=str(data))
     assert sbatch == folder / "train.sbatch"
@@ -258,7 +258,7 @@ def test_the_launch_file_trains_with_two_processes_under_torchrun(tmp_path):
     out = tmp_path / "export"
     result = export(build(RECIPE), "script", out / "train.py", classes=CLASSES, split=split, check=False,
                     training={"mode": "full", "epochs": 1, "batch_size": 4})
-    assert [p.name for p in result.beside] == ["split.json", "train.sbatch"]
+    assert [p.name for p in result.beside] == ["model.py", "data.py", "split.json", "train.sbatch"]
     torchrun = Path(sys.executable).with_name("torchrun")
     assert torchrun.is_file()
     env = slurm_env(out, fake_bin(tmp_path / "fakes", record=False), torchrun.parent,

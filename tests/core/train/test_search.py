@@ -144,8 +144,8 @@ def test_early_layers_of_a_real_network_are_frozen_through_its_recipe():
 def test_the_script_of_a_search_trains_the_plan_it_tries_first():
     from testkit.designs import design as example
 
-    from designer.codegen.script import generate_script
+    from designer.codegen.script import script_files
 
     lite0 = example("lite0_real")
-    search_script = generate_script(lite0, training={"mode": "search", "budget_s": 60.0}, num_train=100)
-    assert search_script == generate_script(lite0, training={"mode": "recommended"}, num_train=100)
+    search_script = script_files(lite0, training={"mode": "search", "budget_s": 60.0}, num_train=100)
+    assert search_script == script_files(lite0, training={"mode": "recommended"}, num_train=100)
