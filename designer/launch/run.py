@@ -197,7 +197,8 @@ class _Launch:
     # --- the child -----------------------------------------------------------------------
 
     def _write_script(self, resume) -> Path:
-        """script/: the training script, the split it reads and (new runs) the weights it starts from."""
+        """script/: the training script (train.py, model.py, data.py), the split it reads and (new runs)
+        the weights it starts from."""
         folder = self.run_dir / "script"
         folder.mkdir(parents=True, exist_ok=True)
         recipe = self.design.recipe

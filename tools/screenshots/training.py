@@ -4,7 +4,7 @@ A real window (as ``main.py`` builds it) with EfficientNet-Lite0 (its offline Im
 weights) at 64x64 for four classes of a generated coloured-shapes folder; one run from
 scratch, then a run in the default (recommended) mode shot mid-run, its stage 1 drawn and
 the scratch run overlaid; its results;
-the export dialog after an export (parity checks) and its script preview. A few minutes
+the export dialog after an export (parity checks) and its script preview (model.py's tab). A few minutes
 on two CPU cores. Run under a display (or Xvfb):
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python -m tools.screenshots.training
@@ -138,7 +138,7 @@ def main() -> int:
     assert dialog.start_export()
     until(app, lambda: not dialog.runner.running, "the export", 300)
     grab(app, dialog, "export.png", settle=0.5)
-    dialog.tabs.setCurrentWidget(dialog.script)
+    dialog.tabs.setCurrentWidget(dialog.script_views["model.py"])  # the network, as code
     grab(app, dialog, "export-script.png", settle=0.5)
     dialog.close()
 

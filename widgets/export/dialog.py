@@ -307,7 +307,8 @@ class ExportDialog(QDialog):
                  "✓ ok" if ok else "✗ failed")
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(result.note if result is not None and result.note else message or text)
+            note = result.note if result is not None and result.note else message or text
+            item.setToolTip(text if col == 1 else note)  # the file cell: every file, uncut
             if col == 3:
                 item.setForeground(Qt.darkGreen if ok else Qt.red)
             self.table.setItem(row, col, item)
