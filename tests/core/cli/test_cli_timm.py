@@ -57,5 +57,5 @@ def test_timm_design_new_edit_train_every_mode_export_every_format(tmp_path, cap
     results = _json_lines(capsys.readouterr().out)
     assert code == 0 and len(results) == 6 and all(r["ok"] for r in results), results
     assert all(r["max_abs_diff"] <= 1e-4 for r in results), results
-    script = Path(next(r["path"] for r in results if r["format"] == "script")).read_text()
-    assert f'timm.create_model("{MODEL}", pretrained=False)' in script
+    script = Path(next(r["path"] for r in results if r["format"] == "script"))
+    assert f'timm.create_model("{MODEL}", pretrained=False)' in script.with_name("model.py").read_text()
