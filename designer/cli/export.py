@@ -1,8 +1,9 @@
 """CLI: ``python -m designer export PROJECT --format F [--format F ...] -o OUT``.
 
 Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
-``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its SLURM
-launch file ``train.sbatch``, plus ``model.card.json``), verifies each one and prints its
+``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its ``model.py``,
+``data.py`` and SLURM launch file ``train.sbatch``, plus ``model.card.json``), verifies each
+one and prints its
 parity (max abs difference of the outputs) and the files written with it. ``--weights best``
 takes the project's finished run with the best validation accuracy; a run no better than
 guessing gets a warning. Exporting a
