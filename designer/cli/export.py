@@ -1,15 +1,13 @@
 """CLI: ``python -m designer export PROJECT --format F [--format F ...] -o OUT``.
 
-Writes each format into the folder OUT (``model.pt``, ``model.safetensors``,
-``model.onnx``, ``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its ``model.py``,
-``data.py`` and SLURM launch file ``train.sbatch``, plus ``model.card.json``), verifies each
-one and prints its
+Writes each format into the folder OUT (``model.pt``, ``model.safetensors``, ``model.onnx``,
+``model.pt2``, ``model.torchscript.pt``, ``train.py`` with its ``model.py``, ``data.py`` and
+SLURM launch file ``train.sbatch``, plus ``model.card.json``), verifies each one and prints its
 parity (max abs difference of the outputs) and the files written with it. ``--weights best``
 takes the project's finished run with the best validation accuracy; a run no better than
-guessing gets a warning. Exporting a
-run's weights (``--weights RUN``) writes that run's split beside the script
-(``split.json``), so the script trains on the same images. Any failed format makes the
-exit code 2, after the other formats have been written.
+guessing gets a warning. Exporting a run's weights (``--weights RUN``) writes that run's split
+beside the script (``split.json``), so the script trains on the same images. Any failed format
+makes the exit code 2, after the other formats have been written.
 """
 
 from __future__ import annotations
