@@ -34,6 +34,7 @@ from designer.train import recommended
 from designer.train.engine import train
 from designer.train.options import TrainOptions
 
+INT8_ORIGINAL = "int8-original"  # int8 tried first, before any pruning
 INT8_BEST_RATIO = 0.2  # the most int8 alone may shrink a figure to, as a share (see int8_may_reach)
 
 
@@ -87,8 +88,10 @@ def compress(control, design, split, options: TrainOptions, settings: CompressSe
     floor = accuracy_floor(original.val_acc, settings.max_drop)
     steps, weights = [original], _save_weights(design.model, folder / "step-0" / "weights.pt")
     write_json(folder / "step-0" / "pruning.json", {"label": "original", "history": []})
+    unpruned_int8 = None  # int8 of the original, when it was tried first and missed: (variants, failed)
     if settings.quantize and int8_may_reach(settings.goal, original):
-        first = yield from _int8_first(control, design, split, folder, settings, original, floor, weights)
+        first, unpruned_int8 = yield from _int8_first(control, design, split, folder, settings, original,
+                                                      floor, weights)
         if first is not None:
             return first
     chosen, history, reason = 0, [], f"all {settings.steps} pruning steps were kept, short of the goal"
@@ -118,8 +121,11 @@ def compress(control, design, split, options: TrainOptions, settings: CompressSe
     final = design_with_weights(_with_pruning(design, history, steps[chosen].label).recipe
                                 if history else design.recipe, weights)
     result = CompressResult(original, steps, chosen, final, weights, reason, floor, kept=steps[chosen])
+    if unpruned_int8 is not None and chosen > 0:  # a pruned step is kept: its own int8 files come next
+        shutil.rmtree(folder / INT8_ORIGINAL, ignore_errors=True)
+        unpruned_int8 = None
     if settings.quantize:
-        yield from _quantize(control, result, split, folder, settings)
+        yield from _quantize(control, result, split, folder, settings, unpruned_int8)
     return result
 
 
@@ -194,24 +200,24 @@ def int8_may_reach(goal: Goal, original: Figures) -> bool:
 
 def _int8_first(control, design, split, folder: Path, settings, original: Figures, floor: float,
                 weights: Path):
-    """Int8 of the original before any pruning: the result when a variant within the floor meets the
-    goal (nothing pruned, no accuracy lost to pruning), else None and pruning goes on."""
+    """Int8 of the original before any pruning: (the result, None) when a variant within the floor meets
+    the goal (nothing pruned, no accuracy lost to pruning), else (None, (variants, failed)) and pruning
+    goes on; when it keeps no step, those variants are step 0's int8 (measured once, not twice)."""
     control.report(Progress(0, None, "Trying int8 on the original first: it may meet the goal unpruned"))
-    qfolder = folder / "int8-original"
+    qfolder = folder / INT8_ORIGINAL
     failed: list[str] = []
     variants = list(_int8_of(control, design, original, split, qfolder, settings, failed))  # not pruned yet
     reaching = [f for f, _ in variants if f.val_acc is not None and f.val_acc >= floor
                 and settings.goal.met(f, original)]
     if not reaching:
-        shutil.rmtree(qfolder, ignore_errors=True)  # the chosen step's own int8 files come later
-        return None
+        return None, (variants, failed)
     reason = f"int8 of the original met the goal ({settings.goal.describe()}); nothing was pruned"
     fastest = min(reaching, key=lambda f: f.latency_b1_ms)
     result = CompressResult(original, [original], 0, design_with_weights(design.recipe, weights), weights,
                             reason, floor, variants, failed, kept=fastest)
     for figures, _ in variants:
         yield StepMeasured(figures, figures.val_acc is not None and figures.val_acc >= floor)
-    return result
+    return result, None
 
 
 def _int8_of(control, design, chosen: Figures, split, qfolder: Path, settings, failed: list):
@@ -229,12 +235,18 @@ def _int8_of(control, design, chosen: Figures, split, qfolder: Path, settings, f
         raise JobCancelled()
 
 
-def _quantize(control, result: CompressResult, split, folder: Path, settings):
-    """Int8 variants of the chosen model; keeps the fastest at batch 1 within the accuracy floor."""
+def _quantize(control, result: CompressResult, split, folder: Path, settings, measured=None):
+    """Int8 variants of the chosen model; keeps the fastest at batch 1 within the accuracy floor.
+    ``measured``: (variants, failed) of this very model, from int8 tried first (not measured again)."""
     control.report(Progress(0, None, "Quantizing to int8 (calibrated on training images)"))
     chosen = result.steps[result.chosen]
-    for figures, parity in _int8_of(control, result.design, chosen, split, folder / "int8", settings,
-                                    result.int8_failed):
+    if measured is not None:
+        variants, failed = measured
+        result.int8_failed += failed
+    else:
+        variants = _int8_of(control, result.design, chosen, split, folder / "int8", settings,
+                            result.int8_failed)
+    for figures, parity in variants:
         result.int8.append((figures, parity))
         within = figures.val_acc is not None and figures.val_acc >= result.floor
         yield StepMeasured(figures, within)

@@ -161,3 +161,40 @@ def test_the_accuracy_floor_keeps_a_model_exactly_at_it():
 
     assert 0.40 - 0.05 > 7 / 20  # the floating-point trap the rounding avoids
     assert 7 / 20 >= accuracy_floor(0.40, 0.05) and 0.349 < accuracy_floor(0.40, 0.05)
+
+
+def test_int8_of_the_original_is_measured_once_when_no_pruned_step_is_kept(compressed, monkeypatch):
+    """'size=0.5x' tries int8 of the original first. Here no int8 variant stays within the floor and the
+    pruned step is below it too (both made so), so step 0 is kept and quantized: the variants of the
+    first try are its int8, reported without quantizing the same model a second time."""
+    from designer.compress import loop
+
+    root, data, _, _ = compressed
+    quantized, real_int8, real_measured = [], loop.int8_variants, loop._measured
+
+    def below_floor_int8(design, onnx, *args):
+        quantized.append(Path(onnx).resolve())
+        for figures, parity, why in real_int8(design, onnx, *args):
+            if figures is not None:
+                figures.val_acc = 0.0
+            yield figures, parity, why
+
+    def pruned_below_floor(control, design, split, folder, step, *args):
+        figures = yield from real_measured(control, design, split, folder, step, *args)
+        figures.val_acc = 0.0 if step > 0 else figures.val_acc
+        return figures
+
+    def no_finetune(*args):
+        yield from ()
+
+    monkeypatch.setattr(loop, "int8_variants", below_floor_int8)
+    monkeypatch.setattr(loop, "_measured", pruned_below_floor)
+    monkeypatch.setattr(loop, "_finetune", no_finetune)
+    out = root / "int8-once"
+    assert main(["compress", str(root / "p.nsd.json"), "--weights", str(root / "run"), "--data", str(data),
+                 "--goal", "size=0.5x", "--max-drop", "0", "--steps", "1", "-o", str(out), "--json"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["chosen_step"] == 0 and "step 1 lost more than" in report["stop_reason"]
+    assert len(quantized) == 1  # the original's ONNX, once (it was quantized again before)
+    assert len(report["int8"]) + len(report["int8_failed"]) == 4
+    assert report["kept"]["format"] == "float" and not (out / "model.int8.onnx").exists()
