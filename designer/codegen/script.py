@@ -109,7 +109,7 @@ def script_files(target: Design | Recipe, *, training=None, classes=None,
     files: dict[str, str] = {}
     for file in (MODEL_FILE, DATA_FILE, name):  # each imports only from the ones before it
         body = "".join(bodies[file])
-        files[file] = headers[file] + _imports(body, candidates, {f[:-3]: files[f] for f in files})
+        files[file] = headers[file] + _imports(body, candidates, {f[:-3]: files[f] for f in files}, file)
         files[file] += body.rstrip("\n") + "\n"
     return {name: files[name], MODEL_FILE: files[MODEL_FILE], DATA_FILE: files[DATA_FILE]}
 
@@ -269,7 +269,7 @@ def _third_party(code: ModelCode) -> list[str]:
     ]
 
 
-def _imports(body: str, candidates: list[str], siblings: dict[str, str]) -> str:
+def _imports(body: str, candidates: list[str], siblings: dict[str, str], file: str) -> str:
     """The import block for ``body``: the standard library, then third-party, then the script's own
     modules (``siblings``: module name -> its code), each what ``body`` reads."""
     reads = modules.global_reads(body)
@@ -282,8 +282,26 @@ def _imports(body: str, candidates: list[str], siblings: dict[str, str]) -> str:
     if missing:  # a template reads a name no file of the script defines
         raise DesignerError(f"The generated script would not run: {', '.join(sorted(missing))} "
                             "undefined.", hint="Please report this design.")
-    blocks = ["\n".join(block) for block in (stdlib, third, local) if block]
+    blocks = ["\n".join(block) for block in (stdlib, third) if block]
+    if local:
+        blocks.append(_guarded(local, file))
     return "\n" + "\n\n".join(blocks) + "\n"
+
+
+def _guarded(imports: list[str], file: str) -> str:
+    """The script's own imports, saying in one line what to do when ``file`` was copied without the
+    modules beside it (a lone train.py next to a data/ image folder would otherwise fail with
+    "cannot import name ... from 'data' (unknown location)")."""
+    needed = tuple(line.split()[1] for line in imports)  # "from model import ..." -> "model"
+    return "\n".join([
+        "try:  # the script's own modules, written beside this file",
+        textwrap.indent("\n".join(imports), "    "),
+        "except ImportError as exc:",
+        f"    if exc.name not in {literal(list(needed))}:",
+        "        raise",
+        f"    raise SystemExit(f\"{{exc}}: keep {' and '.join(f'{m}.py' for m in needed)} beside {file}, \"",
+        "                     \"as NetSurgeon exported them.\") from exc",
+    ])
 
 
 def _model_constants(design: Design, classes, extra: list[str]) -> str:

@@ -13,7 +13,13 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from model import CLASSES, HEIGHT, NUM_CLASSES, WIDTH
+try:  # the script's own modules, written beside this file
+    from model import CLASSES, HEIGHT, NUM_CLASSES, WIDTH
+except ImportError as exc:
+    if exc.name not in ["model"]:
+        raise
+    raise SystemExit(f"{exc}: keep model.py beside data.py, "
+                     "as NetSurgeon exported them.") from exc
 
 MEAN, STD = (0.449,), (0.226,)
 PIL_MODE = "L"  # the mode images load in

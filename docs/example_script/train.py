@@ -34,18 +34,24 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from data import ImageFiles, class_weights, collate_loaded, load_datasets
-from model import (
-    CLASSES,
-    NUM_CLASSES,
-    check,
-    layout,
-    load_model,
-    load_weights,
-    param_groups,
-    set_train_mode,
-    weights_of,
-)
+try:  # the script's own modules, written beside this file
+    from data import ImageFiles, class_weights, collate_loaded, load_datasets
+    from model import (
+        CLASSES,
+        NUM_CLASSES,
+        check,
+        layout,
+        load_model,
+        load_weights,
+        param_groups,
+        set_train_mode,
+        weights_of,
+    )
+except ImportError as exc:
+    if exc.name not in ["data", "model"]:
+        raise
+    raise SystemExit(f"{exc}: keep data.py and model.py beside train.py, "
+                     "as NetSurgeon exported them.") from exc
 
 MOMENTUM = 0.9  # SGD only
 STEP_SIZE, GAMMA = 0, 0.1  # step schedule: LR x GAMMA every STEP_SIZE epochs (0: epochs / 3)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+
 import pytest
 
 from designer.base.errors import DesignerError
@@ -59,8 +63,9 @@ def test_sibling_imports_name_each_module_and_wrap_long_lines():
 def test_the_script_is_three_files_each_importing_only_from_those_before_it():
     files = script_files(Recipe.for_model("resnet18", weights="none"))
     assert list(files) == ["train.py", "model.py", "data.py"]
-    def imports_from(file: str) -> set[str]:  # at the start of a line: not the docstring's example
-        return {m for m in ("model", "data", "train") if f"\nfrom {m} import" in files[file]}
+    def imports_from(file: str) -> set[str]:  # in the code, not the docstring's example
+        return {node.module for node in ast.walk(ast.parse(files[file]))
+                if isinstance(node, ast.ImportFrom) and node.module in ("model", "data", "train")}
 
     assert imports_from("model.py") == set()
     assert imports_from("data.py") == {"model"}
@@ -73,3 +78,24 @@ def test_the_script_is_three_files_each_importing_only_from_those_before_it():
 def test_the_script_cannot_take_a_companions_name(name):
     with pytest.raises(DesignerError, match="cannot be called"):
         script_files(Recipe.for_model("resnet18", weights="none"), name=name)
+
+
+def test_a_file_copied_without_the_modules_beside_it_says_what_to_do(tmp_path):
+    """A lone train.py beside a data/ image folder: Python would import that folder as a namespace
+    package and fail with "cannot import name ... (unknown location)"; the script says, in one line,
+    to keep model.py and data.py beside it. A missing third-party package is still its own error."""
+    files = script_files(Recipe.for_model("resnet18", weights="none"))
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    (tmp_path / "train.py").write_text(files["train.py"])
+    proc = subprocess.run([sys.executable, "train.py", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "keep data.py and model.py beside train.py, as NetSurgeon exported them." in proc.stderr
+    (tmp_path / "data.py").write_text(files["data.py"])
+    proc = subprocess.run([sys.executable, "-c", "import data"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 1 and "keep model.py beside data.py" in proc.stderr
+    (tmp_path / "model.py").write_text("import no_such_package_here\n")  # its own import fails: not hidden
+    proc = subprocess.run([sys.executable, "-c", "import data"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "ModuleNotFoundError: No module named 'no_such_package_here'" in proc.stderr
