@@ -115,10 +115,10 @@ def script_files(target: Design | Recipe, *, training=None, classes=None,
 
 
 def write_script(target: Design | Recipe, path: str | Path, **kwargs) -> Path:
-    """Write the script to ``path`` and its ``model.py`` and ``data.py`` beside it (each atomically);
-    returns ``path``."""
+    """Write the script to ``path`` and its ``model.py`` and ``data.py`` beside it (each atomically,
+    the script last: it never stands without the modules it imports); returns ``path``."""
     path = Path(path)
-    for name, text in script_files(target, name=path.name, **kwargs).items():
+    for name, text in reversed(script_files(target, name=path.name, **kwargs).items()):
         atomic_write_text(path.with_name(name), text)
     return path
 

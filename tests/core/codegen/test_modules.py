@@ -99,3 +99,12 @@ def test_a_file_copied_without_the_modules_beside_it_says_what_to_do(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "import data"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120, check=False)
     assert "ModuleNotFoundError: No module named 'no_such_package_here'" in proc.stderr
+
+
+def test_the_script_is_written_last_so_it_never_stands_without_its_modules(tmp_path):
+    from designer.codegen.script import write_script
+
+    (tmp_path / "model.py").mkdir()  # model.py cannot be written here
+    with pytest.raises(DesignerError, match="model.py"):
+        write_script(Recipe.for_model("resnet18", weights="none"), tmp_path / "train.py")
+    assert not (tmp_path / "train.py").exists()
