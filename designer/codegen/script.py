@@ -18,6 +18,7 @@ Model code comes from ``codegen.model``; the fixed parts from the Python modules
 
 from __future__ import annotations
 
+import stat
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -118,9 +119,38 @@ def write_script(target: Design | Recipe, path: str | Path, **kwargs) -> Path:
     """Write the script to ``path`` and its ``model.py`` and ``data.py`` beside it (each atomically,
     the script last: it never stands without the modules it imports); returns ``path``."""
     path = Path(path)
-    for name, text in reversed(script_files(target, name=path.name, **kwargs).items()):
+    files = script_files(target, name=path.name, **kwargs)
+    for name in files:  # all checked before any is written
+        _refuse_foreign(path.with_name(name))
+    for name, text in reversed(files.items()):
         atomic_write_text(path.with_name(name), text)
     return path
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse to replace a file NetSurgeon did not write there (a user's own model.py or train.py in
+    the folder chosen for the export), or a link, which may lead to one; anything else (nothing,
+    an earlier export, a folder or a pipe, which the write reports or replaces) goes ahead."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) and _written_by_us(path):
+        return
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        what = "a link" if stat.S_ISLNK(mode) else "a file NetSurgeon did not write"
+        raise DesignerError(f"{path} is {what}; the script's {path.name} would replace it, so nothing "
+                            "was written.", hint="Choose another folder, or move that file away.")
+
+
+def _written_by_us(path: Path) -> bool:
+    """The file begins with a docstring of ours: every file of the script names NetSurgeon there."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(1024)
+    except OSError:
+        return False
+    return head.startswith(b'"""') and b"NetSurgeon" in head.split(b"\n\n", 1)[0]
 
 
 def companions(script: str | Path) -> tuple[Path, ...]:

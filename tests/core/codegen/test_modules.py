@@ -108,3 +108,28 @@ def test_the_script_is_written_last_so_it_never_stands_without_its_modules(tmp_p
     with pytest.raises(DesignerError, match="model.py"):
         write_script(Recipe.for_model("resnet18", weights="none"), tmp_path / "train.py")
     assert not (tmp_path / "train.py").exists()
+
+
+def test_a_users_own_model_py_or_a_link_is_never_replaced(tmp_path):
+    """The export folder may be a user's project: their model.py (or a link named so) stops the export
+    before anything is written; an earlier export of ours is replaced."""
+    import os
+
+    from designer.codegen.script import write_script
+
+    recipe = Recipe.for_model("resnet18", weights="none")
+    write_script(recipe, tmp_path / "train.py")
+    write_script(recipe, tmp_path / "train.py")  # again: our own files are replaced
+    for file in ("model.py", "data.py", "train.py"):
+        (tmp_path / file).unlink()
+    (tmp_path / "model.py").write_text("import torch\n\nclass MyNet(torch.nn.Module):\n    pass\n")
+    with pytest.raises(DesignerError, match="did not write"):
+        write_script(recipe, tmp_path / "train.py")
+    assert (tmp_path / "model.py").read_text().endswith("pass\n") and not (tmp_path / "data.py").exists()
+    (tmp_path / "model.py").unlink()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.symlink(victim, tmp_path / "data.py")
+    with pytest.raises(DesignerError, match="is a link"):
+        write_script(recipe, tmp_path / "train.py")
+    assert victim.read_text() == "precious" and not (tmp_path / "train.py").exists()
