@@ -80,9 +80,10 @@ def sibling_imports(reads: set[str], siblings: dict[str, str], width: int = 100)
     return lines
 
 
-def missing_names(text: str, provided: set[str]) -> set[str]:
-    """The global names ``text`` reads that neither it, ``provided`` nor the builtins define."""
-    return global_reads(text) - defined_names(text) - provided - set(dir(builtins)) - MODULE_GLOBALS
+def missing_names(reads: set[str], defined: set[str]) -> set[str]:
+    """The names in ``reads`` (a module's ``global_reads``) that neither ``defined`` (what the module
+    binds or imports) nor the builtins provide."""
+    return reads - defined - set(dir(builtins)) - MODULE_GLOBALS
 
 
 def _alias(alias: ast.alias) -> str:

@@ -306,9 +306,10 @@ def _imports(body: str, candidates: list[str], siblings: dict[str, str], file: s
     stdlib = modules.import_lines([c for c in candidates if c in _STDLIB], reads)
     third = modules.import_lines([c for c in candidates if c not in _STDLIB], reads)
     provided = {n for line in stdlib + third for n in modules.defined_names(line)}
-    local = modules.sibling_imports(reads - provided - modules.defined_names(body), siblings)
+    provided |= modules.defined_names(body)
+    local = modules.sibling_imports(reads - provided, siblings)
     provided |= {n for line in local for n in modules.defined_names(line)}
-    missing = modules.missing_names(body, provided)
+    missing = modules.missing_names(reads, provided)
     if missing:  # a template reads a name no file of the script defines
         raise DesignerError(f"The generated script would not run: {', '.join(sorted(missing))} "
                             "undefined.", hint="Please report this design.")

@@ -74,7 +74,7 @@ class ExportDialog(QDialog):
         self.runner = PanelJob(self, "export", on_item=self._on_item, on_progress=self._on_progress,
                                on_failed=self._on_failed, on_finished=self._on_finished)
         # a preview asked for while one is generated replaces it (PanelJob cancels, then runs the new one)
-        self.script_runner = PanelJob(self, "script", on_done=self._on_script,
+        self.script_runner = PanelJob(self, "script", on_done=self._show_script,
                                       on_failed=self._on_script_failed)
         self.results: dict[str, tuple] = {}  # fmt -> (ExportResult | None, message)
         self._build()
@@ -242,16 +242,13 @@ class ExportDialog(QDialog):
                                  self.context.split, data=self.context.data_settings())
 
     @Slot(object)
-    def _on_script(self, files: dict[str, str]) -> None:
-        self._show_script(files)
-
-    @Slot(object)
     def _on_script_failed(self, failure) -> None:
         text = f"# The script cannot be generated:\n# {failure.text}"
         self._show_script(dict.fromkeys(SCRIPT_FILES, text))
 
+    @Slot(object)
     def _show_script(self, files: dict[str, str]) -> None:
-        """Each file's text in its tab (the training script's whatever it is called: it comes first)."""
+        """Each file's text in its tab, in SCRIPT_FILES order (the training script first)."""
         for view, text in zip(self.script_views.values(), files.values(), strict=True):
             view.setPlainText(text)
 

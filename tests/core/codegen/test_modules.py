@@ -42,7 +42,8 @@ def test_global_reads_tell_a_local_from_a_global():
 def test_defined_names_include_those_under_an_if_and_leave_imports_out_when_asked():
     assert {"os", "LIMIT", "train", "Box", "arguments"} <= modules.defined_names(CODE)
     assert "os" not in modules.defined_names(CODE, imported=False)
-    assert modules.missing_names(CODE, {"helper"}) == {"Base", "parse"}
+    defined = modules.defined_names(CODE) | {"helper"}
+    assert modules.missing_names(modules.global_reads(CODE), defined) == {"Base", "parse"}
 
 
 def test_imports_are_cut_to_what_is_read_in_isort_order():
@@ -71,7 +72,7 @@ def test_the_script_is_three_files_each_importing_only_from_those_before_it():
     assert imports_from("data.py") == {"model"}
     assert imports_from("train.py") == {"model", "data"}
     for text in files.values():
-        assert not modules.missing_names(text, set())
+        assert not modules.missing_names(modules.global_reads(text), modules.defined_names(text))
 
 
 @pytest.mark.parametrize("name", ["model.py", "data.py", "train.txt"])
